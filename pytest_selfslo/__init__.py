@@ -1,0 +1,69 @@
+"""pytest-selfslo: SELF health-score runtime kit and pytest SLO harness.
+
+Public names are imported lazily (PEP 562) so that ``import pytest_selfslo``
+and loading the pytest plugin stay cheap: nothing heavy (numpy, fastapi,
+prometheus-client) is imported until a name that needs it is used.
+
+    >>> from pytest_selfslo import update_self_metrics, read_heartbeats
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    **{name: "pytest_selfslo.errors" for name in (
+        "SelfSloError", "InputError", "HeartbeatFormatError", "SeriesNotationError",
+        "TemplateError", "ConfigError", "SLOSpecError", "RuleFileError", "RuleTestFileError",
+        "PolicyError", "PromQLError", "PromQLParseError", "PromQLEvalError", "CanaryError",
+        "CanaryStateError", "AuditChainError", "ConcurrentModificationError",
+        "CanaryRequestError", "PrometheusError", "PrometheusUnavailable",
+    )},
+    # heartbeats
+    "Heartbeat": "pytest_selfslo.heartbeat",
+    "HeartbeatLog": "pytest_selfslo.heartbeat",
+    "read_heartbeats": "pytest_selfslo.heartbeat",
+    "generate_heartbeats": "pytest_selfslo.heartbeat",
+    # exporter and hook
+    "SelfMetricsExporter": "pytest_selfslo.metrics",
+    "update_self_metrics": "pytest_selfslo.metrics",
+    "install_export_hook": "pytest_selfslo.hook",
+    # SLO spec
+    "SLOSpec": "pytest_selfslo.slo",
+    "load_slo_spec": "pytest_selfslo.slo",
+    "evaluate": "pytest_selfslo.slo",
+    # embedded engine
+    "Engine": "pytest_selfslo.promql.engine",
+    "Storage": "pytest_selfslo.promql.storage",
+    "run_rule_tests": "pytest_selfslo.promql.unittest",
+    # canary
+    "CanaryPolicy": "pytest_selfslo.canary.policy",
+    "decide": "pytest_selfslo.canary.machine",
+    "CanaryStore": "pytest_selfslo.canary.store",
+    "CanaryAutoTuner": "pytest_selfslo.canary.tuner",
+    "should_activate_self": "pytest_selfslo.canary.runtime",
+    "current_sampling": "pytest_selfslo.canary.runtime",
+    # operator API
+    "create_app": "pytest_selfslo.api",
+    "create_router": "pytest_selfslo.api",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_selfslo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
