@@ -95,6 +95,9 @@ class InstantSeries:
     present: BoolArray
     #: set when the expression producing it dropped ``__name__`` lazily (Prometheus 3 delays it)
     drop_name: bool = False
+    #: per step, the timestamp (ms) of the sample that was selected (for ``timestamp()``);
+    #: ``None`` means "the step time itself" (results of functions and operators)
+    timestamps: IntArray | None = None
 
 
 @dataclass
@@ -146,6 +149,17 @@ class RangeVector:
 
 
 Value = Union[InstantVector, RangeVector, ScalarValue, StringValue]
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What every function implementation may know about the evaluation (no clock, no I/O)."""
+
+    steps: IntArray          # the step grid, ms
+    semantics: str = "3"     # "3" (Prometheus 3.x) or "2" (Prometheus 2.x)
+    start_ms: int = 0        # query start, for start() and @ start()
+    end_ms: int = 0          # query end, for end() and @ end()
+    lookback_ms: int = 300_000
 
 
 @dataclass(frozen=True)
