@@ -53,7 +53,8 @@ def is_stale_marker(value: float) -> bool:
 
 def stale_mask(values: FloatArray) -> BoolArray:
     """Vectorised :func:`is_stale_marker` over an array of sample values."""
-    return np.asarray(values, dtype=np.float64).view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    mask: BoolArray = np.asarray(values, dtype=np.float64).view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return mask
 
 
 def make_labels(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
