@@ -28,7 +28,6 @@ import math
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
@@ -149,7 +148,7 @@ class RangeVector:
     window_end: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-Value = Union[InstantVector, RangeVector, ScalarValue, StringValue]
+Value = InstantVector | RangeVector | ScalarValue | StringValue
 
 
 @dataclass(frozen=True)

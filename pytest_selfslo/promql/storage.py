@@ -1,0 +1,220 @@
+"""In-memory series storage for the embedded engine (the analogue of a TSDB head block).
+
+Series are keyed by their canonical :data:`~pytest_selfslo.promql.values.Labels`
+and hold sorted numpy arrays of timestamps (ms) and values; staleness markers are
+stored as :data:`~pytest_selfslo.promql.values.STALE_NAN` like Prometheus stores
+them. Samples may arrive in any order: arrays are sorted (and de-duplicated,
+the last write for a timestamp wins) lazily on the first read after a write.
+
+Label matchers follow Prometheus: ``=``, ``!=``, ``=~``, ``!~``; regexes are
+fully anchored and ``.`` matches newlines (Prometheus wraps them as
+``^(?s:...)$``). Python's ``re`` is close to RE2 but accepts constructs RE2
+rejects (backreferences, lookarounds, atomic groups, conditionals); those are
+refused with a :class:`~pytest_selfslo.errors.PromQLEvalError` instead of
+silently matching something Prometheus never would.
+
+    >>> store = Storage()
+    >>> store.load('up{job="api"} 1 1 0', interval_ms=60_000)
+    >>> [labels for labels, _, _ in store.select([LabelMatcher("job", "=", "api")], 0, 120_000)]
+    [(('__name__', 'up'), ('job', 'api'))]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo.promql.series import parse_series_line
+from pytest_selfslo.promql.values import (
+    METRIC_NAME,
+    FloatArray,
+    IntArray,
+    Labels,
+    labels_get,
+    make_labels,
+)
+
+__all__ = ["LabelMatcher", "Storage", "check_re2_compatible", "compile_matcher_regex"]
+
+_MATCH_OPS = ("=", "!=", "=~", "!~")
+
+# Constructs Python's ``re`` accepts but RE2 (Go's regexp) rejects.
+_RE2_INCOMPATIBLE = (
+    (re.compile(r"\\[1-9]"), "backreferences (\\1)"),
+    (re.compile(r"\(\?P=\w+\)"), "named backreferences (?P=name)"),
+    (re.compile(r"\(\?<?[=!]"), "lookaround assertions ((?=, (?!, (?<=, (?<!)"),
+    (re.compile(r"\(\?>"), "atomic groups ((?>...))"),
+    (re.compile(r"\(\?\("), "conditional groups ((?(id)...))"),
+    (re.compile(r"(?<![\\])[*+?}][+]"), "possessive quantifiers (*+, ++, ?+)"),
+)
+
+
+def check_re2_compatible(pattern: str) -> None:
+    """Raise :class:`PromQLEvalError` if ``pattern`` uses syntax RE2 does not have."""
+    # Drop escaped backslashes first so "\\\\1" (a literal backslash then 1) is not a backreference.
+    scrubbed = pattern.replace("\\\\", "")
+    for probe, what in _RE2_INCOMPATIBLE:
+        if probe.search(scrubbed):
+            raise PromQLEvalError(
+                f"invalid regular expression {pattern!r}: {what} are not supported by RE2, "
+                f"which Prometheus uses")
+
+
+@lru_cache(maxsize=4096)
+def compile_matcher_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a label-matcher regex the way Prometheus anchors it (``^(?s:pattern)$``)."""
+    check_re2_compatible(pattern)
+    try:
+        return re.compile(f"(?s:{pattern})")
+    except re.error as exc:
+        raise PromQLEvalError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LabelMatcher:
+    """One label matcher ``name op value`` (``op`` is ``=``, ``!=``, ``=~`` or ``!~``)."""
+
+    name: str
+    op: str
+    value: str
+    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.op not in _MATCH_OPS:
+            raise PromQLEvalError(
+                f"invalid label matcher operator {self.op!r} for label {self.name!r}: "
+                f"expected one of {', '.join(_MATCH_OPS)}")
+        if self.op in ("=~", "!~"):
+            object.__setattr__(self, "_regex", compile_matcher_regex(self.value))
+
+    def matches(self, value: str) -> bool:
+        """Whether a label value (``""`` when the label is unset) satisfies the matcher."""
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        assert self._regex is not None
+        hit = self._regex.fullmatch(value) is not None
+        return hit if self.op == "=~" else not hit
+
+    def matches_empty(self) -> bool:
+        """Whether the matcher matches an unset label (needed to validate selectors)."""
+        return self.matches("")
+
+
+@dataclass
+class _Series:
+    """Samples of one series; ``_pending`` collects unsorted writes until the next read."""
+
+    t: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    v: FloatArray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    _pending: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
+
+    def add(self, t: IntArray, v: FloatArray) -> None:
+        self._pending.append((t, v))
+
+    def arrays(self) -> tuple[IntArray, FloatArray]:
+        if self._pending:
+            ts = np.concatenate([self.t, *(p[0] for p in self._pending)])
+            vs = np.concatenate([self.v, *(p[1] for p in self._pending)])
+            self._pending.clear()
+            order = np.argsort(ts, kind="stable")
+            ts, vs = ts[order], vs[order]
+            if len(ts) > 1:
+                # keep the last write for each timestamp
+                keep = np.ones(len(ts), dtype=bool)
+                keep[:-1] = ts[1:] != ts[:-1]
+                ts, vs = ts[keep], vs[keep]
+            self.t, self.v = ts, vs
+        return self.t, self.v
+
+
+class Storage:
+    """In-memory series store queried by the engine.
+
+    ``add_samples(labels, timestamps_ms, values)`` appends samples (any order);
+    ``load(text, interval_ms)`` reads several series lines in series notation;
+    ``select(matchers, mint_ms, maxt_ms)`` returns ``(labels, t, v)`` triples of
+    the matching series restricted to ``mint_ms <= t <= maxt_ms``, sorted by labels.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[Labels, _Series] = {}
+        self._by_name: dict[str, set[Labels]] = {}
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+    def clear(self) -> None:
+        """Drop every series."""
+        self._series.clear()
+        self._by_name.clear()
+
+    def series_labels(self) -> list[Labels]:
+        """Labels of every stored series, sorted."""
+        return sorted(self._series)
+
+    def add_samples(self, labels: Labels | dict[str, str], timestamps_ms: Sequence[int] | IntArray,
+                    values: Sequence[float] | FloatArray) -> None:
+        """Append samples to the series ``labels`` (created on first use)."""
+        key = make_labels(labels)
+        t = np.asarray(timestamps_ms, dtype=np.int64)
+        v = np.asarray(values, dtype=np.float64)
+        if t.shape != v.shape or t.ndim != 1:
+            raise ValueError(
+                f"add_samples: expected equal-length 1-d timestamps and values, got shapes "
+                f"{t.shape} and {v.shape}")
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series()
+            self._by_name.setdefault(labels_get(key, METRIC_NAME), set()).add(key)
+        if len(t):
+            series.add(t, v)
+
+    def load(self, text: str, interval_ms: int, start_ms: int = 0) -> None:
+        """Load series lines (``metric{a="b"} 1+2x3``) with samples every ``interval_ms``.
+
+        ``None`` entries (``_``) leave gaps; stale markers are stored as STALE_NAN.
+        """
+        if interval_ms <= 0:
+            raise ValueError(f"load: interval must be positive, got {interval_ms} ms")
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            labels, values = parse_series_line(line)
+            ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
+            vs = [v for v in values if v is not None]
+            self.add_samples(labels, ts, vs)
+
+    def _candidates(self, matchers: Iterable[LabelMatcher]) -> Iterable[Labels]:
+        for m in matchers:
+            if m.name == METRIC_NAME and m.op == "=":
+                return self._by_name.get(m.value, ())
+        return self._series.keys()
+
+    def select(self, matchers: Sequence[LabelMatcher], mint_ms: int | None = None,
+               maxt_ms: int | None = None) -> list[tuple[Labels, IntArray, FloatArray]]:
+        """Series matching every matcher, with samples in ``[mint_ms, maxt_ms]`` (inclusive).
+
+        Series without samples in the interval are still returned (with empty
+        arrays) only when no interval is given.
+        """
+        out: list[tuple[Labels, IntArray, FloatArray]] = []
+        for key in self._candidates(matchers):
+            if not all(m.matches(labels_get(key, m.name)) for m in matchers):
+                continue
+            t, v = self._series[key].arrays()
+            if mint_ms is not None or maxt_ms is not None:
+                a = 0 if mint_ms is None else int(np.searchsorted(t, mint_ms, side="left"))
+                b = len(t) if maxt_ms is None else int(np.searchsorted(t, maxt_ms, side="right"))
+                if a >= b:
+                    continue
+                t, v = t[a:b], v[a:b]
+            out.append((key, t, v))
+        out.sort(key=lambda item: item[0])
+        return out
