@@ -1,0 +1,58 @@
+"""What the linter knows about the SELF metrics that a generic linter cannot.
+
+pint and ``promtool check rules`` see ``self_stress > 1`` as a fine
+expression; we know every SELF score lives in [0, 1], so that alert can never
+fire. This table is the one place the linter (impossible comparisons, rate on
+a gauge) and the dashboard test (only known metrics) take those facts from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["KNOWN_METRICS", "SELF_GAUGES", "MetricInfo", "is_counter_name", "metric_info"]
+
+MetricType = Literal["gauge", "counter", "histogram", "summary", "unknown"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Type and value domain of one metric (``low``/``high`` inclusive bounds)."""
+
+    name: str
+    type: MetricType
+    low: float = -math.inf
+    high: float = math.inf
+
+
+#: The four SELF scores, label ``token_id``, values in [0, 1] (stress: lower is better).
+SELF_GAUGES: tuple[str, ...] = ("self_coherence", "self_continuity", "self_presence", "self_stress")
+
+#: Every metric this project exports or records, with its type and domain.
+KNOWN_METRICS: dict[str, MetricInfo] = {
+    **{m: MetricInfo(m, "gauge", 0.0, 1.0) for m in SELF_GAUGES},
+    "stability_score_ema": MetricInfo("stability_score_ema", "gauge", 0.0, 1.0),
+    "oscillation_rate": MetricInfo("oscillation_rate", "gauge", 0.0),
+    "selfslo_canary_sampling": MetricInfo("selfslo_canary_sampling", "gauge", 0.0, 1.0),
+    "selfslo:sli_error:bool": MetricInfo("selfslo:sli_error:bool", "gauge", 0.0, 1.0),
+    **{f"selfslo:sli_error:ratio_rate{w}": MetricInfo(f"selfslo:sli_error:ratio_rate{w}",
+                                                      "gauge", 0.0, 1.0)
+       for w in ("5m", "30m", "1h", "6h")},
+    "ALERTS": MetricInfo("ALERTS", "gauge", 1.0, 1.0),
+    "ALERTS_FOR_STATE": MetricInfo("ALERTS_FOR_STATE", "gauge", 0.0),
+    "up": MetricInfo("up", "gauge", 0.0, 1.0),
+}
+
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+
+def metric_info(name: str) -> MetricInfo | None:
+    """What we know about ``name``, or None for a metric outside the SELF domain."""
+    return KNOWN_METRICS.get(name)
+
+
+def is_counter_name(name: str) -> bool:
+    """True when the name follows the counter conventions (``_total``, histogram parts)."""
+    return name.endswith(_COUNTER_SUFFIXES)
