@@ -1,0 +1,234 @@
+"""Option parsing and the resolved settings of the pytest plugin.
+
+Every ``--self-slo*`` option has an ``selfslo_*`` ini twin; the command line
+wins, then the ini file, then the built-in default. Both sources go through the
+same ``parse_*`` function, so a bad value is the same clear
+:class:`pytest.UsageError` whether it was typed or configured (xdist's
+``parse_ramp_duration`` pattern). Only the standard library is imported here:
+this module is loaded with the plugin, by every pytest run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+#: option names, in one place (hypothesis ``SEED_OPTION`` style)
+SELF_SLO_OPTION = "--self-slo"
+RULES_OPTION = "--self-slo-rules"
+RULE_TESTS_OPTION = "--self-slo-rule-tests"
+SLO_OPTION = "--self-slo-slo"
+HEARTBEATS_OPTION = "--self-slo-heartbeats"
+PROMETHEUS_OPTION = "--self-slo-prometheus"
+SEMANTICS_OPTION = "--self-slo-semantics"
+COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
+REPORT_OPTION = "--self-slo-report"
+
+DEFAULT_RULES_GLOB = "rules/*.yml"
+DEFAULT_RULE_TESTS_GLOB = "rules/tests/*.yml"
+PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
+SEMANTICS = ("2", "3")
+
+
+class SelfSloConfigWarning(pytest.PytestWarning):
+    """A --self-slo setting is suspicious but not fatal (e.g. a glob that matches no file)."""
+
+
+def parse_prometheus(value: str) -> str:
+    """``auto``/``embedded``/``local``/``docker`` or an ``http(s)://host:port`` URL."""
+    text = value.strip()
+    if text.lower() in PROMETHEUS_MODES:
+        return text.lower()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text.rstrip("/")
+    raise pytest.UsageError(
+        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)} "
+        f"or an http(s):// URL, got {value!r}"
+    )
+
+
+def parse_semantics(value: str) -> str:
+    """PromQL semantics of the embedded engine: ``2`` (Prometheus 2.x) or ``3``."""
+    text = value.strip()
+    if text.startswith("v"):
+        text = text[1:]
+    major = text.split(".", 1)[0]
+    if major not in SEMANTICS:
+        raise pytest.UsageError(
+            f"{SEMANTICS_OPTION}: expected 2 or 3 (the Prometheus major version), got {value!r}"
+        )
+    return major
+
+
+def parse_percentage(value: str) -> float:
+    """A coverage threshold in percent, 0 to 100 (a trailing ``%`` is allowed)."""
+    text = value.strip().removesuffix("%")
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not 0.0 <= number <= 100.0:  # also rejects NaN
+        raise pytest.UsageError(
+            f"{COVERAGE_FAIL_UNDER_OPTION}: expected a percentage between 0 and 100, got {value!r}"
+        )
+    return number
+
+
+def parse_globs(value: str) -> tuple[str, ...]:
+    """One or more glob patterns separated by commas or whitespace; at least one."""
+    patterns = tuple(p for p in re.split(r"[,\s]+", value.strip()) if p)
+    if not patterns:
+        raise pytest.UsageError(f"expected a glob pattern such as {DEFAULT_RULES_GLOB!r}, got ''")
+    return patterns
+
+
+def parse_bool(value: str) -> bool:
+    """An ini boolean as pytest spells them (true/false, yes/no, on/off, 1/0)."""
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise pytest.UsageError(f"selfslo_enabled: expected true or false, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfSloSettings:
+    """The resolved ``--self-slo*`` settings of one run (command line > ini > default)."""
+
+    enabled: bool
+    rootpath: Path
+    rules: tuple[str, ...]
+    rule_tests: tuple[str, ...]
+    slo: Path | None
+    heartbeats: Path | None
+    prometheus: str
+    semantics: str | None
+    coverage_fail_under: float | None
+    report: Path | None
+
+    def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
+        """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
+        found: set[Path] = set()
+        for pattern in patterns:
+            base = pattern if os.path.isabs(pattern) else str(self.rootpath / pattern)
+            found.update(Path(p).resolve() for p in glob.glob(base, recursive=True)
+                         if os.path.isfile(p))
+        return sorted(found)
+
+    def matches(self, path: Path, patterns: tuple[str, ...]) -> bool:
+        """Whether ``path`` is one of the files ``patterns`` match."""
+        return path.resolve() in set(self.resolve_globs(patterns))
+
+    @property
+    def effective_semantics(self) -> str:
+        """The engine semantics: the option when given, else ``3`` (Prometheus 3.x)."""
+        return self.semantics or "3"
+
+
+def _raw(config: pytest.Config, dest: str, ini: str) -> tuple[Any, str]:
+    """The command-line value of ``dest`` if given, else the ini value; plus where it came from."""
+    value = config.getoption(dest, default=None)
+    if value not in (None, False):
+        return value, "command line"
+    return config.getini(ini), f"ini {ini}"
+
+
+def _path(config: pytest.Config, value: Any, what: str, origin: str) -> Path | None:
+    """An existing file named by an option or ini value, relative to the rootdir for ini values."""
+    if not value:
+        return None
+    text = str(value)
+    base = Path.cwd() if origin == "command line" else config.rootpath
+    path = (base / text).resolve()
+    if not path.is_file():
+        raise pytest.UsageError(f"{what} ({origin}): no such file: {text} (looked at {path})")
+    return path
+
+
+def _reparse(parse: Any, value: Any, origin: str) -> Any:
+    """Run ``parse`` on an ini value, naming the ini key in its usage error."""
+    if origin == "command line" or value in (None, ""):
+        return value
+    try:
+        return parse(str(value))
+    except pytest.UsageError as exc:
+        raise pytest.UsageError(f"{origin}: {exc}") from None
+
+
+def resolve_settings(config: pytest.Config) -> SelfSloSettings:
+    """Merge command line, ini and defaults into :class:`SelfSloSettings` (usage errors eager)."""
+    enabled_cli = config.getoption("self_slo", default=False)
+    enabled = bool(enabled_cli) or parse_bool(str(config.getini("selfslo_enabled")))
+
+    rules, origin = _raw(config, "self_slo_rules", "selfslo_rules")
+    rules = _reparse(parse_globs, rules, origin) or (DEFAULT_RULES_GLOB,)
+    tests, origin = _raw(config, "self_slo_rule_tests", "selfslo_rule_tests")
+    tests = _reparse(parse_globs, tests, origin) or (DEFAULT_RULE_TESTS_GLOB,)
+    prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
+    prom = _reparse(parse_prometheus, prom, origin) or "auto"
+    sem, origin = _raw(config, "self_slo_semantics", "selfslo_semantics")
+    sem = _reparse(parse_semantics, sem, origin) or None
+    cov, origin = _raw(config, "self_slo_coverage_fail_under", "selfslo_coverage_fail_under")
+    cov = _reparse(parse_percentage, cov, origin)
+    slo, origin = _raw(config, "self_slo_slo", "selfslo_slo")
+    slo_path = _path(config, slo, SLO_OPTION, origin) if enabled else None
+    beats, origin = _raw(config, "self_slo_heartbeats", "selfslo_heartbeats")
+    beats_path = _path(config, beats, HEARTBEATS_OPTION, origin) if enabled else None
+    report, origin = _raw(config, "self_slo_report", "selfslo_report")
+    report_base = Path.cwd() if origin == "command line" else config.rootpath
+    return SelfSloSettings(
+        enabled=enabled,
+        rootpath=config.rootpath,
+        rules=tuple(rules),
+        rule_tests=tuple(tests),
+        slo=slo_path,
+        heartbeats=beats_path,
+        prometheus=str(prom),
+        semantics=sem,
+        coverage_fail_under=None if cov in (None, "") else float(cov),
+        report=(report_base / str(report)).resolve() if report else None,
+    )
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every ``--self-slo*`` option and its ``selfslo_*`` ini twin."""
+    group = parser.getgroup("self-slo", "SELF SLO harness (pytest-selfslo)")
+    group.addoption(SELF_SLO_OPTION, action="store_true", dest="self_slo", default=False,
+                    help="Collect and check the project's SLO assets (rules, rule tests, SLO spec)")
+    group.addoption(RULES_OPTION, dest="self_slo_rules", metavar="GLOB", type=parse_globs,
+                    help=f"Prometheus rule files to check (default: {DEFAULT_RULES_GLOB})")
+    group.addoption(RULE_TESTS_OPTION, dest="self_slo_rule_tests", metavar="GLOB",
+                    type=parse_globs,
+                    help=f"promtool-format rule unit tests (default: {DEFAULT_RULE_TESTS_GLOB})")
+    group.addoption(SLO_OPTION, dest="self_slo_slo", metavar="FILE",
+                    help="SLO spec YAML (default: the built-in Phase C spec)")
+    group.addoption(HEARTBEATS_OPTION, dest="self_slo_heartbeats", metavar="FILE",
+                    help="Heartbeat log (JSON Lines) to check against every SLO objective")
+    group.addoption(PROMETHEUS_OPTION, dest="self_slo_prometheus", type=parse_prometheus,
+                    metavar="auto|embedded|local|docker|URL",
+                    help="Where a real Prometheus comes from (default: auto)")
+    group.addoption(SEMANTICS_OPTION, dest="self_slo_semantics", type=parse_semantics,
+                    metavar="2|3", help="PromQL semantics of the embedded engine (default: 3)")
+    group.addoption(COVERAGE_FAIL_UNDER_OPTION, dest="self_slo_coverage_fail_under",
+                    type=parse_percentage, metavar="PCT",
+                    help="Fail the session when rule coverage is below PCT percent")
+    group.addoption(REPORT_OPTION, dest="self_slo_report", metavar="FILE",
+                    help="Write a JSON report of the SLO items and rule coverage to FILE")
+    parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
+    parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
+    parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
+    parser.addini("selfslo_slo", "SLO spec YAML, relative to the rootdir")
+    parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
+    parser.addini("selfslo_prometheus", "auto|embedded|local|docker|URL (default: auto)")
+    parser.addini("selfslo_semantics", "PromQL semantics 2|3 (default: 3)")
+    parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
+    parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
