@@ -1,0 +1,249 @@
+"""The canary decision function: ``decide(policy, state, observation, now) -> Decision``.
+
+PURE: no I/O, no clock, no environment. Everything the decision depends on is
+an argument, so the same inputs always give the same decision, it can be
+replayed offline (``selfslo canary simulate``) and property-tested. The tuner
+gathers the observation, calls :func:`decide` and persists the result.
+
+Order of precedence (first match wins):
+
+1. a firing rollback alert above ``rollback_to`` → ``rollback`` (even when paused);
+2. paused → ``paused``;
+3. a source error → ``hold`` (the streak of successes restarts);
+4. a failing gate (or missing data on a ``no_data: fail`` gate) → ``hold``, or
+   ``rollback`` after ``failure_limit`` consecutive failing observations;
+5. missing data on a ``no_data: hold`` gate → ``hold``;
+6. all gates green: at 100% → ``complete``; else ``advance`` once the step's
+   ``min_dwell`` has passed, ``consecutive_successes`` green observations were
+   seen in a row and ``now`` is later than the last change; else ``hold``.
+
+Counters only move for a *new* observation (``observation.at`` later than the
+last one counted), so calling :func:`decide` twice at the same ``now`` with the
+same evidence can never advance twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .policy import CanaryPolicy
+
+__all__ = ["Action", "CanaryState", "Decision", "GateResult", "Observation", "decide"]
+
+
+class Action(str, enum.Enum):
+    """What the controller decided; the string values are the wire format."""
+
+    ADVANCE = "advance"
+    HOLD = "hold"
+    ROLLBACK = "rollback"
+    COMPLETE = "complete"
+    PAUSED = "paused"
+
+
+#: how good an action is for the rollout (monotonicity: better evidence never ranks lower)
+ACTION_RANK: dict[Action, int] = {Action.ROLLBACK: 0, Action.HOLD: 1, Action.PAUSED: 1,
+                                  Action.ADVANCE: 2, Action.COMPLETE: 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryState:
+    """The controller's durable state (what the store persists).
+
+    ``since`` is the time of the last sampling change; ``last_observed`` the
+    time of the last observation counted, so replays never count twice.
+
+    >>> CanaryState(sampling=0.05, since=0.0).paused
+    False
+    """
+
+    sampling: float
+    since: float
+    step: int = 0
+    paused: bool = False
+    version: int = 0
+    consecutive_successes: int = 0
+    failures: int = 0
+    last_observed: float | None = None
+    last_decision: Mapping[str, Any] | None = None
+    audit_head: str | None = None
+    audit_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (the state file's content)."""
+        out = dataclasses.asdict(self)
+        out["last_decision"] = dict(self.last_decision) if self.last_decision is not None else None
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What the metrics source saw at time ``at``.
+
+    ``gates`` maps gate name to its value (``None`` = no data); ``error`` is set
+    when the source failed (unreachable, garbage); ``notes`` explains a missing
+    gate value (``"no series"``, ``"3 series, expected 1"``).
+    """
+
+    gates: Mapping[str, float | None]
+    firing_alerts: Sequence[Mapping[str, str]] = ()
+    error: str | None = None
+    at: float = 0.0
+    notes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict inside a decision."""
+
+    name: str
+    value: float | None
+    comparison: str
+    threshold: float
+    ok: bool
+    missing: bool
+    no_data: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "comparison": self.comparison, "threshold": self.threshold,
+                "ok": self.ok, "missing": self.missing, "no_data": self.no_data}
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """The outcome of :func:`decide`: the action, the sampling before/after and why.
+
+    ``state`` is the next :class:`CanaryState` (version unchanged; the store
+    bumps it when persisting).
+    """
+
+    action: Action
+    current: float
+    next: float
+    reasons: tuple[str, ...]
+    gates: tuple[GateResult, ...]
+    firing_alerts: tuple[Mapping[str, str], ...]
+    at: float
+    state: CanaryState
+
+    @property
+    def changes_sampling(self) -> bool:
+        """Whether applying this decision changes the sampling (advance/rollback)."""
+        return self.action in (Action.ADVANCE, Action.ROLLBACK)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The design's decision dict: ``action``, ``current_canary``, ``next_canary``, ``reasons``, ``gates``."""
+        return {
+            "action": self.action.value,
+            "current_canary": self.current,
+            "next_canary": self.next,
+            "reasons": list(self.reasons),
+            "gates": {g.name: g.to_dict() for g in self.gates},
+            "firing_alerts": [dict(a) for a in self.firing_alerts],
+            "at": self.at,
+        }
+
+
+def _value(raw: float | None) -> float | None:
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    return float(raw) if math.isfinite(raw) else None
+
+
+def _evaluate_gates(policy: CanaryPolicy, observation: Observation) -> tuple[GateResult, ...]:
+    results = []
+    for gate in policy.gates:
+        value = None if observation.error is not None else _value(observation.gates.get(gate.name))
+        missing = value is None
+        results.append(GateResult(gate.name, value, gate.comparison, gate.threshold,
+                                  ok=not missing and gate.passes(value or 0.0),
+                                  missing=missing, no_data=gate.no_data))
+    return tuple(results)
+
+
+def _gate_reason(gate: GateResult, note: str | None) -> str:
+    spec = f"{gate.name} {gate.comparison} {gate.threshold:g}"
+    if gate.missing:
+        return f"no data for gate {spec}" + (f" ({note})" if note else "")
+    verdict = "passes" if gate.ok else "fails"
+    return f"gate {spec} {verdict}: value {gate.value:.4g}"
+
+
+def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
+           now: float) -> Decision:
+    """Decide what the canary should do given the evidence (pure, deterministic)."""
+    current = state.sampling
+    gates = _evaluate_gates(policy, observation)
+    fresh = state.last_observed is None or observation.at > state.last_observed
+    observed = observation.at if fresh else state.last_observed
+    # alerts count even beside a source error: a firing alert that did arrive is real evidence
+    firing = tuple(a for a in observation.firing_alerts
+                   if any(m.matches(a) for m in policy.rollback_alerts))
+    reasons: list[str] = []
+
+    def done(action: Action, target: float, **changes: Any) -> Decision:
+        draft = Decision(action, current, target, tuple(reasons), gates, firing, now, state)
+        if target != current:
+            changes.update(sampling=target, since=now, step=policy.step_index(target),
+                           consecutive_successes=0, failures=0)
+        next_state = dataclasses.replace(state, last_observed=observed, **changes)
+        next_state = dataclasses.replace(next_state, last_decision=draft.to_dict())
+        return dataclasses.replace(draft, state=next_state)
+
+    floor = policy.floor
+    if firing:
+        names = sorted({a.get("alertname", "?") for a in firing})
+        if current > floor:
+            reasons.append(f"rollback alert firing: {', '.join(names)}; rolling back to {floor:g}")
+            return done(Action.ROLLBACK, floor, paused=state.paused or policy.pause_on_rollback)
+        reasons.append(f"rollback alert firing: {', '.join(names)}; already at {floor:g}")
+        return done(Action.HOLD, current, consecutive_successes=0)
+    if state.paused:
+        reasons.append("paused: a human must resume the canary")
+        return done(Action.PAUSED, current)
+    if observation.error is not None:
+        reasons.append(f"metrics source error: {observation.error}")
+        return done(Action.HOLD, current, consecutive_successes=0)
+
+    failing = [g for g in gates if (not g.missing and not g.ok) or (g.missing and g.no_data == "fail")]
+    waiting = [g for g in gates if g.missing and g.no_data == "hold"]
+    for g in gates:
+        if g.missing and g.no_data == "ignore":
+            reasons.append(_gate_reason(g, observation.notes.get(g.name)) + " (ignored)")
+    if failing:
+        failures = state.failures + (1 if fresh else 0)
+        reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in failing)
+        if failures >= policy.failure_limit and current > floor:
+            reasons.append(f"{failures} consecutive failing observations (limit "
+                           f"{policy.failure_limit}); rolling back to {floor:g}")
+            return done(Action.ROLLBACK, floor, paused=state.paused or policy.pause_on_rollback)
+        reasons.append(f"failing observation {failures} of {policy.failure_limit} before rollback")
+        return done(Action.HOLD, current, consecutive_successes=0, failures=failures)
+    if waiting:
+        reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in waiting)
+        return done(Action.HOLD, current, consecutive_successes=0)
+
+    successes = state.consecutive_successes + (1 if fresh else 0)
+    reasons.extend(_gate_reason(g, None) for g in gates if not g.missing)
+    target = policy.next_step(current)
+    if target is None:
+        reasons.append(f"at {current:g}: rollout complete")
+        return done(Action.COMPLETE, current, consecutive_successes=successes, failures=0)
+    dwell = policy.dwell_at(current)
+    waited = now - state.since
+    if now <= state.since:
+        reasons.append(f"no advance at or before the last change (t={state.since:g})")
+        return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
+    if waited < dwell:
+        reasons.append(f"dwell: {waited:g}s of {dwell:g}s at {current:g}")
+        return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
+    if successes < policy.consecutive_successes:
+        reasons.append(f"{successes} of {policy.consecutive_successes} consecutive green observations")
+        return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
+    reasons.append(f"all gates green for {successes} observations and {waited:g}s; "
+                   f"advancing {current:g} -> {target:g}")
+    return done(Action.ADVANCE, target)

@@ -1,0 +1,123 @@
+"""Hypothesis strategies for canary observations, alerts and states under a given policy.
+
+Users who write their own properties of a policy draw evidence from here::
+
+    from hypothesis import given
+    from pytest_selfslo.canary.strategies import canary_observations
+
+    @given(canary_observations(my_policy))
+    def test_never_advances_on_missing_data(obs): ...
+
+Values are drawn *relative to each gate's threshold* (passing, failing, missing
+or garbage), so a handful of examples already exercise every branch of
+:func:`~pytest_selfslo.canary.machine.decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hypothesis import strategies as st
+
+from .machine import CanaryState, Observation
+from .policy import AlertMatcher, CanaryPolicy, Gate
+
+__all__ = [
+    "canary_observations",
+    "canary_states",
+    "failing_value",
+    "firing_alerts",
+    "green_observation",
+    "passing_value",
+]
+
+_SPAN = 1.0
+
+
+def passing_value(gate: Gate) -> st.SearchStrategy[float]:
+    """Finite values that satisfy ``gate``."""
+    t = gate.threshold
+    return {
+        ">=": st.floats(t, t + _SPAN),
+        ">": st.floats(t, t + _SPAN, exclude_min=True),
+        "<=": st.floats(t - _SPAN, t),
+        "<": st.floats(t - _SPAN, t, exclude_max=True),
+        "==": st.just(t),
+    }[gate.comparison]
+
+
+def failing_value(gate: Gate) -> st.SearchStrategy[float]:
+    """Finite values that violate ``gate``."""
+    t = gate.threshold
+    return {
+        ">=": st.floats(t - _SPAN, t, exclude_max=True),
+        ">": st.floats(t - _SPAN, t),
+        "<=": st.floats(t, t + _SPAN, exclude_min=True),
+        "<": st.floats(t, t + _SPAN),
+        "==": st.floats(t - _SPAN, t + _SPAN).filter(lambda v: v != t),
+    }[gate.comparison]
+
+
+def _gate_value(gate: Gate) -> st.SearchStrategy[float | None]:
+    return st.one_of(passing_value(gate), failing_value(gate), st.none(),
+                     st.sampled_from([float("nan"), float("inf")]))
+
+
+def _matching_alert(matcher: AlertMatcher) -> st.SearchStrategy[dict[str, str]]:
+    parts = {name: st.from_regex(pattern, fullmatch=True).filter(lambda s: "\n" not in s)
+             for name, pattern in matcher.labels}
+    return st.fixed_dictionaries(parts)
+
+
+_OTHER_ALERT = st.fixed_dictionaries({
+    "alertname": st.sampled_from(["Watchdog", "HighLatency", "DiskFull"]),
+    "severity": st.sampled_from(["info", "none"]),
+})
+
+
+def firing_alerts(policy: CanaryPolicy, *, rollback: bool | None = None
+                  ) -> st.SearchStrategy[list[dict[str, str]]]:
+    """Lists of firing alerts' labels; ``rollback=True`` forces at least one rollback alert,
+    ``False`` forbids them, ``None`` allows either."""
+    matching = [_matching_alert(m) for m in policy.rollback_alerts]
+    others = st.lists(_OTHER_ALERT.filter(lambda a: not any(m.matches(a) for m in policy.rollback_alerts)),
+                      max_size=2)
+    if rollback is False or not matching:
+        return others
+    some = st.lists(st.one_of(*matching), min_size=1, max_size=2)
+    if rollback is True:
+        return st.builds(lambda a, b: a + b, some, others)
+    return st.one_of(others, st.builds(lambda a, b: a + b, some, others))
+
+
+def green_observation(policy: CanaryPolicy, at: float) -> Observation:
+    """An observation where every gate sits exactly at its threshold (passes) and nothing fires."""
+    return Observation(gates={g.name: g.threshold for g in policy.gates}, at=at)
+
+
+@st.composite
+def canary_observations(draw: st.DrawFn, policy: CanaryPolicy, *, at: float | None = None,
+                        alerts: bool | None = None, errors: bool = True) -> Observation:
+    """Observations for ``policy``: each gate passing, failing, missing or non-finite;
+    firing alerts (rollback ones when ``alerts`` allows); sometimes a source error."""
+    gates: Mapping[str, float | None] = {g.name: draw(_gate_value(g)) for g in policy.gates}
+    error = draw(st.one_of(st.none(), st.just("connection refused"))) if errors else None
+    when = at if at is not None else draw(st.floats(0, 1e6))
+    return Observation(gates=gates, firing_alerts=draw(firing_alerts(policy, rollback=alerts)),
+                       error=error, at=when)
+
+
+@st.composite
+def canary_states(draw: st.DrawFn, policy: CanaryPolicy, *, paused: bool | None = None,
+                  now: float = 1e6) -> CanaryState:
+    """States on the policy's steps with any counters, dwell progress and pause flag."""
+    sampling = draw(st.sampled_from(policy.steps))
+    since = draw(st.floats(0, now))
+    observed = draw(st.one_of(st.none(), st.floats(0, now)))
+    return CanaryState(
+        sampling=sampling, since=since, step=policy.step_index(sampling),
+        paused=draw(st.booleans()) if paused is None else paused,
+        version=draw(st.integers(0, 100)),
+        consecutive_successes=draw(st.integers(0, policy.consecutive_successes + 2)),
+        failures=draw(st.integers(0, policy.failure_limit + 1)),
+        last_observed=observed)
