@@ -17,6 +17,7 @@ where one fits, also inherit a builtin so ``except ValueError`` keeps working::
     ├── PromQLError                       query cannot be parsed or evaluated
     │   ├── PromQLParseError (ValueError)
     │   └── PromQLEvalError (ValueError)  e.g. many-to-many matching, wrong argument types
+    │       └── PromQLUnsupportedError    a PromQL feature the embedded engine declares unsupported
     ├── CanaryError
     │   ├── CanaryStateError              state file corrupt/unreadable: never silently reset
     │   ├── AuditChainError               audit log edited, truncated or reordered
@@ -47,6 +48,7 @@ __all__ = [
     "PromQLError",
     "PromQLEvalError",
     "PromQLParseError",
+    "PromQLUnsupportedError",
     "RuleFileError",
     "RuleTestFileError",
     "SLOSpecError",
@@ -149,3 +151,8 @@ class PrometheusError(SelfSloError):
 
 class PrometheusUnavailable(PrometheusError):
     """No real Prometheus could be found, started or reached."""
+
+
+class PromQLUnsupportedError(PromQLEvalError):
+    """A PromQL feature the embedded engine deliberately does not support (native histograms,
+    experimental functions); runners report it as *skipped*, never as passed."""

@@ -1,0 +1,234 @@
+"""The ``*_over_time`` family: aggregations of each series over each step's window.
+
+All functions are vectorised over every (series, step) window with
+:class:`~.fn_windows.Windows`; sequential algorithms (Kahan sums, the
+overflow-safe mean, Welford variance, min/max with NaN rules) are replayed
+column by column so results are bit-identical to Prometheus'.
+``last_over_time``/``first_over_time`` keep the metric name (they act like an
+offset); every other function flags it for removal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .fn_labels import absent_series
+from .fn_util import Args, Exprs, range_arg, scalar_arg
+from .fn_windows import Windows, kahan_inc, masked_kahan_inc
+from .values import BoolArray, EvalContext, FloatArray, InstantVector, Value
+
+#: cells (rows x window length) gathered at once by the sort-based functions
+_CHUNK_CELLS = 2_000_000
+
+RangeFunction = Callable[[EvalContext, Args, Exprs], Value]
+
+
+def _windows(ctx: EvalContext, args: Args, name: str) -> Windows:
+    return Windows.of(range_arg(args, 0, name), len(ctx.steps))
+
+
+def _reduce(name: str, fn: Callable[[Windows], FloatArray], keep_name: bool = False,
+            doc: str = "") -> RangeFunction:
+    """Table entry for a function whose result exists wherever the window is non-empty."""
+    def call(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
+        w = _windows(ctx, args, name)
+        if not w.series:
+            return InstantVector([])
+        with np.errstate(all="ignore"):
+            values = fn(w)
+        return InstantVector(w.outputs(values, w.count >= 1, keep_name))
+
+    call.__name__ = f"fn_{name}"
+    call.__doc__ = doc
+    return call
+
+
+def _sum(w: Windows) -> FloatArray:
+    # === sum_over_time(v Matrix) Vector ===
+    total = np.zeros(len(w.lo))
+    comp = np.zeros(len(w.lo))
+    for _, active, _, v_j in w.columns():
+        total, comp = masked_kahan_inc(active, v_j, total, comp)
+    return np.where(np.isinf(total), total, total + comp)
+
+
+def _avg(w: Windows) -> FloatArray:
+    # === avg_over_time(v Matrix) Vector ===
+    # Direct Kahan mean while the running sum stays finite, incremental mean after.
+    _, total = w.at(w.lo)
+    rows = len(w.lo)
+    comp = np.zeros(rows)
+    mean = np.zeros(rows)
+    incremental = np.zeros(rows, dtype=bool)
+    for j, active, _, v_j in w.columns(first=1):
+        count = float(j + 1)
+        direct = active & ~incremental
+        new_total, new_comp = kahan_inc(v_j, total, comp)
+        keep = direct & ~np.isinf(new_total)
+        total = np.where(keep, new_total, total)
+        comp = np.where(keep, new_comp, comp)
+        switch = direct & np.isinf(new_total)
+        mean = np.where(switch, total / (count - 1), mean)
+        comp = np.where(switch, comp / (count - 1), comp)
+        incremental |= switch
+        step = active & incremental
+        q = (count - 1) / count
+        new_mean, new_comp = kahan_inc(v_j / count, q * mean, q * comp)
+        mean = np.where(step, new_mean, mean)
+        comp = np.where(step, new_comp, comp)
+    n = w.count.astype(np.float64)
+    return np.where(incremental, mean + comp, total / n + comp / n)
+
+
+def _variance(w: Windows) -> FloatArray:
+    # Welford's algorithm with Kahan-compensated mean and sum of squares (varianceOverTime).
+    rows = len(w.lo)
+    mean, c_mean, aux, c_aux = (np.zeros(rows) for _ in range(4))
+    for j, active, _, v_j in w.columns():
+        count = float(j + 1)
+        delta = v_j - (mean + c_mean)
+        mean, c_mean = masked_kahan_inc(active, delta / count, mean, c_mean)
+        aux, c_aux = masked_kahan_inc(active, delta * (v_j - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / w.count
+
+
+def _compare(w: Windows, better: Callable[[FloatArray, FloatArray], BoolArray],
+             timestamp: bool) -> FloatArray:
+    # compareOverTime: take a sample when it is "better" or the current best is NaN.
+    best_t, best = w.at(w.lo)
+    for _, active, t_j, v_j in w.columns():
+        take = active & (better(v_j, best) | np.isnan(best))
+        best = np.where(take, v_j, best)
+        best_t = np.where(take, t_j, best_t)
+    return best_t / 1000 if timestamp else best
+
+
+def _gathered(w: Windows, rows: np.ndarray) -> tuple[FloatArray, BoolArray]:
+    width = int(w.count[rows].max()) if len(rows) else 0
+    idx = w.lo[rows][:, None] + np.arange(width)[None, :]
+    mask = idx < w.hi[rows][:, None]
+    _, v = w.at(idx.ravel())
+    return v.reshape(idx.shape), mask
+
+
+def _row_chunks(w: Windows) -> list[np.ndarray]:
+    rows = np.flatnonzero(w.count >= 1)
+    if len(rows) == 0:
+        return []
+    width = max(int(w.count.max()), 1)
+    per_chunk = max(1, _CHUNK_CELLS // width)
+    return [rows[i:i + per_chunk] for i in range(0, len(rows), per_chunk)]
+
+
+def sorted_quantile(values: FloatArray, mask: BoolArray, q: FloatArray) -> FloatArray:
+    """Prometheus' ``quantile``: NaN sorts first, linear interpolation between ranks.
+
+    ``values``/``mask`` are rows of samples; ``q`` is one quantile per row.
+    """
+    n = mask.sum(axis=1)
+    # Sort ascending with NaN first: sort the negation (NaN last), then reverse.
+    neg = np.where(mask, -values, -math.inf)
+    ordered = -np.sort(neg, axis=1)[:, ::-1]
+    # ``ordered`` now holds NaNs, then ascending values, then padding (+inf) at the end.
+    with np.errstate(all="ignore"):
+        rank = q * (n - 1)
+        lower = np.maximum(0, np.floor(rank))
+        upper = np.minimum(n - 1, lower + 1)
+        weight = rank - np.floor(rank)
+        li = np.clip(np.nan_to_num(lower), 0, values.shape[1] - 1).astype(np.int64)
+        ui = np.clip(np.nan_to_num(upper), 0, values.shape[1] - 1).astype(np.int64)
+        rows = np.arange(len(n))
+        result = ordered[rows, li] * (1 - weight) + ordered[rows, ui] * weight
+    result = np.where(q < 0, -math.inf, np.where(q > 1, math.inf, result))
+    return np.where(np.isnan(q) | (n == 0), math.nan, result)
+
+
+# === quantile_over_time(q Scalar, v Matrix) Vector ===
+def fn_quantile_over_time(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
+    """The q-quantile (0 <= q <= 1) of each window's values."""
+    q_steps = scalar_arg(args, 0, "quantile_over_time")
+    rv = range_arg(args, 1, "quantile_over_time")
+    w = Windows.of(rv, len(ctx.steps))
+    if not w.series:
+        return InstantVector([])
+    q_rows = np.tile(q_steps, len(w.series))
+    out = np.full(len(w.lo), math.nan)
+    for rows in _row_chunks(w):
+        values, mask = _gathered(w, rows)
+        out[rows] = sorted_quantile(values, mask, q_rows[rows])
+    return InstantVector(w.outputs(out, w.count >= 1))
+
+
+def _mad(w: Windows) -> FloatArray:
+    # === mad_over_time(v Matrix) Vector ===
+    out = np.full(len(w.lo), math.nan)
+    for rows in _row_chunks(w):
+        values, mask = _gathered(w, rows)
+        half = np.full(len(rows), 0.5)
+        median = sorted_quantile(values, mask, half)
+        deviation = np.abs(values - median[:, None])
+        mad = sorted_quantile(deviation, mask, half)
+        has_nan = (np.isnan(values) & mask).any(axis=1)
+        out[rows] = np.where(has_nan, math.nan, mad)
+    return out
+
+
+# === absent_over_time(v Matrix) Vector ===
+def fn_absent_over_time(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
+    """1 at steps where no series has a sample in the window (labels from the selector)."""
+    rv = range_arg(args, 0, "absent_over_time")
+    covered = np.zeros(len(ctx.steps), dtype=bool)
+    for rs in rv.series:
+        covered |= rs.hi > rs.lo
+    return absent_series(ctx, covered, exprs[0])
+
+
+def _first(w: Windows) -> FloatArray:
+    return w.at(w.lo)[1]
+
+
+def _last(w: Windows) -> FloatArray:
+    return w.at(w.hi - 1)[1]
+
+
+OVER_TIME: dict[str, RangeFunction] = {
+    "sum_over_time": _reduce("sum_over_time", _sum,
+                             doc="=== sum_over_time(v Matrix) Vector === Kahan sum per window."),
+    "avg_over_time": _reduce("avg_over_time", _avg,
+                             doc="=== avg_over_time(v Matrix) Vector === overflow-safe mean."),
+    "count_over_time": _reduce("count_over_time", lambda w: w.count.astype(np.float64),
+                               doc="=== count_over_time(v Matrix) Vector ==="),
+    "min_over_time": _reduce("min_over_time", lambda w: _compare(w, np.less, False),
+                             doc="=== min_over_time(v Matrix) Vector === NaN only if all NaN."),
+    "max_over_time": _reduce("max_over_time", lambda w: _compare(w, np.greater, False),
+                             doc="=== max_over_time(v Matrix) Vector === NaN only if all NaN."),
+    "ts_of_min_over_time": _reduce(
+        "ts_of_min_over_time", lambda w: _compare(w, np.less_equal, True),
+        doc="=== ts_of_min_over_time(v Matrix) Vector === time (s) of the last minimum."),
+    "ts_of_max_over_time": _reduce(
+        "ts_of_max_over_time", lambda w: _compare(w, np.greater_equal, True),
+        doc="=== ts_of_max_over_time(v Matrix) Vector === time (s) of the last maximum."),
+    "last_over_time": _reduce("last_over_time", _last, keep_name=True,
+                              doc="=== last_over_time(v Matrix) Vector === keeps the name."),
+    "first_over_time": _reduce("first_over_time", _first, keep_name=True,
+                               doc="=== first_over_time(v Matrix) Vector === keeps the name."),
+    "ts_of_last_over_time": _reduce(
+        "ts_of_last_over_time", lambda w: w.at(w.hi - 1)[0] / 1000,
+        doc="=== ts_of_last_over_time(v Matrix) Vector === time (s) of the last sample."),
+    "ts_of_first_over_time": _reduce(
+        "ts_of_first_over_time", lambda w: w.at(w.lo)[0] / 1000,
+        doc="=== ts_of_first_over_time(v Matrix) Vector === time (s) of the first sample."),
+    "present_over_time": _reduce("present_over_time", lambda w: np.ones(len(w.lo)),
+                                 doc="=== present_over_time(v Matrix) Vector === 1 if any."),
+    "stdvar_over_time": _reduce("stdvar_over_time", _variance,
+                                doc="=== stdvar_over_time(v Matrix) Vector === population."),
+    "stddev_over_time": _reduce("stddev_over_time", lambda w: np.sqrt(_variance(w)),
+                                doc="=== stddev_over_time(v Matrix) Vector === population."),
+    "mad_over_time": _reduce("mad_over_time", _mad,
+                             doc="=== mad_over_time(v Matrix) Vector === median abs deviation."),
+    "quantile_over_time": fn_quantile_over_time,
+    "absent_over_time": fn_absent_over_time,
+}

@@ -1,0 +1,104 @@
+"""The PromQL function table: ``FUNCTIONS: dict[str, Function]``.
+
+The analogue of Prometheus' ``FunctionCalls`` map in ``promql/functions.go``.
+The engine evaluates a call's arguments in declared order (types come from
+``promql_parser``'s signature) and calls
+``FUNCTIONS[name](ctx, args, arg_exprs)``; ``arg_exprs`` are the AST nodes,
+needed where Prometheus inspects the syntax (``absent``'s labels come from
+the selector's matchers).
+
+Implementations live in modules split by concern:
+
+* :mod:`.fn_rate`       rate increase delta irate idelta deriv predict_linear
+                        changes resets double_exponential_smoothing
+* :mod:`.fn_over_time`  the ``*_over_time`` family, absent_over_time
+* :mod:`.fn_math`       element-wise math and trig, clamp*, round, scalar,
+                        vector, pi, max_of/min_of, start/end/range/step
+* :mod:`.fn_time`       time, timestamp and the UTC calendar functions
+* :mod:`.fn_labels`     label_replace label_join sort* absent
+* :mod:`.fn_histogram`  histogram_quantile/histogram_fraction (classic buckets)
+
+Declared unsupported (:data:`UNSUPPORTED`, each raises
+:class:`~pytest_selfslo.errors.PromQLUnsupportedError` with the reason): the
+native-histogram functions and the experimental ``info()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import promql_parser
+
+from ..errors import PromQLUnsupportedError
+from . import fn_labels, fn_math, fn_rate, fn_time
+from .fn_histogram import NATIVE_ONLY, fn_histogram_fraction, fn_histogram_quantile, native_only
+from .fn_over_time import OVER_TIME
+from .values import EvalContext, Value
+
+Function = Callable[[EvalContext, list[Value], list[promql_parser.Expr]], Value]
+_Impl = Callable[[EvalContext, Sequence[Value], Sequence[promql_parser.Expr]], Value]
+
+
+# === info(v Vector, data_labels Vector) Vector ===
+def fn_info(ctx: EvalContext, args: Sequence[Value], exprs: Sequence[promql_parser.Expr]) -> Value:
+    """Experimental ``info()`` joins ``target_info`` metadata; not supported."""
+    raise PromQLUnsupportedError(
+        "info(): this experimental function is not supported by the embedded engine; "
+        "join target_info explicitly with '* on(job, instance) group_left(...) target_info'")
+
+
+def _table() -> dict[str, _Impl]:
+    table: dict[str, _Impl] = {
+        "rate": fn_rate.fn_rate,
+        "increase": fn_rate.fn_increase,
+        "delta": fn_rate.fn_delta,
+        "irate": fn_rate.fn_irate,
+        "idelta": fn_rate.fn_idelta,
+        "deriv": fn_rate.fn_deriv,
+        "predict_linear": fn_rate.fn_predict_linear,
+        "changes": fn_rate.fn_changes,
+        "resets": fn_rate.fn_resets,
+        "double_exponential_smoothing": fn_rate.fn_double_exponential_smoothing,
+        "clamp": fn_math.fn_clamp,
+        "clamp_min": fn_math.fn_clamp_min,
+        "clamp_max": fn_math.fn_clamp_max,
+        "round": fn_math.fn_round,
+        "scalar": fn_math.fn_scalar,
+        "vector": fn_math.fn_vector,
+        "pi": fn_math.fn_pi,
+        "max_of": fn_math.fn_max_of,
+        "min_of": fn_math.fn_min_of,
+        "start": fn_math.fn_start,
+        "end": fn_math.fn_end,
+        "range": fn_math.fn_range,
+        "step": fn_math.fn_step,
+        "time": fn_time.fn_time,
+        "timestamp": fn_time.fn_timestamp,
+        "label_replace": fn_labels.fn_label_replace,
+        "label_join": fn_labels.fn_label_join,
+        "sort": fn_labels.fn_sort,
+        "sort_desc": fn_labels.fn_sort_desc,
+        "sort_by_label": fn_labels.fn_sort_by_label,
+        "sort_by_label_desc": fn_labels.fn_sort_by_label_desc,
+        "absent": fn_labels.fn_absent,
+        "histogram_quantile": fn_histogram_quantile,
+        "histogram_fraction": fn_histogram_fraction,
+        "info": fn_info,
+    }
+    table.update(OVER_TIME)
+    table.update({name: fn_math.elementwise(name) for name in fn_math.ELEMENTWISE})
+    table.update({name: fn_time.calendar(name) for name in fn_time.CALENDAR_FUNCTIONS})
+    table.update({name: native_only(name) for name in NATIVE_ONLY})
+    return table
+
+
+#: name -> implementation; every function ``promql_parser`` knows has an entry
+FUNCTIONS: dict[str, Function] = dict(_table())
+
+#: functions that always raise PromQLUnsupportedError, with the reason
+UNSUPPORTED: dict[str, str] = {
+    **{name: "native histograms are not supported (float samples only)" for name in NATIVE_ONLY},
+    "info": "experimental function info() is not implemented",
+}
+
+__all__ = ["FUNCTIONS", "UNSUPPORTED", "Function"]
