@@ -286,6 +286,7 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
     unterminated = False
     started = False
     reached_start = size == 0
+    valid_lines = valid_bytes = 0  # for the total's estimate
     while len(found) < n and not reached_start:
         i = buf.rfind(b"\n", 0, end)
         if i < 0 and pos > 0:  # the line's start is not in buf yet: read the previous block
@@ -305,6 +306,8 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
         raw = buf[i + 1:end]
         rec = _parse_line(raw)
         if isinstance(rec, Heartbeat):
+            valid_lines += 1
+            valid_bytes += end - i
             if token_id is None or rec.token_id == token_id:
                 found.append(rec)
         elif rec is not None:
@@ -323,9 +326,12 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
     found.reverse()
     if reached_start:
         total, exact = len(found), True
+    elif valid_lines:  # assume the unread part looks like the valid lines we saw
+        per_line = valid_bytes / valid_lines
+        matching = len(found) / valid_lines
+        total, exact = len(found) + round((pos + end) / per_line * matching), False
     else:
-        examined = size - (pos + end)
-        total, exact = len(found) + round((pos + end) * len(found) / max(examined, 1)), False
+        total, exact = 0, False
     return HeartbeatRead(found, path=path, total=total, total_exact=exact, skipped=skipped,
                          bad=reversed(bad), bad_are_offsets=True)
 
@@ -351,7 +357,7 @@ class HeartbeatLog:
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
