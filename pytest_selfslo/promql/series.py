@@ -33,7 +33,7 @@ from pytest_selfslo.promql.values import METRIC_NAME, STALE_NAN, Labels, make_la
 __all__ = ["parse_series_line", "parse_series_values", "split_series_line"]
 
 _NUMBER = (
-    r"(?:[iI][nN][fF]|[nN][aA][nN]|0[xX][0-9a-fA-F]+"
+    r"(?:[iI][nN][fF]|[nN][aA][nN]"
     r"|(?:\d+(?:ms|[smhdwy]))+"
     r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 )
@@ -172,6 +172,8 @@ def split_series_line(line: str) -> tuple[str, str]:
 
 def parse_series_labels(selector: str) -> Labels:
     """Labels of a series descriptor such as ``metric{a="b"}`` (equality matchers only)."""
+    if selector.replace(" ", "") == "{}":
+        return ()
     try:
         expr = promql_parser.parse(selector)
     except ValueError as exc:

@@ -65,12 +65,64 @@ def check_re2_compatible(pattern: str) -> None:
                 f"which Prometheus uses")
 
 
+_INLINE_FLAGS = re.compile(r"\(\?([imsU]+)\)")
+
+
+def _scope_inline_flags(pattern: str) -> str:
+    """Rewrite RE2's mid-pattern ``(?i)`` (valid to the end of its group) as ``(?i:...)``.
+
+    Python only accepts global flags at the very start of a pattern. In RE2 the
+    flags stay on across later ``|`` alternatives of the same group, so the
+    scope is closed and reopened around each ``|``.
+    """
+    out: list[str] = []
+    scopes: list[list[str]] = [[]]  # per open group: flag groups opened inside it
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+            out.append(ch)
+            i += 1
+            continue
+        flags = _INLINE_FLAGS.match(pattern, i)
+        if flags:
+            opened = f"(?{flags.group(1).replace('U', '')}:"
+            out.append(opened)
+            scopes[-1].append(opened)
+            i = flags.end()
+            continue
+        if ch == "[":
+            in_class = True
+            out.append(ch)
+            if pattern[i + 1:i + 2] == "]":
+                out.append("]")
+                i += 1
+        elif ch == "(":
+            scopes.append([])
+            out.append(ch)
+        elif ch == ")" and len(scopes) > 1:
+            out.append(")" * len(scopes.pop()) + ch)
+        elif ch == "|" and scopes[-1]:
+            out.append(")" * len(scopes[-1]) + "|" + "".join(scopes[-1]))
+        else:
+            out.append(ch)
+        i += 1
+    out.append(")" * len(scopes[0]))
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def compile_matcher_regex(pattern: str) -> re.Pattern[str]:
     """Compile a label-matcher regex the way Prometheus anchors it (``^(?s:pattern)$``)."""
     check_re2_compatible(pattern)
     try:
-        return re.compile(f"(?s:{pattern})")
+        return re.compile(f"(?s:{_scope_inline_flags(pattern)})")
     except re.error as exc:
         raise PromQLEvalError(f"invalid regular expression {pattern!r}: {exc}") from None
 

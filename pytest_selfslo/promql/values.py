@@ -82,6 +82,11 @@ def format_labels(labels: Labels) -> str:
     return f"{name}{{{rest}}}" if rest or not name else name
 
 
+def format_labels_go(labels: Labels) -> str:
+    """``{__name__="x", a="b"}``: Go's ``labels.Labels.String()`` (used in Prometheus errors)."""
+    return "{" + ", ".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}"
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -160,6 +165,8 @@ class EvalContext:
     start_ms: int = 0        # query start, for start() and @ start()
     end_ms: int = 0          # query end, for end() and @ end()
     lookback_ms: int = 300_000
+    #: annotations raised by functions (``PromQL warning: ...``); shared with derived contexts
+    annotations: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True)

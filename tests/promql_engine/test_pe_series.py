@@ -21,7 +21,8 @@ from pytest_selfslo.promql.values import is_stale_marker
         ("_", [None]),
         ("_x3", [None, None, None]),
         ("1 _ 2", [1.0, None, 2.0]),
-        ("1e3 1.5E-1 .5 0x1F", [1000.0, 0.15, 0.5, 31.0]),
+        ("1e3 1.5E-1 .5", [1000.0, 0.15, 0.5]),
+        ("52+0x2", [52.0, 52.0, 52.0]),  # x is repetition, never hex
         ("Inf -Inf +inf", [math.inf, -math.inf, math.inf]),
         ("1m", [60.0]),
         ("1e+2+1x1", [100.0, 101.0]),

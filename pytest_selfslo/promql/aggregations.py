@@ -1,0 +1,336 @@
+"""Aggregation operators (``sum by (job) (...)`` and friends), vectorised over steps.
+
+Series are grouped once by their (static) labels; each group is reduced with
+one numpy pass per member series over the whole step grid. The numerics follow
+Prometheus' ``engine.go``:
+
+* ``sum`` -- Kahan-Neumaier compensated summation, compensation reset when the
+  running sum becomes infinite;
+* ``avg`` -- compensated direct mean (sum / count) until the running sum would
+  overflow, then incremental mean from that step on;
+* ``stddev``/``stdvar`` -- Welford's online algorithm (a lone Inf/NaN gives NaN);
+* ``min``/``max`` -- NaN loses against any number;
+* ``quantile`` -- NaN sorts first, linear interpolation between ranks
+  (``promql/quantile.go``); q < 0 gives -Inf, q > 1 gives +Inf;
+* ``topk``/``bottomk`` -- NaN counts as the worst value; ties keep input order;
+* ``limitk`` -- the first k present series; ``limit_ratio`` -- series whose
+  label-hash offset (xxhash64 of the labels, as Prometheus) falls in the ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo.promql.values import (
+    METRIC_NAME,
+    BoolArray,
+    FloatArray,
+    InstantSeries,
+    InstantVector,
+    IntArray,
+    Labels,
+    ScalarValue,
+    StringValue,
+    Value,
+)
+
+if TYPE_CHECKING:
+    from pytest_selfslo.promql.engine import _Evaluator
+
+__all__ = ["eval_aggregation", "format_go_float", "kahan_inc", "labels_hash"]
+
+_SIMPLE = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+                     "quantile"})
+_K_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+
+
+def kahan_inc(inc: FloatArray, total: FloatArray, comp: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """One vectorised Kahan-Neumaier step: ``total + inc`` with compensation ``comp``."""
+    with np.errstate(all="ignore"):
+        t = total + inc
+        big = np.abs(total) >= np.abs(inc)
+        comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
+        comp = np.where(np.isinf(t), 0.0, comp)
+    return t, comp
+
+
+def format_go_float(value: float) -> str:
+    """``strconv.FormatFloat(v, 'f', -1, 64)``: shortest round-trip, no exponent."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return np.format_float_positional(value, unique=True, trim="-")
+
+
+# --------------------------------------------------------------------------- xxhash64
+_P1, _P2, _P3 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+_P4, _P5 = 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5
+_M64 = (1 << 64) - 1
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def _round(acc: int, lane: int) -> int:
+    return (_rotl((acc + lane * _P2) & _M64, 31) * _P1) & _M64
+
+
+def _xxhash64(data: bytes) -> int:
+    """xxHash64 with seed 0 (the hash Prometheus' ``labels.Hash`` uses)."""
+    n = len(data)
+    i = 0
+    if n >= 32:
+        v = [(_P1 + _P2) & _M64, _P2, 0, (-_P1) & _M64]
+        while i + 32 <= n:
+            for j in range(4):
+                v[j] = _round(v[j], int.from_bytes(data[i + 8 * j:i + 8 * j + 8], "little"))
+            i += 32
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M64
+        for lane in v:
+            h = ((h ^ _round(0, lane)) * _P1 + _P4) & _M64
+    else:
+        h = _P5
+    h = (h + n) & _M64
+    while i + 8 <= n:
+        h ^= _round(0, int.from_bytes(data[i:i + 8], "little"))
+        h = (_rotl(h, 27) * _P1 + _P4) & _M64
+        i += 8
+    if i + 4 <= n:
+        h ^= (int.from_bytes(data[i:i + 4], "little") * _P1) & _M64
+        h = (_rotl(h, 23) * _P2 + _P3) & _M64
+        i += 4
+    while i < n:
+        h ^= (data[i] * _P5) & _M64
+        h = (_rotl(h, 11) * _P1) & _M64
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _M64
+    h ^= h >> 29
+    h = (h * _P3) & _M64
+    return h ^ (h >> 32)
+
+
+def labels_hash(labels: Labels) -> int:
+    """Prometheus' ``labels.Labels.Hash()``: xxhash64 of ``name\\xffvalue\\xff...``."""
+    buf = b"".join(k.encode() + b"\xff" + v.encode() + b"\xff" for k, v in labels)
+    return _xxhash64(buf)
+
+
+# --------------------------------------------------------------------------- grouping
+def _grouping_key(labels: Labels, grouping: frozenset[str], without: bool) -> Labels:
+    if without:
+        return tuple(kv for kv in labels if kv[0] not in grouping and kv[0] != METRIC_NAME)
+    return tuple(kv for kv in labels if kv[0] in grouping)
+
+
+def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
+    """Evaluate an ``AggregateExpr`` node on the step grid."""
+    op = str(node.op)
+    mod = node.modifier
+    without = mod is not None and str(mod.type).endswith("Without")
+    grouping = frozenset(mod.labels) if mod is not None else frozenset()
+    param: Value | None = ev.eval(node.param, steps) if node.param is not None else None
+    vec = ev.eval_instant(node.expr, steps, f"{op}()")
+    if op == "count_values":
+        if not isinstance(param, StringValue):
+            raise PromQLEvalError("count_values: expected a string label name as parameter")
+        return _count_values(vec, param.value, grouping, without, len(steps))
+    if (op in _K_OPS or op == "quantile") and not isinstance(param, ScalarValue):
+        raise PromQLEvalError(f"{op}: expected a scalar parameter")
+    groups: dict[Labels, list[InstantSeries]] = {}
+    for s in vec.series:
+        groups.setdefault(_grouping_key(s.labels, grouping, without), []).append(s)
+    if op in _K_OPS:
+        assert isinstance(param, ScalarValue)
+        return _aggregate_k(op, groups, param.values, len(vec.series), len(steps))
+    if op not in _SIMPLE:
+        raise PromQLEvalError(f"unknown aggregation operator {op!r}")
+    q = param.values if isinstance(param, ScalarValue) else None
+    if op == "quantile" and q is not None and np.any(np.isnan(q) | (q < 0) | (q > 1)):
+        bad = q[np.isnan(q) | (q < 0) | (q > 1)][0]
+        ev.engine.annotations.append(
+            f"PromQL warning: quantile value should be between 0 and 1, got {format_go_float(bad)}")
+    out: list[InstantSeries] = []
+    for key, members in groups.items():
+        values = np.array([m.values for m in members])
+        present = np.array([m.present for m in members])
+        any_present: BoolArray = np.asarray(present.any(axis=0), dtype=bool)
+        if not any_present.any():
+            continue
+        result = _reduce(op, values, present, q)
+        labels = key
+        out.append(InstantSeries(labels, result, any_present,
+                                 any(m.drop_name for m in members)))
+    return out_vector(out)
+
+
+def out_vector(series: list[InstantSeries]) -> InstantVector:
+    return InstantVector(series)
+
+
+def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | None) -> FloatArray:
+    n = values.shape[1]
+    count: FloatArray = present.sum(axis=0).astype(np.float64)
+    if op == "count":
+        return count
+    if op == "group":
+        return np.ones(n)
+    if op == "quantile":
+        assert q is not None
+        return _quantile(values, present, q)
+    with np.errstate(all="ignore"):
+        if op == "sum":
+            total, comp = np.zeros(n), np.zeros(n)
+            for row, p in zip(values, present, strict=True):
+                t, c = kahan_inc(row, total, comp)
+                total, comp = np.where(p, t, total), np.where(p, c, comp)
+            return total + comp
+        if op == "avg":
+            return _avg(values, present)
+        if op in ("min", "max"):
+            acc = np.full(n, np.nan)
+            seen = np.zeros(n, dtype=bool)
+            for row, p in zip(values, present, strict=True):
+                better = (acc > row) if op == "min" else (acc < row)
+                take = p & (~seen | better | np.isnan(acc))
+                acc = np.where(take, row, acc)
+                seen |= p
+            return acc
+        # stddev / stdvar: Welford
+        mean, m2, cnt = np.zeros(n), np.zeros(n), np.zeros(n)
+        seen = np.zeros(n, dtype=bool)
+        for row, p in zip(values, present, strict=True):
+            first = p & ~seen
+            later = p & seen
+            cnt = cnt + p
+            delta = row - mean
+            new_mean = mean + delta / np.where(cnt == 0, 1, cnt)
+            mean = np.where(first, row, np.where(later, new_mean, mean))
+            m2 = np.where(first, np.where(np.isfinite(row), 0.0, np.nan),
+                          np.where(later, m2 + delta * (row - mean), m2))
+            seen |= p
+        var = m2 / np.where(cnt == 0, 1, cnt)
+        return np.sqrt(var) if op == "stddev" else var
+
+
+def _avg(values: FloatArray, present: BoolArray) -> FloatArray:
+    n = values.shape[1]
+    total, comp, mean = np.zeros(n), np.zeros(n), np.zeros(n)
+    cnt = np.zeros(n)
+    incremental = np.zeros(n, dtype=bool)
+    seen = np.zeros(n, dtype=bool)
+    for row, p in zip(values, present, strict=True):
+        first = p & ~seen
+        later = p & seen
+        total = np.where(first, row, total)
+        mean = np.where(first, row, mean)
+        cnt = cnt + p
+        direct = later & ~incremental
+        t, c = kahan_inc(row, total, comp)
+        ok = direct & ~np.isinf(t)
+        total, comp = np.where(ok, t, total), np.where(ok, c, comp)
+        switch = direct & np.isinf(t)
+        prev = np.where(cnt > 1, cnt - 1, 1)
+        mean = np.where(switch, total / prev, mean)
+        comp = np.where(switch, comp / prev, comp)
+        incremental |= switch
+        step = later & incremental
+        qf = (cnt - 1) / np.where(cnt == 0, 1, cnt)
+        m, c = kahan_inc(row / np.where(cnt == 0, 1, cnt), qf * mean, qf * comp)
+        mean, comp = np.where(step, m, mean), np.where(step, c, comp)
+        seen |= p
+    safe = np.where(cnt == 0, 1, cnt)
+    return np.where(incremental, mean + comp, total / safe + comp / safe)
+
+
+def _quantile(values: FloatArray, present: BoolArray, q: FloatArray) -> FloatArray:
+    """Per-step quantile over present values (NaN sorts first, absent values last)."""
+    cls = np.where(~present, 2, np.where(np.isnan(values), 0, 1))
+    filled = np.where(present & ~np.isnan(values), values, 0.0)
+    order = np.lexsort((filled, cls), axis=0)
+    ordered = np.take_along_axis(values, order, axis=0)
+    n = present.sum(axis=0).astype(np.float64)
+    with np.errstate(all="ignore"):
+        rank = q * (n - 1)
+        lower = np.maximum(0, np.floor(rank))
+        upper = np.minimum(n - 1, lower + 1)
+        weight = rank - np.floor(rank)
+        li = np.clip(np.nan_to_num(lower), 0, max(values.shape[0] - 1, 0)).astype(np.int64)
+        ui = np.clip(np.nan_to_num(upper), 0, max(values.shape[0] - 1, 0)).astype(np.int64)
+        cols = np.arange(values.shape[1])
+        result = ordered[li, cols] * (1 - weight) + ordered[ui, cols] * weight
+    result = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, result))
+    return np.where(np.isnan(q) | (n == 0), np.nan, result)
+
+
+def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: FloatArray,
+                 n_input: int, n_steps: int) -> InstantVector:
+    if op == "limit_ratio":
+        if np.all(param == 0):
+            return InstantVector([])
+        if np.any(np.isnan(param)):
+            raise PromQLEvalError("Ratio value is NaN")
+        ratio = np.clip(param, -1.0, 1.0)
+        out: list[InstantSeries] = []
+        for members in groups.values():
+            for m in members:
+                offset = labels_hash(m.labels) / float(2**64 - 1)
+                keep = np.where(ratio >= 0, offset < ratio, offset >= 1 + ratio)
+                present = m.present & keep & (param != 0)
+                if present.any():
+                    out.append(InstantSeries(m.labels, m.values, present, m.drop_name,
+                                             m.timestamps))
+        return InstantVector(out)
+    if np.max(param) < 1:
+        return InstantVector([])
+    if np.any(np.isnan(param)):
+        raise PromQLEvalError("Parameter value is NaN")
+    if np.min(param) <= -(2.0**63):
+        raise PromQLEvalError(f"Scalar value {format_go_float(float(np.min(param)))} underflows int64")
+    if np.max(param) >= 2.0**63:
+        raise PromQLEvalError(f"Scalar value {format_go_float(float(np.max(param)))} overflows int64")
+    k = np.minimum(np.trunc(param), n_input)
+    ranked: list[tuple[int, InstantSeries, FloatArray]] = []
+    for members in groups.values():
+        values = np.array([m.values for m in members])
+        present = np.array([m.present for m in members])
+        if op == "limitk":
+            rank = np.cumsum(present, axis=0) - 1
+        else:
+            bad = np.isnan(values)
+            key = np.where(bad, 0.0, values if op == "bottomk" else -values)
+            cls = np.where(~present, 2, np.where(bad, 1, 0))
+            order = np.lexsort((key, cls), axis=0)
+            rank = np.empty_like(order)
+            np.put_along_axis(rank, order, np.arange(len(members))[:, None].repeat(n_steps, 1), 0)
+        selected = present & (rank < k)
+        for i, m in enumerate(members):
+            if selected[i].any():
+                ranked.append((int(rank[i, 0]), InstantSeries(
+                    m.labels, m.values, selected[i], m.drop_name, m.timestamps), values[i]))
+    if n_steps == 1 and op != "limitk":
+        ranked.sort(key=lambda item: item[0])
+    return InstantVector([s for _, s, _ in ranked])
+
+
+def _count_values(vec: InstantVector, label: str, grouping: frozenset[str], without: bool,
+                  n_steps: int) -> InstantVector:
+    if not label or not (label[0].isalpha() or label[0] == "_") or not all(
+            ch.isalnum() or ch == "_" for ch in label) or not label.isascii():
+        raise PromQLEvalError(f"invalid label name {label!r}")
+    counts: dict[Labels, FloatArray] = {}
+    for s in vec.series:
+        key = dict(_grouping_key(s.labels, grouping, without))
+        vals = s.values[s.present]
+        for u in np.unique(vals):
+            match = s.present & ((s.values == u) | (np.isnan(s.values) & bool(np.isnan(u))))
+            key[label] = format_go_float(float(u))
+            labels = tuple(sorted(key.items()))
+            counts[labels] = counts.get(labels, np.zeros(n_steps)) + match
+    return InstantVector([InstantSeries(lbl, c, c > 0) for lbl, c in counts.items()])

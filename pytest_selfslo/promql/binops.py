@@ -1,0 +1,248 @@
+"""Binary operators: arithmetic, comparison (``bool``), set operators, vector matching.
+
+Labels of a series never change over the step grid, so vector matching
+(``on``/``ignoring``, ``group_left``/``group_right``) is resolved *once* per
+pair of series; only presence varies per step. Matching errors are raised
+exactly at the steps where Prometheus would raise them, i.e. when two
+conflicting series are present at the same step:
+
+* "found duplicate series for the match group ... many-to-many matching not allowed"
+  (two series on the "one" side share a match group),
+* "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+* "multiple matches for labels: grouping labels must ensure unique matches".
+
+Value semantics follow Go: ``%`` is ``math.Mod`` (sign of the dividend), ``^`` is
+``math.Pow``, division by zero gives ``±Inf``/``NaN``; a comparison without
+``bool`` filters and keeps the left-hand value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo.promql.values import (
+    METRIC_NAME,
+    BoolArray,
+    FloatArray,
+    InstantSeries,
+    InstantVector,
+    IntArray,
+    Labels,
+    ScalarValue,
+    Value,
+    format_labels_go,
+    make_labels,
+)
+
+if TYPE_CHECKING:
+    from pytest_selfslo.promql.engine import _Evaluator
+
+__all__ = ["ARITHMETIC", "COMPARISON", "apply_op", "eval_binary"]
+
+ARITHMETIC = frozenset({"+", "-", "*", "/", "^", "%", "atan2"})
+COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
+SET_OPS = frozenset({"and", "or", "unless"})
+
+_FUNCS: dict[str, Callable[[FloatArray, FloatArray], Any]] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+    "^": np.power, "%": np.fmod, "atan2": np.arctan2,
+    "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less,
+    ">=": np.greater_equal, "<=": np.less_equal,
+}
+
+
+def apply_op(op: str, lhs: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Elementwise ``lhs op rhs`` with Go float semantics; comparisons give 0.0/1.0."""
+    with np.errstate(all="ignore"):
+        out = _FUNCS[op](lhs, rhs)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _type_name(value: Value) -> str:
+    from pytest_selfslo.promql.engine import value_type_name
+    return value_type_name(value)
+
+
+def eval_binary(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
+    """Evaluate a ``BinaryExpr`` node on the step grid."""
+    op = str(node.op)
+    mod = node.modifier
+    return_bool = bool(mod.return_bool) if mod is not None else False
+    lhs = ev.eval(node.lhs, steps)
+    rhs = ev.eval(node.rhs, steps)
+    for side, value in (("left", lhs), ("right", rhs)):
+        if not isinstance(value, (ScalarValue, InstantVector)):
+            raise PromQLEvalError(
+                f"binary expression must contain only scalar and instant vector types, got "
+                f"{_type_name(value)} on the {side} side of {op!r} in {node}")
+    if op in SET_OPS and not (isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)):
+        raise PromQLEvalError(f"set operator {op!r} not allowed in binary scalar expression {node}")
+    if isinstance(lhs, ScalarValue) and isinstance(rhs, ScalarValue):
+        return ScalarValue(apply_op(op, lhs.values, rhs.values))
+    if isinstance(lhs, InstantVector) and isinstance(rhs, ScalarValue):
+        return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed))
+    if isinstance(lhs, ScalarValue) and isinstance(rhs, InstantVector):
+        return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed))
+    assert isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)
+    on, names = _matching(mod)
+    if op in SET_OPS:
+        return _set_op(op, lhs, rhs, on, names)
+    card = str(mod.card) if mod is not None else "VectorMatchCardinality.OneToOne"
+    include = list(mod.group_labels or []) if mod is not None else []
+    return ev.settle(_vector_vector(op, lhs, rhs, on, names, card, include, return_bool,
+                                    ev.delayed))
+
+
+def _matching(mod: Any) -> tuple[bool, frozenset[str]]:
+    if mod is None or mod.matching is None:
+        return False, frozenset()
+    return str(mod.matching.type).endswith("Include"), frozenset(mod.matching.labels)
+
+
+def _signature(labels: Labels, on: bool, names: frozenset[str]) -> Labels:
+    if on:
+        return tuple(kv for kv in labels if kv[0] in names)
+    return tuple(kv for kv in labels if kv[0] not in names and kv[0] != METRIC_NAME)
+
+
+def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
+                   return_bool: bool, delayed: bool) -> InstantVector:
+    out: list[InstantSeries] = []
+    drops = op in ARITHMETIC or return_bool
+    for s in vec.series:
+        values = apply_op(op, scalar, s.values) if swap else apply_op(op, s.values, scalar)
+        present = s.present
+        if op in COMPARISON:
+            if return_bool:
+                present = present.copy()
+            else:
+                present = present & (values == 1.0)
+                values = s.values
+        labels = s.labels
+        if drops and not delayed:
+            labels = tuple(kv for kv in labels if kv[0] != METRIC_NAME)
+        out.append(InstantSeries(labels, values, present, s.drop_name or (drops and delayed)))
+    return InstantVector(out)
+
+
+def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
+            names: frozenset[str]) -> InstantVector:
+    def presence_by_sig(vec: InstantVector) -> dict[Labels, BoolArray]:
+        table: dict[Labels, BoolArray] = {}
+        for s in vec.series:
+            sig = _signature(s.labels, on, names)
+            prev = table.get(sig)
+            table[sig] = s.present.copy() if prev is None else (prev | s.present)
+        return table
+
+    if op == "or":
+        left = presence_by_sig(lhs)
+        out = list(lhs.series)
+        for s in rhs.series:
+            blocked = left.get(_signature(s.labels, on, names))
+            present = s.present if blocked is None else (s.present & ~blocked)
+            if present.any():
+                out.append(InstantSeries(s.labels, s.values, present, s.drop_name, s.timestamps))
+        return InstantVector(out)
+    right = presence_by_sig(rhs)
+    out = []
+    for s in lhs.series:
+        hit = right.get(_signature(s.labels, on, names))
+        if op == "and":
+            present = np.zeros_like(s.present) if hit is None else (s.present & hit)
+        else:
+            present = s.present if hit is None else (s.present & ~hit)
+        if present.any():
+            out.append(InstantSeries(s.labels, s.values, present, s.drop_name, s.timestamps))
+    return InstantVector(out)
+
+
+def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset[str],
+                   one_to_one: bool, include: list[str], drop_name: bool) -> Labels:
+    out = dict(lhs)
+    if drop_name or op in ARITHMETIC:
+        out.pop(METRIC_NAME, None)
+    if one_to_one:
+        out = {k: v for k, v in out.items() if (k in names) == on}
+    right = dict(rhs)
+    for name in include:
+        if right.get(name, ""):
+            out[name] = right[name]
+        else:
+            out.pop(name, None)
+    return make_labels(out)
+
+
+def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
+                   names: frozenset[str], card: str, include: list[str], return_bool: bool,
+                   delayed: bool) -> InstantVector:
+    one_to_one = card.endswith("OneToOne")
+    swapped = card.endswith("OneToMany")
+    many, one = (rhs, lhs) if swapped else (lhs, rhs)
+    any_many = np.logical_or.reduce([s.present for s in many.series]) if many.series else None
+    if any_many is None or not one.series:
+        return InstantVector([])
+    one_groups: dict[Labels, list[InstantSeries]] = {}
+    for s in one.series:
+        one_groups.setdefault(_signature(s.labels, on, names), []).append(s)
+    for sig, members in one_groups.items():
+        _check_one_side(sig, members, any_many, "left" if swapped else "right")
+
+    out: list[InstantSeries] = []
+    matched_count: dict[Labels, Any] = {}
+    result_seen: dict[tuple[Labels, Labels], Any] = {}
+    for ls in many.series:
+        sig = _signature(ls.labels, on, names)
+        for rs in one_groups.get(sig, ()):
+            present = ls.present & rs.present
+            if not present.any():
+                continue
+            if one_to_one:
+                matched_count[sig] = matched_count.get(sig, 0) + present.astype(np.int64)
+            fl, fr = (rs.values, ls.values) if swapped else (ls.values, rs.values)
+            values = apply_op(op, fl, fr)
+            if op in COMPARISON:
+                if return_bool:
+                    keep = present
+                else:
+                    keep = present & (values == 1.0)
+                    values = fl
+            else:
+                keep = present
+            labels = _result_labels(ls.labels, rs.labels, op, on, names, one_to_one, include,
+                                    return_bool and not delayed)
+            if not one_to_one:
+                key = (sig, labels)
+                seen = result_seen.get(key)
+                if seen is not None and np.any(seen & present):
+                    raise PromQLEvalError(
+                        "multiple matches for labels: grouping labels must ensure unique matches")
+                result_seen[key] = present if seen is None else (seen | present)
+            out.append(InstantSeries(labels, values, keep, return_bool and delayed))
+    for count in matched_count.values():
+        if np.any(np.asarray(count) > 1):
+            raise PromQLEvalError("multiple matches for labels: many-to-one matching must be "
+                                  "explicit (group_left/group_right)")
+    return InstantVector(out)
+
+
+def _check_one_side(sig: Labels, members: list[InstantSeries], any_other: BoolArray,
+                    side: str) -> None:
+    """Two series of one match group on the "one" side present at a step is an error."""
+    if len(members) < 2:
+        return
+    counts = np.sum([m.present for m in members], axis=0)
+    bad = np.flatnonzero((counts > 1) & any_other)
+    if len(bad) == 0:
+        return
+    step = bad[0]
+    dupes = sorted(format_labels_go(m.labels) for m in members if m.present[step])[:2]
+    group = format_labels_go(sig)
+    raise PromQLEvalError(
+        f"found duplicate series for the match group {group} on the {side} hand-side of the "
+        f"operation: [{dupes[0]}, {dupes[1]}];many-to-many matching not allowed: matching "
+        f"labels must be unique on one side")

@@ -1,0 +1,474 @@
+"""The embedded PromQL evaluator: one type switch over ``promql_parser`` nodes.
+
+Every node is evaluated once for a whole grid of step timestamps (see
+:mod:`pytest_selfslo.promql.values`), so a range query or a 24-hour rule test
+costs one numpy pass per node instead of one query per step. An instant query
+is a grid of length one.
+
+    >>> from pytest_selfslo.promql.storage import Storage
+    >>> store = Storage()
+    >>> store.load('up{job="api"} 1 1 0', interval_ms=60_000)
+    >>> [s.value for s in Engine(store).instant_samples("up == 0", 120_000)]
+    [0.0]
+
+Semantics switch (``Engine(..., semantics="3" | "2")``); every difference
+implemented:
+
+* **Range-selector windows** -- 3: left-open ``(t - range, t]``; 2: closed
+  ``[t - range, t]`` (a sample exactly ``range`` old is included in 2).
+* **Lookback of instant selectors** -- 3: a sample counts if it is newer than
+  ``t - lookback`` (left-open); 2: ``t - lookback`` itself still counts.
+* **Subquery step alignment** -- 3: the first inner step is the first multiple
+  of the subquery step strictly after ``t - range``; 2: at or after it.
+* **``__name__`` dropping** -- 3 (``promqltest``'s engine and Prometheus 3 with
+  delayed name removal): functions and operators only *mark* series whose name
+  must go (``drop_name``); the name is removed when the query finishes, which
+  lets ``label_replace(rate(x[5m]), "n", "$1", "__name__", "(.+)")`` still see
+  it. 2: the name is removed immediately by the function or operator.
+  In both, duplicate label sets after dropping fail with "vector cannot contain
+  metrics with the same labelset" at the steps where they collide.
+
+Functions come from ``pytest_selfslo.promql.functions.FUNCTIONS`` (one table,
+``name -> f(ctx, args, arg_exprs) -> Value``); binary operators live in
+:mod:`.binops`, aggregations in :mod:`.aggregations`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import promql_parser
+
+from pytest_selfslo.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.values import (
+    METRIC_NAME,
+    BoolArray,
+    EvalContext,
+    FloatArray,
+    InstantSeries,
+    InstantVector,
+    IntArray,
+    Labels,
+    RangeSeries,
+    RangeVector,
+    Sample,
+    ScalarValue,
+    StringValue,
+    Value,
+    drop_metric_name,
+    format_labels,
+    labels_get,
+    stale_mask,
+)
+
+__all__ = ["Engine", "FunctionImpl", "parse_expr", "settle_names", "value_type_name"]
+
+FunctionImpl = Callable[[EvalContext, list[Value], list[Any]], Value]
+
+_MS = _dt.timedelta(milliseconds=1)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_SEMANTICS = ("2", "3")
+_SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
+_COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+
+
+def parse_expr(query: str) -> Any:
+    """Parse PromQL with ``promql_parser``; syntax errors become :class:`PromQLParseError`."""
+    try:
+        return promql_parser.parse(query)
+    except ValueError as exc:
+        raise PromQLParseError(f"invalid PromQL {query!r}: {exc}") from None
+    except BaseException as exc:  # the Rust binding panics with pyo3 PanicException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise PromQLParseError(f"invalid PromQL {query!r}: {exc}") from None
+
+
+def value_type_name(value: Value) -> str:
+    """Prometheus' name of a value type, for error messages."""
+    if isinstance(value, InstantVector):
+        return "instant vector"
+    if isinstance(value, RangeVector):
+        return "range vector"
+    if isinstance(value, ScalarValue):
+        return "scalar"
+    return "string"
+
+
+def _ms(delta: _dt.timedelta | None) -> int:
+    return 0 if delta is None else delta // _MS
+
+
+def _matchers(node: Any) -> list[LabelMatcher]:
+    ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~",
+           "MatchOp.NotRe": "!~"}
+    out = [LabelMatcher(METRIC_NAME, "=", node.name)] if node.name else []
+    for m in node.matchers.matchers:
+        out.append(LabelMatcher(m.name, ops[str(m.op)], m.value))
+    if node.matchers.or_matchers:
+        raise PromQLEvalError("'or' inside label matchers is not supported by the embedded engine")
+    return out
+
+
+def settle_names(vec: InstantVector) -> InstantVector:
+    """Drop ``__name__`` from series marked ``drop_name`` and merge series that now collide.
+
+    Colliding series are merged when they are never present at the same step
+    (Prometheus' ``mergeSeriesWithSameLabelset``); otherwise this is the
+    "vector cannot contain metrics with the same labelset" error.
+    """
+    if not any(s.drop_name for s in vec.series):
+        return _check_unique(vec)
+    out = [InstantSeries(drop_metric_name(s.labels), s.values, s.present, False, s.timestamps)
+           if s.drop_name else s for s in vec.series]
+    return _check_unique(InstantVector(out))
+
+
+def _check_unique(vec: InstantVector) -> InstantVector:
+    groups: dict[Labels, list[InstantSeries]] = {}
+    for s in vec.series:
+        groups.setdefault(s.labels, []).append(s)
+    if len(groups) == len(vec.series):
+        return vec
+    out: list[InstantSeries] = []
+    for labels, members in groups.items():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        counts = np.sum([m.present for m in members], axis=0)
+        if np.any(counts > 1):
+            raise PromQLEvalError("vector cannot contain metrics with the same labelset "
+                                  f"({format_labels(labels)})")
+        values = members[0].values.copy()
+        present = members[0].present.copy()
+        for m in members[1:]:
+            values[m.present] = m.values[m.present]
+            present |= m.present
+        out.append(InstantSeries(labels, values, present))
+    return InstantVector(out)
+
+
+class Engine:
+    """Evaluates PromQL over a :class:`Storage`, vectorised over step grids.
+
+    ``instant(query, time_ms)`` and ``range(query, start_ms, end_ms, step_ms)``
+    return :mod:`values <pytest_selfslo.promql.values>` objects;
+    ``instant_samples``/``range_samples`` flatten them into :class:`Sample` lists.
+
+        >>> from pytest_selfslo.promql.storage import Storage
+        >>> Engine(Storage()).instant("1 + 2", 0).values.tolist()
+        [3.0]
+    """
+
+    def __init__(self, storage: Storage, semantics: str = "3", lookback_ms: int = 300_000,
+                 subquery_step_ms: int = 60_000) -> None:
+        if semantics not in _SEMANTICS:
+            raise ValueError(f"semantics must be '2' or '3', got {semantics!r}")
+        if lookback_ms <= 0:
+            raise ValueError(f"lookback must be positive, got {lookback_ms} ms")
+        self.storage = storage
+        self.semantics = semantics
+        self.lookback_ms = lookback_ms
+        #: step of subqueries written without one (``x[5m:]``): the rule/global evaluation interval
+        self.subquery_step_ms = subquery_step_ms
+        #: annotations (``PromQL warning: ...``/``PromQL info: ...``) of the last query
+        self.annotations: list[str] = []
+
+    # ----------------------------------------------------------------- public API
+    def parse(self, query: str) -> Any:
+        """Parse ``query`` (raises :class:`PromQLParseError`)."""
+        return parse_expr(query)
+
+    def evaluate(self, expr: Any, steps: IntArray | Sequence[int], start_ms: int | None = None,
+                 end_ms: int | None = None) -> Value:
+        """Evaluate ``expr`` (string or parsed node) on the step grid ``steps`` (ms).
+
+        ``start_ms``/``end_ms`` are what ``start()``/``end()`` and ``@ start()``
+        refer to (default: first and last step). Names marked for dropping are
+        dropped at the end (Prometheus 3 delayed name removal).
+        """
+        node = parse_expr(expr) if isinstance(expr, str) else expr
+        grid = np.asarray(steps, dtype=np.int64)
+        if grid.ndim != 1 or len(grid) == 0:
+            raise ValueError("evaluate: steps must be a non-empty 1-d array of timestamps")
+        ctx = EvalContext(
+            steps=grid, semantics=self.semantics,
+            start_ms=int(grid[0]) if start_ms is None else start_ms,
+            end_ms=int(grid[-1]) if end_ms is None else end_ms,
+            lookback_ms=self.lookback_ms,
+        )
+        self.annotations = []
+        result = _Evaluator(self, ctx).eval(node, grid)
+        self.annotations.extend(a for a in ctx.annotations if a not in self.annotations)
+        if isinstance(result, InstantVector):
+            result = settle_names(result)
+            result.series = [s for s in result.series if s.present.any()]
+        elif isinstance(result, RangeVector):
+            for rs in result.series:
+                if rs.drop_name:
+                    rs.labels, rs.drop_name = drop_metric_name(rs.labels), False
+        return result
+
+    def instant(self, query: str | Any, time_ms: int) -> Value:
+        """Instant query at ``time_ms``."""
+        return self.evaluate(query, np.array([time_ms], dtype=np.int64), time_ms, time_ms)
+
+    def range(self, query: str | Any, start_ms: int, end_ms: int, step_ms: int) -> Value:
+        """Range query over ``start_ms..end_ms`` every ``step_ms`` (both ends inclusive)."""
+        if step_ms <= 0:
+            raise ValueError(f"range query step must be positive, got {step_ms} ms")
+        if end_ms < start_ms:
+            raise ValueError(f"range query end {end_ms} is before start {start_ms}")
+        node = parse_expr(query) if isinstance(query, str) else query
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        result = self.evaluate(node, steps, start_ms, end_ms)
+        if isinstance(result, (RangeVector, StringValue)):
+            raise PromQLEvalError(
+                f"invalid expression type {value_type_name(result)!r} for range query, "
+                f"must be scalar or instant vector")
+        return result
+
+    def instant_samples(self, query: str | Any, time_ms: int) -> list[Sample]:
+        """Instant query flattened to samples (a scalar is one sample with no labels)."""
+        result = self.instant(query, time_ms)
+        return _samples(result, np.array([time_ms], dtype=np.int64))
+
+    def range_samples(self, query: str | Any, start_ms: int, end_ms: int,
+                      step_ms: int) -> list[Sample]:
+        """Range query flattened to samples, ordered by series labels then time."""
+        result = self.range(query, start_ms, end_ms, step_ms)
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        return _samples(result, steps)
+
+
+def _samples(result: Value, steps: IntArray) -> list[Sample]:
+    if isinstance(result, ScalarValue):
+        return [Sample((), float(v), int(t)) for t, v in zip(steps, result.values, strict=True)]
+    if isinstance(result, InstantVector):
+        out: list[Sample] = []
+        for s in sorted(result.series, key=lambda s: s.labels):
+            idx = np.flatnonzero(s.present)
+            out.extend(Sample(s.labels, float(s.values[i]), int(steps[i])) for i in idx)
+        return out
+    if isinstance(result, RangeVector):
+        out = []
+        for rs in sorted(result.series, key=lambda s: s.labels):
+            t, v = rs.window(len(steps) - 1)
+            out.extend(Sample(rs.labels, float(b), int(a)) for a, b in zip(t, v, strict=True))
+        return out
+    raise PromQLEvalError(f"a {value_type_name(result)} has no samples")
+
+
+class _Evaluator:
+    """Evaluation of one query; ``eval(node, steps)`` dispatches on the node type."""
+
+    def __init__(self, engine: Engine, ctx: EvalContext) -> None:
+        self.engine = engine
+        self.ctx = ctx
+        self.delayed = engine.semantics == "3"
+        self.left_open = engine.semantics == "3"
+
+    def context(self, steps: IntArray) -> EvalContext:
+        if steps is self.ctx.steps:
+            return self.ctx
+        return dataclasses.replace(self.ctx, steps=steps)
+
+    # ------------------------------------------------------------------ dispatch
+    def eval(self, node: Any, steps: IntArray) -> Value:
+        if isinstance(node, promql_parser.NumberLiteral):
+            return ScalarValue(np.full(len(steps), float(node.val)))
+        if isinstance(node, promql_parser.StringLiteral):
+            return StringValue(node.val)
+        if isinstance(node, promql_parser.ParenExpr):
+            return self.eval(node.expr, steps)
+        if isinstance(node, promql_parser.VectorSelector):
+            return self.vector_selector(node, steps)
+        if isinstance(node, promql_parser.MatrixSelector):
+            return self.matrix_selector(node, steps)
+        if isinstance(node, promql_parser.SubqueryExpr):
+            return self.subquery(node, steps)
+        if isinstance(node, promql_parser.UnaryExpr):
+            return self.unary(node, steps)
+        if isinstance(node, promql_parser.BinaryExpr):
+            from pytest_selfslo.promql.binops import eval_binary
+            return eval_binary(self, node, steps)
+        if isinstance(node, promql_parser.AggregateExpr):
+            from pytest_selfslo.promql.aggregations import eval_aggregation
+            return eval_aggregation(self, node, steps)
+        if isinstance(node, promql_parser.Call):
+            return self.call(node, steps)
+        raise PromQLEvalError(f"unsupported PromQL node {type(node).__name__}: {node}")
+
+    def eval_instant(self, node: Any, steps: IntArray, what: str) -> InstantVector:
+        """Evaluate a node that must be an instant vector (type error otherwise)."""
+        value = self.eval(node, steps)
+        if not isinstance(value, InstantVector):
+            raise PromQLEvalError(
+                f"{what}: expected instant vector, got {value_type_name(value)} in {node}")
+        return value
+
+    def eval_scalar(self, node: Any, steps: IntArray, what: str) -> FloatArray:
+        value = self.eval(node, steps)
+        if not isinstance(value, ScalarValue):
+            raise PromQLEvalError(f"{what}: expected scalar, got {value_type_name(value)} in {node}")
+        return value.values
+
+    def settle(self, vec: InstantVector) -> InstantVector:
+        """Non-delayed (semantics 2) name dropping right after the producing node."""
+        return vec if self.delayed else settle_names(vec)
+
+    # ------------------------------------------------------------------ selectors
+    def reference_times(self, node: Any, steps: IntArray) -> IntArray:
+        """Per step, the time a selector/subquery looks at: ``@`` time (or step) minus offset."""
+        at = node.at
+        if at is None:
+            ref = steps
+        else:
+            kind = str(at.type)
+            if kind.endswith("Start"):
+                at_ms = self.ctx.start_ms
+            elif kind.endswith("End"):
+                at_ms = self.ctx.end_ms
+            else:
+                at_ms = (at.at - _EPOCH) // _MS
+            ref = np.full(len(steps), at_ms, dtype=np.int64)
+        offset = _ms(node.offset)
+        return ref - offset if offset else ref
+
+    def vector_selector(self, node: Any, steps: IntArray) -> InstantVector:
+        ref = self.reference_times(node, steps)
+        lookback = self.ctx.lookback_ms
+        mint = int(ref.min()) - lookback
+        out: list[InstantSeries] = []
+        for labels, t, v in self.engine.storage.select(_matchers(node), mint, int(ref.max())):
+            idx = np.searchsorted(t, ref, side="right") - 1
+            safe = np.maximum(idx, 0)
+            ts = t[safe]
+            vals = v[safe]
+            fresh = ts > ref - lookback if self.left_open else ts >= ref - lookback
+            present: BoolArray = (idx >= 0) & fresh & ~stale_mask(vals)
+            if present.any():
+                out.append(InstantSeries(labels, vals, present, timestamps=ts))
+        return InstantVector(out)
+
+    def windows(self, t: IntArray, ref: IntArray, range_ms: int) -> tuple[IntArray, IntArray]:
+        """Index windows ``[lo, hi)`` of samples ``t`` in each step's range ending at ``ref``."""
+        lo = np.searchsorted(t, ref - range_ms, side="right" if self.left_open else "left")
+        hi = np.searchsorted(t, ref, side="right")
+        return lo.astype(np.int64), hi.astype(np.int64)
+
+    def matrix_selector(self, node: Any, steps: IntArray) -> RangeVector:
+        vs = node.vector_selector
+        range_ms = _ms(node.range)
+        ref = self.reference_times(vs, steps)
+        out: list[RangeSeries] = []
+        selected = self.engine.storage.select(_matchers(vs), int(ref.min()) - range_ms,
+                                              int(ref.max()))
+        for labels, t, v in selected:
+            keep = ~stale_mask(v)
+            if not keep.all():
+                t, v = t[keep], v[keep]
+            lo, hi = self.windows(t, ref, range_ms)
+            if np.any(hi > lo):
+                out.append(RangeSeries(labels, t, v, lo, hi))
+        return RangeVector(out, range_ms, ref)
+
+    def subquery(self, node: Any, steps: IntArray) -> RangeVector:
+        range_ms = _ms(node.range)
+        step_ms = _ms(node.step) or self.engine.subquery_step_ms
+        if step_ms <= 0:
+            raise PromQLEvalError(f"subquery step must be positive in {node}")
+        ref = self.reference_times(node, steps)
+        # Inner steps: multiples of step_ms in each outer window, evaluated once on their union.
+        if self.left_open:
+            first = np.floor_divide(ref - range_ms, step_ms) + 1
+        else:
+            first = -np.floor_divide(range_ms - ref, step_ms)
+        last = np.floor_divide(ref, step_ms)
+        inner = _union_of_ranges(first, last) * step_ms
+        if len(inner) == 0:
+            return RangeVector([], range_ms, ref)
+        value = self.eval(node.expr, inner)
+        if isinstance(value, ScalarValue):
+            value = InstantVector([InstantSeries((), value.values, np.ones(len(inner), bool))])
+        if not isinstance(value, InstantVector):
+            raise PromQLEvalError(
+                f"subquery is only allowed on instant vector or scalar, got "
+                f"{value_type_name(value)} in {node}")
+        value = self.settle(value)
+        out: list[RangeSeries] = []
+        for s in value.series:
+            t = inner[s.present]
+            v = s.values[s.present]
+            lo, hi = self.windows(t, ref, range_ms)
+            if np.any(hi > lo):
+                out.append(RangeSeries(s.labels, t, v, lo, hi, drop_name=s.drop_name))
+        return RangeVector(out, range_ms, ref)
+
+    # ------------------------------------------------------------------ operators
+    def unary(self, node: Any, steps: IntArray) -> Value:
+        value = self.eval(node.expr, steps)
+        if isinstance(value, ScalarValue):
+            return ScalarValue(-value.values)
+        if isinstance(value, InstantVector):
+            out = [InstantSeries(s.labels, -s.values, s.present, True) for s in value.series]
+            return self.settle(InstantVector(out))
+        raise PromQLEvalError(
+            f"unary expression only allowed on expressions of type scalar or instant vector, "
+            f"got {value_type_name(value)}")
+
+    def call(self, node: Any, steps: IntArray) -> Value:
+        name = node.func.name
+        try:
+            from pytest_selfslo.promql.functions import FUNCTIONS
+        except ImportError as exc:
+            raise PromQLEvalError(
+                f"function {name}() is not available: the function table failed to import ({exc})"
+            ) from None
+        impl = FUNCTIONS.get(name)
+        if impl is None:
+            raise PromQLEvalError(f"unknown function {name}() (not supported by the embedded engine)")
+        args = [self.eval(arg, steps) for arg in node.args]
+        result = impl(self.context(steps), args, list(node.args))
+        self._annotate_call(name, args, result)
+        if isinstance(result, InstantVector):
+            return self.settle(result)
+        return result
+
+    def _annotate_call(self, name: str, args: list[Value], result: Value) -> None:
+        """The annotations Prometheus' engine (not the function) attaches to a call."""
+        notes = self.engine.annotations
+        if name in _SORT_FUNCS and self.ctx.start_ms != self.ctx.end_ms:
+            notes.append("PromQL warning: sort is ineffective for range queries since results "
+                         "are always ordered by labels")
+        if name in ("rate", "increase") and args and isinstance(args[0], RangeVector):
+            produced = isinstance(result, InstantVector) and any(
+                s.present.any() for s in result.series)
+            for rs in args[0].series:
+                metric = labels_get(rs.labels, METRIC_NAME)
+                if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
+                    notes.append("PromQL info: metric might not be a counter, name does not end "
+                                 f'in _total/_sum/_count/_bucket: "{metric}"')
+
+
+def _union_of_ranges(first: IntArray, last: IntArray) -> IntArray:
+    """Sorted union of the integer ranges ``[first[i], last[i]]`` (empty ranges ignored)."""
+    ok = last >= first
+    first, last = first[ok], last[ok]
+    if len(first) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(first, kind="stable")
+    first, last = first[order], last[order]
+    # merge overlapping/adjacent ranges
+    run_last = np.maximum.accumulate(last)
+    starts = np.ones(len(first), dtype=bool)
+    starts[1:] = first[1:] > run_last[:-1] + 1
+    seg_first = first[starts]
+    seg_last = np.append(run_last[np.flatnonzero(starts)[1:] - 1], run_last[-1])
+    return np.concatenate([np.arange(a, b + 1, dtype=np.int64)
+                           for a, b in zip(seg_first, seg_last, strict=True)])

@@ -1,0 +1,42 @@
+"""Prometheus' promqltest scripts through our runner: one test per file, >= 95 % of non-skipped evals pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_selfslo.promql.promqltest import run_promqltest_file
+
+CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "promqltest"
+FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
+THRESHOLD = 0.95
+
+
+@pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_promqltest_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_promqltest_file(path)
+    with capsys.disabled():
+        print(f"\n[promqltest] {result.summary()}")
+        for outcome in result.outcomes:
+            if outcome.status == "fail":
+                print(f"  FAIL line {outcome.line}: {outcome.query}\n      {outcome.message}")
+    assert result.passed + result.failed > 0 or result.skipped > 0
+    assert result.pass_ratio >= THRESHOLD, "\n".join(
+        [result.summary()] + [f"line {o.line}: {o.query}: {o.message}"
+                              for o in result.outcomes if o.status == "fail"])
+
+
+@pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
+def test_promqltest_overall(capsys: pytest.CaptureFixture[str]) -> None:
+    results = [run_promqltest_file(p) for p in FILES]
+    passed = sum(r.passed for r in results)
+    failed = sum(r.failed for r in results)
+    skipped = sum(r.skipped for r in results)
+    with capsys.disabled():
+        print(f"\n[promqltest] overall: {passed} passed, {failed} failed, {skipped} skipped "
+              f"({passed / max(passed + failed, 1):.1%} of non-skipped) in {len(results)} files")
+    skips = [o for r in results for o in r.outcomes if o.status == "skip"]
+    assert all(o.message for o in skips), "every skip must carry its reason"
+    assert passed / max(passed + failed, 1) >= THRESHOLD

@@ -1,0 +1,173 @@
+"""Engine core: selectors, lookback, staleness, offset/@, subqueries, semantics switch, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pytest_selfslo.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo.promql.engine import Engine
+from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.promql.values import InstantVector, RangeVector, ScalarValue, StringValue
+
+MIN = 60_000
+
+
+def _engine(text: str, semantics: str = "3", interval: int = MIN) -> Engine:
+    store = Storage()
+    store.load(text, interval_ms=interval)
+    return Engine(store, semantics=semantics)
+
+
+def _values(engine: Engine, query: str, t: int) -> dict[str, float]:
+    return {",".join(f"{k}={v}" for k, v in s.labels): s.value
+            for s in engine.instant_samples(query, t)}
+
+
+def test_lookback_is_left_open_in_3_and_closed_in_2() -> None:
+    text = "x 1"
+    assert _values(_engine(text, "3"), "x", 5 * MIN) == {}
+    assert _values(_engine(text, "2"), "x", 5 * MIN) == {"__name__=x": 1.0}
+    assert _values(_engine(text, "3"), "x", 5 * MIN - 1) == {"__name__=x": 1.0}
+
+
+def test_range_window_left_open_in_3_closed_in_2() -> None:
+    text = "x 1 2 3"
+    e3, e2 = _engine(text, "3"), _engine(text, "2")
+    r3 = e3.instant("x[2m]", 2 * MIN)
+    r2 = e2.instant("x[2m]", 2 * MIN)
+    assert isinstance(r3, RangeVector) and isinstance(r2, RangeVector)
+    assert r3.series[0].window(0)[1].tolist() == [2.0, 3.0]
+    assert r2.series[0].window(0)[1].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_stale_marker_ends_series_and_is_dropped_from_ranges() -> None:
+    e = _engine("x 1 stale 3")
+    assert _values(e, "x", MIN) == {}
+    assert _values(e, "x", MIN + 30_000) == {}
+    assert _values(e, "x", 2 * MIN) == {"__name__=x": 3.0}
+    r = e.instant("x[3m]", 2 * MIN)
+    assert isinstance(r, RangeVector) and r.series[0].window(0)[1].tolist() == [1.0, 3.0]
+
+
+def test_offset_negative_offset_and_at() -> None:
+    e = _engine("x 0+1x10")
+    assert _values(e, "x offset 2m", 5 * MIN) == {"__name__=x": 3.0}
+    assert _values(e, "x offset -2m", 5 * MIN) == {"__name__=x": 7.0}
+    assert _values(e, "x @ 120", 9 * MIN) == {"__name__=x": 2.0}
+    assert _values(e, "x @ 120 offset 1m", 9 * MIN) == {"__name__=x": 1.0}
+    samples = e.range_samples("x @ end()", 0, 2 * MIN, MIN)
+    assert [s.value for s in samples] == [2.0, 2.0, 2.0]
+    samples = e.range_samples("x @ start()", MIN, 3 * MIN, MIN)
+    assert [s.value for s in samples] == [1.0, 1.0, 1.0]
+
+
+def test_range_query_grid_and_scalar_results() -> None:
+    e = _engine("x 0+10x4")
+    samples = e.range_samples("x * 2", 0, 4 * MIN, 2 * MIN)
+    assert [(s.timestamp_ms, s.value) for s in samples] == [(0, 0.0), (2 * MIN, 40.0),
+                                                            (4 * MIN, 80.0)]
+    scalar = e.range("1 + 1", 0, MIN, MIN)
+    assert isinstance(scalar, ScalarValue) and scalar.values.tolist() == [2.0, 2.0]
+    assert isinstance(e.instant('"hi"', 0), StringValue)
+
+
+def test_subquery_step_alignment() -> None:
+    # inner steps are multiples of the subquery step inside (t - range, t]
+    e = _engine("x 0+1x20", interval=MIN)
+    r = e.instant("x[5m:2m]", 10 * MIN)
+    assert isinstance(r, RangeVector)
+    t, v = r.series[0].window(0)
+    assert t.tolist() == [6 * MIN, 8 * MIN, 10 * MIN] and v.tolist() == [6.0, 8.0, 10.0]
+    # at the left boundary: 3 includes nothing at t-range, 2 includes it
+    e2 = _engine("x 0+1x20", "2")
+    r2 = e2.instant("x[4m:2m]", 10 * MIN)
+    assert isinstance(r2, RangeVector)
+    assert r2.series[0].window(0)[0].tolist() == [6 * MIN, 8 * MIN, 10 * MIN]
+    r3 = e.instant("x[4m:2m]", 10 * MIN)
+    assert isinstance(r3, RangeVector)
+    assert r3.series[0].window(0)[0].tolist() == [8 * MIN, 10 * MIN]
+
+
+def test_delayed_name_dropping_vs_immediate() -> None:
+    text = 'a{j="1"} 1\nb{j="1"} 2'
+    # 3: the collision is only checked at the end; 2: right after the operator
+    for sem in ("3", "2"):
+        with pytest.raises(PromQLEvalError, match="vector cannot contain metrics with the same labelset"):
+            _engine(text, sem).instant_samples('-{j="1"}', 0)
+    assert _values(_engine(text), '-{j="1"} > -1.5', 0) == {"j=1": -1.0}
+
+
+def test_binop_matching_errors() -> None:
+    e = _engine('a{x="1",y="1"} 1\na{x="1",y="2"} 1\nb{x="1"} 2\nb{x="1",z="2"} 3')
+    with pytest.raises(PromQLEvalError, match="many-to-one matching must be explicit"):
+        e.instant_samples("a + on(x) b{z=''}", 0)
+    with pytest.raises(PromQLEvalError, match="many-to-many matching not allowed"):
+        e.instant_samples("a + on(x) group_left b", 0)
+    got = _values(e, "a * on(x) group_left b{z=''}", 0)
+    assert got == {"x=1,y=1": 2.0, "x=1,y=2": 2.0}
+
+
+def test_comparison_filters_and_bool() -> None:
+    e = _engine('x{i="1"} 1\nx{i="2"} 5')
+    assert _values(e, "x > 2", 0) == {"__name__=x,i=2": 5.0}
+    assert _values(e, "x > bool 2", 0) == {"i=1": 0.0, "i=2": 1.0}
+    assert _values(e, "2 < x", 0) == {"__name__=x,i=2": 5.0}
+    assert _values(e, "x % 3", 0) == {"i=1": 1.0, "i=2": 2.0}
+
+
+def test_set_operators() -> None:
+    e = _engine('a{i="1"} 1\na{i="2"} 2\nb{i="2"} 20\nb{i="3"} 30')
+    assert set(_values(e, "a and b", 0)) == {"__name__=a,i=2"}
+    assert set(_values(e, "a unless b", 0)) == {"__name__=a,i=1"}
+    assert set(_values(e, "a or b", 0)) == {"__name__=a,i=1", "__name__=a,i=2", "__name__=b,i=3"}
+
+
+def test_aggregations() -> None:
+    e = _engine('x{g="a"} 1\nx{g="a",h="1"} 3\nx{g="b"} NaN\nx{g="b",h="1"} 5')
+    assert _values(e, "sum by (g) (x)", 0)["g=a"] == 4.0
+    assert math.isnan(_values(e, "sum by (g) (x)", 0)["g=b"])
+    assert _values(e, "max by (g) (x)", 0)["g=b"] == 5.0   # NaN loses
+    assert _values(e, "count without (h) (x)", 0) == {"g=a": 2.0, "g=b": 2.0}
+    assert _values(e, "quantile(0.5, x{g='a'})", 0) == {"": 2.0}
+    assert _values(e, "stddev(x{g='a'})", 0) == {"": 1.0}
+    assert [s.value for s in e.instant_samples("topk(1, x{g='a'})", 0)] == [3.0]
+
+
+def test_kahan_sum_is_compensated() -> None:
+    e = _engine('x{i="1"} 1e100\nx{i="2"} 1\nx{i="3"} -1e100')
+    assert _values(e, "sum(x)", 0) == {"": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("query", "error", "fragment"),
+    [
+        ("sum(", PromQLParseError, "invalid PromQL 'sum('"),
+        ("rate(x)", PromQLParseError, "invalid PromQL"),
+        ("no_such_fn(x)", PromQLParseError, "no_such_fn"),
+        ("x[5m] + 1", PromQLParseError, "invalid PromQL"),
+    ],
+)
+def test_errors(query: str, error: type[Exception], fragment: str) -> None:
+    with pytest.raises(error) as info:
+        _engine("x 1").instant_samples(query, 0)
+    assert fragment in str(info.value)
+
+
+def test_range_query_rejects_range_vector_and_bad_args() -> None:
+    e = _engine("x 1")
+    with pytest.raises(PromQLEvalError, match="invalid expression type 'range vector' for range query"):
+        e.range("x[1m]", 0, MIN, MIN)
+    with pytest.raises(ValueError, match="step must be positive"):
+        e.range("x", 0, MIN, 0)
+    with pytest.raises(ValueError, match="semantics must be '2' or '3'"):
+        Engine(Storage(), semantics="4")
+
+
+def test_evaluate_on_arbitrary_grid() -> None:
+    e = _engine("x 0+1x100")
+    out = e.evaluate("x", np.array([0, 5 * MIN, 50 * MIN]))
+    assert isinstance(out, InstantVector)
+    assert out.series[0].values.tolist() == [0.0, 5.0, 50.0]

@@ -1,0 +1,93 @@
+"""The promqltest runner itself: pass, fail and skip decisions on small scripts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pytest_selfslo.promql.promqltest import (
+    PromQLTestScriptError,
+    almost_equal,
+    run_promqltest_text,
+)
+from pytest_selfslo.promql.values import STALE_NAN
+
+SCRIPT = """
+load 1m
+    x{a="1"} 1+1x5
+    x{a="2"} 10 _ stale
+
+# passes
+eval instant at 2m x
+    x{a="1"} 3
+
+# wrong value: fails
+eval instant at 2m x{a="1"}
+    x{a="1"} 4
+
+eval range from 0 to 2m step 1m x
+    x{a="1"} 1 2 3
+    x{a="2"} 10 10 _
+
+eval instant at 1m x + on() x
+    expect fail
+
+eval instant at 0m 1 + 1
+    2
+
+eval instant at 0m "s"
+    expect string "s"
+
+eval instant at 1m x{a="1"}[1m]
+    expect range vector from 1m to 1m step 1m
+    x{a="1"} 2
+
+eval instant at 0m h
+    {} {{schema:0 sum:1 count:1}}
+"""
+
+
+def test_runner_decisions() -> None:
+    result = run_promqltest_text(SCRIPT, "t.test")
+    statuses = [(o.line, o.status) for o in result.outcomes]
+    assert [s for _, s in statuses] == ["pass", "fail", "pass", "pass", "pass", "pass", "pass",
+                                        "skip"]
+    failing = result.outcomes[1]
+    assert "expected 4.0 for x{a=\"1\"} but got 3.0" in failing.message
+    assert "native histograms are not supported" in result.outcomes[-1].message
+    assert result.summary() == "t.test: 6 passed, 1 failed, 1 skipped (85.7% of non-skipped)"
+
+
+def test_expect_fail_message_is_checked() -> None:
+    script = """
+load 1m
+    x{a="1"} 1
+    y{a="1"} 1
+    y{a="1",b="2"} 1
+
+eval instant at 0m x + on(a) y
+    expect fail msg: many-to-many matching not allowed
+
+eval instant at 0m x + on(a) y
+    expect fail msg: something else
+"""
+    result = run_promqltest_text(script)
+    assert [o.status for o in result.outcomes] == ["pass", "fail"]
+    assert "expected error message 'something else'" in result.outcomes[1].message
+
+
+def test_bad_scripts() -> None:
+    with pytest.raises(PromQLTestScriptError, match="invalid command"):
+        run_promqltest_text("lod 1m\n")
+    with pytest.raises(PromQLTestScriptError, match="invalid load step"):
+        run_promqltest_text("load 1x\n  x 1\n")
+
+
+def test_almost_equal() -> None:
+    assert almost_equal(1.0, 1.0 + 1e-9)
+    assert not almost_equal(1.0, 1.001)
+    assert almost_equal(math.nan, math.nan)
+    assert not almost_equal(STALE_NAN, math.nan)
+    assert almost_equal(STALE_NAN, STALE_NAN)
+    assert not almost_equal(0.0, 1e-300)
