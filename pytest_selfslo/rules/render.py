@@ -253,7 +253,7 @@ def _stability_alerts(gates: Iterable[GateLike], runbook: str,
         name, func, summary = specs[metric]
         # "== 0" on a non-negative rate is missed exactly when the value is above it
         op = ">" if gate.comparison == "==" else _violation_op(gate.comparison)
-        window = format_duration(600 * scale)
+        window = format_duration(to_seconds(getattr(gate, "window", "10m")) * scale)
         word = "above" if op.startswith(">") else "below"
         target = format_number(gate.threshold)
         alerts.append({
@@ -265,8 +265,8 @@ def _stability_alerts(gates: Iterable[GateLike], runbook: str,
                 "summary": summary.format(word=word),
                 "description": (
                     f"{func}({metric}[{window}]) is {{{{ $value | humanize }}}}; the canary "
-                    f"gate {gate.name!r} needs {metric} {gate.comparison} {target}, so the "
-                    "canary cannot advance and rolls back while this fires."
+                    f"advance gate needs {metric} {gate.comparison} {target}, so the canary "
+                    "cannot advance and rolls back while this fires."
                 ),
                 "runbook_url": runbook,
             },

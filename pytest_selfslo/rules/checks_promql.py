@@ -1,0 +1,263 @@
+"""Checks that read the parsed PromQL of each rule (SL030-SL036).
+
+They know the SELF domain (:mod:`.domain`): which metrics are gauges and the
+range of their values, which is what lets us reject ``self_stress > 1``.
+Positions point at the offending text inside the expression when it can be
+found in the file (``locate``), else at the start of ``expr``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import promql_parser as pp
+
+from .context import LintContext
+from .domain import is_counter_name, metric_info
+from .findings import Finding
+from .loader import Field, Rule, RuleFile
+from .promql_walk import (
+    COMPARISONS,
+    domain_of,
+    iter_nodes,
+    number_value,
+    op_name,
+    output_labels,
+    selectors,
+    unwrap,
+)
+
+__all__ = ["PROMQL_CHECKS", "locate", "series_matching_problems"]
+
+_COUNTER_FUNCS = frozenset({"rate", "irate", "increase", "resets"})
+_TEMPLATE_LABEL = re.compile(
+    r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\$labels\s+\"([A-Za-z_][A-Za-z0-9_]*)\"")
+_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "==", "!=": "!="}
+
+
+def locate(rf: RuleFile, fld: Field, needle: str) -> tuple[int, int]:
+    """Line and column of ``needle`` inside the expression field, else the field's start."""
+    first = fld.line - 1
+    for i in range(first, min(len(rf.lines), first + 1 + fld.value.count("\n") + 1)):
+        col = rf.lines[i].find(needle, fld.column - 1 if i == first else 0)
+        if col >= 0:
+            return i + 1, col + 1
+    return fld.line, fld.column
+
+
+def _finding(rf: RuleFile, rule: Rule, code: str, needle: str, message: str) -> Iterator[Finding]:
+    line, col = locate(rf, rule.expr, needle)
+    found = rf.finding(code, line, col, f"{rule.where}: {message}", rule)
+    if found is not None:
+        yield found
+
+
+def _parsed(rf: RuleFile) -> Iterator[Rule]:
+    return (r for r in rf.rules() if r.ast is not None)
+
+
+def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL030: rate()/irate()/increase()/resets() need a counter."""
+    for rule in _parsed(rf):
+        for node in iter_nodes(rule.ast):
+            if not (isinstance(node, pp.Call) and node.func.name in _COUNTER_FUNCS
+                    and node.args):
+                continue
+            arg = unwrap(node.args[0])
+            if not isinstance(arg, pp.MatrixSelector) or not arg.vector_selector.name:
+                continue
+            name = arg.vector_selector.name
+            info = metric_info(name)
+            fn = node.func.name
+            if info is not None and info.type == "gauge":
+                yield from _finding(rf, rule, "SL030", name,
+                                    f"{fn}() over gauge {name}: a gauge is not a counter; use "
+                                    "deriv(), delta() or avg_over_time()")
+            elif info is None and not is_counter_name(name):
+                yield from _finding(rf, rule, "SL030", name,
+                                    f"{fn}() over {name}, which is not named like a counter "
+                                    "(expected a _total, _count, _sum or _bucket suffix)")
+
+
+def _verdict(op: str, lo: float, hi: float, c: float) -> str | None:
+    """'never' / 'always' when ``x op c`` is decided for every x in [lo, hi]."""
+    never = {">": c >= hi, ">=": c > hi, "<": c <= lo, "<=": c < lo,
+             "==": c < lo or c > hi, "!=": lo == hi == c}
+    always = {">": c < lo, ">=": c <= lo, "<": c > hi, "<=": c >= hi,
+              "==": lo == hi == c, "!=": c < lo or c > hi}
+    if never[op]:
+        return "never"
+    if always[op]:
+        return "always"
+    return None
+
+
+def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL031: a comparison of a bounded metric with a constant outside (or covering) its range."""
+    for rule in _parsed(rf):
+        for node in iter_nodes(rule.ast):
+            if not (isinstance(node, pp.BinaryExpr) and op_name(node.op) in COMPARISONS):
+                continue
+            op = op_name(node.op)
+            c, side = number_value(node.rhs), node.lhs
+            if c is None:
+                c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
+            dom = domain_of(side) if c is not None else None
+            if c is None or dom is None:
+                continue
+            lo, hi, metric = dom
+            verdict = _verdict(op, lo, hi, c)
+            if verdict is not None:
+                yield from _finding(
+                    rf, rule, "SL031", metric,
+                    f"comparison '{op} {c:g}' is {verdict} true: {metric} is always in "
+                    f"[{lo:g}, {hi:g}]")
+
+
+def check_template_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL032: templates may only use labels the expression's result still carries."""
+    for rule in _parsed(rf):
+        if rule.kind != "alert":
+            continue
+        labels = output_labels(rule.ast)
+        for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
+            for name, fld in fields.items():
+                for m in _TEMPLATE_LABEL.finditer(fld.value):
+                    label = m.group(1) or m.group(2)
+                    if labels.lacks(label):
+                        kept = ("{" + ", ".join(sorted(labels.kept)) + "}"
+                                if labels.kept is not None else "its input labels")
+                        found = rf.finding(
+                            "SL032", fld.line, fld.column,
+                            f"{rule.where}: {kind} {name!r} uses $labels.{label}, but the "
+                            f"expression aggregates it away (result keeps {kept})", rule)
+                        if found is not None:
+                            yield found
+
+
+def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL033: PromQL regex matchers are fully anchored already."""
+    for rule in _parsed(rf):
+        for sel in selectors(rule.ast):
+            for m in sel.matchers.matchers:
+                if m.op not in (pp.MatchOp.Re, pp.MatchOp.NotRe):
+                    continue
+                value = m.value
+                if value.startswith("^") or (value.endswith("$") and not value.endswith("\\$")):
+                    fixed = value.removeprefix("^")
+                    fixed = fixed[:-1] if fixed.endswith("$") else fixed
+                    yield from _finding(rf, rule, "SL033", value,
+                                        f'regex matcher {m.name}=~"{value}" has redundant '
+                                        f'anchors (PromQL anchors regexes); write "{fixed}"')
+
+
+def check_absent_aggregation(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL034: absent(sum(x)) loses every label, so the alert cannot say what is missing."""
+    for rule in _parsed(rf):
+        for node in iter_nodes(rule.ast):
+            if isinstance(node, pp.Call) and node.func.name in ("absent", "absent_over_time"):
+                arg = unwrap(node.args[0]) if node.args else None
+                if isinstance(arg, pp.SubqueryExpr):
+                    arg = unwrap(arg.expr)
+                if isinstance(arg, pp.AggregateExpr):
+                    yield from _finding(rf, rule, "SL034", node.func.name,
+                                        f"{node.func.name}() over the aggregation "
+                                        f"{op_name(arg.op)}(...): the result has no labels to "
+                                        "say which series is missing; pass the selector itself")
+
+
+def check_short_range(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL035: a range under 2 scrape intervals may hold fewer than two samples."""
+    minimum = 2 * ctx.scrape_interval
+    for rule in _parsed(rf):
+        for node in iter_nodes(rule.ast):
+            rng = node.range if isinstance(node, (pp.MatrixSelector, pp.SubqueryExpr)) else None
+            if rng is None or rng.total_seconds() >= minimum:
+                continue
+            text = str(pp.display_duration(rng))
+            yield from _finding(rf, rule, "SL035", f"[{text}",
+                                f"range [{text}] is shorter than 2x the scrape interval "
+                                f"({ctx.scrape_interval:g}s); use at least "
+                                f"[{pp.display_duration(pp.parse_duration(f'{int(minimum)}s'))}]")
+
+
+def _matches(sel: Any, labels: dict[str, str]) -> bool:
+    if sel.name and labels.get("__name__") != sel.name:
+        return False
+    for m in sel.matchers.matchers:
+        value = labels.get(m.name, "")
+        if m.op == pp.MatchOp.Equal and value != m.value:
+            return False
+        if m.op == pp.MatchOp.NotEqual and value == m.value:
+            return False
+        if m.op in (pp.MatchOp.Re, pp.MatchOp.NotRe):
+            try:
+                hit = re.fullmatch(m.value, value) is not None
+            except re.error:
+                return True
+            if hit != (m.op == pp.MatchOp.Re):
+                return False
+    return True
+
+
+def _key(labels: dict[str, str], node: Any) -> tuple[tuple[str, str], ...]:
+    matching = node.modifier.matching if node.modifier is not None else None
+    if matching is not None and matching.labels is not None and \
+            matching.type == pp.LabelModifierType.Include:
+        return tuple((k, labels.get(k, "")) for k in sorted(matching.labels))
+    ignored = set(matching.labels or []) if matching is not None else set()
+    return tuple(sorted((k, v) for k, v in labels.items()
+                        if k != "__name__" and k not in ignored))
+
+
+def _fmt(labels: dict[str, str]) -> str:
+    rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{labels.get('__name__', '')}{{{rest}}}"
+
+
+def series_matching_problems(ast: Any, series: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """(needle, message) for one-to-one operations that meet duplicate series in ``series``."""
+    out = []
+    for node in iter_nodes(ast):
+        if not isinstance(node, pp.BinaryExpr) or op_name(node.op) in ("and", "or", "unless"):
+            continue
+        card = str(getattr(node.modifier, "card", "OneToOne"))
+        if "OneToOne" not in card:
+            continue
+        sides = [unwrap(node.lhs), unwrap(node.rhs)]
+        if not all(isinstance(s, pp.VectorSelector) for s in sides):
+            continue
+        groups: list[dict[tuple[tuple[str, str], ...], list[dict[str, str]]]] = [{}, {}]
+        for side, grouped in zip(sides, groups, strict=True):
+            for labels in series:
+                if _matches(side, labels):
+                    grouped.setdefault(_key(labels, node), []).append(labels)
+        for name, side, mine, other in (("left", sides[0], groups[0], groups[1]),
+                                        ("right", sides[1], groups[1], groups[0])):
+            for key, members in mine.items():
+                if len(members) > 1 and key in other:
+                    group = "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}"
+                    out.append((side.name or "", (
+                        f"many-to-many matching: {len(members)} series on the {name} side "
+                        f"share the match group {group} "
+                        f"({', '.join(_fmt(m) for m in members)}); add group_left/group_right "
+                        "or more labels to on(...)")))
+    return out
+
+
+def check_vector_matching(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL036: one-to-one operations that the unit-test input series make many-to-many."""
+    series = ctx.known_series.get(rf.path)
+    if not series:
+        return
+    source = ctx.series_sources.get(rf.path, "the unit tests")
+    for rule in _parsed(rf):
+        for needle, message in series_matching_problems(rule.ast, series):
+            yield from _finding(rf, rule, "SL036", needle, f"{message} [series from {source}]")
+
+
+PROMQL_CHECKS = (check_rate_on_gauge, check_impossible_comparison, check_template_labels,
+                 check_regex_anchors, check_absent_aggregation, check_short_range,
+                 check_vector_matching)

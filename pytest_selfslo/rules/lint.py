@@ -1,0 +1,185 @@
+"""``lint_paths``: load files, parse every expression once, run every check.
+
+The pytest plugin and ``selfslo lint`` both call :func:`lint_paths`; it
+never raises on bad input (every problem is a :class:`Finding`), only on a
+path that does not exist or an unknown check id.
+
+    >>> findings = lint_paths(["rules/"], slo=DEFAULT_SLO_SPEC)
+    >>> [f.format() for f in findings if f.severity is Severity.ERROR]
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+
+from ..errors import ConfigError
+from .checks_promql import PROMQL_CHECKS, series_matching_problems
+from .checks_structure import STRUCTURE_CHECKS
+from .context import LintContext
+from .findings import Finding, Severity, resolve_codes
+from .loader import RuleFile, load_file
+
+__all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
+
+_SUFFIXES = (".yml", ".yaml")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to lint: plain files as given, directories searched recursively for *.yml/*.yaml."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or directory")
+    return out
+
+
+def parse_exprs(rf: RuleFile) -> None:
+    """SL003 for expressions that do not parse; cache the AST on the rule."""
+    cache: dict[str, Any] = {}
+    for rule in rf.rules():
+        text = rule.expr.value
+        if text not in cache:
+            try:
+                cache[text] = promql_parser.parse(text)
+            except ValueError as exc:
+                cache[text] = exc
+        parsed = cache[text]
+        if isinstance(parsed, ValueError):
+            found = rf.finding("SL003", rule.expr.line, rule.expr.column,
+                               f"{rule.where}: could not parse expression {text.strip()!r}: "
+                               f"{parsed}", rule)
+            if found is not None:
+                rf.findings.append(found)
+        else:
+            rule.ast = parsed
+
+
+def _series_labels(text: str) -> dict[str, str]:
+    from ..promql.series import parse_series_labels
+
+    return dict(parse_series_labels(text))
+
+
+def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
+    """SL005/SL003 on a unit-test file; returns its input series and resolved rule files."""
+    assert rf.tests is not None
+    base = Path(rf.path).parent
+    series: list[dict[str, str]] = []
+    rule_files: list[Path] = []
+
+    def add(code: str, line: int, col: int, message: str) -> None:
+        found = rf.finding(code, line, col, message)
+        if found is not None:
+            rf.findings.append(found)
+
+    for fld in rf.tests.rule_files:
+        hits = sorted(glob.glob(str(base / fld.value)))
+        if not hits:
+            add("SL005", fld.line, fld.column, f"rule_files: {fld.value!r} matches no file "
+                f"(relative to {base})")
+        rule_files += [Path(h) for h in hits]
+    for sel, values in rf.tests.input_series:
+        try:
+            series.append(_series_labels(sel.value))
+        except ValueError as exc:
+            add("SL005", sel.line, sel.column, f"input_series: {exc}")
+            continue
+        if values is not sel and "{{" not in values.value:  # native histograms: promtool-only
+            from ..promql.series import parse_series_values
+
+            try:
+                parse_series_values(values.value)
+            except ValueError as exc:
+                add("SL005", values.line, values.column, f"input_series values: {exc}")
+    for fld in rf.tests.exprs:
+        try:
+            ast = promql_parser.parse(fld.value)
+        except ValueError as exc:
+            add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
+                f"{fld.value!r}: {exc}")
+            continue
+        for _needle, message in series_matching_problems(ast, series):
+            add("SL036", fld.line, fld.column, f"promql_expr_test: {message}")
+    return series, rule_files
+
+
+def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) -> list[RuleFile]:
+    """Unit-test files next to linted rule files that were not linted themselves."""
+    dirs = {Path(rf.path).parent for rf in rule_files if rf.kind == "rules"}
+    extra = []
+    for d in sorted(dirs):
+        for p in sorted(d.glob("*.y*ml")):
+            if str(p) in loaded:
+                continue
+            try:
+                text = p.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if "rule_files" in text and "tests" in text:
+                sib = load_file(p, text)
+                if sib.kind == "tests":
+                    extra.append(sib)
+    return extra
+
+
+def lint_files(files: Sequence[RuleFile], ctx: LintContext) -> list[Finding]:
+    """Run every check over already-loaded files."""
+    by_path = {rf.path: rf for rf in files}
+    for rf in files:
+        parse_exprs(rf)
+    for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
+        series, targets = _check_test_file(tf)
+        for target in targets:
+            for rf in files:
+                if rf.kind == "rules" and Path(rf.path).resolve() == target.resolve():
+                    ctx.known_series.setdefault(rf.path, []).extend(series)
+                    ctx.series_sources[rf.path] = Path(tf.path).name
+    out: list[Finding] = []
+    for rf in files:
+        out += rf.findings
+        if rf.kind != "rules":
+            continue
+        for check in (*STRUCTURE_CHECKS, *PROMQL_CHECKS):
+            out.extend(check(rf, ctx))
+    return out
+
+
+def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = None,
+               disabled: Iterable[str] = (), root: str | Path | None = None,
+               scrape_interval: float | None = None, slo_path: str | Path | None = None,
+               policy_path: str | Path | None = None) -> list[Finding]:
+    """Lint rule files (directories are searched) and, with ``slo``/``policy``, check drift.
+
+    ``disabled`` holds check ids or names turned off for every file. Findings
+    come back sorted by path, line and column. Raises ConfigError for a path
+    that does not exist and ValueError for an unknown check in ``disabled``.
+    """
+    off = resolve_codes(disabled)
+    ctx = LintContext(root=Path(root) if root is not None else None)
+    if scrape_interval is not None:
+        ctx.scrape_interval = scrape_interval
+    files = [load_file(p) for p in expand_paths(paths)]
+    findings = lint_files(files, ctx)
+    if slo is not None or policy is not None:
+        from .drift import drift_findings
+
+        findings += drift_findings(files, slo, policy, spec_path=slo_path,
+                                   policy_path=policy_path)
+    return sorted(f for f in findings if f.code not in off)
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when any finding is an error (``selfslo lint`` then exits 1)."""
+    return any(f.severity is Severity.ERROR for f in findings)
+
+

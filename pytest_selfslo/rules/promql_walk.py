@@ -1,0 +1,253 @@
+"""Static facts about a parsed PromQL expression: output labels, value domain, nodes.
+
+Works on ``promql_parser`` ASTs only (we never parse PromQL ourselves). The
+label inference follows Prometheus' engine: an aggregation ``by (a)`` keeps
+exactly ``a``, ``without (a)`` drops ``a``, one-to-one matching ``on (a)``
+keeps ``a``, ``absent(sel)`` keeps the selector's equality matchers. The
+domain inference propagates a known metric's [low, high] through the
+functions and aggregations that cannot leave it (``avg_over_time``, ``max``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser as pp
+
+from .domain import metric_info
+
+__all__ = [
+    "COMPARISONS",
+    "LabelSet",
+    "domain_of",
+    "has_threshold",
+    "iter_nodes",
+    "op_name",
+    "output_labels",
+    "selectors",
+    "unwrap",
+]
+
+COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})
+_SET_OPS = frozenset({"and", "or", "unless"})
+#: functions whose result stays inside the domain of their (range-)vector argument
+_DOMAIN_FUNCS = frozenset({
+    "avg_over_time", "min_over_time", "max_over_time", "last_over_time", "quantile_over_time",
+    "sort", "sort_desc", "mad_over_time",
+})
+_DOMAIN_AGGS = frozenset({"avg", "min", "max", "quantile", "topk", "bottomk", "limitk",
+                          "limit_ratio"})
+_LABEL_KEEPING_AGGS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+_SCALAR_FUNCS = frozenset({"time", "scalar", "vector", "pi", "minute", "hour", "day_of_month",
+                           "day_of_week", "day_of_year", "days_in_month", "month", "year"})
+
+
+def op_name(op: Any) -> str:
+    """The operator text of a BinaryExpr/AggregateExpr token (``>``, ``sum``...)."""
+    return str(op).strip().lower()
+
+
+def unwrap(node: Any) -> Any:
+    """Strip parentheses."""
+    while isinstance(node, pp.ParenExpr):
+        node = node.expr
+    return node
+
+
+def iter_nodes(node: Any) -> Iterator[Any]:
+    """Every node of the tree, depth first, parents before children."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        yield cur
+        if isinstance(cur, pp.BinaryExpr):
+            stack += [cur.rhs, cur.lhs]
+        elif isinstance(cur, pp.AggregateExpr):
+            stack.append(cur.expr)
+            if cur.param is not None:
+                stack.append(cur.param)
+        elif isinstance(cur, pp.Call):
+            stack += list(reversed(cur.args))
+        elif isinstance(cur, (pp.ParenExpr, pp.UnaryExpr, pp.SubqueryExpr)):
+            stack.append(cur.expr)
+        elif isinstance(cur, pp.MatrixSelector):
+            stack.append(cur.vector_selector)
+
+
+def selectors(node: Any) -> Iterator[Any]:
+    """Every VectorSelector (including those inside range selectors)."""
+    return (n for n in iter_nodes(node) if isinstance(n, pp.VectorSelector))
+
+
+def _is_number(node: Any) -> bool:
+    node = unwrap(node)
+    if isinstance(node, pp.UnaryExpr):
+        return _is_number(node.expr)
+    return isinstance(node, pp.NumberLiteral)
+
+
+def number_value(node: Any) -> float | None:
+    """The value of a (possibly negated, parenthesised) number literal, else None."""
+    node = unwrap(node)
+    if isinstance(node, pp.UnaryExpr):
+        inner = number_value(node.expr)
+        return None if inner is None else -inner
+    return float(node.val) if isinstance(node, pp.NumberLiteral) else None
+
+
+def has_threshold(node: Any) -> bool:
+    """True when the expression compares something against a number (a threshold alert)."""
+    for n in iter_nodes(node):
+        if (isinstance(n, pp.BinaryExpr) and op_name(n.op) in COMPARISONS
+                and (_is_number(n.lhs) or _is_number(n.rhs))):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Labels an expression's result can carry.
+
+    ``kept`` is the exact set when known (None: whatever the input series
+    had); ``dropped`` lists labels certainly removed from an open set.
+    """
+
+    kept: frozenset[str] | None = None
+    dropped: frozenset[str] = frozenset()
+
+    def lacks(self, label: str) -> bool:
+        """True when no result series can carry ``label``."""
+        if self.kept is not None:
+            return label not in self.kept
+        return label in self.dropped
+
+    def without(self, labels: frozenset[str]) -> LabelSet:
+        if self.kept is not None:
+            return LabelSet(self.kept - labels)
+        return LabelSet(None, self.dropped | labels)
+
+    def plus(self, labels: frozenset[str]) -> LabelSet:
+        if self.kept is not None:
+            return LabelSet(self.kept | labels)
+        return LabelSet(None, self.dropped - labels)
+
+
+_OPEN = LabelSet()
+_EMPTY = LabelSet(frozenset())
+
+
+def _vector_arg(call: Any) -> Any | None:
+    for arg in call.args:
+        if not isinstance(unwrap(arg), (pp.NumberLiteral, pp.StringLiteral)):
+            return arg
+    return None
+
+
+def _call_labels(call: Any) -> LabelSet:
+    name = call.func.name
+    if name in ("absent", "absent_over_time"):
+        sel = unwrap(call.args[0]) if call.args else None
+        if isinstance(sel, pp.MatrixSelector):
+            sel = sel.vector_selector
+        if isinstance(sel, pp.VectorSelector):
+            return LabelSet(frozenset(m.name for m in sel.matchers.matchers
+                                      if m.op == pp.MatchOp.Equal and m.name != "__name__"))
+        return _EMPTY
+    if name in _SCALAR_FUNCS:
+        return _EMPTY
+    if name in ("label_replace", "label_join") and len(call.args) > 1:
+        dst = unwrap(call.args[1])
+        base = output_labels(call.args[0])
+        return base.plus(frozenset({dst.val})) if isinstance(dst, pp.StringLiteral) else base
+    arg = _vector_arg(call)
+    base = _OPEN if arg is None else output_labels(arg)
+    if name == "histogram_quantile":
+        return base.without(frozenset({"le"}))
+    return base
+
+
+def _agg_labels(node: Any) -> LabelSet:
+    inner = output_labels(node.expr)
+    name = op_name(node.op)
+    if name in _LABEL_KEEPING_AGGS:
+        return inner
+    mod = node.modifier
+    extra: frozenset[str] = frozenset()
+    if name == "count_values" and isinstance(unwrap(node.param), pp.StringLiteral):
+        extra = frozenset({unwrap(node.param).val})
+    if mod is None:
+        return LabelSet(extra)
+    labels = frozenset(mod.labels)
+    if mod.type == pp.AggModifierType.By:
+        return LabelSet(labels | extra)
+    return inner.without(labels).plus(extra)
+
+
+def _binary_labels(node: Any) -> LabelSet:
+    lhs_num, rhs_num = _is_number(node.lhs), _is_number(node.rhs)
+    if lhs_num and rhs_num:
+        return _EMPTY
+    if rhs_num:
+        return output_labels(node.lhs)
+    if lhs_num:
+        return output_labels(node.rhs)
+    lhs, rhs = output_labels(node.lhs), output_labels(node.rhs)
+    name = op_name(node.op)
+    if name in ("and", "unless"):
+        return lhs
+    if name == "or":
+        if lhs.kept is not None and rhs.kept is not None:
+            return LabelSet(lhs.kept | rhs.kept)
+        return LabelSet(None, lhs.dropped & rhs.dropped)
+    mod = node.modifier
+    matching = getattr(mod, "matching", None) if mod is not None else None
+    card = str(getattr(mod, "card", "")) if mod is not None else ""
+    include = frozenset(getattr(mod, "group_labels", None) or [])
+    if "ManyToOne" in card:
+        return lhs.plus(include)
+    if "OneToMany" in card:
+        return rhs.plus(include)
+    if matching is not None and matching.labels is not None:
+        labels = frozenset(matching.labels)
+        if matching.type == pp.LabelModifierType.Include:
+            return LabelSet(labels) if lhs.kept is None else LabelSet(lhs.kept & labels)
+        return lhs.without(labels)
+    return lhs
+
+
+def output_labels(node: Any) -> LabelSet:
+    """The labels the result of ``node`` can carry (see :class:`LabelSet`)."""
+    node = unwrap(node)
+    if isinstance(node, (pp.VectorSelector, pp.MatrixSelector)):
+        return _OPEN
+    if isinstance(node, (pp.NumberLiteral, pp.StringLiteral)):
+        return _EMPTY
+    if isinstance(node, (pp.UnaryExpr, pp.SubqueryExpr)):
+        return output_labels(node.expr)
+    if isinstance(node, pp.AggregateExpr):
+        return _agg_labels(node)
+    if isinstance(node, pp.Call):
+        return _call_labels(node)
+    if isinstance(node, pp.BinaryExpr):
+        return _binary_labels(node)
+    return _OPEN
+
+
+def domain_of(node: Any) -> tuple[float, float, str] | None:
+    """(low, high, metric) bounds of ``node``'s values when a known metric fixes them."""
+    node = unwrap(node)
+    if isinstance(node, pp.MatrixSelector):
+        node = node.vector_selector
+    if isinstance(node, pp.VectorSelector):
+        info = metric_info(node.name) if node.name else None
+        return (info.low, info.high, info.name) if info is not None else None
+    if isinstance(node, pp.SubqueryExpr):
+        return domain_of(node.expr)
+    if isinstance(node, pp.Call) and node.func.name in _DOMAIN_FUNCS:
+        arg = _vector_arg(node)
+        return domain_of(arg) if arg is not None else None
+    if isinstance(node, pp.AggregateExpr) and op_name(node.op) in _DOMAIN_AGGS:
+        return domain_of(node.expr)
+    return None
