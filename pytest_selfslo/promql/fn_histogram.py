@@ -20,8 +20,26 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import PromQLUnsupportedError
-from .fn_util import Args, Exprs, result_labels, scalar_arg, vector_arg
-from .values import EvalContext, FloatArray, InstantSeries, InstantVector, Labels, Value
+from .fn_util import (
+    Args,
+    Exprs,
+    annotate,
+    quantile_warning,
+    result_labels,
+    scalar_arg,
+    vector_arg,
+)
+from .gofmt import go_quote
+from .values import (
+    METRIC_NAME,
+    EvalContext,
+    FloatArray,
+    InstantSeries,
+    InstantVector,
+    Labels,
+    Value,
+    labels_get,
+)
 
 _TOLERANCE = 1e-12
 _MIN_NORMAL = 2.2250738585072014e-308
@@ -62,10 +80,15 @@ def _coalesce(bounds: FloatArray, counts: FloatArray) -> tuple[FloatArray, Float
     return unique, np.add.reduceat(counts, first, axis=0)
 
 
-def bucket_quantile(q: FloatArray, bounds: FloatArray, counts: FloatArray) -> FloatArray:
-    """``BucketQuantile`` for one set of buckets: ``counts`` is (buckets, steps), ``q`` (steps,)."""
+def bucket_quantile(q: FloatArray, bounds: FloatArray,
+                    counts: FloatArray) -> tuple[FloatArray, bool]:
+    """``BucketQuantile`` for one set of buckets: ``counts`` is (buckets, steps), ``q`` (steps,).
+
+    Returns the quantiles and whether any step's counts had to be forced monotonic.
+    """
     bounds, counts = _coalesce(bounds, counts.copy())
     steps = counts.shape[1]
+    forced = False
     if not math.isinf(bounds[-1]) or bounds[-1] < 0 or len(bounds) < 2:
         result = np.full(steps, math.nan)
     else:
@@ -76,12 +99,13 @@ def bucket_quantile(q: FloatArray, bounds: FloatArray, counts: FloatArray) -> Fl
             same = curr == prev
             close = ~same & _almost_equal(prev, curr, _TOLERANCE)
             lower = ~same & ~close & (curr < prev)
+            forced = forced or bool((lower & (q >= 0) & (q <= 1)).any())
             counts[i] = np.where(close | lower, prev, curr)
             prev = np.where(same | close | lower, prev, curr)
         result = _interpolate(q, bounds, counts)
     with np.errstate(invalid="ignore"):
         result = np.where(q < 0, -math.inf, np.where(q > 1, math.inf, result))
-    return np.where(np.isnan(q), math.nan, result)
+    return np.where(np.isnan(q), math.nan, result), forced
 
 
 def _interpolate(q: FloatArray, bounds: FloatArray, counts: FloatArray) -> FloatArray:
@@ -140,23 +164,31 @@ def bucket_fraction(lower: FloatArray, upper: FloatArray, bounds: FloatArray,
     return np.where((total == 0) | np.isnan(lower) | np.isnan(upper), math.nan, result)
 
 
-def _groups(vec: InstantVector) -> dict[Labels, list[tuple[float, InstantSeries]]]:
+def _groups(ctx: EvalContext,
+            vec: InstantVector) -> dict[Labels, list[tuple[float, InstantSeries]]]:
     groups: dict[Labels, list[tuple[float, InstantSeries]]] = {}
     for s in vec.series:
-        le = next((v for k, v in s.labels if k == "le"), "")
+        le = labels_get(s.labels, "le")
         bound = parse_le(le)
         if bound is None:
-            continue  # Prometheus: "bucket label le is missing or has a malformed value"
+            annotate(ctx, _for_metric('PromQL warning: bucket label "le" is missing or has a '
+                                      f"malformed value of {go_quote(le)}", s.labels))
+            continue
         key = tuple(kv for kv in s.labels if kv[0] != "le")
         groups.setdefault(key, []).append((bound, s))
     return groups
+
+
+def _for_metric(message: str, labels: Labels) -> str:
+    name = labels_get(labels, METRIC_NAME)
+    return f"{message} for metric name {go_quote(name)}" if name else message
 
 
 def _per_group(ctx: EvalContext, vec: InstantVector,
                compute: Callable[[np.ndarray, FloatArray, FloatArray], FloatArray]) -> InstantVector:
     """Evaluate ``compute(step_indices, bounds, counts)`` for every bucket pattern of each group."""
     out: list[InstantSeries] = []
-    for labels, members in _groups(vec).items():
+    for labels, members in _groups(ctx, vec).items():
         bounds = np.array([b for b, _ in members])
         values = np.vstack([s.values for _, s in members])
         present = np.vstack([s.present for _, s in members])
@@ -179,7 +211,20 @@ def fn_histogram_quantile(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     """The q-quantile of classic histograms, interpolated linearly inside the bucket."""
     q = scalar_arg(args, 0, "histogram_quantile")
     vec = vector_arg(args, 1, "histogram_quantile")
-    return _per_group(ctx, vec, lambda idx, b, c: bucket_quantile(q[idx], b, c))
+    quantile_warning(ctx, q)
+    forced: list[bool] = []
+
+    def compute(idx: np.ndarray, bounds: FloatArray, counts: FloatArray) -> FloatArray:
+        result, fixed = bucket_quantile(q[idx], bounds, counts)
+        forced.append(fixed)
+        return result
+
+    out = _per_group(ctx, vec, compute)
+    if any(forced):
+        annotate(ctx, "PromQL info: input to histogram_quantile needed to be fixed for "
+                 "monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/"
+                 "functions/#histogram_quantile)")
+    return out
 
 
 # === histogram_fraction(lower, upper Scalar, v Vector) Vector ===

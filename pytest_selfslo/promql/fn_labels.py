@@ -20,7 +20,7 @@ import numpy as np
 import promql_parser
 
 from ..errors import PromQLEvalError
-from .fn_util import Args, Exprs, string_arg, vector_arg
+from .fn_util import Args, Exprs, annotate, string_arg, vector_arg
 from .values import (
     METRIC_NAME,
     EvalContext,
@@ -162,6 +162,9 @@ def merge_same_labelsets(series: list[InstantSeries]) -> list[InstantSeries]:
 
 def _sorted_if_instant(ctx: EvalContext, vec: InstantVector,
                        key: Callable[[InstantSeries, InstantSeries], int]) -> InstantVector:
+    if ctx.start_ms != ctx.end_ms:
+        annotate(ctx, "PromQL warning: sort is ineffective for range queries since results "
+                 "are always ordered by labels")
     if len(ctx.steps) != 1:
         return vec
     present = [s for s in vec.series if s.present[0]]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .fn_labels import absent_series
-from .fn_util import Args, Exprs, range_arg, scalar_arg
+from .fn_util import Args, Exprs, quantile_warning, range_arg, scalar_arg
 from .fn_windows import Windows, kahan_inc, masked_kahan_inc
 from .values import BoolArray, EvalContext, FloatArray, InstantVector, Value
 
@@ -155,6 +155,7 @@ def fn_quantile_over_time(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     if not w.series:
         return InstantVector([])
     q_rows = np.tile(q_steps, len(w.series))
+    quantile_warning(ctx, q_rows[w.count >= 1])
     out = np.full(len(w.lo), math.nan)
     for rows in _row_chunks(w):
         values, mask = _gathered(w, rows)

@@ -24,9 +24,18 @@ import math
 import numpy as np
 
 from ..errors import PromQLEvalError
-from .fn_util import Args, Exprs, range_arg, scalar_arg
+from .fn_util import Args, Exprs, annotate, range_arg, scalar_arg
 from .fn_windows import Windows, masked_kahan_inc, pair_prefix, pairs_in_window
-from .values import EvalContext, FloatArray, InstantVector, IntArray, Value
+from .gofmt import go_quote
+from .values import (
+    METRIC_NAME,
+    EvalContext,
+    FloatArray,
+    InstantVector,
+    IntArray,
+    Value,
+    labels_get,
+)
 
 
 def _windows(ctx: EvalContext, args: Args, name: str) -> tuple[Windows, IntArray, int]:
@@ -96,7 +105,20 @@ def _extrapolated_rate(ctx: EvalContext, args: Args, name: str, is_counter: bool
         if is_rate:
             factor = factor / (range_ms / 1000)
         result = result * factor
+    if is_counter:
+        _non_counter_info(ctx, w, ok)
     return InstantVector(w.outputs(result, ok))
+
+
+def _non_counter_info(ctx: EvalContext, w: Windows, ok: np.ndarray) -> None:
+    """Prometheus' hint when rate()/increase() is applied to something not named like a counter."""
+    per_series = np.asarray(ok).reshape(len(w.series), w.n_steps)
+    for i, rs in enumerate(w.series):
+        out = bool(per_series[i].any())
+        name = labels_get(rs.labels, METRIC_NAME)
+        if out and name and not name.endswith(("_total", "_sum", "_count", "_bucket")):
+            annotate(ctx, "PromQL info: metric might not be a counter, name does not end in "
+                     f"_total/_sum/_count/_bucket: {go_quote(name)}")
 
 
 # === rate(v Matrix) Vector ===

@@ -22,8 +22,10 @@ import numpy as np
 import promql_parser
 
 from ..errors import PromQLEvalError
+from .gofmt import format_float_g
 from .values import (
     BoolArray,
+    EvalContext,
     FloatArray,
     InstantSeries,
     InstantVector,
@@ -41,6 +43,26 @@ DELAYED_NAME_REMOVAL = True
 
 Args = Sequence[Value]
 Exprs = Sequence[promql_parser.Expr]
+
+
+def annotate(ctx: EvalContext, message: str) -> None:
+    """Record a Prometheus annotation (``PromQL warning: ...``/``PromQL info: ...``) once.
+
+    The engine copies ``ctx.annotations`` into its per-query list; a context
+    without that list (an older engine) silently drops annotations.
+    """
+    sink = getattr(ctx, "annotations", None)
+    if isinstance(sink, list) and message not in sink:
+        sink.append(message)
+
+
+def quantile_warning(ctx: EvalContext, q: FloatArray) -> None:
+    """Prometheus' invalid-quantile warning for the first q outside [0, 1] (or NaN)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(q) | (q < 0) | (q > 1)
+    if bad.any():
+        annotate(ctx, "PromQL warning: quantile value should be between 0 and 1, got "
+                 + format_float_g(float(q[np.flatnonzero(bad)[0]])))
 
 
 def result_labels(labels: Labels) -> Labels:
