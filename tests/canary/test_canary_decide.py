@@ -85,15 +85,15 @@ def test_a_firing_rollback_alert_always_rolls_back(case: tuple) -> None:
 
 @st.composite
 def improvements(draw: st.DrawFn) -> tuple[CanaryPolicy, CanaryState, Observation, Observation]:
-    """A worse observation and a better one: some failing gates made to pass, some alerts cleared."""
+    """A worse observation and a better one: some gates made to pass, some alerts cleared."""
     policy, state, worse, _ = draw(cases())
     gates = dict(worse.gates)
     for gate in policy.gates:
         if draw(st.booleans()):
             gates[gate.name] = draw(passing_value(gate))
     alerts = [a for a in worse.firing_alerts if draw(st.booleans())]
-    error = worse.error if draw(st.booleans()) else None
-    better = dataclasses.replace(worse, gates=gates, firing_alerts=alerts, error=error)
+    # the source error stays: an outage hides evidence, it is neither better nor worse
+    better = dataclasses.replace(worse, gates=gates, firing_alerts=alerts)
     return policy, state, worse, better
 
 
