@@ -18,6 +18,7 @@ implemented:
   ``[t - range, t]`` (a sample exactly ``range`` old is included in 2).
 * **Lookback of instant selectors** -- 3: a sample counts if it is newer than
   ``t - lookback`` (left-open); 2: ``t - lookback`` itself still counts.
+* **Regex matchers** -- 3: ``.`` matches newlines (``^(?s:re)$``); 2: it does not.
 * **Subquery step alignment** -- 3: the first inner step is the first multiple
   of the subquery step strictly after ``t - range``; 2: at or after it.
 * **``__name__`` dropping** -- 3 (``promqltest``'s engine and Prometheus 3 with
@@ -104,12 +105,12 @@ def _ms(delta: _dt.timedelta | None) -> int:
     return 0 if delta is None else delta // _MS
 
 
-def _matchers(node: Any) -> list[LabelMatcher]:
+def _matchers(node: Any, dotall: bool = True) -> list[LabelMatcher]:
     ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~",
            "MatchOp.NotRe": "!~"}
     out = [LabelMatcher(METRIC_NAME, "=", node.name)] if node.name else []
     for m in node.matchers.matchers:
-        out.append(LabelMatcher(m.name, ops[str(m.op)], m.value))
+        out.append(LabelMatcher(m.name, ops[str(m.op)], m.value, dotall))
     if node.matchers.or_matchers:
         raise PromQLEvalError("'or' inside label matchers is not supported by the embedded engine")
     return out
@@ -345,7 +346,8 @@ class _Evaluator:
         lookback = self.ctx.lookback_ms
         mint = int(ref.min()) - lookback
         out: list[InstantSeries] = []
-        for labels, t, v in self.engine.storage.select(_matchers(node), mint, int(ref.max())):
+        for labels, t, v in self.engine.storage.select(_matchers(node, self.left_open), mint,
+                                                     int(ref.max())):
             idx = np.searchsorted(t, ref, side="right") - 1
             safe = np.maximum(idx, 0)
             ts = t[safe]
@@ -367,7 +369,8 @@ class _Evaluator:
         range_ms = _ms(node.range)
         ref = self.reference_times(vs, steps)
         out: list[RangeSeries] = []
-        selected = self.engine.storage.select(_matchers(vs), int(ref.min()) - range_ms,
+        selected = self.engine.storage.select(_matchers(vs, self.left_open),
+                                              int(ref.min()) - range_ms,
                                               int(ref.max()))
         for labels, t, v in selected:
             keep = ~stale_mask(v)

@@ -7,8 +7,8 @@ them. Samples may arrive in any order: arrays are sorted (and de-duplicated,
 the last write for a timestamp wins) lazily on the first read after a write.
 
 Label matchers follow Prometheus: ``=``, ``!=``, ``=~``, ``!~``; regexes are
-fully anchored and ``.`` matches newlines (Prometheus wraps them as
-``^(?s:...)$``). Python's ``re`` is close to RE2 but accepts constructs RE2
+fully anchored and ``.`` matches newlines (Prometheus 3 wraps them as
+``^(?s:...)$``; ``LabelMatcher(..., dotall=False)`` gives the 2.x behaviour). Python's ``re`` is close to RE2 but accepts constructs RE2
 rejects (backreferences, lookarounds, atomic groups, conditionals); those are
 refused with a :class:`~pytest_selfslo.errors.PromQLEvalError` instead of
 silently matching something Prometheus never would.
@@ -118,11 +118,16 @@ def _scope_inline_flags(pattern: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def compile_matcher_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a label-matcher regex the way Prometheus anchors it (``^(?s:pattern)$``)."""
+def compile_matcher_regex(pattern: str, dotall: bool = True) -> re.Pattern[str]:
+    """Compile a label-matcher regex the way Prometheus anchors it.
+
+    Prometheus 3 uses ``^(?s:pattern)$`` (``.`` matches newlines); 2.x used
+    ``^(?:pattern)$`` -- pass ``dotall=False`` for that.
+    """
     check_re2_compatible(pattern)
     try:
-        return re.compile(f"(?s:{_scope_inline_flags(pattern)})")
+        scoped = _scope_inline_flags(pattern)
+        return re.compile(f"(?s:{scoped})" if dotall else f"(?:{scoped})")
     except re.error as exc:
         raise PromQLEvalError(f"invalid regular expression {pattern!r}: {exc}") from None
 
@@ -134,6 +139,8 @@ class LabelMatcher:
     name: str
     op: str
     value: str
+    #: ``.`` matches newlines (Prometheus 3); ``False`` for Prometheus 2.x semantics
+    dotall: bool = True
     _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,7 +149,7 @@ class LabelMatcher:
                 f"invalid label matcher operator {self.op!r} for label {self.name!r}: "
                 f"expected one of {', '.join(_MATCH_OPS)}")
         if self.op in ("=~", "!~"):
-            object.__setattr__(self, "_regex", compile_matcher_regex(self.value))
+            object.__setattr__(self, "_regex", compile_matcher_regex(self.value, self.dotall))
 
     def matches(self, value: str) -> bool:
         """Whether a label value (``""`` when the label is unset) satisfies the matcher."""

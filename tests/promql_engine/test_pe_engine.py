@@ -171,3 +171,16 @@ def test_evaluate_on_arbitrary_grid() -> None:
     out = e.evaluate("x", np.array([0, 5 * MIN, 50 * MIN]))
     assert isinstance(out, InstantVector)
     assert out.series[0].values.tolist() == [0.0, 5.0, 50.0]
+
+
+def test_regex_dot_matches_newline_only_in_3() -> None:
+    text = 'x{a="1\\n2"} 1'
+    assert len(_engine(text, "3").instant_samples('x{a=~"1.2"}', 0)) == 1
+    assert _engine(text, "2").instant_samples('x{a=~"1.2"}', 0) == []
+
+
+def test_inline_flags_are_scoped_like_re2() -> None:
+    e = _engine('x{g="production"} 1\nx{g="canary"} 2')
+    assert _values(e, 'x{g=~"((?i)PRO).*"}', 0) == {"__name__=x,g=production": 1.0}
+    assert _values(e, 'x{g=~"c(?i)ANARY|PRODUCTION"}', 0) == {
+        "__name__=x,g=canary": 2.0, "__name__=x,g=production": 1.0}
