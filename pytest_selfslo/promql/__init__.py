@@ -1,0 +1,30 @@
+"""Embedded PromQL engine: series notation, storage, evaluator, promqltest runner.
+
+Public names are imported lazily (``from pytest_selfslo.promql import Engine``)
+so that importing a submodule such as :mod:`.values` stays cheap and free of cycles.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Engine": "pytest_selfslo.promql.engine",
+    "LabelMatcher": "pytest_selfslo.promql.storage",
+    "PromQLTestFileResult": "pytest_selfslo.promql.promqltest",
+    "Sample": "pytest_selfslo.promql.values",
+    "Storage": "pytest_selfslo.promql.storage",
+    "parse_series_line": "pytest_selfslo.promql.series",
+    "parse_series_values": "pytest_selfslo.promql.series",
+    "run_promqltest_file": "pytest_selfslo.promql.promqltest",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_selfslo.promql' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
