@@ -37,6 +37,7 @@ MAX_REPORTED_BAD_LINES = 10
 _CHUNK = 8 << 20          # full scan: read size
 _TAIL_BLOCK = 64 << 10    # tail: first block read backwards (doubles up to _TAIL_MAX_BLOCK)
 _TAIL_MAX_BLOCK = 4 << 20
+_EXACT_TOTAL_LIMIT = 1 << 20  # tail: below this many unread bytes the total is counted exactly
 _WRITE_BATCH = 64 << 10   # extend(): bytes per write(2), always whole lines
 _TORN = "torn last line (no trailing newline: a writer was interrupted?)"
 
@@ -106,10 +107,12 @@ class HeartbeatRead(list[Heartbeat]):
     * ``bad_lines`` / ``reasons`` -- line numbers (1-based) and reasons of the
       first :data:`MAX_REPORTED_BAD_LINES` of them, in file order;
     * ``total`` -- valid records (matching ``token_id`` if given) in the whole
-      file. A full read counts them exactly in the same pass. A tail read is
-      exact when it reached the start of the file; otherwise it is an estimate
-      scaled from the bytes examined (``total_exact`` is then ``False``), because
-      counting exactly would cost a full scan.
+      file. A full read counts them exactly in the same pass. A tail read
+      counts them exactly when the part of the file before the tail is under
+      1 MiB (the malformed lines there are not reported); on bigger files it is
+      an estimate from the average size of the valid lines examined
+      (``total_exact`` is then ``False``), because counting exactly would cost
+      a full scan.
     """
 
     def __init__(self, items: Iterable[Heartbeat] = (), *, path: str = "", total: int = 0,
@@ -326,6 +329,15 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
     found.reverse()
     if reached_start:
         total, exact = len(found), True
+    elif pos + end <= _EXACT_TOTAL_LIMIT:  # small file: counting the rest costs little
+        f.seek(0)
+        prefix = f.read(pos) + buf[:end]
+        rest = 0
+        for raw in prefix.split(b"\n"):
+            rec = _parse_line(raw)
+            if isinstance(rec, Heartbeat) and (token_id is None or rec.token_id == token_id):
+                rest += 1
+        total, exact = len(found) + rest, True
     elif valid_lines:  # assume the unread part looks like the valid lines we saw
         per_line = valid_bytes / valid_lines
         matching = len(found) / valid_lines
