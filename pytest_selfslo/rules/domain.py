@@ -36,12 +36,16 @@ KNOWN_METRICS: dict[str, MetricInfo] = {
     "stability_score_ema": MetricInfo("stability_score_ema", "gauge", 0.0, 1.0),
     "oscillation_rate": MetricInfo("oscillation_rate", "gauge", 0.0),
     "selfslo_canary_sampling": MetricInfo("selfslo_canary_sampling", "gauge", 0.0, 1.0),
+    "selfslo_canary_decisions_total": MetricInfo("selfslo_canary_decisions_total", "counter", 0.0),
+    "selfslo_canary_observation_errors_total": MetricInfo(
+        "selfslo_canary_observation_errors_total", "counter", 0.0),
     "selfslo:sli_error:bool": MetricInfo("selfslo:sli_error:bool", "gauge", 0.0, 1.0),
     **{f"selfslo:sli_error:ratio_rate{w}": MetricInfo(f"selfslo:sli_error:ratio_rate{w}",
                                                       "gauge", 0.0, 1.0)
        for w in ("5m", "30m", "1h", "6h")},
-    "ALERTS": MetricInfo("ALERTS", "gauge", 1.0, 1.0),
-    "ALERTS_FOR_STATE": MetricInfo("ALERTS_FOR_STATE", "gauge", 0.0),
+    # alert series Prometheus writes itself; no domain bound so ALERTS > 0 is not flagged
+    "ALERTS": MetricInfo("ALERTS", "gauge"),
+    "ALERTS_FOR_STATE": MetricInfo("ALERTS_FOR_STATE", "gauge"),
     "up": MetricInfo("up", "gauge", 0.0, 1.0),
 }
 
