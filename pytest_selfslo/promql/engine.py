@@ -186,12 +186,15 @@ class Engine:
         return parse_expr(query)
 
     def evaluate(self, expr: Any, steps: IntArray | Sequence[int], start_ms: int | None = None,
-                 end_ms: int | None = None) -> Value:
+                 end_ms: int | None = None, *, pin_at_ms: int | None = None) -> Value:
         """Evaluate ``expr`` (string or parsed node) on the step grid ``steps`` (ms).
 
         ``start_ms``/``end_ms`` are what ``start()``/``end()`` and ``@ start()``
         refer to (default: first and last step). Names marked for dropping are
-        dropped at the end (Prometheus 3 delayed name removal).
+        dropped at the end (Prometheus 3 delayed name removal). ``pin_at_ms``
+        acts as if ``@ pin_at_ms`` were written on every selector and subquery
+        outside subqueries that lack one (promqltest's step-invariance re-runs).
+        Annotations end up in :attr:`annotations`.
         """
         node = parse_expr(expr) if isinstance(expr, str) else expr
         grid = np.asarray(steps, dtype=np.int64)
@@ -203,8 +206,10 @@ class Engine:
             end_ms=int(grid[-1]) if end_ms is None else end_ms,
             lookback_ms=self.lookback_ms,
         )
-        self.annotations = []
-        result = _Evaluator(self, ctx).eval(node, grid)
+        self.annotations = ctx.annotations
+        evaluator = _Evaluator(self, ctx)
+        evaluator.pin_at = pin_at_ms
+        result = evaluator.eval(node, grid)
         self.annotations.extend(a for a in ctx.annotations if a not in self.annotations)
         if isinstance(result, InstantVector):
             result = settle_names(result)
@@ -215,9 +220,10 @@ class Engine:
                     rs.labels, rs.drop_name = drop_metric_name(rs.labels), False
         return result
 
-    def instant(self, query: str | Any, time_ms: int) -> Value:
-        """Instant query at ``time_ms``."""
-        return self.evaluate(query, np.array([time_ms], dtype=np.int64), time_ms, time_ms)
+    def instant(self, query: str | Any, time_ms: int, *, pin_at_ms: int | None = None) -> Value:
+        """Instant query at ``time_ms`` (``pin_at_ms``: see :meth:`evaluate`)."""
+        return self.evaluate(query, np.array([time_ms], dtype=np.int64), time_ms, time_ms,
+                             pin_at_ms=pin_at_ms)
 
     def range(self, query: str | Any, start_ms: int, end_ms: int, step_ms: int) -> Value:
         """Range query over ``start_ms..end_ms`` every ``step_ms`` (both ends inclusive)."""
@@ -273,6 +279,8 @@ class _Evaluator:
         self.ctx = ctx
         self.delayed = engine.semantics == "3"
         self.left_open = engine.semantics == "3"
+        #: ``@`` time forced on selectors/subqueries without one (outside subqueries)
+        self.pin_at: int | None = None
 
     def context(self, steps: IntArray) -> EvalContext:
         if steps is self.ctx.steps:
@@ -327,7 +335,9 @@ class _Evaluator:
     def reference_times(self, node: Any, steps: IntArray) -> IntArray:
         """Per step, the time a selector/subquery looks at: ``@`` time (or step) minus offset."""
         at = node.at
-        if at is None:
+        if at is None and self.pin_at is not None:
+            ref = np.full(len(steps), self.pin_at, dtype=np.int64)
+        elif at is None:
             ref = steps
         else:
             kind = str(at.type)
@@ -396,7 +406,11 @@ class _Evaluator:
         inner = _union_of_ranges(first, last) * step_ms
         if len(inner) == 0:
             return RangeVector([], range_ms, ref)
-        value = self.eval(node.expr, inner)
+        pinned, self.pin_at = self.pin_at, None
+        try:
+            value = self.eval(node.expr, inner)
+        finally:
+            self.pin_at = pinned
         if isinstance(value, ScalarValue):
             value = InstantVector([InstantSeries((), value.values, np.ones(len(inner), bool))])
         if not isinstance(value, InstantVector):

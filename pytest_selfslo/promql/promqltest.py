@@ -28,8 +28,10 @@ Differences from Prometheus' runner, each deliberate:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,44 +347,59 @@ class _Runner:
         if experimental:
             return EvalOutcome(ev.line, ev.query, "skip",
                                f"experimental function {experimental}() is not implemented")
+        problem = self._attempt(ev, lambda: self._execute(ev, node))
+        if problem is None and ev.instant and not _at_unsafe(node):
+            t = ev.range_vector[1] if ev.range_vector else ev.start_ms
+            for et in ([-1000, 0, 1000] if t == 0 else [-10 * t, 0, t // 5, t, 10 * t]):
+                problem = self._attempt(
+                    ev, functools.partial(self._instant_problem, ev, node, et, pin_at_ms=t))
+                if problem:
+                    problem = f"re-run with @ {t / 1000:g} on every selector at t={et}ms: {problem}"
+                    break
+        return EvalOutcome(ev.line, ev.query, "fail" if problem else "pass", problem or "")
+
+    def _attempt(self, ev: _Eval, run: Callable[[], str | None]) -> str | None:
+        """Run one variant of an eval; the failure message, or ``None`` when it passes."""
         try:
-            message = self._execute(ev, node)
+            message = run()
         except PromQLError as exc:
             if ev.kinds("fail"):
-                return self._check_failure(ev, exc)
-            return EvalOutcome(ev.line, ev.query, "fail", f"unexpected error: {exc}")
+                return self._failure_problem(ev, exc)
+            return f"unexpected error: {exc}"
         except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
-            return EvalOutcome(ev.line, ev.query, "fail",
-                               f"engine crashed: {type(exc).__name__}: {exc}")
+            return f"engine crashed: {type(exc).__name__}: {exc}"
         if message is None and ev.kinds("fail"):
-            message = "expected the query to fail, but it succeeded"
-        return EvalOutcome(ev.line, ev.query, "fail" if message else "pass", message or "")
+            return "expected the query to fail, but it succeeded"
+        return message
 
-    def _check_failure(self, ev: _Eval, exc: Exception) -> EvalOutcome:
+    def _failure_problem(self, ev: _Eval, exc: Exception) -> str | None:
         text = str(exc)
         for e in ev.kinds("fail"):
             if e.match == "msg" and e.text not in text:
-                return EvalOutcome(ev.line, ev.query, "fail",
-                                   f"expected error message {e.text!r}, got {text!r}")
+                return f"expected error message {e.text!r}, got {text!r}"
             if e.match == "regex" and not re.search(e.text, text):
-                return EvalOutcome(ev.line, ev.query, "fail",
-                                   f"expected error matching {e.text!r}, got {text!r}")
-        return EvalOutcome(ev.line, ev.query, "pass")
+                return f"expected error matching {e.text!r}, got {text!r}"
+        return None
+
+    def _check_failure(self, ev: _Eval, exc: Exception) -> EvalOutcome:
+        problem = self._failure_problem(ev, exc)
+        return EvalOutcome(ev.line, ev.query, "fail" if problem else "pass", problem or "")
+
+    def _instant_problem(self, ev: _Eval, node: Any, t: int,
+                         pin_at_ms: int | None = None) -> str | None:
+        result = self.engine.instant(node, t, pin_at_ms=pin_at_ms)
+        return self._annotations(ev) or self._compare_instant(ev, result, t)
 
     def _execute(self, ev: _Eval, node: Any) -> str | None:
         if ev.instant:
             t = ev.range_vector[1] if ev.range_vector else ev.start_ms
-            result = self.engine.instant(node, t)
-            problem = self._annotations(ev) or self._compare_instant(ev, result, t)
+            problem = self._instant_problem(ev, node, t)
             if problem or ev.range_vector or ev.string is not None:
                 return problem
-            if _PAT_CONTEXT_FUNCS.search(ev.query) or ev.kinds("fail"):
+            if _PAT_CONTEXT_FUNCS.search(ev.query) or ev.kinds("fail") or ev.kinds("ordered"):
                 return None
             ranged = self.engine.range(node, t - 60_000, t + 60_000, 60_000)
-            middle = _step_slice(ranged, 1)
-            if ev.kinds("ordered"):
-                return None
-            problem = self._compare_instant(ev, middle, t, ordered=False)
+            problem = self._compare_instant(ev, _step_slice(ranged, 1), t, ordered=False)
             return f"in range mode (middle step): {problem}" if problem else None
         result = self.engine.range(node, ev.start_ms, ev.end_ms, ev.step_ms)
         return self._annotations(ev) or self._compare_range(ev, result)
@@ -564,6 +581,23 @@ def _selectors(node: Any) -> list[Any]:
             found.append(n)
         stack.extend(_children(n))
     return found
+
+
+_AT_UNSAFE = frozenset({"days_in_month", "day_of_month", "day_of_week", "day_of_year", "end",
+                        "hour", "minute", "month", "year", "predict_linear", "range", "start",
+                        "step", "time", "timestamp"})
+
+
+def _at_unsafe(node: Any) -> bool:
+    """Whether the query calls a function whose result varies with evaluation time under ``@``."""
+    import promql_parser
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, promql_parser.Call) and n.func.name in _AT_UNSAFE:
+            return True
+        stack.extend(_children(n))
+    return False
 
 
 def _unimplemented_experimental(node: Any) -> str | None:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.promql.promqltest import run_promqltest_file
+from pytest_selfslo.promql.promqltest import PromQLTestFileResult, run_promqltest_file
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "promqltest"
 FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
 THRESHOLD = 0.95
 
 
+@functools.cache
+def _run(path: Path) -> PromQLTestFileResult:
+    """Each file runs once per process, shared by the per-file and the overall test."""
+    return run_promqltest_file(path)
+
+
 @pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_promqltest_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_promqltest_file(path)
+    result = _run(path)
     with capsys.disabled():
         print(f"\n[promqltest] {result.summary()}")
         for outcome in result.outcomes:
@@ -30,7 +37,7 @@ def test_promqltest_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 @pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
 def test_promqltest_overall(capsys: pytest.CaptureFixture[str]) -> None:
-    results = [run_promqltest_file(p) for p in FILES]
+    results = [_run(p) for p in FILES]
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)

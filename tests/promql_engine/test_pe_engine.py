@@ -184,3 +184,16 @@ def test_inline_flags_are_scoped_like_re2() -> None:
     assert _values(e, 'x{g=~"((?i)PRO).*"}', 0) == {"__name__=x,g=production": 1.0}
     assert _values(e, 'x{g=~"c(?i)ANARY|PRODUCTION"}', 0) == {
         "__name__=x,g=canary": 2.0, "__name__=x,g=production": 1.0}
+
+
+def test_pin_at_applies_outside_subqueries_only() -> None:
+    e = _engine("x 0+1x20")
+    assert _values(e, "x", 10 * MIN) == {"__name__=x": 10.0}
+    pinned = e.instant("x", -50 * MIN, pin_at_ms=3 * MIN)
+    assert isinstance(pinned, InstantVector) and pinned.series[0].values.tolist() == [3.0]
+    # an explicit @ wins over the pin
+    explicit = e.instant("x @ 60", 0, pin_at_ms=3 * MIN)
+    assert isinstance(explicit, InstantVector) and explicit.series[0].values.tolist() == [1.0]
+    # the subquery is pinned, its inner selectors follow the inner grid
+    sub = e.instant("max_over_time(x[3m:1m])", 0, pin_at_ms=10 * MIN)
+    assert isinstance(sub, InstantVector) and sub.series[0].values.tolist() == [10.0]
