@@ -22,6 +22,7 @@ Python iteration per *run* of consecutive steps rather than per step.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -206,12 +207,16 @@ class GroupRun:
 def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArray, *,
                     semantics: str = "3", subquery_step_ms: int = 60_000,
                     external_labels: dict[str, str] | None = None, external_url: str = "",
-                    extra_exprs: Sequence[str] = ()) -> GroupRun:
+                    extra_exprs: Sequence[str] = (), mode: str | None = None) -> GroupRun:
     """Evaluate ``groups`` at every step in ``steps`` (ms), writing results into ``storage``.
 
     ``extra_exprs`` are queries that will run afterwards (unit-test expressions):
     ``ALERTS`` series are only materialised when one of them or a rule reads them.
+    ``mode`` forces ``"step"`` evaluation (the reference the vectorised mode is
+    tested against); ``None`` picks vectorised whenever that is exact.
     """
+    if mode not in (None, "step", "vectorised"):
+        raise ValueError(f"mode must be None, 'step' or 'vectorised', got {mode!r}")
     capped = _CappedStorage(storage)
     engine = Engine(cast(Storage, capped), semantics=semantics, subquery_step_ms=subquery_step_ms)
     run = GroupRun(np.asarray(steps, dtype=np.int64), list(groups), storage, engine,
@@ -220,7 +225,7 @@ def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArr
     exprs = {id(rule): parse_expr(rule.expr) for rule in rules}
     needs_alerts = any(_reads_alerts(parse_expr(e)) for e in extra_exprs) or any(
         _reads_alerts(node) for node in exprs.values())
-    if _vectorisable(rules, exprs):
+    if mode != "step" and (mode == "vectorised" or _vectorisable(rules, exprs)):
         snapshot = _snapshot(storage)
         try:
             _run_vectorised(run, exprs, needs_alerts)
@@ -257,13 +262,54 @@ def _names(node: Any) -> set[str] | None:
     """Metric names the expression selects; None when a selector has no fixed name."""
     names: set[str] = set()
     for sel in _selectors(node):
-        name = sel.name or next((m.value for m in sel.matchers.matchers
-                                 if m.name == METRIC_NAME and str(m.op).endswith("Equal")
-                                 and not str(m.op).endswith("NotEqual")), None)
+        name = _selector_name(sel)
         if not name or sel.matchers.or_matchers:
             return None
         names.add(name)
     return names
+
+
+def _selector_name(sel: Any) -> str | None:
+    if sel.name:
+        return str(sel.name)
+    for m in sel.matchers.matchers:
+        if m.name == METRIC_NAME and str(m.op) == "MatchOp.Equal":
+            return str(m.value)
+    return None
+
+
+def _matcher_accepts(op: str, pattern: str, value: str) -> bool:
+    if op == "MatchOp.Equal":
+        return value == pattern
+    if op == "MatchOp.NotEqual":
+        return value != pattern
+    try:
+        hit = re.fullmatch(pattern, value, re.DOTALL) is not None
+    except re.error:
+        return True
+    return hit if op == "MatchOp.Re" else not hit
+
+
+def _may_read(sel: Any, produced: dict[str, str]) -> bool:
+    """Could selector ``sel`` match a series whose fixed labels include ``produced``?"""
+    if sel.matchers.or_matchers:
+        return True
+    name = sel.name
+    if name and name != produced[METRIC_NAME]:
+        return False
+    for m in sel.matchers.matchers:
+        if m.name in produced and not _matcher_accepts(str(m.op), str(m.value), produced[m.name]):
+            return False
+    return True
+
+
+def _produced(rule: Rule) -> list[dict[str, str]]:
+    """Fixed labels of the series a rule writes (templated values are not fixed)."""
+    fixed = {k: v for k, v in rule.labels.items() if "{{" not in v}
+    if isinstance(rule, RecordingRule):
+        return [{**fixed, METRIC_NAME: rule.name}]
+    base = {**fixed, "alertname": rule.name}
+    return [{**base, METRIC_NAME: "ALERTS"}, {**base, METRIC_NAME: "ALERTS_FOR_STATE"}]
 
 
 def _time_shifted(node: Any) -> bool:
@@ -290,14 +336,16 @@ def _reads_alerts(node: Any) -> bool:
 
 
 def _vectorisable(rules: list[Rule], exprs: dict[int, Any]) -> bool:
-    produced_later: set[str] = set()
+    """No rule may read series written by itself or a later rule, nor look ahead in time."""
+    later: list[dict[str, str]] = []
     for rule in reversed(rules):
-        produced_later |= {rule.name} if isinstance(rule, RecordingRule) else {
-            "ALERTS", "ALERTS_FOR_STATE"}
+        later += _produced(rule)
         node = exprs[id(rule)]
-        names = _names(node)
-        if names is None or names & produced_later or _time_shifted(node):
+        if _time_shifted(node):
             return False
+        for sel in _selectors(node):
+            if any(_may_read(sel, produced) for produced in later):
+                return False
     return True
 
 
@@ -382,7 +430,8 @@ def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeri
     by_identity: dict[Labels, _Instance] = {}
     static = not any("{{" in v and ("value" in v.lower() or "now" in v)
                      for v in rule.labels.values())
-    for s in series:
+    for full in series:
+        s = InstantSeries(full.labels, full.values[:n], full.present[:n])
         idx = [0] if static else np.flatnonzero(s.present).tolist()
         for i in idx:
             lab = {k: v for k, v in s.labels if k != METRIC_NAME}

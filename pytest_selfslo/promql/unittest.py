@@ -37,7 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from pytest_selfslo.errors import PromQLError, RuleFileError, RuleTestFileError, SelfSloError
+from pytest_selfslo.errors import (
+    PromQLError,
+    PromQLEvalError,
+    RuleFileError,
+    RuleTestFileError,
+    SelfSloError,
+)
 from pytest_selfslo.promql.coverage import RuleCoverage, RuleKey
 from pytest_selfslo.promql.durations import format_duration
 from pytest_selfslo.promql.engine import parse_expr
@@ -55,8 +61,8 @@ from pytest_selfslo.promql.unittest_file import (
 )
 from pytest_selfslo.promql.values import InstantVector, Labels, ScalarValue, StringValue
 
-__all__ = ["GroupResult", "RuleTestReport", "configure", "load_test_file", "run",
-           "run_rule_tests", "run_test_group"]
+__all__ = ["GroupResult", "Observation", "RuleTestReport", "configure", "load_test_file",
+           "observe_group", "run", "run_rule_tests", "run_test_group"]
 
 
 @dataclass
@@ -219,31 +225,90 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
     return result
 
 
+def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
+    """promtool's ``query``: an instant query; a scalar becomes one sample without labels."""
+    at = group.start_ms + eval_time_ms
+    value = run.engine.evaluate(parse_expr(expr), np.array([at], dtype=np.int64))
+    if isinstance(value, ScalarValue):
+        return [((), float(value.values[0]))]
+    if isinstance(value, InstantVector):
+        return sorted((s.labels, float(s.values[0])) for s in value.series if s.present[0])
+    kind = "string" if isinstance(value, StringValue) else "range vector"
+    raise PromQLEvalError(f"rule result is not a vector or scalar (got a {kind})")
+
+
 def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: Any) -> str | None:
-    at = group.start_ms + case.eval_time_ms
     where = f"    expr: {json.dumps(case.expr)}, time: {format_duration(case.eval_time_ms)}"
     try:
-        value = run.engine.evaluate(parse_expr(case.expr), np.array([at], dtype=np.int64))
+        got = _query(run, group, case.expr, case.eval_time_ms)
     except PromQLError as exc:
         return f"{where}, err: {exc}"
-    got: list[tuple[Labels, float]]
-    if isinstance(value, ScalarValue):
-        got = [((), float(value.values[0]))]
-    elif isinstance(value, InstantVector):
-        got = [(s.labels, float(s.values[0])) for s in value.series if s.present[0]]
-    else:
-        kind = "string" if isinstance(value, StringValue) else "range vector"
-        return f"{where}, err: rule result is not a vector or scalar (got a {kind})"
     try:
         exp = [(expected_labels(s.labels), s.value) for s in case.exp_samples]
     except SelfSloError as exc:
         return f"{where}, err: {exc}"
     exp.sort(key=lambda x: x[0])
-    got.sort(key=lambda x: x[0])
     same = len(exp) == len(got) and all(
         e[0] == g[0] and _float_equal(e[1], g[1], test_file.fuzzy_compare)
         for e, g in zip(exp, got, strict=True))
     return None if same else expr_failure(where, exp, got)
+
+
+@dataclass
+class Observation:
+    """What a test group's rules and queries actually produce (no expectations involved).
+
+    ``alerts[(alertname, eval_time_ms)]`` are the firing alerts as (labels, annotations);
+    ``samples[(expr, eval_time_ms)]`` the query results as (labels, value) or an error
+    string; ``error`` a rule-file or rule-evaluation error that stopped the group.
+    """
+
+    alerts: dict[tuple[str, int], list[tuple[dict[str, str], dict[str, str]]]] = field(
+        default_factory=dict)
+    samples: dict[tuple[str, int], list[tuple[Labels, float]] | str] = field(default_factory=dict)
+    error: str | None = None
+    mode: str = ""
+
+
+def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3",
+                  mode: str | None = None) -> Observation:
+    """Evaluate a test group's rules and queries and report the actual results.
+
+    Useful to write expectations, and the basis of the differential test against promtool.
+    """
+    obs = Observation()
+    try:
+        rule_groups = _ordered_groups(load_rule_files(
+            test_file.rule_files, ignore_unknown_fields=test_file.ignore_unknown_fields),
+            test_file.group_eval_order)
+        eval_ms = test_file.evaluation_interval_ms
+        steps = np.arange(group.start_ms, group.start_ms + group.max_eval_time_ms + 1, eval_ms,
+                          dtype=np.int64)
+        run = evaluate_groups(rule_groups, _load_storage(group), steps, semantics=semantics,
+                              subquery_step_ms=eval_ms, external_labels=group.external_labels,
+                              external_url=group.external_url,
+                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode)
+    except (RuleFileError, PromQLError) as exc:
+        obs.error = str(exc)
+        return obs
+    obs.mode = run.mode
+    for case in group.alert_cases:
+        step = case.eval_time_ms // eval_ms
+        if step < run.steps_done:
+            obs.alerts[(case.alertname, case.eval_time_ms)] = sorted(
+                ((a.labels, a.annotations) for _, r in run.rules()
+                 if isinstance(r, AlertingRule) and r.name == case.alertname
+                 for a in run.alerts_at(r, step) if a.state.value == "firing"), key=sample_key)
+    if run.error is not None:
+        obs.error = str(run.error)
+        return obs
+    for expr_case in group.expr_cases:
+        try:
+            obs.samples[(expr_case.expr, expr_case.eval_time_ms)] = _query(
+                run, group, expr_case.expr, expr_case.eval_time_ms)
+        except PromQLError as exc:
+            obs.samples[(expr_case.expr, expr_case.eval_time_ms)] = str(exc)
+    return obs
 
 
 def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
