@@ -17,7 +17,7 @@ import numpy as np
 
 from .fn_labels import absent_series
 from .fn_util import Args, Exprs, quantile_warning, range_arg, scalar_arg
-from .fn_windows import Windows, kahan_inc, masked_kahan_inc
+from .fn_windows import Windows, kahan_inc, kahan_sums
 from .values import BoolArray, EvalContext, FloatArray, InstantVector, Value
 
 #: cells (rows x window length) gathered at once by the sort-based functions
@@ -48,22 +48,33 @@ def _reduce(name: str, fn: Callable[[Windows], FloatArray], keep_name: bool = Fa
 
 def _sum(w: Windows) -> FloatArray:
     # === sum_over_time(v Matrix) Vector ===
-    total = np.zeros(len(w.lo))
-    comp = np.zeros(len(w.lo))
-    for _, active, _, v_j in w.columns():
-        total, comp = masked_kahan_inc(active, v_j, total, comp)
-    return np.where(np.isinf(total), total, total + comp)
+    total, comp = kahan_sums(w)
+    result: FloatArray = np.where(np.isinf(total), total, total + comp)
+    return result
 
 
 def _avg(w: Windows) -> FloatArray:
     # === avg_over_time(v Matrix) Vector ===
-    # Direct Kahan mean while the running sum stays finite, incremental mean after.
-    _, total = w.at(w.lo)
-    rows = len(w.lo)
-    comp = np.zeros(rows)
-    mean = np.zeros(rows)
-    incremental = np.zeros(rows, dtype=bool)
-    for j, active, _, v_j in w.columns(first=1):
+    # Prometheus: direct Kahan mean while the running sum stays finite, incremental mean
+    # after. Overflow to ±Inf (or NaN) is sticky, so a finite final sum proves the direct
+    # path was taken all along; only the other rows replay the full algorithm.
+    total, comp = kahan_sums(w)
+    n = w.count.astype(np.float64)
+    result: FloatArray = total / n + comp / n
+    dirty = np.flatnonzero(~np.isfinite(total) & (w.count >= 1))
+    if len(dirty):
+        result[dirty] = _avg_general(w, dirty)
+    return result
+
+
+def _avg_general(w: Windows, rows: np.ndarray) -> FloatArray:
+    sub = Windows(w.series, w.n_steps, w.t, w.v, w.lo[rows], w.hi[rows], w.start[rows])
+    _, total = sub.at(sub.lo)
+    size = len(sub.lo)
+    comp = np.zeros(size)
+    mean = np.zeros(size)
+    incremental = np.zeros(size, dtype=bool)
+    for j, active, _, v_j in sub.columns(first=1):
         count = float(j + 1)
         direct = active & ~incremental
         new_total, new_comp = kahan_inc(v_j, total, comp)
@@ -79,31 +90,42 @@ def _avg(w: Windows) -> FloatArray:
         new_mean, new_comp = kahan_inc(v_j / count, q * mean, q * comp)
         mean = np.where(step, new_mean, mean)
         comp = np.where(step, new_comp, comp)
-    n = w.count.astype(np.float64)
-    return np.where(incremental, mean + comp, total / n + comp / n)
+    n = sub.count.astype(np.float64)
+    result: FloatArray = np.where(incremental, mean + comp, total / n + comp / n)
+    return result
 
 
 def _variance(w: Windows) -> FloatArray:
     # Welford's algorithm with Kahan-compensated mean and sum of squares (varianceOverTime).
-    rows = len(w.lo)
-    mean, c_mean, aux, c_aux = (np.zeros(rows) for _ in range(4))
-    for j, active, _, v_j in w.columns():
-        count = float(j + 1)
-        delta = v_j - (mean + c_mean)
-        mean, c_mean = masked_kahan_inc(active, delta / count, mean, c_mean)
-        aux, c_aux = masked_kahan_inc(active, delta * (v_j - (mean + c_mean)), aux, c_aux)
-    return (aux + c_aux) / w.count
+    out = np.full(len(w.lo), math.nan)
+    for block in w.blocks(np.flatnonzero(w.count >= 1)):
+        size = len(block.rows)
+        mean, c_mean, aux, c_aux = (np.zeros(size) for _ in range(4))
+        for j, x in enumerate(block.v):
+            active = block.mask[j]
+            delta = np.where(active, x - (mean + c_mean), 0.0)
+            mean, c_mean = kahan_inc(delta / (j + 1), mean, c_mean)
+            spread = np.where(active, delta * (x - (mean + c_mean)), 0.0)
+            aux, c_aux = kahan_inc(spread, aux, c_aux)
+        out[block.rows] = (aux + c_aux) / block.n
+    return out
 
 
 def _compare(w: Windows, better: Callable[[FloatArray, FloatArray], BoolArray],
              timestamp: bool) -> FloatArray:
     # compareOverTime: take a sample when it is "better" or the current best is NaN.
-    best_t, best = w.at(w.lo)
-    for _, active, t_j, v_j in w.columns():
-        take = active & (better(v_j, best) | np.isnan(best))
-        best = np.where(take, v_j, best)
-        best_t = np.where(take, t_j, best_t)
-    return best_t / 1000 if timestamp else best
+    out = np.full(len(w.lo), math.nan)
+    for block in w.blocks(np.flatnonzero(w.count >= 1), with_t=timestamp):
+        best = block.v[0]
+        best_t = block.t[0] if block.t is not None else best
+        for j in range(1, len(block.v)):
+            x = block.v[j]
+            take = block.mask[j] & (better(x, best) | np.isnan(best))
+            best = np.where(take, x, best)
+            if block.t is not None:
+                best_t = np.where(take, block.t[j], best_t)
+        out[block.rows] = best_t / 1000 if timestamp else best
+    return out
 
 
 def _gathered(w: Windows, rows: np.ndarray) -> tuple[FloatArray, BoolArray]:

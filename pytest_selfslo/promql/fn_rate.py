@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import PromQLEvalError
 from .fn_util import Args, Exprs, annotate, range_arg, scalar_arg
-from .fn_windows import Windows, masked_kahan_inc, pair_prefix, pairs_in_window
+from .fn_windows import Windows, kahan_inc, pair_prefix, pairs_in_window
 from .gofmt import go_quote
 from .values import (
     METRIC_NAME,
@@ -57,12 +57,12 @@ def _counter_corrections(w: Windows, base: FloatArray, ok: np.ndarray) -> FloatA
     if len(rows) == 0:
         return base
     result: FloatArray = base.copy()
-    acc = base[rows]
-    for j, active, _, v_j in w.columns(rows, first=1):
-        _, prev = w.at(w.lo[rows] + j - 1)
-        hit = active & (v_j < prev)
-        acc = np.where(hit, acc + prev, acc)
-    result[rows] = acc
+    for block in w.blocks(rows):
+        acc = base[block.rows]
+        for j in range(1, len(block.v)):
+            prev, cur = block.v[j - 1], block.v[j]
+            acc = np.where(block.mask[j] & (cur < prev), acc + prev, acc)
+        result[block.rows] = acc
     return result
 
 
@@ -171,28 +171,29 @@ def fn_idelta(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
 def _linear_regression(w: Windows, intercept_ms: IntArray) -> tuple[FloatArray, FloatArray]:
     """Least-squares slope/intercept per row, Kahan-summed in sample order like Prometheus."""
     rows = len(w.lo)
-    zeros = np.zeros(rows)
-    sx, cx, sy, cy, sxy, cxy, sx2, cx2 = (zeros.copy() for _ in range(8))
-    _, init_y = w.at(w.lo)
-    const_y = np.ones(rows, dtype=bool)
+    slope, intercept = np.full(rows, math.nan), np.full(rows, math.nan)
     with np.errstate(all="ignore"):
-        for j, active, t_j, v_j in w.columns():
-            if j > 0:
-                const_y &= ~active | (v_j == init_y)
-            x = (t_j - intercept_ms) / 1e3
-            sx, cx = masked_kahan_inc(active, x, sx, cx)
-            sy, cy = masked_kahan_inc(active, v_j, sy, cy)
-            sxy, cxy = masked_kahan_inc(active, x * v_j, sxy, cxy)
-            sx2, cx2 = masked_kahan_inc(active, x * x, sx2, cx2)
-        n = w.count.astype(np.float64)
-        sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
-        cov_xy = sxy - sx * sy / n
-        var_x = sx2 - sx * sx / n
-        slope = cov_xy / var_x
-        intercept = sy / n - slope * sx / n
-    inf_y = np.isinf(init_y)
-    slope = np.where(const_y, np.where(inf_y, math.nan, 0.0), slope)
-    intercept = np.where(const_y, np.where(inf_y, math.nan, init_y), intercept)
+        for block in w.blocks(np.flatnonzero(w.count >= 2), with_t=True):
+            assert block.t is not None
+            size = len(block.rows)
+            sx, cx, sy, cy, sxy, cxy, sx2, cx2 = (np.zeros(size) for _ in range(8))
+            init_y = block.v[0]
+            const_y = np.all((block.v[1:] == init_y) | ~block.mask[1:], axis=0)
+            ref = intercept_ms[block.rows]
+            for j in range(len(block.v)):
+                x = np.where(block.mask[j], (block.t[j] - ref) / 1e3, 0.0)
+                y = block.v[j]
+                sx, cx = kahan_inc(x, sx, cx)
+                sy, cy = kahan_inc(y, sy, cy)
+                sxy, cxy = kahan_inc(x * y, sxy, cxy)
+                sx2, cx2 = kahan_inc(x * x, sx2, cx2)
+            n = block.n.astype(np.float64)
+            sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+            b = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+            a = sy / n - b * sx / n
+            inf_y = np.isinf(init_y)
+            slope[block.rows] = np.where(const_y, np.where(inf_y, math.nan, 0.0), b)
+            intercept[block.rows] = np.where(const_y, np.where(inf_y, math.nan, init_y), a)
     return slope, intercept
 
 

@@ -18,12 +18,26 @@ results bit-identical to Prometheus, which matters for alert thresholds
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .fn_util import range_output
 from .values import BoolArray, FloatArray, InstantSeries, IntArray, RangeSeries, RangeVector
+
+#: cells (window positions x rows) per dense block: ~0.5 MB of float64, cache-friendly
+_BLOCK_CELLS = 1 << 16
+
+
+@dataclass
+class Block:
+    """Dense view of some rows: ``v[j, r]`` is the j-th sample of row ``rows[r]``."""
+
+    rows: IntArray
+    v: FloatArray
+    mask: BoolArray
+    t: IntArray | None
+    n: IntArray
 
 
 @dataclass
@@ -38,6 +52,8 @@ class Windows:
     hi: IntArray
     #: global index of each row's series' first sample (for "previous sample" look-ups)
     start: IntArray
+    #: samples per row (set from lo/hi)
+    count: IntArray = field(init=False)
 
     @classmethod
     def of(cls, rv: RangeVector, n_steps: int) -> Windows:
@@ -47,25 +63,23 @@ class Windows:
             return cls([], n_steps, empty, np.zeros(0), empty, empty, empty)
         lengths = np.array([len(s.t) for s in rv.series], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        t = np.concatenate([s.t for s in rv.series]).astype(np.int64)
-        v = np.concatenate([s.v for s in rv.series]).astype(np.float64)
-        lo = np.concatenate([s.lo + off for s, off in zip(rv.series, offsets, strict=True)])
-        hi = np.concatenate([s.hi + off for s, off in zip(rv.series, offsets, strict=True)])
-        start = np.repeat(offsets, n_steps)
-        return cls(list(rv.series), n_steps, t, v, lo.astype(np.int64), hi.astype(np.int64),
-                   start)
+        t = np.concatenate([s.t for s in rv.series]).astype(np.int64, copy=False)
+        v = np.concatenate([s.v for s in rv.series]).astype(np.float64, copy=False)
+        lo = np.concatenate([s.lo for s in rv.series]).astype(np.int64, copy=False)
+        hi = np.concatenate([s.hi for s in rv.series]).astype(np.int64, copy=False)
+        shift = np.repeat(offsets, n_steps)
+        lo += shift
+        hi += shift
+        return cls(list(rv.series), n_steps, t, v, lo, hi, shift)
 
-    @property
-    def count(self) -> IntArray:
-        """Samples per row."""
-        return self.hi - self.lo
+    def __post_init__(self) -> None:
+        self.count: IntArray = self.hi - self.lo
 
     def at(self, index: IntArray) -> tuple[IntArray, FloatArray]:
         """Timestamps and values at global indices (clipped: callers mask invalid rows)."""
         if len(self.v) == 0:
             return np.zeros(len(index), dtype=np.int64), np.zeros(len(index))
-        safe = np.clip(index, 0, len(self.v) - 1)
-        return self.t[safe], self.v[safe]
+        return np.take(self.t, index, mode="clip"), np.take(self.v, index, mode="clip")
 
     def columns(self, rows: IntArray | None = None,
                 first: int = 0) -> Iterator[tuple[int, BoolArray, IntArray, FloatArray]]:
@@ -81,6 +95,32 @@ class Windows:
             idx = lo + j
             t_j, v_j = self.at(idx)
             yield j, idx < hi, t_j, v_j
+
+    def blocks(self, rows: IntArray | None = None,
+               with_t: bool = False) -> Iterator[Block]:
+        """Rows in cache-sized blocks, each as dense (window position x row) matrices.
+
+        Positions beyond a row's window hold value 0 (a no-op for Kahan sums)
+        and ``mask`` False; blocks are small enough for the column loops of the
+        sequential algorithms to run in the CPU cache.
+        """
+        if rows is None:
+            rows = np.arange(len(self.lo), dtype=np.int64)
+        if len(rows) == 0 or len(self.v) == 0:
+            return
+        counts = self.count[rows]
+        width = max(int(counts.max()), 1)
+        per_block = max(1, _BLOCK_CELLS // width)
+        for start in range(0, len(rows), per_block):
+            block = rows[start:start + per_block]
+            n = counts[start:start + per_block]
+            w = max(int(n.max()), 1)
+            pos = np.arange(w, dtype=np.int64)[:, None]
+            mask = pos < n[None, :]
+            idx = np.where(mask, self.lo[block][None, :] + pos, 0)
+            v = np.where(mask, self.v[idx], 0.0)
+            t = self.t[idx] if with_t else None
+            yield Block(block, v, mask, t, n)
 
     def outputs(self, values: FloatArray, present: BoolArray,
                 keep_name: bool = False) -> list[InstantSeries]:
@@ -104,6 +144,31 @@ def kahan_inc(inc: FloatArray, total: FloatArray,
         comp = np.where(np.isinf(t), 0.0,
                         np.where(big, comp + ((total - t) + inc), comp + ((inc - t) + total)))
     return t, comp
+
+
+def kahan_sums(w: Windows, rows: IntArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """Kahan (Neumaier) sum and compensation of every row's window, in sample order.
+
+    Zero padding beyond a window is an exact no-op of :func:`kahan_inc`, so
+    the result equals Prometheus' sequential loop bit for bit.
+    """
+    size = len(w.lo) if rows is None else len(rows)
+    total, comp = np.zeros(size), np.zeros(size)
+    offset = 0
+    with np.errstate(all="ignore"):
+        for block in w.blocks(rows):
+            s = np.zeros(len(block.rows))
+            c = np.zeros(len(block.rows))
+            for x in block.v:
+                t = s + x
+                big = np.abs(s) >= np.abs(x)
+                c = c + np.where(big, (s - t) + x, (x - t) + s)
+                c[np.isinf(t)] = 0.0
+                s = t
+            end = offset + len(block.rows)
+            total[offset:end], comp[offset:end] = s, c
+            offset = end
+    return total, comp
 
 
 def masked_kahan_inc(active: BoolArray, inc: FloatArray, total: FloatArray,
