@@ -25,7 +25,6 @@ from .promql_walk import (
     number_value,
     op_name,
     output_labels,
-    selectors,
     unwrap,
 )
 
@@ -61,7 +60,7 @@ def _parsed(rf: RuleFile) -> Iterator[Rule]:
 def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL030: rate()/irate()/increase()/resets() need a counter."""
     for rule in _parsed(rf):
-        for node in iter_nodes(rule.ast):
+        for node in rule.nodes:
             if not (isinstance(node, pp.Call) and node.func.name in _COUNTER_FUNCS
                     and node.args):
                 continue
@@ -97,7 +96,7 @@ def _verdict(op: str, lo: float, hi: float, c: float) -> str | None:
 def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL031: a comparison of a bounded metric with a constant outside (or covering) its range."""
     for rule in _parsed(rf):
-        for node in iter_nodes(rule.ast):
+        for node in rule.nodes:
             if not (isinstance(node, pp.BinaryExpr) and op_name(node.op) in COMPARISONS):
                 continue
             op = op_name(node.op)
@@ -140,7 +139,7 @@ def check_template_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL033: PromQL regex matchers are fully anchored already."""
     for rule in _parsed(rf):
-        for sel in selectors(rule.ast):
+        for sel in (n for n in rule.nodes if isinstance(n, pp.VectorSelector)):
             for m in sel.matchers.matchers:
                 if m.op not in (pp.MatchOp.Re, pp.MatchOp.NotRe):
                     continue
@@ -156,7 +155,7 @@ def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 def check_absent_aggregation(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL034: absent(sum(x)) loses every label, so the alert cannot say what is missing."""
     for rule in _parsed(rf):
-        for node in iter_nodes(rule.ast):
+        for node in rule.nodes:
             if isinstance(node, pp.Call) and node.func.name in ("absent", "absent_over_time"):
                 arg = unwrap(node.args[0]) if node.args else None
                 if isinstance(arg, pp.SubqueryExpr):
@@ -172,7 +171,7 @@ def check_short_range(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL035: a range under 2 scrape intervals may hold fewer than two samples."""
     minimum = 2 * ctx.scrape_interval
     for rule in _parsed(rf):
-        for node in iter_nodes(rule.ast):
+        for node in rule.nodes:
             rng = node.range if isinstance(node, (pp.MatrixSelector, pp.SubqueryExpr)) else None
             if rng is None or rng.total_seconds() >= minimum:
                 continue

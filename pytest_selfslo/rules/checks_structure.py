@@ -20,7 +20,7 @@ from .findings import Finding
 from .loader import Field, Rule, RuleFile
 from .promql_walk import has_threshold
 
-__all__ = ["STRUCTURE_CHECKS", "markdown_anchors"]
+__all__ = ["STRUCTURE_CHECKS", "markdown_anchors", "runbook_candidates"]
 
 _ACTION = re.compile(r"\{\{-?(.*?)-?\}\}", re.S)
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -65,7 +65,7 @@ def check_duplicates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL020: an alert comparing against a threshold fires on a single bad evaluation."""
     for rule in rf.rules():
-        if rule.kind != "alert" or rule.ast is None or not has_threshold(rule.ast):
+        if rule.kind != "alert" or rule.ast is None or not has_threshold(rule.nodes):
             continue
         if rule.for_ is None or parse_duration(rule.for_.value).total_seconds() == 0:
             at = rule.for_ or rule.name
@@ -124,6 +124,20 @@ def markdown_anchors(path: Path, mtime: float) -> frozenset[str]:
             counts[slug] = n + 1
             anchors.add(slug if n == 0 else f"{slug}-{n}")
     return frozenset(anchors)
+
+
+def runbook_candidates(rf: RuleFile, ctx: LintContext) -> list[Path]:
+    """Every file a runbook_url of ``rf`` may resolve to (the lint cache's dependencies)."""
+    root = ctx.root_for(rf.path)
+    out = []
+    for rule in rf.rules():
+        link = rule.annotations.get("runbook_url")
+        if link is None or "{{" in link.value or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", link.value):
+            continue
+        target = link.value.strip().partition("#")[0]
+        if target:
+            out += [root / target, Path(rf.path).parent / target]
+    return sorted(set(out))
 
 
 def check_runbook_links(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:

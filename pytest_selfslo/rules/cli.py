@@ -39,6 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Scrape interval the short-range check assumes (default 1m)")
     parser.add_argument("--root", metavar="DIR",
                         help="Repository root for runbook links (default: nearest .git/pyproject)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="Reuse findings of unchanged files from this cache directory")
     parser.add_argument("--list-checks", action="store_true",
                         help="List the checks with their ids and exit")
 
@@ -106,7 +108,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         args.paths, slo=_load_spec(args.slo), policy=_load_policy(args.policy),
         disabled=disabled, root=args.root, scrape_interval=to_seconds(args.scrape_interval),
         slo_path=args.slo if args.slo not in (None, "default") else None,
-        policy_path=args.policy if args.policy not in (None, "default") else None)
+        policy_path=args.policy if args.policy not in (None, "default") else None,
+        cache_dir=args.cache_dir)
     text = format_findings(findings, args.format)
     if text:
         print(text, file=out)

@@ -81,7 +81,7 @@ def _comparisons(rule: Rule) -> Iterable[tuple[str, str, float, Any]]:
     """(metric, op as `metric op c`, c, node) for comparisons of a known metric with a constant."""
     if rule.ast is None:
         return
-    for node in iter_nodes(rule.ast):
+    for node in rule.nodes:
         if not (isinstance(node, pp.BinaryExpr) and op_name(node.op) in COMPARISONS):
             continue
         op, c, side = op_name(node.op), number_value(node.rhs), node.lhs

@@ -98,8 +98,8 @@ def number_value(node: Any) -> float | None:
 
 
 def has_threshold(node: Any) -> bool:
-    """True when the expression compares something against a number (a threshold alert)."""
-    for n in iter_nodes(node):
+    """True when the expression (an AST, or its list of nodes) compares against a number."""
+    for n in (node if isinstance(node, list) else iter_nodes(node)):
         if (isinstance(n, pp.BinaryExpr) and op_name(n.op) in COMPARISONS
                 and (_is_number(n.lhs) or _is_number(n.rhs))):
             return True
