@@ -299,10 +299,11 @@ def humanize_timestamp(value: Any) -> str:
     if nanos_f >= 2.0**63 or nanos_f < -(2.0**63):
         raise GoFuncError(f"{format_float_g(v)} cannot be represented as a nanoseconds "
                           "timestamp since it overflows int64")
-    nanos = int(nanos_f)
-    secs, frac = divmod(nanos, 1_000_000_000)
+    # model.TimeFromUnixNano keeps milliseconds (Go integer division truncates toward zero)
+    millis = int(int(nanos_f) / 1_000_000)
+    secs, frac = divmod(millis, 1000)
     stamp = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=secs)
     text = stamp.strftime("%Y-%m-%d %H:%M:%S")
     if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
+        text += "." + f"{frac:03d}".rstrip("0")
     return f"{text} +0000 UTC"

@@ -63,10 +63,19 @@ class Func:
 
 
 @dataclass
+class Command:
+    """One pipeline stage; ``pos`` is Go's ``line:col`` and ``text`` its source."""
+
+    nodes: list[Node]
+    pos: str
+    text: str
+
+
+@dataclass
 class Pipeline:
     decl: list[str]
     assign: bool
-    cmds: list[list[Node]]
+    cmds: list[Command]
 
 
 @dataclass
@@ -106,11 +115,19 @@ class Continue:
 
 
 Node = (Text | Literal | Field | Variable | Func | Pipeline | SubPipe | Chain | Action | Block
-        | Break | Continue)
+        | Break | Continue | Command)
 
 
 class _ExecError(Exception):
     pass
+
+
+class _ArgTypeError(_ExecError):
+    """An argument of the wrong Go type (reported at the function, without "error calling")."""
+
+
+class _Located(_ExecError):
+    """An execution error with Go's ``line:col: executing "name" at <node>:`` context."""
 
 
 class _BreakSignal(Exception):
@@ -185,7 +202,7 @@ def _ordered(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 def _string_arg(fn: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise _ExecError(f"wrong type for value; expected string; got {_type(value)}")
+        raise _ArgTypeError(f"wrong type for value; expected string; got {_type(value)}")
     return value
 
 
@@ -223,7 +240,8 @@ def _re_replace_all(pattern: str, repl: str, text: str) -> str:
 
 
 def _title(text: str) -> str:
-    return re.sub(r"(^|[^\w'])([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    """``cases.Title(..., NoLower)``: upper-case the first letter after any non-word rune."""
+    return re.sub(r"(?<!\w)\w", lambda m: m.group(0).upper(), text)
 
 
 def _strip_port(host_port: str) -> str:
@@ -365,6 +383,8 @@ def execute(nodes: list[Node], data: Any, name: str, text: str) -> str:
     state = _State(data, name, text, [("$", data)])
     try:
         _walk(state, data, nodes)
+    except _Located as exc:
+        raise TemplateError(f"error executing template {name}: template: {name}:{exc}") from None
     except _ExecError as exc:
         raise TemplateError(f"error executing template {name}: template: {name}: {exc}") from None
     return "".join(state.out)
@@ -439,13 +459,22 @@ def _pipeline(state: _State, dot: Any, pipe: Pipeline) -> Any:
     return value
 
 
-def _command(state: _State, dot: Any, cmd: list[Node], final: Any) -> Any:
+def _command(state: _State, dot: Any, command: Command, final: Any) -> Any:
+    cmd = command.nodes
     head = cmd[0]
-    if isinstance(head, Func):
-        return _call(state, dot, head.name, cmd[1:], final)
-    if len(cmd) > 1 or final is not _MISSING:
-        raise _ExecError(f"can't give argument to non-function {_describe(head)}")
-    return _operand(state, dot, head)
+    try:
+        if isinstance(head, Func):
+            return _call(state, dot, head.name, cmd[1:], final)
+        if len(cmd) > 1 or final is not _MISSING:
+            raise _ExecError(f"can't give argument to non-function {_describe(head)}")
+        return _operand(state, dot, head)
+    except _Located:
+        raise
+    except _ArgTypeError as exc:
+        node = head.name if isinstance(head, Func) else command.text
+        raise _Located(f'{command.pos}: executing "{state.name}" at <{node}>: {exc}') from None
+    except _ExecError as exc:
+        raise _Located(f'{command.pos}: executing "{state.name}" at <{command.text}>: {exc}') from None
 
 
 def _call(state: _State, dot: Any, name: str, arg_nodes: list[Node], final: Any) -> Any:
@@ -474,6 +503,8 @@ def _call(state: _State, dot: Any, name: str, arg_nodes: list[Node], final: Any)
         return state.data.eval_time_s if isinstance(state.data, AlertData) else 0.0
     try:
         return FUNCS[name](*args)
+    except (_ArgTypeError, _Located):
+        raise
     except _ExecError as exc:
         raise _ExecError(f"error calling {name}: {exc}") from None
     except TypeError:

@@ -26,6 +26,7 @@ as ``<error expanding template: ...>`` in the label or annotation value.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -167,26 +168,43 @@ class _Parser:
             self.scopes[-1].update(decl)
         return _exec.Pipeline(decl, assign, cmds)
 
-    def commands(self, toks: list[_Tok], offset: int) -> list[list[Node]]:
-        cmds: list[list[Node]] = []
+    def commands(self, toks: list[_Tok], offset: int) -> list[_exec.Command]:
+        cmds: list[_exec.Command] = []
         current: list[Node] = []
+        first = 0
         i = 0
         while i < len(toks):
             tok = toks[i]
             if tok.kind == "punct" and tok.text == "|":
                 if not current:
                     raise self.fail(offset, "missing value for command")
-                cmds.append(current)
+                cmds.append(self.command(current, toks[first:i]))
                 current = []
                 i += 1
+                first = i
                 continue
             node, i = self.operand(toks, i, offset)
             current.append(node)
         if current:
-            cmds.append(current)
+            cmds.append(self.command(current, toks[first:]))
         elif cmds:
             raise self.fail(offset, "missing value for command")
         return cmds
+
+    def command(self, nodes: list[Node], toks: list[_Tok]) -> _exec.Command:
+        """A command with its source position (Go reports ``line:col`` and the command text)."""
+        parts = [toks[0].text]
+        for prev, tok in itertools.pairwise(toks):
+            gap = tok.offset > prev.offset + len(prev.text)
+            parts.append((" " if gap and prev.text != "(" and tok.text != ")" else "") + tok.text)
+        text = "".join(parts)
+        pos = toks[0].offset
+        if len(toks) > 1 and toks[0].kind == "var" and toks[1].kind == "field" \
+                and toks[1].offset == toks[0].offset + len(toks[0].text):
+            pos = toks[1].offset  # Go positions a variable's field chain at the first field
+        line = self.text.count("\n", 0, pos) + 1
+        col = pos - (self.text.rfind("\n", 0, pos) + 1)
+        return _exec.Command(nodes, f"{line}:{col}", text)
 
     def operand(self, toks: list[_Tok], i: int, offset: int) -> tuple[Node, int]:
         tok = toks[i]

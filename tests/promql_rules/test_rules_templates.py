@@ -83,3 +83,30 @@ def test_go_sprintf_bad_verbs_like_go() -> None:
     assert go_sprintf("%d", 1.5) == "%!d(float64=1.5)"
     assert go_sprintf("%s") == "%!s(MISSING)"
     assert go_sprintf("%s %5.1f|%-3d|", "a", 2.25, 7) == "a   2.2|7  |"
+
+
+# Expected strings: promtool 2.42 output for the same templates (with label `i`
+# instead of `job` in the first one, which shifts the column by 2).
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ $labels.job | toUpper }}{{ 1 | toUpper }}",
+     'template: __alert_A:1:146: executing "__alert_A" at <toUpper>: wrong type for value; '
+     "expected string; got int"),
+    ("{{ index $labels 1 }}",
+     'template: __alert_A:1:115: executing "__alert_A" at <index $labels 1>: error calling index: '
+     "value has type int; should be string"),
+    ("{{ if gt $value 1 }}a{{ end }}",
+     'template: __alert_A:1:118: executing "__alert_A" at <gt $value 1>: error calling gt: '
+     "incompatible types for comparison"),
+    ("{{ $labels.job.x }}",
+     'template: __alert_A:1:122: executing "__alert_A" at <$labels.job.x>: can\'t evaluate field x '
+     "in type string"),
+])
+def test_execution_errors_match_go_positions(text: str, expected: str) -> None:
+    out = expand_template(text, "__alert_A", LABELS, 0.5)
+    assert out == f"<error expanding template: error executing template __alert_A: {expected}>"
+
+
+def test_title_and_timestamp_like_go() -> None:
+    assert render('{{ title "don\'t o\'neil x.y_z 3am éa" }}') == "Don'T O'Neil X.Y_z 3am Éa"
+    assert render("{{ humanizeTimestamp 0.0015 }}") == "1970-01-01 00:00:00.001 +0000 UTC"
+    assert render('{{ printf "%s" 1 2 }}') == "%!s(int=1)%!(EXTRA int=2)"
