@@ -22,10 +22,6 @@ from .promql_walk import has_threshold
 
 __all__ = ["STRUCTURE_CHECKS", "markdown_anchors", "runbook_candidates"]
 
-_ACTION = re.compile(r"\{\{-?(.*?)-?\}\}", re.S)
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_DEFINED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:?=")
-_BUILTIN_VARS = {"labels", "value", "externalLabels", "externalURL"}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXPLICIT_ANCHOR = re.compile(r"""(?:<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w\-]+)\})""")
 
@@ -170,31 +166,24 @@ def check_runbook_links(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                     f"#{anchor} in {target}{hint}", rule))
 
 
-def template_problems(text: str) -> list[str]:
-    """Problems of one Go template: unbalanced braces, undefined variables."""
-    problems = []
-    if text.count("{{") != text.count("}}"):
-        problems.append("unbalanced '{{' / '}}'")
-    defined = set(_DEFINED.findall(text)) | _BUILTIN_VARS
-    for action in _ACTION.findall(text):
-        for var in _VARIABLE.findall(action):
-            if var not in defined:
-                problems.append(f'undefined variable "${var}" (expected $labels, $value, '
-                                "$externalLabels or $externalURL)")
-    return problems
-
-
 def check_templates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL004: label and annotation templates must be well formed."""
+    """SL004: label and annotation templates must parse (engineer C's Go-template parser,
+    the one the embedded engine renders alerts with, so lint and evaluation agree)."""
+    from ..errors import TemplateError
+    from ..promql.templates import parse_template
+
     for rule in rf.rules():
+        if rule.kind != "alert":
+            continue
         for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
             for name, fld in fields.items():
                 if "{{" not in fld.value and "}}" not in fld.value:
                     continue
-                for problem in template_problems(fld.value):
+                try:
+                    parse_template(fld.value, f"__alert_{rule.name.value}")
+                except TemplateError as exc:
                     yield from _emit(rf.finding("SL004", fld.line, fld.column,
-                                                f"{rule.where}: {kind} {name!r}: {problem}",
-                                                rule))
+                                                f"{rule.where}: {kind} {name!r}: {exc}", rule))
 
 
 STRUCTURE_CHECKS = (check_duplicates, check_missing_for, check_required_labels,
