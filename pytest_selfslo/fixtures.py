@@ -8,7 +8,9 @@ process, i.e. per xdist worker); everything a test may mutate is per test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,12 +20,22 @@ from .plugin_config import SelfSloSettings
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from .heartbeat import Heartbeat, HeartbeatLog
+    from .metrics import SelfMetricsExporter
     from .prometheus import PrometheusServer
+    from .promql.values import Sample
     from .slo import SLOSpec
 
 __all__ = [
+    "EmbeddedPromQL",
+    "HeartbeatFactory",
+    "ScrapeTarget",
+    "heartbeat_factory",
+    "heartbeat_log",
     "prometheus",
     "prometheus_scrape_target",
+    "promql_engine",
+    "self_exporter",
     "self_metrics_registry",
     "selfslo_settings",
     "slo_spec",
@@ -69,6 +81,109 @@ def self_metrics_registry() -> CollectorRegistry:
     from prometheus_client import CollectorRegistry
 
     return CollectorRegistry()
+
+
+@pytest.fixture
+def self_exporter(self_metrics_registry: CollectorRegistry) -> SelfMetricsExporter:
+    """A SELF metrics exporter bound to ``self_metrics_registry``, gate forced on."""
+    from .metrics import SelfMetricsExporter
+
+    return SelfMetricsExporter(registry=self_metrics_registry, enabled=True)
+
+
+class HeartbeatFactory:
+    """Seeded heartbeat scenarios for a test; :meth:`write` puts records in a tmp JSONL file.
+
+        >>> beats = heartbeat_factory("coherence_drop", n=120, seed=3)   # doctest: +SKIP
+        >>> path = heartbeat_factory.write(beats)                         # doctest: +SKIP
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._files = 0
+
+    def __call__(self, scenario: str = "steady", n: int = 60, *, seed: int = 0,
+                 **kwargs: object) -> list[Heartbeat]:
+        """``n`` heartbeats of ``scenario`` (see ``pytest_selfslo.heartbeat.SCENARIOS``)."""
+        from .heartbeat import generate_heartbeats
+
+        return generate_heartbeats(scenario, n, seed, **kwargs)  # type: ignore[arg-type]
+
+    def write(self, heartbeats: Iterable[Heartbeat] | str = "steady", n: int = 60, *,
+              name: str | None = None, seed: int = 0, **kwargs: object) -> Path:
+        """Write records (or a scenario's ``n`` records) as JSON Lines; return the file path."""
+        from .heartbeat import HeartbeatLog
+
+        records = self(heartbeats, n, seed=seed, **kwargs) if isinstance(heartbeats, str) \
+            else heartbeats
+        self._files += 1
+        path = self.directory / (name or f"heartbeats-{self._files}.jsonl")
+        with HeartbeatLog(path) as log:
+            log.extend(records)
+        return path
+
+
+@pytest.fixture
+def heartbeat_factory(tmp_path: Path) -> HeartbeatFactory:
+    """Generate seeded heartbeat scenarios, optionally written to a tmp JSONL file."""
+    return HeartbeatFactory(tmp_path)
+
+
+@pytest.fixture
+def heartbeat_log(tmp_path: Path) -> Iterator[HeartbeatLog]:
+    """An empty append-only ``HeartbeatLog`` at ``tmp_path/identity.jsonl`` (``.path``)."""
+    from .heartbeat import HeartbeatLog
+
+    with HeartbeatLog(tmp_path / "identity.jsonl") as log:
+        yield log
+
+
+class EmbeddedPromQL:
+    """The embedded PromQL engine for one test: load series notation, query like Prometheus.
+
+        >>> promql_engine.load('self_stress{token_id="a"} 0.1+0.1x5')   # doctest: +SKIP
+        >>> promql_engine.query_value("max(self_stress)", at="5m")          # doctest: +SKIP
+        0.6
+    """
+
+    def __init__(self, semantics: str = "3") -> None:
+        from .promql.engine import Engine
+        from .promql.storage import Storage
+
+        self.storage = Storage()
+        self.engine = Engine(self.storage, semantics=semantics)
+
+    @staticmethod
+    def _ms(value: str | float) -> int:
+        from .promql.durations import parse_duration
+
+        return parse_duration(value) if isinstance(value, str) else round(float(value) * 1000)
+
+    def load(self, text: str, interval: str | float = "1m", start: str | float = 0) -> None:
+        """Load ``metric{labels} values`` lines (promtool notation) every ``interval``."""
+        self.storage.load(textwrap.dedent(text), self._ms(interval), self._ms(start))
+
+    def query(self, expr: str, at: str | float = 0) -> list[Sample]:
+        """Instant query at ``at`` (duration or seconds); a list of samples."""
+        return self.engine.instant_samples(expr, self._ms(at))
+
+    def query_value(self, expr: str, at: str | float = 0) -> float | None:
+        """The single value of an instant query (None when empty; error if several)."""
+        samples = self.query(expr, at)
+        if len(samples) > 1:
+            raise ValueError(f"{expr!r} returned {len(samples)} samples, expected at most one")
+        return samples[0].value if samples else None
+
+    def query_range(self, expr: str, start: str | float, end: str | float,
+                    step: str | float = "1m") -> list[Sample]:
+        """Range query from ``start`` to ``end`` every ``step``."""
+        return self.engine.range_samples(expr, self._ms(start), self._ms(end), self._ms(step))
+
+
+@pytest.fixture
+def promql_engine(pytestconfig: pytest.Config) -> EmbeddedPromQL:
+    """An empty embedded PromQL engine (``--self-slo-semantics``) with ``load``/``query``."""
+    return EmbeddedPromQL(_settings(pytestconfig).effective_semantics)
 
 
 @pytest.fixture(scope="session")
