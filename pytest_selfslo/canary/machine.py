@@ -236,7 +236,7 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
     dwell = policy.dwell_at(current)
     waited = now - state.since
     if now <= state.since:
-        reasons.append(f"no advance at or before the last change (t={state.since:g})")
+        reasons.append(f"no advance at or before the last change (t={state.since:.3f})")
         return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
     if waited < dwell:
         reasons.append(f"dwell: {waited:g}s of {dwell:g}s at {current:g}")

@@ -291,7 +291,7 @@ def _default_gates() -> tuple[Gate, ...]:
 
 
 DEFAULT_ROLLBACK_ALERTS: tuple[AlertMatcher, ...] = (
-    AlertMatcher((("alertname", "AURIS_SELF_.*|AURIS_STABILITY_.*|.*[Ss]tability.*"),
+    AlertMatcher((("alertname", "AURIS_SELF_.*|AURIS_Stability_.*|AURIS_Oscillation_.*"),
                   ("severity", "warning|critical"))),
 )
 

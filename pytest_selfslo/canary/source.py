@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..promql.values import InstantVector, ScalarValue
 from .machine import Observation
 from .policy import CanaryPolicy
 
-__all__ = ["EmbeddedSource", "MetricsSource", "PrometheusSource", "StaticSource"]
+__all__ = ["EmbeddedSource", "MetricsSource", "PrometheusSource", "StaticSource", "vector_steps"]
 
 
 class MetricsSource(Protocol):
@@ -146,22 +147,20 @@ class PrometheusSource:
         return firing, None
 
     def observe(self, policy: CanaryPolicy, at: float) -> Observation:
-        """Query every gate and the alerts; any failure sets ``error`` (the decision then holds)."""
+        """Query every gate and the alerts; the first failure sets ``error`` and stops (the decision
+        then holds), so a dead server costs one query's retries, not one per gate."""
         gates: dict[str, float | None] = {}
         notes: dict[str, str] = {}
-        errors: list[str] = []
         for gate in policy.gates:
             value, note = self.query(gate.expr, at)
             gates[gate.name] = value
             if note is not None:
                 notes[gate.name] = note
-                if note.startswith("/api/") or note.startswith("garbage"):
-                    errors.append(f"gate {gate.name}: {note}")
+                if note.startswith(("/api/", "garbage")):  # fail fast: the decision holds anyway
+                    return Observation(gates=gates, error=f"gate {gate.name}: {note}", at=at,
+                                       notes=notes)
         firing, error = self.firing_alerts()
-        if error is not None:
-            errors.append(error)
-        return Observation(gates=gates, firing_alerts=firing, error="; ".join(errors) or None,
-                           at=at, notes=notes)
+        return Observation(gates=gates, firing_alerts=firing, error=error, at=at, notes=notes)
 
 
 class StaticSource:
@@ -206,7 +205,7 @@ class EmbeddedSource:
                 gates[gate.name] = None
                 errors.append(f"gate {gate.name}: {type(exc).__name__}: {exc}")
                 continue
-            value, note = _engine_value(result)
+            value, note = vector_steps(result, 1)[0]
             gates[gate.name] = value
             if note is not None:
                 notes[gate.name] = note
@@ -218,24 +217,24 @@ class EmbeddedSource:
                            at=at, notes=notes)
 
 
-def _engine_value(result: Any) -> tuple[float | None, str | None]:
-    """The single number in an embedded-engine instant result (vector or scalar)."""
-    value = getattr(result, "value", None)
-    if isinstance(value, (int, float)):  # a scalar
-        return (float(value), None) if math.isfinite(value) else (None, f"value is {value}")
-    samples = getattr(result, "samples", None)
-    if samples is None and isinstance(result, Sequence):
-        samples = result
-    if samples is None:
-        return None, f"result {type(result).__name__}, expected vector or scalar"
-    samples = list(samples)
-    if not samples:
-        return None, "no series"
-    if len(samples) > 1:
-        return None, f"{len(samples)} series, expected 1 (aggregate the expression, e.g. avg(...))"
-    raw = getattr(samples[0], "value", samples[0])
-    try:
-        number = float(raw)
-    except (TypeError, ValueError):
-        return None, f"cannot read a sample value from {raw!r}"
-    return (number, None) if math.isfinite(number) else (None, f"value is {number}")
+def vector_steps(result: Any, n: int) -> list[tuple[float | None, str | None]]:
+    """Per step of an engine result: the single value, or ``None`` with the reason why not."""
+    if isinstance(result, ScalarValue):
+        out: list[tuple[float | None, str | None]] = []
+        for v in result.values.tolist():
+            out.append((float(v), None) if math.isfinite(v) else (None, f"value is {v}"))
+        return out
+    if not isinstance(result, InstantVector):
+        return [(None, f"result is a {type(result).__name__}, expected vector or scalar")] * n
+    out = []
+    for i in range(n):
+        present = [s for s in result.series if bool(s.present[i])]
+        if not present:
+            out.append((None, "no series"))
+        elif len(present) > 1:
+            out.append((None, f"{len(present)} series, expected 1 (aggregate the expression, "
+                              "e.g. avg(...))"))
+        else:
+            v = float(present[0].values[i])
+            out.append((v, None) if math.isfinite(v) else (None, f"value is {v}"))
+    return out

@@ -28,7 +28,7 @@ FAST = CanaryPolicy(steps=(0.1, 0.5, 1.0), gates=P.gates, rollback_alerts=P.roll
                     min_dwell=(0.0,), consecutive_successes=1, failure_limit=1,
                     pause_on_rollback=False)
 POLICIES = st.sampled_from([P, FAST])
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=60, deadline=None)
 
 
 @st.composite
@@ -107,7 +107,7 @@ def _improves(policy: CanaryPolicy, worse: Observation, better: Observation) -> 
     return True
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(improvements())
 def test_better_evidence_never_produces_a_worse_action(case: tuple) -> None:
     policy, state, worse, better = case

@@ -1,0 +1,224 @@
+"""Offline replay: what would the controller have done on this recorded data?
+
+Recorded data (heartbeat logs and/or promtool-style series files) is loaded
+into the embedded engine's storage; the policy's gates are evaluated with
+range queries on a decision grid, the alert rules (if given) with the
+embedded rule evaluator on the same grid, and every step goes through the
+same pure :func:`~pytest_selfslo.canary.machine.decide` the live tuner uses.
+The result is the timeline of decisions with their reasons.
+
+Series file format (YAML, like promtool's ``input_series``)::
+
+    interval: 10s            # sample spacing (default 1m)
+    start: 1700000000        # unix seconds of the first sample (default 0)
+    input_series:
+      - series: 'stability_score_ema{instance="a"}'
+        values: '0.93x360'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..errors import InputError, located
+from ..promql.durations import parse_duration
+from ..promql.engine import Engine
+from ..promql.series import parse_series_line
+from ..promql.storage import Storage
+from .machine import Action, CanaryState, Decision, Observation, decide
+from .policy import CanaryPolicy
+from .source import vector_steps
+
+__all__ = ["SimulationResult", "load_heartbeats_into", "load_series_file", "simulate",
+           "simulate_files"]
+
+_METRICS = ("coherence", "continuity", "presence", "stress")
+
+
+def load_heartbeats_into(storage: Storage, path: str | Path) -> tuple[float, float]:
+    """Add the four SELF gauges of every heartbeat in ``path``; returns (first, last) timestamp."""
+    from ..heartbeat import read_heartbeats
+
+    beats = read_heartbeats(path, strict=True)
+    if not beats:
+        raise InputError(located("no heartbeats to simulate", path))
+    by_token: dict[str, list[Any]] = {}
+    for hb in beats:
+        by_token.setdefault(hb.token_id, []).append(hb)
+    for token, rows in by_token.items():
+        ts = [round(hb.ts * 1000) for hb in rows]
+        for metric in _METRICS:
+            storage.add_samples({"__name__": f"self_{metric}", "token_id": token}, ts,
+                                [getattr(hb, metric) for hb in rows])
+    stamps = [hb.ts for hb in beats]
+    return min(stamps), max(stamps)
+
+
+def load_series_file(storage: Storage, path: str | Path) -> tuple[float, float]:
+    """Load a series YAML file (see the module doc); returns (first, last) sample time in seconds."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(located(f"cannot read the series file: {exc.strerror or exc}", path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(located(f"invalid YAML: {getattr(exc, 'problem', exc)}", path,
+                                 mark.line + 1 if mark else None)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("input_series"), list):
+        raise InputError(located("expected a mapping with an 'input_series' list, got "
+                                 f"{type(data).__name__}", path))
+    try:
+        interval_ms = parse_duration(str(data.get("interval", "1m")))
+    except ValueError:
+        raise InputError(located(f"interval: expected a duration such as 10s, got "
+                                 f"{data.get('interval')!r}", path)) from None
+    start = data.get("start", 0)
+    if isinstance(start, bool) or not isinstance(start, (int, float)):
+        raise InputError(located(f"start: expected unix seconds, got {start!r}", path))
+    if interval_ms <= 0:
+        raise InputError(located("interval: expected a positive duration, got 0", path))
+    start_ms = round(start * 1000)
+    longest = 0
+    for i, entry in enumerate(data["input_series"]):
+        if not isinstance(entry, dict) or "series" not in entry or "values" not in entry:
+            raise InputError(located(f"input_series[{i}]: expected {{series, values}}, got {entry!r}",
+                                     path))
+        line = f"{entry['series']} {entry['values']}"
+        try:
+            count = len(parse_series_line(line)[1])
+            storage.load(line, interval_ms, start_ms)
+        except InputError as exc:
+            raise InputError(located(f"input_series[{i}]: {exc}", path)) from None
+        longest = max(longest, count)
+    return start_ms / 1000.0, (start_ms + max(longest - 1, 0) * interval_ms) / 1000.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationResult:
+    """Every decision of a replay, in time order."""
+
+    decisions: tuple[Decision, ...]
+    policy: CanaryPolicy
+
+    @property
+    def final_sampling(self) -> float:
+        """The sampling after the last decision."""
+        return self.decisions[-1].next if self.decisions else self.policy.floor
+
+    def first(self, action: Action) -> Decision | None:
+        """The first decision with ``action`` (``None`` if it never happened)."""
+        return next((d for d in self.decisions if d.action is action), None)
+
+    def first_firing(self) -> Decision | None:
+        """The first decision that saw a firing rollback alert."""
+        return next((d for d in self.decisions if d.firing_alerts), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every decision dict plus the final sampling."""
+        return {"final_sampling": self.final_sampling,
+                "decisions": [d.to_dict() for d in self.decisions]}
+
+    def timeline(self, every_decision: bool = False) -> str:
+        """Readable timeline: each change of action or sampling (or every decision), with reasons."""
+        if not self.decisions:
+            return "(no decisions)"
+        t0 = self.decisions[0].at
+        lines = []
+        previous: tuple[str, float] | None = None
+        for d in self.decisions:
+            key = (d.action.value, d.next)
+            if not every_decision and key == previous and d is not self.decisions[-1]:
+                continue
+            previous = key
+            stamp = _dt.datetime.fromtimestamp(d.at, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            change = (f"{d.current:>5.0%} -> {d.next:.0%}" if d.next != d.current
+                      else f"{d.current:>5.0%}")
+            lines.append(f"{stamp} (+{_elapsed(d.at - t0)})  {d.action.value.upper():<8} "
+                         f"{change:<14} {'; '.join(_decisive(d.reasons))}")
+        return "\n".join(lines)
+
+
+def _decisive(reasons: Sequence[str]) -> list[str]:
+    """The reasons that explain the action (passing gates are noise in a timeline)."""
+    telling = [r for r in reasons if " passes: " not in r]
+    return telling or list(reasons[-1:])
+
+
+def _elapsed(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:d}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def simulate(policy: CanaryPolicy, storage: Storage, start: float, end: float, *,
+             every: float = 60.0, groups: Sequence[Any] = (), initial: CanaryState | None = None,
+             semantics: str = "3") -> SimulationResult:
+    """Replay ``storage`` from ``start`` to ``end`` (unix seconds), one decision every ``every`` s."""
+    if every <= 0:
+        raise InputError(f"every: expected a positive number of seconds, got {every!r}")
+    steps = np.arange(round(start * 1000), round(end * 1000) + 1, round(every * 1000), dtype=np.int64)
+    if len(steps) == 0:
+        return SimulationResult((), policy)
+    firing_by_step: list[list[dict[str, str]]] = [[] for _ in steps]
+    if groups:
+        from ..promql.ruleeval import evaluate_groups
+        from ..promql.rules import AlertState
+
+        run = evaluate_groups(groups, storage, steps, semantics=semantics)
+        for group in groups:
+            for rule in group.alerting_rules:
+                for i in range(len(steps)):
+                    for alert in run.alerts_at(rule, i):
+                        if alert.state is AlertState.FIRING:
+                            firing_by_step[i].append(dict(alert.labels))
+    engine = Engine(storage, semantics=semantics)
+    table: dict[str, list[tuple[float | None, str | None]]] = {}
+    errors: dict[str, str] = {}
+    for gate in policy.gates:
+        try:
+            table[gate.name] = vector_steps(engine.evaluate(gate.expr, steps), len(steps))
+        except Exception as exc:  # an unevaluable gate is an error in every observation
+            errors[gate.name] = f"gate {gate.name}: {type(exc).__name__}: {exc}"
+    state = initial or CanaryState(sampling=policy.floor, since=start,
+                                   step=policy.step_index(policy.floor))
+    decisions = []
+    for i, t_ms in enumerate(steps.tolist()):
+        at = t_ms / 1000.0
+        gates = {name: col[i][0] for name, col in table.items()}
+        notes = {name: note for name, col in table.items() if (note := col[i][1]) is not None}
+        obs = Observation(gates=gates, firing_alerts=firing_by_step[i],
+                          error="; ".join(errors.values()) or None, at=at, notes=notes)
+        decision = decide(policy, state, obs, at)
+        decisions.append(decision)
+        state = decision.state
+    return SimulationResult(tuple(decisions), policy)
+
+
+def simulate_files(policy: CanaryPolicy, *, heartbeats: Iterable[str | Path] = (),
+                   series: Iterable[str | Path] = (), rules: Iterable[str | Path] = (),
+                   every: float = 60.0, semantics: str = "3") -> SimulationResult:
+    """Load heartbeat logs, series files and rule files, then :func:`simulate` over their span."""
+    storage = Storage()
+    spans: list[tuple[float, float]] = []
+    for path in heartbeats:
+        spans.append(load_heartbeats_into(storage, path))
+    for path in series:
+        spans.append(load_series_file(storage, path))
+    if not spans:
+        raise InputError("nothing to simulate: give --heartbeats FILE or --series FILE")
+    groups: list[Any] = []
+    rule_paths = [str(p) for p in rules]
+    if rule_paths:
+        from ..promql.rulefile import load_rule_files
+
+        groups = load_rule_files(rule_paths)
+    start = min(s for s, _ in spans)
+    end = max(e for _, e in spans)
+    return simulate(policy, storage, start, end, every=every, groups=groups, semantics=semantics)
+
