@@ -337,7 +337,14 @@ def load_file(path: str | Path, text: str | None = None) -> RuleFile:
     """Load ``path`` into a :class:`RuleFile`; problems become findings, never exceptions."""
     spath = str(path)
     if text is None:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rf = RuleFile(spath, "invalid")
+            rf.findings.append(Finding(spath, 1, 1, "SL001", CHECKS["SL001"].severity,
+                                       f"not UTF-8 text: byte {exc.start}: {exc.reason}"))
+            return rf
     lines = text.splitlines()
     rf = RuleFile(spath, "rules", lines=lines)
     rf.file_disabled, per_line = _disables(lines, spath, rf.findings)
