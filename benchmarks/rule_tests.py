@@ -10,6 +10,7 @@ The last line is the scale ratio ours/promtool (< 1.0: we are faster).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_selfslo.promql.unittest import run_rule_tests  # noqa: E402
+import yaml  # noqa: E402
+
+from pytest_selfslo.promql.durations import parse_duration  # noqa: E402
+from pytest_selfslo.promql.unittest import (  # noqa: E402
+    load_test_file,
+    observe_group,
+    run_rule_tests,
+)
 
 METRICS = ("self_coherence", "self_continuity", "self_presence", "self_stress")
 RULES = [
@@ -67,11 +75,33 @@ def _write_scale(folder: Path, series: int, hours: int) -> Path:
         lines += [f"      - series: '{metric}{{token_id=\"t{i // len(METRICS)}\"}}'",
                   f"        values: '{_values(i, minutes)}'"]
     lines += ["    alert_rule_test:"]
-    for name, _ in RULES[:3]:
-        lines += [f"      - eval_time: {hours * 60 - 1}m", f"        alertname: {name}",
-                  "        exp_alerts: []"]
-    (folder / "scale_test.yml").write_text("\n".join(lines) + "\n")
-    return folder / "scale_test.yml"
+    for name, _ in RULES:
+        for at in (hours * 30, hours * 60 - 1):
+            lines += [f"      - eval_time: {at}m", f"        alertname: {name}"]
+    path = folder / "scale_test.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _expect_our_results(path: Path, semantics: str) -> int:
+    """Rewrite the test with *our* firing alerts as expectations; returns how many.
+
+    promtool passing the rewritten file then means it computed exactly the same
+    alerts, labels and annotations at scale.
+    """
+    test_file = load_test_file(path)
+    group = test_file.groups[0]
+    obs = observe_group(test_file, group, semantics=semantics)
+    doc = yaml.safe_load(path.read_text())
+    total = 0
+    for case in doc["tests"][0]["alert_rule_test"]:
+        ms = parse_duration(case["eval_time"])
+        alerts = obs.alerts.get((case["alertname"], ms), [])
+        case["exp_alerts"] = [{"exp_labels": {k: v for k, v in labels.items() if k != "alertname"},
+                               "exp_annotations": notes} for labels, notes in alerts]
+        total += len(alerts)
+    path.write_text(json.dumps(doc))
+    return total
 
 
 def _semantics() -> str:
@@ -116,10 +146,13 @@ def main() -> None:
           f"ratio {ours_total / theirs_total:.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         path = _write_scale(Path(tmp), series, hours)
+        expected = _expect_our_results(path, semantics)
         theirs, rc_t = _time_promtool(path)
         ours, rc_o = _time_ours(path, semantics)
     print(f"scale: {series} series x {hours} h at 1m, {len(RULES)} alert rules: "
-          f"promtool {theirs:.2f} s (exit {rc_t}), ours {ours:.2f} s (exit {rc_o})")
+          f"promtool {theirs:.2f} s (exit {rc_t}), ours {ours:.2f} s (exit {rc_o}); "
+          f"{expected} expected alerts from our engine, promtool "
+          f"{'agrees' if rc_t == 0 else 'DISAGREES'}")
     print(f"ratio (ours/promtool, scale): {ours / theirs:.3f}")
 
 

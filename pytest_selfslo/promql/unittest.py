@@ -51,7 +51,6 @@ from pytest_selfslo.promql.report import alert_failure, expr_failure, sample_key
 from pytest_selfslo.promql.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.rulefile import load_rule_files
 from pytest_selfslo.promql.rules import AlertingRule, RecordingRule, RuleGroup
-from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.unittest_file import (
     RuleTestFile,
@@ -155,10 +154,11 @@ def _ordered_groups(groups: list[RuleGroup], order: tuple[str, ...]) -> list[Rul
 def _load_storage(group: TestGroup) -> Storage:
     storage = Storage()
     for item in group.input_series:
-        labels, values = parse_series_line(f"{item.series} {item.values}")
-        idx = [i for i, v in enumerate(values) if v is not None]
-        ts = group.start_ms + np.asarray(idx, dtype=np.int64) * group.interval_ms
-        storage.add_samples(labels, ts, [float(values[i] or 0.0) for i in idx])
+        labels, values = item.parsed
+        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        keep = np.array([v is not None for v in values], dtype=bool)
+        ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
+        storage.add_samples(labels, ts, arr[keep])
     return storage
 
 

@@ -40,6 +40,8 @@ class InputSeries:
     series: str
     values: str
     line: int
+    #: labels and expanded values, parsed once when the file is loaded
+    parsed: tuple[Labels, list[float | None]] = field(default=((), []), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,14 +199,14 @@ def _group(reader: YamlReader, node: yaml.Node, index: int, eval_ms: int) -> Tes
     series: list[InputSeries] = []
     for n in reader.sequence(get("input_series"), f"{where}.input_series"):
         f = reader.mapping(n, f"{where}.input_series item", ("series", "values"))
-        item = InputSeries(reader.string(f["series"][1] if "series" in f else None, "series"),
-                           reader.string(f["values"][1] if "values" in f else None, "values"),
-                           n.start_mark.line + 1)
+        text = reader.string(f["series"][1] if "series" in f else None, "series")
+        values = reader.string(f["values"][1] if "values" in f else None, "values")
         try:
-            parse_series_line(f"{item.series} {item.values}")
+            parsed = parse_series_line(f"{text} {values}")
         except SeriesNotationError as exc:
             reader.problem(n, "series", f"{where}.input_series: {exc}")
-        series.append(item)
+            continue
+        series.append(InputSeries(text, values, n.start_mark.line + 1, parsed))
     name_node = get("name")
     name = reader.string(name_node, f"{where}.name") if name_node is not None else ""
     return TestGroup(

@@ -21,6 +21,8 @@ from pytest_selfslo.promql.durations import parse_duration
 
 __all__ = ["Problem", "YamlReader", "compose"]
 
+#: libyaml's composer when available: same nodes and marks, ~10x faster on big test files
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -44,7 +46,7 @@ class Problem:
 def compose(text: str, path: str) -> tuple[yaml.Node | None, Problem | None]:
     """The YAML node tree of ``text``, or the syntax problem that prevents it."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader), None
+        return yaml.compose(text, Loader=_LOADER), None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
