@@ -6,6 +6,11 @@ overflow-safe mean, Welford variance, min/max with NaN rules) are replayed
 column by column so results are bit-identical to Prometheus'.
 ``last_over_time``/``first_over_time`` keep the metric name (they act like an
 offset); every other function flags it for removal.
+
+Semantics difference: with ``semantics="2"`` ``avg_over_time`` uses Prometheus
+2.x's Kahan-compensated *incremental* mean (3.x: direct mean, incremental only
+after overflow); the two differ in the last bit, which decides alert
+thresholds. Checked bit for bit against promtool 2.42.
 """
 
 from __future__ import annotations
@@ -31,14 +36,19 @@ def _windows(ctx: EvalContext, args: Args, name: str) -> Windows:
 
 
 def _reduce(name: str, fn: Callable[[Windows], FloatArray], keep_name: bool = False,
-            doc: str = "") -> RangeFunction:
-    """Table entry for a function whose result exists wherever the window is non-empty."""
+            doc: str = "", semantics2: Callable[[Windows], FloatArray] | None = None,
+            ) -> RangeFunction:
+    """Table entry for a function whose result exists wherever the window is non-empty.
+
+    ``semantics2`` is the Prometheus 2.x algorithm where it differs numerically.
+    """
     def call(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
         w = _windows(ctx, args, name)
         if not w.series:
             return InstantVector([])
+        reducer = semantics2 if semantics2 is not None and ctx.semantics == "2" else fn
         with np.errstate(all="ignore"):
-            values = fn(w)
+            values = reducer(w)
         return InstantVector(w.outputs(values, w.count >= 1, keep_name))
 
     call.__name__ = f"fn_{name}"
@@ -65,6 +75,28 @@ def _avg(w: Windows) -> FloatArray:
     if len(dirty):
         result[dirty] = _avg_general(w, dirty)
     return result
+
+
+def _avg_v2(w: Windows) -> FloatArray:
+    # Prometheus 2.x avg_over_time: Kahan-compensated incremental mean, Inf kept once reached.
+    out = np.full(len(w.lo), math.nan)
+    for block in w.blocks(np.flatnonzero(w.count >= 1)):
+        mean = np.zeros(len(block.rows))
+        comp = np.zeros(len(block.rows))
+        for j, x in enumerate(block.v):
+            count = float(j + 1)
+            inf_mean = np.isinf(mean)
+            keep = inf_mean & ((np.isinf(x) & ((mean > 0) == (x > 0)))
+                               | (~np.isinf(x) & ~np.isnan(x)))
+            update = block.mask[j] & ~keep
+            inc = x / count - mean / count
+            t = mean + inc
+            big = np.abs(mean) >= np.abs(inc)
+            c = comp + np.where(big, (mean - t) + inc, (inc - t) + mean)  # no Inf reset in 2.x
+            mean = np.where(update, t, mean)
+            comp = np.where(update, c, comp)
+        out[block.rows] = np.where(np.isinf(mean), mean, mean + comp)
+    return out
 
 
 def _avg_general(w: Windows, rows: np.ndarray) -> FloatArray:
@@ -220,7 +252,7 @@ def _last(w: Windows) -> FloatArray:
 OVER_TIME: dict[str, RangeFunction] = {
     "sum_over_time": _reduce("sum_over_time", _sum,
                              doc="=== sum_over_time(v Matrix) Vector === Kahan sum per window."),
-    "avg_over_time": _reduce("avg_over_time", _avg,
+    "avg_over_time": _reduce("avg_over_time", _avg, semantics2=_avg_v2,
                              doc="=== avg_over_time(v Matrix) Vector === overflow-safe mean."),
     "count_over_time": _reduce("count_over_time", lambda w: w.count.astype(np.float64),
                                doc="=== count_over_time(v Matrix) Vector ==="),

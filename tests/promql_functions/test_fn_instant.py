@@ -145,3 +145,12 @@ def test_table_covers_prometheus_functions_and_only_parser_known_names() -> None
 def test_instant_series_type_is_returned() -> None:
     out = call("sqrt", ctx(0), ivec(iseries([4])))
     assert isinstance(out, InstantVector) and isinstance(out.series[0], InstantSeries)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("hour", 15), ("minute", 30), ("year", 292277026596), ("month", 12), ("day_of_month", 4),
+    ("day_of_week", 0), ("day_of_year", 339), ("days_in_month", 31),
+])
+def test_calendar_of_nan_matches_promtool(name: str, expected: int) -> None:
+    # promtool 2.42 output for name(vector(NaN)): Go's int64(NaN) and its calendar wrap-around
+    assert single(call(name, ctx(0), ivec(iseries([math.nan]))))[0] == [float(expected)]

@@ -152,3 +152,15 @@ def test_windows_flattening_keeps_series_apart() -> None:
     w = Windows.of(rvec(steps, 120_000, a, b), 1)
     assert w.count.tolist() == [2, 1]
     assert w.at(w.lo)[1].tolist() == [1.0, 5.0]
+
+
+def test_avg_over_time_semantics_2_uses_the_incremental_mean() -> None:
+    # promtool 2.42 prints 0.5333333333333334 for avg(1.1, 0.3, 0.2); Prometheus 3 direct
+    # mean gives 0.5333333333333333 -- the last bit differs, and alert thresholds care.
+    rv, steps = window([1.1, 0.3, 0.2])
+    v2, _ = single(call("avg_over_time", ctx(*steps, semantics="2"), rv))
+    v3, _ = single(call("avg_over_time", ctx(*steps), rv))
+    assert v2 == [0.5333333333333334]
+    assert v3 == [0.5333333333333333]
+    rv, steps = window([1, math.inf, 2, math.inf])
+    assert single(call("avg_over_time", ctx(*steps, semantics="2"), rv))[0] == [math.inf]
