@@ -158,23 +158,23 @@ class _Drift:
                          f", the SLO spec window is {obj.window} ({where(obj.name, 'window')})",
                          rule)
         fr = rule.for_.value if rule.for_ is not None else "0s"
-        if not _same(to_seconds(fr), to_seconds(obj.for_)):
-            at = rule.for_ or rule.name
-            self.add(rf, "SL040", at.line, at.column,
-                     f"{name} has for: {fr}, the SLO spec says {obj.for_} "
-                     f"({where(obj.name, 'for')})", rule)
         sev = rule.labels.get("severity")
-        if sev is None or sev.value != obj.severity:
-            at = sev or rule.name
-            self.add(rf, "SL040", at.line, at.column,
-                     f"{name} has severity {sev.value if sev else None!r}, the SLO spec says "
-                     f"{obj.severity!r} ({where(obj.name, 'severity')})", rule)
         link = rule.annotations.get("runbook_url")
-        if link is None or link.value != spec.runbook_url:
-            at = link or rule.name
-            self.add(rf, "SL040", at.line, at.column,
-                     f"{name} runbook_url is {link.value if link else None!r}, the SLO spec "
-                     f"says {spec.runbook_url!r} ({where.path or where.fallback})", rule)
+        # (field, what the rule has, what the spec says, do they agree, spec key)
+        for fld, got, want, same, key in (
+            (rule.for_, f"for: {fr}", obj.for_, _same(to_seconds(fr), to_seconds(obj.for_)),
+             "for"),
+            (sev, f"severity {sev.value if sev else None!r}", repr(obj.severity),
+             sev is not None and sev.value == obj.severity, "severity"),
+            (link, f"runbook_url {link.value if link else None!r}", repr(spec.runbook_url),
+             link is not None and link.value == spec.runbook_url, "runbook_url"),
+        ):
+            if not same:
+                at = fld or rule.name
+                loc = where(obj.name, key) if key != "runbook_url" else (
+                    where.path or where.fallback)
+                self.add(rf, "SL040", at.line, at.column,
+                         f"{name} has {got}, the SLO spec says {want} ({loc})", rule)
 
     def gate_mismatch(self, gate: Any, pwhere: _Where,
                       slo: tuple[str, float, str, str]) -> None:

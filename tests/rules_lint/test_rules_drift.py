@@ -161,10 +161,16 @@ def test_missing_alert_and_wrong_for_are_reported(tmp_path: Path) -> None:
     doc = yaml.safe_load(RULES.read_text())
     rules = doc["groups"][0]["rules"]
     rules[1]["for"] = "1m"
+    rules[0]["labels"]["severity"] = "critical"
+    rules[0]["annotations"]["runbook_url"] = "docs/other.md"
     del rules[2]
     path = tmp_path / "r.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     msgs = [f.message for f in check_drift([path], DEFAULT_SLO_SPEC)]
     assert any("AURIS_SELF_Continuity_Drop has for: 1m, the SLO spec says 5m" in m for m in msgs)
+    assert any("AURIS_SELF_Coherence_Drop has severity 'critical', the SLO spec says "
+               "'warning'" in m for m in msgs)
+    assert any("AURIS_SELF_Coherence_Drop has runbook_url 'docs/other.md', the SLO spec says "
+               "'docs/PHASE_B_TO_C_RUNBOOK.md#self-slo-violations'" in m for m in msgs)
     assert any("alert AURIS_SELF_Stress_High of SLO objective 'stress'" in m
                and "is not defined in any linted rule file" in m for m in msgs)
