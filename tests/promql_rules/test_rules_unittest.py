@@ -160,3 +160,17 @@ def test_cli_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert run(parser.parse_args([path, "--format", "json"])) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is True and data["files"][0]["groups"][0]["name"] == "fires"
+
+
+def test_selfslo_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_selfslo.cli import main
+
+    good = str(write(tmp_path, FIRING))
+    assert main(["test-rules", good]) == 0
+    bad = tmp_path / "bad.yml"
+    bad.write_text("tests: [\n")
+    # promtool exits 1 for unreadable input too (not the generic usage code 2)
+    assert main(["test-rules", str(bad), "--semantics", "2"]) == 1
+    assert main(["test-rules", str(tmp_path / "missing.yml")]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:1: invalid YAML" in err and "cannot read test file" in err
