@@ -39,6 +39,8 @@ __all__ = [
 
 
 def _labels_text(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
