@@ -26,6 +26,61 @@ from .fn_util import (
 )
 from .values import EvalContext, FloatArray, InstantSeries, InstantVector, ScalarValue, Value
 
+# fdlibm's log (the algorithm Go's pure-Go math.Log implements): x = 2^k * (1 + f) with
+# sqrt(2)/2 <= 1 + f < sqrt(2), then a degree-14 minimax polynomial in s = f / (2 + f).
+# Go's results differ from the C library's in the last bit for some inputs (Go's
+# log10(1e15) is 14.999999999999998), and thresholds on logarithms must agree with
+# Prometheus, so ln, log2 and log10 reproduce Go's arithmetic exactly.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+# 1/ln 2 and 1/ln 10 correctly rounded (Go folds these constants exactly at compile time;
+# 1 / math.log(10) is one ulp off)
+_INV_LN2 = 1.4426950408889634
+_INV_LN10 = 0.4342944819032518
+_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+       2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+       1.479819860511658591e-01)
+
+
+def go_log(x: FloatArray) -> FloatArray:
+    """Natural logarithm computed the way Go's ``math.Log`` does (bit-identical)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        frac, exp = np.frexp(x)
+        low = frac < math.sqrt(2) / 2
+        frac = np.where(low, frac * 2, frac)
+        k = (exp - low).astype(np.float64)
+        f = frac - 1
+        s = f / (2 + f)
+        s2 = s * s
+        s4 = s2 * s2
+        t1 = s2 * (_LG[0] + s4 * (_LG[2] + s4 * (_LG[4] + s4 * _LG[6])))
+        t2 = s4 * (_LG[1] + s4 * (_LG[3] + s4 * _LG[5]))
+        r = t1 + t2
+        hfsq = 0.5 * f * f
+        result = k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+    special = np.isnan(x) | np.isinf(x) | (x <= 0)
+    if not special.any():
+        return result
+    fixed = np.where(x == 0, -math.inf, np.where(x < 0, math.nan, x))  # NaN, +Inf pass
+    return np.where(special, np.where(np.isneginf(x), math.nan, fixed), result)
+
+
+def go_log2(x: FloatArray) -> FloatArray:
+    """Go's ``math.Log2``: exact for powers of two, else Log(frac)/ln 2 + exponent."""
+    x = np.asarray(x, dtype=np.float64)
+    frac, exp = np.frexp(x)
+    with np.errstate(all="ignore"):
+        general = go_log(frac) * _INV_LN2 + exp
+    special = np.isnan(x) | np.isinf(x) | (x <= 0)
+    result = np.where(frac == 0.5, (exp - 1).astype(np.float64), general)
+    return np.where(special, go_log(x), result)
+
+
+def go_log10(x: FloatArray) -> FloatArray:
+    """Go's ``math.Log10``: Log(x) * (1 / ln 10)."""
+    return go_log(x) * _INV_LN10
+
 
 def _sgn(v: FloatArray) -> FloatArray:
     # Go returns v itself for 0 and NaN; np.sign does the same for NaN and 0.
@@ -39,9 +94,9 @@ ELEMENTWISE: dict[str, Callable[[FloatArray], FloatArray]] = {
     "floor": np.floor,
     "exp": np.exp,
     "sqrt": np.sqrt,
-    "ln": np.log,
-    "log2": np.log2,
-    "log10": np.log10,
+    "ln": go_log,
+    "log2": go_log2,
+    "log10": go_log10,
     "sin": np.sin,
     "cos": np.cos,
     "tan": np.tan,

@@ -24,9 +24,10 @@ the zero-point and threshold corrections in rate/increase extrapolation
 (:mod:`.fn_rate`) and the incremental ``avg_over_time`` (:mod:`.fn_over_time`).
 Against promtool 2.42, 2,686 instant evaluations of every function on
 counters with resets, gaps, NaN, offsets, ``@`` and subqueries agree bit for
-bit, except Go's own ``math`` library rounding (``ln``, ``sinh``, ``atan``
-differ in the last ulp) and ``holt_winters``, which ``promql_parser`` no longer
-parses. Element-wise math uses numpy/libm, not Go's pure-Go math.
+bit, except trigonometric/hyperbolic functions (numpy uses the C library,
+Go its own pure-Go math: last-ulp differences) and ``holt_winters``, which
+``promql_parser`` no longer parses. ``ln``/``log2``/``log10`` reproduce Go's
+fdlibm-based logarithm bit for bit (Go's ``log10(1e15)`` is 14.999999999999998).
 
 Declared unsupported (:data:`UNSUPPORTED`, each raises
 :class:`~pytest_selfslo.errors.PromQLUnsupportedError` with the reason): the

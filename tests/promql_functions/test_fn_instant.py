@@ -154,3 +154,13 @@ def test_instant_series_type_is_returned() -> None:
 def test_calendar_of_nan_matches_promtool(name: str, expected: int) -> None:
     # promtool 2.42 output for name(vector(NaN)): Go's int64(NaN) and its calendar wrap-around
     assert single(call(name, ctx(0), ivec(iseries([math.nan]))))[0] == [float(expected)]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    # promtool 2.42 outputs: Go's pure-Go logarithm differs from the C library in the last bit
+    ("log10", 1e15, 14.999999999999998), ("ln", 3.0, 1.0986122886681096),
+    ("log10", 2.368105065960997, 0.37440096686627744), ("log2", 3.0, 1.5849625007211563),
+    ("log2", 0.3, -1.736965594166206), ("log2", 8.0, 3.0), ("log10", 1000.0, 3.0),
+])
+def test_logarithms_are_bit_identical_to_go(name: str, value: float, expected: float) -> None:
+    assert single(call(name, ctx(0), ivec(iseries([value]))))[0] == [expected]
