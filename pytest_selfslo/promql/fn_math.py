@@ -58,7 +58,7 @@ def go_log(x: FloatArray) -> FloatArray:
         t2 = s4 * (_LG[1] + s4 * (_LG[3] + s4 * _LG[5]))
         r = t1 + t2
         hfsq = 0.5 * f * f
-        result = k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+        result: FloatArray = k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
     special = np.isnan(x) | np.isinf(x) | (x <= 0)
     if not special.any():
         return result
