@@ -34,9 +34,17 @@ from typing import IO, Any
 import orjson
 
 from .errors import InputError
-from .heartbeat_io import HeartbeatRead, read_heartbeats
+from .heartbeat_io import read_heartbeats
 from .heartbeat_model import SCORES, Heartbeat
-from .slo import DEFAULT_SLO_SPEC, SLOReport, SLOSpec, evaluate, load_slo_spec
+from .heartbeat_scan import scan_heartbeats
+from .slo import (
+    DEFAULT_SLO_SPEC,
+    SLOReport,
+    SLOSpec,
+    evaluate,
+    evaluate_columns,
+    load_slo_spec,
+)
 
 __all__ = [
     "DEFAULT_FILE",
@@ -121,18 +129,37 @@ def replay(path: str | Path = DEFAULT_FILE, count: int = DEFAULT_COUNT,
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InputError(f"count must be an integer >= 0 (0 = all), got {count!r}")
-    read: HeartbeatRead = read_heartbeats(path, last=count or None, token_id=token_id,
-                                          progress=progress)
-    if not read:
+    if count == 0:  # one columnar pass: no Heartbeat objects, total counted on the way
+        cols = scan_heartbeats(path, token_id=token_id, progress=progress)
+        seen = _Seen(cols.count, True, cols.skipped, cols.bad_lines, cols.reasons, cols.last)
+        report = evaluate_columns(spec, cols.scores) if cols.count else None
+    else:
+        read = read_heartbeats(path, last=count, token_id=token_id)
+        seen = _Seen(read.total, read.total_exact, read.skipped, read.bad_lines, read.reasons,
+                     read[-1] if read else None)
+        report = evaluate(spec, read) if read else None
+    if report is None:
         what = f"for token {token_id!r} " if token_id else ""
-        detail = f" ({read.skipped} malformed line(s) skipped, first at line " \
-                 f"{read.bad_lines[0]}: {read.reasons[0]})" if read.skipped else " (empty file)"
+        detail = f" ({seen.skipped} malformed line(s) skipped, first at line " \
+                 f"{seen.bad_lines[0]}: {seen.reasons[0]})" if seen.skipped else " (empty file)"
         raise InputError(f"{path}: no valid heartbeats {what}to analyze{detail}")
     return ReplayResult(
-        source=str(path), requested=count, token_id=token_id, total=read.total,
-        total_exact=read.total_exact, skipped=read.skipped, bad_lines=tuple(read.bad_lines),
-        reasons=tuple(read.reasons), last_heartbeat=read[-1], report=evaluate(spec, read),
+        source=str(path), requested=count, token_id=token_id, total=seen.total,
+        total_exact=seen.exact, skipped=seen.skipped, bad_lines=tuple(seen.bad_lines),
+        reasons=tuple(seen.reasons), last_heartbeat=seen.last, report=report,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What either read path found, in one shape."""
+
+    total: int
+    exact: bool
+    skipped: int
+    bad_lines: list[int]
+    reasons: list[str]
+    last: Heartbeat | None
 
 
 def save_snapshot(result: ReplayResult, path: str | Path = DEFAULT_SNAPSHOT,

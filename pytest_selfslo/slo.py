@@ -47,6 +47,7 @@ __all__ = [
     "SLOSpec",
     "dump_slo_spec",
     "evaluate",
+    "evaluate_columns",
     "load_slo_spec",
     "parse_duration",
 ]
@@ -428,10 +429,22 @@ def evaluate(spec: SLOSpec, heartbeats: Sequence[Heartbeat] | Iterable[Heartbeat
     like the ``avg_over_time`` alert expression does. Empty input gives a report
     whose values are ``None`` and whose objectives all fail.
     """
+    items = heartbeats if isinstance(heartbeats, Sequence) else list(heartbeats)
+    columns = {s: [getattr(h, s) for h in items] for s in SCORE_NAMES}
+    return evaluate_columns(spec, columns)
+
+
+def evaluate_columns(spec: SLOSpec, scores: Mapping[str, Sequence[float] | Any]) -> SLOReport:
+    """:func:`evaluate` on score columns (``{"coherence": array, ...}``, equal lengths).
+
+    The columnar full scan of ``selfslo replay --count 0`` uses this directly,
+    so millions of heartbeats never become objects.
+    """
     import numpy as np
 
-    items = heartbeats if isinstance(heartbeats, Sequence) else list(heartbeats)
-    count = len(items)
+    matrix = np.column_stack([np.asarray(scores[s], dtype=np.float64) for s in SCORE_NAMES]) \
+        if scores else np.empty((0, len(SCORE_NAMES)))
+    count = int(matrix.shape[0])
     if count == 0:
         return SLOReport(
             count=0,
@@ -440,8 +453,6 @@ def evaluate(spec: SLOSpec, heartbeats: Sequence[Heartbeat] | Iterable[Heartbeat
             objectives=tuple(ObjectiveResult(o, None, False) for o in spec.objectives),
             spec=spec,
         )
-    matrix = np.array([(h.coherence, h.continuity, h.presence, h.stress) for h in items],
-                      dtype=np.float64)
     means = matrix.mean(axis=0)
     quantiles = np.quantile(matrix, list(PERCENTILES.values()), axis=0)
     averages: dict[str, float | None] = {s: float(means[i]) for i, s in enumerate(SCORE_NAMES)}

@@ -1,0 +1,96 @@
+"""The columnar full scan accepts, rejects and reports exactly like read_heartbeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_selfslo import heartbeat_scan
+from pytest_selfslo.errors import HeartbeatFormatError
+from pytest_selfslo.heartbeat import SCORES, generate_heartbeats, read_heartbeats
+from pytest_selfslo.heartbeat_scan import scan_heartbeats
+from pytest_selfslo.strategies import heartbeat
+
+GOOD = generate_heartbeats("steady", 1, tokens=("token-a",))[0].to_dict()
+
+odd_lines = st.sampled_from([
+    b"{", b"not json", b"[]", b"", b"  ", b'"text"', b"3", b'{"ts": 1}',
+    orjson.dumps({**GOOD, "coherence": 2.0}), orjson.dumps({**GOOD, "stress": True}),
+    orjson.dumps({**GOOD, "presence": 1}), orjson.dumps({**GOOD, "ts": 5}),
+    orjson.dumps({**GOOD, "ts": "2023-11-14T22:13:20Z"}), orjson.dumps({**GOOD, "kind": "x"}),
+    orjson.dumps({**GOOD, "kind": [1]}), orjson.dumps({**GOOD, "token_id": ""}),
+    orjson.dumps({**GOOD, "token_id": 5}), orjson.dumps({k: v for k, v in GOOD.items()
+                                                          if k != "kind"}),
+    # lines that only a careless batch parse would glue together or split apart
+    orjson.dumps(GOOD) + b", " + orjson.dumps(GOOD),
+    orjson.dumps(GOOD)[:40], b'"x": 1' + orjson.dumps(GOOD)[40:],
+    b'{"pad": [{"a": 1}', b'{"b": 2}], ' + orjson.dumps(GOOD)[1:],
+    orjson.dumps({**GOOD, "token_id": "a,\\n{b}"}), orjson.dumps({**GOOD, "token_id": "true"}),
+])
+lines_strategy = st.lists(st.one_of(heartbeat(token_id=None).map(lambda h: h.to_json_line().encode()),
+                                    odd_lines), max_size=50)
+
+
+def same(path: Path, token: str | None = None) -> None:
+    full = read_heartbeats(path, token_id=token)
+    cols = scan_heartbeats(path, token_id=token)
+    assert cols.count == len(full) == full.total
+    assert (cols.skipped, cols.bad_lines, cols.reasons) == (full.skipped, full.bad_lines,
+                                                            full.reasons)
+    assert cols.last == (full[-1] if full else None)
+    for score in SCORES:  # same multiset of values (order differs by design)
+        assert np.sort(cols.scores[score]).tolist() == sorted(getattr(h, score) for h in full)
+    assert np.sort(cols.ts).tolist() == sorted(h.ts for h in full)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=lines_strategy, final_newline=st.booleans(), chunk=st.sampled_from([5, 64, 8 << 20]),
+       batch=st.sampled_from([1, 2, 256]), token=st.sampled_from([None, "token-a"]))
+def test_scan_matches_the_reader(tmp_path_factory: pytest.TempPathFactory, lines: list[bytes],
+                                 final_newline: bool, chunk: int, batch: int,
+                                 token: str | None) -> None:
+    path = tmp_path_factory.mktemp("scan") / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline and lines else b""))
+    with mock.patch.object(heartbeat_scan, "_CHUNK", chunk), \
+            mock.patch.object(heartbeat_scan, "_BATCH_LINES", batch):
+        same(path, token)
+
+
+def test_batch_parse_refuses_glued_or_split_lines() -> None:
+    good = orjson.dumps(GOOD)
+    assert heartbeat_scan._batch_rows([good, good]) is not None
+    for lines in ([good + b", " + good, good[:40], b'"x": 1' + good[40:]],
+                  [b'{"pad": [{"a": 1}', b'{"b": 2}], ' + good[1:]], [good, b""]):
+        assert heartbeat_scan._batch_rows(lines) is None
+
+
+def test_scan_on_a_generated_log_with_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(h.to_json_line().encode() + b"\n"
+                              for h in generate_heartbeats("oscillating", 3000, tokens=("a", "b")))
+                     + b'{"ts": 1, "coher')
+    with mock.patch.object(heartbeat_scan, "_CHUNK", 4096):
+        same(path)
+        same(path, "b")
+    assert scan_heartbeats(path).reasons == ["torn last line (no trailing newline: a writer "
+                                             "was interrupted?)"]
+
+
+def test_scan_strict_and_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(orjson.dumps(GOOD) + b"\n" + orjson.dumps({**GOOD, "stress": 9}) + b"\n")
+    with pytest.raises(HeartbeatFormatError, match=r"log\.jsonl:2: field 'stress': expected a "
+                                                   r"number in \[0, 1\], got 9"):
+        scan_heartbeats(path, strict=True)
+    with pytest.raises(HeartbeatFormatError, match="no such heartbeat log"):
+        scan_heartbeats(tmp_path / "missing.jsonl")
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert scan_heartbeats(tmp_path / "empty.jsonl").count == 0
+    with pytest.raises(HeartbeatFormatError, match="empty heartbeat log"):
+        scan_heartbeats(tmp_path / "empty.jsonl", strict=True)
