@@ -40,8 +40,11 @@ __all__ = [
 REASON_MAX = 500
 
 _Fraction = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-_Reason = Annotated[str, Field(strict=True, min_length=1, max_length=REASON_MAX,
-                               description="Why: kept verbatim in the audit record")]
+_Reason = Annotated[str, Field(
+    strict=True, min_length=1, max_length=REASON_MAX,
+    description="Why: kept verbatim in the audit record; must not be only whitespace",
+    # documented for clients; enforced by _reason_says_something (str.strip semantics)
+    json_schema_extra={"pattern": r"\S"})]
 
 
 def _reason_says_something(value: str) -> str:
