@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import promql_parser
 
 from pytest_selfslo.errors import PromQLError, PromQLEvalError, TemplateError
@@ -52,6 +53,7 @@ from pytest_selfslo.promql.values import (
 __all__ = ["Alert", "GroupRun", "RuleEvalError", "alert_timeline", "evaluate_groups"]
 
 _INACTIVE, _PENDING, _FIRING = 0, 1, 2
+Int8Array = npt.NDArray[np.int8]
 _STATE_NAMES = {_PENDING: AlertState.PENDING, _FIRING: AlertState.FIRING}
 
 
@@ -77,7 +79,7 @@ class Alert:
 
 
 def alert_timeline(ts: IntArray, present: BoolArray, hold_ms: int,
-                   keep_firing_ms: int) -> tuple[npt_int8, IntArray, IntArray]:
+                   keep_firing_ms: int) -> tuple[Int8Array, IntArray, IntArray]:
     """States, ``ActiveAt`` and last-present step per step for one alert instance.
 
     Mirrors ``AlertingRule.Eval``: a run of present steps starts pending at its first
@@ -118,8 +120,6 @@ def alert_timeline(ts: IntArray, present: BoolArray, hold_ms: int,
     return state, active_at, last_present
 
 
-npt_int8 = np.ndarray
-
 
 @dataclass
 class _Instance:
@@ -135,7 +135,7 @@ class _Instance:
 class _AlertResult:
     rule: AlertingRule
     instances: list[_Instance]
-    timelines: list[tuple[Any, IntArray, IntArray]] = field(default_factory=list)
+    timelines: list[tuple[Int8Array, IntArray, IntArray]] = field(default_factory=list)
 
 
 class _CappedStorage:
