@@ -5,10 +5,12 @@ one numpy pass per member series over the whole step grid. The numerics follow
 Prometheus' ``engine.go``:
 
 * ``sum`` -- Kahan-Neumaier compensated summation, compensation reset when the
-  running sum becomes infinite;
+  running sum becomes infinite (semantics "2": plain addition, as before 2.54);
 * ``avg`` -- compensated direct mean (sum / count) until the running sum would
-  overflow, then incremental mean from that step on;
-* ``stddev``/``stdvar`` -- Welford's online algorithm (a lone Inf/NaN gives NaN);
+  overflow, then incremental mean from that step on (semantics "2": the 2.x
+  incremental ``mean += v/n - mean/n``, as before 2.55);
+* ``stddev``/``stdvar`` -- Welford's online algorithm (a lone Inf/NaN gives NaN;
+  0 under semantics "2");
 * ``min``/``max`` -- NaN loses against any number;
 * ``quantile`` -- NaN sorts first, linear interpolation between ranks
   (``promql/quantile.go``); q < 0 gives -Inf, q > 1 gives +Inf;
@@ -163,7 +165,7 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=bool)
         if not any_present.any():
             continue
-        result = _reduce(op, values, present, q)
+        result = _reduce(op, values, present, q, legacy=ev.engine.semantics == "2")
         labels = key
         out.append(InstantSeries(labels, result, any_present,
                                  any(m.drop_name for m in members)))
@@ -174,7 +176,9 @@ def out_vector(series: list[InstantSeries]) -> InstantVector:
     return InstantVector(series)
 
 
-def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | None) -> FloatArray:
+def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | None,
+            legacy: bool = False) -> FloatArray:
+    """One aggregation over member rows; ``legacy`` selects Prometheus 2.x numerics."""
     n = values.shape[1]
     count: FloatArray = present.sum(axis=0).astype(np.float64)
     if op == "count":
@@ -185,6 +189,8 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
         assert q is not None
         return _quantile(values, present, q)
     with np.errstate(all="ignore"):
+        if op == "sum" and legacy:
+            return _plain_sum(values, present)
         if op == "sum":
             total, comp = np.zeros(n), np.zeros(n)
             for row, p in zip(values, present, strict=True):
@@ -192,7 +198,7 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
                 total, comp = np.where(p, t, total), np.where(p, c, comp)
             return total + comp
         if op == "avg":
-            return _avg(values, present)
+            return _avg_incremental(values, present) if legacy else _avg(values, present)
         if op in ("min", "max"):
             acc = np.full(n, np.nan)
             seen = np.zeros(n, dtype=bool)
@@ -212,11 +218,37 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
             delta = row - mean
             new_mean = mean + delta / np.where(cnt == 0, 1, cnt)
             mean = np.where(first, row, np.where(later, new_mean, mean))
-            m2 = np.where(first, np.where(np.isfinite(row), 0.0, np.nan),
+            m2 = np.where(first, np.where(np.isfinite(row) | legacy, 0.0, np.nan),
                           np.where(later, m2 + delta * (row - mean), m2))
             seen |= p
         var = m2 / np.where(cnt == 0, 1, cnt)
         return np.sqrt(var) if op == "stddev" else var
+
+
+def _plain_sum(values: FloatArray, present: BoolArray) -> FloatArray:
+    """Prometheus 2.x (< 2.54) ``sum``: plain left-to-right addition in input order."""
+    total = np.zeros(values.shape[1])
+    for row, p in zip(values, present, strict=True):
+        total = np.where(p, total + row, total)
+    return total
+
+
+def _avg_incremental(values: FloatArray, present: BoolArray) -> FloatArray:
+    """Prometheus 2.x (< 2.55) ``avg``: ``mean += v/n - mean/n``, keeping an infinite mean."""
+    n = values.shape[1]
+    mean, cnt = np.zeros(n), np.zeros(n)
+    seen = np.zeros(n, dtype=bool)
+    for row, p in zip(values, present, strict=True):
+        first = p & ~seen
+        later = p & seen
+        cnt = cnt + p
+        keep_inf = np.isinf(mean) & (
+            (np.isinf(row) & ((mean > 0) == (row > 0))) | (~np.isinf(row) & ~np.isnan(row)))
+        safe = np.where(cnt == 0, 1, cnt)
+        updated = mean + (row / safe - mean / safe)
+        mean = np.where(first, row, np.where(later & ~keep_inf, updated, mean))
+        seen |= p
+    return mean
 
 
 def _avg(values: FloatArray, present: BoolArray) -> FloatArray:

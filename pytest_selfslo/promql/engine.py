@@ -28,6 +28,13 @@ implemented:
   it. 2: the name is removed immediately by the function or operator.
   In both, duplicate label sets after dropping fail with "vector cannot contain
   metrics with the same labelset" at the steps where they collide.
+* **Aggregation numerics** -- 3: ``sum``/``avg`` use Kahan summation (2.54/2.55+),
+  a lone Inf/NaN in ``stddev``/``stdvar`` gives NaN; 2: plain ``sum``,
+  incremental-mean ``avg``, and 0 for a lone Inf (the Debian 2.42 ``promtool``
+  agrees bit for bit; see ``tests/promql_engine/test_pe_promtool_diff.py``).
+
+Not emulated in either: ties in ``topk``/``bottomk``/``limitk`` are broken by
+label order (Prometheus uses storage order, i.e. series creation order).
 
 Functions come from ``pytest_selfslo.promql.functions.FUNCTIONS`` (one table,
 ``name -> f(ctx, args, arg_exprs) -> Value``); binary operators live in

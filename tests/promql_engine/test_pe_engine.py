@@ -197,3 +197,15 @@ def test_pin_at_applies_outside_subqueries_only() -> None:
     # the subquery is pinned, its inner selectors follow the inner grid
     sub = e.instant("max_over_time(x[3m:1m])", 0, pin_at_ms=10 * MIN)
     assert isinstance(sub, InstantVector) and sub.series[0].values.tolist() == [10.0]
+
+
+def test_semantics_2_aggregation_numerics() -> None:
+    text = 'x{i="1"} 1e100\nx{i="2"} 1\nx{i="3"} -1e100\ny{i="1"} Inf'
+    assert _values(_engine(text, "2"), "sum(x)", 0) == {"": 0.0}   # plain addition
+    assert _values(_engine(text, "3"), "sum(x)", 0) == {"": 1.0}   # Kahan
+    assert _values(_engine(text, "2"), "stddev(y)", 0) == {"": 0.0}
+    assert math.isnan(_values(_engine(text, "3"), "stddev(y)", 0)[""])
+    # promtool 2.42 prints -1.8333333333333335 here (incremental mean)
+    thirds = 'z{i="1"} -2\nz{i="2"} -2\nz{i="3"} -1.5'
+    assert _values(_engine(thirds, "2"), "avg(z)", 0) == {"": -1.8333333333333335}
+    assert _values(_engine(thirds, "3"), "avg(z)", 0) == {"": -1.8333333333333333}
