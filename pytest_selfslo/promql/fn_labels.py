@@ -21,6 +21,7 @@ import promql_parser
 
 from ..errors import PromQLEvalError
 from .fn_util import Args, Exprs, annotate, string_arg, vector_arg
+from .storage import compile_matcher_regex
 from .values import (
     METRIC_NAME,
     EvalContext,
@@ -41,11 +42,15 @@ def _check_label_name(function: str, role: str, name: str) -> None:
         raise PromQLEvalError(f"invalid {role} label name in {function}(): {name!r}")
 
 
-def compile_go_regex(function: str, pattern: str) -> re.Pattern[str]:
-    """Compile a fully anchored RE2 pattern, reporting Prometheus' error text when it is invalid."""
+def compile_go_regex(function: str, pattern: str, semantics: str = "3") -> re.Pattern[str]:
+    """Compile a fully anchored RE2 pattern (``^(?s:...)$`` in 3.x, ``^(?:...)$`` in 2.x).
+
+    Uses the storage's RE2 translation (inline-flag scoping, RE2-only syntax
+    rejected) and reports Prometheus' error text when the pattern is invalid.
+    """
     try:
-        return re.compile(f"(?s:{pattern})")
-    except re.error as exc:
+        return compile_matcher_regex(pattern, dotall=semantics != "2")
+    except PromQLEvalError as exc:
         raise PromQLEvalError(
             f"invalid regular expression in {function}(): {pattern} ({exc})") from None
 
@@ -107,7 +112,8 @@ def fn_label_replace(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     dst = string_arg(args, 1, "label_replace")
     repl = string_arg(args, 2, "label_replace")
     src = string_arg(args, 3, "label_replace")
-    regex = compile_go_regex("label_replace", string_arg(args, 4, "label_replace"))
+    regex = compile_go_regex("label_replace", string_arg(args, 4, "label_replace"),
+                             ctx.semantics)
     _check_label_name("label_replace", "destination", dst)
     out: list[InstantSeries] = []
     for s in vec.series:

@@ -189,3 +189,16 @@ def test_histogram_fraction_on_classic_buckets() -> None:
     assert got == [pytest.approx(10 / 40)]
     got, _ = single(call("histogram_fraction", ctx(0), scalar(2), scalar(1), vec))
     assert got == [0.0]
+
+
+def test_label_replace_regex_uses_re2_rules_and_semantics() -> None:
+    vec = ivec(iseries([1], {"src": "A\nb"}))
+    out = call("label_replace", ctx(0), vec, string("dst"), string("$1"), string("src"),
+               string("(?i)a.(B)"))
+    assert labels_of(out)[0]["dst"] == "b"  # 3.x: '.' matches a newline
+    out = call("label_replace", ctx(0, semantics="2"), vec, string("dst"), string("$1"),
+               string("src"), string("(?i)a.(B)"))
+    assert "dst" not in labels_of(out)[0]  # 2.x: it does not
+    with pytest.raises(PromQLEvalError, match=r"label_replace\(\).*backreferences"):
+        call("label_replace", ctx(0), vec, string("dst"), string("x"), string("src"),
+             string(r"(a)\1"))
