@@ -18,8 +18,13 @@ import pytest
 from .plugin_config import SelfSloSettings
 
 if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
     from prometheus_client import CollectorRegistry
 
+    from .canary.machine import Observation
+    from .canary.policy import CanaryPolicy
+    from .canary.source import MetricsSource
+    from .canary.tuner import CanaryAutoTuner
     from .heartbeat import Heartbeat, HeartbeatLog
     from .metrics import SelfMetricsExporter
     from .prometheus import PrometheusServer
@@ -27,9 +32,13 @@ if TYPE_CHECKING:
     from .slo import SLOSpec
 
 __all__ = [
+    "API_TOKEN",
+    "CanaryTunerFactory",
     "EmbeddedPromQL",
     "HeartbeatFactory",
+    "ManualClock",
     "ScrapeTarget",
+    "canary_tuner",
     "heartbeat_factory",
     "heartbeat_log",
     "prometheus",
@@ -37,6 +46,7 @@ __all__ = [
     "promql_engine",
     "self_exporter",
     "self_metrics_registry",
+    "selfslo_api_client",
     "selfslo_settings",
     "slo_spec",
 ]
@@ -243,3 +253,75 @@ def prometheus_scrape_target(prometheus: PrometheusServer,
         yield target
     finally:
         target.close()
+
+
+class ManualClock:
+    """A clock tests move by hand: ``clock()`` is the time, :meth:`advance` moves it."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward ``seconds``; returns the new time."""
+        self.now += seconds
+        return self.now
+
+
+class CanaryTunerFactory:
+    """Builds ``CanaryAutoTuner`` objects with state in ``tmp_path``, a fresh registry, a manual clock.
+
+        >>> tuner = canary_tuner(observations=[Observation(gates={...})])   # doctest: +SKIP
+        >>> tuner.check_and_tune()["action"]                                   # doctest: +SKIP
+        'hold'
+        >>> canary_tuner.clock.advance(600)                                    # doctest: +SKIP
+    """
+
+    def __init__(self, directory: Path, clock: ManualClock) -> None:
+        self.directory = directory
+        self.clock = clock
+        self._count = 0
+
+    def __call__(self, *, observations: Iterable[Observation] | None = None,
+                 source: MetricsSource | None = None, policy: CanaryPolicy | None = None,
+                 prometheus_url: str | None = None, **kwargs: object) -> CanaryAutoTuner:
+        """A tuner observing ``observations`` (in order), ``source`` or ``prometheus_url``."""
+        from prometheus_client import CollectorRegistry
+
+        from .canary.source import StaticSource
+        from .canary.tuner import CanaryAutoTuner
+
+        if observations is not None:
+            source = StaticSource(list(observations))
+        self._count += 1
+        state_dir = self.directory / f"canary-{self._count}"
+        return CanaryAutoTuner(prometheus_url=prometheus_url, source=source, policy=policy,
+                               clock=self.clock, registry=CollectorRegistry(),
+                               state_dir=state_dir, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def canary_tuner(tmp_path: Path) -> CanaryTunerFactory:
+    """Factory of canary auto-tuners: state in tmp_path, fresh registry, ``.clock`` to advance."""
+    return CanaryTunerFactory(tmp_path, ManualClock())
+
+
+#: bearer token the ``selfslo_api_client`` fixture's app accepts (and sends by default)
+API_TOKEN = "selfslo-test-token"
+
+
+@pytest.fixture
+def selfslo_api_client(tmp_path: Path, self_exporter: SelfMetricsExporter,
+                       slo_spec: SLOSpec) -> Iterator[TestClient]:
+    """A TestClient of the operator API over tmp_path state, authorised with ``API_TOKEN``."""
+    from fastapi.testclient import TestClient
+
+    from .api import ApiConfig, create_app
+
+    config = ApiConfig(heartbeats=tmp_path / "identity.jsonl", state_dir=tmp_path / "state",
+                       slo_spec=slo_spec, token=API_TOKEN, exporter=self_exporter, enabled=True)
+    with TestClient(create_app(config),
+                    headers={"Authorization": f"Bearer {API_TOKEN}"}) as client:
+        yield client

@@ -170,3 +170,46 @@ def test_prometheus_fixture_docker_mode_skips_without_daemon(
     result = pytester.runpytest("-rs", "--self-slo-prometheus=docker")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*--self-slo-prometheus=docker): no Docker daemon answers*"])
+
+
+def test_canary_tuner_factory(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        from pytest_selfslo.canary.machine import Observation
+        from pytest_selfslo.canary.policy import DEFAULT_POLICY
+
+        def test_missing_data_holds_and_a_firing_alert_is_seen(canary_tuner):
+            alert = {"alertname": "AURIS_SELF_Stress_High", "severity": "warning"}
+            tuner = canary_tuner(observations=[Observation(gates={}),
+                                               Observation(gates={}, firing_alerts=[alert])])
+            assert tuner.store.load().sampling == DEFAULT_POLICY.steps[0]
+            assert tuner.check_and_tune()["action"] == "hold"
+            canary_tuner.clock.advance(600)
+            decision = tuner.check_and_tune()
+            assert decision["at"] == canary_tuner.clock.now
+            assert decision["reasons"][0].startswith("rollback alert firing")
+
+        def test_each_tuner_has_its_own_state(canary_tuner, tmp_path):
+            first, second = canary_tuner(observations=[]), canary_tuner(observations=[])
+            assert first.store is not second.store
+            assert first.clock() == second.clock() == canary_tuner.clock.now
+    """)
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_api_client(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        from pytest_selfslo.fixtures import API_TOKEN
+
+        def test_health_and_canary(selfslo_api_client):
+            assert selfslo_api_client.get("/self/health").status_code == 200
+            resp = selfslo_api_client.post("/self/canary",
+                                           json={"new_sampling": 0.25, "reason": "widen"})
+            assert resp.status_code == 200, resp.text
+
+        def test_without_token_is_refused(selfslo_api_client):
+            resp = selfslo_api_client.post("/self/canary",
+                                           json={"new_sampling": 0.25, "reason": "widen"},
+                                           headers={"Authorization": "Bearer wrong"})
+            assert resp.status_code == 401
+    """)
+    pytester.runpytest().assert_outcomes(passed=2)
