@@ -95,29 +95,35 @@ def green_observation(policy: CanaryPolicy, at: float) -> Observation:
     return Observation(gates={g.name: g.threshold for g in policy.gates}, at=at)
 
 
-@st.composite
-def canary_observations(draw: st.DrawFn, policy: CanaryPolicy, *, at: float | None = None,
-                        alerts: bool | None = None, errors: bool = True) -> Observation:
+def canary_observations(policy: CanaryPolicy, *, at: float | None = None,
+                        alerts: bool | None = None, errors: bool = True
+                        ) -> st.SearchStrategy[Observation]:
     """Observations for ``policy``: each gate passing, failing, missing or non-finite;
-    firing alerts (rollback ones when ``alerts`` allows); sometimes a source error."""
-    gates: Mapping[str, float | None] = {g.name: draw(_gate_value(g)) for g in policy.gates}
-    error = draw(st.one_of(st.none(), st.just("connection refused"))) if errors else None
-    when = at if at is not None else draw(st.floats(0, 1e6))
-    return Observation(gates=gates, firing_alerts=draw(firing_alerts(policy, rollback=alerts)),
-                       error=error, at=when)
+    firing alerts (rollback ones when ``alerts`` allows); sometimes a source error.
+
+    Build it once and reuse it (strategies are validated when first drawn from).
+    """
+    gates = st.fixed_dictionaries({g.name: _gate_value(g) for g in policy.gates})
+    error = st.one_of(st.none(), st.just("connection refused")) if errors else st.none()
+    when = st.just(at) if at is not None else st.floats(0, 1e6)
+    return st.builds(_observation, gates, firing_alerts(policy, rollback=alerts), error, when)
 
 
-@st.composite
-def canary_states(draw: st.DrawFn, policy: CanaryPolicy, *, paused: bool | None = None,
-                  now: float = 1e6) -> CanaryState:
+def _observation(gates: Mapping[str, float | None], alerts: list[dict[str, str]], error: str | None,
+                 at: float) -> Observation:
+    return Observation(gates=gates, firing_alerts=alerts, error=error, at=at)
+
+
+def canary_states(policy: CanaryPolicy, *, paused: bool | None = None,
+                  now: float = 1e6) -> st.SearchStrategy[CanaryState]:
     """States on the policy's steps with any counters, dwell progress and pause flag."""
-    sampling = draw(st.sampled_from(policy.steps))
-    since = draw(st.floats(0, now))
-    observed = draw(st.one_of(st.none(), st.floats(0, now)))
-    return CanaryState(
-        sampling=sampling, since=since, step=policy.step_index(sampling),
-        paused=draw(st.booleans()) if paused is None else paused,
-        version=draw(st.integers(0, 100)),
-        consecutive_successes=draw(st.integers(0, policy.consecutive_successes + 2)),
-        failures=draw(st.integers(0, policy.failure_limit + 1)),
-        last_observed=observed)
+    def build(sampling: float, since: float, observed: float | None, is_paused: bool, version: int,
+              successes: int, failures: int) -> CanaryState:
+        return CanaryState(sampling=sampling, since=since, step=policy.step_index(sampling),
+                           paused=is_paused, version=version, consecutive_successes=successes,
+                           failures=failures, last_observed=observed)
+
+    return st.builds(
+        build, st.sampled_from(policy.steps), st.floats(0, now), st.one_of(st.none(), st.floats(0, now)),
+        st.booleans() if paused is None else st.just(paused), st.integers(0, 100),
+        st.integers(0, policy.consecutive_successes + 2), st.integers(0, policy.failure_limit + 1))

@@ -31,13 +31,19 @@ POLICIES = st.sampled_from([P, FAST])
 SETTINGS = settings(max_examples=60, deadline=None)
 
 
+_STRATEGIES = {
+    (id(policy), alerts): (canary_states(policy, now=NOW), canary_observations(policy, at=0.0, alerts=alerts))
+    for policy in (P, FAST) for alerts in (None, True)
+}
+
+
 @st.composite
 def cases(draw: st.DrawFn, alerts: bool | None = None
           ) -> tuple[CanaryPolicy, CanaryState, Observation, float]:
     policy = draw(POLICIES)
-    state = draw(canary_states(policy, now=NOW))
-    obs = draw(canary_observations(policy, at=draw(st.floats(0, NOW)), alerts=alerts))
-    return policy, state, obs, NOW
+    states, observations = _STRATEGIES[(id(policy), alerts)]
+    obs = dataclasses.replace(draw(observations), at=draw(st.floats(0, NOW)))
+    return policy, draw(states), obs, NOW
 
 
 @SETTINGS
@@ -83,6 +89,9 @@ def test_a_firing_rollback_alert_always_rolls_back(case: tuple) -> None:
         assert d.action is Action.HOLD
 
 
+_PASSING = {gate: passing_value(gate) for policy in (P, FAST) for gate in policy.gates}
+
+
 @st.composite
 def improvements(draw: st.DrawFn) -> tuple[CanaryPolicy, CanaryState, Observation, Observation]:
     """A worse observation and a better one: some gates made to pass, some alerts cleared."""
@@ -90,7 +99,7 @@ def improvements(draw: st.DrawFn) -> tuple[CanaryPolicy, CanaryState, Observatio
     gates = dict(worse.gates)
     for gate in policy.gates:
         if draw(st.booleans()):
-            gates[gate.name] = draw(passing_value(gate))
+            gates[gate.name] = draw(_PASSING[gate])
     alerts = [a for a in worse.firing_alerts if draw(st.booleans())]
     # the source error stays: an outage hides evidence, it is neither better nor worse
     better = dataclasses.replace(worse, gates=gates, firing_alerts=alerts)
