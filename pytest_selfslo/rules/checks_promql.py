@@ -14,6 +14,7 @@ from typing import Any
 
 import promql_parser as pp
 
+from ..promql.durations import format_duration
 from .context import LintContext
 from .domain import is_counter_name, metric_info
 from .findings import Finding
@@ -179,7 +180,7 @@ def check_short_range(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
             yield from _finding(rf, rule, "SL035", f"[{text}",
                                 f"range [{text}] is shorter than 2x the scrape interval "
                                 f"({ctx.scrape_interval:g}s); use at least "
-                                f"[{pp.display_duration(pp.parse_duration(f'{int(minimum)}s'))}]")
+                                f"[{format_duration(int(minimum * 1000))}]")
 
 
 def _matches(sel: Any, labels: dict[str, str]) -> bool:

@@ -13,8 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from promql_parser import parse_duration
-
+from ..promql.durations import parse_duration
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
@@ -63,7 +62,7 @@ def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     for rule in rf.rules():
         if rule.kind != "alert" or rule.ast is None or not has_threshold(rule.nodes):
             continue
-        if rule.for_ is None or parse_duration(rule.for_.value).total_seconds() == 0:
+        if rule.for_ is None or parse_duration(rule.for_.value) == 0:
             at = rule.for_ or rule.name
             yield from _emit(rf.finding(
                 "SL020", at.line, at.column,

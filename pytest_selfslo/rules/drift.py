@@ -28,10 +28,19 @@ from typing import Any
 import promql_parser as pp
 import yaml
 
+from ..promql.durations import format_duration
 from .findings import CHECKS, Finding
 from .lint import expand_paths, parse_exprs
 from .loader import Rule, RuleFile, load_file
-from .promql_walk import COMPARISONS, domain_of, iter_nodes, number_value, op_name, unwrap
+from .promql_walk import (
+    COMPARISONS,
+    domain_of,
+    iter_nodes,
+    number_value,
+    op_name,
+    parse_promql,
+    unwrap,
+)
 from .render import format_number, to_seconds
 
 __all__ = ["check_drift", "drift_findings"]
@@ -154,7 +163,7 @@ class _Drift:
             window = _window_of(node)
             if window is not None and not _same(window, to_seconds(obj.window)):
                 self.add(rf, "SL040", rule.expr.line, rule.expr.column,
-                         f"{name} averages over {pp.display_duration(pp.parse_duration(f'{int(window)}s'))}"
+                         f"{name} averages over {format_duration(int(window * 1000))}"
                          f", the SLO spec window is {obj.window} ({where(obj.name, 'window')})",
                          rule)
         fr = rule.for_.value if rule.for_ is not None else "0s"
@@ -239,7 +248,7 @@ def drift_findings(files: Sequence[RuleFile], spec: Any, policy: Any = None, *,
 
 
 def _gate_selectors(expr: str) -> list[Any]:
-    return [n for n in iter_nodes(pp.parse(expr)) if isinstance(n, pp.VectorSelector) and n.name]
+    return [n for n in iter_nodes(parse_promql(expr)) if isinstance(n, pp.VectorSelector) and n.name]
 
 
 def check_drift(rule_paths: Iterable[str | Path], spec: Any, policy: Any = None, *,

@@ -17,15 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import promql_parser
-
 from ..errors import ConfigError
 from .checks_promql import PROMQL_CHECKS, series_matching_problems
 from .checks_structure import STRUCTURE_CHECKS
 from .context import LintContext
 from .findings import Finding, Severity, resolve_codes
 from .loader import RuleFile, load_file
-from .promql_walk import iter_nodes
+from .promql_walk import iter_nodes, parse_promql
 
 __all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
 
@@ -53,7 +51,7 @@ def parse_exprs(rf: RuleFile) -> None:
         text = rule.expr.value
         if text not in cache:
             try:
-                cache[text] = promql_parser.parse(text)
+                cache[text] = parse_promql(text)
             except ValueError as exc:
                 cache[text] = exc
         parsed = cache[text]
@@ -71,7 +69,14 @@ def parse_exprs(rf: RuleFile) -> None:
 def _series_labels(text: str) -> dict[str, str]:
     from ..promql.series import parse_series_labels
 
-    return dict(parse_series_labels(text))
+    try:
+        return dict(parse_series_labels(text))
+    except ValueError:
+        raise
+    except BaseException as exc:  # a promql-parser panic (pyo3 PanicException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ValueError(f"invalid series descriptor {text!r}: parser panic") from None
 
 
 def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
@@ -107,7 +112,7 @@ def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
                 add("SL005", values.line, values.column, f"input_series values: {exc}")
     for fld in rf.tests.exprs:
         try:
-            ast = promql_parser.parse(fld.value)
+            ast = parse_promql(fld.value)
         except ValueError as exc:
             add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
                 f"{fld.value!r}: {exc}")

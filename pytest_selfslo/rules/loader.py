@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import yaml
-from promql_parser import parse_duration
 
+from ..promql.durations import parse_duration
 from .findings import CHECKS, Finding, resolve_codes
 
 __all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file"]

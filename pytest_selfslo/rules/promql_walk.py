@@ -21,11 +21,13 @@ from .domain import metric_info
 __all__ = [
     "COMPARISONS",
     "LabelSet",
+    "PromQLSyntaxError",
     "domain_of",
     "has_threshold",
     "iter_nodes",
     "op_name",
     "output_labels",
+    "parse_promql",
     "selectors",
     "unwrap",
 ]
@@ -42,6 +44,22 @@ _DOMAIN_AGGS = frozenset({"avg", "min", "max", "quantile", "topk", "bottomk", "l
 _LABEL_KEEPING_AGGS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 _SCALAR_FUNCS = frozenset({"time", "scalar", "vector", "pi", "minute", "hour", "day_of_month",
                            "day_of_week", "day_of_year", "days_in_month", "month", "year"})
+
+
+class PromQLSyntaxError(ValueError):
+    """promql-parser rejected (or panicked on) an expression."""
+
+
+def parse_promql(text: str) -> Any:
+    """promql_parser.parse, with a Rust panic (a BaseException) turned into a ValueError."""
+    try:
+        return pp.parse(text)
+    except ValueError as exc:
+        raise PromQLSyntaxError(str(exc)) from None
+    except BaseException as exc:  # pyo3 PanicException is not an Exception subclass
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise PromQLSyntaxError(f"parser panic: {exc}") from None
 
 
 def op_name(op: Any) -> str:

@@ -28,9 +28,10 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import yaml
-from promql_parser import display_duration, parse_duration
+from promql_parser import display_duration
 
 from ..errors import ConfigError
+from ..promql.durations import parse_duration
 from .domain import SELF_GAUGES
 
 __all__ = [
@@ -110,7 +111,7 @@ def to_seconds(value: Any) -> float:
         return float(value)
     if isinstance(value, str):
         try:
-            return float(parse_duration(value.strip()).total_seconds())
+            return parse_duration(value.strip()) / 1000.0
         except ValueError as exc:
             raise ConfigError(f"duration: expected a duration such as '5m', got {value!r}") from exc
     raise ConfigError(f"duration: expected a duration such as '5m', got {value!r}")
