@@ -229,10 +229,16 @@ def fn_histogram_quantile(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
 
 # === histogram_fraction(lower, upper Scalar, v Vector) Vector ===
 def fn_histogram_fraction(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
-    """Estimated fraction of observations between ``lower`` and ``upper`` (classic buckets)."""
+    """Estimated fraction of observations between ``lower`` and ``upper`` (classic buckets).
+
+    Prometheus 3 accepts classic buckets; 2.x only native histograms, so with
+    ``semantics="2"`` the result is empty, as there.
+    """
     lower = scalar_arg(args, 0, "histogram_fraction")
     upper = scalar_arg(args, 1, "histogram_fraction")
     vec = vector_arg(args, 2, "histogram_fraction")
+    if ctx.semantics == "2":
+        return InstantVector([])  # Prometheus 2.x: native histograms only, floats are skipped
     return _per_group(ctx, vec, lambda idx, b, c: bucket_fraction(lower[idx], upper[idx], b, c))
 
 

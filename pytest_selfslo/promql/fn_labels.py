@@ -36,10 +36,14 @@ from .values import (
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
-def _check_label_name(function: str, role: str, name: str) -> None:
-    # Prometheus 3 accepts any non-empty UTF-8 label name.
-    if name == "":
-        raise PromQLEvalError(f"invalid {role} label name in {function}(): {name!r}")
+_LEGACY_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _check_label_name(ctx: EvalContext, function: str, role: str, name: str) -> None:
+    # Prometheus 3 accepts any non-empty UTF-8 label name, 2.x only [a-zA-Z_][a-zA-Z0-9_]*.
+    valid = _LEGACY_LABEL_NAME.fullmatch(name) if ctx.semantics == "2" else name != ""
+    if not valid:
+        raise PromQLEvalError(f"invalid {role} label name in {function}(): {name}")
 
 
 def compile_go_regex(function: str, pattern: str, semantics: str = "3") -> re.Pattern[str]:
@@ -114,7 +118,7 @@ def fn_label_replace(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     src = string_arg(args, 3, "label_replace")
     regex = compile_go_regex("label_replace", string_arg(args, 4, "label_replace"),
                              ctx.semantics)
-    _check_label_name("label_replace", "destination", dst)
+    _check_label_name(ctx, "label_replace", "destination", dst)
     out: list[InstantSeries] = []
     for s in vec.series:
         match = regex.fullmatch(labels_get(s.labels, src))
@@ -133,8 +137,8 @@ def fn_label_join(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     sep = string_arg(args, 2, "label_join")
     sources = [string_arg(args, i, "label_join") for i in range(3, len(args))]
     for src in sources:
-        _check_label_name("label_join", "source", src)
-    _check_label_name("label_join", "destination", dst)
+        _check_label_name(ctx, "label_join", "source", src)
+    _check_label_name(ctx, "label_join", "destination", dst)
     out = [_relabel(s, dst, sep.join(labels_get(s.labels, src) for src in sources))
            for s in vec.series]
     return InstantVector(merge_same_labelsets(out))

@@ -19,9 +19,17 @@ Implementations live in modules split by concern:
 * :mod:`.fn_histogram`  histogram_quantile/histogram_fraction (classic buckets)
 
 Semantics (``EvalContext.semantics``): "3" follows Prometheus 3.x; "2"
-switches the two function-level differences to Prometheus 2.x: the order of
-the zero-point and threshold corrections in rate/increase extrapolation
-(:mod:`.fn_rate`) and the incremental ``avg_over_time`` (:mod:`.fn_over_time`).
+switches every function-level difference to Prometheus 2.x:
+
+* rate/increase extrapolation: the counter zero point is applied before the
+  1.1-interval threshold (3.x: after capping) (:mod:`.fn_rate`);
+* ``avg_over_time``: Kahan-compensated incremental mean (3.x: direct mean)
+  (:mod:`.fn_over_time`);
+* ``label_replace``/``label_join``: label names must match
+  ``[a-zA-Z_][a-zA-Z0-9_]*`` (3.x: any UTF-8), and ``.`` in the regex does not
+  match a newline (3.x wraps it in ``(?s:...)``) (:mod:`.fn_labels`);
+* ``histogram_fraction`` ignores classic buckets (2.x: native histograms only).
+
 Against promtool 2.42, 2,686 instant evaluations of every function on
 counters with resets, gaps, NaN, offsets, ``@`` and subqueries agree bit for
 bit, except trigonometric/hyperbolic functions (numpy uses the C library,

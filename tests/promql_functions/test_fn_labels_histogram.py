@@ -202,3 +202,22 @@ def test_label_replace_regex_uses_re2_rules_and_semantics() -> None:
     with pytest.raises(PromQLEvalError, match=r"label_replace\(\).*backreferences"):
         call("label_replace", ctx(0), vec, string("dst"), string("x"), string("src"),
              string(r"(a)\1"))
+
+
+def test_label_names_follow_the_semantics() -> None:
+    vec = ivec(iseries([1], {"src": "a"}))
+    out = call("label_replace", ctx(0), vec, string("dst-name"), string("x"), string("src"),
+               string(".*"))
+    assert labels_of(out)[0]["dst-name"] == "x"  # Prometheus 3: any UTF-8 name
+    with pytest.raises(PromQLEvalError,
+                       match=r"invalid destination label name in label_replace\(\): dst-name"):
+        call("label_replace", ctx(0, semantics="2"), vec, string("dst-name"), string("x"),
+             string("src"), string(".*"))
+    with pytest.raises(PromQLEvalError, match=r"invalid source label name in label_join\(\): 1a"):
+        call("label_join", ctx(0, semantics="2"), vec, string("dst"), string("-"), string("1a"))
+
+
+def test_histogram_fraction_ignores_classic_buckets_in_semantics_2() -> None:
+    vec = buckets(("1", 10), ("+Inf", 40))
+    out = call("histogram_fraction", ctx(0, semantics="2"), scalar(0), scalar(1), vec)
+    assert isinstance(out, InstantVector) and out.series == []
