@@ -28,6 +28,7 @@ implemented:
   it. 2: the name is removed immediately by the function or operator.
   In both, duplicate label sets after dropping fail with "vector cannot contain
   metrics with the same labelset" at the steps where they collide.
+* **``holt_winters``** -- 2 only (Prometheus 3 renamed it ``double_exponential_smoothing``).
 * **Aggregation numerics** -- 3: ``sum``/``avg`` use Kahan summation (2.54/2.55+),
   a lone Inf/NaN in ``stddev``/``stdvar`` gives NaN; 2: plain ``sum``,
   incremental-mean ``avg``, and 0 for a lone Inf (the Debian 2.42 ``promtool``
@@ -83,6 +84,18 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _SEMANTICS = ("2", "3")
 _SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+
+
+def _register_legacy_functions() -> None:
+    """Teach the parser ``holt_winters`` (Prometheus 2.x name of double_exponential_smoothing)."""
+    template = promql_parser.parse("double_exponential_smoothing(x[1m], 0.5, 0.5)").func
+    promql_parser.register_extra_functions([promql_parser.Function(
+        "holt_winters", template.arg_types, template.return_type, 0, False)])
+
+
+_register_legacy_functions()
+#: functions renamed in Prometheus 3: available under semantics "2" only
+_LEGACY_ALIASES = {"holt_winters": "double_exponential_smoothing"}
 
 
 def parse_expr(query: str) -> Any:
@@ -454,7 +467,14 @@ class _Evaluator:
             raise PromQLEvalError(
                 f"function {name}() is not available: the function table failed to import ({exc})"
             ) from None
-        impl = FUNCTIONS.get(name)
+        if name in _LEGACY_ALIASES:
+            if self.engine.semantics != "2":
+                raise PromQLParseError(
+                    f"unknown function with name '{name}' (renamed to "
+                    f"{_LEGACY_ALIASES[name]} in Prometheus 3; use semantics='2' for 2.x)")
+            impl = FUNCTIONS.get(name) or FUNCTIONS.get(_LEGACY_ALIASES[name])
+        else:
+            impl = FUNCTIONS.get(name)
         if impl is None:
             raise PromQLEvalError(f"unknown function {name}() (not supported by the embedded engine)")
         args = [self.eval(arg, steps) for arg in node.args]

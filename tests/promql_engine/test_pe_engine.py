@@ -209,3 +209,12 @@ def test_semantics_2_aggregation_numerics() -> None:
     thirds = 'z{i="1"} -2\nz{i="2"} -2\nz{i="3"} -1.5'
     assert _values(_engine(thirds, "2"), "avg(z)", 0) == {"": -1.8333333333333335}
     assert _values(_engine(thirds, "3"), "avg(z)", 0) == {"": -1.8333333333333333}
+
+
+def test_holt_winters_only_in_semantics_2() -> None:
+    text = "x 1 2 4 8"
+    with pytest.raises(PromQLParseError, match="renamed to double_exponential_smoothing"):
+        _engine(text, "3").instant_samples("holt_winters(x[5m], 0.5, 0.5)", 3 * MIN)
+    legacy = _values(_engine(text, "2"), "holt_winters(x[5m], 0.5, 0.5)", 3 * MIN)
+    modern = _values(_engine(text, "2"), "double_exponential_smoothing(x[5m], 0.5, 0.5)", 3 * MIN)
+    assert legacy == modern and len(legacy) == 1
