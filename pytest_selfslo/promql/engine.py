@@ -88,7 +88,8 @@ _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
 
 def _register_legacy_functions() -> None:
     """Teach the parser ``holt_winters`` (Prometheus 2.x name of double_exponential_smoothing)."""
-    template = promql_parser.parse("double_exponential_smoothing(x[1m], 0.5, 0.5)").func
+    template: Any = promql_parser.parse("double_exponential_smoothing(x[1m], 0.5, 0.5)")
+    template = template.func
     promql_parser.register_extra_functions([promql_parser.Function(
         "holt_winters", template.arg_types, template.return_type, 0, False)])
 
