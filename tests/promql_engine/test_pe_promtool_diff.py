@@ -78,6 +78,7 @@ def test_promtool_agrees(tmp_path: Path, xs: list[list[float | None]],
            "tests": [{"interval": "1m", "input_series": input_series, "promql_expr_test": tests}]}
     path = tmp_path / "diff_test.yml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert PROMTOOL is not None
     run = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True,
                          check=False, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
