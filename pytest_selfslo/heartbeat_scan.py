@@ -41,8 +41,8 @@ _FLOAT_ONLY = {float}
 #: Read size: big enough to amortise the per-chunk numpy calls, small enough
 #: that a chunk's parsed rows stay in CPU cache until they become arrays.
 _CHUNK = 1 << 20
-#: Lines parsed per ``orjson.loads`` call (see :func:`_batch_rows`).
-_BATCH_LINES = 256
+#: Bytes of whole lines parsed per ``orjson.loads`` call (see :func:`_batch_rows`).
+_BATCH_BYTES = 32 << 10
 
 
 @dataclass
@@ -154,11 +154,12 @@ def _bulk_arrays(cols: list[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray] |
 
 
 def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
-                 ) -> Iterator[tuple[list[bytes], bool, bool]]:
-    """Yield (complete lines, is_last, may_hold_literals) per chunk.
+                 ) -> Iterator[tuple[bytes, bool, bool]]:
+    """Yield (complete lines joined by newlines, is_last, may_hold_literals) per chunk.
 
-    An unterminated last line comes last, alone. ``may_hold_literals`` is False
-    when the chunk's bytes contain no ``true``/``false``: then no field can be a
+    No per-line ``bytes`` objects are made here: the batch parser works on the
+    joined text. An unterminated last line comes last, alone. ``may_hold_literals``
+    is False when the text contains no ``true``/``false``: then no field can be a
     JSON boolean, which the bulk type check cannot see (numpy turns True into 1.0).
     """
     carry = b""
@@ -169,13 +170,16 @@ def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
             break
         done += len(data)
         block = carry + data if carry else data
-        lines = block.split(b"\n")
-        carry = lines.pop()
-        yield lines, False, b"true" in block or b"false" in block
+        cut = block.rfind(b"\n")
+        if cut < 0:  # a line longer than the chunk: keep reading
+            carry = block
+            continue
+        region, carry = block[:cut], block[cut + 1:]
+        yield region, False, b"true" in region or b"false" in region
         if progress is not None:
             progress(done, size)
     if carry:
-        yield [carry], True, True
+        yield carry, True, True
 
 
 def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool = False, *,
@@ -190,25 +194,24 @@ def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool 
         return _scan(f, str(p), size, token_id, strict, progress)
 
 
-def _batch_rows(lines: list[bytes]) -> list[tuple[Any, ...]] | None:
-    """Parse a whole chunk with one ``orjson.loads`` call, when that is provably per-line.
+def _batch_rows(text: bytes, n: int) -> list[tuple[Any, ...]] | None:
+    """Parse ``n`` newline-separated lines with one ``orjson.loads``, when provably per-line.
 
-    The lines are joined as ``[line,\\nline,...]``. If every line is exactly
-    ``{...}`` with no other ``{`` and the chunk has no ``[``, no value can span
-    two lines (a JSON string cannot contain a raw newline, and a line's closing
+    The text is parsed as ``[line,\\nline,...]``. If every line is exactly
+    ``{...}`` with no other ``{`` and there is no ``[``, no value can span two
+    lines (a JSON string cannot contain a raw newline, and a line's closing
     ``}`` can only close its own object), so each element is one line and is
     valid alone exactly when it is valid here. Otherwise (or on any error) the
     caller parses line by line. Returns the field tuples, or None.
     """
-    n = len(lines)
-    joined = b",\n".join(lines)
-    if (not n or joined.count(b"{") != n or joined.count(b"},\n{") != n - 1
-            or joined[:1] != b"{" or joined[-1:] != b"}" or b"[" in joined):
+    if (text.count(b"{") != n or text.count(b"}\n{") != n - 1 or text[:1] != b"{"
+            or text[-1:] != b"}" or b"[" in text):
         return None
     try:
-        return list(map(_FIELDS, orjson.loads(b"[" + joined + b"]")))
+        rows = list(map(_FIELDS, orjson.loads(b"[" + text.replace(b"\n", b",\n") + b"]")))
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
+    return rows if len(rows) == n else None
 
 
 def _line_rows(lines: list[bytes], chunk: _Chunk, first_line: int, torn_candidate: bool,
@@ -241,17 +244,21 @@ def _scan(f: IO[bytes], path: str, size: int, token_id: str | None, strict: bool
     skipped = 0
     last: tuple[int, Heartbeat] | None = None
     next_line = 1
-    for lines, torn_candidate, literals in _read_chunks(f, size, progress):
+    for text, torn_candidate, literals in _read_chunks(f, size, progress):
         chunk = _Chunk(next_line)
         rows = chunk.rows
-        for start in range(0, len(lines), _BATCH_LINES):
-            batch = lines[start:start + _BATCH_LINES]
-            parsed = None if torn_candidate else _batch_rows(batch)
+        pos = 0
+        while pos <= len(text):  # sub-batches of whole lines, ~_BATCH_BYTES each
+            end = text.find(b"\n", pos + _BATCH_BYTES)
+            end = len(text) if end < 0 else end
+            sub = text[pos:end]
+            n = sub.count(b"\n") + 1
+            parsed = None if torn_candidate else _batch_rows(sub, n)
             if parsed is None:
-                parsed = _line_rows(batch, chunk, next_line + start, torn_candidate)
+                parsed = _line_rows(sub.split(b"\n"), chunk, next_line, torn_candidate)
             rows += parsed
-        lineno = next_line + len(lines)
-        next_line = lineno
+            next_line += n
+            pos = end + 1
         # bulk checks on the fast rows; suspects join the slow path with their line numbers
         if rows:
             cols = list(zip(*rows, strict=True))

@@ -51,23 +51,24 @@ def same(path: Path, token: str | None = None) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=lines_strategy, final_newline=st.booleans(), chunk=st.sampled_from([5, 64, 8 << 20]),
-       batch=st.sampled_from([1, 2, 256]), token=st.sampled_from([None, "token-a"]))
+       batch=st.sampled_from([1, 100, 32 << 10]), token=st.sampled_from([None, "token-a"]))
 def test_scan_matches_the_reader(tmp_path_factory: pytest.TempPathFactory, lines: list[bytes],
                                  final_newline: bool, chunk: int, batch: int,
                                  token: str | None) -> None:
     path = tmp_path_factory.mktemp("scan") / "log.jsonl"
     path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline and lines else b""))
     with mock.patch.object(heartbeat_scan, "_CHUNK", chunk), \
-            mock.patch.object(heartbeat_scan, "_BATCH_LINES", batch):
+            mock.patch.object(heartbeat_scan, "_BATCH_BYTES", batch):
         same(path, token)
 
 
 def test_batch_parse_refuses_glued_or_split_lines() -> None:
     good = orjson.dumps(GOOD)
-    assert heartbeat_scan._batch_rows([good, good]) is not None
+    assert heartbeat_scan._batch_rows(good + b"\n" + good, 2) is not None
     for lines in ([good + b", " + good, good[:40], b'"x": 1' + good[40:]],
-                  [b'{"pad": [{"a": 1}', b'{"b": 2}], ' + good[1:]], [good, b""]):
-        assert heartbeat_scan._batch_rows(lines) is None
+                  [b'{"pad": [{"a": 1}', b'{"b": 2}], ' + good[1:]], [good, b""],
+                  [good + b"\r", good]):
+        assert heartbeat_scan._batch_rows(b"\n".join(lines), len(lines)) is None
 
 
 def test_scan_on_a_generated_log_with_a_torn_tail(tmp_path: Path) -> None:
