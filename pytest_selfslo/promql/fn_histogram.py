@@ -80,22 +80,33 @@ def _coalesce(bounds: FloatArray, counts: FloatArray) -> tuple[FloatArray, Float
     return unique, np.add.reduceat(counts, first, axis=0)
 
 
-def bucket_quantile(q: FloatArray, bounds: FloatArray,
-                    counts: FloatArray) -> tuple[FloatArray, bool]:
+def bucket_quantile(q: FloatArray, bounds: FloatArray, counts: FloatArray,
+                    semantics: str = "3") -> tuple[FloatArray, bool]:
     """``BucketQuantile`` for one set of buckets: ``counts`` is (buckets, steps), ``q`` (steps,).
 
-    Returns the quantiles and whether any step's counts had to be forced monotonic.
+    Returns the quantiles and whether any step's counts had to be forced
+    monotonic. Prometheus 2.x (``semantics="2"``) only raises decreasing counts
+    to the running maximum; 3.x also irons out float noise (1e-12 relative).
     """
     bounds, counts = _coalesce(bounds, counts.copy())
     steps = counts.shape[1]
     forced = False
     if not math.isinf(bounds[-1]) or bounds[-1] < 0 or len(bounds) < 2:
         result = np.full(steps, math.nan)
+    elif semantics == "2":
+        running = counts[0].copy()
+        for i in range(1, len(bounds)):
+            curr = counts[i].copy()
+            lower = curr < running
+            forced = forced or bool((lower & (q >= 0) & (q <= 1)).any())
+            counts[i] = np.where(lower, running, curr)
+            running = np.where(curr > running, curr, running)
+        result = _interpolate(q, bounds, counts)
     else:
         # ensureMonotonicAndIgnoreSmallDeltas: walk the buckets keeping the last kept count.
         prev = counts[0].copy()
         for i in range(1, len(bounds)):
-            curr = counts[i]
+            curr = counts[i].copy()
             same = curr == prev
             close = ~same & _almost_equal(prev, curr, _TOLERANCE)
             lower = ~same & ~close & (curr < prev)
@@ -215,7 +226,7 @@ def fn_histogram_quantile(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     forced: list[bool] = []
 
     def compute(idx: np.ndarray, bounds: FloatArray, counts: FloatArray) -> FloatArray:
-        result, fixed = bucket_quantile(q[idx], bounds, counts)
+        result, fixed = bucket_quantile(q[idx], bounds, counts, ctx.semantics)
         forced.append(fixed)
         return result
 
