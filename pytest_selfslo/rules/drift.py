@@ -29,6 +29,7 @@ import promql_parser as pp
 import yaml
 
 from ..promql.durations import format_duration
+from .checks_promql import locate
 from .findings import CHECKS, Finding
 from .lint import expand_paths, parse_exprs
 from .loader import Rule, RuleFile, load_file
@@ -110,6 +111,15 @@ def _window_of(node: Any) -> float | None:
             if isinstance(arg, pp.MatrixSelector):
                 return float(arg.range.total_seconds())
     return None
+
+
+def _locate_number(rf: RuleFile, rule: Rule, value: float) -> tuple[int, int]:
+    """Position of the threshold literal in the expression (``0.85``, ``0.850``...)."""
+    for text in dict.fromkeys((format_number(value), f"{value:g}", repr(value))):
+        pos = locate(rf, rule.expr, f" {text}")
+        if pos != (rule.expr.line, rule.expr.column):
+            return pos[0], pos[1] + 1
+    return rule.expr.line, rule.expr.column
 
 
 def _same(a: float, b: float) -> bool:
@@ -207,7 +217,7 @@ class _Drift:
                         continue
                     code, target, what, loc = expected[metric]
                     if not _same(c, target):
-                        line, col = rule.expr.line, rule.expr.column
+                        line, col = _locate_number(rf, rule, c)
                         self.add(rf, code, line, col,
                                  f"{rule.where}: threshold {c:g} on {metric} differs from the "
                                  f"{what} {format_number(target)} ({loc})", rule)

@@ -66,6 +66,18 @@ def test_render_rejects_bad_scale(scale: float) -> None:
         render_rules(DEFAULT_SLO_SPEC, scale=scale)
 
 
+def test_render_module_writes_the_file_and_rejects_bad_usage(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    from pytest_selfslo.rules.render import main
+
+    out = tmp_path / "rules.yml"
+    assert main([str(out)]) == 0
+    assert out.read_text() == RULES.read_text()
+    assert main([]) == 2
+    assert "usage: python -m pytest_selfslo.rules.render PATH [SCALE]" in capsys.readouterr().err
+
+
 def test_render_rejects_duration_below_a_millisecond() -> None:
     with pytest.raises(ConfigError, match="scaled duration must be at least 1ms"):
         render_rules(DEFAULT_SLO_SPEC, scale=1e-9)
@@ -102,7 +114,7 @@ def test_mutated_threshold_fails_drift_check_naming_both_locations(tmp_path: Pat
     found = check_drift([copy / "phase_c_rules.yml"], DEFAULT_SLO_SPEC, DEFAULT_POLICY)
     assert [f.code for f in found] == ["SL040"]
     (f,) = found
-    assert (f.path, f.line) == (str(copy / "phase_c_rules.yml"), 9)
+    assert (f.path, f.line, f.column) == (str(copy / "phase_c_rules.yml"), 9, 47)  # the 0.85
     assert "threshold 0.85 on self_coherence differs from the SLO target of objective " \
            "'coherence' 0.80" in f.message
     assert "default_slo.yml:" in f.message  # the spec side of the mismatch
