@@ -43,7 +43,11 @@ EXPRS = [
     "m > {t}", "avg_over_time(m[{w}]) > {t}", "max_over_time(m[{w}]) < {t}",
     "rate(m[{w}]) * 60 > {t}", "sum by (i) (m) >= {t}", "count_over_time(m[{w}]) >= {t}",
     "rec:m:sum > {t}", "min_over_time(rec:m:sum[{w}]) > {t}", "delta(m[{w}]) < {t}",
+    "increase(m[{w}]) > {t}", "changes(m[{w}]) > {t}", "topk(1, m) > {t}", "m > bool {t}",
+    "count by (i) (m) > {t}", 'absent(m{{i="9"}})', "irate(m[{w}]) * 60 >= {t}",
 ]
+#: alert labels: static, or value-dependent (a new alert identity whenever the value crosses 2)
+LABELS = ["{severity: page}", '{sev: "{{ if gt $value 2.0 }}high{{ else }}low{{ end }}"}']
 
 
 @st.composite
@@ -57,6 +61,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
         "series": series, "expr": expr,
         "for": draw(st.sampled_from(["0s", "1m", "2m"])),
         "keep": draw(st.sampled_from(["0s", "0s", "2m"])),
+        "labels": draw(st.sampled_from(LABELS)),
         "times": [f"{t // 60}m" if t % 60 == 0 else f"{t}s" for t in times],
     }
 
@@ -71,7 +76,7 @@ groups:
         expr: {expr}
         for: {for_}
         keep_firing_for: {keep}
-        labels: {{severity: page}}
+        labels: {labels}
         annotations: {{summary: "{{{{ $labels.i }}}} is {{{{ $value }}}}"}}
 """
 
@@ -88,7 +93,8 @@ def _descriptor(labels: Labels) -> str:
 def test_promtool_agrees_with_our_observations(tmp_path: Path, scenario: dict[str, object]) -> None:
     semantics = _semantics()
     (tmp_path / "rules.yml").write_text(RULES.format(
-        expr=scenario["expr"], for_=scenario["for"], keep=scenario["keep"]))
+        expr=scenario["expr"], for_=scenario["for"], keep=scenario["keep"],
+        labels=scenario["labels"]))
     series = scenario["series"]
     assert isinstance(series, list)
     times = scenario["times"]
