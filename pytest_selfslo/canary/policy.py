@@ -36,8 +36,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,8 @@ __all__ = [
 ]
 
 #: comparison operator -> predicate(value, threshold)
-COMPARISONS: dict[str, Any] = {
-    ">=": lambda v, t: v >= t,
-    "<=": lambda v, t: v <= t,
-    "==": lambda v, t: v == t,
-    ">": lambda v, t: v > t,
-    "<": lambda v, t: v < t,
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt,
 }
 NO_DATA_MODES = ("hold", "fail", "ignore")
 DEFAULT_STEPS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 1.00)

@@ -15,6 +15,7 @@ live on an injectable registry.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -99,7 +100,8 @@ class CanaryAutoTuner:
                 out.update(applied=True, note=f"applied: {decision.current:g} -> {decision.next:g}")
                 sampling = decision.next
             else:
-                self.store.record_decision(decision.state, expected_version=state.version)
+                self.store.record_decision(dataclasses.replace(decision.state, last_decision=out),
+                                           expected_version=state.version)
         except ConcurrentModificationError as exc:
             out["note"] = f"not applied: {exc}"
         self.metrics.sampling.set(sampling)
