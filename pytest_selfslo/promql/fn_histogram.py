@@ -1,6 +1,6 @@
 """Histogram functions over *classic* histograms (``_bucket`` series with an ``le`` label).
 
-``histogram_quantile`` and ``histogram_fraction`` group the input series by
+``histogram_quantile``, ``histogram_quantiles`` and ``histogram_fraction`` group the input series by
 their labels without ``le`` (the metric name included, as in Prometheus) and
 evaluate Prometheus' ``BucketQuantile``/``BucketFraction`` per step:
 buckets sorted by bound, duplicate bounds coalesced, bucket counts forced to be
@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import PromQLUnsupportedError
+from .fn_labels import merge_same_labelsets
 from .fn_util import (
     Args,
     Exprs,
@@ -27,9 +28,10 @@ from .fn_util import (
     quantile_warning,
     result_labels,
     scalar_arg,
+    string_arg,
     vector_arg,
 )
-from .gofmt import go_quote
+from .gofmt import format_float_g, go_quote
 from .values import (
     METRIC_NAME,
     EvalContext,
@@ -37,8 +39,10 @@ from .values import (
     InstantSeries,
     InstantVector,
     Labels,
+    ScalarValue,
     Value,
     labels_get,
+    make_labels,
 )
 
 _TOLERANCE = 1e-12
@@ -253,8 +257,38 @@ def fn_histogram_fraction(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     return _per_group(ctx, vec, lambda idx, b, c: bucket_fraction(lower[idx], upper[idx], b, c))
 
 
+# === histogram_quantiles(v Vector, label String, q0 Scalar, qs Scalar...) Vector ===
+def fn_histogram_quantiles(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
+    """Several quantiles at once, told apart by ``label`` (OpenMetrics float text of q)."""
+    vec = vector_arg(args, 0, "histogram_quantiles")
+    label = string_arg(args, 1, "histogram_quantiles")
+    out: list[InstantSeries] = []
+    for i in range(2, len(args)):
+        q = scalar_arg(args, i, "histogram_quantiles")
+        single = fn_histogram_quantile(ctx, [ScalarValue(q), vec], exprs)
+        assert isinstance(single, InstantVector)
+        names = np.array([openmetrics_float(float(x)) for x in q])
+        for s in single.series:
+            for name in np.unique(names[s.present]):
+                present = s.present & (names == name)
+                labels = make_labels([kv for kv in s.labels if kv[0] != label] + [(label, name)])
+                out.append(InstantSeries(labels=labels, values=s.values, present=present,
+                                         drop_name=True))
+    return InstantVector(merge_same_labelsets(out))
+
+
+def openmetrics_float(value: float) -> str:
+    """``labels.FormatOpenMetricsFloat``: Go's shortest %g, with ".0" on integers."""
+    if value == 0:
+        return "0.0"  # -0 included, as in Go (-0 == 0)
+    text = format_float_g(value)
+    if math.isnan(value) or math.isinf(value) or "e" in text or "." in text:
+        return text
+    return text + ".0"
+
+
 NATIVE_ONLY = ("histogram_avg", "histogram_count", "histogram_sum", "histogram_stddev",
-               "histogram_stdvar", "histogram_quantiles")
+               "histogram_stdvar")
 
 
 def native_only(name: str) -> Callable[[EvalContext, Args, Exprs], Value]:

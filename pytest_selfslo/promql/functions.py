@@ -16,7 +16,7 @@ Implementations live in modules split by concern:
                         vector, pi, max_of/min_of, start/end/range/step
 * :mod:`.fn_time`       time, timestamp and the UTC calendar functions
 * :mod:`.fn_labels`     label_replace label_join sort* absent
-* :mod:`.fn_histogram`  histogram_quantile/histogram_fraction (classic buckets)
+* :mod:`.fn_histogram`  histogram_quantile(s)/histogram_fraction (classic buckets)
 
 Semantics (``EvalContext.semantics``): "3" follows Prometheus 3.x; "2"
 switches every function-level difference to Prometheus 2.x:
@@ -50,7 +50,13 @@ import promql_parser
 
 from ..errors import PromQLUnsupportedError
 from . import fn_labels, fn_math, fn_rate, fn_time
-from .fn_histogram import NATIVE_ONLY, fn_histogram_fraction, fn_histogram_quantile, native_only
+from .fn_histogram import (
+    NATIVE_ONLY,
+    fn_histogram_fraction,
+    fn_histogram_quantile,
+    fn_histogram_quantiles,
+    native_only,
+)
 from .fn_over_time import OVER_TIME
 from .values import EvalContext, Value
 
@@ -102,6 +108,7 @@ def _table() -> dict[str, _Impl]:
         "absent": fn_labels.fn_absent,
         "histogram_quantile": fn_histogram_quantile,
         "histogram_fraction": fn_histogram_fraction,
+        "histogram_quantiles": fn_histogram_quantiles,
         "info": fn_info,
     }
     table.update(OVER_TIME)

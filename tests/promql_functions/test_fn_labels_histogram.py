@@ -232,3 +232,21 @@ def test_histogram_quantile_small_deltas_are_ironed_out_only_in_semantics_3() ->
     v2, _ = single(call("histogram_quantile", ctx(0, semantics="2"), scalar(q), vec))
     assert v3 == [3.0]
     assert v2 == [pytest.approx(2.5, abs=0.05)]
+
+
+def test_histogram_quantiles_labels_each_quantile() -> None:
+    vec = buckets(("0.1", 10), ("0.5", 30), ("1", 40), ("+Inf", 40))
+    out = call("histogram_quantiles", ctx(0), vec, string("q"), scalar(0.5), scalar(1))
+    assert isinstance(out, InstantVector)
+    got = {dict(s.labels)["q"]: float(s.values[0]) for s in out.series}
+    assert got == {"0.5": pytest.approx(0.3), "1.0": pytest.approx(1.0)}
+    assert all(s.drop_name for s in out.series)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (1.0, "1.0"), (0.0, "0.0"), (-0.0, "0.0"), (0.25, "0.25"), (2.0, "2.0"), (1e6, "1e+06"),
+    (math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf"),
+])
+def test_openmetrics_float(value: float, text: str) -> None:
+    from pytest_selfslo.promql.fn_histogram import openmetrics_float
+    assert openmetrics_float(value) == text
