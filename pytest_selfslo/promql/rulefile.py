@@ -183,10 +183,22 @@ def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int
 
 def _check_expr(reader: YamlReader, node: yaml.Node | None, expr: str, where: str) -> None:
     try:
-        promql_parser.parse(expr)
-    except ValueError as exc:
+        parsed = promql_parser.parse(expr)
+    except BaseException as exc:  # the Rust binding can panic (pyo3 PanicException)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
         reader.problem(node, "bad-expr",
                        f"{where}: could not parse expression {expr!r}: {exc}")
+        return
+    while isinstance(parsed, promql_parser.ParenExpr):
+        parsed = parsed.expr
+    kind = {promql_parser.MatrixSelector: "range vector", promql_parser.SubqueryExpr: "range vector",
+            promql_parser.StringLiteral: "string"}.get(type(parsed))
+    if kind is not None:
+        reader.problem(node, "expr-type",
+                       f"{where}: expression {expr!r} returns a {kind}; a rule needs an instant "
+                       "vector or a scalar (Prometheus fails every evaluation with 'rule result "
+                       "is not a vector or scalar')")
 
 
 def _check_labels(reader: YamlReader, node: yaml.Node | None, labels: dict[str, str],

@@ -62,6 +62,10 @@ def test_good_file_loads(tmp_path: Path) -> None:
     ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5 minutes\n",
      "type", 6, "expected a duration"),
     ("groups: [\n", "yaml-syntax", 2, "invalid YAML"),
+    ("groups:\n  - name: g\n    rules:\n      - record: a\n        expr: 'up[5m]'\n", "expr-type", 5,
+     "returns a range vector"),
+    ("groups:\n  - name: g\n    rules:\n      - record: a\n        expr: 'rate(up)'\n", "bad-expr", 5,
+     "expected type matrix in call to function 'rate'"),
 ])
 def test_problems_have_code_line_and_message(text: str, code: str, line: int, fragment: str) -> None:
     problems = check_rule_text(text, "r.yml")
