@@ -37,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Turn a check off (id or name; repeat or comma-separate)")
     parser.add_argument("--scrape-interval", metavar="DURATION", default="1m",
                         help="Scrape interval the short-range check assumes (default 1m)")
+    parser.add_argument("--severities", metavar="LIST", default="critical,warning,info",
+                        help="Allowed severity label values, comma-separated "
+                             "(default critical,warning,info)")
     parser.add_argument("--root", metavar="DIR",
                         help="Repository root for runbook links (default: nearest .git/pyproject)")
     parser.add_argument("--cache-dir", metavar="DIR",
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         disabled=disabled, root=args.root, scrape_interval=to_seconds(args.scrape_interval),
         slo_path=args.slo if args.slo not in (None, "default") else None,
         policy_path=args.policy if args.policy not in (None, "default") else None,
-        cache_dir=args.cache_dir)
+        cache_dir=args.cache_dir,
+        severities=[v.strip() for v in args.severities.split(",") if v.strip()])
     text = format_findings(findings, args.format)
     if text:
         print(text, file=out)

@@ -167,19 +167,22 @@ def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = No
                disabled: Iterable[str] = (), root: str | Path | None = None,
                scrape_interval: float | None = None, slo_path: str | Path | None = None,
                policy_path: str | Path | None = None,
-               cache_dir: str | Path | None = None) -> list[Finding]:
+               cache_dir: str | Path | None = None,
+               severities: Iterable[str] | None = None) -> list[Finding]:
     """Lint rule files (directories are searched) and, with ``slo``/``policy``, check drift.
 
     ``disabled`` holds check ids or names turned off for every file. Findings
     come back sorted by path, line and column. Raises ConfigError for a path
     that does not exist and ValueError for an unknown check in ``disabled``.
-    With ``cache_dir``, unchanged files reuse their findings from an earlier run
+    ``severities`` replaces the allowed ``severity`` label values (SL021). With ``cache_dir``, unchanged files reuse their findings from an earlier run
     (:mod:`.cache`); the cache is bypassed when drift is checked.
     """
     off = resolve_codes(disabled)
     ctx = LintContext(root=Path(root) if root is not None else None)
     if scrape_interval is not None:
         ctx.scrape_interval = scrape_interval
+    if severities is not None:
+        ctx.severities = frozenset(severities)
     targets = expand_paths(paths)
     with _no_gc():
         if cache_dir is not None and slo is None and policy is None:

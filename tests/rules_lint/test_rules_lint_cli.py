@@ -118,3 +118,13 @@ def test_package_exports_resolve() -> None:
         assert getattr(pkg, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = pkg.nope
+
+
+def test_severities_option(bad_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad_file.write_text(BAD.replace("      - alert: A\n", "      - alert: A\n"
+                                    "        labels: {severity: page}\n"))
+    main(["lint", str(bad_file), "--severities", "page,ticket"])
+    assert "SL021" not in capsys.readouterr().out
+    main(["lint", str(bad_file)])
+    assert "label severity: expected one of critical, info, warning, got 'page'" in \
+        capsys.readouterr().out
