@@ -48,6 +48,8 @@ __all__ = ["eval_aggregation", "format_go_float", "kahan_inc", "labels_hash"]
 _SIMPLE = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
                      "quantile"})
 _K_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+#: aggregations whose result over one series is that series' value (or 1 for count/group)
+_SINGLE_IDENTITY = frozenset({"sum", "avg", "min", "max", "count", "group"})
 
 
 def kahan_inc(inc: FloatArray, total: FloatArray, comp: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -160,6 +162,12 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
             f"PromQL warning: quantile value should be between 0 and 1, got {format_go_float(bad)}")
     out: list[InstantSeries] = []
     for key, members in groups.items():
+        if len(members) == 1 and op in _SINGLE_IDENTITY:
+            m = members[0]
+            if m.present.any():
+                single = np.ones(len(steps)) if op in ("count", "group") else m.values
+                out.append(InstantSeries(key, single, m.present, m.drop_name))
+            continue
         values = np.array([m.values for m in members])
         present = np.array([m.present for m in members])
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=bool)
@@ -359,10 +367,12 @@ def _count_values(vec: InstantVector, label: str, grouping: frozenset[str], with
     counts: dict[Labels, FloatArray] = {}
     for s in vec.series:
         key = dict(_grouping_key(s.labels, grouping, without))
-        vals = s.values[s.present]
-        for u in np.unique(vals):
-            match = s.present & ((s.values == u) | (np.isnan(s.values) & bool(np.isnan(u))))
-            key[label] = format_go_float(float(u))
+        # group by the printed value: -0 and 0 are different groups, every NaN is "NaN"
+        bits = s.values.view(np.uint64)
+        for pattern in np.unique(bits[s.present]):
+            value = float(np.array([pattern], dtype=np.uint64).view(np.float64)[0])
+            key[label] = format_go_float(value)
             labels = tuple(sorted(key.items()))
+            match = s.present & (bits == pattern)
             counts[labels] = counts.get(labels, np.zeros(n_steps)) + match
     return InstantVector([InstantSeries(lbl, c, c > 0) for lbl, c in counts.items()])

@@ -377,14 +377,19 @@ class _Evaluator:
         lookback = self.ctx.lookback_ms
         mint = int(ref.min()) - lookback
         out: list[InstantSeries] = []
+        cache = _SameTimestamps()
         for labels, t, v in self.engine.storage.select(_matchers(node, self.left_open), mint,
                                                      int(ref.max())):
-            idx = np.searchsorted(t, ref, side="right") - 1
-            safe = np.maximum(idx, 0)
-            ts = t[safe]
+            hit = cache.get(t)
+            if hit is None:
+                idx = np.searchsorted(t, ref, side="right") - 1
+                safe = np.maximum(idx, 0)
+                ts = t[safe]
+                fresh = ts > ref - lookback if self.left_open else ts >= ref - lookback
+                hit = cache.put(t, (safe, ts, (idx >= 0) & fresh))
+            safe, ts, found = hit
             vals = v[safe]
-            fresh = ts > ref - lookback if self.left_open else ts >= ref - lookback
-            present: BoolArray = (idx >= 0) & fresh & ~stale_mask(vals)
+            present: BoolArray = found & ~stale_mask(vals)
             if present.any():
                 out.append(InstantSeries(labels, vals, present, timestamps=ts))
         return InstantVector(out)
@@ -403,12 +408,17 @@ class _Evaluator:
         selected = self.engine.storage.select(_matchers(vs, self.left_open),
                                               int(ref.min()) - range_ms,
                                               int(ref.max()))
+        cache = _SameTimestamps()
         for labels, t, v in selected:
             keep = ~stale_mask(v)
             if not keep.all():
                 t, v = t[keep], v[keep]
-            lo, hi = self.windows(t, ref, range_ms)
-            if np.any(hi > lo):
+            hit = cache.get(t)
+            if hit is None:
+                lo, hi = self.windows(t, ref, range_ms)
+                hit = cache.put(t, (lo, hi, bool(np.any(hi > lo))))
+            lo, hi, nonempty = hit
+            if nonempty:
                 out.append(RangeSeries(labels, t, v, lo, hi))
         return RangeVector(out, range_ms, ref)
 
@@ -499,6 +509,28 @@ class _Evaluator:
                 if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
                     notes.append("PromQL info: metric might not be a counter, name does not end "
                                  f'in _total/_sum/_count/_bucket: "{metric}"')
+
+
+class _SameTimestamps:
+    """Remembers per-step lookups for the last timestamp array seen.
+
+    Series scraped on the same grid have identical timestamps, so their
+    ``searchsorted`` results are identical too: comparing arrays is cheaper
+    than searching again.
+    """
+
+    def __init__(self) -> None:
+        self._t: IntArray | None = None
+        self._value: Any = None
+
+    def get(self, t: IntArray) -> Any:
+        if self._t is not None and (self._t is t or np.array_equal(self._t, t)):
+            return self._value
+        return None
+
+    def put(self, t: IntArray, value: Any) -> Any:
+        self._t, self._value = t, value
+        return value
 
 
 def _union_of_ranges(first: IntArray, last: IntArray) -> IntArray:

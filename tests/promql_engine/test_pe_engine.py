@@ -218,3 +218,8 @@ def test_holt_winters_only_in_semantics_2() -> None:
     legacy = _values(_engine(text, "2"), "holt_winters(x[5m], 0.5, 0.5)", 3 * MIN)
     modern = _values(_engine(text, "2"), "double_exponential_smoothing(x[5m], 0.5, 0.5)", 3 * MIN)
     assert legacy == modern and len(legacy) == 1
+
+
+def test_count_values_separates_negative_zero() -> None:
+    e = _engine('x{i="1"} 0\nx{i="2"} -0\nx{i="3"} NaN\nx{i="4"} 0')
+    assert _values(e, 'count_values("v", x)', 0) == {"v=0": 2.0, "v=-0": 1.0, "v=NaN": 1.0}
