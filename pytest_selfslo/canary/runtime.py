@@ -18,7 +18,6 @@ False
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -49,37 +48,31 @@ _SPACE = 4294967296.0
 _log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
-class _Flags:
-    enabled: bool
+def _read_enabled() -> bool:
+    return os.environ.get(SELF_ENV, "on").strip().lower() not in _OFF
 
 
-_flags: _Flags | None = None
+#: AURIS_SELF, read at import and by reload() (a module global: the hot path reads it per call)
+_enabled = _read_enabled()
 _paths: dict[str | None, tuple[str, str]] = {}
 _cache: dict[str, tuple[tuple[int, int, int], CanaryState]] = {}
 _lock = threading.Lock()
 _last_warning = 0.0
-
-
-def _read_flags() -> _Flags:
-    global _flags
-    enabled = os.environ.get(SELF_ENV, "on").strip().lower() not in _OFF
-    _flags = _Flags(enabled=enabled)
-    return _flags
+_hash = mmh3.hash
 
 
 def reload() -> None:
     """Re-read the environment flags and forget every cached state."""
+    global _enabled
     with _lock:
         _paths.clear()
         _cache.clear()
-        _read_flags()
+        _enabled = _read_enabled()
 
 
 def self_enabled() -> bool:
     """False when ``AURIS_SELF`` is ``off``/``0``/``false``/``no`` (read once; see :func:`reload`)."""
-    flags = _flags or _read_flags()
-    return flags.enabled
+    return _enabled
 
 
 def _resolve(state_dir: str | Path | None) -> tuple[str, str]:
@@ -128,8 +121,7 @@ def should_activate_self(token_id: str | bytes, sampling: float | None = None) -
     ``sampling`` defaults to :func:`current_sampling`. Fails closed: when the
     state is corrupt the token is inactive and a (rate-limited) warning is logged.
     """
-    flags = _flags or _read_flags()
-    if not flags.enabled:
+    if not _enabled:
         return False
     if sampling is None:
         try:
@@ -137,7 +129,7 @@ def should_activate_self(token_id: str | bytes, sampling: float | None = None) -
         except CanaryError as exc:
             _warn(exc)
             return False
-    return bool(mmh3.hash(token_id, SEED, False) < sampling * _SPACE)
+    return _hash(token_id, SEED, False) < sampling * _SPACE  # bucketing.is_active, inlined
 
 
 class AdaptiveActivation:
