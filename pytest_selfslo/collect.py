@@ -27,6 +27,7 @@ Reporting
 
 from __future__ import annotations
 
+import glob
 import json
 import shutil
 import warnings
@@ -104,6 +105,10 @@ class SelfSloCollection:
         for option, patterns, found in ((RULES_OPTION, settings.rules, self.rule_files),
                                         (RULE_TESTS_OPTION, settings.rule_tests,
                                          self.rule_test_files)):
+            for pattern in patterns:
+                named = Path(pattern) if Path(pattern).is_absolute() else settings.rootpath / pattern
+                if not glob.has_magic(pattern) and not named.is_file():
+                    raise pytest.UsageError(f"{option}: no such file: {pattern} (looked at {named})")
             if not found:
                 config.issue_config_time_warning(SelfSloConfigWarning(
                     f"{option} {' '.join(patterns)!r} matched no file under "

@@ -48,6 +48,8 @@ class RuleTestFile(pytest.File):
             test_file = load_test_file(self.path)
         except (SelfSloError, OSError) as exc:
             raise self.CollectError(f"invalid rule test file: {exc}") from exc
+        for warning in test_file.warnings:  # e.g. a rule_files glob that matches nothing
+            warn_lint(f"{self.path.name}: {warning}")
         names = _unique(item_name(group.display_name) for group in test_file.groups)
         for name, group in zip(names, test_file.groups, strict=True):
             yield RuleTestItem.from_parent(self, name=name, check=_run_rule_test,

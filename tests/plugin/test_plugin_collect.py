@@ -260,3 +260,18 @@ def test_xdist_gives_the_same_results_and_coverage(project: pytest.Pytester) -> 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["rule coverage: 5.6% of 18 rules",
                                  "FAIL: rule coverage 5.6% is below*"])
+
+
+def test_a_named_rule_file_that_is_missing_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest("--self-slo", "rules", "--self-slo-rules=rules/missing.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--self-slo-rules: no such file: rules/missing.yml (looked at *"])
+
+
+def test_a_rule_test_loading_a_missing_rule_file_fails_readably(project: pytest.Pytester) -> None:
+    test_file = project.path / "rules" / "tests" / "coherence_test.yml"
+    test_file.write_text(TEST_FILE.replace("../phase_c_rules.yml", "../gone.yml"))
+    result = project.runpytest("--self-slo", "rules")
+    result.stdout.fnmatch_lines(["*gone.yml*"])
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.no_fnmatch_line("*Traceback*")

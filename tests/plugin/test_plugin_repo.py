@@ -1,0 +1,103 @@
+"""The README's main job, ``pytest --self-slo rules``, on a copy of this repo's assets.
+
+Also the real-promtool cross-check: it agrees on our rules, and a disagreement
+(forced with a stand-in ``promtool`` that always fails) shows both outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+# compiled extensions cannot be imported twice per process (in-process pytester drops modules)
+import pytest_selfslo.collect_items
+import pytest_selfslo.promql.unittest
+import pytest_selfslo.rules.lint  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
+                                    reason="the Debian 'prometheus' package is not installed")
+
+
+@pytest.fixture
+def repo_copy(pytester: pytest.Pytester) -> pytest.Pytester:
+    """rules/, docs/ and the sample heartbeat log of this repo, no ini (defaults apply)."""
+    shutil.copytree(REPO / "rules", pytester.path / "rules")
+    shutil.copytree(REPO / "docs", pytester.path / "docs")
+    (pytester.path / "fixtures").mkdir()
+    shutil.copy(REPO / "fixtures" / "identity.jsonl", pytester.path / "fixtures")
+    pytester.makeini("[pytest]\nselfslo_heartbeats = fixtures/identity.jsonl\n")
+    return pytester
+
+
+@needs_promtool
+def test_bundled_rules_pass_with_real_promtool_cross_check(repo_copy: pytest.Pytester) -> None:
+    result = repo_copy.runpytest("--self-slo", "rules", "-v", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines_random([
+        "rules/phase_c_rules.yml::promtool-check PASSED*",
+        "rules/tests/self_slo_test.yml::promtool PASSED*",
+        "selfslo::heartbeats?coherence? PASSED*",
+        "rule coverage: 100.0% of 18 rules",
+    ])
+
+
+def test_breaking_a_bundled_rule_test_fails_readably(repo_copy: pytest.Pytester) -> None:
+    test_file = repo_copy.path / "rules" / "tests" / "self_slo_test.yml"
+    text = test_file.read_text()
+    assert "exp_labels: {severity: warning, token_id: low}" in text
+    test_file.write_text(text.replace("exp_labels: {severity: warning, token_id: low}",
+                                      "exp_labels: {severity: critical, token_id: low}", 1))
+    result = repo_copy.runpytest("--self-slo", "rules", "--self-slo-prometheus=embedded")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*rule test 'unnamed#0' in self_slo_test.yml failed*",
+        "*alertname: AURIS_SELF_Coherence_Drop, time: 5m,*",
+        '*Labels:{alertname="AURIS_SELF_Coherence_Drop", severity="critical", token_id="low"}*',
+    ])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+FAKE_PROMTOOL = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "promtool, version 2.42.0 (fake)"; exit 0; fi
+echo "Unit Testing:  $3"
+echo "  FAILED: stand-in promtool always fails"
+exit 1
+"""
+
+
+def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = repo_copy.path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "promtool"
+    fake.write_text(FAKE_PROMTOOL)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(shutil.which('python') or '/usr/bin').parent}")
+    result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
+                                 "rules/phase_c_rules.yml")
+    result.stdout.fnmatch_lines([
+        "*real promtool and the embedded engine disagree on self_slo_test.yml: promtool FAILED, "
+        "embedded engine PASSED (Prometheus 2.x semantics)",
+        "--- promtool test rules (exit 1) ---",
+        "Unit Testing:  self_slo_test.yml",
+        "  FAILED: stand-in promtool always fails",
+        "--- embedded engine ---",
+        "Unit Testing:  *self_slo_test.yml",
+        "  SUCCESS",
+    ])
+    result.stdout.fnmatch_lines(["*promtool check rules rejected phase_c_rules.yml:*"])
+
+
+def test_promtool_items_are_slow_and_deselectable(repo_copy: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = repo_copy.path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "promtool").write_text(FAKE_PROMTOOL)
+    (bin_dir / "promtool").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml", "-m",
+                                 "not selfslo_slow", "--self-slo-rules=rules/phase_c_rules.yml")
+    result.assert_outcomes(passed=4 + 2 + 3, deselected=1)
