@@ -29,7 +29,7 @@ from .promql_walk import (
     unwrap,
 )
 
-__all__ = ["PROMQL_CHECKS", "locate", "series_matching_problems"]
+__all__ = ["PROMQL_CHECKS", "comparison_verdict", "locate", "series_matching_problems"]
 
 _COUNTER_FUNCS = frozenset({"rate", "irate", "increase", "resets"})
 _TEMPLATE_LABEL = re.compile(
@@ -81,7 +81,7 @@ def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                                     "(expected a _total, _count, _sum or _bucket suffix)")
 
 
-def _verdict(op: str, lo: float, hi: float, c: float) -> str | None:
+def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
     """'never' / 'always' when ``x op c`` is decided for every x in [lo, hi]."""
     never = {">": c >= hi, ">=": c > hi, "<": c <= lo, "<=": c < lo,
              "==": c < lo or c > hi, "!=": lo == hi == c}
@@ -108,7 +108,7 @@ def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Find
             if c is None or dom is None:
                 continue
             lo, hi, metric = dom
-            verdict = _verdict(op, lo, hi, c)
+            verdict = comparison_verdict(op, lo, hi, c)
             if verdict is not None:
                 yield from _finding(
                     rf, rule, "SL031", metric,

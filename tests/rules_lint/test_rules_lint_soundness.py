@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pytest_selfslo.errors import PromQLError
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.rules.checks_promql import _verdict
+from pytest_selfslo.rules.checks_promql import comparison_verdict
 from pytest_selfslo.rules.promql_walk import output_labels, parse_promql
 
 LABELS = ["token_id", "job", "instance"]
@@ -87,7 +87,7 @@ def _holds(x: float, op: str, c: float) -> bool:
 @settings(max_examples=80, deadline=None)
 @given(c=st.one_of(st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0]), st.floats(-2, 3)))
 def test_comparison_verdict_matches_the_domain(op: str, c: float) -> None:
-    verdict = _verdict(op, 0.0, 1.0, c)
+    verdict = comparison_verdict(op, 0.0, 1.0, c)
     outcomes = {_holds(x, op, c) for x in [*GRID, c] if 0.0 <= x <= 1.0}
     if verdict == "never":
         assert outcomes == {False}
