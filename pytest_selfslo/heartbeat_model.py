@@ -23,13 +23,15 @@ from typing import Any
 
 import orjson
 
-from .errors import HeartbeatFormatError
+from .errors import HeartbeatFormatError, InputError
 
 __all__ = [
     "KINDS",
     "MAX_TOKEN_ID_LEN",
     "SCORES",
     "Heartbeat",
+    "check_score",
+    "check_token_id",
     "format_timestamp",
     "parse_timestamp",
 ]
@@ -91,24 +93,32 @@ def format_timestamp(ts: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
-def _check_score(name: str, value: Any) -> float:
+def check_score(label: str, value: Any) -> float:
+    """A finite number in [0, 1] (not a bool) as float; ``InputError`` starting with ``label``.
+
+    Shared by the record and the exporter so both refuse the same values with
+    the same words.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"field {name!r}: expected a number in [0, 1], got "
+        raise InputError(f"{label}: expected a number in [0, 1], got "
                          f"{type(value).__name__} {value!r}")
-    if not 0.0 <= value <= 1.0:  # also false for NaN
-        raise ValueError(f"field {name!r}: expected a number in [0, 1], got {value!r}")
+    if not math.isfinite(value):
+        raise InputError(f"{label}: expected a finite number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"{label}: expected a number in [0, 1], got {value!r}")
     return float(value)
 
 
-def _check_token(value: Any) -> str:
+def check_token_id(label: str, value: Any) -> str:
+    """A non-empty string of at most :data:`MAX_TOKEN_ID_LEN` characters."""
     if not isinstance(value, str):
-        raise ValueError(f"field 'token_id': expected a non-empty string, got "
+        raise InputError(f"{label}: expected a non-empty string, got "
                          f"{type(value).__name__} {value!r}")
     if not value:
-        raise ValueError("field 'token_id': expected a non-empty string, got ''")
+        raise InputError(f"{label}: expected a non-empty string, got ''")
     if len(value) > MAX_TOKEN_ID_LEN:
-        raise ValueError(f"field 'token_id': expected at most {MAX_TOKEN_ID_LEN} characters, "
-                         f"got {len(value)}")
+        raise InputError(f"{label}: expected at most {MAX_TOKEN_ID_LEN} characters, got "
+                         f"{len(value)} ({value[:32]!r}...)")
     return value
 
 
@@ -147,10 +157,10 @@ class Heartbeat:
                 set_(self, "ts", parse_timestamp(self.ts))
             except ValueError as exc:
                 raise ValueError(f"field 'ts': {exc}") from None
-            _check_token(self.token_id)
+            check_token_id("field 'token_id'", self.token_id)
             _check_kind(self.kind)
             for name in SCORES:
-                set_(self, name, _check_score(name, getattr(self, name)))
+                set_(self, name, check_score(f"field {name!r}", getattr(self, name)))
         except ValueError as exc:
             raise HeartbeatFormatError(str(exc), reason=str(exc)) from None
 

@@ -29,7 +29,6 @@ Design points, each for a reason:
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections import OrderedDict
@@ -39,7 +38,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .errors import InputError
-from .heartbeat_model import MAX_TOKEN_ID_LEN, SCORES
+from .heartbeat_model import SCORES, check_score, check_token_id
 
 __all__ = [
     "DISABLED_VALUES",
@@ -75,26 +74,7 @@ def metrics_enabled(environ: Mapping[str, str] | None = None) -> bool:
 def _check_value(field: str, value: Any) -> float:
     if type(value) is float and 0.0 <= value <= 1.0:  # fast path; NaN fails the comparison
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{field}: expected a number in [0, 1], got "
-                         f"{type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise InputError(f"{field}: expected a finite number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"{field}: expected a number in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _check_token(token_id: Any) -> str:
-    if not isinstance(token_id, str):
-        raise InputError(f"token_id: expected a non-empty string, got "
-                         f"{type(token_id).__name__} {token_id!r}")
-    if not token_id:
-        raise InputError("token_id: expected a non-empty string, got ''")
-    if len(token_id) > MAX_TOKEN_ID_LEN:
-        raise InputError(f"token_id: expected at most {MAX_TOKEN_ID_LEN} characters, got "
-                         f"{len(token_id)} ({token_id[:32]!r}...)")
-    return token_id
+    return check_score(field, value)
 
 
 class SelfMetricsExporter:
@@ -141,7 +121,7 @@ class SelfMetricsExporter:
             return
         values = (_check_value("coherence", coherence), _check_value("continuity", continuity),
                   _check_value("presence", presence), _check_value("stress", stress))
-        _check_token(token_id)
+        check_token_id("token_id", token_id)
         with self._lock:
             children = self._tokens.get(token_id)
             if children is None:

@@ -37,6 +37,7 @@ from .errors import InputError
 from .heartbeat_io import read_heartbeats
 from .heartbeat_model import SCORES, Heartbeat
 from .heartbeat_scan import scan_heartbeats
+from .scenarios import count_arg
 from .slo import (
     DEFAULT_SLO_SPEC,
     SLOReport,
@@ -266,21 +267,11 @@ def _isatty(stream: IO[str]) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count >= 0 (0 = all), got {value}")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``selfslo replay``."""
     parser.add_argument("--file", default=DEFAULT_FILE,
                         help=f"Heartbeat log, JSON Lines (default {DEFAULT_FILE})")
-    parser.add_argument("--count", type=_count, default=DEFAULT_COUNT,
+    parser.add_argument("--count", type=count_arg, default=DEFAULT_COUNT,
                         help=f"Analyse the last N heartbeats, 0 = all (default {DEFAULT_COUNT})")
     parser.add_argument("--token", default=None, help="Only heartbeats of this token_id")
     parser.add_argument("--slo", default=None,

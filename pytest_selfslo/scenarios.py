@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .heartbeat_model import Heartbeat
 
-__all__ = ["SCENARIOS", "Scenario", "configure", "generate_heartbeats", "run"]
+__all__ = ["SCENARIOS", "Scenario", "configure", "count_arg", "generate_heartbeats", "run"]
 
 Scores = tuple[float, float, float, float]
 ScoreFn = Callable[[float, int, random.Random], Scores]
@@ -152,7 +152,8 @@ def generate_heartbeats(scenario: str, n: int, seed: int = 0, start: float = 1_7
 # ---------------------------------------------------------------------------
 
 
-def _count(text: str) -> int:
+def count_arg(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 0 (``generate -n``, ``replay --count``)."""
     try:
         value = int(text)
     except ValueError:
@@ -166,7 +167,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``selfslo generate``."""
     parser.add_argument("--scenario", required=True, choices=sorted(SCENARIOS),
                         help="Which scenario to generate")
-    parser.add_argument("-n", "--count", type=_count, default=100, dest="count",
+    parser.add_argument("-n", "--count", type=count_arg, default=100, dest="count",
                         help="Number of heartbeats (default 100)")
     parser.add_argument("-o", "--output", default="-",
                         help="Output file, replaced atomically ('-' = stdout, the default)")

@@ -73,9 +73,9 @@ def test_rfc3339_round_trip_keeps_microseconds() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"coherence": math.nan}, "field 'coherence': expected a number in [0, 1], got nan"),
-    ({"continuity": math.inf}, "field 'continuity': expected a number in [0, 1], got inf"),
-    ({"presence": -math.inf}, "field 'presence': expected a number in [0, 1], got -inf"),
+    ({"coherence": math.nan}, "field 'coherence': expected a finite number in [0, 1], got nan"),
+    ({"continuity": math.inf}, "field 'continuity': expected a finite number in [0, 1], got inf"),
+    ({"presence": -math.inf}, "field 'presence': expected a finite number in [0, 1], got -inf"),
     ({"stress": -0.1}, "field 'stress': expected a number in [0, 1], got -0.1"),
     ({"coherence": 1.1}, "field 'coherence': expected a number in [0, 1], got 1.1"),
     ({"coherence": "0.9"}, "field 'coherence': expected a number in [0, 1], got str '0.9'"),
