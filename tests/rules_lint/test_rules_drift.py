@@ -186,3 +186,51 @@ def test_missing_alert_and_wrong_for_are_reported(tmp_path: Path) -> None:
                "'docs/PHASE_B_TO_C_RUNBOOK.md#self-slo-violations'" in m for m in msgs)
     assert any("alert AURIS_SELF_Stress_High of SLO objective 'stress'" in m
                and "is not defined in any linted rule file" in m for m in msgs)
+
+
+SCALED_TEST = """\
+rule_files: [fast.yml]
+evaluation_interval: 1s
+tests:
+  - interval: 1s
+    input_series:
+      - series: 'self_coherence{token_id="a"}'
+        values: '0.7x20'
+      - series: 'self_coherence{token_id="b"}'
+        values: '0.95x20'
+    alert_rule_test:
+      - eval_time: 4s
+        alertname: AURIS_SELF_Coherence_Drop
+        exp_alerts: []
+      - eval_time: 5s
+        alertname: AURIS_SELF_Coherence_Drop
+        exp_alerts:
+          - exp_labels: {severity: warning, token_id: a}
+            exp_annotations:
+              summary: SELF coherence below its SLO for token a
+              description: The 5s average of self_coherence for token a is 70%; the Phase C SLO is self_coherence >= 0.80.
+              runbook_url: docs/PHASE_B_TO_C_RUNBOOK.md#self-slo-violations
+"""
+
+
+def _scaled_files(tmp_path: Path) -> Path:
+    (tmp_path / "fast.yml").write_text(render_rules_yaml(DEFAULT_SLO_SPEC, scale=1 / 60))
+    test = tmp_path / "fast_test.yml"
+    test.write_text(SCALED_TEST)
+    return test
+
+
+def test_scaled_rules_fire_after_scaled_for_embedded(tmp_path: Path) -> None:
+    from pytest_selfslo.promql.unittest import run_rule_tests
+
+    report = run_rule_tests([str(_scaled_files(tmp_path))])
+    assert report.passed, report.format_text()
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not found on PATH")
+def test_scaled_rules_fire_after_scaled_for_promtool(tmp_path: Path) -> None:
+    test = _scaled_files(tmp_path)
+    assert PROMTOOL is not None
+    proc = subprocess.run([PROMTOOL, "test", "rules", test.name], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
