@@ -207,7 +207,8 @@ class Engine:
         return parse_expr(query)
 
     def evaluate(self, expr: Any, steps: IntArray | Sequence[int], start_ms: int | None = None,
-                 end_ms: int | None = None, *, pin_at_ms: int | None = None) -> Value:
+                 end_ms: int | None = None, *, pin_at_ms: int | None = None,
+                 steps_are_instants: bool = False) -> Value:
         """Evaluate ``expr`` (string or parsed node) on the step grid ``steps`` (ms).
 
         ``start_ms``/``end_ms`` are what ``start()``/``end()`` and ``@ start()``
@@ -215,6 +216,9 @@ class Engine:
         dropped at the end (Prometheus 3 delayed name removal). ``pin_at_ms``
         acts as if ``@ pin_at_ms`` were written on every selector and subquery
         outside subqueries that lack one (promqltest's step-invariance re-runs).
+        ``steps_are_instants=True`` treats every step as its own instant query,
+        as rule evaluation does: ``@ start()``/``@ end()`` then mean the step's
+        own time (inside a subquery that is refused with a clear error).
         Annotations end up in :attr:`annotations`.
         """
         node = parse_expr(expr) if isinstance(expr, str) else expr
@@ -230,6 +234,7 @@ class Engine:
         self.annotations = ctx.annotations
         evaluator = _Evaluator(self, ctx)
         evaluator.pin_at = pin_at_ms
+        evaluator.steps_are_instants = steps_are_instants
         result = evaluator.eval(node, grid)
         self.annotations.extend(a for a in ctx.annotations if a not in self.annotations)
         if isinstance(result, InstantVector):
@@ -302,6 +307,9 @@ class _Evaluator:
         self.left_open = engine.semantics == "3"
         #: ``@`` time forced on selectors/subqueries without one (outside subqueries)
         self.pin_at: int | None = None
+        #: each step is its own instant query (rule evaluation): @ start()/end() = the step
+        self.steps_are_instants = False
+        self.subquery_depth = 0
 
     def context(self, steps: IntArray) -> EvalContext:
         if steps is self.ctx.steps:
@@ -362,13 +370,22 @@ class _Evaluator:
             ref = steps
         else:
             kind = str(at.type)
-            if kind.endswith("Start"):
-                at_ms = self.ctx.start_ms
-            elif kind.endswith("End"):
-                at_ms = self.ctx.end_ms
+            bound = kind.endswith(("Start", "End"))
+            if bound and self.steps_are_instants:
+                if self.subquery_depth:
+                    raise PromQLEvalError(
+                        f"'@ start()'/'@ end()' inside a subquery ({node}) is not supported when "
+                        f"every step is its own instant query; evaluate such rules one step at "
+                        f"a time")
+                ref = steps
             else:
-                at_ms = (at.at - _EPOCH) // _MS
-            ref = np.full(len(steps), at_ms, dtype=np.int64)
+                if kind.endswith("Start"):
+                    at_ms = self.ctx.start_ms
+                elif kind.endswith("End"):
+                    at_ms = self.ctx.end_ms
+                else:
+                    at_ms = (at.at - _EPOCH) // _MS
+                ref = np.full(len(steps), at_ms, dtype=np.int64)
         offset = _ms(node.offset)
         return ref - offset if offset else ref
 
@@ -438,10 +455,12 @@ class _Evaluator:
         if len(inner) == 0:
             return RangeVector([], range_ms, ref)
         pinned, self.pin_at = self.pin_at, None
+        self.subquery_depth += 1
         try:
             value = self.eval(node.expr, inner)
         finally:
             self.pin_at = pinned
+            self.subquery_depth -= 1
         if isinstance(value, ScalarValue):
             value = InstantVector([InstantSeries((), value.values, np.ones(len(inner), bool))])
         if not isinstance(value, InstantVector):

@@ -223,3 +223,15 @@ def test_holt_winters_only_in_semantics_2() -> None:
 def test_count_values_separates_negative_zero() -> None:
     e = _engine('x{i="1"} 0\nx{i="2"} -0\nx{i="3"} NaN\nx{i="4"} 0')
     assert _values(e, 'count_values("v", x)', 0) == {"v=0": 2.0, "v=-0": 1.0, "v=NaN": 1.0}
+
+
+def test_steps_are_instants_resolves_start_end_per_step() -> None:
+    e = _engine("x 0+1x10")
+    grid = np.array([2 * MIN, 5 * MIN])
+    as_range = e.evaluate("x @ end()", grid)
+    per_step = e.evaluate("x @ end()", grid, steps_are_instants=True)
+    assert isinstance(as_range, InstantVector) and isinstance(per_step, InstantVector)
+    assert as_range.series[0].values.tolist() == [5.0, 5.0]
+    assert per_step.series[0].values.tolist() == [2.0, 5.0]
+    with pytest.raises(PromQLEvalError, match="inside a subquery"):
+        e.evaluate("max_over_time((x @ start())[2m:1m])", grid, steps_are_instants=True)
