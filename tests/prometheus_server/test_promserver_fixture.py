@@ -159,3 +159,28 @@ def test_server_that_dies_at_start_reports_its_log(monkeypatch: pytest.MonkeyPat
 def test_version_and_semantics_come_from_the_binary() -> None:
     assert binary_version("promtool")[0] == 2
     assert binary_semantics("promtool") == "2"
+
+
+@needs_binary
+def test_one_server_per_xdist_worker_without_port_clashes(pytester: pytest.Pytester) -> None:
+    log = pytester.path / "servers.log"
+    pytester.makepyfile(f"""
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_server(prometheus, n):
+            assert prometheus.query_value("vector(1)") == 1.0
+            with open({str(log)!r}, "a") as f:
+                f.write(os.environ["PYTEST_XDIST_WORKER"] + " " + prometheus.url + "\\n")
+    """)
+    # --dist each: every worker runs every test, so both start their own server
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "each", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    by_worker: dict[str, set[str]] = {}
+    for line in log.read_text().splitlines():
+        worker, url = line.split()
+        by_worker.setdefault(worker, set()).add(url)
+    assert sorted(by_worker) == ["gw0", "gw1"]
+    assert all(len(urls) == 1 for urls in by_worker.values())  # one server per worker
+    assert by_worker["gw0"] != by_worker["gw1"]  # on different ports
