@@ -17,7 +17,7 @@ from ..promql.durations import parse_duration
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
-from .promql_walk import has_threshold
+from .promql_walk import COMPARISONS, has_threshold, op_name
 
 __all__ = ["STRUCTURE_CHECKS", "markdown_anchors", "runbook_candidates"]
 
@@ -68,6 +68,27 @@ def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                 "SL020", at.line, at.column,
                 f"{rule.where}: threshold alert without 'for': one bad evaluation fires it; "
                 "add e.g. 'for: 5m'", rule))
+
+
+_CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
+
+
+def check_no_condition(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+    """SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
+    import promql_parser as pp
+
+    for rule in rf.rules():
+        if rule.kind != "alert" or rule.ast is None:
+            continue
+        conditional = any(
+            (isinstance(n, pp.BinaryExpr) and op_name(n.op) in (*COMPARISONS, "and", "unless"))
+            or (isinstance(n, pp.Call) and n.func.name in _CONDITION_FUNCS)
+            for n in rule.nodes)
+        if not conditional:
+            yield from _emit(rf.finding(
+                "SL024", rule.expr.line, rule.expr.column,
+                f"{rule.where}: the expression has no condition (comparison, absent(), and, "
+                "unless): the alert fires for every series it returns", rule))
 
 
 def check_required_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
@@ -185,5 +206,6 @@ def check_templates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                                                 f"{rule.where}: {kind} {name!r}: {exc}", rule))
 
 
-STRUCTURE_CHECKS = (check_duplicates, check_missing_for, check_required_labels,
+STRUCTURE_CHECKS = (check_duplicates, check_missing_for, check_no_condition,
+                    check_required_labels,
                     check_runbook_links, check_templates)

@@ -52,6 +52,8 @@ _ALL = [
           "alert lacks the `summary` or `runbook_url` annotation"),
     Check("SL023", "runbook-link", Severity.ERROR,
           "runbook_url points at a file or #anchor that does not exist in the repo"),
+    Check("SL024", "no-condition", Severity.WARNING,
+          "an alert expression has no comparison or absent(), so it fires for every series"),
     Check("SL030", "rate-on-gauge", Severity.ERROR,
           "rate()/irate()/increase() over a gauge or a name that is not a counter"),
     Check("SL031", "impossible-comparison", Severity.ERROR,

@@ -66,6 +66,8 @@ CASES: dict[str, tuple[str, str]] = {
               _file(_alert("self_stress > 0.3"))),
     "SL023": (_file(_alert("self_stress > 0.3")).replace("#self-slo-violations", "#nope"),
               _file(_alert("self_stress > 0.3"))),
+    "SL024": (_file(_alert("avg(self_stress)", for_="")),
+              _file(_alert("absent(self_stress)"), _alert("self_stress unless up", name="B"))),
     "SL030": (_file(_alert("rate(self_stress[5m]) > 0.1")),
               _file(_alert("rate(requests_total[5m]) > 0.1"))),
     "SL031": (_file(_alert("self_stress > 1")), _file(_alert("self_stress > 0.3"))),
