@@ -109,6 +109,25 @@ def test_test_file_problems_are_sl005(repo: Path) -> None:
                for f in found), msgs
 
 
+def test_valid_test_file_has_no_sl005(repo: Path) -> None:
+    (repo / "r.yml").write_text(_file(_alert("self_stress > 0.3")))
+    (repo / "t.yml").write_text("rule_files: [r.yml]\ntests:\n  - input_series:\n"
+                                "      - series: 'self_stress{token_id=\"a\"}'\n"
+                                "        values: '0.1+0.1x3 _ stale'\n"
+                                "    promql_expr_test:\n      - expr: self_stress\n")
+    assert lint_paths([repo / "t.yml"]) == []
+
+
+def test_vector_matching_passes_with_unique_match_groups(repo: Path) -> None:
+    (repo / "r.yml").write_text(_file(_alert("join_1 + on(a, b) join_2 > 0")))
+    (repo / "r_test.yml").write_text(
+        "rule_files: [r.yml]\ntests:\n  - input_series:\n"
+        "      - {series: 'join_1{a=\"1\",b=\"2\"}', values: '1'}\n"
+        "      - {series: 'join_2{a=\"1\",b=\"2\"}', values: '1'}\n"
+        "      - {series: 'join_2{a=\"1\",b=\"3\"}', values: '1'}\n")
+    assert "SL036" not in [f.code for f in lint_paths([repo / "r.yml"])]
+
+
 def test_vector_matching_uses_test_series(repo: Path) -> None:
     (repo / "r.yml").write_text(_file(_alert("join_1 + on(a) join_2 > 0")))
     (repo / "r_test.yml").write_text(
