@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from pytest_selfslo.errors import PromQLError, SelfSloError, SeriesNotationError
+from pytest_selfslo.promql.astwalk import at_unsafe, selectors, unimplemented_experimental
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.series import parse_series_labels, split_series_line
 from pytest_selfslo.promql.series import parse_series_values as _parse_values
@@ -318,7 +319,7 @@ class _Runner:
     def _reads_histograms(self, node: Any) -> str | None:
         """A selector in ``node`` that matches a series loaded with native-histogram samples."""
         from pytest_selfslo.promql.engine import _matchers
-        for selector in _selectors(node):
+        for selector in selectors(node):
             try:
                 matchers = _matchers(selector)
             except PromQLError:
@@ -343,12 +344,12 @@ class _Runner:
         if histogram:
             return EvalOutcome(ev.line, ev.query, "skip", "native histograms are not supported "
                                f"(a selector matches native-histogram series {histogram})")
-        experimental = _unimplemented_experimental(node)
+        experimental = unimplemented_experimental(node)
         if experimental:
             return EvalOutcome(ev.line, ev.query, "skip",
                                f"experimental function {experimental}() is not implemented")
         problem = self._attempt(ev, lambda: self._execute(ev, node))
-        if problem is None and ev.instant and not _at_unsafe(node):
+        if problem is None and ev.instant and not at_unsafe(node):
             t = ev.range_vector[1] if ev.range_vector else ev.start_ms
             for et in ([-1000, 0, 1000] if t == 0 else [-10 * t, 0, t // 5, t, 10 * t]):
                 problem = self._attempt(
@@ -557,68 +558,3 @@ def _number(line: str) -> float | None:
     if len(values) == 1 and values[0] is not None and " " not in line:
         return values[0]
     return None
-
-
-def _children(n: Any) -> list[Any]:
-    import promql_parser
-    kids: list[Any] = []
-    if isinstance(n, promql_parser.Call):
-        kids.extend(n.args)
-    for attr in ("expr", "lhs", "rhs", "param", "vector_selector"):
-        child = getattr(n, attr, None)
-        if child is not None and not isinstance(child, (str, float, int)):
-            kids.append(child)
-    return kids
-
-
-def _selectors(node: Any) -> list[Any]:
-    import promql_parser
-    found: list[Any] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, promql_parser.VectorSelector):
-            found.append(n)
-        stack.extend(_children(n))
-    return found
-
-
-_AT_UNSAFE = frozenset({"days_in_month", "day_of_month", "day_of_week", "day_of_year", "end",
-                        "hour", "minute", "month", "year", "predict_linear", "range", "start",
-                        "step", "time", "timestamp"})
-
-
-def _at_unsafe(node: Any) -> bool:
-    """Whether the query calls a function whose result varies with evaluation time under ``@``."""
-    import promql_parser
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, promql_parser.Call) and n.func.name in _AT_UNSAFE:
-            return True
-        stack.extend(_children(n))
-    return False
-
-
-def _unimplemented_experimental(node: Any) -> str | None:
-    """Name of an experimental function in ``node`` that the function table lacks."""
-    try:
-        from pytest_selfslo.promql.functions import FUNCTIONS
-        table: dict[str, Any] = dict(FUNCTIONS)
-    except ImportError:
-        table = {}
-    found: list[str] = []
-
-    def visit(n: Any) -> None:
-        if isinstance(n, __import__("promql_parser").Call):
-            if getattr(n.func, "experimental", False) and n.func.name not in table:
-                found.append(n.func.name)
-            for a in n.args:
-                visit(a)
-        for attr in ("expr", "lhs", "rhs", "param", "vector_selector"):
-            child = getattr(n, attr, None)
-            if child is not None and not isinstance(child, (str, float, int)):
-                visit(child)
-
-    visit(node)
-    return found[0] if found else None
