@@ -89,13 +89,13 @@ def almost_equal(a: float, b: float, epsilon: float = _EPSILON) -> bool:
     return diff / min(abs_sum, 1.7976931348623157e308) < epsilon
 
 
-def _duration_ms(text: str, line: int, what: str) -> int:
+def _duration_ms(text: str, where: str, what: str) -> int:
     stripped = text.strip()
     if stripped == "0":
         return 0
     m = _DURATION.match(stripped)
     if not m or not stripped:
-        raise PromQLTestScriptError(f"line {line}: invalid {what} {text!r}: expected a duration "
+        raise PromQLTestScriptError(f"{where}: invalid {what} {text!r}: expected a duration "
                                     f"such as 1m or 30s")
     return sum(int(g) * mult for g, mult in zip(m.groups(), _DURATION_MS, strict=True) if g)
 
@@ -221,12 +221,15 @@ class _Runner:
         if not m:
             raise PromQLTestScriptError(
                 f"{self.name}:{i + 1}: invalid load command (load[_with_nhcb] <step:duration>)")
-        interval = _duration_ms(m.group(2), i + 1, "load step")
+        interval = _duration_ms(m.group(2), f"{self.name}:{i + 1}", "load step")
         with_nhcb = m.group(1) == "with_nhcb"
         i += 1
         while i < len(lines) and lines[i]:
-            selector, values = split_series_line(lines[i])
-            labels = parse_series_labels(selector)
+            try:
+                selector, values = split_series_line(lines[i])
+                labels = parse_series_labels(selector)
+            except SeriesNotationError as exc:
+                raise PromQLTestScriptError(f"{self.name}:{i + 1}: {exc}") from None
             name = labels_get(labels, METRIC_NAME)
             if "{{" in values:
                 self.histogram_names.add(name)
@@ -257,14 +260,15 @@ class _Runner:
             raise PromQLTestScriptError(f"{self.name}:{i + 1}: invalid evaluation command {head!r}")
         if mi is not None:
             mod, at, query = mi.group(1), mi.group(2) or "0", mi.group(3)
-            t = _duration_ms(at, i + 1, "eval time")
+            t = _duration_ms(at, f"{self.name}:{i + 1}", "eval time")
             ev = _Eval(i + 1, query, True, t, t, 0)
         else:
             assert mr is not None
             mod, query = mr.group(1), mr.group(5)
-            ev = _Eval(i + 1, query, False, _duration_ms(mr.group(2), i + 1, "range start"),
-                       _duration_ms(mr.group(3), i + 1, "range end"),
-                       _duration_ms(mr.group(4), i + 1, "range step"))
+            where = f"{self.name}:{i + 1}"
+            ev = _Eval(i + 1, query, False, _duration_ms(mr.group(2), where, "range start"),
+                       _duration_ms(mr.group(3), where, "range end"),
+                       _duration_ms(mr.group(4), where, "range step"))
         if mod:
             ev.expects.append(_Expect(mod))
         i += 1
@@ -281,26 +285,31 @@ class _Runner:
             if line.startswith("expect range vector"):
                 m = _PAT_EXPECT_RANGE.match(line)
                 if not m:
-                    raise PromQLTestScriptError(f"{self.name}:{i}: invalid range vector definition")
-                ev.range_vector = (_duration_ms(m.group(1), i, "from"),
-                                   _duration_ms(m.group(2), i, "to"),
-                                   _duration_ms(m.group(3), i, "step"))
+                    raise PromQLTestScriptError(
+                        f"{self.name}:{i}: invalid range vector definition {line!r}: expected "
+                        f"'expect range vector from <t> to <t> step <d>'")
+                ev.range_vector = (_duration_ms(m.group(1), f"{self.name}:{i}", "from"),
+                                   _duration_ms(m.group(2), f"{self.name}:{i}", "to"),
+                                   _duration_ms(m.group(3), f"{self.name}:{i}", "step"))
                 continue
             if line.startswith("expect string"):
                 ev.string = _unquote(line[len("expect string"):].strip())
                 continue
             if line.split(" ")[0] == "expect":
-                ev.expects.append(_parse_expect(line))
+                ev.expects.append(_parse_expect(line, f"{self.name}:{i}"))
                 continue
             number = _number(line)
             if number is not None:
                 ev.scalar = number
                 break
-            selector, values = split_series_line(line)
-            if "{{" in values:
-                ev.histogram_expected = True
-                continue
-            ev.series.append((parse_series_labels(selector), _parse_values(values)))
+            try:
+                selector, values = split_series_line(line)
+                if "{{" in values:
+                    ev.histogram_expected = True
+                    continue
+                ev.series.append((parse_series_labels(selector), _parse_values(values)))
+            except SeriesNotationError as exc:
+                raise PromQLTestScriptError(f"{self.name}:{i}: {exc}") from None
         if fail_text is not None:
             for e in ev.expects:
                 if e.kind == "fail":
@@ -523,11 +532,13 @@ def _step_slice(result: Value, k: int) -> Value:
     return result
 
 
-def _parse_expect(line: str) -> _Expect:
+def _parse_expect(line: str, where: str) -> _Expect:
     m = re.match(r"^expect\s+(fail|warn|info|no_warn|no_info|ordered)\b\s*(?:(msg|regex)\s*:\s*(.*))?$",
                  line)
     if not m:
-        raise PromQLTestScriptError(f"invalid expect line {line!r}")
+        raise PromQLTestScriptError(
+            f"{where}: invalid expect line {line!r}: expected 'expect <fail|warn|info|no_warn|"
+            f"no_info|ordered> [msg|regex: <text>]'")
     text = m.group(3) or ""
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]

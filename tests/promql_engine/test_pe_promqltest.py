@@ -91,3 +91,21 @@ def test_almost_equal() -> None:
     assert not almost_equal(STALE_NAN, math.nan)
     assert almost_equal(STALE_NAN, STALE_NAN)
     assert not almost_equal(0.0, 1e-300)
+
+
+@pytest.mark.parametrize(
+    ("script", "fragment"),
+    [
+        ("load 1m\n  x{a= 1\n", "s.test:2: invalid series"),
+        ("load 1m\n  x 1 2 oops\n", "s.test:2: invalid series values"),
+        ("eval instant at 1q x\n", "s.test:1: invalid eval time '1q'"),
+        ("eval range from 0 to 1m step 0s5 x\n", "s.test:1: invalid range step"),
+        ("eval instant at 0 x\n  expect sometimes\n", "s.test:2: invalid expect line"),
+        ("eval instant at 0 x\n  x{ 1\n", "s.test:2: invalid series"),
+        ("eval instant at 0 x[1m]\n  expect range vector 0 1m\n", "s.test:2: invalid range vector"),
+    ],
+)
+def test_script_errors_name_file_and_line(script: str, fragment: str) -> None:
+    with pytest.raises(PromQLTestScriptError) as info:
+        run_promqltest_text(script, "s.test")
+    assert fragment in str(info.value)
