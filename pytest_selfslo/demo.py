@@ -60,7 +60,7 @@ def scaled_policy(policy: Any, scale: float) -> Any:
 
     gates = []
     for gate in policy.gates:
-        window = format_duration(parse_duration(gate.window) / scale)
+        window = format_duration(parse_duration(gate.window) / 1000 / scale)  # ms -> s
         old = f"[{gate.window}]"
         if old not in gate.expr:
             raise ConfigError(f"gate {gate.name}: cannot scale {gate.expr!r}: expected the "
