@@ -236,7 +236,10 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
             reasons.append(f"{failures} consecutive failing observations (limit "
                            f"{policy.failure_limit}); rolling back to {floor:g}")
             return done(Action.ROLLBACK, floor, paused=state.paused or policy.pause_on_rollback)
-        reasons.append(f"failing observation {failures} of {policy.failure_limit} before rollback")
+        if current > floor:
+            reasons.append(f"failing observation {failures} of {policy.failure_limit} before rollback")
+        else:
+            reasons.append(f"failing observation {failures} (at the rollback floor {floor:g})")
         return done(Action.HOLD, current, consecutive_successes=0, failures=failures)
     if waiting:
         reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in waiting)
@@ -259,6 +262,9 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
     if successes < policy.consecutive_successes:
         reasons.append(f"{successes} of {policy.consecutive_successes} consecutive green observations")
         return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
-    reasons.append(f"all {len(gates)} gates green for {successes} observations and {waited:g}s; "
+    green = sum(1 for g in gates if g.ok)
+    verdict = f"all {green} gates green" if green == len(gates) else \
+        f"{green} gates green, {len(gates) - green} ignored (no data)"
+    reasons.append(f"{verdict} for {successes} observations and {waited:g}s; "
                    f"advancing {current:g} -> {target:g}")
     return done(Action.ADVANCE, target)

@@ -28,6 +28,8 @@ __all__ = [
     "failing_value",
     "firing_alerts",
     "green_observation",
+    "green_observations",
+    "observation_sequences",
     "passing_value",
 ]
 
@@ -107,6 +109,20 @@ def canary_observations(policy: CanaryPolicy, *, at: float | None = None,
     error = st.one_of(st.none(), st.just("connection refused")) if errors else st.none()
     when = st.just(at) if at is not None else st.floats(0, 1e6)
     return st.builds(_observation, gates, firing_alerts(policy, rollback=alerts), error, when)
+
+
+def green_observations(policy: CanaryPolicy, *, at: float = 0.0) -> st.SearchStrategy[Observation]:
+    """Observations where every gate passes (any passing value), nothing fires, no error."""
+    gates = st.fixed_dictionaries({g.name: passing_value(g) for g in policy.gates})
+    return st.builds(_observation, gates, st.just([]), st.none(), st.just(at))
+
+
+def observation_sequences(policy: CanaryPolicy, *, max_size: int = 40
+                          ) -> st.SearchStrategy[list[Observation]]:
+    """Sequences mixing green stretches with arbitrary evidence (half of the draws are green,
+    so advances happen and flapping can show up)."""
+    item = st.one_of(green_observations(policy), canary_observations(policy, at=0.0))
+    return st.lists(item, min_size=2, max_size=max_size)
 
 
 def _observation(gates: Mapping[str, float | None], alerts: list[dict[str, str]], error: str | None,
