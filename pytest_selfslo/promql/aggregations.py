@@ -22,6 +22,7 @@ Prometheus' ``engine.go``:
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = ["eval_aggregation", "format_go_float", "kahan_inc", "labels_hash"]
 _SIMPLE = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
                      "quantile"})
 _K_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+_LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: aggregations whose result over one series is that series' value (or 1 for count/group)
 _SINGLE_IDENTITY = frozenset({"sum", "avg", "min", "max", "count", "group"})
 
@@ -144,7 +146,8 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
     if op == "count_values":
         if not isinstance(param, StringValue):
             raise PromQLEvalError("count_values: expected a string label name as parameter")
-        return _count_values(vec, param.value, grouping, without, len(steps))
+        return _count_values(vec, param.value, grouping, without, len(steps),
+                             utf8_names=ev.engine.semantics == "3")
     if (op in _K_OPS or op == "quantile") and not isinstance(param, ScalarValue):
         raise PromQLEvalError(f"{op}: expected a scalar parameter")
     groups: dict[Labels, list[InstantSeries]] = {}
@@ -360,10 +363,11 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
 
 
 def _count_values(vec: InstantVector, label: str, grouping: frozenset[str], without: bool,
-                  n_steps: int) -> InstantVector:
-    if not label or not (label[0].isalpha() or label[0] == "_") or not all(
-            ch.isalnum() or ch == "_" for ch in label) or not label.isascii():
-        raise PromQLEvalError(f"invalid label name {label!r}")
+                  n_steps: int, utf8_names: bool = True) -> InstantVector:
+    """``count_values``; label names: any UTF-8 (Prometheus 3) or ``[a-zA-Z_][a-zA-Z0-9_]*`` (2)."""
+    legacy_ok = bool(_LEGACY_LABEL.fullmatch(label))
+    if not label or not (utf8_names or legacy_ok):
+        raise PromQLEvalError(f'invalid label name "{label}"')
     counts: dict[Labels, FloatArray] = {}
     for s in vec.series:
         key = dict(_grouping_key(s.labels, grouping, without))

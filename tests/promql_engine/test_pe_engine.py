@@ -235,3 +235,12 @@ def test_steps_are_instants_resolves_start_end_per_step() -> None:
     assert per_step.series[0].values.tolist() == [2.0, 5.0]
     with pytest.raises(PromQLEvalError, match="inside a subquery"):
         e.evaluate("max_over_time((x @ start())[2m:1m])", grid, steps_are_instants=True)
+
+
+def test_count_values_label_names_per_semantics() -> None:
+    text = 'x{i="1"} 1'
+    assert _values(_engine(text, "3"), 'count_values("a.b", x)', 0) == {"a.b=1": 1.0}
+    with pytest.raises(PromQLEvalError, match=r'invalid label name "a\.b"'):
+        _engine(text, "2").instant_samples('count_values("a.b", x)', 0)
+    with pytest.raises(PromQLEvalError, match='invalid label name ""'):
+        _engine(text, "3").instant_samples('count_values("", x)', 0)
