@@ -82,6 +82,8 @@ FunctionImpl = Callable[[EvalContext, list[Value], list[Any]], Value]
 _MS = _dt.timedelta(milliseconds=1)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _SEMANTICS = ("2", "3")
+#: guard against subqueries such as ``x[30d:1s]`` exhausting memory
+_MAX_SUBQUERY_STEPS = 5_000_000
 _SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
 
@@ -451,7 +453,15 @@ class _Evaluator:
         else:
             first = -np.floor_divide(range_ms - ref, step_ms)
         last = np.floor_divide(ref, step_ms)
-        inner = _union_of_ranges(first, last) * step_ms
+        seg_first, seg_last = _merged_ranges(first, last)
+        count = int(np.sum(seg_last - seg_first + 1))
+        if count > _MAX_SUBQUERY_STEPS:
+            raise PromQLEvalError(
+                f"subquery {node} would evaluate {count} inner steps (limit "
+                f"{_MAX_SUBQUERY_STEPS}); use a larger subquery step")
+        inner = np.concatenate([np.arange(a, b + 1, dtype=np.int64) for a, b in
+                                zip(seg_first, seg_last, strict=True)] or
+                               [np.zeros(0, dtype=np.int64)]) * step_ms
         if len(inner) == 0:
             return RangeVector([], range_ms, ref)
         pinned, self.pin_at = self.pin_at, None
@@ -552,19 +562,16 @@ class _SameTimestamps:
         return value
 
 
-def _union_of_ranges(first: IntArray, last: IntArray) -> IntArray:
-    """Sorted union of the integer ranges ``[first[i], last[i]]`` (empty ranges ignored)."""
+def _merged_ranges(first: IntArray, last: IntArray) -> tuple[IntArray, IntArray]:
+    """The integer ranges ``[first[i], last[i]]`` merged into disjoint sorted segments."""
     ok = last >= first
     first, last = first[ok], last[ok]
     if len(first) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     order = np.argsort(first, kind="stable")
     first, last = first[order], last[order]
-    # merge overlapping/adjacent ranges
     run_last = np.maximum.accumulate(last)
     starts = np.ones(len(first), dtype=bool)
     starts[1:] = first[1:] > run_last[:-1] + 1
-    seg_first = first[starts]
     seg_last = np.append(run_last[np.flatnonzero(starts)[1:] - 1], run_last[-1])
-    return np.concatenate([np.arange(a, b + 1, dtype=np.int64)
-                           for a, b in zip(seg_first, seg_last, strict=True)])
+    return first[starts], seg_last

@@ -244,3 +244,11 @@ def test_count_values_label_names_per_semantics() -> None:
         _engine(text, "2").instant_samples('count_values("a.b", x)', 0)
     with pytest.raises(PromQLEvalError, match='invalid label name ""'):
         _engine(text, "3").instant_samples('count_values("", x)', 0)
+
+
+def test_subquery_size_guard() -> None:
+    e = _engine("x 1")
+    with pytest.raises(PromQLEvalError, match=r"would evaluate 86400000 inner steps \(limit"):
+        e.instant_samples("max_over_time(x[1d:1ms])", 0)
+    # overlapping windows of a range query are evaluated once
+    assert len(e.range_samples("max_over_time(x[10m:1s])", 0, 5 * MIN, 1000)) == 301
