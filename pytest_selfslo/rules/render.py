@@ -28,9 +28,9 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 import yaml
-from promql_parser import display_duration
 
 from ..errors import ConfigError
+from ..promql.durations import format_duration as _format_ms
 from ..promql.durations import parse_duration
 from .domain import SELF_GAUGES
 
@@ -122,7 +122,7 @@ def format_duration(seconds: float) -> str:
     millis = round(seconds * 1000)
     if millis <= 0:
         raise ConfigError(f"duration: scaled duration must be at least 1ms, got {seconds}s")
-    return str(display_duration(timedelta(milliseconds=millis)))
+    return _format_ms(millis)
 
 
 def format_number(value: float) -> str:
@@ -145,10 +145,6 @@ def _violation_op(comparison: str) -> str:
     if comparison not in ops:
         raise ConfigError(f"objective comparison: expected one of {sorted(ops)}, got {comparison!r}")
     return ops[comparison]
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").title().replace(" ", "_")
 
 
 def _self_alert(obj: ObjectiveLike, runbook: str, scale: float) -> dict[str, Any]:
@@ -198,8 +194,8 @@ def _burn_rules(obj: ObjectiveLike, runbook: str, scale: float,
     for bw in BURN_WINDOWS:
         limit = f"{bw.factor * budget:.6g}"
         alerts.append({
-            "alert": f"{obj.alert.rsplit('_', 1)[0] if obj.alert else _title(obj.name)}"
-                     f"_BurnRate_{bw.suffix}",
+            # AURIS_SELF_Coherence_Drop -> AURIS_SELF_Coherence_BurnRate_Fast
+            "alert": f"{str(obj.alert).rsplit('_', 1)[0]}_BurnRate_{bw.suffix}",
             "expr": (f"{names[bw.long]}{sel} > {limit}\n"
                      f"and\n{names[bw.short]}{sel} > {limit}"),
             "for": format_duration(120 * scale),
