@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "should_activate_self": "pytest_selfslo.canary.runtime",
     "current_sampling": "pytest_selfslo.canary.runtime",
     # operator API
+    "ApiConfig": "pytest_selfslo.api",
     "create_app": "pytest_selfslo.api",
     "create_router": "pytest_selfslo.api",
 }

@@ -166,28 +166,29 @@ class HealthSnapshotter:
         self.enabled = enabled
         self.state_path = store.state_path
         self._lock = threading.Lock()
-        self._keys: tuple[Any, Any] | None = None
-        self._body: bytes | None = None
+        # (stat keys, rendered body), replaced as one object so a reader never pairs
+        # new keys with an old body
+        self._cache: tuple[tuple[Any, Any], bytes] | None = None
 
     def _keys_now(self) -> tuple[Any, Any]:
         return _stat_key(self.tail.path), _stat_key(self.state_path)
 
     def cached_body(self) -> bytes | None:
         """The last body if neither file changed since it was rendered, else None."""
-        body = self._body
-        if body is not None and self._keys == self._keys_now():
-            return body
+        cache = self._cache
+        if cache is not None and cache[0] == self._keys_now():
+            return cache[1]
         return None
 
     def refresh_body(self) -> bytes:
         """Catch up with the files and render the body (blocking: run it off the loop)."""
         with self._lock:
             keys = self._keys_now()  # before reading: a change while we read forces a redo
-            if self._body is not None and keys == self._keys:
-                return self._body
+            if self._cache is not None and keys == self._cache[0]:
+                return self._cache[1]
             self.tail.refresh()
             body = orjson.dumps(self.snapshot())
-            self._keys, self._body = keys, body
+            self._cache = (keys, body)
             return body
 
     def snapshot(self) -> dict[str, Any]:

@@ -77,3 +77,5 @@ def test_router_keeps_its_error_shape_in_a_host_app(tmp_path: Path) -> None:
 def test_package_exports_the_factories() -> None:
     assert pytest_selfslo.create_app is create_app
     assert pytest_selfslo.create_router is create_router
+    assert pytest_selfslo.ApiConfig is ApiConfig
+    assert {"ApiConfig", "create_app", "create_router"} <= set(pytest_selfslo.__all__)
