@@ -68,8 +68,10 @@ def _load_policy(value: str | None) -> Any:
     return DEFAULT_POLICY if value == "default" else load_policy(value)
 
 
-def _github_escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def _github_escape(text: str, prop: bool = False) -> str:
+    """Workflow-command escaping; properties (file=, title=) also escape ':' and ','."""
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
 
 
 def format_findings(findings: Sequence[Finding], fmt: str) -> str:
@@ -80,8 +82,8 @@ def format_findings(findings: Sequence[Finding], fmt: str) -> str:
         lines = []
         for f in findings:
             level = "error" if f.severity is Severity.ERROR else "warning"
-            lines.append(f"::{level} file={f.path},line={f.line},col={f.column},"
-                         f"title={f.code} {f.name}::{_github_escape(f.message)}")
+            lines.append(f"::{level} file={_github_escape(f.path, True)},line={f.line},"
+                         f"col={f.column},title={f.code} {f.name}::{_github_escape(f.message)}")
         return "\n".join(lines)
     return "\n".join(f.format() for f in findings)
 

@@ -128,3 +128,12 @@ def test_severities_option(bad_file: Path, capsys: pytest.CaptureFixture[str]) -
     main(["lint", str(bad_file)])
     assert "label severity: expected one of critical, info, warning, got 'page'" in \
         capsys.readouterr().out
+
+
+def test_github_format_escapes_properties_and_newlines() -> None:
+    from pytest_selfslo.rules.cli import format_findings
+    from pytest_selfslo.rules.findings import Finding, Severity
+
+    f = Finding("a,b:c.yml", 1, 2, "SL035", Severity.WARNING, "50% done\nnext")
+    assert format_findings([f], "github") == (
+        "::warning file=a%2Cb%3Ac.yml,line=1,col=2,title=SL035 short-range::50%25 done%0Anext")
