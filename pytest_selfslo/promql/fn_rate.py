@@ -66,48 +66,60 @@ def _counter_corrections(w: Windows, base: FloatArray, ok: np.ndarray) -> FloatA
     return result
 
 
+#: rows per chunk of the element-wise extrapolation arithmetic (keeps temporaries in cache)
+_CHUNK_ROWS = 1 << 15
+
+
 def _extrapolated_rate(ctx: EvalContext, args: Args, name: str, is_counter: bool,
                        is_rate: bool) -> Value:
     w, end, range_ms = _windows(ctx, args, name)
     if not w.series:
         return InstantVector([])
-    n = w.count
-    ok = n >= 2
+    ok = w.count >= 2
     first_t, first_v = w.at(w.lo)
     last_t, last_v = w.at(w.hi - 1)
-    range_end = np.tile(end, len(w.series))
-    range_start = range_end - range_ms
     with np.errstate(all="ignore"):
         result = last_v - first_v
         if is_counter:
             result = _counter_corrections(w, result, ok)
-        to_start = (first_t - range_start) / 1000
-        to_end = (range_end - last_t) / 1000
-        sampled = (last_t - first_t) / 1000
-        average = sampled / np.maximum(n - 1, 1)
-        threshold = average * 1.1
-        zero_ok = (result > 0) & (first_v >= 0)
-        to_zero = np.where(zero_ok, sampled * (first_v / result), to_start)
-        if ctx.semantics == "2":
-            if is_counter:
-                to_start = np.where(to_zero < to_start, to_zero, to_start)
-            to_start = np.where(to_start < threshold, to_start, average / 2)
-        else:
-            to_start = np.where(to_start >= threshold, average / 2, to_start)
-            if is_counter:
-                to_zero = np.where(zero_ok, to_zero, to_start)
-                to_start = np.where(to_zero < to_start, to_zero, to_start)
-        to_end = np.where(to_end >= threshold, average / 2, to_end)
-        if ctx.semantics == "2":
-            factor = (sampled + to_start + to_end) / sampled
-        else:
-            factor = np.where(sampled != 0, (sampled + to_start + to_end) / sampled, 1.0)
-        if is_rate:
-            factor = factor / (range_ms / 1000)
-        result = result * factor
+        range_end = np.tile(end, len(w.series))
+        for a in range(0, len(result), _CHUNK_ROWS):
+            rows = slice(a, a + _CHUNK_ROWS)
+            factor = _extrapolation_factor(
+                ctx.semantics, is_counter, result[rows], first_t[rows], first_v[rows],
+                last_t[rows], range_end[rows], w.count[rows], range_ms)
+            # Prometheus divides the factor (not the result) by the range: same rounding
+            result[rows] *= factor / (range_ms / 1000) if is_rate else factor
     if is_counter:
         _non_counter_info(ctx, w, ok)
     return InstantVector(w.outputs(result, ok))
+
+
+def _extrapolation_factor(semantics: str, is_counter: bool, result: FloatArray,
+                          first_t: IntArray, first_v: FloatArray, last_t: IntArray,
+                          range_end: IntArray, n: IntArray, range_ms: int) -> FloatArray:
+    """How much to scale the sampled increase to cover the whole window (extrapolatedRate)."""
+    to_start = (first_t - (range_end - range_ms)) / 1000
+    to_end = (range_end - last_t) / 1000
+    sampled = (last_t - first_t) / 1000
+    average = sampled / np.maximum(n - 1, 1)
+    threshold = average * 1.1
+    zero_ok = (result > 0) & (first_v >= 0)
+    to_zero = np.where(zero_ok, sampled * (first_v / result), to_start)
+    if semantics == "2":
+        if is_counter:
+            to_start = np.where(to_zero < to_start, to_zero, to_start)
+        to_start = np.where(to_start < threshold, to_start, average / 2)
+    else:
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
+        if is_counter:
+            to_zero = np.where(zero_ok, to_zero, to_start)
+            to_start = np.where(to_zero < to_start, to_zero, to_start)
+    to_end = np.where(to_end >= threshold, average / 2, to_end)
+    factor: FloatArray = (sampled + to_start + to_end) / sampled
+    if semantics != "2":
+        factor = np.where(sampled != 0, factor, 1.0)
+    return factor
 
 
 def _non_counter_info(ctx: EvalContext, w: Windows, ok: np.ndarray) -> None:

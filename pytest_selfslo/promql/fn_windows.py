@@ -186,7 +186,7 @@ def pair_prefix(flags: BoolArray, w: Windows) -> IntArray:
     window ``[lo, hi)`` is ``P[hi-1] - P[lo]`` (pairs (lo, lo+1) .. (hi-2, hi-1)).
     """
     flags = flags.copy()
-    starts = np.unique(w.start)
+    starts = w.start[:: max(w.n_steps, 1)]  # one row per series: the series' offsets
     flags[starts[starts < len(flags)]] = False
     return np.cumsum(flags).astype(np.int64)
 
@@ -196,6 +196,7 @@ def pairs_in_window(prefix: IntArray, w: Windows) -> IntArray:
     n = w.count
     if len(prefix) == 0:
         return np.zeros(len(n), dtype=np.int64)
-    last = np.clip(w.hi - 1, 0, len(prefix) - 1)
-    first = np.clip(w.lo, 0, len(prefix) - 1)
-    return np.where(n >= 2, prefix[last] - prefix[first], 0)
+    last = np.take(prefix, w.hi - 1, mode="clip")
+    first = np.take(prefix, w.lo, mode="clip")
+    counts: IntArray = np.where(n >= 2, last - first, 0)
+    return counts
