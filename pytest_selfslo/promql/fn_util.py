@@ -141,11 +141,6 @@ def range_output(rs: RangeSeries, values: FloatArray, present: BoolArray,
     return InstantSeries(labels=labels, values=values, present=present, drop_name=drop)
 
 
-def window_counts(rs: RangeSeries) -> np.ndarray:
-    """Number of samples in each step's window."""
-    return (rs.hi - rs.lo).astype(np.int64)
-
-
 def constant_series(values: FloatArray) -> InstantVector:
     """An instant vector with one label-less series present on every step."""
     return InstantVector([InstantSeries(

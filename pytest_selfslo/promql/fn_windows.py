@@ -171,13 +171,6 @@ def kahan_sums(w: Windows, rows: IntArray | None = None) -> tuple[FloatArray, Fl
     return total, comp
 
 
-def masked_kahan_inc(active: BoolArray, inc: FloatArray, total: FloatArray,
-                     comp: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """:func:`kahan_inc` applied only where ``active``."""
-    t, c = kahan_inc(inc, total, comp)
-    return np.where(active, t, total), np.where(active, c, comp)
-
-
 def pair_prefix(flags: BoolArray, w: Windows) -> IntArray:
     """Prefix counts of a per-sample flag that compares a sample with its predecessor.
 
