@@ -164,3 +164,15 @@ def test_calendar_of_nan_matches_promtool(name: str, expected: int) -> None:
 ])
 def test_logarithms_are_bit_identical_to_go(name: str, value: float, expected: float) -> None:
     assert single(call(name, ctx(0), ivec(iseries([value]))))[0] == [expected]
+
+
+def test_wrong_argument_types_name_function_position_and_types() -> None:
+    from pytest_selfslo.errors import PromQLEvalError
+    with pytest.raises(PromQLEvalError,
+                       match=r"abs\(\): argument 1 must be an instant vector, got ScalarValue"):
+        call("abs", ctx(0), scalar(1))
+    with pytest.raises(PromQLEvalError, match=r"clamp\(\): missing argument 3 \(expected a scalar\)"):
+        call("clamp", ctx(0), ivec(iseries([1])), scalar(0))
+    with pytest.raises(PromQLEvalError,
+                       match=r"rate\(\): argument 1 must be a range vector, got InstantVector"):
+        call("rate", ctx(0), ivec(iseries([1])))
