@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "format_go_duration", "parse_duration"]
 
 _UNITS_MS: tuple[tuple[str, int], ...] = (
     ("y", 365 * 86_400_000),
@@ -64,3 +64,26 @@ def format_duration(ms: int) -> str:
         if count:
             out.append(f"{count}{unit}")
     return sign + "".join(out)
+
+
+def format_go_duration(ms: int) -> str:
+    """Go ``time.Duration.String()`` of ``ms`` (``2m0s``, ``1h0m0s``, ``500ms``, ``0s``).
+
+    promtool prints rule evaluation times this way (``ts.Sub(epoch)``), unlike the
+    ``model.Duration`` spelling it uses for ``eval_time``.
+    """
+    if ms == 0:
+        return "0s"
+    sign = "-" if ms < 0 else ""
+    rest = abs(ms)
+    if rest < 1000:
+        return f"{sign}{rest}ms"
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    seconds = f"{secs}" + (f".{millis:03d}".rstrip("0") if millis else "") + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}"
+    if minutes:
+        return f"{sign}{minutes}m{seconds}"
+    return sign + seconds

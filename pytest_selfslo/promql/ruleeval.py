@@ -32,7 +32,7 @@ import numpy.typing as npt
 import promql_parser
 
 from pytest_selfslo.errors import PromQLError, PromQLEvalError, TemplateError
-from pytest_selfslo.promql.durations import format_duration
+from pytest_selfslo.promql.durations import format_go_duration
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.rules import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.promql.storage import Storage
@@ -61,7 +61,7 @@ class RuleEvalError(PromQLEvalError):
     """A rule failed to evaluate at a step (promtool stops the test group there)."""
 
     def __init__(self, rule: Rule, time_ms: int, message: str) -> None:
-        super().__init__(f"rule: {rule.name}, time: {format_duration(time_ms)}, err: {message}")
+        super().__init__(f"rule: {rule.name}, time: {format_go_duration(time_ms)}, err: {message}")
         self.rule = rule
         self.time_ms = time_ms
         self.reason = message
@@ -533,26 +533,30 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
                 else:
                     past = history.setdefault(id(rule), [])
                     _extend_history(past, series, i, n)
-                    result = _alert_result(run, group, rule, past, i + 1)
-                    run.alerts[id(rule)] = result
-                    if needs_alerts:
-                        _write_alert_series(run, group, result, i + 1, lo=max(i - 1, 0))
+                    # duplicates are checked on this step alone; the (quadratic) full state
+                    # machine only runs per step when its output is observable mid-run
+                    _alert_instances(run, rule, series, 1)
+                    if needs_alerts or group.limit > 0:
+                        result = _alert_result(run, group, rule, past, i + 1)
+                        run.alerts[id(rule)] = result
+                        if needs_alerts:
+                            _write_alert_series(run, group, result, i + 1, lo=max(i - 1, 0))
             except _DuplicateSeries as exc:
                 errors.append(RuleEvalError(rule, ts, exc.message))
             except PromQLError as exc:
                 errors.append(RuleEvalError(rule, ts, str(exc)))
         if errors:
             run.error = errors[0]
-            run.steps_done = i
-            capped.cap_ms = None
-            return
+            break
+    else:
+        i = n
     capped.cap_ms = None
-    run.steps_done = n
-    for rid, past in history.items():
-        rule = next(r for _, r in run.rules() if id(r) == rid)
-        group = next(g for g, r in run.rules() if id(r) == rid)
-        assert isinstance(rule, AlertingRule)
-        run.alerts[rid] = _alert_result(run, group, rule, past, n)
+    run.steps_done = i
+    if i == 0:
+        return
+    for group, rule in run.rules():
+        if isinstance(rule, AlertingRule) and id(rule) in history:
+            run.alerts[id(rule)] = _alert_result(run, group, rule, history[id(rule)], i)
 
 
 def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: int, n: int) -> None:

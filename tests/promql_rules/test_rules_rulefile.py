@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_selfslo.errors import RuleFileError
-from pytest_selfslo.promql.durations import format_duration, parse_duration
+from pytest_selfslo.promql.durations import format_duration, format_go_duration, parse_duration
 from pytest_selfslo.promql.rulefile import check_rule_text, load_rule_files
 from pytest_selfslo.promql.rules import AlertingRule, RecordingRule
 
@@ -102,3 +102,11 @@ def test_durations_round_trip(text: str, ms: int, canonical: str) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="not a valid duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(("ms", "text"), [
+    (0, "0s"), (500, "500ms"), (1500, "1.5s"), (120_000, "2m0s"), (3_600_000, "1h0m0s"),
+    (1_704_067_200_000, "473352h0m0s"),
+])
+def test_go_time_duration(ms: int, text: str) -> None:
+    assert format_go_duration(ms) == text

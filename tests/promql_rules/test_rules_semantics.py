@@ -45,7 +45,7 @@ def test_duplicate_alert_labelsets_error_at_first_step(tmp_path: Path) -> None:
                   "      - {series: 'b{j=\"x\"}', values: '_ _ 1'}\n"
                   "    alert_rule_test:\n      - {eval_time: 5m, alertname: A}\n")
     text = run_rule_tests([str(path)]).format_text()
-    assert "rule: A, time: 2m, err: vector contains metrics with the same labelset after " \
+    assert "rule: A, time: 2m0s, err: vector contains metrics with the same labelset after " \
            "applying alert labels" in text
 
 
@@ -56,7 +56,7 @@ def test_group_limit(tmp_path: Path) -> None:
                   "      - {series: 'up{j=\"y\"}', values: '_ 1'}\n"
                   "    promql_expr_test:\n      - {expr: r, eval_time: 2m}\n")
     text = run_rule_tests([str(path)]).format_text()
-    assert "rule: r, time: 1m, err: exceeded limit of 1 with 2 series" in text
+    assert "rule: r, time: 1m0s, err: exceeded limit of 1 with 2 series" in text
 
 
 def test_query_offset_and_order_and_start(tmp_path: Path) -> None:
@@ -94,3 +94,18 @@ def test_missing_rule_file_glob_warns(tmp_path: Path) -> None:
     report = run_rule_tests([str(path)])
     assert report.passed
     assert "WARNING: no file match pattern" in report.format_text()
+
+
+def test_alert_checks_before_a_rule_error_still_run(tmp_path: Path) -> None:
+    path = _files(tmp_path, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: a\n"
+                            "      - record: j\n        expr: a + on(x) b\n",
+                  "tests:\n  - input_series:\n      - {series: 'a{x=\"1\"}', values: '1x5'}\n"
+                  "      - {series: 'b{x=\"1\",y=\"1\"}', values: '_ _ 1'}\n"
+                  "      - {series: 'b{x=\"1\",y=\"2\"}', values: '_ _ 1'}\n"
+                  "    alert_rule_test:\n      - {eval_time: 1m, alertname: A}\n"
+                  "      - {eval_time: 4m, alertname: A}\n")
+    text = run_rule_tests([str(path)]).format_text()
+    # promtool: the 1m check fails (A fires, nothing expected), then evaluation stops at 2m
+    assert "alertname: A, time: 1m" in text
+    assert "alertname: A, time: 4m" not in text
+    assert text.index("alertname: A, time: 1m") < text.index("rule: j, time: 2m0s, err:")

@@ -128,7 +128,7 @@ def test_rule_error_stops_group(tmp_path: Path) -> None:
                     "      - {series: 'b{x=\"1\",y=\"2\"}', values: '_ 1'}\n"
                     "    promql_expr_test:\n      - {expr: a, eval_time: 2m}\n")
     text = run_rule_tests([str(path)]).format_text()
-    assert "rule: j, time: 1m, err:" in text and "many-to-many" in text
+    assert "rule: j, time: 1m0s, err:" in text and "many-to-many" in text
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
