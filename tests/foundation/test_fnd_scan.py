@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import orjson
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo import heartbeat_scan
+from pytest_selfslo import heartbeat_io, heartbeat_scan
 from pytest_selfslo.errors import HeartbeatFormatError
 from pytest_selfslo.heartbeat import SCORES, generate_heartbeats, read_heartbeats
 from pytest_selfslo.heartbeat_scan import scan_heartbeats
@@ -96,3 +97,41 @@ def test_scan_strict_and_file_errors(tmp_path: Path) -> None:
     assert scan_heartbeats(tmp_path / "empty.jsonl").count == 0
     with pytest.raises(HeartbeatFormatError, match="empty heartbeat log"):
         scan_heartbeats(tmp_path / "empty.jsonl", strict=True)
+
+
+def test_full_scan_reads_the_file_once_and_reports_progress(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The total ("of M total") comes from the same single pass: every byte is read once."""
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(h.to_json_line().encode() + b"\n"
+                              for h in generate_heartbeats("steady", 5000)))
+    reads: list[int] = []
+    real_open_log = heartbeat_io._open_log
+
+    class Counting:
+        def __init__(self, f: Any) -> None:
+            self.f = f
+
+        def read(self, size: int = -1) -> bytes:
+            data: bytes = self.f.read(size)
+            reads.append(len(data))
+            return data
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+    def open_log(p: Path) -> tuple[Any, int]:
+        f, size = real_open_log(p)
+        return Counting(f), size
+
+    monkeypatch.setattr(heartbeat_scan, "_open_log", open_log)
+    monkeypatch.setattr(heartbeat_scan, "_CHUNK", 64 << 10)
+    seen: list[tuple[int, int]] = []
+    cols = scan_heartbeats(path, progress=lambda done, total: seen.append((done, total)))
+    assert cols.total == 5000
+    assert sum(reads) == path.stat().st_size
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) > 5
