@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pytest_selfslo.promql.promqltest import PromQLTestFileResult, run_promqltes
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "promqltest"
 FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []
 THRESHOLD = 0.95
+SUMMARY_PROPERTY = "promqltest_summary"  # printed by this folder's conftest.py
 
 
 @functools.cache
@@ -22,13 +24,11 @@ def _run(path: Path) -> PromQLTestFileResult:
 
 @pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_promqltest_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_promqltest_file(path: Path, record_property: Callable[[str, object], None]) -> None:
     result = _run(path)
-    with capsys.disabled():
-        print(f"\n[promqltest] {result.summary()}")
-        for outcome in result.outcomes:
-            if outcome.status == "fail":
-                print(f"  FAIL line {outcome.line}: {outcome.query}\n      {outcome.message}")
+    record_property(SUMMARY_PROPERTY, result.summary() + "".join(
+        f"\n    FAIL {path.name}:{o.line}: {o.query}: {o.message[:200]}"
+        for o in result.outcomes if o.status == "fail"))
     assert result.passed + result.failed > 0 or result.skipped > 0
     assert result.pass_ratio >= THRESHOLD, "\n".join(
         [result.summary()] + [f"line {o.line}: {o.query}: {o.message}"
@@ -36,14 +36,15 @@ def test_promqltest_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.skipif(not FILES, reason=f"conformance data not found at {CONFORMANCE}")
-def test_promqltest_overall(capsys: pytest.CaptureFixture[str]) -> None:
+def test_promqltest_overall(record_property: Callable[[str, object], None]) -> None:
     results = [_run(p) for p in FILES]
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)
-    with capsys.disabled():
-        print(f"\n[promqltest] overall: {passed} passed, {failed} failed, {skipped} skipped "
-              f"({passed / max(passed + failed, 1):.1%} of non-skipped) in {len(results)} files")
+    record_property(SUMMARY_PROPERTY,
+                    f"overall: {passed} passed, {failed} failed, {skipped} skipped "
+                    f"({passed / max(passed + failed, 1):.1%} of non-skipped) in "
+                    f"{len(results)} files")
     skips = [o for r in results for o in r.outcomes if o.status == "skip"]
     assert all(o.message for o in skips), "every skip must carry its reason"
     assert passed / max(passed + failed, 1) >= THRESHOLD
