@@ -71,6 +71,7 @@ def alert_failure(run: GroupRun, case: AlertCase, rules: list[AlertingRule],
     ]
     if not rules:
         lines.append(f"        note: no alerting rule named {case.alertname!r} is loaded")
+        return "\n".join(lines)
     missing = [e for e in exp_s if e not in got_s]
     for labels, _ in missing:
         lines.append("        " + _explain(run, rules, labels, step))

@@ -124,7 +124,8 @@ class RuleTestReport:
                 if f.error:
                     out.append(_indent(f.error, "    "))
                 for g in f.groups:
-                    out.extend(g.failures)
+                    for failure in g.failures:
+                        out.extend([failure, ""])
             out.append("")
         return "\n".join(out)
 
