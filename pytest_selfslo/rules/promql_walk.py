@@ -16,6 +16,7 @@ from typing import Any
 
 import promql_parser as pp
 
+from ..promql.astwalk import walk
 from .domain import metric_info
 
 __all__ = [
@@ -75,23 +76,8 @@ def unwrap(node: Any) -> Any:
 
 
 def iter_nodes(node: Any) -> Iterator[Any]:
-    """Every node of the tree, depth first, parents before children."""
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        yield cur
-        if isinstance(cur, pp.BinaryExpr):
-            stack += [cur.rhs, cur.lhs]
-        elif isinstance(cur, pp.AggregateExpr):
-            stack.append(cur.expr)
-            if cur.param is not None:
-                stack.append(cur.param)
-        elif isinstance(cur, pp.Call):
-            stack += list(reversed(cur.args))
-        elif isinstance(cur, (pp.ParenExpr, pp.UnaryExpr, pp.SubqueryExpr)):
-            stack.append(cur.expr)
-        elif isinstance(cur, pp.MatrixSelector):
-            stack.append(cur.vector_selector)
+    """Every node of the tree, depth first, parents before children (``promql.astwalk``)."""
+    return walk(node)
 
 
 def selectors(node: Any) -> Iterator[Any]:
