@@ -166,7 +166,19 @@ class AdaptiveActivation:
         """``sampling`` scaled by ``factor`` while throttled."""
         return sampling * self.policy.factor if self.observe(stress) else sampling
 
-    def should_activate(self, token_id: str | bytes, sampling: float,
+    def should_activate(self, token_id: str | bytes, sampling: float | None = None,
                         stress: float | None = None) -> bool:
-        """:func:`should_activate_self` at the effective sampling for the current stress."""
+        """:func:`should_activate_self` at the effective sampling for the current stress.
+
+        ``sampling`` defaults to :func:`current_sampling` (fails closed like
+        :func:`should_activate_self` when the state is unusable).
+        """
+        if sampling is None:
+            if not _enabled:
+                return False
+            try:
+                sampling = current_sampling()
+            except CanaryError as exc:
+                _warn(exc)
+                return False
         return should_activate_self(token_id, self.effective_sampling(sampling, stress))

@@ -149,3 +149,20 @@ def test_adaptive_bucketing_stays_monotone(token: str, sampling: float, stress: 
     assert effective <= sampling
     if is_active(token, effective):
         assert is_active(token, sampling)
+
+
+def test_adaptive_activation_from_a_policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_selfslo.canary.policy import load_policy
+
+    path = tmp_path / "p.yml"
+    path.write_text("adaptive: {stress_high: 0.3, stress_low: 0.2, factor: 0.5}\n")
+    adaptive = load_policy(path).adaptive
+    assert adaptive is not None
+    monkeypatch.setenv("SELFSLO_STATE_DIR", str(tmp_path))
+    runtime.reload()
+    CanaryStore(tmp_path).apply(0.5, reason="r", actor="a")
+    gate = AdaptiveActivation(adaptive)
+    calm = sum(gate.should_activate(t, stress=0.1) for t in TOKENS[:20_000]) / 20_000
+    stressed = sum(gate.should_activate(t, stress=0.5) for t in TOKENS[:20_000]) / 20_000
+    assert abs(calm - 0.5) < 0.02 and abs(stressed - 0.25) < 0.02
+    assert all(gate.should_activate(t, stress=0.25) == is_active(t, 0.25) for t in TOKENS[:500])

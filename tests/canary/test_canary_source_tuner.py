@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -211,3 +212,55 @@ def test_static_source_replays_then_errors() -> None:
     src = StaticSource([Observation(gates={"x": 1.0})])
     assert src.observe(DEFAULT_POLICY, 5.0).at == 5.0
     assert src.observe(DEFAULT_POLICY, 6.0).error == "no more recorded observations"
+
+
+def _embedded(lines: str, alerts: Any = None) -> Any:
+    from pytest_selfslo.canary.source import EmbeddedSource
+    from pytest_selfslo.promql.engine import Engine
+    from pytest_selfslo.promql.storage import Storage
+
+    storage = Storage()
+    storage.load(lines, interval_ms=60_000)
+    return EmbeddedSource(Engine(storage), alerts=alerts)
+
+
+GREEN_SERIES = """
+stability_score_ema{instance="c0"} 0.9+0x30
+oscillation_rate{instance="c0"} 0+0x30
+self_coherence{token_id="a"} 0.9+0x30
+self_coherence{token_id="b"} 0.8+0x30
+self_stress{token_id="a"} 0.1+0x30
+"""
+
+
+def test_embedded_source_evaluates_the_gates_with_the_engine() -> None:
+    obs = _embedded(GREEN_SERIES).observe(DEFAULT_POLICY, 1200.0)
+    assert obs.error is None
+    assert obs.gates == pytest.approx({"stability_score_ema": 0.9, "oscillation_rate": 0.0,
+                                       "self_coherence": 0.85, "self_stress": 0.1})
+
+
+def test_embedded_source_reports_missing_series_and_engine_errors() -> None:
+    obs = _embedded("self_stress{token_id=\"a\"} 0.1+0x30").observe(DEFAULT_POLICY, 1200.0)
+    assert obs.gates["self_coherence"] is None and obs.notes["self_coherence"] == "no series"
+    from pytest_selfslo.canary.policy import Gate
+
+    policy = dataclasses.replace(DEFAULT_POLICY, gates=(Gate("bad", "rate(self_stress)", ">=", 0),))
+    obs = _embedded(GREEN_SERIES).observe(policy, 1200.0)
+    assert obs.error is not None and obs.error.startswith("gate bad: ")
+
+
+def test_tuner_on_the_embedded_engine_rolls_back_on_an_alert(tmp_path: Path) -> None:
+    firing = [{"alertname": "AURIS_SELF_Stress_High", "severity": "warning"}]
+    clock = Clock()
+    clock.t = 1200.0
+    store = CanaryStore(tmp_path, clock=clock)
+    store.apply(0.25, reason="set up", actor="test")
+    source = _embedded(GREEN_SERIES, alerts=lambda at: firing if at >= 1500 else [])
+    tuner = CanaryAutoTuner(source=source, store=store, clock=clock, auto_apply=True,
+                            registry=CollectorRegistry())
+    clock.t = 1260.0
+    assert tuner.check_and_tune()["action"] == "hold"
+    clock.t = 1500.0
+    out = tuner.check_and_tune()
+    assert (out["action"], out["next_canary"], out["applied"]) == ("rollback", 0.05, True)
