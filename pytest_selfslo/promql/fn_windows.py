@@ -38,6 +38,8 @@ class Block:
     mask: BoolArray
     t: IntArray | None
     n: IntArray
+    #: positions of these rows in the ``rows`` argument of :meth:`Windows.blocks`
+    where: IntArray
 
 
 @dataclass
@@ -109,18 +111,26 @@ class Windows:
         if len(rows) == 0 or len(self.v) == 0:
             return
         counts = self.count[rows]
-        width = max(int(counts.max()), 1)
-        per_block = max(1, _BLOCK_CELLS // width)
-        for start in range(0, len(rows), per_block):
-            block = rows[start:start + per_block]
-            n = counts[start:start + per_block]
-            w = max(int(n.max()), 1)
-            pos = np.arange(w, dtype=np.int64)[:, None]
-            mask = pos < n[None, :]
-            idx = np.where(mask, self.lo[block][None, :] + pos, 0)
-            v = np.where(mask, self.v[idx], 0.0)
-            t = self.t[idx] if with_t else None
-            yield Block(block, v, mask, t, n)
+        # Rows grouped by window length (powers of two), so one long window does not make
+        # every block wide: a block is at most twice as wide as its shortest row needs.
+        order = np.argsort(counts, kind="stable")
+        sorted_counts = counts[order]
+        classes = np.ceil(np.log2(np.maximum(sorted_counts, 1))).astype(np.int64)
+        bounds = np.flatnonzero(np.diff(classes)) + 1
+        for group in np.split(np.arange(len(order)), bounds):
+            width = max(int(sorted_counts[group[-1]]), 1)
+            per_block = max(1, _BLOCK_CELLS // width)
+            for start in range(0, len(group), per_block):
+                where = order[group[start:start + per_block]]
+                block = rows[where]
+                n = counts[where]
+                w = max(int(n.max()), 1)
+                pos = np.arange(w, dtype=np.int64)[:, None]
+                mask = pos < n[None, :]
+                idx = np.where(mask, self.lo[block][None, :] + pos, 0)
+                v = np.where(mask, self.v[idx], 0.0)
+                t = self.t[idx] if with_t else None
+                yield Block(block, v, mask, t, n, where)
 
     def outputs(self, values: FloatArray, present: BoolArray,
                 keep_name: bool = False) -> list[InstantSeries]:
@@ -154,7 +164,6 @@ def kahan_sums(w: Windows, rows: IntArray | None = None) -> tuple[FloatArray, Fl
     """
     size = len(w.lo) if rows is None else len(rows)
     total, comp = np.zeros(size), np.zeros(size)
-    offset = 0
     with np.errstate(all="ignore"):
         for block in w.blocks(rows):
             s = np.zeros(len(block.rows))
@@ -165,9 +174,7 @@ def kahan_sums(w: Windows, rows: IntArray | None = None) -> tuple[FloatArray, Fl
                 c = c + np.where(big, (s - t) + x, (x - t) + s)
                 c[np.isinf(t)] = 0.0
                 s = t
-            end = offset + len(block.rows)
-            total[offset:end], comp[offset:end] = s, c
-            offset = end
+            total[block.where], comp[block.where] = s, c
     return total, comp
 
 
