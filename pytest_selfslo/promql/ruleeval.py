@@ -35,7 +35,7 @@ from pytest_selfslo.errors import PromQLError, PromQLEvalError, TemplateError
 from pytest_selfslo.promql.durations import format_go_duration
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.rules import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
-from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.templates import expand_template
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
@@ -350,26 +350,20 @@ def _vectorisable(rules: list[Rule], exprs: dict[int, Any]) -> bool:
 
 
 # ---- storage snapshots (to retry a failed vectorised run step by step) ------------
-def _snapshot(storage: Storage) -> set[Labels]:
-    return set(storage.series_labels())
+_Snapshot = list[tuple[Labels, IntArray, FloatArray]]
 
 
-def _restore(storage: Storage, before: set[Labels]) -> None:
-    """Drop series created by the failed attempt (rule outputs are always new series)."""
-    keep = [(lab, *_arrays(storage, lab)) for lab in storage.series_labels() if lab in before]
+def _snapshot(storage: Storage) -> _Snapshot:
+    """Copies of every stored series (to undo a vectorised attempt that hit an error)."""
+    everything = [LabelMatcher(METRIC_NAME, "=~", ".*")]
+    return [(lab, t.copy(), v.copy()) for lab, t, v in storage.select(everything)]
+
+
+def _restore(storage: Storage, snapshot: _Snapshot) -> None:
+    """Put storage back exactly as it was before the failed attempt."""
     storage.clear()
-    for lab, t, v in keep:
+    for lab, t, v in snapshot:
         storage.add_samples(lab, t, v)
-
-
-def _arrays(storage: Storage, labels: Labels) -> tuple[IntArray, FloatArray]:
-    from pytest_selfslo.promql.storage import LabelMatcher
-
-    matchers = [LabelMatcher(k, "=", v) for k, v in labels] or [LabelMatcher(METRIC_NAME, "=", "")]
-    for lab, t, v in storage.select(matchers):
-        if lab == labels:
-            return t, v
-    return np.zeros(0, np.int64), np.zeros(0, np.float64)
 
 
 # ---- evaluation -------------------------------------------------------------------
