@@ -187,3 +187,17 @@ def test_spec_refuses_duplicate_names() -> None:
     obj = DEFAULT_SLO_SPEC.objectives[0]
     with pytest.raises(ValueError, match=r"duplicate objective name\(s\): coherence"):
         SLOSpec((obj, obj))
+
+
+def test_evaluate_columns_matches_evaluate_and_checks_lengths() -> None:
+    from pytest_selfslo.heartbeat import generate_heartbeats
+    from pytest_selfslo.slo import evaluate_columns
+
+    beats = generate_heartbeats("oscillating", 500)
+    columns = {s: np.array([getattr(b, s) for b in beats])
+               for s in ("coherence", "continuity", "presence", "stress")}
+    assert evaluate_columns(DEFAULT_SLO_SPEC, columns).to_dict() == \
+        evaluate(DEFAULT_SLO_SPEC, beats).to_dict()
+    columns["stress"] = columns["stress"][:10]
+    with pytest.raises(ValueError, match="score columns differ in length"):
+        evaluate_columns(DEFAULT_SLO_SPEC, columns)
