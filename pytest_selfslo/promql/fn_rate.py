@@ -276,17 +276,18 @@ def fn_double_exponential_smoothing(ctx: EvalContext, args: Args, exprs: Exprs) 
             got = float(factor[np.flatnonzero(bad)[0]])
             raise PromQLEvalError(
                 f"invalid {label} factor. Expected: 0 < {label[0]}f < 1, got: {got:f}")
-    _, v0 = w.at(w.lo)
-    _, v1 = w.at(w.lo + 1)
-    s0 = np.zeros(len(v0))
-    s1 = v0.copy()
+    smoothed = np.full(len(w.lo), math.nan)
     with np.errstate(all="ignore"):
-        b = v1 - v0
-        for j, active, _, v_j in w.columns(first=1):
-            x = sf * v_j
-            if j > 1:  # calcTrendValue(i-1, ...) keeps b unchanged for i == 1
-                b = np.where(active, tf * (s1 - s0) + (1 - tf) * b, b)
-            y = (1 - sf) * (s1 + b)
-            s0, s1 = np.where(active, s1, s0), np.where(active, x + y, s1)
-    return InstantVector(w.outputs(s1, ok))
-
+        for block in w.blocks(np.flatnonzero(ok)):
+            s_f, t_f = sf[block.rows], tf[block.rows]
+            s0, s1 = np.zeros(len(block.rows)), block.v[0]
+            b = block.v[1] - block.v[0]
+            for j in range(1, len(block.v)):
+                active = block.mask[j]
+                x = s_f * block.v[j]
+                if j > 1:  # calcTrendValue(i-1, ...) keeps b unchanged for i == 1
+                    b = np.where(active, t_f * (s1 - s0) + (1 - t_f) * b, b)
+                y = (1 - s_f) * (s1 + b)
+                s0, s1 = np.where(active, s1, s0), np.where(active, x + y, s1)
+            smoothed[block.rows] = s1
+    return InstantVector(w.outputs(smoothed, ok))
