@@ -28,6 +28,7 @@ from typing import Any
 import promql_parser as pp
 import yaml
 
+from ..promql.astwalk import selectors
 from ..promql.durations import format_duration
 from .checks_promql import locate
 from .findings import CHECKS, Finding
@@ -36,7 +37,6 @@ from .loader import Rule, RuleFile, load_file
 from .promql_walk import (
     COMPARISONS,
     domain_of,
-    iter_nodes,
     number_value,
     op_name,
     parse_promql,
@@ -258,7 +258,7 @@ def drift_findings(files: Sequence[RuleFile], spec: Any, policy: Any = None, *,
 
 
 def _gate_selectors(expr: str) -> list[Any]:
-    return [n for n in iter_nodes(parse_promql(expr)) if isinstance(n, pp.VectorSelector) and n.name]
+    return [n for n in selectors(parse_promql(expr)) if n.name]
 
 
 def check_drift(rule_paths: Iterable[str | Path], spec: Any, policy: Any = None, *,

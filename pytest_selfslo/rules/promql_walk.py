@@ -29,7 +29,6 @@ __all__ = [
     "op_name",
     "output_labels",
     "parse_promql",
-    "selectors",
     "unwrap",
 ]
 
@@ -78,11 +77,6 @@ def unwrap(node: Any) -> Any:
 def iter_nodes(node: Any) -> Iterator[Any]:
     """Every node of the tree, depth first, parents before children (``promql.astwalk``)."""
     return walk(node)
-
-
-def selectors(node: Any) -> Iterator[Any]:
-    """Every VectorSelector (including those inside range selectors)."""
-    return (n for n in iter_nodes(node) if isinstance(n, pp.VectorSelector))
 
 
 def _is_number(node: Any) -> bool:

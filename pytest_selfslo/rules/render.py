@@ -219,15 +219,10 @@ def _burn_rules(obj: ObjectiveLike, runbook: str, scale: float,
 
 def _gate_metric(gate: GateLike) -> str:
     """The metric a canary gate reads (the one vector selector in its expression)."""
-    import promql_parser
+    from ..promql.astwalk import selectors
+    from .promql_walk import parse_promql
 
-    names: list[str] = []
-
-    def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.append(node.name)
-
-    promql_parser.walk(promql_parser.parse(gate.expr), visit)
+    names = [n.name for n in selectors(parse_promql(gate.expr)) if n.name]
     if len(names) != 1:
         raise ConfigError(f"policy gate {gate.name!r}: expected one metric in {gate.expr!r}")
     return names[0]

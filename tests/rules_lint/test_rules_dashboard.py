@@ -9,8 +9,8 @@ from typing import Any
 import promql_parser
 import pytest
 
+from pytest_selfslo.promql.astwalk import selectors
 from pytest_selfslo.rules.domain import KNOWN_METRICS
-from pytest_selfslo.rules.promql_walk import selectors
 from pytest_selfslo.slo import DEFAULT_SLO_SPEC
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "self_slo.json"
