@@ -18,6 +18,16 @@ _EXPORTS = {
     "parse_series_line": "pytest_selfslo.promql.series",
     "parse_series_values": "pytest_selfslo.promql.series",
     "run_promqltest_file": "pytest_selfslo.promql.promqltest",
+    "AlertingRule": "pytest_selfslo.promql.rules",
+    "RecordingRule": "pytest_selfslo.promql.rules",
+    "RuleCoverage": "pytest_selfslo.promql.coverage",
+    "RuleGroup": "pytest_selfslo.promql.rules",
+    "check_rule_file": "pytest_selfslo.promql.rulefile",
+    "expand_template": "pytest_selfslo.promql.templates",
+    "load_rule_files": "pytest_selfslo.promql.rulefile",
+    "load_test_file": "pytest_selfslo.promql.unittest",
+    "run_rule_tests": "pytest_selfslo.promql.unittest",
+    "run_test_group": "pytest_selfslo.promql.unittest",
 }
 
 __all__ = sorted(_EXPORTS)
