@@ -225,7 +225,7 @@ def _gate_metric(gate: GateLike) -> str:
     names = [n.name for n in selectors(parse_promql(gate.expr)) if n.name]
     if len(names) != 1:
         raise ConfigError(f"policy gate {gate.name!r}: expected one metric in {gate.expr!r}")
-    return names[0]
+    return str(names[0])
 
 
 def _stability_alerts(gates: Iterable[GateLike], runbook: str,
