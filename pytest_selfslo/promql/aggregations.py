@@ -327,8 +327,7 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
                 keep = np.where(ratio >= 0, offset < ratio, offset >= 1 + ratio)
                 present = m.present & keep & (param != 0)
                 if present.any():
-                    out.append(InstantSeries(m.labels, m.values, present, m.drop_name,
-                                             m.timestamps))
+                    out.append(InstantSeries(m.labels, m.values, present, m.drop_name))
         return InstantVector(out)
     if np.max(param) < 1:
         return InstantVector([])
@@ -356,7 +355,7 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
         for i, m in enumerate(members):
             if selected[i].any():
                 ranked.append((int(rank[i, 0]), InstantSeries(
-                    m.labels, m.values, selected[i], m.drop_name, m.timestamps), values[i]))
+                    m.labels, m.values, selected[i], m.drop_name), values[i]))
     if n_steps == 1 and op != "limitk":
         ranked.sort(key=lambda item: item[0])
     return InstantVector([s for _, s, _ in ranked])

@@ -141,12 +141,12 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
 
     if op == "or":
         left = presence_by_sig(lhs)
-        out = list(lhs.series)
+        out = [InstantSeries(s.labels, s.values, s.present, s.drop_name) for s in lhs.series]
         for s in rhs.series:
             blocked = left.get(_signature(s.labels, on, names))
             present = s.present if blocked is None else (s.present & ~blocked)
             if present.any():
-                out.append(InstantSeries(s.labels, s.values, present, s.drop_name, s.timestamps))
+                out.append(InstantSeries(s.labels, s.values, present, s.drop_name))
         return InstantVector(out)
     right = presence_by_sig(rhs)
     out = []
@@ -157,7 +157,7 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
         else:
             present = s.present if hit is None else (s.present & ~hit)
         if present.any():
-            out.append(InstantSeries(s.labels, s.values, present, s.drop_name, s.timestamps))
+            out.append(InstantSeries(s.labels, s.values, present, s.drop_name))
     return InstantVector(out)
 
 

@@ -252,3 +252,17 @@ def test_subquery_size_guard() -> None:
         e.instant_samples("max_over_time(x[1d:1ms])", 0)
     # overlapping windows of a range query are evaluated once
     assert len(e.range_samples("max_over_time(x[10m:1s])", 0, 5 * MIN, 1000)) == 301
+
+
+def test_only_plain_selectors_keep_sample_timestamps() -> None:
+    # timestamp() reports the sample time only for a plain selector argument (Prometheus'
+    # special case); results of operators and aggregations carry the step time
+    e = _engine("x 1\ny 1")
+    selected = e.instant("x", 90_000)
+    assert isinstance(selected, InstantVector) and selected.series[0].timestamps is not None
+    assert selected.series[0].timestamps.tolist() == [0]
+    for query in ("x and y", "x or y", "x unless on() vector(0) == 1", "topk(1, x)",
+                  "limitk(1, x)"):
+        out = e.instant(query, 90_000)
+        assert isinstance(out, InstantVector) and out.series
+        assert all(s.timestamps is None for s in out.series), query
