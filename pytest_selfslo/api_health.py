@@ -11,8 +11,9 @@ polled far more often than it changes. So:
   :func:`~pytest_selfslo.heartbeat.read_heartbeats` with ``last=window``,
   which reads backwards from the end, so neither step depends on the size of
   the log. A file that was replaced (other inode) or shrank (truncated,
-  rotated) is counted again from the start. A half-written last line waits
-  for the next refresh.
+  rotated) is counted again from the start, and so is one rewritten in place
+  (``copytruncate`` rotation): the 64 bytes before the counted offset are
+  remembered and compared. A half-written last line waits for the next refresh.
 * :class:`HealthSnapshotter` keeps the rendered JSON body and the ``stat`` keys
   of the two files it depends on (heartbeat log, canary state). A request whose
   keys still match gets the cached bytes; that costs two ``stat`` calls, so
@@ -45,6 +46,7 @@ __all__ = ["HealthSnapshotter", "HeartbeatTail"]
 
 _CHUNK = 4 * 1024 * 1024
 _BACK_BLOCK = 64 * 1024
+_MARK = 64
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r]*\n)")
 _LEADING_BLANK = re.compile(rb"[ \t\r]*\n")
 
@@ -85,6 +87,13 @@ def _complete_end(fh: BinaryIO, start: int, size: int) -> int:
     return start
 
 
+def _tail_mark(fh: BinaryIO, offset: int) -> bytes:
+    """The (up to) 64 bytes that end at ``offset``: a cheap fingerprint of what we counted."""
+    start = max(0, offset - _MARK)
+    fh.seek(start)
+    return fh.read(offset - start)
+
+
 class HeartbeatTail:
     """Record count and newest ``window`` heartbeats of a growing JSON Lines log.
 
@@ -101,6 +110,8 @@ class HeartbeatTail:
     def _reset(self, key: tuple[int, int] | None) -> None:
         self._key = key
         self._offset = 0
+        #: the bytes just before ``_offset``: if they change, the file was rewritten
+        self._mark = b""
         self._stamp: tuple[int, int] = (-1, -1)
         #: non-blank newline-terminated records in the log
         self.count = 0
@@ -122,10 +133,13 @@ class HeartbeatTail:
         elif (st.st_size, st.st_mtime_ns) == self._stamp:
             return
         with open(self.path, "rb") as fh:
+            if self._offset and _tail_mark(fh, self._offset) != self._mark:
+                self._reset(key)  # rewritten in place (copytruncate, then regrown)
             end = _complete_end(fh, self._offset, st.st_size)
             if end > self._offset:
                 self.count += _count_records(fh, self._offset, end)
                 self._offset = end
+                self._mark = _tail_mark(fh, end)
         self._stamp = (st.st_size, st.st_mtime_ns)
         self._read_window()
 

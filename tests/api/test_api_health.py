@@ -142,6 +142,31 @@ def test_replaced_log_is_read_from_the_start(api_config: ApiConfig, client: Test
     assert client.get("/self/health").json()["heartbeat_count"] == 0
 
 
+def test_log_rewritten_in_place_and_regrown_is_recounted(
+        api_config: ApiConfig, client: TestClient,
+        append_heartbeats: Callable[..., list[Any]]) -> None:
+    path = Path(api_config.heartbeats)
+    append_heartbeats(path, "steady", 40, seed=1)
+    assert client.get("/self/health").json()["heartbeat_count"] == 40
+    with open(path, "r+b") as fh:  # copytruncate-style rotation on the same inode ...
+        fh.truncate(0)
+    append_heartbeats(path, "stress_spike", 55, seed=8, start=3e9)  # ... then more than before
+    body = client.get("/self/health").json()
+    assert body["heartbeat_count"] == 55
+    want = expected_window(path, 50)
+    assert body["averages"]["stress"] == pytest.approx(want["averages"]["stress"], abs=1e-12)
+
+
+def test_unreadable_log_is_503_naming_it(api_config: ApiConfig, client: TestClient) -> None:
+    Path(api_config.heartbeats).mkdir()
+    resp = client.get("/self/health")
+    assert resp.status_code == 503
+    err = resp.json()["error"]
+    assert err["code"] == "state_unavailable"
+    assert "heartbeat log unusable" in err["message"]
+    assert str(api_config.heartbeats) in err["message"]
+
+
 def test_unchanged_files_reuse_the_rendered_body(api_config: ApiConfig,
                                                  append_heartbeats: Callable[..., list[Any]]
                                                  ) -> None:
