@@ -325,7 +325,12 @@ class _Evaluator:
         if isinstance(node, promql_parser.StringLiteral):
             return StringValue(node.val)
         if isinstance(node, promql_parser.ParenExpr):
-            return self.eval(node.expr, steps)
+            inner = self.eval(node.expr, steps)
+            if isinstance(inner, InstantVector):
+                # only a bare selector reports sample times to timestamp(), not ``(x)``
+                return InstantVector([dataclasses.replace(s, timestamps=None)
+                                      for s in inner.series])
+            return inner
         if isinstance(node, promql_parser.VectorSelector):
             return self.vector_selector(node, steps)
         if isinstance(node, promql_parser.MatrixSelector):
