@@ -70,7 +70,8 @@ class CanaryAutoTuner:
         self.dry_run = dry_run
         self.auto_apply = auto_apply
         self.actor = actor
-        self.metrics = _Metrics(REGISTRY if registry is None else registry)
+        self.registry = REGISTRY if registry is None else registry
+        self.metrics = _Metrics(self.registry)
         self.last_decision: Decision | None = None
 
     def check_and_tune(self) -> dict[str, Any]:

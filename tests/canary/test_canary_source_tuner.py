@@ -137,8 +137,11 @@ def test_tuner_walks_to_100_percent_on_green_data(tmp_path: Path) -> None:
     assert actions.count("advance") == 4 and actions[-1] == "complete"
     assert tuner.store.load().sampling == 1.0
     assert tuner.store.verify_audit() == 4
-    assert tuner.metrics.sampling._value.get() == 1.0  # type: ignore[attr-defined]
     assert [r.action for r in tuner.store.history()] == ["advance"] * 4
+    registry = tuner.registry
+    assert registry.get_sample_value("selfslo_canary_decisions_total", {"action": "advance"}) == 4
+    assert registry.get_sample_value("selfslo_canary_decisions_total", {"action": "complete"}) >= 1
+    assert registry.get_sample_value("selfslo_canary_sampling") == 1.0
 
 
 def test_tuner_without_auto_apply_only_recommends(tmp_path: Path) -> None:
@@ -180,8 +183,7 @@ def test_tuner_holds_when_prometheus_is_down(tmp_path: Path) -> None:
     out = tuner.check_and_tune()
     assert out["action"] == "hold" and "metrics source error" in out["reasons"][0]
     assert tuner.store.load().sampling == 0.05
-    registry_value = tuner.metrics.errors._value.get()  # type: ignore[attr-defined]
-    assert registry_value == 1.0
+    assert tuner.registry.get_sample_value("selfslo_canary_observation_errors_total") == 1.0
 
 
 def test_dry_run_persists_nothing(tmp_path: Path) -> None:
