@@ -181,7 +181,9 @@ def _resolve(path: str, patterns: list[str]) -> tuple[list[str], list[str]]:
     files: list[str] = []
     warnings: list[str] = []
     for pattern in patterns:
-        full = pattern if not pattern or os.path.isabs(pattern) else os.path.join(base, pattern)
+        # Go's filepath.Join also cleans the path ("tests/../r.yml" -> "r.yml")
+        full = pattern if not pattern or os.path.isabs(pattern) else \
+            os.path.normpath(os.path.join(base, pattern))
         matches = sorted(glob.glob(full))
         if not matches:
             warnings.append(f"no file match pattern {full}")
