@@ -34,6 +34,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,6 +156,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="uvicorn log level (default info)")
 
 
+def _auth_mode(args: argparse.Namespace) -> str:
+    """One phrase for the start-up line: how mutations are authorised."""
+    if args.token_file:
+        return f"bearer tokens from {args.token_file}"
+    if os.environ.get("SELFSLO_API_TOKEN"):
+        return "bearer token from SELFSLO_API_TOKEN"
+    if args.insecure_no_auth:
+        return "ALLOWED WITHOUT AUTH (--insecure-no-auth)"
+    return "refused (no token configured: set SELFSLO_API_TOKEN or --token-file)"
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; configuration errors exit 2 before binding."""
     import uvicorn
@@ -166,5 +178,8 @@ def run(args: argparse.Namespace) -> int:
     if args.insecure_no_auth:
         _log.warning("--insecure-no-auth: anyone who can reach %s:%s may change the canary",
                      args.host, args.port)
+    print(f"selfslo serve: http://{args.host}:{args.port}  heartbeats {config.heartbeats} "
+          f"(window {config.window})  state {config.state_dir}  "
+          f"mutations: {_auth_mode(args)}", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

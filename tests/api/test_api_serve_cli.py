@@ -59,6 +59,9 @@ def test_serve_runs_the_api_and_stops_on_sigint(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+    err = proc.stderr.read() if proc.stderr else ""
+    assert f"selfslo serve: http://127.0.0.1:{port}" in err
+    assert f"mutations: bearer tokens from {tokens}" in err
 
 
 @pytest.mark.parametrize(("args", "says"), [
