@@ -325,12 +325,9 @@ class _Evaluator:
         if isinstance(node, promql_parser.StringLiteral):
             return StringValue(node.val)
         if isinstance(node, promql_parser.ParenExpr):
-            inner = self.eval(node.expr, steps)
-            if isinstance(inner, InstantVector):
-                # only a bare selector reports sample times to timestamp(), not ``(x)``
-                return InstantVector([dataclasses.replace(s, timestamps=None)
-                                      for s in inner.series])
-            return inner
+            # Prometheus unwraps parentheses around function arguments, so
+            # timestamp((x)) still reports sample times: pass the value through
+            return self.eval(node.expr, steps)
         if isinstance(node, promql_parser.VectorSelector):
             return self.vector_selector(node, steps)
         if isinstance(node, promql_parser.MatrixSelector):
