@@ -143,7 +143,7 @@ class CanaryStore:
 
     def __init__(self, state_dir: str | Path | None = None, policy: CanaryPolicy | None = None,
                  initial_sampling: float | None = None, *, clock: Callable[[], float] = time.time,
-                 lock_timeout: float = 30.0,
+                 lock_timeout: float = 60.0,
                  fault_hook: Callable[[str], None] | None = None) -> None:
         self.state_dir = resolve_state_dir(state_dir)
         self.policy = policy or DEFAULT_POLICY

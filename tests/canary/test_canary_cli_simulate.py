@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,8 @@ def test_run_loop_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         [sys.executable, "-m", "pytest_selfslo", "canary", "run", "--every", "1s", "--prometheus",
          "http://127.0.0.1:9", "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    watchdog = threading.Timer(60, proc.kill)  # never hang the suite on a stuck child
+    watchdog.start()
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the first decision is out: the loop is running
@@ -118,6 +121,7 @@ def test_run_loop_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0

@@ -266,7 +266,8 @@ def test_200_concurrent_threads_lose_no_update(tmp_path: Path) -> None:
 
     def worker(i: int) -> None:
         try:
-            CanaryStore(tmp_path).apply(steps[i % 5], reason=f"thread {i}", actor=f"t{i}")
+            CanaryStore(tmp_path, lock_timeout=120).apply(steps[i % 5], reason=f"thread {i}",
+                                                          actor=f"t{i}")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
