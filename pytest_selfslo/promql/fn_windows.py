@@ -126,9 +126,14 @@ class Windows:
                 n = counts[where]
                 w = max(int(n.max()), 1)
                 pos = np.arange(w, dtype=np.int64)[:, None]
-                mask = pos < n[None, :]
-                idx = np.where(mask, self.lo[block][None, :] + pos, 0)
-                v = np.where(mask, self.v[idx], 0.0)
+                if int(n.min()) == w:  # all windows equally long (the usual case): no padding
+                    mask = np.ones((w, len(block)), dtype=bool)
+                    idx = self.lo[block][None, :] + pos
+                    v = self.v[idx]
+                else:
+                    mask = pos < n[None, :]
+                    idx = np.where(mask, self.lo[block][None, :] + pos, 0)
+                    v = np.where(mask, self.v[idx], 0.0)
                 t = self.t[idx] if with_t else None
                 yield Block(block, v, mask, t, n, where)
 
