@@ -59,6 +59,7 @@ _cache: dict[str, tuple[tuple[int, int, int], CanaryState]] = {}
 _lock = threading.Lock()
 _last_warning = 0.0
 _hash = mmh3.hash
+_MISSING = (-1, -1, -1)
 
 
 def reload() -> None:
@@ -90,9 +91,13 @@ def current_state(state_dir: str | Path | None = None) -> CanaryState:
     directory, path = _resolve(state_dir)
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        _cache.pop(path, None)
-        return CanaryStore(directory).load()
+    except FileNotFoundError:  # nothing written yet: the seed, cached until the file appears
+        cached = _cache.get(path)
+        if cached is not None and cached[0] == _MISSING:
+            return cached[1]
+        state = CanaryStore(directory).load()
+        _cache[path] = (_MISSING if not os.path.exists(path) else (0, 0, -1), state)
+        return state
     key = (st.st_mtime_ns, st.st_size, st.st_ino)
     cached = _cache.get(path)
     if cached is not None and cached[0] == key:
