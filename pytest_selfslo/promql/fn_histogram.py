@@ -209,12 +209,15 @@ def _per_group(ctx: EvalContext, vec: InstantVector,
         present = np.vstack([s.present for _, s in members])
         result = np.full(len(ctx.steps), math.nan)
         any_present: np.ndarray = np.asarray(present.any(axis=0), dtype=bool)
-        patterns, inverse = np.unique(present[:, any_present].T, axis=0, return_inverse=True)
         cols = np.flatnonzero(any_present)
-        for p, pattern in enumerate(patterns):
-            idx = cols[np.asarray(inverse).ravel() == p]
-            rows = np.flatnonzero(pattern)
-            result[idx] = compute(idx, bounds[rows], values[np.ix_(rows, idx)])
+        if present[:, cols].all():  # every bucket at every step: one pattern, no grouping
+            result[cols] = compute(cols, bounds, values[:, cols])
+        else:
+            patterns, inverse = np.unique(present[:, cols].T, axis=0, return_inverse=True)
+            for p, pattern in enumerate(patterns):
+                idx = cols[np.asarray(inverse).ravel() == p]
+                rows = np.flatnonzero(pattern)
+                result[idx] = compute(idx, bounds[rows], values[np.ix_(rows, idx)])
         if any_present.any():
             out.append(InstantSeries(labels=result_labels(labels), values=result,
                                      present=any_present, drop_name=True))
