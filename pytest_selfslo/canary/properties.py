@@ -52,7 +52,8 @@ from .strategies import (
     observation_sequences,
 )
 
-__all__ = ["PROPERTIES", "PolicyPropertyError", "PropertyResult", "check_policy", "render_timeline"]
+__all__ = ["PROPERTIES", "PolicyPropertyError", "PropertyResult", "check_policy", "render_timeline",
+           "replay_observations"]
 
 
 class PolicyPropertyError(CanaryError, AssertionError):
@@ -117,8 +118,13 @@ def render_timeline(policy: CanaryPolicy, start: CanaryState,
     return "\n".join(lines)
 
 
-def _run(policy: CanaryPolicy, state: CanaryState, observations: Sequence[Observation],
-         start_at: float, interval: float) -> list[tuple[Observation, Decision]]:
+def replay_observations(policy: CanaryPolicy, state: CanaryState,
+                        observations: Sequence[Observation], start_at: float,
+                        interval: float) -> list[tuple[Observation, Decision]]:
+    """Decide on each observation in turn (re-stamped ``interval`` s apart from ``start_at``).
+
+    The building block of timeline assertions: pair it with :func:`render_timeline`.
+    """
     out = []
     for i, raw in enumerate(observations):
         at = start_at + i * interval
@@ -234,7 +240,7 @@ def _no_flapping(policy: CanaryPolicy, cfg: _Config) -> None:
 
     @given(states, observations)
     def prop(state: CanaryState, seq: list[Observation]) -> None:
-        run = _run(policy, state, seq, max(state.since, 1e6) + cfg.interval, cfg.interval)
+        run = replay_observations(policy, state, seq, max(state.since, 1e6) + cfg.interval, cfg.interval)
         rollback: int | None = None  # index of the last rollback
         for i, (_, d) in enumerate(run):
             if d.action is Action.ROLLBACK:

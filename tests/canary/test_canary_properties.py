@@ -103,3 +103,20 @@ def test_every_exported_name_resolves() -> None:
 def test_cli_module_is_importable_without_heavy_imports() -> None:
     module = importlib.import_module("pytest_selfslo.canary.cli")
     assert callable(module.configure) and callable(module.run)
+
+
+def test_replay_and_render_a_timeline() -> None:
+    from pytest_selfslo.canary.machine import CanaryState, Observation
+    from pytest_selfslo.canary.properties import render_timeline, replay_observations
+    from pytest_selfslo.canary.strategies import green_observation
+
+    start = CanaryState(sampling=0.25, since=0.0)
+    alert = Observation(gates={}, firing_alerts=[{"alertname": "AURIS_SELF_Stress_High",
+                                                  "severity": "critical"}])
+    run = replay_observations(DEFAULT_POLICY, start, [green_observation(DEFAULT_POLICY, 0), alert],
+                              start_at=1000.0, interval=60.0)
+    assert [d.action.value for _, d in run] == ["hold", "rollback"]
+    text = render_timeline(DEFAULT_POLICY, start, run)
+    assert "t    +60s  ROLLBACK 0.25 -> 0.05" in text
+    assert "firing: AURIS_SELF_Stress_High" in text
+    assert "because: rollback alert firing: AURIS_SELF_Stress_High; rolling back to 0.05" in text
