@@ -161,7 +161,7 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
     q = param.values if isinstance(param, ScalarValue) else None
     if op == "quantile" and q is not None and np.any(np.isnan(q) | (q < 0) | (q > 1)):
         bad = q[np.isnan(q) | (q < 0) | (q > 1)][0]
-        ev.engine.annotations.append(
+        ev.annotate(
             f"PromQL warning: quantile value should be between 0 and 1, got {format_go_float(bad)}")
     out: list[InstantSeries] = []
     for key, members in groups.items():

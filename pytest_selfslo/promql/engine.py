@@ -526,20 +526,24 @@ class _Evaluator:
             return self.settle(result)
         return result
 
+    def annotate(self, message: str) -> None:
+        """Record an annotation once (Prometheus keeps them in a set)."""
+        if message not in self.engine.annotations:
+            self.engine.annotations.append(message)
+
     def _annotate_call(self, name: str, args: list[Value], result: Value) -> None:
         """The annotations Prometheus' engine (not the function) attaches to a call."""
-        notes = self.engine.annotations
         if name in _SORT_FUNCS and self.ctx.start_ms != self.ctx.end_ms:
-            notes.append("PromQL warning: sort is ineffective for range queries since results "
-                         "are always ordered by labels")
+            self.annotate("PromQL warning: sort is ineffective for range queries since "
+                          "results are always ordered by labels")
         if name in ("rate", "increase") and args and isinstance(args[0], RangeVector):
-            produced = isinstance(result, InstantVector) and any(
-                s.present.any() for s in result.series)
             for rs in args[0].series:
                 metric = labels_get(rs.labels, METRIC_NAME)
+                # like Prometheus: only for series that produced a value (>= 2 samples)
+                produced = bool(np.any(rs.hi - rs.lo >= 2))
                 if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
-                    notes.append("PromQL info: metric might not be a counter, name does not end "
-                                 f'in _total/_sum/_count/_bucket: "{metric}"')
+                    self.annotate("PromQL info: metric might not be a counter, name does not "
+                                  f'end in _total/_sum/_count/_bucket: "{metric}"')
 
 
 class _SameTimestamps:

@@ -268,3 +268,15 @@ def test_only_plain_selectors_keep_sample_timestamps() -> None:
         out = e.instant(query, 90_000)
         assert isinstance(out, InstantVector) and out.series
         assert all(s.timestamps is None for s in out.series), query
+
+
+def test_rate_of_non_counter_name_is_annotated_once_per_series() -> None:
+    e = _engine('g{i="1"} 1 2 3\ng{i="2"} 1\nc_total 1 2 3')
+    e.instant_samples("rate(g[5m])", 2 * MIN)
+    assert e.annotations == ['PromQL info: metric might not be a counter, name does not end in '
+                             '_total/_sum/_count/_bucket: "g"']
+    e.instant_samples("rate(c_total[5m])", 2 * MIN)
+    assert e.annotations == []
+    e.range_samples("sort(c_total)", 0, MIN, MIN)
+    assert e.annotations == ["PromQL warning: sort is ineffective for range queries since "
+                             "results are always ordered by labels"]
