@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_selfslo.api import ApiConfig
 from pytest_selfslo.api_auth import Credential, TokenAuth, parse_token_file
@@ -161,3 +163,22 @@ def test_bad_config_values_are_refused_eagerly(tmp_path: Path) -> None:
         ApiConfig(window=0)
     with pytest.raises(ConfigError, match="max_body_bytes"):
         ApiConfig(max_body_bytes=True)
+
+
+_TOKEN_CHARS = st.characters(min_codepoint=33, max_codepoint=0x2FFF,
+                             blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(configured=st.text(_TOKEN_CHARS, min_size=16, max_size=40), data=st.data())
+def test_only_the_exact_token_authenticates(configured: str, data: st.DataObject) -> None:
+    presented = data.draw(st.one_of(st.just(configured),
+                                    st.text(_TOKEN_CHARS, min_size=1, max_size=40),
+                                    st.just(configured[:-1]), st.just(configured + "x")))
+    auth = TokenAuth([Credential.from_token(configured, "ops")])
+    if presented == configured:
+        assert auth.authenticate(f"Bearer {presented}", None) == "api@token:ops"
+    else:
+        with pytest.raises(ApiError) as exc:
+            auth.authenticate(f"Bearer {presented}", None)
+        assert exc.value.status == 401
