@@ -211,6 +211,8 @@ def _simulate(args: argparse.Namespace, policy: CanaryPolicy) -> int:
     sources = [*args.heartbeats, *args.series]
     print(f"simulating {', '.join(sources)} every {args.every:g}s; alerts from "
           f"{', '.join(rules) if rules else 'no rule files (no rollback alerts)'}")
+    for note in result.notes:
+        print(f"note: {note}")
     print(result.timeline(every_decision=args.all))
     rollback = next((d for d in result.decisions if d.action.value == "rollback"), None)
     print(f"final sampling {result.final_sampling:.0%} after {len(result.decisions)} decisions"

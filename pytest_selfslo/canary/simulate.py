@@ -42,13 +42,22 @@ __all__ = ["SimulationResult", "load_heartbeats_into", "load_series_file", "simu
 _METRICS = ("coherence", "continuity", "presence", "stress")
 
 
-def load_heartbeats_into(storage: Storage, path: str | Path) -> tuple[float, float]:
-    """Add the four SELF gauges of every heartbeat in ``path``; returns (first, last) timestamp."""
+def load_heartbeats_into(storage: Storage, path: str | Path,
+                         notes: list[str] | None = None) -> tuple[float, float]:
+    """Add the four SELF gauges of every heartbeat in ``path``; returns (first, last) timestamp.
+
+    Malformed lines (a torn last line of a crashed writer, say) are skipped and
+    described in ``notes``, as ``selfslo replay`` does.
+    """
     from ..heartbeat import read_heartbeats
 
-    beats = read_heartbeats(path, strict=True)
+    beats = read_heartbeats(path)
+    if beats.skipped and notes is not None:
+        first = beats.bad_lines[0] if beats.bad_lines else "?"
+        notes.append(f"{path}: skipped {beats.skipped} malformed line(s), first at line {first}"
+                     + (f" ({beats.reasons[0]})" if beats.reasons else ""))
     if not beats:
-        raise InputError(located("no heartbeats to simulate", path))
+        raise InputError(located("no valid heartbeats to simulate", path))
     by_token: dict[str, list[Any]] = {}
     for hb in beats:
         by_token.setdefault(hb.token_id, []).append(hb)
@@ -106,6 +115,8 @@ class SimulationResult:
 
     decisions: tuple[Decision, ...]
     policy: CanaryPolicy
+    #: what the replay had to skip or assume (malformed input lines, ...)
+    notes: tuple[str, ...] = ()
 
     @property
     def final_sampling(self) -> float:
@@ -122,7 +133,7 @@ class SimulationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every decision dict plus the final sampling."""
-        return {"final_sampling": self.final_sampling,
+        return {"final_sampling": self.final_sampling, "notes": list(self.notes),
                 "decisions": [d.to_dict() for d in self.decisions]}
 
     def timeline(self, every_decision: bool = False) -> str:
@@ -206,8 +217,9 @@ def simulate_files(policy: CanaryPolicy, *, heartbeats: Iterable[str | Path] = (
     """Load heartbeat logs, series files and rule files, then :func:`simulate` over their span."""
     storage = Storage()
     spans: list[tuple[float, float]] = []
+    notes: list[str] = []
     for path in heartbeats:
-        spans.append(load_heartbeats_into(storage, path))
+        spans.append(load_heartbeats_into(storage, path, notes))
     for path in series:
         spans.append(load_series_file(storage, path))
     if not spans:
@@ -220,5 +232,6 @@ def simulate_files(policy: CanaryPolicy, *, heartbeats: Iterable[str | Path] = (
         groups = load_rule_files(rule_paths)
     start = min(s for s, _ in spans)
     end = max(e for _, e in spans)
-    return simulate(policy, storage, start, end, every=every, groups=groups, semantics=semantics)
+    result = simulate(policy, storage, start, end, every=every, groups=groups, semantics=semantics)
+    return dataclasses.replace(result, notes=tuple(notes))
 

@@ -198,3 +198,18 @@ def test_simulate_needs_data() -> None:
     with pytest.raises(InputError, match="nothing to simulate"):
         simulate_files(DEFAULT_POLICY)
 
+
+
+def test_malformed_heartbeat_lines_are_skipped_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "hb.jsonl"
+    path.write_text((FIX / "steady.jsonl").read_text() + '{"ts": 1700003600, "kind": "heart')
+    result = simulate_files(DEFAULT_POLICY, heartbeats=[path], series=[STABILITY])
+    assert len(result.notes) == 1 and "skipped 1 malformed line(s), first at line 361" in result.notes[0]
+    assert result.final_sampling == 1.0
+
+
+def test_a_log_without_valid_heartbeats_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "hb.jsonl"
+    path.write_text("not json\n")
+    with pytest.raises(InputError, match="no valid heartbeats to simulate"):
+        simulate_files(DEFAULT_POLICY, heartbeats=[path])
