@@ -12,7 +12,8 @@ What runs (everything on 127.0.0.1, everything stopped and removed on exit):
   stability gauges the canary gates read;
 * **the operator API** (uvicorn) serving ``/self/health``, ``/self/canary``
   and the exporter at ``/metrics/exp``;
-* **a real Prometheus** when the ``prometheus`` binary is installed,
+* **a real Prometheus** when the ``prometheus`` binary is installed (or,
+  with ``--prometheus auto``, Docker can run ``prom/prometheus``),
   scraping ``/metrics/exp`` every second and evaluating the project's alert
   rules rendered with a time scale (``--scale 60``: 5m windows become 5s),
   else the **embedded engine** fed with the same samples;
@@ -269,8 +270,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None,
                         help="Stop after this many seconds (default: run until Ctrl-C)")
     parser.add_argument("--prometheus", choices=["auto", "local", "embedded"], default="auto",
-                        help="Use the local prometheus binary (auto: if installed) or the "
-                             "embedded engine")
+                        help="auto: the local prometheus binary, else Docker, else the "
+                             "embedded engine; local: the binary only; embedded: no server")
     parser.add_argument("--scale", type=float, default=60.0,
                         help="Time compression of rules and policy (default 60: 5m -> 5s)")
     parser.add_argument("--tick", type=float, default=0.5,
@@ -377,10 +378,10 @@ def _backend(mode: str, api_url: str, rules: str, stack: contextlib.ExitStack
     from .promql.storage import Storage
 
     if mode in ("auto", "local"):
-        from .prometheus_local import LocalPrometheus
+        from .prometheus import start_prometheus
 
-        try:
-            server = LocalPrometheus.start()
+        try:  # auto: the local binary, else prom/prometheus in Docker (host network)
+            server = start_prometheus(mode)
         except PrometheusUnavailable:
             if mode == "local":
                 raise
