@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_selfslo.errors import SeriesNotationError
 from pytest_selfslo.promql.series import parse_series_line, parse_series_values
@@ -89,3 +91,27 @@ def test_series_line_rejects(line: str, fragment: str) -> None:
     with pytest.raises(SeriesNotationError) as info:
         parse_series_line(line)
     assert fragment in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just("stale"),
+                          st.floats(allow_nan=False, allow_infinity=True)), max_size=20))
+def test_roundtrip_of_plain_values(items: list[float | str | None]) -> None:
+    text = " ".join("_" if v is None else "stale" if v == "stale" else repr(v).replace("inf", "Inf")
+                    for v in items)
+    parsed = parse_series_values(text)
+    assert len(parsed) == len(items)
+    for got, want in zip(parsed, items, strict=True):
+        if want == "stale":
+            assert got is not None and is_stale_marker(got)
+        else:
+            assert got == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(-100, 100), st.integers(-20, 20), st.integers(0, 30))
+def test_expansion_matches_definition(start: int, step: int, times: int) -> None:
+    sign = "+" if step >= 0 else "-"
+    values = parse_series_values(f"{start}{sign}{abs(step)}x{times}")
+    assert values == [float(start + k * step) for k in range(times + 1)]
+    assert parse_series_values(f"_x{times}") == [None] * times
