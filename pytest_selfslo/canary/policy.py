@@ -155,7 +155,7 @@ class CanaryPolicy:
     steps: tuple[float, ...] = DEFAULT_STEPS
     gates: tuple[Gate, ...] = ()
     rollback_alerts: tuple[AlertMatcher, ...] = ()
-    min_dwell: tuple[float, ...] = (600.0,) * len(DEFAULT_STEPS)
+    min_dwell: tuple[float, ...] = (600.0,)  # one value applies to every step
     consecutive_successes: int = 3
     failure_limit: int = 3
     rollback_to: float | None = None
