@@ -120,3 +120,12 @@ def test_replay_and_render_a_timeline() -> None:
     assert "t    +60s  ROLLBACK 0.25 -> 0.05" in text
     assert "firing: AURIS_SELF_Stress_High" in text
     assert "because: rollback alert firing: AURIS_SELF_Stress_High; rolling back to 0.05" in text
+
+
+@pytest.mark.parametrize("module", ["policy", "machine", "runtime", "bucketing", "__init__"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+
+    name = "pytest_selfslo.canary" if module == "__init__" else f"pytest_selfslo.canary.{module}"
+    failures, _ = doctest.testmod(importlib.import_module(name))
+    assert failures == 0
