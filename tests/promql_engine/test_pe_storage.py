@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_selfslo.errors import PromQLEvalError
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
@@ -93,3 +95,34 @@ def test_bad_inputs() -> None:
         Storage().add_samples({"a": "b"}, [1, 2], [1.0])
     with pytest.raises(ValueError, match="interval must be positive"):
         Storage().load("x 1", 0)
+
+
+_VALUES = ["", "a", "b", "ab", "a\nb"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(series=st.lists(st.dictionaries(st.sampled_from(["job", "env"]), st.sampled_from(_VALUES[1:]),
+                                       max_size=2), min_size=1, max_size=6),
+       matchers=st.lists(st.tuples(st.sampled_from(["job", "env", "__name__"]),
+                                   st.sampled_from(["=", "!=", "=~", "!~"]),
+                                   st.sampled_from([*_VALUES, "a.*", ".+", "a|b", "(?i)A"])),
+                         max_size=3))
+def test_select_equals_brute_force(series: list[dict[str, str]],
+                                   matchers: list[tuple[str, str, str]]) -> None:
+    import re
+    store = Storage()
+    for i, labels in enumerate(series):
+        store.add_samples({**labels, "__name__": "m", "i": str(i)}, [0], [1.0])
+    got = {dict(labels)["i"] for labels, _, _ in store.select(
+        [LabelMatcher(n, op, v) for n, op, v in matchers])}
+
+    def ok(labels: dict[str, str], name: str, op: str, value: str) -> bool:
+        actual = labels.get(name, "")
+        if op in ("=", "!="):
+            return (actual == value) == (op == "=")
+        hit = re.fullmatch(value, actual, re.DOTALL) is not None
+        return hit == (op == "=~")
+
+    want = {str(i) for i, labels in enumerate(series)
+            if all(ok({**labels, "__name__": "m"}, n, op, v) for n, op, v in matchers)}
+    assert got == want
