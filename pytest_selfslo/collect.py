@@ -38,7 +38,13 @@ from typing import Any
 import pytest
 
 from .coverage_report import CoverageTracker
-from .plugin_config import RULE_TESTS_OPTION, RULES_OPTION, SelfSloConfigWarning, SelfSloSettings
+from .plugin_config import (
+    CANARY_POLICIES_OPTION,
+    RULE_TESTS_OPTION,
+    RULES_OPTION,
+    SelfSloConfigWarning,
+    SelfSloSettings,
+)
 
 #: attribute of a TestReport carrying an item's SELF data (survives xdist serialisation)
 REPORT_ATTR = "selfslo"
@@ -99,6 +105,8 @@ class SelfSloCollection:
         self.settings = settings
         self.rule_files = set(settings.resolve_globs(settings.rules))
         self.rule_test_files = set(settings.resolve_globs(settings.rule_tests)) - self.rule_files
+        self.policy_files = (set(settings.resolve_globs(settings.canary_policies))
+                             - self.rule_files - self.rule_test_files)
         self.coverage = CoverageTracker(sorted(self.rule_files), settings.rootpath)
         self.results: list[dict[str, Any]] = []
         self._collected_assets = False
@@ -110,9 +118,14 @@ class SelfSloCollection:
                 if not glob.has_magic(pattern) and not named.is_file():
                     raise pytest.UsageError(f"{option}: no such file: {pattern} (looked at {named})")
             if not found:
-                config.issue_config_time_warning(SelfSloConfigWarning(
-                    f"{option} {' '.join(patterns)!r} matched no file under "
-                    f"{settings.rootpath}: nothing of that kind is checked"), stacklevel=2)
+                self._warn_unmatched(option, patterns)
+        if settings.canary_policies_explicit and not self.policy_files:
+            self._warn_unmatched(CANARY_POLICIES_OPTION, settings.canary_policies)
+
+    def _warn_unmatched(self, option: str, patterns: tuple[str, ...]) -> None:
+        self.config.issue_config_time_warning(SelfSloConfigWarning(
+            f"{option} {' '.join(patterns)!r} matched no file under "
+            f"{self.settings.rootpath}: nothing of that kind is checked"), stacklevel=3)
 
     # -- collection ----------------------------------------------------------------
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
@@ -128,6 +141,11 @@ class SelfSloCollection:
 
             self._collected_assets = True
             return RuleFile.from_parent(parent, path=file_path)
+        if resolved in self.policy_files:
+            from .collect_canary import CanaryPolicyFile
+
+            self._collected_assets = True
+            return CanaryPolicyFile.from_parent(parent, path=file_path)
         return None
 
     @pytest.hookimpl(tryfirst=True)

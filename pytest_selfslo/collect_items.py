@@ -176,12 +176,15 @@ def _spec(config: pytest.Config) -> Any:
 
 
 class SloAssets(pytest.Collector):
-    """Virtual collector ``selfslo``: SLO spec, drift check, heartbeat objectives."""
+    """Virtual collector ``selfslo``: SLO spec, drift, heartbeat objectives, default canary policy."""
 
-    def collect(self) -> Iterator[pytest.Item]:
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         settings = settings_of(self)
         yield _item(self, "slo-spec", "slo-spec", _check_spec)
         yield _item(self, "drift", "drift", _check_drift)
+        from .collect_canary import CanaryDefaultPolicy
+
+        yield CanaryDefaultPolicy.from_parent(self, name="canary-default")
         if settings.heartbeats is not None:
             try:
                 spec = _spec(self.config)

@@ -30,9 +30,12 @@ PROMETHEUS_OPTION = "--self-slo-prometheus"
 SEMANTICS_OPTION = "--self-slo-semantics"
 COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
 REPORT_OPTION = "--self-slo-report"
+CANARY_POLICIES_OPTION = "--self-slo-canary-policies"
 
 DEFAULT_RULES_GLOB = "rules/*.yml"
 DEFAULT_RULE_TESTS_GLOB = "rules/tests/*.yml"
+DEFAULT_CANARY_GLOB = "canary/*.yml"
+DEFAULT_CANARY_MAX_EXAMPLES = 100
 PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
 SEMANTICS = ("2", "3")
 
@@ -90,6 +93,15 @@ def parse_globs(value: str) -> tuple[str, ...]:
     return patterns
 
 
+def parse_max_examples(value: str) -> int:
+    """Hypothesis examples per canary property: a whole number from 1 to 100000."""
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise pytest.UsageError(
+            f"selfslo_canary_max_examples: expected a whole number from 1 to 100000, got {value!r}")
+    return int(text)
+
+
 def parse_bool(value: str) -> bool:
     """An ini boolean as pytest spells them (true/false, yes/no, on/off, 1/0)."""
     text = str(value).strip().lower()
@@ -114,6 +126,10 @@ class SelfSloSettings:
     semantics: str | None
     coverage_fail_under: float | None
     report: Path | None
+    canary_policies: tuple[str, ...] = (DEFAULT_CANARY_GLOB,)
+    #: whether the canary globs were configured (a default that matches nothing is no warning)
+    canary_policies_explicit: bool = False
+    canary_max_examples: int = DEFAULT_CANARY_MAX_EXAMPLES
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -183,6 +199,10 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     slo_path = _path(config, slo, SLO_OPTION, origin) if enabled else None
     beats, origin = _raw(config, "self_slo_heartbeats", "selfslo_heartbeats")
     beats_path = _path(config, beats, HEARTBEATS_OPTION, origin) if enabled else None
+    canary, origin = _raw(config, "self_slo_canary_policies", "selfslo_canary_policies")
+    canary = _reparse(parse_globs, canary, origin) or None
+    examples = config.getini("selfslo_canary_max_examples")
+    max_examples = parse_max_examples(examples) if examples else DEFAULT_CANARY_MAX_EXAMPLES
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
     return SelfSloSettings(
@@ -196,6 +216,9 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         semantics=sem,
         coverage_fail_under=None if cov in (None, "") else float(cov),
         report=(report_base / str(report)).resolve() if report else None,
+        canary_policies=tuple(canary) if canary else (DEFAULT_CANARY_GLOB,),
+        canary_policies_explicit=bool(canary),
+        canary_max_examples=max_examples,
     )
 
 
@@ -221,6 +244,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(COVERAGE_FAIL_UNDER_OPTION, dest="self_slo_coverage_fail_under",
                     type=parse_percentage, metavar="PCT",
                     help="Fail the session when rule coverage is below PCT percent")
+    group.addoption(CANARY_POLICIES_OPTION, dest="self_slo_canary_policies", metavar="GLOB",
+                    type=parse_globs,
+                    help=f"Canary policy files to prove safe, besides the built-in default "
+                         f"(default: {DEFAULT_CANARY_GLOB})")
     group.addoption(REPORT_OPTION, dest="self_slo_report", metavar="FILE",
                     help="Write a JSON report of the SLO items and rule coverage to FILE")
     parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
@@ -232,3 +259,6 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_semantics", "PromQL semantics 2|3 (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
+    parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
+    parser.addini("selfslo_canary_max_examples",
+                  f"Hypothesis examples per canary property (default: {DEFAULT_CANARY_MAX_EXAMPLES})")

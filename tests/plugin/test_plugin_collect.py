@@ -49,6 +49,12 @@ tests:
 """
 
 
+#: embedded engine only; few hypothesis examples for the default canary policy's 8 items
+INI = "[pytest]\nselfslo_prometheus = embedded\nselfslo_canary_max_examples = 3\n"
+#: items every run adds for the built-in canary policy (valid + 7 properties)
+CANARY = 8
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A copy of the repo's rule file and runbook, one small rule test file, embedded mode."""
@@ -56,7 +62,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(REPO / "rules" / "phase_c_rules.yml", pytester.path / "rules")
     shutil.copytree(REPO / "docs", pytester.path / "docs")
     (pytester.path / "rules" / "tests" / "coherence_test.yml").write_text(TEST_FILE)
-    pytester.makeini("[pytest]\nselfslo_prometheus = embedded\n")
+    pytester.makeini(INI)
     return pytester
 
 
@@ -70,7 +76,7 @@ def _break_threshold(project: pytest.Pytester) -> None:
 
 def test_items_are_named_per_test_and_check(project: pytest.Pytester) -> None:
     result = project.runpytest("--self-slo", "rules", "-v")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=6 + CANARY)
     result.stdout.fnmatch_lines_random([
         "rules/phase_c_rules.yml::valid PASSED*",
         "rules/phase_c_rules.yml::lint PASSED*",
@@ -87,8 +93,8 @@ def test_without_the_flag_nothing_is_collected(project: pytest.Pytester) -> None
 
 
 def test_ini_selfslo_enabled_turns_it_on(project: pytest.Pytester) -> None:
-    project.makeini("[pytest]\nselfslo_prometheus = embedded\nselfslo_enabled = true\n")
-    project.runpytest("rules").assert_outcomes(passed=6)
+    project.makeini(INI + "selfslo_enabled = true\n")
+    project.runpytest("rules").assert_outcomes(passed=6 + CANARY)
 
 
 def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
@@ -96,7 +102,7 @@ def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
     test_file = project.path / "rules" / "tests" / "coherence_test.yml"
     test_file.write_text(TEST_FILE.replace("eval_time: 10m", "eval_time: 3m"))
     result = project.runpytest("--self-slo", "rules")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=5 + CANARY, failed=1)
     result.stdout.fnmatch_lines([
         "*rule test 'coherence drop fires' in coherence_test.yml failed (embedded engine,*",
         "*alertname: AURIS_SELF_Coherence_Drop, time: 3m,*",
@@ -112,7 +118,7 @@ def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
 def test_breaking_a_threshold_fails_drift_and_the_rule_test(project: pytest.Pytester) -> None:
     _break_threshold(project)
     result = project.runpytest("--self-slo", "rules")
-    result.assert_outcomes(passed=4, failed=2)
+    result.assert_outcomes(passed=4 + CANARY, failed=2)
     result.stdout.fnmatch_lines([
         "*the rules disagree with the SLO spec*",
         "*0.6*0.8*",
@@ -164,14 +170,14 @@ def test_coverage_table_in_summary(project: pytest.Pytester) -> None:
 
 def test_coverage_fail_under_fails_the_session(project: pytest.Pytester) -> None:
     result = project.runpytest("--self-slo", "rules", "--self-slo-coverage-fail-under=50")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=6 + CANARY)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["FAIL: rule coverage 5.6% is below "
                                  "--self-slo-coverage-fail-under 50%"])
 
 
 def test_coverage_at_threshold_passes(project: pytest.Pytester) -> None:
-    project.makeini("[pytest]\nselfslo_prometheus = embedded\nselfslo_coverage_fail_under = 5\n")
+    project.makeini(INI + "selfslo_coverage_fail_under = 5\n")
     result = project.runpytest("--self-slo", "rules")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.no_fnmatch_line("FAIL: rule coverage*")
@@ -183,7 +189,7 @@ def test_json_report(project: pytest.Pytester) -> None:
                                "--self-slo-coverage-fail-under=1")
     report = json.loads((project.path / "out" / "report.json").read_text())
     assert report["exitstatus"] == result.ret == 1
-    assert report["counts"] == {"passed": 4, "failed": 2}
+    assert report["counts"] == {"passed": 4 + CANARY, "failed": 2}
     by_id = {i["nodeid"]: i for i in report["items"]}
     assert by_id["selfslo::drift"]["outcome"] == "failed"
     assert "disagree with the SLO spec" in by_id["selfslo::drift"]["message"]
@@ -211,7 +217,7 @@ def test_heartbeat_items_one_per_objective(project: pytest.Pytester) -> None:
     with HeartbeatLog(project.path / "beats.jsonl") as log:
         log.extend(generate_heartbeats("coherence_drop", 200, seed=1))
     result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=beats.jsonl", "-v")
-    result.assert_outcomes(passed=8, failed=1)
+    result.assert_outcomes(passed=8 + CANARY, failed=1)
     result.stdout.fnmatch_lines_random([
         "selfslo::heartbeats?coherence? FAILED*",
         "selfslo::heartbeats?continuity? PASSED*",
@@ -224,7 +230,7 @@ def test_heartbeat_items_one_per_objective(project: pytest.Pytester) -> None:
 def test_empty_heartbeat_log_never_passes(project: pytest.Pytester) -> None:
     (project.path / "empty.jsonl").write_text("")
     result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=empty.jsonl")
-    result.assert_outcomes(passed=6, failed=3)
+    result.assert_outcomes(passed=6 + CANARY, failed=3)
     result.stdout.fnmatch_lines(["*has no heartbeats: missing data never meets coherence >= 0.80*"])
 
 
@@ -234,8 +240,12 @@ def test_custom_slo_spec_file_is_used_for_drift(project: pytest.Pytester) -> Non
     spec = dump_slo_spec(DEFAULT_SLO_SPEC).replace("0.8", "0.85")
     (project.path / "slo.yml").write_text(spec)
     result = project.runpytest("--self-slo", "rules", "--self-slo-slo=slo.yml")
-    result.assert_outcomes(passed=5, failed=1)
+    # the rules and the built-in canary policy both still say 0.80
+    result.assert_outcomes(passed=5 + CANARY - 1, failed=2)
     result.stdout.fnmatch_lines(["*the rules disagree with the SLO spec*"])
+    result.stdout.fnmatch_lines(["*the canary policy's gates disagree with the SLO spec:*",
+                                 "*canary gate 'self_coherence' threshold 0.80 differs from the "
+                                 "SLO target of objective 'coherence' 0.85*"])
 
 
 def test_invalid_slo_spec_fails_the_spec_item(project: pytest.Pytester) -> None:
@@ -256,7 +266,7 @@ def test_junitxml_names(project: pytest.Pytester) -> None:
 def test_xdist_gives_the_same_results_and_coverage(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--self-slo", "rules", "-n", "2",
                                           "--self-slo-coverage-fail-under=50")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=6 + CANARY)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["rule coverage: 5.6% of 18 rules",
                                  "FAIL: rule coverage 5.6% is below*"])

@@ -1,0 +1,117 @@
+"""Canary policies under ``pytest --self-slo``: a safe policy passes, unsafe ones fail readably."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+# compiled extensions cannot be imported twice per process (in-process pytester drops modules)
+import pytest_selfslo.canary.properties
+import pytest_selfslo.collect_canary
+import pytest_selfslo.rules.drift  # noqa: F401
+from pytest_selfslo.canary.policy import DEFAULT_POLICY
+
+PROPERTIES = ["never_advances_on_missing_data", "never_advances_on_failing_gate",
+              "has_rollback_alerts", "rollback_alert_rolls_back", "green_run_reaches_100",
+              "no_flapping", "gates_agree_with_slo"]
+
+
+def _policy(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = DEFAULT_POLICY.to_dict()
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def canary_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with only canary policies (plus the built-in default), few examples."""
+    (pytester.path / "canary").mkdir()
+    pytester.makeini("[pytest]\nselfslo_prometheus = embedded\nselfslo_canary_max_examples = 25\n"
+                     "selfslo_rules = alerts/*.yml\nselfslo_rule_tests = alerts/tests/*.yml\n")
+    return pytester
+
+
+def _write(project: pytest.Pytester, name: str, data: dict[str, Any]) -> None:
+    (project.path / "canary" / name).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_safe_policy_passes_every_property(canary_project: pytest.Pytester) -> None:
+    _write(canary_project, "safe.yml", _policy())
+    result = canary_project.runpytest("--self-slo", "canary", "-v", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.assert_outcomes(passed=2 * (1 + len(PROPERTIES)) + 2)
+    result.stdout.fnmatch_lines_random(
+        ["canary/safe.yml::valid PASSED*", "selfslo::canary-default::valid PASSED*"]
+        + [f"canary/safe.yml::property?{name}? PASSED*" for name in PROPERTIES]
+        + [f"selfslo::canary-default::property?{name}? PASSED*" for name in PROPERTIES])
+
+
+@pytest.mark.parametrize(("policy", "prop", "expected"), [
+    (_policy(min_dwell=["0s"] * 5, consecutive_successes=1, failure_limit=1,
+             pause_on_rollback=False),
+     "no_flapping", "*the canary flaps*"),
+    (_policy(gates=[{**g, "no_data": "ignore"} for g in DEFAULT_POLICY.to_dict()["gates"]]),
+     "never_advances_on_missing_data", "*advanced although there was no data at all*"),
+])
+def test_unsafe_policy_fails_naming_the_property_with_a_timeline(
+        canary_project: pytest.Pytester, policy: dict[str, Any], prop: str,
+        expected: str) -> None:
+    _write(canary_project, "unsafe.yml", policy)
+    result = canary_project.runpytest("--self-slo", "canary/unsafe.yml", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.stdout.fnmatch_lines([f"FAILED canary/unsafe.yml::property?{prop}?*"])
+    result.stdout.fnmatch_lines([f"*canary policy property {prop!r} violated:*", expected,
+                                 "*before: sampling*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_steps_not_increasing_is_invalid_with_position(canary_project: pytest.Pytester) -> None:
+    _write(canary_project, "steps.yml", _policy(steps=[0.05, 0.5, 0.25, 1.0],
+                                                min_dwell=["10m"] * 4))
+    result = canary_project.runpytest("--self-slo", "canary/steps.yml", "-rs", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.assert_outcomes(passed=1 + len(PROPERTIES) + 2, failed=1, skipped=len(PROPERTIES))
+    result.stdout.fnmatch_lines([
+        "*PolicyError: *steps.yml:4: steps[[]2[]]: expected a value greater than steps[[]1[]] = 0.5"
+        " (steps must be strictly increasing), got 0.25*"])
+    result.stdout.fnmatch_lines(["*the policy does not load (see ::valid)*"])
+
+
+def test_gate_contradicting_the_slo_spec_fails_valid_and_property(
+        canary_project: pytest.Pytester) -> None:
+    gates = [{**g, "threshold": 0.5} if g["name"] == "self_stress" else g
+             for g in DEFAULT_POLICY.to_dict()["gates"]]
+    _write(canary_project, "drift.yml", _policy(gates=gates))
+    result = canary_project.runpytest("--self-slo", "canary/drift.yml", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.stdout.fnmatch_lines([
+        "*the canary policy's gates disagree with the SLO spec:*",
+        "*drift.yml:*SL041 canary gate 'self_stress' threshold 0.50 differs from the SLO target*"])
+    result.stdout.fnmatch_lines([
+        "*gate 'self_stress' is <= 0.5 but the SLO spec says self_stress <= 0.3*"])
+    result.stdout.fnmatch_lines_random(["FAILED canary/drift.yml::valid*",
+                                        "FAILED canary/drift.yml::property?gates_agree_with_slo?*"])
+
+
+def test_policy_glob_option_and_explicit_glob_matching_nothing(
+        canary_project: pytest.Pytester) -> None:
+    (canary_project.path / "policies").mkdir()
+    (canary_project.path / "policies" / "team.yml").write_text(
+        yaml.safe_dump(_policy(), sort_keys=False))
+    result = canary_project.runpytest("--self-slo", "policies",
+                                      "--self-slo-canary-policies=policies/*.yml", "-q")
+    result.stdout.fnmatch_lines(["*passed*"])
+    assert result.ret == 0
+    result = canary_project.runpytest("--self-slo", "--self-slo-canary-policies=nowhere/*.yml")
+    result.stdout.fnmatch_lines(["*--self-slo-canary-policies 'nowhere/*.yml' matched no file*"])
+
+
+def test_bad_max_examples_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nselfslo_canary_max_examples = lots\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*selfslo_canary_max_examples: expected a whole number from 1 "
+                                 "to 100000, got 'lots'*"])
