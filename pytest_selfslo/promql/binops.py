@@ -93,8 +93,12 @@ def eval_binary(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         return _set_op(op, lhs, rhs, on, names)
     card = str(mod.card) if mod is not None else "VectorMatchCardinality.OneToOne"
     include = list(mod.group_labels or []) if mod is not None else []
-    return ev.settle(_vector_vector(op, lhs, rhs, on, names, card, include, return_bool,
-                                    ev.delayed))
+    try:
+        result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed)
+    except PromQLEvalError as exc:
+        # Prometheus' text first (scripts match on it), then where it happened
+        raise PromQLEvalError(f"{exc} (in {node})") from None
+    return ev.settle(result)
 
 
 def _matching(mod: Any) -> tuple[bool, frozenset[str]]:

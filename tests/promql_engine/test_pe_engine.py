@@ -104,8 +104,9 @@ def test_binop_matching_errors() -> None:
     e = _engine('a{x="1",y="1"} 1\na{x="1",y="2"} 1\nb{x="1"} 2\nb{x="1",z="2"} 3')
     with pytest.raises(PromQLEvalError, match="many-to-one matching must be explicit"):
         e.instant_samples("a + on(x) b{z=''}", 0)
-    with pytest.raises(PromQLEvalError, match="many-to-many matching not allowed"):
+    with pytest.raises(PromQLEvalError, match="many-to-many matching not allowed") as info:
         e.instant_samples("a + on(x) group_left b", 0)
+    assert str(info.value).endswith("(in a{} + on (x) group_left () b{})")
     got = _values(e, "a * on(x) group_left b{z=''}", 0)
     assert got == {"x=1,y=1": 2.0, "x=1,y=2": 2.0}
 
