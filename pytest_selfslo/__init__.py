@@ -35,26 +35,46 @@ _EXPORTS: dict[str, str] = {
     "install_export_hook": "pytest_selfslo.hook",
     # SLO spec
     "SLOSpec": "pytest_selfslo.slo",
+    "DEFAULT_SLO_SPEC": "pytest_selfslo.slo",
     "load_slo_spec": "pytest_selfslo.slo",
     "evaluate": "pytest_selfslo.slo",
     # embedded engine
     "Engine": "pytest_selfslo.promql.engine",
     "Storage": "pytest_selfslo.promql.storage",
     "run_rule_tests": "pytest_selfslo.promql.unittest",
+    "load_test_file": "pytest_selfslo.promql.unittest",
+    "run_test_group": "pytest_selfslo.promql.unittest",
+    "load_rule_files": "pytest_selfslo.promql.rulefile",
+    # rule linter and drift check
+    "lint_paths": "pytest_selfslo.rules",
+    "check_drift": "pytest_selfslo.rules",
+    "render_rules": "pytest_selfslo.rules",
     # canary
     "CanaryPolicy": "pytest_selfslo.canary.policy",
+    "DEFAULT_POLICY": "pytest_selfslo.canary.policy",
+    "load_policy": "pytest_selfslo.canary.policy",
+    "CanaryState": "pytest_selfslo.canary.machine",
+    "Observation": "pytest_selfslo.canary.machine",
+    "Decision": "pytest_selfslo.canary.machine",
+    "PrometheusSource": "pytest_selfslo.canary.source",
+    "EmbeddedSource": "pytest_selfslo.canary.source",
     "decide": "pytest_selfslo.canary.machine",
     "CanaryStore": "pytest_selfslo.canary.store",
     "CanaryAutoTuner": "pytest_selfslo.canary.tuner",
     "should_activate_self": "pytest_selfslo.canary.runtime",
     "current_sampling": "pytest_selfslo.canary.runtime",
+    # pytest assertions
+    **{name: "pytest_selfslo.assertions" for name in (
+        "assert_alert_fires", "assert_alert_silent", "assert_slo_met", "assert_metric",
+        "assert_rules_valid",
+    )},
     # operator API
     "ApiConfig": "pytest_selfslo.api",
     "create_app": "pytest_selfslo.api",
     "create_router": "pytest_selfslo.api",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
