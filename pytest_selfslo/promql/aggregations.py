@@ -44,7 +44,7 @@ from pytest_selfslo.promql.values import (
 if TYPE_CHECKING:
     from pytest_selfslo.promql.engine import _Evaluator
 
-__all__ = ["eval_aggregation", "format_go_float", "kahan_inc", "labels_hash"]
+__all__ = ["eval_aggregation", "format_go_float", "format_go_g", "kahan_inc", "labels_hash"]
 
 _SIMPLE = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
                      "quantile"})
@@ -71,6 +71,16 @@ def format_go_float(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return np.format_float_positional(value, unique=True, trim="-")
+
+
+def format_go_g(value: float) -> str:
+    """Go's ``%g`` for a float64: shortest round-trip digits, ``+Inf``/``-Inf``/``NaN``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 # --------------------------------------------------------------------------- xxhash64
@@ -155,6 +165,14 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         groups.setdefault(_grouping_key(s.labels, grouping, without), []).append(s)
     if op in _K_OPS:
         assert isinstance(param, ScalarValue)
+        if op == "limit_ratio" and not np.any(np.isnan(param.values)):
+            high, low = float(np.max(param.values)), float(np.min(param.values))
+            if high > 1.0:
+                ev.annotate(f"PromQL warning: ratio value should be between -1 and 1, got "
+                            f"{format_go_g(high)}, capping to 1")
+            if low < -1.0:
+                ev.annotate(f"PromQL warning: ratio value should be between -1 and 1, got "
+                            f"{format_go_g(low)}, capping to -1")
         return _aggregate_k(op, groups, param.values, len(vec.series), len(steps))
     if op not in _SIMPLE:
         raise PromQLEvalError(f"unknown aggregation operator {op!r}")
@@ -162,7 +180,7 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
     if op == "quantile" and q is not None and np.any(np.isnan(q) | (q < 0) | (q > 1)):
         bad = q[np.isnan(q) | (q < 0) | (q > 1)][0]
         ev.annotate(
-            f"PromQL warning: quantile value should be between 0 and 1, got {format_go_float(bad)}")
+            f"PromQL warning: quantile value should be between 0 and 1, got {format_go_g(bad)}")
     out: list[InstantSeries] = []
     for key, members in groups.items():
         if len(members) == 1 and op in _SINGLE_IDENTITY:
@@ -334,9 +352,9 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
     if np.any(np.isnan(param)):
         raise PromQLEvalError("Parameter value is NaN")
     if np.min(param) <= -(2.0**63):
-        raise PromQLEvalError(f"Scalar value {format_go_float(float(np.min(param)))} underflows int64")
+        raise PromQLEvalError(f"Scalar value {format_go_g(float(np.min(param)))} underflows int64")
     if np.max(param) >= 2.0**63:
-        raise PromQLEvalError(f"Scalar value {format_go_float(float(np.max(param)))} overflows int64")
+        raise PromQLEvalError(f"Scalar value {format_go_g(float(np.max(param)))} overflows int64")
     k = np.minimum(np.trunc(param), n_input)
     ranked: list[tuple[int, InstantSeries, FloatArray]] = []
     for members in groups.values():

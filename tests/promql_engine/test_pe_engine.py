@@ -281,3 +281,16 @@ def test_rate_of_non_counter_name_is_annotated_once_per_series() -> None:
     e.range_samples("sort(c_total)", 0, MIN, MIN)
     assert e.annotations == ["PromQL warning: sort is ineffective for range queries since "
                              "results are always ordered by labels"]
+
+
+def test_parameter_warnings_and_errors() -> None:
+    e = _engine('x{i="1"} 1\nx{i="2"} 2')
+    e.instant_samples("limit_ratio(1.5, x)", 0)
+    assert e.annotations == ["PromQL warning: ratio value should be between -1 and 1, got 1.5, "
+                             "capping to 1"]
+    e.instant_samples("quantile(2, x)", 0)
+    assert e.annotations == ["PromQL warning: quantile value should be between 0 and 1, got 2"]
+    with pytest.raises(PromQLEvalError, match="Parameter value is NaN"):
+        e.instant_samples("topk(NaN, x)", 0)
+    with pytest.raises(PromQLEvalError, match="Ratio value is NaN"):
+        e.instant_samples("limit_ratio(NaN, x)", 0)
