@@ -20,6 +20,7 @@ import math
 import operator
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -365,9 +366,14 @@ class HeartbeatLog:
         self.path = Path(path)
         self.fsync = fsync
         self._fd: int | None = None
+        self._lock = threading.Lock()  # only guards the lazy open; writes need no lock
 
     def _open(self) -> int:
-        if self._fd is None:
+        if self._fd is not None:
+            return self._fd
+        with self._lock:
+            if self._fd is not None:
+                return self._fd
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -378,7 +384,7 @@ class HeartbeatLog:
                 os.close(fd)
                 raise
             self._fd = fd
-        return self._fd
+            return fd
 
     def _write_all(self, fd: int, data: bytes) -> None:
         written = os.write(fd, data)

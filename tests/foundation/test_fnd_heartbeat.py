@@ -318,6 +318,21 @@ def test_four_processes_append_without_tearing(tmp_path: Path) -> None:
         assert [h.ts for h in read if h.token_id == f"w{w}"] == [float(i) for i in range(10_000)]
 
 
+def test_threads_share_one_writer(tmp_path: Path) -> None:
+    import threading
+
+    log = HeartbeatLog(tmp_path / "threads.jsonl")
+    hb = Heartbeat.from_dict(GOOD)
+    threads = [threading.Thread(target=lambda: [log.append(hb) for _ in range(2000)])
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    assert len(read_heartbeats(tmp_path / "threads.jsonl", strict=True)) == 16_000
+
+
 # --------------------------------------------------------------------------- generator
 
 
