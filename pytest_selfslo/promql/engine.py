@@ -523,6 +523,11 @@ class _Evaluator:
         result = impl(self.context(steps), args, list(node.args))
         self._annotate_call(name, args, result)
         if isinstance(result, InstantVector):
+            if any(s.timestamps is not None for s in result.series):
+                # a function's samples are at the step time; only a bare selector argument
+                # shows sample times to timestamp() (timestamp(label_replace(x, ...)) = step)
+                result = InstantVector([dataclasses.replace(s, timestamps=None)
+                                        for s in result.series])
             return self.settle(result)
         return result
 

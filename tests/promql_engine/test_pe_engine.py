@@ -294,3 +294,10 @@ def test_parameter_warnings_and_errors() -> None:
         e.instant_samples("topk(NaN, x)", 0)
     with pytest.raises(PromQLEvalError, match="Ratio value is NaN"):
         e.instant_samples("limit_ratio(NaN, x)", 0)
+
+
+def test_function_results_carry_step_time() -> None:
+    # promtool 2.42: timestamp(label_replace(x, "a", "b", "", "")) at 2m is 120, timestamp(x) is 0
+    e = _engine("x 1")
+    assert _values(e, "timestamp(x)", 2 * MIN) == {"": 0.0}
+    assert _values(e, 'timestamp(label_replace(x, "a", "b", "", ""))', 2 * MIN) == {"a=b": 120.0}
