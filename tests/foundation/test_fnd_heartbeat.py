@@ -323,8 +323,12 @@ def test_threads_share_one_writer(tmp_path: Path) -> None:
 
     log = HeartbeatLog(tmp_path / "threads.jsonl")
     hb = Heartbeat.from_dict(GOOD)
-    threads = [threading.Thread(target=lambda: [log.append(hb) for _ in range(2000)])
-               for _ in range(8)]
+
+    def writer() -> None:
+        for _ in range(2000):
+            log.append(hb)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
