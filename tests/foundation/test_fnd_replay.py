@@ -275,3 +275,25 @@ def test_malformed_fixture_exercises_every_skip_reason() -> None:
                    "unknown kind 'event'", "missing field(s): 'presence', 'stress'",
                    "field 'ts': expected an RFC 3339", "got str 'high'", "torn last line"):
         assert reason in joined
+
+
+def test_snapshot_is_written_even_when_an_slo_fails(failing_log: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "state.json"
+    assert main(["replay", "--file", str(failing_log), "--count", "0",
+                 "--save-snapshot", str(target)]) == 1
+    snap = json.loads(target.read_text())
+    assert snap["slo_status"]["coherence_slo"] is False and snap["passed"] is False
+
+
+def test_estimated_total_is_marked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Past 1 MiB before the tail the total is an estimate: shown as ~M, flagged in JSON."""
+    path = tmp_path / "big.jsonl"
+    HeartbeatLog(path).extend(generate_heartbeats("steady", 12_000, tokens=("a", "b")))
+    assert main(["replay", "--file", str(path)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("Analyzing last 50 heartbeats (of ~")
+    estimate = int(header.split("~")[1].split()[0])
+    assert abs(estimate - 12_000) < 600
+    assert main(["replay", "--file", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_exact"] is False
