@@ -34,7 +34,9 @@ QUERIES = [
     "sum by (g) (x)", "max(x)", "min(x)", "count(x)", "quantile(0.5, x)",
     "count_values(\"v\", x)", "x * on(g) group_left y", "x and y", "x or y",
     "x unless y", "sum_over_time(x[3m])", "count_over_time(x[150s])", "max_over_time(x[3m:1m])",
-    "last_over_time(x[2m])",
+    "last_over_time(x[2m])", "x + y", "x == bool y", "x / ignoring(i) group_left sum by (g) (y)",
+    "(x > 0) or y", "max_over_time(x[3m:1m] offset 1m)", "-x * 2", "timestamp(x)",
+    "timestamp(x and y)", "timestamp(label_replace(x, \"a\", \"b\", \"\", \"\"))",
 ]
 
 
