@@ -26,17 +26,17 @@ _RANK = {"untested": 0, "silent": 1, "firing": 2, "tested": 2}
 
 @dataclass(frozen=True, order=True)
 class RuleKey:
-    """Identity of a rule: file, group, name, kind (``alert``/``record``) and 1-based position.
+    """Identity of a rule: file, group, name and kind (``alert`` or ``record``).
 
-    The position keeps apart rules that share a name in one group (several
-    recording rules writing ``job:errors:rate5m`` for different label sets).
+    Rules sharing a name in one group (several recording rules writing
+    ``job:errors:rate5m`` for different label sets) share one entry: tests select
+    series by name, so coverage is tracked per name.
     """
 
     file: str
     group: str
     name: str
     kind: str
-    index: int = 0
 
 
 @dataclass

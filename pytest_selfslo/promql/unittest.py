@@ -138,7 +138,7 @@ class RuleTestReport:
                                   for g in f.groups]} for f in self.files],
             "coverage": {"percentage": self.coverage.percentage,
                          "rules": [{"file": k.file, "group": k.group, "name": k.name,
-                                    "kind": k.kind, "index": k.index, "status": s}
+                                    "kind": k.kind, "status": s}
                                    for k, s in sorted(self.coverage.status.items())]},
         }
 
@@ -181,8 +181,7 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
         result.failures.append(_indent(str(exc), "    "))
         return result
     rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
-    keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind, r.index)
-            for g in rule_groups for r in g.rules}
+    keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
     result.coverage = RuleCoverage.of(keys.values())
     eval_ms = test_file.evaluation_interval_ms
     mint = group.start_ms
