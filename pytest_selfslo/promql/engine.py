@@ -238,7 +238,6 @@ class Engine:
         evaluator.pin_at = pin_at_ms
         evaluator.steps_are_instants = steps_are_instants
         result = evaluator.eval(node, grid)
-        self.annotations.extend(a for a in ctx.annotations if a not in self.annotations)
         if isinstance(result, InstantVector):
             result = settle_names(result)
             result.series = [s for s in result.series if s.present.any()]
