@@ -59,8 +59,10 @@ def test_unsafe_policy_fails_naming_the_property_with_a_timeline(
         canary_project: pytest.Pytester, policy: dict[str, Any], prop: str,
         expected: str) -> None:
     _write(canary_project, "unsafe.yml", policy)
-    result = canary_project.runpytest("--self-slo", "canary/unsafe.yml", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    # only the property under test runs: shrinking a counterexample takes a few seconds
+    result = canary_project.runpytest("--self-slo", "canary/unsafe.yml", "-k", f"unsafe and {prop}",
+                                      "-W", "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.assert_outcomes(failed=1, deselected=2 * (1 + len(PROPERTIES)) + 2 - 1)
     result.stdout.fnmatch_lines([f"FAILED canary/unsafe.yml::property?{prop}?*"])
     result.stdout.fnmatch_lines([f"*canary policy property {prop!r} violated:*", expected,
                                  "*before: sampling*"])
@@ -85,8 +87,10 @@ def test_gate_contradicting_the_slo_spec_fails_valid_and_property(
     gates = [{**g, "threshold": 0.5} if g["name"] == "self_stress" else g
              for g in DEFAULT_POLICY.to_dict()["gates"]]
     _write(canary_project, "drift.yml", _policy(gates=gates))
-    result = canary_project.runpytest("--self-slo", "canary/drift.yml", "-W",
+    result = canary_project.runpytest("--self-slo", "canary/drift.yml", "-k",
+                                      "drift.yml and (valid or gates_agree_with_slo)", "-W",
                                       "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.assert_outcomes(failed=2, deselected=2 * (1 + len(PROPERTIES)) + 2 - 2)
     result.stdout.fnmatch_lines([
         "*the canary policy's gates disagree with the SLO spec:*",
         "*drift.yml:*SL041 canary gate 'self_stress' threshold 0.50 differs from the SLO target*"])
