@@ -118,7 +118,8 @@ class HeartbeatRead(list[Heartbeat]):
 
     def __init__(self, items: Iterable[Heartbeat] = (), *, path: str = "", total: int = 0,
                  total_exact: bool = True, skipped: int = 0,
-                 bad: Iterable[tuple[int, str]] = (), bad_are_offsets: bool = False) -> None:
+                 bad: Iterable[tuple[int, str]] = (), bad_are_offsets: bool = False,
+                 bad_from_end: list[int] | None = None) -> None:
         super().__init__(items)
         self.path = path
         self.total = total
@@ -127,6 +128,9 @@ class HeartbeatRead(list[Heartbeat]):
         self._bad = list(bad)
         self._bad_are_offsets = bad_are_offsets
         self.reasons: list[str] = [reason for _, reason in self._bad]
+        #: Tail reads only: position of each bad line counted from the end (1 = last
+        #: line), known without reading the rest of the file.
+        self.bad_from_end = bad_from_end
 
     @property
     def bad_lines(self) -> list[int]:
@@ -134,7 +138,8 @@ class HeartbeatRead(list[Heartbeat]):
 
         A tail read only knows byte offsets; turning them into line numbers
         counts newlines before them, which happens here, on first access, so a
-        clean tail read stays O(N).
+        clean tail read stays O(N). Use :attr:`bad_from_end` to avoid that cost
+        on a huge file.
         """
         if self._bad_are_offsets:
             self._bad = list(zip(_offsets_to_lines(self.path, [o for o, _ in self._bad]),
@@ -281,8 +286,9 @@ def _read_all(f: IO[bytes], path: str, size: int, token_id: str | None, strict: 
 def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
                strict: bool) -> HeartbeatRead:
     found: list[Heartbeat] = []            # newest first
-    bad: deque[tuple[int, str]] = deque(maxlen=MAX_REPORTED_BAD_LINES)  # earliest kept
+    bad: deque[tuple[int, str, int]] = deque(maxlen=MAX_REPORTED_BAD_LINES)  # earliest kept
     skipped = 0
+    from_end = 0        # lines examined so far; the file's last line is 1
     pos = size          # file offset of buf[0]
     buf = b""
     end = 0             # buf[:end] is not processed yet
@@ -308,6 +314,7 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
                     unterminated = True
             continue
         raw = buf[i + 1:end]
+        from_end += 1
         rec = _parse_line(raw)
         if isinstance(rec, Heartbeat):
             valid_lines += 1
@@ -322,7 +329,7 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
             if strict:
                 line = _offsets_to_lines(path, [offset])[0]
                 raise HeartbeatFormatError(rec, path, line, reason=rec)
-            bad.append((offset, rec))
+            bad.append((offset, rec, from_end))
         unterminated = False
         if i < 0:
             reached_start = True
@@ -345,8 +352,10 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
         total, exact = len(found) + round((pos + end) / per_line * matching), False
     else:
         total, exact = 0, False
+    kept = list(reversed(bad))
     return HeartbeatRead(found, path=path, total=total, total_exact=exact, skipped=skipped,
-                         bad=reversed(bad), bad_are_offsets=True)
+                         bad=[(offset, reason) for offset, reason, _ in kept],
+                         bad_are_offsets=True, bad_from_end=[k for _, _, k in kept])
 
 
 class HeartbeatLog:

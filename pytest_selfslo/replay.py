@@ -74,10 +74,13 @@ class ReplayResult:
     total: int
     total_exact: bool
     skipped: int
-    bad_lines: tuple[int, ...]
+    bad_lines: tuple[int, ...]      # line numbers, or positions from the end (see below)
     reasons: tuple[str, ...]
     last_heartbeat: Heartbeat | None
     report: SLOReport
+    #: True when ``bad_lines`` count from the end of the file (1 = last line): a
+    #: tail read of a big log does not know absolute line numbers without a full scan.
+    bad_lines_from_end: bool = False
 
     @property
     def passed(self) -> bool:
@@ -93,6 +96,7 @@ class ReplayResult:
             "total_exact": self.total_exact,
             "skipped": self.skipped,
             "bad_lines": list(self.bad_lines),
+            "bad_lines_from_end": self.bad_lines_from_end,
             "bad_reasons": list(self.reasons),
             **self.report.to_dict(),
             "last_heartbeat": None if self.last_heartbeat is None
@@ -132,22 +136,29 @@ def replay(path: str | Path = DEFAULT_FILE, count: int = DEFAULT_COUNT,
         raise InputError(f"count must be an integer >= 0 (0 = all), got {count!r}")
     if count == 0:  # one columnar pass: no Heartbeat objects, total counted on the way
         cols = scan_heartbeats(path, token_id=token_id, progress=progress)
-        seen = _Seen(cols.count, True, cols.skipped, cols.bad_lines, cols.reasons, cols.last)
+        seen = _Seen(cols.count, True, cols.skipped, cols.bad_lines, cols.reasons, cols.last,
+                     False)
         report = evaluate_columns(spec, cols.scores) if cols.count else None
     else:
         read = read_heartbeats(path, last=count, token_id=token_id)
-        seen = _Seen(read.total, read.total_exact, read.skipped, read.bad_lines, read.reasons,
-                     read[-1] if read else None)
+        from_end = not read.total_exact and read.bad_from_end is not None
+        seen = _Seen(read.total, read.total_exact, read.skipped,
+                     read.bad_from_end if from_end and read.bad_from_end is not None
+                     else read.bad_lines, read.reasons, read[-1] if read else None, from_end)
         report = evaluate(spec, read) if read else None
     if report is None:
         what = f"for token {token_id!r} " if token_id else ""
-        detail = f" ({seen.skipped} malformed line(s) skipped, first at line " \
-                 f"{seen.bad_lines[0]}: {seen.reasons[0]})" if seen.skipped else " (empty file)"
+        detail = " (empty file)" if Path(path).stat().st_size == 0 else ""
+        if seen.skipped:
+            where = f"{seen.bad_lines[0]}{' from the end' if seen.from_end else ''}"
+            detail = (f" ({seen.skipped} malformed line(s) skipped, first at line {where}: "
+                      f"{seen.reasons[0]})")
         raise InputError(f"{path}: no valid heartbeats {what}to analyze{detail}")
     return ReplayResult(
         source=str(path), requested=count, token_id=token_id, total=seen.total,
         total_exact=seen.exact, skipped=seen.skipped, bad_lines=tuple(seen.bad_lines),
         reasons=tuple(seen.reasons), last_heartbeat=seen.last, report=report,
+        bad_lines_from_end=seen.from_end,
     )
 
 
@@ -161,6 +172,7 @@ class _Seen:
     bad_lines: list[int]
     reasons: list[str]
     last: Heartbeat | None
+    from_end: bool
 
 
 def save_snapshot(result: ReplayResult, path: str | Path = DEFAULT_SNAPSHOT,
@@ -208,8 +220,9 @@ def format_text(result: ReplayResult, emoji: bool = False) -> str:
              f"{token} from {result.source}"]
     if result.skipped:
         shown = ", ".join(str(n) for n in result.bad_lines)
+        which = "lines from the end" if result.bad_lines_from_end else "first"
         lines.append(f"{'⚠️  ' if emoji else ''}Skipped {result.skipped} malformed line(s)"
-                     f" (first: {shown}; {result.reasons[0]})")
+                     f" ({which}: {shown}; {result.reasons[0]})")
     lines += ["", "Averages:"]
     lines += [f"  {s:<11} {_num(report.averages[s])}" for s in SCORES]
     lines += ["", "Percentiles:        p50      p95      p99"]

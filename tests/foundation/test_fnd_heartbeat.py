@@ -147,6 +147,7 @@ def test_malformed_lines_are_skipped_and_reported(tmp_path: Path) -> None:
     assert read.problems()[0].startswith(f"{path}:3: invalid JSON")
     tail = read_heartbeats(path, last=5)
     assert (tail.bad_lines, tail.reasons) == (read.bad_lines, read.reasons)
+    assert tail.bad_from_end == [5, 4, 3, 1] and read.bad_from_end is None
 
 
 def test_strict_mode_raises_with_path_line_and_reason(tmp_path: Path) -> None:
@@ -267,7 +268,7 @@ def test_tail_on_a_large_file_reads_only_the_end(tmp_path: Path) -> None:
         f.write(hbs[0].to_json_line().encode())   # valid but unterminated last line
     tail = read_heartbeats(path, last=1_000)
     assert list(tail) == ([*hbs, hbs[0]])[-1_000:]
-    assert tail.skipped == 1 and tail.bad_lines == [20_002]
+    assert tail.skipped == 1 and tail.bad_from_end == [2] and tail.bad_lines == [20_002]
     assert not tail.total_exact and abs(tail.total - 20_001) < 2_000
 
 

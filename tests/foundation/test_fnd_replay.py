@@ -85,7 +85,7 @@ def test_custom_slo_file(log: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     (["--file", "{tmp}/empty.jsonl"], "empty.jsonl: no valid heartbeats to analyze (empty file)"),
     (["--file", "{tmp}/junk.jsonl"], "junk.jsonl: no valid heartbeats to analyze (1 malformed "
                                      "line(s) skipped, first at line 1: invalid JSON"),
-    (["--file", "{log}", "--token", "zz"], "no valid heartbeats for token 'zz' to analyze"),
+    (["--file", "{log}", "--token", "zz"], "no valid heartbeats for token 'zz' to analyze\n"),
     (["--file", "{log}", "--slo", "{tmp}/bad.yml"], "bad.yml:1: <top level>: expected a mapping"),
 ])
 def test_file_errors_exit_2_with_a_message(tmp_path: Path, log: Path, argv: list[str],
@@ -295,5 +295,12 @@ def test_estimated_total_is_marked(tmp_path: Path, capsys: pytest.CaptureFixture
     assert header.startswith("Analyzing last 50 heartbeats (of ~")
     estimate = int(header.split("~")[1].split()[0])
     assert abs(estimate - 12_000) < 600
+    with path.open("ab") as f:
+        f.write(b'{"ts": 1, "tok')  # a crashed writer's torn record
     assert main(["replay", "--file", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["total_exact"] is False
+    data = json.loads(capsys.readouterr().out)
+    assert data["total_exact"] is False
+    assert (data["bad_lines"], data["bad_lines_from_end"]) == ([1], True)
+    assert main(["replay", "--file", str(path)]) == 0
+    assert "Skipped 1 malformed line(s) (lines from the end: 1; torn last line" in \
+        capsys.readouterr().out
