@@ -182,3 +182,11 @@ def assert_rules_valid(path: str | Path) -> None:
 
 
 __all__ += ["AlertTimeline", "describe_objective_result"]
+
+from .assertions_canary import (  # noqa: E402  (re-exported; imported last to stay cheap)
+    assert_canary_reaches,
+    assert_canary_rolls_back,
+    assert_canary_safe,
+)
+
+__all__ += ["assert_canary_reaches", "assert_canary_rolls_back", "assert_canary_safe"]
