@@ -415,6 +415,11 @@ class _Runner:
         return self._annotations(ev) or self._compare_range(ev, result)
 
     def _annotations(self, ev: _Eval) -> str | None:
+        """Check ``expect warn|info|no_warn|no_info`` against the query's annotations.
+
+        Every expect line must match an annotation, and once a kind has expect
+        lines every annotation of that kind must be matched by one of them.
+        """
         notes = self.engine.annotations
         for kind, prefix in (("warn", "PromQL warning:"), ("info", "PromQL info:")):
             got = [n for n in notes if n.startswith(prefix)]
@@ -422,11 +427,11 @@ class _Runner:
             if expects and not got:
                 return f"expected a {kind} annotation, got none"
             for e in expects:
-                if e.match == "msg" and not any(_strip_pos(e.text) == _strip_pos(g) for g in got):
-                    return f"expected {kind} {e.text!r}, got {got}"
-                if e.match == "regex" and not any(re.search(_strip_pos_regex(e.text), g)
-                                                  for g in got):
-                    return f"expected {kind} matching {e.text!r}, got {got}"
+                if not any(_annotation_matches(e, g) for g in got):
+                    return f"expected {kind} {e.match or ''} {e.text!r}, got {got}"
+            for g in got if expects else ():
+                if not any(_annotation_matches(e, g) for e in expects):
+                    return f"unexpected {kind} annotation {g!r} (not matched by any expect line)"
             if ev.kinds("no_" + kind) and got:
                 return f"expected no {kind} annotation, got {got}"
         return None
@@ -543,6 +548,15 @@ def _parse_expect(line: str, where: str) -> _Expect:
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
     return _Expect(m.group(1), m.group(2), text.strip())
+
+
+def _annotation_matches(expect: _Expect, got: str) -> bool:
+    """An expect line against one annotation, ignoring the ``(line:col)`` position."""
+    if expect.match == "msg":
+        return _strip_pos(expect.text) == _strip_pos(got)
+    if expect.match == "regex":
+        return re.search(_strip_pos_regex(expect.text), got) is not None
+    return True
 
 
 def _strip_pos_regex(pattern: str) -> str:

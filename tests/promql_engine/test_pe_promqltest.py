@@ -109,3 +109,40 @@ def test_script_errors_name_file_and_line(script: str, fragment: str) -> None:
     with pytest.raises(PromQLTestScriptError) as info:
         run_promqltest_text(script, "s.test")
     assert fragment in str(info.value)
+
+
+def test_annotation_expectations() -> None:
+    script = """
+load 1m
+    g 1 2 3
+    c_total 1 2 3
+
+eval instant at 2m rate(g[5m])
+    expect info msg: PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "g" (1:6)
+    {} 0.008333333333333333
+
+eval instant at 2m rate(g[5m])
+    expect info regex: might not be a counter
+    {} 0.008333333333333333
+
+eval instant at 2m rate(g[5m])
+    expect info msg: PromQL info: something else
+    {} 0.008333333333333333
+
+eval instant at 2m rate(g[5m])
+    expect no_info
+    {} 0.008333333333333333
+
+eval instant at 2m rate(c_total[5m])
+    expect info
+    {} 0.008333333333333333
+
+eval range from 0 to 1m step 1m sort(c_total)
+    expect warn
+    c_total 1 2
+"""
+    result = run_promqltest_text(script)
+    assert [o.status for o in result.outcomes] == ["pass", "pass", "fail", "fail", "fail", "pass"]
+    assert "expected info msg 'PromQL info: something else'" in result.outcomes[2].message
+    assert "got none" in result.outcomes[4].message
+    assert "expected no info annotation" in result.outcomes[3].message
