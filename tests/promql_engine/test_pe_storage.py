@@ -126,3 +126,11 @@ def test_select_equals_brute_force(series: list[dict[str, str]],
     want = {str(i) for i, labels in enumerate(series)
             if all(ok({**labels, "__name__": "m"}, n, op, v) for n, op, v in matchers)}
     assert got == want
+
+
+def test_load_start_offset_and_listing() -> None:
+    s = Storage()
+    s.load('b{x="1"} 1 _ 3\na 7', interval_ms=30_000, start_ms=1_000)
+    assert s.series_labels() == [(("__name__", "a"),), (("__name__", "b"), ("x", "1"))]
+    [(_, t, v)] = s.select([LabelMatcher("__name__", "=", "b")])
+    assert t.tolist() == [1_000, 61_000] and v.tolist() == [1.0, 3.0]
