@@ -9,7 +9,7 @@ found in the file (``locate``), else at the start of ``expr``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import promql_parser as pp
@@ -25,7 +25,6 @@ from .promql_walk import (
     iter_nodes,
     number_value,
     op_name,
-    output_labels,
     unwrap,
 )
 
@@ -61,16 +60,14 @@ def _parsed(rf: RuleFile) -> Iterator[Rule]:
 def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL030: rate()/irate()/increase()/resets() need a counter."""
     for rule in _parsed(rf):
-        for node in rule.nodes:
-            if not (isinstance(node, pp.Call) and node.func.name in _COUNTER_FUNCS
-                    and node.args):
+        for node, fn in rule.expr_index.calls:
+            if fn not in _COUNTER_FUNCS or not node.args:
                 continue
             arg = unwrap(node.args[0])
             if not isinstance(arg, pp.MatrixSelector) or not arg.vector_selector.name:
                 continue
             name = arg.vector_selector.name
             info = metric_info(name)
-            fn = node.func.name
             if info is not None and info.type == "gauge":
                 yield from _finding(rf, rule, "SL030", name,
                                     f"{fn}() over gauge {name}: a gauge is not a counter; use "
@@ -81,15 +78,23 @@ def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                                     "(expected a _total, _count, _sum or _bucket suffix)")
 
 
+#: op -> (lo, hi, c) -> (``x op c`` false for every x in [lo, hi], true for every x)
+_DECIDED: dict[str, Callable[[float, float, float], tuple[bool, bool]]] = {
+    ">": lambda lo, hi, c: (c >= hi, c < lo),
+    ">=": lambda lo, hi, c: (c > hi, c <= lo),
+    "<": lambda lo, hi, c: (c <= lo, c > hi),
+    "<=": lambda lo, hi, c: (c < lo, c >= hi),
+    "==": lambda lo, hi, c: (c < lo or c > hi, lo == hi == c),
+    "!=": lambda lo, hi, c: (lo == hi == c, c < lo or c > hi),
+}
+
+
 def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
     """'never' / 'always' when ``x op c`` is decided for every x in [lo, hi]."""
-    never = {">": c >= hi, ">=": c > hi, "<": c <= lo, "<=": c < lo,
-             "==": c < lo or c > hi, "!=": lo == hi == c}
-    always = {">": c < lo, ">=": c <= lo, "<": c > hi, "<=": c >= hi,
-              "==": lo == hi == c, "!=": c < lo or c > hi}
-    if never[op]:
+    never, always = _DECIDED[op](lo, hi, c)
+    if never:
         return "never"
-    if always[op]:
+    if always:
         return "always"
     return None
 
@@ -97,10 +102,9 @@ def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
 def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL031: a comparison of a bounded metric with a constant outside (or covering) its range."""
     for rule in _parsed(rf):
-        for node in rule.nodes:
-            if not (isinstance(node, pp.BinaryExpr) and op_name(node.op) in COMPARISONS):
+        for node, op in rule.expr_index.binaries:
+            if op not in COMPARISONS:
                 continue
-            op = op_name(node.op)
             c, side = number_value(node.rhs), node.lhs
             if c is None:
                 c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
@@ -118,14 +122,19 @@ def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Find
 
 def check_template_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL032: templates may only use labels the expression's result still carries."""
+    memo = ctx.template_labels
     for rule in _parsed(rf):
         if rule.kind != "alert":
             continue
-        labels = output_labels(rule.ast)
         for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
             for name, fld in fields.items():
-                for m in _TEMPLATE_LABEL.finditer(fld.value):
-                    label = m.group(1) or m.group(2)
+                used = memo.get(fld.value)
+                if used is None:
+                    used = memo[fld.value] = _labels_read(fld.value)
+                if not used:
+                    continue
+                labels = rule.expr_index.labels(rule.ast)
+                for label in used:
                     if labels.lacks(label):
                         kept = ("{" + ", ".join(sorted(labels.kept)) + "}"
                                 if labels.kept is not None else "its input labels")
@@ -137,12 +146,22 @@ def check_template_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                             yield found
 
 
+def _labels_read(template: str) -> tuple[str, ...]:
+    """Label names a template reads through ``$labels``, once per use, in order."""
+    if "$labels" not in template:
+        return ()
+    return tuple(m.group(1) or m.group(2) for m in _TEMPLATE_LABEL.finditer(template))
+
+
+_REGEX_OPS = (pp.MatchOp.Re, pp.MatchOp.NotRe)
+
+
 def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL033: PromQL regex matchers are fully anchored already."""
     for rule in _parsed(rf):
-        for sel in (n for n in rule.nodes if isinstance(n, pp.VectorSelector)):
+        for sel in rule.expr_index.selectors:
             for m in sel.matchers.matchers:
-                if m.op not in (pp.MatchOp.Re, pp.MatchOp.NotRe):
+                if m.op not in _REGEX_OPS:
                     continue
                 value = m.value
                 if value.startswith("^") or (value.endswith("$") and not value.endswith("\\$")):
@@ -156,14 +175,14 @@ def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 def check_absent_aggregation(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL034: absent(sum(x)) loses every label, so the alert cannot say what is missing."""
     for rule in _parsed(rf):
-        for node in rule.nodes:
-            if isinstance(node, pp.Call) and node.func.name in ("absent", "absent_over_time"):
+        for node, fn in rule.expr_index.calls:
+            if fn in ("absent", "absent_over_time"):
                 arg = unwrap(node.args[0]) if node.args else None
                 if isinstance(arg, pp.SubqueryExpr):
                     arg = unwrap(arg.expr)
                 if isinstance(arg, pp.AggregateExpr):
-                    yield from _finding(rf, rule, "SL034", node.func.name,
-                                        f"{node.func.name}() over the aggregation "
+                    yield from _finding(rf, rule, "SL034", fn,
+                                        f"{fn}() over the aggregation "
                                         f"{op_name(arg.op)}(...): the result has no labels to "
                                         "say which series is missing; pass the selector itself")
 
@@ -172,8 +191,8 @@ def check_short_range(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL035: a range under 2 scrape intervals may hold fewer than two samples."""
     minimum = 2 * ctx.scrape_interval
     for rule in _parsed(rf):
-        for node in rule.nodes:
-            rng = node.range if isinstance(node, (pp.MatrixSelector, pp.SubqueryExpr)) else None
+        for node in rule.expr_index.ranges:
+            rng = node.range
             if rng is None or rng.total_seconds() >= minimum:
                 continue
             text = str(pp.display_duration(rng))

@@ -13,16 +13,18 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..promql.durations import parse_duration
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
-from .promql_walk import COMPARISONS, has_threshold, op_name
+from .promql_walk import COMPARISONS
 
 __all__ = ["STRUCTURE_CHECKS", "markdown_anchors", "runbook_candidates"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXPLICIT_ANCHOR = re.compile(r"""(?:<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w\-]+)\})""")
+#: a URL scheme (http:, https:, mailto:...): such runbook links are not checkable offline
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_NO_FIELD = Field("", 0, 0)
 
 
 def _emit(found: Finding | None) -> Iterator[Finding]:
@@ -43,7 +45,7 @@ def check_duplicates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         else:
             seen_groups[group.name.value] = group.name
         for rule in group.rules:
-            labels = tuple(sorted((k, v.value) for k, v in rule.labels.items()))
+            labels = tuple(sorted([(k, v.value) for k, v in rule.labels.items()]))
             # promtool: recording rules must be unique per file; alerts per group
             scope = "" if rule.kind == "record" else group.name.value
             key = (rule.kind + ":" + scope, rule.name.value, labels)
@@ -60,9 +62,9 @@ def check_duplicates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL020: an alert comparing against a threshold fires on a single bad evaluation."""
     for rule in rf.rules():
-        if rule.kind != "alert" or rule.ast is None or not has_threshold(rule.nodes):
+        if rule.kind != "alert" or rule.ast is None or not rule.expr_index.has_threshold():
             continue
-        if rule.for_ is None or parse_duration(rule.for_.value) == 0:
+        if rule.for_ is None or rule.for_ms == 0:
             at = rule.for_ or rule.name
             yield from _emit(rf.finding(
                 "SL020", at.line, at.column,
@@ -71,19 +73,17 @@ def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
 
 
 _CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
+_CONDITION_OPS = COMPARISONS | {"and", "unless"}
 
 
 def check_no_condition(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
-    import promql_parser as pp
-
     for rule in rf.rules():
         if rule.kind != "alert" or rule.ast is None:
             continue
-        conditional = any(
-            (isinstance(n, pp.BinaryExpr) and op_name(n.op) in (*COMPARISONS, "and", "unless"))
-            or (isinstance(n, pp.Call) and n.func.name in _CONDITION_FUNCS)
-            for n in rule.nodes)
+        index = rule.expr_index
+        conditional = (any(op in _CONDITION_OPS for _n, op in index.binaries)
+                       or any(name in _CONDITION_FUNCS for _n, name in index.calls))
         if not conditional:
             yield from _emit(rf.finding(
                 "SL024", rule.expr.line, rule.expr.column,
@@ -107,7 +107,7 @@ def check_required_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
                                         f"{rule.where}: label severity: expected one of "
                                         f"{allowed}, got {sev.value!r}", rule))
         for name in ("summary", "runbook_url"):
-            if not rule.annotations.get(name, Field("", 0, 0)).value.strip():
+            if not rule.annotations.get(name, _NO_FIELD).value.strip():
                 yield from _emit(rf.finding("SL022", rule.name.line, rule.name.column,
                                             f"{rule.where}: missing annotation {name!r}", rule))
 
@@ -148,7 +148,7 @@ def runbook_candidates(rf: RuleFile, ctx: LintContext) -> list[Path]:
     out = []
     for rule in rf.rules():
         link = rule.annotations.get("runbook_url")
-        if link is None or "{{" in link.value or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", link.value):
+        if link is None or "{{" in link.value or _SCHEME.match(link.value):
             continue
         target = link.value.strip().partition("#")[0]
         if target:
@@ -164,7 +164,7 @@ def check_runbook_links(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         if link is None or not link.value.strip() or "{{" in link.value:
             continue
         url = link.value.strip()
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", url):
+        if _SCHEME.match(url):
             continue  # http(s)://, mailto: ...: not checkable offline
         target, _, anchor = url.partition("#")
         candidates = [root / target, Path(rf.path).parent / target] if target else []
@@ -192,18 +192,25 @@ def check_templates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     from ..errors import TemplateError
     from ..promql.templates import parse_template
 
+    known = ctx.template_ok
     for rule in rf.rules():
         if rule.kind != "alert":
             continue
         for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
             for name, fld in fields.items():
-                if "{{" not in fld.value and "}}" not in fld.value:
+                text = fld.value
+                if known.get(text) or ("{{" not in text and "}}" not in text):
                     continue
+                # whether a template parses depends on its text only (the name is only
+                # quoted in the error), so a text that parsed once is not parsed again
                 try:
-                    parse_template(fld.value, f"__alert_{rule.name.value}")
+                    parse_template(text, f"__alert_{rule.name.value}")
                 except TemplateError as exc:
+                    known[text] = False
                     yield from _emit(rf.finding("SL004", fld.line, fld.column,
                                                 f"{rule.where}: {kind} {name!r}: {exc}", rule))
+                else:
+                    known[text] = True
 
 
 STRUCTURE_CHECKS = (check_duplicates, check_missing_for, check_no_condition,

@@ -37,6 +37,11 @@ class LintContext:
     known_series: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     #: names of every test file that supplied series, for messages
     series_sources: dict[str, str] = field(default_factory=dict)
+    #: per-run memo, template text -> whether it parses (rule files repeat templates;
+    #: kept here, not in a module cache, so every run starts cold and nothing goes stale)
+    template_ok: dict[str, bool] = field(default_factory=dict)
+    #: per-run memo, template text -> the label names it reads, in order of use
+    template_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def root_for(self, path: str) -> Path:
         """Repository root used for ``path``'s runbook links."""

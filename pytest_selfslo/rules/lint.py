@@ -23,7 +23,7 @@ from .checks_structure import STRUCTURE_CHECKS
 from .context import LintContext
 from .findings import Finding, Severity, resolve_codes
 from .loader import RuleFile, load_file
-from .promql_walk import iter_nodes, parse_promql
+from .promql_walk import index_expr, parse_promql
 
 __all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
 
@@ -44,17 +44,25 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def parse_exprs(rf: RuleFile) -> None:
-    """SL003 for expressions that do not parse; cache the AST on the rule."""
-    cache: dict[str, Any] = {}
+def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None) -> None:
+    """SL003 for expressions that do not parse; put the AST and its index on the rule.
+
+    ``cache`` maps expression text to its (AST, ExprIndex) or parse error; pass
+    one dict for every file of a run so equal expressions are parsed once.
+    """
+    if cache is None:
+        cache = {}
     for rule in rf.rules():
         text = rule.expr.value
-        if text not in cache:
+        parsed = cache.get(text)
+        if parsed is None:
             try:
-                cache[text] = parse_promql(text)
+                ast = parse_promql(text)
             except ValueError as exc:
-                cache[text] = exc
-        parsed = cache[text]
+                parsed = exc
+            else:
+                parsed = (ast, index_expr(ast))
+            cache[text] = parsed
         if isinstance(parsed, ValueError):
             found = rf.finding("SL003", rule.expr.line, rule.expr.column,
                                f"{rule.where}: could not parse expression {text.strip()!r}: "
@@ -62,8 +70,8 @@ def parse_exprs(rf: RuleFile) -> None:
             if found is not None:
                 rf.findings.append(found)
         else:
-            rule.ast = parsed
-            rule.nodes = list(iter_nodes(parsed))
+            rule.ast, rule.expr_index = parsed
+            rule.nodes = rule.expr_index.nodes
 
 
 def _series_labels(text: str) -> dict[str, str]:
@@ -144,8 +152,9 @@ def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) 
 def lint_files(files: Sequence[RuleFile], ctx: LintContext) -> list[Finding]:
     """Run every check over already-loaded files."""
     by_path = {rf.path: rf for rf in files}
+    parsed: dict[str, Any] = {}
     for rf in files:
-        parse_exprs(rf)
+        parse_exprs(rf, parsed)
     for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
         series, targets = _check_test_file(tf)
         for target in targets:

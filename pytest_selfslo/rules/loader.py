@@ -30,13 +30,39 @@ __all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file"]
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_DEFAULT_TAGS: dict[type, str] = {
+    yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+    yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+    yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+}
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
-    """libyaml composer without implicit tag resolution: we read every scalar as text,
-    and resolving ints/floats/bools per scalar was a third of the load time."""
+    """libyaml composer without tag resolution: we read every scalar as text.
+
+    Resolving ints/floats/bools per scalar was a third of the load time, and the
+    resolver's Python hooks, called for every node even with no resolvers
+    registered, another third. With no implicit or path resolvers,
+    ``BaseResolver.resolve`` answers the default tag of the node kind, which is
+    what :meth:`resolve` returns directly (``tests/rules_lint`` compares the trees).
+    """
 
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        """The default tag of ``kind`` (what BaseResolver answers without resolvers)."""
+        return _DEFAULT_TAGS[kind]
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers: nothing to track while descending."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers: nothing to track while ascending."""
+
 
 _DISABLE = re.compile(r"#\s*selfslo-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\- ]+)")
+_NO_CODES: frozenset[str] = frozenset()
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _GROUP_KEYS = {"name", "interval", "limit", "rules", "query_offset", "labels"}
@@ -72,6 +98,10 @@ class Rule:
     ast: Any = None
     #: every node of ``ast``, depth first (computed once: node access crosses into Rust)
     nodes: list[Any] = field(default_factory=list)
+    #: ``ast``'s nodes grouped by kind (a ``promql_walk.ExprIndex``), shared by equal exprs
+    expr_index: Any = None
+    #: milliseconds of ``for_`` when it is a valid duration
+    for_ms: int | None = None
 
     @property
     def where(self) -> str:
@@ -127,10 +157,15 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_new_tuple = tuple.__new__
+
+
 def _field(node: yaml.Node) -> Field:
     mark = node.start_mark
+    # a scalar's value is always a str (we resolve no tags); tuple.__new__ skips
+    # NamedTuple's Python-level __new__ (half the cost of Field(...), the same object)
     value = node.value if isinstance(node, yaml.ScalarNode) else ""
-    return Field(str(value), mark.line + 1, mark.column + 1)
+    return _new_tuple(Field, (value, mark.line + 1, mark.column + 1))
 
 
 def _mapping(node: yaml.Node) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
@@ -143,6 +178,10 @@ class _Builder:
     def __init__(self, rf: RuleFile, rule_disables: dict[int, set[str]]) -> None:
         self.rf = rf
         self.rule_disables = rule_disables
+        #: label names / duration texts already found valid in this file (rule files repeat
+        #: the same few; the regex and duration parser then run once per distinct text)
+        self.valid_labels: set[str] = set()
+        self.durations: dict[str, int] = {}
 
     def problem(self, code: str, node: yaml.Node, message: str) -> None:
         line, col = _pos(node)
@@ -150,19 +189,23 @@ class _Builder:
         if found is not None:
             self.rf.findings.append(found)
 
-    def duration(self, node: yaml.Node, what: str) -> Field | None:
+    def duration(self, node: yaml.Node, what: str) -> tuple[Field, int] | None:
         fld = _field(node)
         if not isinstance(node, yaml.ScalarNode):
             self.problem("SL002", node, f"{what}: expected a duration such as '5m', got a "
                          f"{type(node).__name__.removesuffix('Node').lower()}")
             return None
+        ms = self.durations.get(fld.value)
+        if ms is not None:
+            return fld, ms
         try:
-            parse_duration(fld.value)
+            ms = parse_duration(fld.value)
         except ValueError:
             self.problem("SL002", node, f"{what}: expected a duration such as '5m', "
                          f"got {fld.value!r}")
             return None
-        return fld
+        self.durations[fld.value] = ms
+        return fld, ms
 
     def string_map(self, node: yaml.Node, what: str, check_names: bool) -> dict[str, Field]:
         out: dict[str, Field] = {}
@@ -170,10 +213,14 @@ class _Builder:
             if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
                 self.problem("SL002", node, f"{what}: expected a mapping of strings")
             return out
+        valid = self.valid_labels
         for key, val in node.value:
             name = str(key.value)
-            if check_names and not _LABEL_NAME.match(name):
-                self.problem("SL002", key, f"{what}: invalid label name {name!r}")
+            if check_names and name not in valid:
+                if _LABEL_NAME.match(name):
+                    valid.add(name)
+                else:
+                    self.problem("SL002", key, f"{what}: invalid label name {name!r}")
             if not isinstance(val, yaml.ScalarNode):
                 self.problem("SL002", val, f"{what}.{name}: expected a string value")
                 continue
@@ -214,7 +261,8 @@ class _Builder:
             return
         group = Group(_field(name_node))
         if "interval" in fields:
-            group.interval = self.duration(fields["interval"], f'group "{group.name.value}" interval')
+            interval = self.duration(fields["interval"], f'group "{group.name.value}" interval')
+            group.interval = interval[0] if interval is not None else None
         rules = fields.get("rules")
         if rules is not None and not isinstance(rules, yaml.SequenceNode):
             self.problem("SL002", rules, f'group "{group.name.value}": rules: expected a list')
@@ -230,10 +278,11 @@ class _Builder:
         if not isinstance(rnode, yaml.MappingNode):
             self.problem("SL002", rnode, f"{where}: expected a mapping with 'expr'")
             return None
-        fields = dict((k.value, v) for k, v in rnode.value)
-        for key, _val in rnode.value:
-            if key.value not in _RULE_KEYS:
-                self.problem("SL002", key, f"{where}: unknown field {key.value!r}")
+        fields = {k.value: v for k, v in rnode.value}
+        if not fields.keys() <= _RULE_KEYS:
+            for key, _val in rnode.value:
+                if key.value not in _RULE_KEYS:
+                    self.problem("SL002", key, f"{where}: unknown field {key.value!r}")
         has_alert, has_record = "alert" in fields, "record" in fields
         if has_alert == has_record:
             self.problem("SL002", rnode, f"{where}: expected exactly one of 'alert' or 'record', "
@@ -247,7 +296,8 @@ class _Builder:
                          f"{name.value!r} (expected a metric name)")
         if kind == "alert" and not name.value.strip():
             self.problem("SL002", fields[kind], f"{where}: empty alert name")
-        if "expr" not in fields or not _field(fields["expr"]).value.strip():
+        expr = _field(fields["expr"]) if "expr" in fields else None
+        if expr is None or not expr.value.strip():
             self.problem("SL002", fields.get("expr", rnode), f"{where}: missing 'expr'")
             return None
         if kind == "record":
@@ -255,16 +305,18 @@ class _Builder:
                 if bad in fields:
                     self.problem("SL002", fields[bad], f"{where}: '{bad}' is only valid on "
                                  "alerting rules")
-        start = _pos(rnode)[0]
+        start = rnode.start_mark.line + 1
         end = rnode.end_mark.line + 1
         disabled: set[str] = set()
-        for line, codes in self.rule_disables.items():
+        for line, codes in self.rule_disables.items():  # usually empty
             if start <= line <= end:
                 disabled |= codes
-        rule = Rule(kind, name, _field(fields["expr"]), group, index, start, end,
-                    disabled=frozenset(disabled))
+        rule = Rule(kind, name, expr, group, index, start, end,
+                    disabled=frozenset(disabled) if disabled else _NO_CODES)
         if "for" in fields:
-            rule.for_ = self.duration(fields["for"], f"{where}: for")
+            for_ = self.duration(fields["for"], f"{where}: for")
+            if for_ is not None:
+                rule.for_, rule.for_ms = for_
         if "keep_firing_for" in fields:
             self.duration(fields["keep_firing_for"], f"{where}: keep_firing_for")
         if "labels" in fields:

@@ -11,20 +11,22 @@ functions and aggregations that cannot leave it (``avg_over_time``, ``max``...).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import promql_parser as pp
 
-from ..promql.astwalk import walk
+from ..promql.astwalk import children, walk
 from .domain import metric_info
 
 __all__ = [
     "COMPARISONS",
+    "ExprIndex",
     "LabelSet",
     "PromQLSyntaxError",
     "domain_of",
     "has_threshold",
+    "index_expr",
     "iter_nodes",
     "op_name",
     "output_labels",
@@ -44,6 +46,12 @@ _DOMAIN_AGGS = frozenset({"avg", "min", "max", "quantile", "topk", "bottomk", "l
 _LABEL_KEEPING_AGGS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 _SCALAR_FUNCS = frozenset({"time", "scalar", "vector", "pi", "minute", "hour", "day_of_month",
                            "day_of_week", "day_of_year", "days_in_month", "month", "year"})
+#: node classes (all final), bound once for the ``type(n) is X`` dispatch of the hot paths
+_BINARY, _VECTOR, _CALL, _AGG = pp.BinaryExpr, pp.VectorSelector, pp.Call, pp.AggregateExpr
+_MATRIX, _SUBQUERY, _PAREN, _UNARY = pp.MatrixSelector, pp.SubqueryExpr, pp.ParenExpr, pp.UnaryExpr
+_NUMBER = pp.NumberLiteral
+_LEAVES = (pp.NumberLiteral, pp.StringLiteral)
+_PRIMITIVE = (str, float, int)
 
 
 class PromQLSyntaxError(ValueError):
@@ -64,7 +72,16 @@ def parse_promql(text: str) -> Any:
 
 def op_name(op: Any) -> str:
     """The operator text of a BinaryExpr/AggregateExpr token (``>``, ``sum``...)."""
-    return str(op).strip().lower()
+    text = str(op)
+    return _OP_TEXT.get(text) or text.strip().lower()
+
+
+#: ``str(token)`` -> operator text for the tokens promql-parser prints already stripped
+#: and in lower case (all of them today; the fallback keeps op_name exact if that changes)
+_OP_TEXT: dict[str, str] = {t: t for t in (
+    *COMPARISONS, *_SET_OPS, "+", "-", "*", "/", "%", "^", "atan2", "sum", "avg", "count",
+    "min", "max", "group", "stddev", "stdvar", "topk", "bottomk", "count_values", "quantile",
+    "limitk", "limit_ratio")}
 
 
 def unwrap(node: Any) -> Any:
@@ -80,6 +97,8 @@ def iter_nodes(node: Any) -> Iterator[Any]:
 
 
 def _is_number(node: Any) -> bool:
+    if type(node) is _NUMBER:  # the common case first: a bare literal
+        return True
     node = unwrap(node)
     if isinstance(node, pp.UnaryExpr):
         return _is_number(node.expr)
@@ -93,6 +112,91 @@ def number_value(node: Any) -> float | None:
         inner = number_value(node.expr)
         return None if inner is None else -inner
     return float(node.val) if isinstance(node, pp.NumberLiteral) else None
+
+
+@dataclass(slots=True)
+class ExprIndex:
+    """The nodes of one parsed expression, grouped by what the checks look for.
+
+    Built by :func:`index_expr` in one walk, once per distinct expression text
+    of a lint run: a check then visits only the nodes of its kind, and
+    operator and function names (each read crosses into Rust and builds a
+    Python object) are read once, not once per check.
+
+        >>> index_expr(parse_promql("rate(x_total[5m]) > 1")).binaries[0][1]
+        '>'
+    """
+
+    #: every node, depth first, parents before children
+    nodes: list[Any]
+    #: (BinaryExpr, operator text)
+    binaries: list[tuple[Any, str]] = field(default_factory=list)
+    #: (Call, function name)
+    calls: list[tuple[Any, str]] = field(default_factory=list)
+    #: (AggregateExpr, operator text)
+    aggregations: list[tuple[Any, str]] = field(default_factory=list)
+    #: every VectorSelector (also those inside matrix selectors)
+    selectors: list[Any] = field(default_factory=list)
+    #: MatrixSelector and SubqueryExpr nodes (they carry a range)
+    ranges: list[Any] = field(default_factory=list)
+    #: the output labels of the root, computed on first use (:meth:`labels`)
+    _labels: LabelSet | None = None
+
+    def labels(self, root: Any) -> LabelSet:
+        """``output_labels(root)``, computed once per expression."""
+        if self._labels is None:
+            self._labels = output_labels(root)
+        return self._labels
+
+    def has_threshold(self) -> bool:
+        """True when some comparison has a number literal on one side."""
+        return any(op in COMPARISONS and (_is_number(n.lhs) or _is_number(n.rhs))
+                   for n, op in self.binaries)
+
+
+def index_expr(ast: Any) -> ExprIndex:
+    """Sort the nodes of ``ast`` into an :class:`ExprIndex` in one depth-first pass.
+
+    The visiting order is exactly ``promql.astwalk.walk``'s (parents first,
+    children in its order; a test compares the two). The node kinds are
+    dispatched here so that each node is classified while it is visited, which
+    halves the cost of walking and then classifying; a kind this function does
+    not know is descended with ``astwalk.children``.
+    """
+    index = ExprIndex([])
+    nodes, binaries, calls = index.nodes, index.binaries, index.calls
+    stack = [ast]
+    pop, push = stack.pop, stack.append
+    while stack:
+        n = pop()
+        nodes.append(n)
+        kind = type(n)
+        if kind is _BINARY:
+            binaries.append((n, op_name(n.op)))
+            push(n.rhs)
+            push(n.lhs)
+        elif kind is _VECTOR:
+            index.selectors.append(n)
+        elif kind is _CALL:
+            calls.append((n, n.func.name))
+            stack.extend(reversed(n.args))
+        elif kind is _AGG:
+            index.aggregations.append((n, op_name(n.op)))
+            param = n.param
+            if param is not None and not isinstance(param, _PRIMITIVE):
+                push(param)
+            push(n.expr)
+        elif kind is _MATRIX:
+            index.ranges.append(n)
+            push(n.vector_selector)
+        elif kind is _SUBQUERY:
+            index.ranges.append(n)
+            push(n.expr)
+        elif kind is _PAREN or kind is _UNARY:
+            push(n.expr)
+        elif kind not in _LEAVES:
+            stack.extend(reversed(children(n)))
+    return index
 
 
 def has_threshold(node: Any) -> bool:
@@ -167,10 +271,9 @@ def _call_labels(call: Any) -> LabelSet:
 
 
 def _agg_labels(node: Any) -> LabelSet:
-    inner = output_labels(node.expr)
     name = op_name(node.op)
     if name in _LABEL_KEEPING_AGGS:
-        return inner
+        return output_labels(node.expr)
     mod = node.modifier
     extra: frozenset[str] = frozenset()
     if name == "count_values" and isinstance(unwrap(node.param), pp.StringLiteral):
@@ -180,7 +283,7 @@ def _agg_labels(node: Any) -> LabelSet:
     labels = frozenset(mod.labels)
     if mod.type == pp.AggModifierType.By:
         return LabelSet(labels | extra)
-    return inner.without(labels).plus(extra)
+    return output_labels(node.expr).without(labels).plus(extra)
 
 
 def _binary_labels(node: Any) -> LabelSet:
