@@ -14,18 +14,32 @@ checked too, as the virtual collector ``selfslo::canary-default``. Items:
   with hypothesis against ``decide()`` under *that* policy. A violation shows
   the property and hypothesis' shrunk counterexample as a timeline.
 
+* ``scenario[<name>]`` -- one per ``fixtures/scenarios/*.jsonl`` (ini
+  ``selfslo_canary_scenarios``): a heartbeat log whose first line is a header
+  ``{"expect": {...}, "series": [...], "rules": [...]}`` (paths relative to the
+  scenario file; ``rules`` defaults to the run's rule files) is simulated
+  through the policy (:func:`pytest_selfslo.canary.simulate.simulate_files`) and
+  the expectations checked: ``final_sampling``, ``reaches`` (a sampling reached
+  at some point), ``rollback_by`` (a duration after the first decision),
+  ``no_rollback: true``. A failure prints the decision timeline.
+
 Hypothesis runs derandomised with ``selfslo_canary_max_examples`` examples per
 property (ini, default 100), so results are the same on every run and worker.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .collect import SelfSloFailure, SelfSloItem, settings_of
+from .collect_items import item_name
+
+EXPECT_KEYS = ("final_sampling", "reaches", "rollback_by", "no_rollback")
 
 __all__ = ["CanaryDefaultPolicy", "CanaryPolicyFile", "property_names"]
 
@@ -48,6 +62,13 @@ class _PolicyItems:
             item = SelfSloItem.from_parent(self, name=f"property[{name}]", check=_check_property)
             item.kind = item.selfslo_data["kind"] = "canary-property"
             item.selfslo_data["property"] = name
+            yield item
+        settings = settings_of(self)
+        for path in settings.resolve_globs(settings.canary_scenarios):
+            item = SelfSloItem.from_parent(self, name=f"scenario[{item_name(path.stem)}]",
+                                           check=_check_scenario)
+            item.kind = item.selfslo_data["kind"] = "canary-scenario"
+            item.selfslo_data["scenario"] = str(path)
             yield item
 
 
@@ -110,3 +131,59 @@ def _check_property(item: SelfSloItem) -> None:
                      max_examples=settings_of(item).canary_max_examples)
     except PolicyPropertyError as exc:
         raise SelfSloFailure(str(exc)) from None
+
+
+def _header(path: Path) -> dict[str, Any]:
+    """The scenario's first-line header, validated (SelfSloFailure names the problem)."""
+    with path.open(encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        header = json.loads(first)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or not isinstance(header.get("expect"), dict):
+        raise SelfSloFailure(f"{path}:1: expected a header line such as "
+                             '{"expect": {"final_sampling": 0.05}}, got ' + repr(first.strip()[:80]))
+    unknown = sorted(set(header["expect"]) - set(EXPECT_KEYS))
+    if unknown:
+        raise SelfSloFailure(f"{path}:1: unknown expect key(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(EXPECT_KEYS)})")
+    return header
+
+
+def _check_scenario(item: SelfSloItem) -> None:
+    from .canary.machine import Action
+    from .canary.simulate import simulate_files
+    from .slo import parse_duration
+
+    path = Path(item.selfslo_data["scenario"])
+    header = _header(path)
+    expect = header["expect"]
+    settings = settings_of(item)
+    rules = ([str(path.parent / r) for r in header["rules"]] if "rules" in header
+             else [str(p) for p in settings.resolve_globs(settings.rules)])
+    result = simulate_files(_load(item), heartbeats=[path],
+                            series=[path.parent / s for s in header.get("series", [])],
+                            rules=rules, semantics=settings.effective_semantics)
+    t0 = result.decisions[0].at if result.decisions else 0.0
+    rollback = result.first(Action.ROLLBACK)
+    problems = []
+    if "final_sampling" in expect and result.final_sampling != expect["final_sampling"]:
+        problems.append(f"final sampling {result.final_sampling:g}, expected "
+                        f"{expect['final_sampling']:g}")
+    if "reaches" in expect and not any(d.next >= expect["reaches"] for d in result.decisions):
+        problems.append(f"never reached {expect['reaches']:g}")
+    if "rollback_by" in expect:
+        by = expect["rollback_by"]
+        limit = parse_duration(by) if isinstance(by, str) else float(by)
+        if rollback is None:
+            problems.append(f"never rolled back (expected by {by})")
+        elif rollback.at - t0 > limit:
+            problems.append(f"rolled back only {rollback.at - t0:g}s after the first decision "
+                            f"(expected by {by})")
+    if expect.get("no_rollback") and rollback is not None:
+        problems.append(f"rolled back {rollback.at - t0:g}s after the first decision "
+                        "(expected no rollback)")
+    if problems:
+        raise SelfSloFailure(f"scenario {path.name} under this policy: " + "; ".join(problems)
+                             + "\n" + result.timeline())

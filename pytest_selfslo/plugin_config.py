@@ -36,6 +36,7 @@ DEFAULT_RULES_GLOB = "rules/*.yml"
 DEFAULT_RULE_TESTS_GLOB = "rules/tests/*.yml"
 DEFAULT_CANARY_GLOB = "canary/*.yml"
 DEFAULT_CANARY_MAX_EXAMPLES = 100
+DEFAULT_SCENARIO_GLOB = "fixtures/scenarios/*.jsonl"
 PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
 SEMANTICS = ("2", "3")
 
@@ -130,6 +131,7 @@ class SelfSloSettings:
     #: whether the canary globs were configured (a default that matches nothing is no warning)
     canary_policies_explicit: bool = False
     canary_max_examples: int = DEFAULT_CANARY_MAX_EXAMPLES
+    canary_scenarios: tuple[str, ...] = (DEFAULT_SCENARIO_GLOB,)
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -219,6 +221,8 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         canary_policies=tuple(canary) if canary else (DEFAULT_CANARY_GLOB,),
         canary_policies_explicit=bool(canary),
         canary_max_examples=max_examples,
+        canary_scenarios=_reparse(parse_globs, config.getini("selfslo_canary_scenarios"),
+                                  "ini selfslo_canary_scenarios") or (DEFAULT_SCENARIO_GLOB,),
     )
 
 
@@ -260,5 +264,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
+    parser.addini("selfslo_canary_scenarios",
+                  f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")
     parser.addini("selfslo_canary_max_examples",
                   f"Hypothesis examples per canary property (default: {DEFAULT_CANARY_MAX_EXAMPLES})")

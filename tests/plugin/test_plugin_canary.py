@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +122,37 @@ def test_bad_max_examples_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*selfslo_canary_max_examples: expected a whole number from 1 "
                                  "to 100000, got 'lots'*"])
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scenario(project: pytest.Pytester, name: str, header: dict[str, Any]) -> None:
+    scenarios = project.path / "fixtures" / "scenarios"
+    scenarios.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "fixtures" / "canary" / "stability_green.yml", scenarios / "stability.yml")
+    shutil.copy(REPO / "rules" / "phase_c_rules.yml", scenarios / "rules.yml")
+    body = (REPO / "fixtures" / "canary" / "stress_spike.jsonl").read_text()
+    (scenarios / name).write_text(json.dumps(header) + "\n" + body)
+
+
+def test_scenarios_are_simulated_through_each_policy(canary_project: pytest.Pytester) -> None:
+    companions = {"series": ["stability.yml"], "rules": ["rules.yml"]}
+    _scenario(canary_project, "spike.jsonl",
+              {"expect": {"final_sampling": 0.05, "rollback_by": "30m"}, **companions})
+    _scenario(canary_project, "late.jsonl", {"expect": {"rollback_by": "10m"}, **companions})
+    _scenario(canary_project, "typo.jsonl", {"expect": {"final": 1}})
+    _write(canary_project, "team.yml", _policy())
+    result = canary_project.runpytest("--self-slo", "canary", "-k", "scenario", "-rA", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    # 3 scenarios under the team policy and under the built-in default
+    result.assert_outcomes(passed=2, failed=4, deselected=2 * (1 + len(PROPERTIES)) + 2)
+    result.stdout.fnmatch_lines_random(["PASSED canary/team.yml::scenario?spike?",
+                                        "PASSED selfslo::canary-default::scenario?spike?",
+                                        "FAILED selfslo::canary-default::scenario?late?*"])
+    result.stdout.fnmatch_lines([
+        "*scenario late.jsonl under this policy: rolled back only 1380s after the first decision "
+        "(expected by 10m)",
+        "*ROLLBACK   25% -> 5%    rollback alert firing: AURIS_SELF_Stress_BurnRate_Slow*"])
+    result.stdout.fnmatch_lines(["*typo.jsonl:1: unknown expect key(s) final (known: "
+                                 "final_sampling, reaches, rollback_by, no_rollback)*"])
