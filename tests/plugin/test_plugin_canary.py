@@ -31,7 +31,7 @@ def _policy(**changes: Any) -> dict[str, Any]:
 def canary_project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with only canary policies (plus the built-in default), few examples."""
     (pytester.path / "canary").mkdir()
-    pytester.makeini("[pytest]\nselfslo_prometheus = embedded\nselfslo_canary_max_examples = 25\n"
+    pytester.makeini("[pytest]\nselfslo_prometheus = embedded\nselfslo_canary_max_examples = 10\n"
                      "selfslo_rules = alerts/*.yml\nselfslo_rule_tests = alerts/tests/*.yml\n")
     return pytester
 
