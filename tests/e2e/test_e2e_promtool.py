@@ -1,0 +1,61 @@
+"""``promtool test rules`` and our runner give the same verdict on every rules/tests/*.yml file.
+
+The embedded runner uses the semantics of the installed promtool's version
+(2.x -> ``"2"``), as every comparison with a real server does. A copy of the
+rules with one threshold mutated proves the comparison can fail: both engines
+must reject it, on the files that exercise that rule.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_selfslo.prometheus import binary_semantics
+from pytest_selfslo.promql.unittest import run_rule_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rules" / "phase_c_rules.yml"
+TEST_FILES = sorted((ROOT / "rules" / "tests").glob("*.yml"))
+ORIGINAL = "expr: avg_over_time(self_coherence[5m]) < 0.80"
+MUTANT = "expr: avg_over_time(self_coherence[5m]) < 0.50"
+
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None,
+                                reason="no 'promtool' binary on PATH (Debian package prometheus)")
+
+
+def verdicts(files: list[Path]) -> dict[str, tuple[bool, bool]]:
+    """file name -> (promtool passed, our runner passed), semantics of the installed promtool."""
+    semantics = binary_semantics("promtool")
+    out: dict[str, tuple[bool, bool]] = {}
+    for path in files:
+        proc = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True,
+                              text=True, timeout=60, cwd=path.parent)
+        assert proc.returncode in (0, 1), f"promtool crashed on {path}: {proc.stderr}"
+        ours = run_rule_tests([str(path)], semantics=semantics)
+        out[path.name] = (proc.returncode == 0, ours.passed)
+    return out
+
+
+def test_promtool_and_our_runner_agree_on_every_rule_test_file() -> None:
+    assert "self_slo_test.yml" in {p.name for p in TEST_FILES}, TEST_FILES
+    got = verdicts(TEST_FILES)
+    assert got == {p.name: (True, True) for p in TEST_FILES}, got
+
+
+def test_both_engines_fail_a_copy_with_a_mutated_threshold(tmp_path: Path) -> None:
+    text = RULES.read_text(encoding="utf-8")
+    assert text.count(ORIGINAL) == 1, f"{RULES} no longer has {ORIGINAL!r}: update the mutant"
+    (tmp_path / RULES.name).write_text(text.replace(ORIGINAL, MUTANT), encoding="utf-8")
+    tests_dir = tmp_path / "tests"
+    tests_dir.mkdir()
+    copies = []
+    for path in TEST_FILES:  # rule_files: ../phase_c_rules.yml resolves to the mutant
+        copies.append(tests_dir / path.name)
+        shutil.copyfile(path, copies[-1])
+    got = verdicts(copies)
+    assert all(promtool == ours for promtool, ours in got.values()), got
+    assert got["self_slo_test.yml"] == (False, False), got
