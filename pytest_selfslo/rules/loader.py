@@ -37,8 +37,8 @@ _DEFAULT_TAGS: dict[type, str] = {
 }
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """libyaml composer without tag resolution: we read every scalar as text.
+class _TextResolver:
+    """Tag resolution for a composer that reads every scalar as text (mixed in first).
 
     Resolving ints/floats/bools per scalar was a third of the load time, and the
     resolver's Python hooks, called for every node even with no resolvers
@@ -59,6 +59,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
     def ascend_resolver(self) -> None:
         """No path resolvers: nothing to track while ascending."""
+
+
+class _Loader(_TextResolver, _BaseLoader):  # type: ignore[misc]
+    """libyaml's composer (PyYAML's pure one without libyaml) with :class:`_TextResolver`."""
 
 
 _DISABLE = re.compile(r"#\s*selfslo-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\- ]+)")

@@ -86,7 +86,7 @@ _OP_TEXT: dict[str, str] = {t: t for t in (
 
 def unwrap(node: Any) -> Any:
     """Strip parentheses."""
-    while isinstance(node, pp.ParenExpr):
+    while type(node) is _PAREN:
         node = node.expr
     return node
 
@@ -320,19 +320,22 @@ def _binary_labels(node: Any) -> LabelSet:
 
 def output_labels(node: Any) -> LabelSet:
     """The labels the result of ``node`` can carry (see :class:`LabelSet`)."""
-    node = unwrap(node)
-    if isinstance(node, (pp.VectorSelector, pp.MatrixSelector)):
-        return _OPEN
-    if isinstance(node, (pp.NumberLiteral, pp.StringLiteral)):
-        return _EMPTY
-    if isinstance(node, (pp.UnaryExpr, pp.SubqueryExpr)):
-        return output_labels(node.expr)
-    if isinstance(node, pp.AggregateExpr):
-        return _agg_labels(node)
-    if isinstance(node, pp.Call):
-        return _call_labels(node)
-    if isinstance(node, pp.BinaryExpr):
+    kind = type(node)  # node classes are final: ``is`` is isinstance, and cheaper
+    while kind is _PAREN:
+        node = node.expr
+        kind = type(node)
+    if kind is _BINARY:
         return _binary_labels(node)
+    if kind is _AGG:
+        return _agg_labels(node)
+    if kind is _CALL:
+        return _call_labels(node)
+    if kind is _VECTOR or kind is _MATRIX:
+        return _OPEN
+    if kind in _LEAVES:
+        return _EMPTY
+    if kind is _UNARY or kind is _SUBQUERY:
+        return output_labels(node.expr)
     return _OPEN
 
 

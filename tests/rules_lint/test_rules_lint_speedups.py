@@ -1,0 +1,270 @@
+"""The linter's shortcuts give the same answers as the plain ways they replace.
+
+Each speed-up of the cold lint (``benchmarks/lint.py``) has a test here: the
+resolver-free YAML composer builds the same node tree, the expression index
+visits the nodes ``promql.astwalk`` visits, ``op_name``'s table agrees with the
+token text, and the per-run memos (template syntax, labels a template reads,
+parsed expressions) neither merge different rules nor outlive a run.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+from typing import Any, ClassVar
+
+import promql_parser as pp
+import pytest
+import yaml
+
+from pytest_selfslo.promql.astwalk import selectors, walk
+from pytest_selfslo.rules.context import LintContext
+from pytest_selfslo.rules.lint import lint_paths
+from pytest_selfslo.rules.loader import _BaseLoader, _Loader, _TextResolver
+from pytest_selfslo.rules.promql_walk import index_expr, op_name, parse_promql
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promqltest"
+
+TRICKY_YAML = """\
+groups:
+  - name: g  # comment
+    rules:
+      - alert: A
+        expr: |
+          sum by (job) (
+            rate(x_total[5m])
+          ) > 0
+        for: 5m
+        labels: {severity: warning, n: 5, b: true, f: 1.5, z: null, e: ""}
+        annotations:
+          summary: &s "quoted {{ $value }}"
+          description: *s
+          runbook_url: 'single'
+          explicit: !!str 12
+          folded: >
+            two
+            lines
+      - record: r
+        expr: x
+        labels:
+          - a list
+          - [flow, list]
+"""
+
+
+class _PlainTextLoader(_BaseLoader):  # type: ignore[misc]
+    """The loader the linter used before: PyYAML's own resolver with no implicit tags."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+
+class _PurePlainLoader(yaml.SafeLoader):
+    """The same on the pure-Python composer."""
+
+    yaml_implicit_resolvers = {}  # noqa: RUF012 (PyYAML's class-level registry)
+
+
+class _PureFastLoader(_TextResolver, yaml.SafeLoader):
+    """The fast resolver on the pure-Python composer (the no-libyaml fallback)."""
+
+
+def _tree(node: Any) -> Any:
+    """Kind, tag, start/end positions and value of every node, recursively."""
+    marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line,
+             node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = (node.value, node.style)
+    elif isinstance(node, yaml.SequenceNode):
+        value = [_tree(n) for n in node.value]
+    else:
+        value = [(_tree(k), _tree(v)) for k, v in node.value]
+    return type(node).__name__, node.tag, marks, value
+
+
+@pytest.mark.parametrize(("loader", "plain"), [(_Loader, _PlainTextLoader),
+                                               (_PureFastLoader, _PurePlainLoader)],
+                         ids=["default", "pure"])
+@pytest.mark.parametrize("source", ["tricky", "project"])
+def test_fast_resolver_builds_the_same_tree(loader: Any, plain: Any, source: str) -> None:
+    text = TRICKY_YAML if source == "tricky" else (ROOT / "rules" / "phase_c_rules.yml").read_text()
+    expected = _tree(yaml.compose(text, Loader=plain))
+    assert _tree(yaml.compose(text, Loader=loader)) == expected
+    assert expected[1] == "tag:yaml.org,2002:map"
+
+
+EXPRESSIONS = [
+    'topk(3, rate(x[5m:1m] offset 1m)) + on (a) group_left (b) -(count_values("v", y)) > bool 1',
+    'absent(sum(up{job=~"^a.*$"}))',
+    'label_replace(x, "dst", "$1", "src", "(.*)") unless ignoring (i) y',
+    "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m] @ 100)))",
+    "-(((a)))",
+    "quantile_over_time(0.5, self_stress[10m])[30m:1m]",
+    '"a string"',
+    "1 + 2 * 3 ^ 4",
+    "vector(time()) or on () sort(x)",
+]
+
+
+_EVAL = re.compile(r"^eval(?:_\w+)?\s+instant\s+at\s+\S+\s+(.+)$")
+
+
+def _conformance_exprs() -> list[str]:
+    """The queries of the ``eval instant`` lines of the promqltest files."""
+    exprs = []
+    for path in sorted(CONFORMANCE.glob("*.test")):
+        for line in path.read_text().splitlines():
+            m = _EVAL.match(line)
+            if m:
+                exprs.append(m.group(1))
+    return exprs
+
+
+def _same_walk(expr: str) -> bool:
+    """index_expr vs astwalk.walk on ``expr``; False when it does not parse."""
+    try:
+        ast = parse_promql(expr)
+    except ValueError:
+        return False
+    index = index_expr(ast)
+    walked = list(walk(ast))
+    assert [(type(n), str(n)) for n in index.nodes] == [(type(n), str(n)) for n in walked]
+    assert [(str(n), op) for n, op in index.binaries] == [
+        (str(n), op_name(n.op)) for n in walked if isinstance(n, pp.BinaryExpr)]
+    assert [(str(n), op) for n, op in index.aggregations] == [
+        (str(n), op_name(n.op)) for n in walked if isinstance(n, pp.AggregateExpr)]
+    assert [(str(n), name) for n, name in index.calls] == [
+        (str(n), n.func.name) for n in walked if isinstance(n, pp.Call)]
+    assert [str(n) for n in index.selectors] == [str(n) for n in selectors(ast)]
+    assert [str(n) for n in index.ranges] == [
+        str(n) for n in walked if isinstance(n, (pp.MatrixSelector, pp.SubqueryExpr))]
+    return True
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS)
+def test_index_visits_what_astwalk_visits(expr: str) -> None:
+    assert _same_walk(expr)
+
+
+def test_index_visits_what_astwalk_visits_on_conformance_queries() -> None:
+    if not CONFORMANCE.is_dir():
+        pytest.skip(f"{CONFORMANCE} is absent")
+    checked = sum(_same_walk(e) for e in _conformance_exprs())
+    assert checked > 300
+
+
+@pytest.mark.parametrize("expr", [
+    "a > b", "a >= b", "a < b", "a <= b", "a == b", "a != b", "a and b", "a or b",
+    "a unless b", "a + b", "a - b", "a * b", "a / b", "a % b", "a ^ b", "a atan2 b",
+    "sum(a)", "avg(a)", "count(a)", "min(a)", "max(a)", "group(a)", "stddev(a)", "stdvar(a)",
+    "topk(1, a)", "bottomk(1, a)", 'count_values("x", a)', "quantile(0.5, a)", "SUM(a)",
+])
+def test_op_name_table_agrees_with_the_token_text(expr: str) -> None:
+    op = parse_promql(expr).op
+    assert op_name(op) == str(op).strip().lower()
+
+
+def _lint(tmp_path: Path, body: str) -> list[str]:
+    path = tmp_path / "rules.yml"
+    path.write_text(textwrap.dedent(body))
+    return [f"{f.line}:{f.column} {f.code} {f.message}" for f in lint_paths([path], root=tmp_path)]
+
+
+RUNBOOK = "runbook_url: https://runbooks.example/x"
+
+
+def test_a_bad_template_repeated_is_reported_for_each_rule_with_its_name(tmp_path: Path) -> None:
+    body = f"""\
+        groups:
+          - name: g
+            rules:
+              - alert: First
+                expr: avg(self_stress) > 0.5
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: "{{{{ .Broken", {RUNBOOK}}}
+              - alert: Second
+                expr: avg(self_stress) > 0.6
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: "{{{{ .Broken", {RUNBOOK}}}
+        """
+    sl004 = [f for f in _lint(tmp_path, body) if " SL004 " in f]
+    assert len(sl004) == 2
+    assert sl004[0].startswith("8:") and "__alert_First" in sl004[0]
+    assert sl004[1].startswith("13:") and "__alert_Second" in sl004[1]
+    # a second run gives the same findings: the memo lives in one run only
+    assert [f for f in _lint(tmp_path, body) if " SL004 " in f] == sl004
+
+
+def test_one_template_text_is_judged_against_each_rules_own_labels(tmp_path: Path) -> None:
+    body = f"""\
+        groups:
+          - name: g
+            rules:
+              - alert: Aggregated
+                expr: avg(self_stress) > 0.5
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: "{{{{ $labels.token_id }}}} {{{{ $labels.token_id }}}}", {RUNBOOK}}}
+              - alert: Kept
+                expr: avg by (token_id) (self_stress) > 0.5
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: "{{{{ $labels.token_id }}}} {{{{ $labels.token_id }}}}", {RUNBOOK}}}
+        """
+    sl032 = [f for f in _lint(tmp_path, body) if " SL032 " in f]
+    # the label is read twice in Aggregated's template: one finding per use, as before
+    assert len(sl032) == 2
+    assert all(f.startswith("8:") and '"Aggregated"' in f for f in sl032)
+
+
+def test_equal_expressions_are_parsed_once_but_reported_per_rule(tmp_path: Path) -> None:
+    body = f"""\
+        groups:
+          - name: g
+            rules:
+              - alert: A
+                expr: rate(self_stress[5m]) > 0.5
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: s, {RUNBOOK}}}
+              - alert: B
+                expr: rate(self_stress[5m]) > 0.5
+                for: 5m
+                labels: {{severity: warning}}
+                annotations: {{summary: s, {RUNBOOK}}}
+              - record: bad:one
+                expr: sum(
+              - record: bad:two
+                expr: sum(
+        """
+    found = _lint(tmp_path, body)
+    assert [f.split(" ", 2)[:2] for f in found if " SL030 " in f] == [
+        ["5:20", "SL030"], ["10:20", "SL030"]]
+    assert [f.split(" ", 2)[:2] for f in found if " SL003 " in f] == [
+        ["15:15", "SL003"], ["17:15", "SL003"]]
+
+
+@pytest.mark.parametrize("duration", ["0", "0s", "0m"])
+def test_a_zero_for_is_still_no_for(tmp_path: Path, duration: str) -> None:
+    body = f"""\
+        groups:
+          - name: g
+            rules:
+              - alert: A
+                expr: avg(self_stress) > 0.5
+                for: {duration}
+                labels: {{severity: warning}}
+                annotations: {{summary: s, {RUNBOOK}}}
+        """
+    assert [f for f in _lint(tmp_path, body) if " SL020 " in f] == [
+        "6:14 SL020 group \"g\", rule 1, \"A\": threshold alert without 'for': one bad "
+        "evaluation fires it; add e.g. 'for: 5m'"]
+
+
+def test_a_fresh_context_has_empty_memos() -> None:
+    ctx = LintContext()
+    assert ctx.template_ok == {} and ctx.template_labels == {}
+    assert LintContext().template_ok is not ctx.template_ok
