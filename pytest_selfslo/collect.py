@@ -131,22 +131,53 @@ class SelfSloCollection:
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
                             ) -> pytest.Collector | None:
         resolved = file_path.resolve()
-        if resolved in self.rule_test_files:
+        kind = self._kind(resolved)
+        if kind == "rule-test":
             from .collect_items import RuleTestFile
 
             self._collected_assets = True
             return RuleTestFile.from_parent(parent, path=file_path)
-        if resolved in self.rule_files:
+        if kind == "rules":
             from .collect_items import RuleFile
 
             self._collected_assets = True
             return RuleFile.from_parent(parent, path=file_path)
-        if resolved in self.policy_files:
+        if kind == "policy":
             from .collect_canary import CanaryPolicyFile
 
             self._collected_assets = True
             return CanaryPolicyFile.from_parent(parent, path=file_path)
         return None
+
+    def _kind(self, path: Path) -> str | None:
+        """What ``path`` is: by the globs, else -- for a YAML file named on the command line --
+        by its top-level keys (``groups``: rules; ``tests``: rule tests; ``steps``: a policy)."""
+        if path in self.rule_test_files:
+            return "rule-test"
+        if path in self.rule_files:
+            return "rules"
+        if path in self.policy_files:
+            return "policy"
+        if path.suffix not in (".yml", ".yaml") or path not in self._named_args():
+            return None
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return "rules"  # the validity item reports what is wrong with it
+        keys = set(data) if isinstance(data, dict) else set()
+        return ("rule-test" if "tests" in keys else "policy" if "steps" in keys
+                else "rules")
+
+    def _named_args(self) -> set[Path]:
+        """Files named explicitly on the command line (``pytest --self-slo x.yml``)."""
+        named = set()
+        for arg in self.config.args:
+            path = Path(self.config.invocation_params.dir, arg.split("::")[0]).resolve()
+            if path.is_file():
+                named.add(path)
+        return named
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,

@@ -285,3 +285,18 @@ def test_a_rule_test_loading_a_missing_rule_file_fails_readably(project: pytest.
     result.stdout.fnmatch_lines(["*gone.yml*"])
     assert result.ret != pytest.ExitCode.OK
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_yaml_files_named_on_the_command_line_are_collected_by_content(
+        project: pytest.Pytester) -> None:
+    (project.path / "elsewhere").mkdir()
+    shutil.copy(project.path / "rules" / "phase_c_rules.yml", project.path / "elsewhere" / "a.yml")
+    test_file = project.path / "elsewhere" / "a_test.yml"
+    test_file.write_text(TEST_FILE.replace("../phase_c_rules.yml", "a.yml"))
+    result = project.runpytest("--self-slo", "elsewhere/a.yml", "elsewhere/a_test.yml", "-v")
+    result.stdout.fnmatch_lines_random(["elsewhere/a.yml::valid PASSED*",
+                                        "elsewhere/a_test.yml::coherence drop fires PASSED*"])
+    assert result.ret == pytest.ExitCode.OK
+    # not named: a YAML file under a directory argument that matches no glob is not collected
+    result = project.runpytest("--self-slo", "elsewhere", "-q")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
