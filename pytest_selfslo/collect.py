@@ -207,12 +207,17 @@ class SelfSloCollection:
                              "outcome": report.outcome, "duration": round(report.duration, 6),
                              "message": str(report.longrepr) if report.failed else None})
 
+    def _reporting(self) -> bool:
+        """Coverage is reported only when SLO assets ran (this process collected them, or
+        their reports arrived from xdist workers) and there are rules to report on."""
+        return (self._collected_assets or bool(self.results)) and self.coverage.has_rules()
+
     def _is_controller(self) -> bool:
         return not hasattr(self.config, "workerinput")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
-        if not self._is_controller() or not self.coverage.has_rules():
+        if not self._is_controller() or not self._reporting():
             return
         summary = self.coverage.summary()
         config.hook.pytest_selfslo_coverage(config=config, coverage=summary)
@@ -231,7 +236,7 @@ class SelfSloCollection:
             return
         summary = self.coverage.summary()
         threshold = self.settings.coverage_fail_under
-        below = (threshold is not None and self.coverage.has_rules()
+        below = (threshold is not None and self._reporting()
                  and summary["percentage"] < threshold)
         if below and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -300,3 +300,11 @@ def test_yaml_files_named_on_the_command_line_are_collected_by_content(
     # not named: a YAML file under a directory argument that matches no glob is not collected
     result = project.runpytest("--self-slo", "elsewhere", "-q")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_no_coverage_verdict_when_no_slo_asset_ran(project: pytest.Pytester) -> None:
+    project.makepyfile(test_plain="def test_x(): pass")
+    result = project.runpytest("--self-slo", "test_plain.py", "--self-slo-coverage-fail-under=90")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.no_fnmatch_line("*SELF rule coverage*")
