@@ -45,6 +45,7 @@ class ManagedPrometheus(PrometheusServer):
         self._targets: list[str] = []
         self._interval = "1s"
         self._metrics_path = "/metrics"
+        self._loaded = 0  # rule files loaded so far (unique, ordered file names)
 
     @staticmethod
     def _prepare_workdir() -> Path:
@@ -69,15 +70,15 @@ class ManagedPrometheus(PrometheusServer):
         """
         rules_dir = self.workdir / "rules"
         added: list[Path] = []
-        if isinstance(rules, str):
-            target = rules_dir / f"inline-{len(list(rules_dir.iterdir()))}.yml"
-            target.write_text(rules, encoding="utf-8")
-            added.append(target)
-        else:
-            for index, source in enumerate(rules):
-                target = rules_dir / f"{len(list(rules_dir.iterdir())) + index}-{Path(source).name}"
+        for source in [rules] if isinstance(rules, str) else rules:
+            self._loaded += 1
+            if isinstance(rules, str):
+                target = rules_dir / f"{self._loaded:03d}-inline.yml"
+                target.write_text(rules, encoding="utf-8")
+            else:
+                target = rules_dir / f"{self._loaded:03d}-{Path(source).name}"
                 shutil.copyfile(source, target)
-                added.append(target)
+            added.append(target)
         try:
             self.reload()
         except PrometheusError:
