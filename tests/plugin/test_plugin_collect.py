@@ -265,11 +265,16 @@ def test_junitxml_names(project: pytest.Pytester) -> None:
 
 def test_xdist_gives_the_same_results_and_coverage(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--self-slo", "rules", "-n", "2",
-                                          "--self-slo-coverage-fail-under=50")
+                                          "--self-slo-coverage-fail-under=50",
+                                          "--self-slo-report=report.json")
     result.assert_outcomes(passed=6 + CANARY)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["rule coverage: 5.6% of 18 rules",
                                  "FAIL: rule coverage 5.6% is below*"])
+    # the controller's report holds every worker's items and the merged coverage
+    report = json.loads((project.path / "report.json").read_text())
+    assert report["counts"] == {"passed": 6 + CANARY}
+    assert report["coverage"]["covered"] == 1 and report["coverage_ok"] is False
 
 
 def test_a_named_rule_file_that_is_missing_is_a_usage_error(project: pytest.Pytester) -> None:
