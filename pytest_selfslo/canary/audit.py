@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import AuditChainError, located
 
@@ -86,6 +86,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _read_back(fh: IO[bytes], newlines: int) -> tuple[bytes, int]:
+    """``(data, pos)``: the file from ``pos`` to its end, read backwards in doubling blocks
+    until ``data`` holds ``newlines`` newlines or starts at the file's start (``pos == 0``)."""
+    pos = fh.seek(0, os.SEEK_END)
+    data, block, seen = b"", 4096, 0
+    while pos > 0 and seen < newlines:
+        step = min(block, pos)
+        pos -= step
+        fh.seek(pos)
+        chunk = fh.read(step)
+        seen += chunk.count(b"\n")
+        data = chunk + data
+        block = min(block * 2, 1 << 20)
+    return data, pos
+
+
 class AuditLog:
     """Reads, appends to and verifies one audit log file.
 
@@ -126,22 +142,40 @@ class AuditLog:
             lines.pop()
         return [self._parse(line, i) for i, line in enumerate(lines, 1)]
 
+    def tail(self, n: int) -> list[AuditRecord]:
+        """The last ``n`` records, oldest first: ``records()[-n:]`` without reading the whole file.
+
+        Reads backwards from the end in growing blocks until ``n`` complete lines
+        are in hand, so the cost of ``GET /self/canary`` does not grow with the log.
+        A bad line among those ``n`` raises the error :meth:`records` gives for it
+        (same line number); lines before them are not read.
+        """
+        if n <= 0:
+            return []
+        try:
+            with open(self.path, "rb") as fh:
+                data, pos = _read_back(fh, n + 1)
+        except FileNotFoundError:
+            return []
+        pieces = data.split(b"\n")
+        if pieces[-1] == b"":
+            pieces.pop()
+        # with pos > 0 the first piece may be the end of an earlier line: never kept
+        start = max(len(pieces) - n, 1 if pos > 0 else 0)
+        try:
+            return [self._parse(line, 0) for line in pieces[start:]]
+        except AuditChainError:  # rare: raise it again with the line number records() gives
+            with open(self.path, "rb") as fh:
+                before = fh.read(pos).count(b"\n")
+            for number, line in enumerate(pieces[start:], before + start + 1):
+                self._parse(line, number)
+            raise
+
     def last(self) -> AuditRecord | None:
         """The last complete record, read from the end of the file (cost independent of its size)."""
         try:
             with open(self.path, "rb") as fh:
-                end = fh.seek(0, os.SEEK_END)
-                if end == 0:
-                    return None
-                block, data = 4096, b""
-                pos = end
-                while pos > 0:
-                    step = min(block, pos)
-                    pos -= step
-                    fh.seek(pos)
-                    data = fh.read(step) + data
-                    if data.count(b"\n") >= 2 or pos == 0:
-                        break
+                data, pos = _read_back(fh, 2)
         except FileNotFoundError:
             return None
         if not data.endswith(b"\n"):  # a torn tail never committed: ignore it

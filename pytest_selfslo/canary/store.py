@@ -202,9 +202,8 @@ class CanaryStore:
         return state if state is not None else self._initial()
 
     def history(self, limit: int | None = None) -> list[AuditRecord]:
-        """Audit records, oldest first (the last ``limit`` when given)."""
-        records = self.audit.records()
-        return records[-limit:] if limit else records
+        """Audit records, oldest first (the last ``limit`` when given, read from the file's end)."""
+        return self.audit.tail(limit) if limit else self.audit.records()
 
     def verify_audit(self) -> int:
         """Verify the hash chain and that it ends where the state says; returns the record count."""
