@@ -224,6 +224,9 @@ def _check_objective(item: SelfSloItem) -> None:
     spec = _spec(item.config)
     objective = spec.objective(item.selfslo_data["objective"])
     records = read_heartbeats(settings.heartbeats)
+    if records.skipped:  # counted, never silently: a corrupt log is worth a look
+        warn_lint(f"{_rel(settings.heartbeats, settings.rootpath)}: skipped {records.skipped} "
+                  f"malformed line(s), first at line {records.bad_lines[0]}: {records.reasons[0]}")
     report = evaluate(spec, records)
     result = next(r for r in report.objectives if r.name == objective.name)
     item.selfslo_data["result"] = result.to_dict()

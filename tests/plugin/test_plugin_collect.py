@@ -313,3 +313,16 @@ def test_no_coverage_verdict_when_no_slo_asset_ran(project: pytest.Pytester) -> 
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.no_fnmatch_line("*SELF rule coverage*")
+
+
+def test_malformed_heartbeat_lines_are_skipped_with_a_warning(project: pytest.Pytester) -> None:
+    from pytest_selfslo.heartbeat import generate_heartbeats
+
+    lines = [hb.to_json_line() for hb in generate_heartbeats("steady", 20)]
+    lines.insert(3, '{"ts": 1, "kind": "heartbeat", "token_id": "t", "coherence": 7}')
+    (project.path / "beats.jsonl").write_text("\n".join(lines) + "\n")
+    result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=beats.jsonl",
+                               "-k", "heartbeats")
+    result.assert_outcomes(passed=3, deselected=6 + CANARY, warnings=3)
+    result.stdout.fnmatch_lines(["*SelfSloLintWarning: beats.jsonl: skipped 1 malformed line(s), "
+                                 "first at line 4: *"])
