@@ -1,0 +1,16 @@
+"""Import compiled (PyO3) extensions before any in-process pytester run.
+
+``pytester.runpytest`` restores ``sys.modules`` after each in-process run, so a
+module first imported *inside* a run is imported again by the next one, and
+PyO3 extensions (promql-parser, orjson, pydantic-core) refuse a second
+initialisation in one process. Importing them here keeps them loaded.
+"""
+
+from __future__ import annotations
+
+import orjson  # noqa: F401
+import promql_parser  # noqa: F401
+import pydantic_core  # noqa: F401
+
+import pytest_selfslo.collect_canary
+import pytest_selfslo.collect_items  # noqa: F401
