@@ -162,6 +162,7 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
 
 
 _new_tuple = tuple.__new__
+_SCALAR = yaml.ScalarNode
 
 
 def _field(node: yaml.Node) -> Field:
@@ -219,16 +220,19 @@ class _Builder:
             return out
         valid = self.valid_labels
         for key, val in node.value:
-            name = str(key.value)
+            name = key.value
+            if type(name) is not str:  # a sequence or mapping as key
+                name = str(name)
             if check_names and name not in valid:
                 if _LABEL_NAME.match(name):
                     valid.add(name)
                 else:
                     self.problem("SL002", key, f"{what}: invalid label name {name!r}")
-            if not isinstance(val, yaml.ScalarNode):
+            if val.__class__ is not _SCALAR:
                 self.problem("SL002", val, f"{what}.{name}: expected a string value")
                 continue
-            out[name] = _field(val)
+            mark = val.start_mark  # _field(val), inlined: this loop runs for every label
+            out[name] = _new_tuple(Field, (val.value, mark.line + 1, mark.column + 1))
         return out
 
     def build(self, root: yaml.Node) -> None:
