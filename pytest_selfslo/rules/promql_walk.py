@@ -199,13 +199,9 @@ def index_expr(ast: Any) -> ExprIndex:
     return index
 
 
-def has_threshold(node: Any) -> bool:
-    """True when the expression (an AST, or its list of nodes) compares against a number."""
-    for n in (node if isinstance(node, list) else iter_nodes(node)):
-        if (isinstance(n, pp.BinaryExpr) and op_name(n.op) in COMPARISONS
-                and (_is_number(n.lhs) or _is_number(n.rhs))):
-            return True
-    return False
+def has_threshold(ast: Any) -> bool:
+    """True when the expression compares against a number (see :meth:`ExprIndex.has_threshold`)."""
+    return index_expr(ast).has_threshold()
 
 
 @dataclass(frozen=True)

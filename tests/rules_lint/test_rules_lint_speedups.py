@@ -10,7 +10,6 @@ parsed expressions) neither merge different rules nor outlive a run.
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -167,29 +166,25 @@ def test_op_name_table_agrees_with_the_token_text(expr: str) -> None:
 
 def _lint(tmp_path: Path, body: str) -> list[str]:
     path = tmp_path / "rules.yml"
-    path.write_text(textwrap.dedent(body))
+    path.write_text(body)
     return [f"{f.line}:{f.column} {f.code} {f.message}" for f in lint_paths([path], root=tmp_path)]
 
 
-RUNBOOK = "runbook_url: https://runbooks.example/x"
+def _alerts(*alerts: tuple[str, str, str], for_: str = "5m", tail: str = "") -> str:
+    """A rule file of (name, expr, summary) alerts; alert k starts on line 4 + 5k, its
+    expr value at column 15 of line 5 + 5k, its annotations on line 8 + 5k."""
+    text = "groups:\n  - name: g\n    rules:\n"
+    for name, expr, summary in alerts:
+        text += (f"      - alert: {name}\n        expr: {expr}\n        for: {for_}\n"
+                 "        labels: {severity: warning}\n"
+                 f"        annotations: {{summary: {summary}, "
+                 "runbook_url: https://runbooks.example/x}\n")
+    return text + tail
 
 
 def test_a_bad_template_repeated_is_reported_for_each_rule_with_its_name(tmp_path: Path) -> None:
-    body = f"""\
-        groups:
-          - name: g
-            rules:
-              - alert: First
-                expr: avg(self_stress) > 0.5
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: "{{{{ .Broken", {RUNBOOK}}}
-              - alert: Second
-                expr: avg(self_stress) > 0.6
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: "{{{{ .Broken", {RUNBOOK}}}
-        """
+    body = _alerts(("First", "avg(self_stress) > 0.5", '"{{ .Broken"'),
+                   ("Second", "avg(self_stress) > 0.6", '"{{ .Broken"'))
     sl004 = [f for f in _lint(tmp_path, body) if " SL004 " in f]
     assert len(sl004) == 2
     assert sl004[0].startswith("8:") and "__alert_First" in sl004[0]
@@ -199,21 +194,9 @@ def test_a_bad_template_repeated_is_reported_for_each_rule_with_its_name(tmp_pat
 
 
 def test_one_template_text_is_judged_against_each_rules_own_labels(tmp_path: Path) -> None:
-    body = f"""\
-        groups:
-          - name: g
-            rules:
-              - alert: Aggregated
-                expr: avg(self_stress) > 0.5
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: "{{{{ $labels.token_id }}}} {{{{ $labels.token_id }}}}", {RUNBOOK}}}
-              - alert: Kept
-                expr: avg by (token_id) (self_stress) > 0.5
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: "{{{{ $labels.token_id }}}} {{{{ $labels.token_id }}}}", {RUNBOOK}}}
-        """
+    summary = '"{{ $labels.token_id }} {{ $labels.token_id }}"'
+    body = _alerts(("Aggregated", "avg(self_stress) > 0.5", summary),
+                   ("Kept", "avg by (token_id) (self_stress) > 0.5", summary))
     sl032 = [f for f in _lint(tmp_path, body) if " SL032 " in f]
     # the label is read twice in Aggregated's template: one finding per use, as before
     assert len(sl032) == 2
@@ -221,25 +204,10 @@ def test_one_template_text_is_judged_against_each_rules_own_labels(tmp_path: Pat
 
 
 def test_equal_expressions_are_parsed_once_but_reported_per_rule(tmp_path: Path) -> None:
-    body = f"""\
-        groups:
-          - name: g
-            rules:
-              - alert: A
-                expr: rate(self_stress[5m]) > 0.5
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: s, {RUNBOOK}}}
-              - alert: B
-                expr: rate(self_stress[5m]) > 0.5
-                for: 5m
-                labels: {{severity: warning}}
-                annotations: {{summary: s, {RUNBOOK}}}
-              - record: bad:one
-                expr: sum(
-              - record: bad:two
-                expr: sum(
-        """
+    records = ("      - record: bad:one\n        expr: sum(\n"
+               "      - record: bad:two\n        expr: sum(\n")
+    body = _alerts(("A", "rate(self_stress[5m]) > 0.5", "s"),
+                   ("B", "rate(self_stress[5m]) > 0.5", "s"), tail=records)
     found = _lint(tmp_path, body)
     assert [f.split(" ", 2)[:2] for f in found if " SL030 " in f] == [
         ["5:20", "SL030"], ["10:20", "SL030"]]
@@ -249,16 +217,7 @@ def test_equal_expressions_are_parsed_once_but_reported_per_rule(tmp_path: Path)
 
 @pytest.mark.parametrize("duration", ["0", "0s", "0m"])
 def test_a_zero_for_is_still_no_for(tmp_path: Path, duration: str) -> None:
-    body = f"""\
-        groups:
-          - name: g
-            rules:
-              - alert: A
-                expr: avg(self_stress) > 0.5
-                for: {duration}
-                labels: {{severity: warning}}
-                annotations: {{summary: s, {RUNBOOK}}}
-        """
+    body = _alerts(("A", "avg(self_stress) > 0.5", "s"), for_=duration)
     assert [f for f in _lint(tmp_path, body) if " SL020 " in f] == [
         "6:14 SL020 group \"g\", rule 1, \"A\": threshold alert without 'for': one bad "
         "evaluation fires it; add e.g. 'for: 5m'"]
