@@ -11,6 +11,17 @@ from __future__ import annotations
 import orjson  # noqa: F401
 import promql_parser  # noqa: F401
 import pydantic_core  # noqa: F401
+import pytest
 
 import pytest_selfslo.collect_canary
 import pytest_selfslo.collect_items  # noqa: F401
+
+#: inner pytester runs under an xdist worker make pytest-benchmark warn that it is disabled
+_QUIET_BENCHMARK = pytest.mark.filterwarnings(
+    "ignore:Benchmarks are automatically disabled because xdist plugin is active")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            item.add_marker(_QUIET_BENCHMARK)
