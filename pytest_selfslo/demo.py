@@ -269,9 +269,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``selfslo demo``."""
     parser.add_argument("--duration", type=float, default=None,
                         help="Stop after this many seconds (default: run until Ctrl-C)")
-    parser.add_argument("--prometheus", choices=["auto", "local", "embedded"], default="auto",
+    parser.add_argument("--prometheus", choices=["auto", "local", "docker", "embedded"],
+                        default="auto",
                         help="auto: the local prometheus binary, else Docker, else the "
-                             "embedded engine; local: the binary only; embedded: no server")
+                             "embedded engine; local: the binary only; docker: "
+                             "prom/prometheus only; embedded: no server")
     parser.add_argument("--scale", type=float, default=60.0,
                         help="Time compression of rules and policy (default 60: 5m -> 5s)")
     parser.add_argument("--tick", type=float, default=0.5,
@@ -377,13 +379,13 @@ def _backend(mode: str, api_url: str, rules: str, stack: contextlib.ExitStack
     """A started local Prometheus scraping the API, or (None, an embedded storage)."""
     from .promql.storage import Storage
 
-    if mode in ("auto", "local"):
+    if mode in ("auto", "local", "docker"):
         from .prometheus import start_prometheus
 
         try:  # auto: the local binary, else prom/prometheus in Docker (host network)
             server = start_prometheus(mode)
         except PrometheusUnavailable:
-            if mode == "local":
+            if mode != "auto":
                 raise
         else:
             stack.callback(server.close)

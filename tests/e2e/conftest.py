@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from pytest_selfslo.api import ApiConfig, create_app
 from pytest_selfslo.api_server import serve_in_thread
+from pytest_selfslo.errors import PrometheusUnavailable
 from pytest_selfslo.heartbeat import Heartbeat, generate_heartbeats
 from pytest_selfslo.metrics import SelfMetricsExporter
-from pytest_selfslo.prometheus import PrometheusServer
+from pytest_selfslo.plugin import get_settings
+from pytest_selfslo.prometheus import PrometheusServer, start_prometheus
+from pytest_selfslo.prometheus_local import DockerPrometheus, LocalPrometheus, ManagedPrometheus
 
 TOKEN = "e2e-token-0123456789abcdef"
 TOKENS = ("tok-a", "tok-b")
@@ -71,14 +77,122 @@ class Loop:
 
     api_url: str
     state_dir: Path
-    prometheus: PrometheusServer
+    prometheus: ManagedPrometheus
     feeder: Feeder
     auth: dict[str, str]
 
 
+#: the e2e tests run once per backend: the server ``--self-slo-prometheus`` picks
+#: (``auto``: the local binary here), and ``prom/prometheus`` through testcontainers,
+#: which skips with the reason when no Docker daemon answers
+BACKENDS = ("configured", "docker")
+
+
+def _start(request: pytest.FixtureRequest, backend: str) -> ManagedPrometheus:
+    """A new server we own for ``backend``; skip with the reason when there is none."""
+    configured = get_settings(request.config).prometheus
+    mode = configured if backend == "configured" else backend
+    if backend == "docker" and configured == "docker":
+        pytest.skip("--self-slo-prometheus=docker: the configured backend already is Docker")
+    if mode not in ("auto", "local", "docker"):
+        pytest.skip(f"the e2e tests configure their server; --self-slo-prometheus={mode} "
+                    "cannot be configured")
+    try:
+        server = start_prometheus(mode)
+    except PrometheusUnavailable as exc:
+        pytest.skip(f"no {backend} Prometheus (mode {mode}): {exc}")
+    assert isinstance(server, ManagedPrometheus), server
+    return server
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def e2e_prometheus(request: pytest.FixtureRequest) -> Iterator[ManagedPrometheus]:
+    """One shared managed server per backend for tests that leave it running.
+
+    The configured backend is the plugin's session ``prometheus`` fixture itself.
+    """
+    if request.param == "configured":
+        server = request.getfixturevalue("prometheus")
+        if not isinstance(server, ManagedPrometheus):
+            pytest.skip(f"the e2e tests configure their server; {server!r} cannot be configured")
+        yield server
+        return
+    with contextlib.closing(_start(request, request.param)) as own:
+        yield own
+
+
+@pytest.fixture(params=BACKENDS)
+def own_prometheus(request: pytest.FixtureRequest) -> Iterator[ManagedPrometheus]:
+    """A server of this test alone, for tests that kill it (the shared one stays up)."""
+    with contextlib.closing(_start(request, request.param)) as server:
+        yield server
+
+
 @pytest.fixture
-def e2e_loop(prometheus: PrometheusServer, tmp_path: Path) -> Iterator[Loop]:
-    """Exporter fed by scenarios, served by uvicorn, scraped every 1s by ``prometheus``."""
+def kill_prometheus() -> Callable[[PrometheusServer], None]:
+    """Kills a managed server the hard way (SIGKILL), as a crash would."""
+    return _kill
+
+
+def _kill(prom: PrometheusServer) -> None:
+    """SIGKILL the process or container; ``close()`` still cleans up afterwards."""
+    if isinstance(prom, LocalPrometheus):
+        prom.process.kill()
+        prom.process.wait(timeout=10)
+    elif isinstance(prom, DockerPrometheus):
+        prom.container.get_wrapped_container().kill()
+    else:  # pragma: no cover - _start only hands out managed servers
+        raise TypeError(f"cannot kill {prom!r}")
+    prom.wait_until(lambda: not prom.ready(), timeout=10, what=f"{prom!r} to go down")
+
+
+@pytest.fixture
+def wait_evaluated() -> Callable[[PrometheusServer, str], dict[str, Any]]:
+    """Waits for two evaluations of an alerting rule (by name); returns it as the second saw it.
+
+    Polls ``/api/v1/rules`` against a deadline: "the rule stayed quiet" is only
+    meaningful after the server evaluated it, whatever the machine's speed.
+    """
+    return _wait_evaluated
+
+
+def _evaluated(prom: PrometheusServer, name: str, not_at: str) -> dict[str, Any] | None:
+    for group in prom.rules(type="alert"):
+        for rule in group["rules"]:
+            stamp = rule["lastEvaluation"]
+            if rule["name"] == name and not stamp.startswith("0001-") and stamp != not_at:
+                return dict(rule)
+    return None
+
+
+def _wait_evaluated(prom: PrometheusServer, name: str) -> dict[str, Any]:
+    first = prom.wait_until(lambda: _evaluated(prom, name, ""), timeout=30,
+                            what=f"an evaluation of {name}")
+    return prom.wait_until(lambda: _evaluated(prom, name, first["lastEvaluation"]),
+                           timeout=30, what=f"a second evaluation of {name}")
+
+
+@pytest.fixture
+def restart_prometheus() -> Callable[[PrometheusServer], None]:
+    """Starts a killed managed server again: same binary/image, flags, port and TSDB."""
+    return _restart
+
+
+def _restart(prom: PrometheusServer) -> None:
+    if isinstance(prom, LocalPrometheus):
+        with (prom.workdir / "prometheus-restart.log").open("wb") as log:  # the child keeps its fd
+            prom.process = subprocess.Popen(prom.process.args, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=prom.workdir)
+    elif isinstance(prom, DockerPrometheus):
+        prom.container.get_wrapped_container().start()
+    else:  # pragma: no cover - _start only hands out managed servers
+        raise TypeError(f"cannot restart {prom!r}")
+    prom.wait_ready(30)
+
+
+@contextlib.contextmanager
+def _loop(prometheus: ManagedPrometheus, tmp_path: Path) -> Iterator[Loop]:
     registry = CollectorRegistry()
     exporter = SelfMetricsExporter(registry=registry, enabled=True)
     stability = Gauge("stability_score_ema", "Stability EMA of the service under test",
@@ -94,8 +208,27 @@ def e2e_loop(prometheus: PrometheusServer, tmp_path: Path) -> Iterator[Loop]:
         with serve_in_thread(create_app(config)) as api_url:
             prometheus.set_scrape_targets([api_url.removeprefix("http://")], interval="1s",
                                           metrics_path="/metrics/exp")
-            prometheus.wait_for_targets_up(timeout=30)
-            yield Loop(api_url, tmp_path / "state", prometheus, feeder,
-                       {"Authorization": f"Bearer {TOKEN}"})
+            try:
+                prometheus.wait_for_targets_up(timeout=30)
+                yield Loop(api_url, tmp_path / "state", prometheus, feeder,
+                           {"Authorization": f"Bearer {TOKEN}"})
+            finally:
+                if prometheus.ready():  # the shared server outlives this test: forget it
+                    prometheus.clear_rules()
+                    prometheus.set_scrape_targets([])
     finally:
         feeder.close()
+
+
+@pytest.fixture
+def e2e_loop(e2e_prometheus: ManagedPrometheus, tmp_path: Path) -> Iterator[Loop]:
+    """Exporter fed by scenarios, served by uvicorn, scraped every 1s by the shared server."""
+    with _loop(e2e_prometheus, tmp_path) as loop:
+        yield loop
+
+
+@pytest.fixture
+def e2e_loop_own(own_prometheus: ManagedPrometheus, tmp_path: Path) -> Iterator[Loop]:
+    """The same loop on a server of this test alone (it may kill it)."""
+    with _loop(own_prometheus, tmp_path) as loop:
+        yield loop

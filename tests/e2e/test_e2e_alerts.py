@@ -8,6 +8,7 @@ never a hand-edited copy.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,13 +30,15 @@ def states(loop: Any, alertname: str) -> dict[str, str]:
             if a["labels"].get("alertname") == alertname}
 
 
-def test_self_alerts_go_pending_firing_resolved_for_the_right_tokens(e2e_loop: Any) -> None:
+def test_self_alerts_go_pending_firing_resolved_for_the_right_tokens(
+        e2e_loop: Any, wait_evaluated: Callable[[Any, str], dict[str, Any]]) -> None:
     loop = e2e_loop
     prom = loop.prometheus
     prom.load_rules(render_rules_yaml(DEFAULT_SLO_SPEC, policy=DEFAULT_POLICY, scale=1 / 60))
     prom.wait_until(lambda: prom.query_value("count(avg_over_time(self_coherence[5s]))") == 2,
                     timeout=30, what="both tokens' coherence scraped")
-    time.sleep(2)  # a few green evaluations
+    for name in (COHERENCE, STRESS):  # evaluated on green data: quiet
+        assert wait_evaluated(prom, name)["state"] == "inactive"
     assert states(loop, COHERENCE) == {} and states(loop, STRESS) == {}
 
     loop.feeder.mode.update({"tok-a": "coherence_drop", "tok-b": "stress_spike"})

@@ -14,6 +14,7 @@ import pytest
 from pytest_selfslo import demo
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.errors import ConfigError
+from pytest_selfslo.prometheus import availability
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -78,8 +79,12 @@ def test_demo_keeps_its_data_dir_when_given(tmp_path: Path) -> None:
 
 
 @pytest.mark.selfslo_prometheus
-def test_demo_with_a_real_prometheus_cleans_up() -> None:
-    text = run_demo("--duration", "10", "--prometheus", "local", "--refresh", "2")
+@pytest.mark.parametrize("backend", ["local", "docker"])
+def test_demo_with_a_real_prometheus_cleans_up(backend: str) -> None:
+    reason = availability(backend)
+    if reason is not None:
+        pytest.skip(f"selfslo demo --prometheus {backend}: {reason}")
+    text = run_demo("--duration", "10", "--prometheus", backend, "--refresh", "2")
     assert "backend: prometheus http://127.0.0.1:" in text
     assert "stability_score_ema=0.9" in text  # gate values really came from Prometheus
 

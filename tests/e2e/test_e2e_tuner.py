@@ -8,6 +8,7 @@ Policy and rules are scaled by 1/120 from the same sources as production
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -40,7 +41,8 @@ def tune_until(tuner: CanaryAutoTuner, action: str, timeout: float) -> dict[str,
 
 
 def test_tuner_advances_on_green_rolls_back_on_alert_and_holds_without_data(
-        e2e_loop: Any) -> None:
+        e2e_loop_own: Any, kill_prometheus: Callable[[Any], None]) -> None:
+    e2e_loop = e2e_loop_own  # this test kills its server
     prom = e2e_loop.prometheus
     policy = scaled_policy(DEFAULT_POLICY, SCALE)
     prom.load_rules(render_rules_yaml(DEFAULT_SLO_SPEC, policy=DEFAULT_POLICY, scale=1 / SCALE))
@@ -76,8 +78,7 @@ def test_tuner_advances_on_green_rolls_back_on_alert_and_holds_without_data(
     resumed = httpx.post(f"{e2e_loop.api_url}/self/canary/resume", json={"reason": "fixed"},
                          headers={**e2e_loop.auth, "X-Actor": "oncall"})
     assert resumed.status_code == 200 and resumed.json()["paused"] is False
-    prom.process.kill()
-    prom.process.wait(timeout=10)
+    kill_prometheus(prom)
     hold = tuner.check_and_tune()
     assert hold["action"] == "hold" and hold["applied"] is False
     assert "metrics source error" in hold["reasons"][0], hold["reasons"]
