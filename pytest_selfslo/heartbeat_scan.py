@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,9 +37,13 @@ from .heartbeat_model import MAX_TOKEN_ID_LEN, SCORES, Heartbeat
 
 __all__ = ["HeartbeatColumns", "scan_heartbeats"]
 
-_COLUMNS = [operator.itemgetter(name) for name in ("ts", *SCORES)]  # one array each: faster
+_NUMBERS = operator.itemgetter("ts", *SCORES)
+_KIND_TOKEN = operator.itemgetter("kind", "token_id")
 _TOKEN = operator.itemgetter("token_id")
 _KIND = operator.methodcaller("get", "kind", "heartbeat")  # kind may be omitted
+_NUMBER_TYPES = {float, int}
+#: '"' bytes in a record whose seven fields hold numbers and plain kind/token strings.
+_QUOTES = 18
 #: Read size.
 _CHUNK = 1 << 20
 #: Bytes of whole lines per batch: small enough that the parsed objects are
@@ -114,25 +119,56 @@ class _Scan:
         if rows:
             self.parts.append(np.array(rows, dtype=np.float64))
 
-    def batch(self, lines: list[bytes], first_line: int) -> bool:
-        """The fast path for whole lines; False if it cannot vouch for every one of them.
+    def text(self, text: bytes, first_line: int) -> int:
+        """Scan whole lines (``text`` has no final newline); returns how many lines it held.
 
-        ``map(orjson.loads, lines)`` parses each line on its own, like the reader,
-        but without a Python-level loop; any bad or blank line aborts the batch.
+        Tries, in order: one parse of the whole batch, a parse per line, and the
+        exact line-by-line path; each falls through only when it cannot vouch
+        for every line.
         """
-        n = len(lines)
+        records, n = _parse_joined(text)
+        if records is not None and self.batch(records, first_line, text):
+            return n
+        lines = text.split(b"\n")
         try:
             records = list(map(orjson.loads, lines))
-            columns = [np.array(list(map(get, records))) for get in _COLUMNS]
-            tokens = list(map(_TOKEN, records))
-        except (orjson.JSONDecodeError, KeyError, TypeError):  # bad JSON, a field missing
+        except orjson.JSONDecodeError:  # bad JSON or a blank line: the exact path reports it
+            records = None
+        if records is None or not self.batch(records, first_line, text):
+            self.lines(lines, first_line, False)
+        return n
+
+    def batch(self, records: list[Any], first_line: int, text: bytes) -> bool:
+        """Validate and keep a batch of parsed lines; False if it cannot vouch for every one.
+
+        Types are checked on the *set* of value types and of (kind, token)
+        pairs, which is a handful of entries however big the batch, so the
+        per-record work is a few C-level ``map`` passes.
+        """
+        try:
+            flat = list(chain.from_iterable(map(_NUMBERS, records)))
+            try:
+                pairs = set(map(_KIND_TOKEN, records))
+                quotes_known = True
+            except KeyError:  # "kind" may be omitted (token_id may not: then it raises again)
+                pairs = set(zip(map(_KIND, records), map(_TOKEN, records), strict=True))
+                quotes_known = False
+            if not all(kind == "heartbeat" and type(tok) is str and 0 < len(tok) <= MAX_TOKEN_ID_LEN
+                       for kind, tok in pairs):
+                return False  # judge line by line: the reader's own function says why
+            # With the seven keys and string kind/token, a record has at least 18 '"'
+            # bytes, and exactly 18 only if no number field is a string: one byte
+            # count then replaces a type check of every value.
+            if not (quotes_known and text.count(b'"') == _QUOTES * len(records)) \
+                    and not set(map(type, flat)) <= _NUMBER_TYPES:
+                return False
+            numbers = np.fromiter(flat, np.float64, len(flat)).reshape(-1, 5)
+        except (KeyError, TypeError, ValueError):  # a field missing, not an object, a container
             return False
-        if list(map(_KIND, records)).count("heartbeat") != n:
-            return False  # another kind (or a non-string one): judge line by line
-        if (any(c.dtype.kind not in "fi" or c.shape != (n,) for c in columns) or "" in tokens
-                or not _all_str(tokens) or max(map(len, tokens)) > MAX_TOKEN_ID_LEN):
-            return False  # strings/None/objects as values, bad tokens: judge line by line
-        numbers = np.stack(columns, axis=1).astype(np.float64, copy=False)
+        # numpy reads true/false as 1.0/0.0; only rows holding such values need a type check
+        maybe_bool = np.flatnonzero(((numbers == 0.0) | (numbers == 1.0)).any(axis=1))
+        if maybe_bool.size and not _no_bools([flat[5 * i:5 * i + 5] for i in maybe_bool.tolist()]):
+            return False
         scores = numbers[:, 1:]
         ok = np.isfinite(numbers[:, 0]) & ((scores >= 0.0) & (scores <= 1.0)).all(axis=1)
         if self.token_id is None and ok.all():  # the common case: take the batch whole
@@ -146,7 +182,8 @@ class _Scan:
                 except HeartbeatFormatError as exc:
                     self.malformed(first_line + i, exc.reason)
         if self.token_id is not None:
-            ok &= np.array([t == self.token_id for t in tokens], dtype=bool)
+            ok &= np.fromiter(map(self.token_id.__eq__, map(_TOKEN, records)), bool,
+                              len(records))
         kept = np.flatnonzero(ok)
         if kept.size:
             self.parts.append(numbers[kept])
@@ -162,12 +199,32 @@ class _Scan:
             skipped=self.skipped, bad=self.bad, last=self.last)
 
 
-def _all_str(values: list[Any]) -> bool:
+def _no_bools(rows: list[list[Any]]) -> bool:
+    return not any(type(v) is bool for row in rows for v in row)
+
+
+def _parse_joined(text: bytes) -> tuple[list[Any] | None, int]:
+    """Parse all lines of ``text`` with one ``orjson.loads`` of ``[line1\\n,line2\\n,...]``.
+
+    Returns (records or None, number of lines). One call instead of one per
+    line halves the parse time. It is only taken when it provably yields
+    exactly what parsing each line alone would: every line starts with ``{``
+    and the text has no ``[``, so each inserted comma can only separate
+    elements of the outer array (inside an object a comma must be followed by
+    a key, not ``{``), and the raw newline kept before it cannot sit inside a
+    string (JSON forbids control characters there), so no line can be glued to
+    the next one or split in two.
+    """
+    starts = text.count(b"\n{")
+    joined = text.replace(b"\n", b"\n,")
+    n = len(joined) - len(text) + 1
+    if starts != n - 1 or not text.startswith(b"{") or b"[" in text:
+        return None, n  # a line not starting with "{" (blank, junk), or arrays: per line
     try:
-        "".join(values)
-    except TypeError:
-        return False
-    return True
+        records = orjson.loads(b"".join((b"[", joined, b"]")))
+    except orjson.JSONDecodeError:
+        return None, n
+    return (records if type(records) is list and len(records) == n else None), n
 
 
 def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
@@ -208,15 +265,14 @@ def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool 
             if torn_candidate:
                 scan.lines([text], next_line, True)
                 continue
+            records, n = _parse_joined(text)  # the whole chunk in one go
+            if records is not None and scan.batch(records, next_line, text):
+                next_line += n
+                continue
             pos = 0
             while pos <= len(text):  # sub-batches of whole lines, ~_BATCH_BYTES each
                 end = text.find(b"\n", pos + _BATCH_BYTES)
                 end = len(text) if end < 0 else end
-                sub = text[pos:end]
-                lines = sub.split(b"\n")
-                # numpy would read a JSON boolean score as 1.0: batches with one go line by line
-                if b"true" in sub or b"false" in sub or not scan.batch(lines, next_line):
-                    scan.lines(lines, next_line, False)
-                next_line += len(lines)
+                next_line += scan.text(text[pos:end], next_line)
                 pos = end + 1
         return scan.result()
