@@ -62,6 +62,29 @@ def test_scan_matches_the_reader(tmp_path_factory: pytest.TempPathFactory, lines
         same(path, token)
 
 
+_G = orjson.dumps(GOOD)
+GLUE_ATTEMPTS = [  # bad lines that, parsed as one array, would merge into a valid record,
+    # with a line holding two records to keep the count: each must still be reported
+    [_G[:-1] + b',"x":"', b'{"}', _G + b"," + _G],             # a separator inside a string
+    [_G[:-1], b'"x":1}', _G + b" , " + _G],                     # inside an object
+    [_G[:-1] + b',"x":[{"a":1}', b'{"b":2}]}', _G + b"," + _G],  # inside a nested array
+    [_G[:-1] + b',"x":', b"0}", _G + b",0," + _G],
+    [b'{"x":{"y":1', b"}}", b"0", b"{}", _G],
+    [_G + b",", b"0", b"," + _G],
+]
+
+
+@pytest.mark.parametrize("attempt", GLUE_ATTEMPTS)
+def test_one_parse_per_chunk_never_glues_or_splits_lines(tmp_path: Path,
+                                                         attempt: list[bytes]) -> None:
+    """Each attempt's bad lines are reported one by one, exactly as the reader does."""
+    good = [orjson.dumps(GOOD)] * 20
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"\n".join(good + attempt + good) + b"\n")
+    same(path)
+    assert scan_heartbeats(path).skipped == read_heartbeats(path).skipped >= 1
+
+
 def test_scan_on_a_generated_log_with_a_torn_tail(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"".join(h.to_json_line().encode() + b"\n"
