@@ -155,7 +155,9 @@ class SelfSloSettings:
 def _raw(config: pytest.Config, dest: str, ini: str) -> tuple[Any, str]:
     """The command-line value of ``dest`` if given, else the ini value; plus where it came from."""
     value = config.getoption(dest, default=None)
-    if value not in (None, False):
+    # identity checks: ``0.0 in (None, False)`` is True, which would let the ini win over
+    # an explicit ``--self-slo-coverage-fail-under 0``
+    if value is not None and value is not False:
         return value, "command line"
     return config.getini(ini), f"ini {ini}"
 

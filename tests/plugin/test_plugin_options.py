@@ -99,6 +99,18 @@ def test_ini_keys_apply_and_command_line_wins(pytester: pytest.Pytester) -> None
                                  "embedded 2 50.0 r.json"])
 
 
+def test_a_zero_on_the_command_line_still_wins_over_the_ini(pytester: pytest.Pytester) -> None:
+    """``--self-slo-coverage-fail-under 0`` is falsy but explicit: it must override the ini."""
+    pytester.makeini("""
+        [pytest]
+        selfslo_coverage_fail_under = 90
+    """)
+    pytester.makepyfile(SHOW_SETTINGS)
+    result = pytester.runpytest("-s", "--self-slo-coverage-fail-under", "0")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*SETTINGS False * 0.0 None"])
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--self-slo-prometheus=remote"],
      "*--self-slo-prometheus: expected one of auto, embedded, local, docker or an http(s):// URL, "
