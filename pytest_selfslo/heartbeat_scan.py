@@ -2,14 +2,17 @@
 
 Averages and percentiles need the score columns, not ``Heartbeat`` objects,
 and building millions of objects costs more than parsing the JSON. So the scan
-parses ~64 KiB of lines at a time with ``map(orjson.loads, lines)`` (each line
-on its own, no Python loop) and turns them straight into numpy columns,
-checking types, kinds, tokens and ranges for the whole batch at once. A batch that any bulk check cannot vouch for is parsed line by
-line with the very function :func:`~pytest_selfslo.heartbeat.read_heartbeats`
-uses, and a record that fails the range check is judged by
-:meth:`Heartbeat.from_dict`; so the scan accepts and rejects exactly the lines
-the reader does, with the same line numbers and reasons. The total is counted
-in the same single pass.
+reads 1 MiB of whole lines at a time and parses them with *one*
+``orjson.loads`` (see :func:`_parse_joined` for why that is exactly the same
+as parsing each line alone), then turns the records straight into a numpy
+matrix, checking types, kinds, tokens and ranges for the whole batch at once
+(see :func:`_numbers`). A batch that a bulk check cannot vouch for is retried
+in ~64 KiB sub-batches, then per line with ``map(orjson.loads, lines)``, and
+finally line by line with the very function
+:func:`~pytest_selfslo.heartbeat.read_heartbeats` uses; a record that fails
+the range check is judged by :meth:`Heartbeat.from_dict`. So the scan accepts
+and rejects exactly the lines the reader does, with the same line numbers and
+reasons. The total is counted in the same single pass over the file.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from .heartbeat_model import MAX_TOKEN_ID_LEN, SCORES, Heartbeat
 __all__ = ["HeartbeatColumns", "scan_heartbeats"]
 
 _NUMBERS = operator.itemgetter("ts", *SCORES)
-_KIND_TOKEN = operator.itemgetter("kind", "token_id")
+_KIND_STRICT = operator.itemgetter("kind")
+_HEARTBEAT = {"heartbeat"}
 _TOKEN = operator.itemgetter("token_id")
 _KIND = operator.methodcaller("get", "kind", "heartbeat")  # kind may be omitted
 _NUMBER_TYPES = {float, int}
@@ -119,55 +123,44 @@ class _Scan:
         if rows:
             self.parts.append(np.array(rows, dtype=np.float64))
 
-    def text(self, text: bytes, first_line: int) -> int:
-        """Scan whole lines (``text`` has no final newline); returns how many lines it held.
+    def text(self, wrapped: bytes, first_line: int, split: bool = True) -> int:
+        """Scan ``b"[" + whole lines + b"]"``; returns how many lines it held.
 
-        Tries, in order: one parse of the whole batch, a parse per line, and the
-        exact line-by-line path; each falls through only when it cannot vouch
-        for every line.
+        Tries, in order: one parse of all the lines; if that cannot vouch for
+        every line, the same on ~:data:`_BATCH_BYTES` sub-batches (so one bad
+        line only slows its neighbours); then a parse per line; then the exact
+        line-by-line path that names each bad line.
         """
-        records, n = _parse_joined(text)
-        if records is not None and self.batch(records, first_line, text):
+        records, n = _parse_joined(wrapped)
+        if records is not None and self.batch(records, first_line, wrapped):
             return n
-        lines = text.split(b"\n")
+        end = len(wrapped) - 1
+        if split and n > 1 and end > _BATCH_BYTES:
+            view = memoryview(wrapped)
+            pos = 1
+            while pos <= end:
+                cut = wrapped.find(b"\n", pos + _BATCH_BYTES, end)
+                cut = end if cut < 0 else cut
+                first_line += self.text(b"".join((b"[", view[pos:cut], b"]")), first_line, False)
+                pos = cut + 1
+            return n
+        lines = wrapped[1:-1].split(b"\n")
         try:
             records = list(map(orjson.loads, lines))
         except orjson.JSONDecodeError:  # bad JSON or a blank line: the exact path reports it
             records = None
-        if records is None or not self.batch(records, first_line, text):
+        if records is None or not self.batch(records, first_line, wrapped):
             self.lines(lines, first_line, False)
         return n
 
     def batch(self, records: list[Any], first_line: int, text: bytes) -> bool:
         """Validate and keep a batch of parsed lines; False if it cannot vouch for every one.
 
-        Types are checked on the *set* of value types and of (kind, token)
-        pairs, which is a handful of entries however big the batch, so the
-        per-record work is a few C-level ``map`` passes.
+        Returning False happens before any side effect, so the caller can
+        retry the batch on a slower, exact path.
         """
-        try:
-            flat = list(chain.from_iterable(map(_NUMBERS, records)))
-            try:
-                pairs = set(map(_KIND_TOKEN, records))
-                quotes_known = True
-            except KeyError:  # "kind" may be omitted (token_id may not: then it raises again)
-                pairs = set(zip(map(_KIND, records), map(_TOKEN, records), strict=True))
-                quotes_known = False
-            if not all(kind == "heartbeat" and type(tok) is str and 0 < len(tok) <= MAX_TOKEN_ID_LEN
-                       for kind, tok in pairs):
-                return False  # judge line by line: the reader's own function says why
-            # With the seven keys and string kind/token, a record has at least 18 '"'
-            # bytes, and exactly 18 only if no number field is a string: one byte
-            # count then replaces a type check of every value.
-            if not (quotes_known and text.count(b'"') == _QUOTES * len(records)) \
-                    and not set(map(type, flat)) <= _NUMBER_TYPES:
-                return False
-            numbers = np.fromiter(flat, np.float64, len(flat)).reshape(-1, 5)
-        except (KeyError, TypeError, ValueError):  # a field missing, not an object, a container
-            return False
-        # numpy reads true/false as 1.0/0.0; only rows holding such values need a type check
-        maybe_bool = np.flatnonzero(((numbers == 0.0) | (numbers == 1.0)).any(axis=1))
-        if maybe_bool.size and not _no_bools([flat[5 * i:5 * i + 5] for i in maybe_bool.tolist()]):
+        numbers = _numbers(records, text)
+        if numbers is None:
             return False
         scores = numbers[:, 1:]
         ok = np.isfinite(numbers[:, 0]) & ((scores >= 0.0) & (scores <= 1.0)).all(axis=1)
@@ -191,36 +184,71 @@ class _Scan:
         return True
 
     def result(self) -> HeartbeatColumns:
-        matrix = np.concatenate(self.parts) if self.parts else np.empty((0, 5))
-        by_column = np.ascontiguousarray(matrix.T)  # contiguous columns: faster statistics
+        # one copy that also transposes: contiguous columns make the statistics faster
+        by_column = (np.concatenate([part.T for part in self.parts], axis=1) if self.parts
+                     else np.empty((5, 0)))
         return HeartbeatColumns(
             path=self.path, ts=by_column[0],
             scores={s: by_column[i + 1] for i, s in enumerate(SCORES)},
             skipped=self.skipped, bad=self.bad, last=self.last)
 
 
-def _no_bools(rows: list[list[Any]]) -> bool:
-    return not any(type(v) is bool for row in rows for v in row)
+def _numbers(records: list[Any], text: bytes) -> np.ndarray | None:
+    """The (n, 5) matrix ts + four scores, if every record has heartbeat types; else None.
+
+    Types are checked on the *sets* of kinds and tokens, a handful of
+    entries however big the batch, and -- when the quote count allows it --
+    not per value at all, so the per-record work is a few C-level passes.
+    Range and finiteness are left to the caller (numpy, vectorised).
+    """
+    n = len(records)
+    try:
+        try:
+            kinds = set(map(_KIND_STRICT, records))
+            quotes_known = True
+        except KeyError:  # "kind" may be omitted
+            kinds = set(map(_KIND, records))
+            quotes_known = False
+        if kinds != _HEARTBEAT or not all(type(tok) is str and 0 < len(tok) <= MAX_TOKEN_ID_LEN
+                                          for tok in set(map(_TOKEN, records))):
+            return None  # judge line by line: the reader's own function says why
+        values: Iterator[Any] = chain.from_iterable(map(_NUMBERS, records))
+        # With the seven keys and string kind/token, a record has at least 18 '"'
+        # bytes, and exactly 18 only if no number field is a string: one byte
+        # count then replaces a type check of every value.
+        if not (quotes_known and text.count(b'"') == _QUOTES * n):
+            flat = list(values)
+            if not set(map(type, flat)) <= _NUMBER_TYPES:  # str, None, bool, containers
+                return None
+            values = iter(flat)
+        numbers = np.fromiter(values, np.float64, 5 * n).reshape(n, 5)
+    except (KeyError, TypeError, ValueError, AttributeError):  # a field missing, not an object
+        return None
+    # numpy reads true/false as 1.0/0.0; only rows holding such values need a type check
+    maybe_bool = np.flatnonzero(((numbers == 0.0) | (numbers == 1.0)).any(axis=1))
+    if any(type(v) is bool for i in maybe_bool.tolist() for v in _NUMBERS(records[i])):
+        return None
+    return numbers
 
 
-def _parse_joined(text: bytes) -> tuple[list[Any] | None, int]:
-    """Parse all lines of ``text`` with one ``orjson.loads`` of ``[line1\\n,0,line2\\n,0,...]``.
+def _parse_joined(wrapped: bytes) -> tuple[list[Any] | None, int]:
+    """Parse ``[line1\\nline2...]`` as ``[line1\\n,0,line2\\n,0,...]`` with one ``orjson.loads``.
 
     Returns (one record per line, or None; number of lines). One call instead
     of one per line halves the parse time. It yields exactly what parsing each
     line alone would, or fails: the raw newline of each separator cannot sit
     inside a string (JSON forbids control characters there); ``,0`` is invalid
     inside an object (a key must follow a comma) and in a value position; and
-    the text has no ``[``, so no array but ours is open. So every separator
+    the lines hold no ``[``, so no array but ours is open. So every separator
     splits elements of the outer array, and since an empty element is invalid,
     ``2n - 1`` elements mean each line held exactly one value.
     """
-    joined = text.replace(b"\n", b"\n,0,")
-    n = (len(joined) - len(text)) // 3 + 1
-    if b"[" in text:
-        return None, n  # a nested array could swallow a separator: per line
+    if wrapped.find(b"[", 1) >= 0:  # a nested array could swallow a separator: per line
+        return None, wrapped.count(b"\n") + 1
+    joined = wrapped.replace(b"\n", b"\n,0,")
+    n = (len(joined) - len(wrapped)) // 3 + 1
     try:
-        records = orjson.loads(b"".join((b"[", joined, b"]")))
+        records = orjson.loads(joined)
     except orjson.JSONDecodeError:
         return None, n
     if type(records) is not list or len(records) != 2 * n - 1:
@@ -230,7 +258,9 @@ def _parse_joined(text: bytes) -> tuple[list[Any] | None, int]:
 
 def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
                  ) -> Iterator[tuple[bytes, bool]]:
-    """Yield (complete lines joined by newlines, is_unterminated_last_line) per chunk."""
+    """Yield ``(b"[" + complete lines + b"]", False)`` per chunk, then ``(last line, True)``
+    if the file does not end with a newline. Each byte is copied once after the read.
+    """
     carry = b""
     done = 0
     while True:
@@ -238,13 +268,12 @@ def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
         if not data:
             break
         done += len(data)
-        block = carry + data if carry else data
-        cut = block.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:  # a line longer than the chunk: keep reading
-            carry = block
+            carry += data
             continue
-        region, carry = block[:cut], block[cut + 1:]
-        yield region, False
+        yield b"".join((b"[", carry, memoryview(data)[:cut], b"]")), False
+        carry = data[cut + 1:]
         if progress is not None:
             progress(done, size)
     if carry:
@@ -265,15 +294,6 @@ def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool 
         for text, torn_candidate in _read_chunks(f, size, progress):
             if torn_candidate:
                 scan.lines([text], next_line, True)
-                continue
-            records, n = _parse_joined(text)  # the whole chunk in one go
-            if records is not None and scan.batch(records, next_line, text):
-                next_line += n
-                continue
-            pos = 0
-            while pos <= len(text):  # sub-batches of whole lines, ~_BATCH_BYTES each
-                end = text.find(b"\n", pos + _BATCH_BYTES)
-                end = len(text) if end < 0 else end
-                next_line += scan.text(text[pos:end], next_line)
-                pos = end + 1
+            else:
+                next_line += scan.text(text, next_line)
         return scan.result()
