@@ -393,8 +393,14 @@ def _load_tests(rf: RuleFile, root: yaml.MappingNode) -> None:
                         tests.exprs.append(_field(e["expr"]))
 
 
-def load_file(path: str | Path, text: str | None = None) -> RuleFile:
-    """Load ``path`` into a :class:`RuleFile`; problems become findings, never exceptions."""
+def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -> RuleFile:
+    """Load ``path`` into a :class:`RuleFile`; problems become findings, never exceptions.
+
+    A clean file in the common YAML subset is read by :mod:`.fastload` (the same
+    result, without libyaml's node tree); ``fast=False`` forces the general loader.
+    """
+    from .fastload import build_fast
+
     spath = str(path)
     if text is None:
         raw = Path(path).read_bytes()
@@ -408,6 +414,8 @@ def load_file(path: str | Path, text: str | None = None) -> RuleFile:
     lines = text.splitlines()
     rf = RuleFile(spath, "rules", lines=lines)
     rf.file_disabled, per_line = _disables(lines, spath, rf.findings)
+    if fast and build_fast(rf, text, per_line):
+        return rf
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
