@@ -44,11 +44,15 @@ EXPECT_KEYS = ("final_sampling", "reaches", "rollback_by", "no_rollback")
 __all__ = ["CanaryDefaultPolicy", "CanaryPolicyFile", "property_names"]
 
 
-def property_names() -> list[str]:
-    """Names of the safety properties, in the order they are checked."""
-    from .canary.properties import PROPERTIES
+def property_names(policy: Any = None) -> list[str]:
+    """Names of the safety properties that apply to ``policy``, in the order they are checked.
 
-    return list(PROPERTIES)
+    Without a (loadable) policy: every property except the adaptive-activation ones.
+    """
+    from .canary.policy import DEFAULT_POLICY
+    from .canary.properties import applicable_properties
+
+    return applicable_properties(DEFAULT_POLICY if policy is None else policy)
 
 
 class _PolicyItems:
@@ -58,7 +62,7 @@ class _PolicyItems:
         valid = SelfSloItem.from_parent(self, name="valid", check=_check_valid)
         valid.kind = valid.selfslo_data["kind"] = "canary-policy"
         yield valid
-        for name in property_names():
+        for name in property_names(self._policy_or_none()):
             item = SelfSloItem.from_parent(self, name=f"property[{name}]", check=_check_property)
             item.kind = item.selfslo_data["kind"] = "canary-property"
             item.selfslo_data["property"] = name
@@ -70,6 +74,19 @@ class _PolicyItems:
             item.kind = item.selfslo_data["kind"] = "canary-scenario"
             item.selfslo_data["scenario"] = str(path)
             yield item
+
+
+    def _policy_or_none(self: Any) -> Any:
+        """The collector's policy, or None when it does not load (``valid`` reports why)."""
+        from .canary.policy import DEFAULT_POLICY, load_policy
+        from .errors import PolicyError
+
+        if not isinstance(self, CanaryPolicyFile):
+            return DEFAULT_POLICY
+        try:
+            return load_policy(self.path)
+        except (PolicyError, OSError):
+            return None
 
 
 class CanaryPolicyFile(_PolicyItems, pytest.File):

@@ -24,6 +24,18 @@ same guarantees our unit tests give the default policy -- checked against
 ``gates_agree_with_slo``
     a gate on a SELF metric uses the SLO spec's comparison and target.
 
+Policies with an ``adaptive:`` block (stress-driven throttling of the
+effective sampling) also get:
+
+``adaptive_no_flapping``
+    stress hovering within ``adaptive_noise`` (default 0.01) of either
+    threshold switches throttling at most once: the hysteresis band
+    ``stress_high - stress_low`` must be wider than measurement noise;
+``adaptive_monotone_bucketing``
+    throttling only ever removes tokens (a token active at the effective
+    sampling is active at the nominal one), and at a fixed effective sampling
+    activation is sticky and monotone in the sampling.
+
 On a violation :class:`PolicyPropertyError` names the property and shows
 hypothesis' *shrunk* counterexample as a timeline of observations and
 decisions.
@@ -52,8 +64,8 @@ from .strategies import (
     observation_sequences,
 )
 
-__all__ = ["PROPERTIES", "PolicyPropertyError", "PropertyResult", "check_policy", "render_timeline",
-           "replay_observations"]
+__all__ = ["ADAPTIVE_PROPERTIES", "PROPERTIES", "PolicyPropertyError", "PropertyResult",
+           "applicable_properties", "check_policy", "render_timeline", "replay_observations"]
 
 
 class PolicyPropertyError(CanaryError, AssertionError):
@@ -80,6 +92,7 @@ class _Config:
     min_flip_interval: float
     seed: int
     max_steps: int
+    adaptive_noise: float = 0.01
 
 
 class _Violation(AssertionError):
@@ -275,6 +288,69 @@ def _gates_agree_with_slo(policy: CanaryPolicy, cfg: _Config) -> None:
         raise _Violation("; ".join(problems))
 
 
+def _adaptive_of(policy: CanaryPolicy) -> Any:
+    if policy.adaptive is None:
+        raise ValueError("the policy has no adaptive: block; adaptive properties do not apply")
+    return policy.adaptive
+
+
+def _adaptive_no_flapping(policy: CanaryPolicy, cfg: _Config) -> None:
+    from .runtime import AdaptiveActivation
+
+    adaptive = _adaptive_of(policy)
+    noise = cfg.adaptive_noise
+
+    @given(st.sampled_from([adaptive.stress_high, adaptive.stress_low]),
+           st.lists(st.floats(-noise, noise), min_size=2, max_size=60))
+    def prop(threshold: float, jitter: list[float]) -> None:
+        gate = AdaptiveActivation(adaptive)
+        stresses = [min(1.0, max(0.0, threshold + j)) for j in jitter]
+        modes = [gate.observe(stress) for stress in stresses]
+        if gate.flips > 1:
+            lines = "\n".join(f"  stress {x:.4f} -> {'throttled' if m else 'full'}"
+                              for x, m in zip(stresses, modes, strict=True))
+            raise _Violation(
+                f"stress hovering within +-{noise:g} of {threshold:g} switched throttling "
+                f"{gate.flips} times (stress_low {adaptive.stress_low:g}, stress_high "
+                f"{adaptive.stress_high:g}: widen the hysteresis band beyond the noise)\n" + lines)
+
+    _execute(prop, cfg)
+
+
+def _adaptive_monotone_bucketing(policy: CanaryPolicy, cfg: _Config) -> None:
+    from .bucketing import is_active
+    from .runtime import AdaptiveActivation
+
+    adaptive = _adaptive_of(policy)
+
+    @given(st.text(min_size=1, max_size=24), st.sampled_from(policy.steps),
+           st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+    def prop(token: str, sampling: float, stress: float, higher: float) -> None:
+        effective = AdaptiveActivation(adaptive).effective_sampling(sampling, stress)
+        if effective > sampling:
+            raise _Violation(f"stress {stress:g} raised the effective sampling {sampling:g} -> "
+                             f"{effective:g}")
+        if is_active(token, effective) and not is_active(token, sampling):
+            raise _Violation(f"token {token!r} is active at the throttled sampling {effective:g} "
+                             f"but not at the nominal {sampling:g}")
+        if is_active(token, effective) != is_active(token, effective):
+            raise _Violation(f"token {token!r} is not sticky at sampling {effective:g}")
+        larger = effective + (1.0 - effective) * higher
+        if is_active(token, effective) and not is_active(token, larger):
+            raise _Violation(f"token {token!r} is active at {effective:g} but not at {larger:g}")
+
+    _execute(prop, cfg)
+
+
+ADAPTIVE_PROPERTIES = ("adaptive_no_flapping", "adaptive_monotone_bucketing")
+
+
+def applicable_properties(policy: CanaryPolicy) -> list[str]:
+    """The property names that apply to ``policy`` (adaptive ones only with an adaptive block)."""
+    return [name for name in PROPERTIES
+            if policy.adaptive is not None or name not in ADAPTIVE_PROPERTIES]
+
+
 PROPERTIES: dict[str, Callable[[CanaryPolicy, _Config], None]] = {
     "never_advances_on_missing_data": _single_step_property(
         "never_advances_on_missing_data", _no_data, _missing_observations),
@@ -287,6 +363,8 @@ PROPERTIES: dict[str, Callable[[CanaryPolicy, _Config], None]] = {
     "green_run_reaches_100": _green_run,
     "no_flapping": _no_flapping,
     "gates_agree_with_slo": _gates_agree_with_slo,
+    "adaptive_no_flapping": _adaptive_no_flapping,
+    "adaptive_monotone_bucketing": _adaptive_monotone_bucketing,
 }
 
 
@@ -299,7 +377,7 @@ def _execute(prop: Any, cfg: _Config) -> None:
 
 
 def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: float = 60.0,
-                 min_flip_interval: float = 300.0, seed: int = 0,
+                 min_flip_interval: float = 300.0, seed: int = 0, adaptive_noise: float = 0.01,
                  properties: Sequence[str] | None = None,
                  raise_on_failure: bool = True) -> list[PropertyResult]:
     """Check ``policy`` against every property (or the named ones).
@@ -313,9 +391,10 @@ def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: flo
         raise ValueError(f"unknown canary properties {unknown} (known: {list(PROPERTIES)})")
     dwell_steps = int(sum(policy.min_dwell) / interval) + 1
     cfg = _Config(max_examples=max_examples, interval=interval, min_flip_interval=min_flip_interval,
-                  seed=seed, max_steps=dwell_steps + (policy.consecutive_successes + 2) * len(policy.steps))
+                  seed=seed, max_steps=dwell_steps + (policy.consecutive_successes + 2) * len(policy.steps),
+                  adaptive_noise=adaptive_noise)
     results = []
-    for name in properties or list(PROPERTIES):
+    for name in properties or applicable_properties(policy):
         try:
             PROPERTIES[name](policy, cfg)
         except _Violation as exc:

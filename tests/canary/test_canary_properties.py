@@ -11,8 +11,10 @@ import pytest
 import pytest_selfslo.canary as canary
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
 from pytest_selfslo.canary.properties import (
+    ADAPTIVE_PROPERTIES,
     PROPERTIES,
     PolicyPropertyError,
+    applicable_properties,
     check_policy,
 )
 
@@ -21,7 +23,8 @@ FAST = {"max_examples": 30}
 
 def test_default_policy_is_safe() -> None:
     results = check_policy(DEFAULT_POLICY, **FAST)
-    assert [r.name for r in results] == list(PROPERTIES)
+    assert [r.name for r in results] == applicable_properties(DEFAULT_POLICY)
+    assert [r.name for r in results] == [p for p in PROPERTIES if p not in ADAPTIVE_PROPERTIES]
     assert all(r.ok for r in results)
 
 
@@ -49,7 +52,9 @@ def test_no_dwell_and_no_hysteresis_flaps() -> None:
     assert "the canary flaps" in message
     # the shrunk counterexample is the minimal flip: one advance, one rollback
     assert message.count("ADVANCE") + message.count("ROLLBACK") == 2  # rollback, re-advance
-    assert "FAIL" in message
+    # the timeline shows why it rolled back: a failing gate or a firing alert (which one
+    # hypothesis shrinks to depends on the strategies' internals)
+    assert "FAIL" in message or "firing: " in message
 
 
 def test_gate_threshold_contradicting_the_slo_spec() -> None:

@@ -156,3 +156,20 @@ def test_scenarios_are_simulated_through_each_policy(canary_project: pytest.Pyte
         "*ROLLBACK   25% -> 5%    rollback alert firing: AURIS_SELF_Stress_BurnRate_Slow*"])
     result.stdout.fnmatch_lines(["*typo.jsonl:1: unknown expect key(s) final (known: "
                                  "final_sampling, reaches, rollback_by, no_rollback)*"])
+
+
+def test_adaptive_policy_gets_the_adaptive_properties(canary_project: pytest.Pytester) -> None:
+    _write(canary_project, "adaptive.yml",
+           _policy(adaptive={"stress_high": 0.30, "stress_low": 0.20, "factor": 0.5}))
+    _write(canary_project, "narrow.yml",
+           _policy(adaptive={"stress_high": 0.30, "stress_low": 0.299, "factor": 0.5}))
+    result = canary_project.runpytest("--self-slo", "canary", "-v", "-k", "adaptive", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.stdout.fnmatch_lines_random([
+        "canary/adaptive.yml::property?adaptive_no_flapping? PASSED*",
+        "canary/adaptive.yml::property?adaptive_monotone_bucketing? PASSED*",
+        "canary/narrow.yml::property?adaptive_no_flapping? FAILED*",
+        "*switched throttling*widen the hysteresis band*",
+    ])
+    # the built-in default has no adaptive block, so no adaptive items for it
+    assert "canary-default::property[adaptive" not in result.stdout.str()
