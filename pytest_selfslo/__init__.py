@@ -66,8 +66,10 @@ _EXPORTS: dict[str, str] = {
     # pytest assertions
     **{name: "pytest_selfslo.assertions" for name in (
         "assert_alert_fires", "assert_alert_silent", "assert_slo_met", "assert_metric",
-        "assert_rules_valid",
+        "assert_rules_valid", "assert_canary_safe", "assert_canary_reaches",
+        "assert_canary_rolls_back",
     )},
+    "check_policy": "pytest_selfslo.canary.properties",
     # operator API
     "ApiConfig": "pytest_selfslo.api",
     "create_app": "pytest_selfslo.api",
