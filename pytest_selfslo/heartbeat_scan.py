@@ -48,6 +48,9 @@ _KIND = operator.methodcaller("get", "kind", "heartbeat")  # kind may be omitted
 _NUMBER_TYPES = {float, int}
 #: '"' bytes in a record whose seven fields hold numbers and plain kind/token strings.
 _QUOTES = 18
+#: Bad-JSON skips per parse call before falling back to sub-batches (each copies the rest).
+_MAX_SKIPS = 8
+_Span = tuple[int, int, int]
 #: Read size, and so the lines parsed in one call. Clean logs scan as fast with
 #: 128 KiB as with 1 MiB; a bad line wastes less of a smaller chunk.
 _CHUNK = 128 << 10
@@ -126,14 +129,37 @@ class _Scan:
     def text(self, wrapped: bytes, first_line: int, level: int = 0) -> int:
         """Scan ``b"[" + whole lines + b"]"``; returns how many lines it held.
 
-        Tries one parse of all the lines; if that cannot vouch for every line,
-        the same on sub-batches of ~:data:`_BATCH_BYTES`, then of 1/16 of that
-        (so a bad line only slows its close neighbours); then a parse per line;
-        then the exact line-by-line path that names each bad line.
+        Tries one parse of all the lines. When it fails on bad JSON, the lines
+        before the error are parsed whole again, the one or two lines where
+        the parser stopped go through the exact path, and the rest is retried
+        (up to :data:`_MAX_SKIPS` times). Otherwise, or after that, the lines
+        are retried in sub-batches of ~:data:`_BATCH_BYTES`, then of 1/16 of
+        that; then with a parse per line; then on the exact line-by-line path
+        that names each bad line.
         """
-        records, n = _parse_joined(wrapped)
-        if records is not None and self.batch(records, first_line, wrapped):
-            return n
+        done = 0
+        for _ in range(_MAX_SKIPS):
+            records, n, error = _parse_joined(wrapped)
+            if records is not None and self.batch(records, first_line, wrapped):
+                return done + n
+            if error is None or not wrapped.isascii():  # the error offset counts bytes
+                break
+            start, end, first = error
+            if first:  # lines [0, first) parse alone: keep them on the fast path
+                self.text(b"".join((b"[", memoryview(wrapped)[1:start], b"]")), first_line, level)
+            exact = wrapped[start + 1:end].split(b"\n")
+            self.lines(exact, first_line + first, False)
+            lines_done = first + len(exact)
+            done += lines_done
+            first_line += lines_done
+            if end >= len(wrapped) - 1:
+                return done
+            wrapped = b"".join((b"[", memoryview(wrapped)[end + 1:-1], b"]"))
+        return done + self._retry(wrapped, first_line, level)
+
+    def _retry(self, wrapped: bytes, first_line: int, level: int) -> int:
+        """The slower paths of :meth:`text` for lines one parse could not vouch for."""
+        n = wrapped.count(b"\n") + 1
         size = _BATCH_BYTES >> (4 * level)
         end = len(wrapped) - 1
         if level < 2 and n > 1 and end > size:
@@ -233,10 +259,11 @@ def _numbers(records: list[Any], text: bytes) -> np.ndarray | None:
     return numbers
 
 
-def _parse_joined(wrapped: bytes) -> tuple[list[Any] | None, int]:
+def _parse_joined(wrapped: bytes) -> tuple[list[Any] | None, int, _Span | None]:
     """Parse ``[line1\\nline2...]`` as ``[line1\\n,0,line2\\n,0,...]`` with one ``orjson.loads``.
 
-    Returns (one record per line, or None; number of lines). One call instead
+    Returns (one record per line, or None; number of lines; where bad JSON
+    stopped the parser, see :func:`_error_span`). One call instead
     of one per line halves the parse time. It yields exactly what parsing each
     line alone would, or fails: the raw newline of each separator cannot sit
     inside a string (JSON forbids control characters there); ``,0`` is invalid
@@ -246,16 +273,38 @@ def _parse_joined(wrapped: bytes) -> tuple[list[Any] | None, int]:
     ``2n - 1`` elements mean each line held exactly one value.
     """
     if wrapped.find(b"[", 1) >= 0:  # a nested array could swallow a separator: per line
-        return None, wrapped.count(b"\n") + 1
+        return None, wrapped.count(b"\n") + 1, None
     joined = wrapped.replace(b"\n", b"\n,0,")
     n = (len(joined) - len(wrapped)) // 3 + 1
     try:
         records = orjson.loads(joined)
-    except orjson.JSONDecodeError:
-        return None, n
+    except orjson.JSONDecodeError as exc:
+        return None, n, _error_span(joined, len(wrapped), exc.pos, exc.lineno)
     if type(records) is not list or len(records) != 2 * n - 1:
-        return None, n
-    return records[::2], n
+        return None, n, None
+    return records[::2], n, None
+
+
+def _error_span(joined: bytes, size: int, pos: int, lineno: int) -> _Span:
+    """Where the parse of ``joined`` (``wrapped`` with separators) stopped, in ``wrapped``.
+
+    The error is on line ``k = lineno - 1`` (counting from 0): the separator
+    that starts a line sits on the same text line, so the first bad line is
+    ``k`` or ``k - 1`` (an unclosed value only fails at the next separator);
+    every line before ``k - 1`` parses alone. Returns (offset of the newline
+    ending line ``k - 2``, or 0; offset of the newline ending line ``k``, or
+    ``size - 1``; ``first = max(k - 1, 0)``). A line ending at newline ``i``
+    (counting from 0) has ``3 * i`` separator bytes before it, which maps
+    offsets back. ``pos`` counts characters, so only ASCII text may use this.
+    """
+    k = lineno - 1
+    first = max(k - 1, 0)
+    start = 0
+    if first:
+        newline = joined.rfind(b"\n", 0, pos)            # ends line k - 1
+        start = joined.rfind(b"\n", 0, newline) - 3 * (k - 2)  # ends line k - 2
+    end = joined.find(b"\n", pos)
+    return start, (size - 1 if end < 0 else end - 3 * k), first
 
 
 def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,

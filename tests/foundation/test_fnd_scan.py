@@ -85,6 +85,20 @@ def test_one_parse_per_chunk_never_glues_or_splits_lines(tmp_path: Path,
     assert scan_heartbeats(path).skipped == read_heartbeats(path).skipped >= 1
 
 
+@pytest.mark.parametrize("token", ["token-a", "tök-é"])  # non-ASCII: no byte offsets from errors
+@pytest.mark.parametrize("every", [3, 7, 400])
+def test_scan_with_many_bad_json_lines_in_one_chunk(tmp_path: Path, token: str,
+                                                    every: int) -> None:
+    """Past the parser's error position the scan resumes; dense errors fall back to sub-batches."""
+    lines = [orjson.dumps({**GOOD, "token_id": token, "ts": GOOD["ts"] + i}) for i in range(2000)]
+    for i in range(every // 2, len(lines), every):
+        lines[i] = [b'{"ts": 1, "coher', b"", b'{"a":1', b"{", b'"x"]'][i % 5]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    same(path)
+    assert scan_heartbeats(path).skipped == read_heartbeats(path).skipped > 0
+
+
 def test_scan_on_a_generated_log_with_a_torn_tail(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"".join(h.to_json_line().encode() + b"\n"
