@@ -21,6 +21,7 @@ from .findings import Finding
 from .loader import Field, Rule, RuleFile
 from .promql_walk import (
     COMPARISONS,
+    ExprIndex,
     domain_of,
     iter_nodes,
     number_value,
@@ -28,7 +29,17 @@ from .promql_walk import (
     unwrap,
 )
 
-__all__ = ["PROMQL_CHECKS", "comparison_verdict", "locate", "series_matching_problems"]
+__all__ = [
+    "Problem",
+    "check_vector_matching",
+    "comparison_verdict",
+    "dropped_label_findings",
+    "expr_problems",
+    "labels_read",
+    "locate",
+    "problem_finding",
+    "series_matching_problems",
+]
 
 _COUNTER_FUNCS = frozenset({"rate", "irate", "increase", "resets"})
 _TEMPLATE_LABEL = re.compile(
@@ -46,36 +57,70 @@ def locate(rf: RuleFile, fld: Field, needle: str) -> tuple[int, int]:
     return fld.line, fld.column
 
 
-def _finding(rf: RuleFile, rule: Rule, code: str, needle: str, message: str) -> Iterator[Finding]:
+def problem_finding(rf: RuleFile, rule: Rule, code: str, needle: str,
+                    message: str) -> Iterator[Finding]:
+    """The finding of a problem in ``rule``'s expression, at ``needle`` when it is found."""
     line, col = locate(rf, rule.expr, needle)
     found = rf.finding(code, line, col, f"{rule.where}: {message}", rule)
     if found is not None:
         yield found
 
 
-def _parsed(rf: RuleFile) -> Iterator[Rule]:
-    return (r for r in rf.rules() if r.ast is not None)
+Problem = tuple[str, str, str]
+"""(check code, needle to locate in the expression, message after the rule's name)."""
 
 
-def check_rate_on_gauge(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+def expr_problems(text: str, index: ExprIndex, scrape_interval: float) -> list[Problem]:
+    """SL030, SL031, SL033, SL034 and SL035 of one expression, in that order.
+
+    They depend on the expression (and the scrape interval) only, so a run
+    computes them once per distinct expression, in one visit of its indexed
+    nodes, and :func:`.checks_file.check_file` turns them into each rule's
+    findings. ``text`` only lets checks skip what the source cannot contain:
+    a regex matcher needs ``=~``/``!~`` (a ``~``), ``absent`` its name.
+    """
+    out: list[Problem] = []
+    for node, fn in index.calls:
+        if fn in _COUNTER_FUNCS:
+            _rate_on_gauge(node, fn, out)
+    for node, op in index.binaries:
+        if op in COMPARISONS:
+            _impossible_comparison(node, op, out)
+    if "~" in text:
+        for sel in index.selectors:
+            _regex_anchors(sel, out)
+    if "absent" in text:
+        for node, fn in index.calls:
+            if fn in ("absent", "absent_over_time"):
+                _absent_aggregation(node, fn, out)
+    minimum = 2 * scrape_interval
+    for node in index.ranges:
+        rng = node.range
+        if rng is None or rng.total_seconds() >= minimum:
+            continue
+        shown = str(pp.display_duration(rng))
+        out.append(("SL035", f"[{shown}",
+                    f"range [{shown}] is shorter than 2x the scrape interval "
+                    f"({scrape_interval:g}s); use at least "
+                    f"[{format_duration(int(minimum * 1000))}]"))
+    return out
+
+
+def _rate_on_gauge(node: Any, fn: str, out: list[Problem]) -> None:
     """SL030: rate()/irate()/increase()/resets() need a counter."""
-    for rule in _parsed(rf):
-        for node, fn in rule.expr_index.calls:
-            if fn not in _COUNTER_FUNCS or not node.args:
-                continue
-            arg = unwrap(node.args[0])
-            if not isinstance(arg, pp.MatrixSelector) or not arg.vector_selector.name:
-                continue
-            name = arg.vector_selector.name
-            info = metric_info(name)
-            if info is not None and info.type == "gauge":
-                yield from _finding(rf, rule, "SL030", name,
-                                    f"{fn}() over gauge {name}: a gauge is not a counter; use "
-                                    "deriv(), delta() or avg_over_time()")
-            elif info is None and not is_counter_name(name):
-                yield from _finding(rf, rule, "SL030", name,
-                                    f"{fn}() over {name}, which is not named like a counter "
-                                    "(expected a _total, _count, _sum or _bucket suffix)")
+    if not node.args:
+        return
+    arg = unwrap(node.args[0])
+    if not isinstance(arg, pp.MatrixSelector) or not arg.vector_selector.name:
+        return
+    name = arg.vector_selector.name
+    info = metric_info(name)
+    if info is not None and info.type == "gauge":
+        out.append(("SL030", name, f"{fn}() over gauge {name}: a gauge is not a counter; use "
+                    "deriv(), delta() or avg_over_time()"))
+    elif info is None and not is_counter_name(name):
+        out.append(("SL030", name, f"{fn}() over {name}, which is not named like a counter "
+                    "(expected a _total, _count, _sum or _bucket suffix)"))
 
 
 #: op -> (lo, hi, c) -> (``x op c`` false for every x in [lo, hi], true for every x)
@@ -99,107 +144,72 @@ def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
     return None
 
 
-def check_impossible_comparison(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+def _impossible_comparison(node: Any, op: str, out: list[Problem]) -> None:
     """SL031: a comparison of a bounded metric with a constant outside (or covering) its range."""
-    for rule in _parsed(rf):
-        for node, op in rule.expr_index.binaries:
-            if op not in COMPARISONS:
-                continue
-            c, side = number_value(node.rhs), node.lhs
-            if c is None:
-                c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
-            dom = domain_of(side) if c is not None else None
-            if c is None or dom is None:
-                continue
-            lo, hi, metric = dom
-            verdict = comparison_verdict(op, lo, hi, c)
-            if verdict is not None:
-                yield from _finding(
-                    rf, rule, "SL031", metric,
-                    f"comparison '{op} {c:g}' is {verdict} true: {metric} is always in "
-                    f"[{lo:g}, {hi:g}]")
+    c, side = number_value(node.rhs), node.lhs
+    if c is None:
+        c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
+    dom = domain_of(side) if c is not None else None
+    if c is None or dom is None:
+        return
+    lo, hi, metric = dom
+    verdict = comparison_verdict(op, lo, hi, c)
+    if verdict is not None:
+        out.append(("SL031", metric, f"comparison '{op} {c:g}' is {verdict} true: {metric} is "
+                    f"always in [{lo:g}, {hi:g}]"))
 
 
-def check_template_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL032: templates may only use labels the expression's result still carries."""
-    memo = ctx.template_labels
-    for rule in _parsed(rf):
-        if rule.kind != "alert":
-            continue
-        for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
-            for name, fld in fields.items():
-                used = memo.get(fld.value)
-                if used is None:
-                    used = memo[fld.value] = _labels_read(fld.value)
-                if not used:
-                    continue
-                labels = rule.expr_index.labels(rule.ast)
-                for label in used:
-                    if labels.lacks(label):
-                        kept = ("{" + ", ".join(sorted(labels.kept)) + "}"
-                                if labels.kept is not None else "its input labels")
-                        found = rf.finding(
-                            "SL032", fld.line, fld.column,
-                            f"{rule.where}: {kind} {name!r} uses $labels.{label}, but the "
-                            f"expression aggregates it away (result keeps {kept})", rule)
-                        if found is not None:
-                            yield found
+def labels_read(template: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Label names a template reads through ``$labels``, once per use, in order (memoised)."""
+    used = memo.get(template)
+    if used is None:
+        used = memo[template] = (
+            tuple(m.group(1) or m.group(2) for m in _TEMPLATE_LABEL.finditer(template))
+            if "$labels" in template else ())
+    return used
 
 
-def _labels_read(template: str) -> tuple[str, ...]:
-    """Label names a template reads through ``$labels``, once per use, in order."""
-    if "$labels" not in template:
-        return ()
-    return tuple(m.group(1) or m.group(2) for m in _TEMPLATE_LABEL.finditer(template))
+def dropped_label_findings(rf: RuleFile, rule: Rule, kind: str, name: str, fld: Field,
+                           used: tuple[str, ...]) -> Iterator[Finding]:
+    """SL032: a template of ``rule`` uses a label (of ``used``) its expression cannot return."""
+    labels = rule.expr_index.labels(rule.ast)
+    for label in used:
+        if labels.lacks(label):
+            kept = ("{" + ", ".join(sorted(labels.kept)) + "}"
+                    if labels.kept is not None else "its input labels")
+            found = rf.finding(
+                "SL032", fld.line, fld.column,
+                f"{rule.where}: {kind} {name!r} uses $labels.{label}, but the "
+                f"expression aggregates it away (result keeps {kept})", rule)
+            if found is not None:
+                yield found
 
 
 _REGEX_OPS = (pp.MatchOp.Re, pp.MatchOp.NotRe)
 
 
-def check_regex_anchors(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+def _regex_anchors(sel: Any, out: list[Problem]) -> None:
     """SL033: PromQL regex matchers are fully anchored already."""
-    for rule in _parsed(rf):
-        for sel in rule.expr_index.selectors:
-            for m in sel.matchers.matchers:
-                if m.op not in _REGEX_OPS:
-                    continue
-                value = m.value
-                if value.startswith("^") or (value.endswith("$") and not value.endswith("\\$")):
-                    fixed = value.removeprefix("^")
-                    fixed = fixed[:-1] if fixed.endswith("$") else fixed
-                    yield from _finding(rf, rule, "SL033", value,
-                                        f'regex matcher {m.name}=~"{value}" has redundant '
-                                        f'anchors (PromQL anchors regexes); write "{fixed}"')
+    for m in sel.matchers.matchers:
+        if m.op not in _REGEX_OPS:
+            continue
+        value = m.value
+        if value.startswith("^") or (value.endswith("$") and not value.endswith("\\$")):
+            fixed = value.removeprefix("^")
+            fixed = fixed[:-1] if fixed.endswith("$") else fixed
+            out.append(("SL033", value, f'regex matcher {m.name}=~"{value}" has redundant '
+                        f'anchors (PromQL anchors regexes); write "{fixed}"'))
 
 
-def check_absent_aggregation(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+def _absent_aggregation(node: Any, fn: str, out: list[Problem]) -> None:
     """SL034: absent(sum(x)) loses every label, so the alert cannot say what is missing."""
-    for rule in _parsed(rf):
-        for node, fn in rule.expr_index.calls:
-            if fn in ("absent", "absent_over_time"):
-                arg = unwrap(node.args[0]) if node.args else None
-                if isinstance(arg, pp.SubqueryExpr):
-                    arg = unwrap(arg.expr)
-                if isinstance(arg, pp.AggregateExpr):
-                    yield from _finding(rf, rule, "SL034", fn,
-                                        f"{fn}() over the aggregation "
-                                        f"{op_name(arg.op)}(...): the result has no labels to "
-                                        "say which series is missing; pass the selector itself")
-
-
-def check_short_range(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL035: a range under 2 scrape intervals may hold fewer than two samples."""
-    minimum = 2 * ctx.scrape_interval
-    for rule in _parsed(rf):
-        for node in rule.expr_index.ranges:
-            rng = node.range
-            if rng is None or rng.total_seconds() >= minimum:
-                continue
-            text = str(pp.display_duration(rng))
-            yield from _finding(rf, rule, "SL035", f"[{text}",
-                                f"range [{text}] is shorter than 2x the scrape interval "
-                                f"({ctx.scrape_interval:g}s); use at least "
-                                f"[{format_duration(int(minimum * 1000))}]")
+    arg = unwrap(node.args[0]) if node.args else None
+    if isinstance(arg, pp.SubqueryExpr):
+        arg = unwrap(arg.expr)
+    if isinstance(arg, pp.AggregateExpr):
+        out.append(("SL034", fn, f"{fn}() over the aggregation {op_name(arg.op)}(...): the "
+                    "result has no labels to say which series is missing; pass the selector "
+                    "itself"))
 
 
 def _matches(sel: Any, labels: dict[str, str]) -> bool:
@@ -272,11 +282,9 @@ def check_vector_matching(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     if not series:
         return
     source = ctx.series_sources.get(rf.path, "the unit tests")
-    for rule in _parsed(rf):
+    for rule in rf.rules():
+        if rule.ast is None:
+            continue
         for needle, message in series_matching_problems(rule.ast, series):
-            yield from _finding(rf, rule, "SL036", needle, f"{message} [series from {source}]")
-
-
-PROMQL_CHECKS = (check_rate_on_gauge, check_impossible_comparison, check_template_labels,
-                 check_regex_anchors, check_absent_aggregation, check_short_range,
-                 check_vector_matching)
+            yield from problem_finding(rf, rule, "SL036", needle,
+                                       f"{message} [series from {source}]")

@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from .checks_promql import dropped_label_findings, expr_problems, labels_read, problem_finding
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
 from .promql_walk import COMPARISONS
 
-__all__ = ["STRUCTURE_CHECKS", "markdown_anchors", "runbook_candidates"]
+__all__ = ["check_file", "markdown_anchors", "runbook_candidates"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXPLICIT_ANCHOR = re.compile(r"""(?:<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w\-]+)\})""")
@@ -32,84 +33,132 @@ def _emit(found: Finding | None) -> Iterator[Finding]:
         yield found
 
 
-def check_duplicates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL010/SL011: duplicate group names; same rule name + labels twice."""
+def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
+    """Every rule check (SL004, SL010-SL035) over ``rf`` in one pass over its rules.
+
+    One pass instead of one per check: the per-rule work is a few dictionary
+    reads, and what depends on the expression only (SL030-SL035) is computed
+    once per distinct expression of the run (``ctx.expr_problems``). SL036
+    needs the unit tests' series and runs separately
+    (:func:`.checks_promql.check_vector_matching`).
+    """
+    out = _duplicates(rf)
+    allowed = ", ".join(sorted(ctx.severities))
+    severities = ctx.severities
+    memo, interval = ctx.expr_problems, ctx.scrape_interval
+    known, used_memo = ctx.template_ok, ctx.template_labels
+    root: list[Path] = []  # the repo root, looked up on the first checkable runbook link
+    for rule in rf.rules():
+        index = rule.expr_index
+        if index is not None:
+            text = rule.expr.value
+            problems = memo.get(text)
+            if problems is None:
+                problems = memo[text] = expr_problems(text, index, interval)
+            for code, needle, message in problems:
+                out.extend(problem_finding(rf, rule, code, needle, message))
+        if rule.kind != "alert":
+            continue
+        if index is not None:
+            out.extend(_condition_findings(rf, rule))
+        sev = rule.labels.get("severity")
+        if sev is None or sev.value not in severities:
+            out.extend(_severity_findings(rf, rule, sev, allowed))
+        annotations = rule.annotations
+        for name in ("summary", "runbook_url"):
+            if not annotations.get(name, _NO_FIELD).value.strip():
+                out.extend(_emit(rf.finding("SL022", rule.name.line, rule.name.column,
+                                            f"{rule.where}: missing annotation {name!r}", rule)))
+        link = annotations.get("runbook_url")
+        if link is not None and "{{" not in link.value and link.value.strip() and \
+                not _SCHEME.match(link.value.strip()):
+            if not root:
+                root.append(ctx.root_for(rf.path))
+            out.extend(_runbook_findings(rf, rule, link, root[0]))
+        for kind, fields in (("label", rule.labels), ("annotation", annotations)):
+            for name, fld in fields.items():
+                value = fld.value
+                if not (known.get(value) or ("{{" not in value and "}}" not in value)):
+                    out.extend(_template_findings(rf, rule, kind, name, fld, known))
+                if index is not None:
+                    used = labels_read(value, used_memo)
+                    if used:
+                        out.extend(dropped_label_findings(rf, rule, kind, name, fld, used))
+    return out
+
+
+def _duplicates(rf: RuleFile) -> list[Finding]:
+    """SL010/SL011: duplicate group names; same rule name + labels twice.
+
+    promtool: recording rules must be unique per file, alerts per group. Rules
+    are first told apart by name; the labels are compared only when a name repeats.
+    """
+    out: list[Finding] = []
     seen_groups: dict[str, Field] = {}
-    seen_rules: dict[tuple[str, str, tuple[tuple[str, str], ...]], Rule] = {}
+    seen_rules: dict[tuple[str, str, str], list[Rule]] = {}
     for group in rf.groups:
         first = seen_groups.get(group.name.value)
         if first is not None:
-            yield from _emit(rf.finding(
+            out.extend(_emit(rf.finding(
                 "SL010", group.name.line, group.name.column,
-                f'duplicate group name "{group.name.value}" (first defined at line {first.line})'))
+                f'duplicate group name "{group.name.value}" (first defined at line {first.line})')))
         else:
             seen_groups[group.name.value] = group.name
         for rule in group.rules:
-            labels = tuple(sorted([(k, v.value) for k, v in rule.labels.items()]))
-            # promtool: recording rules must be unique per file; alerts per group
-            scope = "" if rule.kind == "record" else group.name.value
-            key = (rule.kind + ":" + scope, rule.name.value, labels)
-            prev = seen_rules.get(key)
-            if prev is not None:
-                yield from _emit(rf.finding(
-                    "SL011", rule.name.line, rule.name.column,
-                    f'{rule.where}: duplicate {rule.kind} "{rule.name.value}" with the same '
-                    f"labels (first defined at line {prev.name.line})", rule))
-            else:
-                seen_rules[key] = rule
+            key = (rule.kind, "" if rule.kind == "record" else group.name.value, rule.name.value)
+            same_name = seen_rules.get(key)
+            if same_name is None:
+                seen_rules[key] = [rule]
+                continue
+            labels = _label_key(rule)
+            prev = next((p for p in same_name if _label_key(p) == labels), None)
+            if prev is None:
+                same_name.append(rule)
+                continue
+            out.extend(_emit(rf.finding(
+                "SL011", rule.name.line, rule.name.column,
+                f'{rule.where}: duplicate {rule.kind} "{rule.name.value}" with the same '
+                f"labels (first defined at line {prev.name.line})", rule)))
+    return out
 
 
-def check_missing_for(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL020: an alert comparing against a threshold fires on a single bad evaluation."""
-    for rule in rf.rules():
-        if rule.kind != "alert" or rule.ast is None or not rule.expr_index.has_threshold():
-            continue
-        if rule.for_ is None or rule.for_ms == 0:
-            at = rule.for_ or rule.name
-            yield from _emit(rf.finding(
-                "SL020", at.line, at.column,
-                f"{rule.where}: threshold alert without 'for': one bad evaluation fires it; "
-                "add e.g. 'for: 5m'", rule))
+def _label_key(rule: Rule) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted([(k, v.value) for k, v in rule.labels.items()]))
 
 
 _CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
 _CONDITION_OPS = COMPARISONS | {"and", "unless"}
 
 
-def check_no_condition(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
-    for rule in rf.rules():
-        if rule.kind != "alert" or rule.ast is None:
-            continue
-        index = rule.expr_index
-        conditional = (any(op in _CONDITION_OPS for _n, op in index.binaries)
-                       or any(name in _CONDITION_FUNCS for _n, name in index.calls))
-        if not conditional:
-            yield from _emit(rf.finding(
-                "SL024", rule.expr.line, rule.expr.column,
-                f"{rule.where}: the expression has no condition (comparison, absent(), and, "
-                "unless): the alert fires for every series it returns", rule))
+def _condition_findings(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
+    """SL020: a threshold alert without ``for`` fires on a single bad evaluation.
+    SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
+    index = rule.expr_index
+    if index.has_threshold() and (rule.for_ is None or rule.for_ms == 0):
+        at = rule.for_ or rule.name
+        yield from _emit(rf.finding(
+            "SL020", at.line, at.column,
+            f"{rule.where}: threshold alert without 'for': one bad evaluation fires it; "
+            "add e.g. 'for: 5m'", rule))
+    if not (any(op in _CONDITION_OPS for _n, op in index.binaries)
+            or any(name in _CONDITION_FUNCS for _n, name in index.calls)):
+        yield from _emit(rf.finding(
+            "SL024", rule.expr.line, rule.expr.column,
+            f"{rule.where}: the expression has no condition (comparison, absent(), and, "
+            "unless): the alert fires for every series it returns", rule))
 
 
-def check_required_labels(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL021/SL022: severity label in the allowed set; summary and runbook_url annotations."""
-    allowed = ", ".join(sorted(ctx.severities))
-    for rule in rf.rules():
-        if rule.kind != "alert":
-            continue
-        sev = rule.labels.get("severity")
-        if sev is None:
-            yield from _emit(rf.finding("SL021", rule.name.line, rule.name.column,
-                                        f"{rule.where}: missing label 'severity' "
-                                        f"(expected one of {allowed})", rule))
-        elif sev.value not in ctx.severities:
-            yield from _emit(rf.finding("SL021", sev.line, sev.column,
-                                        f"{rule.where}: label severity: expected one of "
-                                        f"{allowed}, got {sev.value!r}", rule))
-        for name in ("summary", "runbook_url"):
-            if not rule.annotations.get(name, _NO_FIELD).value.strip():
-                yield from _emit(rf.finding("SL022", rule.name.line, rule.name.column,
-                                            f"{rule.where}: missing annotation {name!r}", rule))
+def _severity_findings(rf: RuleFile, rule: Rule, sev: Field | None,
+                       allowed: str) -> Iterator[Finding]:
+    """SL021: the severity label is missing or outside the allowed set."""
+    if sev is None:
+        yield from _emit(rf.finding("SL021", rule.name.line, rule.name.column,
+                                    f"{rule.where}: missing label 'severity' "
+                                    f"(expected one of {allowed})", rule))
+    else:
+        yield from _emit(rf.finding("SL021", sev.line, sev.column,
+                                    f"{rule.where}: label severity: expected one of "
+                                    f"{allowed}, got {sev.value!r}", rule))
 
 
 def _slug(heading: str) -> str:
@@ -156,63 +205,45 @@ def runbook_candidates(rf: RuleFile, ctx: LintContext) -> list[Path]:
     return sorted(set(out))
 
 
-def check_runbook_links(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+def _runbook_findings(rf: RuleFile, rule: Rule, link: Field, root: Path) -> Iterator[Finding]:
     """SL023: a repo-relative runbook_url must name an existing file and #anchor."""
-    root = ctx.root_for(rf.path)
-    for rule in rf.rules():
-        link = rule.annotations.get("runbook_url")
-        if link is None or not link.value.strip() or "{{" in link.value:
-            continue
-        url = link.value.strip()
-        if _SCHEME.match(url):
-            continue  # http(s)://, mailto: ...: not checkable offline
-        target, _, anchor = url.partition("#")
-        candidates = [root / target, Path(rf.path).parent / target] if target else []
-        path = next((c for c in candidates if c.is_file()), None)
-        if path is None:
+    url = link.value.strip()
+    target, _, anchor = url.partition("#")
+    candidates = [root / target, Path(rf.path).parent / target] if target else []
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        yield from _emit(rf.finding(
+            "SL023", link.line, link.column,
+            f"{rule.where}: runbook_url {url!r}: file {target!r} does not exist "
+            f"(looked in {root})", rule))
+        return
+    if anchor and path.suffix.lower() in (".md", ".markdown"):
+        anchors = markdown_anchors(path, path.stat().st_mtime)
+        if anchor not in anchors:
+            near = ", ".join(sorted(a for a in anchors if anchor.split("-")[0] in a)[:3])
+            hint = f"; similar: {near}" if near else ""
             yield from _emit(rf.finding(
                 "SL023", link.line, link.column,
-                f"{rule.where}: runbook_url {url!r}: file {target!r} does not exist "
-                f"(looked in {root})", rule))
-            continue
-        if anchor and path.suffix.lower() in (".md", ".markdown"):
-            anchors = markdown_anchors(path, path.stat().st_mtime)
-            if anchor not in anchors:
-                near = ", ".join(sorted(a for a in anchors if anchor.split("-")[0] in a)[:3])
-                hint = f"; similar: {near}" if near else ""
-                yield from _emit(rf.finding(
-                    "SL023", link.line, link.column,
-                    f"{rule.where}: runbook_url {url!r}: no heading or anchor "
-                    f"#{anchor} in {target}{hint}", rule))
+                f"{rule.where}: runbook_url {url!r}: no heading or anchor "
+                f"#{anchor} in {target}{hint}", rule))
 
 
-def check_templates(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-    """SL004: label and annotation templates must parse (engineer C's Go-template parser,
-    the one the embedded engine renders alerts with, so lint and evaluation agree)."""
+def _template_findings(rf: RuleFile, rule: Rule, kind: str, name: str, fld: Field,
+                       known: dict[str, bool]) -> Iterator[Finding]:
+    """SL004: a label or annotation template must parse (engineer C's Go-template parser,
+    the one the embedded engine renders alerts with, so lint and evaluation agree).
+
+    Whether a template parses depends on its text only (the name is only quoted
+    in the error), so ``known`` remembers each text's verdict for the run."""
     from ..errors import TemplateError
     from ..promql.templates import parse_template
 
-    known = ctx.template_ok
-    for rule in rf.rules():
-        if rule.kind != "alert":
-            continue
-        for kind, fields in (("label", rule.labels), ("annotation", rule.annotations)):
-            for name, fld in fields.items():
-                text = fld.value
-                if known.get(text) or ("{{" not in text and "}}" not in text):
-                    continue
-                # whether a template parses depends on its text only (the name is only
-                # quoted in the error), so a text that parsed once is not parsed again
-                try:
-                    parse_template(text, f"__alert_{rule.name.value}")
-                except TemplateError as exc:
-                    known[text] = False
-                    yield from _emit(rf.finding("SL004", fld.line, fld.column,
-                                                f"{rule.where}: {kind} {name!r}: {exc}", rule))
-                else:
-                    known[text] = True
-
-
-STRUCTURE_CHECKS = (check_duplicates, check_missing_for, check_no_condition,
-                    check_required_labels,
-                    check_runbook_links, check_templates)
+    text = fld.value
+    try:
+        parse_template(text, f"__alert_{rule.name.value}")
+    except TemplateError as exc:
+        known[text] = False
+        yield from _emit(rf.finding("SL004", fld.line, fld.column,
+                                    f"{rule.where}: {kind} {name!r}: {exc}", rule))
+    else:
+        known[text] = True

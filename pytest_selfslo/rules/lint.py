@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .checks_promql import PROMQL_CHECKS, series_matching_problems
-from .checks_structure import STRUCTURE_CHECKS
+from .checks_promql import check_vector_matching, series_matching_problems
+from .checks_structure import check_file
 from .context import LintContext
 from .findings import Finding, Severity, resolve_codes
 from .loader import RuleFile, load_file
@@ -167,8 +167,8 @@ def lint_files(files: Sequence[RuleFile], ctx: LintContext) -> list[Finding]:
         out += rf.findings
         if rf.kind != "rules":
             continue
-        for check in (*STRUCTURE_CHECKS, *PROMQL_CHECKS):
-            out.extend(check(rf, ctx))
+        out += check_file(rf, ctx)
+        out.extend(check_vector_matching(rf, ctx))
     return out
 
 
