@@ -71,6 +71,8 @@ def parse_timestamp(value: Any) -> float:
         raise ValueError(f"expected an RFC 3339 timestamp like '2024-05-01T12:00:00Z' "
                          f"(with Z or an offset), got {value!r}")
     year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
+    if int(second) > 60:  # 60 is a leap second; datetime() below only sees min(second, 59)
+        raise ValueError(f"invalid RFC 3339 timestamp {value!r}: second must be in 0..60")
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute),
                           min(int(second), 59), tzinfo=timezone.utc)

@@ -36,11 +36,13 @@ from .heartbeat_io import (
     _open_log,
     _parse_line,
 )
-from .heartbeat_model import MAX_TOKEN_ID_LEN, SCORES, Heartbeat
+from .heartbeat_model import MAX_TOKEN_ID_LEN, SCORES, Heartbeat, parse_timestamp
 
 __all__ = ["HeartbeatColumns", "scan_heartbeats"]
 
 _NUMBERS = operator.itemgetter("ts", *SCORES)
+_SCORES = operator.itemgetter(*SCORES)
+_TS = operator.itemgetter("ts")
 _KIND_STRICT = operator.itemgetter("kind")
 _HEARTBEAT = {"heartbeat"}
 _TOKEN = operator.itemgetter("token_id")
@@ -246,7 +248,10 @@ def _numbers(records: list[Any], text: bytes) -> np.ndarray | None:
         # count then replaces a type check of every value.
         if not (quotes_known and text.count(b'"') == _QUOTES * n):
             flat = list(values)
-            if not set(map(type, flat)) <= _NUMBER_TYPES:  # str, None, bool, containers
+            types = set(map(type, flat))
+            if str in types and types <= _NUMBER_TYPES | {str}:
+                return _with_text_times(records)  # RFC 3339 ts (a string score fails there)
+            if not types <= _NUMBER_TYPES:  # None, bool, containers
                 return None
             values = iter(flat)
         numbers = np.fromiter(values, np.float64, 5 * n).reshape(n, 5)
@@ -257,6 +262,77 @@ def _numbers(records: list[Any], text: bytes) -> np.ndarray | None:
     if any(type(v) is bool for i in maybe_bool.tolist() for v in _NUMBERS(records[i])):
         return None
     return numbers
+
+
+def _with_text_times(records: list[Any]) -> np.ndarray | None:
+    """:func:`_numbers` for records whose ``ts`` may be RFC 3339 text; scores must be numbers."""
+    n = len(records)
+    scores = list(chain.from_iterable(map(_SCORES, records)))
+    if not set(map(type, scores)) <= _NUMBER_TYPES:
+        return None
+    times = list(map(_TS, records))
+    ts = _canonical_times(times)
+    if ts is None:
+        try:
+            ts = np.array(list(map(parse_timestamp, times)), dtype=np.float64)
+        except ValueError:  # the exact path reports it
+            return None
+    numbers = np.empty((n, 5))
+    numbers[:, 0] = ts
+    numbers[:, 1:] = np.fromiter(scores, np.float64, 4 * n).reshape(n, 4)
+    return numbers
+
+
+#: Character positions of ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (what the writer's
+#: ``rfc3339=True`` produces) that must be digits, and the fixed separators.
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
+_SEPARATORS = np.frombuffer(b"----------T--:--:--.------Z", np.uint8)
+_SEPARATOR_AT = [4, 7, 10, 13, 16, 19, 26]
+
+
+def _canonical_times(times: list[Any]) -> np.ndarray | None:
+    """Unix seconds of canonical RFC 3339 UTC texts, vectorised, or None if any is not one.
+
+    Gives bit for bit what :func:`~pytest_selfslo.heartbeat_model.parse_timestamp`
+    gives (same operations in the same order: whole seconds, +1 for a leap
+    second, + the fraction); anything unusual (offsets, other fraction
+    lengths, lowercase, impossible dates) is left to that function.
+    """
+    if set(map(type, times)) != {str} or set(map(len, times)) != {27}:
+        return None
+    try:
+        raw = "".join(times).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    chars = np.frombuffer(raw, np.uint8).reshape(-1, 27)
+    if not (chars[:, _SEPARATOR_AT] == _SEPARATORS[_SEPARATOR_AT]).all():
+        return None
+    d = chars[:, _DIGITS].astype(np.int64) - 48
+    if ((d < 0) | (d > 9)).any():
+        return None
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
+    hour, minute = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11]
+    second = d[:, 12] * 10 + d[:, 13]
+    micros = d[:, 14:20] @ np.array([100000, 10000, 1000, 100, 10, 1], dtype=np.int64)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    if ((year < 1) | (month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59)
+            | (second > 60)).any():
+        return None
+    if (day > month_days[month] + (leap & (month == 2))).any():
+        return None
+    # days since 1970-01-01 (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    whole = days * 86400 + hour * 3600 + minute * 60 + np.minimum(second, 59)
+    seconds = whole.astype(np.float64) + (second == 60)
+    result: np.ndarray = seconds + micros / 1e6  # as float(f"0.{frac}"): both correctly rounded
+    return result
 
 
 def _parse_joined(wrapped: bytes) -> tuple[list[Any] | None, int, _Span | None]:

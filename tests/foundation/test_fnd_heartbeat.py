@@ -90,6 +90,8 @@ def test_rfc3339_round_trip_keeps_microseconds() -> None:
     ({"ts": "yesterday"}, "field 'ts': expected an RFC 3339 timestamp"),
     ({"ts": "2023-11-14T22:13:20"}, "field 'ts': expected an RFC 3339 timestamp"),
     ({"ts": "2023-02-30T00:00:00Z"}, "field 'ts': invalid RFC 3339 timestamp"),
+    ({"ts": "2023-02-28T00:00:61Z"}, "field 'ts': invalid RFC 3339 timestamp '2023-02-28T00:00:61Z': "
+                                     "second must be in 0..60"),
     ({"ts": None}, "field 'ts': expected unix seconds or an RFC 3339 string, got NoneType"),
 ])
 def test_bad_fields_name_the_field_and_value(change: dict[str, object], message: str) -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pytest_selfslo import heartbeat_io, heartbeat_scan
 from pytest_selfslo.errors import HeartbeatFormatError
 from pytest_selfslo.heartbeat import SCORES, generate_heartbeats, read_heartbeats
+from pytest_selfslo.heartbeat_model import format_timestamp
 from pytest_selfslo.heartbeat_scan import scan_heartbeats
 from pytest_selfslo.strategies import heartbeat
 
@@ -35,6 +36,14 @@ odd_lines = st.sampled_from([
 ])
 lines_strategy = st.lists(st.one_of(heartbeat(token_id=None).map(lambda h: h.to_json_line().encode()),
                                     odd_lines), max_size=50)
+rfc3339_lines = st.lists(st.one_of(
+    heartbeat(token_id=None).map(lambda h: h.to_json_line(rfc3339=True).encode()),
+    st.sampled_from([orjson.dumps({**GOOD, "ts": ts}) for ts in (
+        "2023-02-29T00:00:00.000000Z", "1972-06-30T23:59:60.500000Z", "2024-02-29T23:59:59.999999Z",
+        "2023-11-14T22:13:20.000001+01:00", "2023-11-14t22:13:20.000001z", "2023-11-14T22:13:20Z",
+        "2023-11-14T24:13:20.000000Z", "0000-01-01T00:00:00.000000Z", "2023-11-14T22:13:20.00000xZ",
+        "١٩٧٠-01-01T00:00:00.000000Z")] + [orjson.dumps({**GOOD, "ts": "2023-11-14T22:13:20.000000Z",
+                                                              "stress": "0.1"})])), max_size=50)
 
 
 def same(path: Path, token: str | None = None) -> None:
@@ -60,6 +69,33 @@ def test_scan_matches_the_reader(tmp_path_factory: pytest.TempPathFactory, lines
     with mock.patch.object(heartbeat_scan, "_CHUNK", chunk), \
             mock.patch.object(heartbeat_scan, "_BATCH_BYTES", batch):
         same(path, token)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=rfc3339_lines)
+def test_scan_of_rfc3339_timestamps_matches_the_reader(tmp_path_factory: pytest.TempPathFactory,
+                                                       lines: list[bytes]) -> None:
+    """Text timestamps are converted in bulk, bit for bit as parse_timestamp does."""
+    path = tmp_path_factory.mktemp("scan") / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    same(path)
+
+
+@pytest.mark.parametrize("odd_ts", ["2023-02-29T00:00:00.000000Z", "2023-04-31T00:00:00.000000Z",
+                                    "1900-02-29T00:00:00.000000Z", "2023-01-01T24:00:00.000000Z",
+                                    "2023-01-01T00:60:00.000000Z", "2023-01-01T00:00:61.000000Z",
+                                    "0000-01-01T00:00:00.000000Z", "2023-13-01T00:00:00.000000Z",
+                                    "2023-01-01T00:00:0x.000000Z", "2023-01-01T00:00:00.000000+"])
+def test_bulk_rfc3339_refuses_what_parse_timestamp_refuses(tmp_path: Path, odd_ts: str) -> None:
+    times = [format_timestamp(1_700_000_000 + 0.25 * i) for i in range(50)]
+    times[20] = odd_ts
+    times[30] = "1972-06-30T23:59:60.500000Z"  # a leap second is valid
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({**GOOD, "ts": t}) + b"\n" for t in times))
+    same(path)
+    cols = scan_heartbeats(path)
+    assert (cols.skipped, cols.bad_lines) == (1, [21])
+    assert cols.reasons[0].startswith("field 'ts': ")
 
 
 _G = orjson.dumps(GOOD)
