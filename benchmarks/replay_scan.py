@@ -7,7 +7,8 @@ nothing checked. Ours: :func:`pytest_selfslo.replay.replay` with count 0, i.e.
 validate every line, count the total, keep the score columns and compute the
 averages, percentiles and SLO verdicts, in one pass over the file. Runs are
 interleaved and the best of R is kept for each (the machine is shared). The
-last line prints ours/baseline (lower is better) in wall and CPU time.
+last line prints ours/baseline (lower is better) in CPU (``time.process_time``)
+and wall time.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("bare", "ours"):
             print(f"{name:>4}: wall {t[name + '_wall']:.3f}s ({mib / t[name + '_wall']:.0f} MiB/s)"
                   f"  cpu {t[name + '_cpu']:.3f}s")
-        print(f"ratio ours/bare: wall {t['ours_wall'] / t['bare_wall']:.2f}x, "
-              f"cpu {t['ours_cpu'] / t['bare_cpu']:.2f}x", file=sys.stdout)
+        # CPU first: on a shared machine process time is the steadier of the two
+        print(f"ratio ours/bare: cpu {t['ours_cpu'] / t['bare_cpu']:.2f}x, "
+              f"wall {t['ours_wall'] / t['bare_wall']:.2f}x (target <= 2x)", file=sys.stdout)
     finally:
         os.unlink(path)
     return 0
