@@ -17,7 +17,7 @@ from .checks_promql import dropped_label_findings, expr_problems, labels_read, p
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
-from .promql_walk import COMPARISONS
+from .promql_walk import COMPARISONS, ExprIndex
 
 __all__ = ["check_file", "markdown_anchors", "runbook_candidates"]
 
@@ -50,38 +50,45 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
     root: list[Path] = []  # the repo root, looked up on the first checkable runbook link
     for rule in rf.rules():
         index = rule.expr_index
+        threshold = conditional = False
         if index is not None:
             text = rule.expr.value
-            problems = memo.get(text)
-            if problems is None:
-                problems = memo[text] = expr_problems(text, index, interval)
+            facts = memo.get(text)
+            if facts is None:
+                facts = memo[text] = (expr_problems(text, index, interval),
+                                      index.has_threshold(), _has_condition(index))
+            problems, threshold, conditional = facts
             for code, needle, message in problems:
                 out.extend(problem_finding(rf, rule, code, needle, message))
         if rule.kind != "alert":
             continue
         if index is not None:
-            out.extend(_condition_findings(rf, rule))
-        sev = rule.labels.get("severity")
+            if threshold and (rule.for_ is None or rule.for_ms == 0):
+                out.extend(_missing_for(rf, rule))
+            if not conditional:
+                out.extend(_no_condition(rf, rule))
+        labels, annotations = rule.labels, rule.annotations
+        sev = labels.get("severity")
         if sev is None or sev.value not in severities:
             out.extend(_severity_findings(rf, rule, sev, allowed))
-        annotations = rule.annotations
-        for name in ("summary", "runbook_url"):
-            if not annotations.get(name, _NO_FIELD).value.strip():
-                out.extend(_emit(rf.finding("SL022", rule.name.line, rule.name.column,
-                                            f"{rule.where}: missing annotation {name!r}", rule)))
-        link = annotations.get("runbook_url")
+        summary, link = annotations.get("summary"), annotations.get("runbook_url")
+        if summary is None or link is None or not summary.value.strip() or \
+                not link.value.strip():
+            out.extend(_annotation_findings(rf, rule))
         if link is not None and "{{" not in link.value and link.value.strip() and \
                 not _SCHEME.match(link.value.strip()):
             if not root:
                 root.append(ctx.root_for(rf.path))
             out.extend(_runbook_findings(rf, rule, link, root[0]))
-        for kind, fields in (("label", rule.labels), ("annotation", annotations)):
+        for kind, fields in (("label", labels), ("annotation", annotations)):
             for name, fld in fields.items():
                 value = fld.value
                 if not (known.get(value) or ("{{" not in value and "}}" not in value)):
                     out.extend(_template_findings(rf, rule, kind, name, fld, known))
                 if index is not None:
-                    used = labels_read(value, used_memo)
+                    used = used_memo.get(value)
+                    if used is None:
+                        used = labels_read(value, used_memo)
                     if used:
                         out.extend(dropped_label_findings(rf, rule, kind, name, fld, used))
     return out
@@ -130,22 +137,34 @@ _CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
 _CONDITION_OPS = COMPARISONS | {"and", "unless"}
 
 
-def _condition_findings(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
-    """SL020: a threshold alert without ``for`` fires on a single bad evaluation.
-    SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
-    index = rule.expr_index
-    if index.has_threshold() and (rule.for_ is None or rule.for_ms == 0):
-        at = rule.for_ or rule.name
-        yield from _emit(rf.finding(
-            "SL020", at.line, at.column,
-            f"{rule.where}: threshold alert without 'for': one bad evaluation fires it; "
-            "add e.g. 'for: 5m'", rule))
-    if not (any(op in _CONDITION_OPS for _n, op in index.binaries)
-            or any(name in _CONDITION_FUNCS for _n, name in index.calls)):
-        yield from _emit(rf.finding(
-            "SL024", rule.expr.line, rule.expr.column,
-            f"{rule.where}: the expression has no condition (comparison, absent(), and, "
-            "unless): the alert fires for every series it returns", rule))
+def _has_condition(index: ExprIndex) -> bool:
+    return (any(op in _CONDITION_OPS for _n, op in index.binaries)
+            or any(name in _CONDITION_FUNCS for _n, name in index.calls))
+
+
+def _missing_for(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
+    """SL020: a threshold alert without ``for`` fires on a single bad evaluation."""
+    at = rule.for_ or rule.name
+    yield from _emit(rf.finding(
+        "SL020", at.line, at.column,
+        f"{rule.where}: threshold alert without 'for': one bad evaluation fires it; "
+        "add e.g. 'for: 5m'", rule))
+
+
+def _no_condition(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
+    """SL024: without a comparison (or absent/and/unless) every returned series is an alert."""
+    yield from _emit(rf.finding(
+        "SL024", rule.expr.line, rule.expr.column,
+        f"{rule.where}: the expression has no condition (comparison, absent(), and, "
+        "unless): the alert fires for every series it returns", rule))
+
+
+def _annotation_findings(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
+    """SL022: an alert lacks a non-empty ``summary`` or ``runbook_url`` annotation."""
+    for name in ("summary", "runbook_url"):
+        if not rule.annotations.get(name, _NO_FIELD).value.strip():
+            yield from _emit(rf.finding("SL022", rule.name.line, rule.name.column,
+                                        f"{rule.where}: missing annotation {name!r}", rule))
 
 
 def _severity_findings(rf: RuleFile, rule: Rule, sev: Field | None,

@@ -42,9 +42,11 @@ class LintContext:
     template_ok: dict[str, bool] = field(default_factory=dict)
     #: per-run memo, template text -> the label names it reads, in order of use
     template_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: per-run memo, expression text -> its SL030-SL035 problems (``checks_promql.Problem``);
-    #: they depend on the text and ``scrape_interval`` only, both fixed for a run
-    expr_problems: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    #: per-run memo, expression text -> (its SL030-SL035 problems as ``checks_promql.Problem``,
+    #: has a threshold, has a condition); they depend on the text and ``scrape_interval``
+    #: only, both fixed for a run
+    expr_problems: dict[str, tuple[list[tuple[str, str, str]], bool, bool]] = field(
+        default_factory=dict)
 
     def root_for(self, path: str) -> Path:
         """Repository root used for ``path``'s runbook links."""

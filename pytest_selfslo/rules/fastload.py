@@ -20,6 +20,7 @@ paths build the same rules on generated files, inside and outside the subset.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ..promql.durations import parse_duration
@@ -39,9 +40,9 @@ __all__ = ["build_fast"]
 #: every line: (indent, "- ", key, spaces, rest); without a key, ``rest`` must be empty or a
 #: comment, else the line is one the subset does not know ("---", "- scalar", "key : v"...)
 _LINE = re.compile(r"^( *)(?:(- +)?([A-Za-z_][A-Za-z0-9_]*):( +|$))?(.*)$", re.M)
-#: any character other than printable ASCII and the line feed (tabs, CR, BOM, non-ASCII:
-#: libyaml's columns and line breaks differ from Python's there)
-_UNUSUAL_CHAR = re.compile(r"[^\n\x20-\x7e]")
+#: printable ASCII and the line feed: a file with any other character (tab, CR, BOM,
+#: non-ASCII: libyaml's columns and line breaks differ from Python's there) is not read here
+_USUAL_BYTES = bytes(range(0x20, 0x7F)) + b"\n"
 #: characters a plain scalar may not start with (or that start another kind of node)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _DOUBLE = re.compile(r'"[^"\\]*"')
@@ -96,85 +97,96 @@ def _flow_map(value: str, line: int, col: int) -> _Map:
     return out
 
 
-class _Parser:
-    """Block mappings and sequences over the content rows (comments and blanks dropped)."""
+def _content_rows(lines: list[str]) -> Iterator[tuple[int, int, int, str, str, str, int]]:
+    """(line, indent, key column, "- ", key, value, value column) of each key line.
 
-    def __init__(self, text: str) -> None:
-        rows = _LINE.findall(text)
-        if len(rows) != text.count("\n") + 1:
+    A generator, so the rows of a file never all exist at once (they are
+    garbage as soon as the parser has read them): a cold lint pays for every
+    page of memory it touches first.
+    """
+    match = _LINE.match
+    for no, line in enumerate(lines, 1):
+        ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
+        if key:
+            if val[-1:] == " ":
+                val = val.rstrip(" ")
+            kcol = len(ind) + len(dash)
+            yield no, len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp)
+        elif val and val[0] != "#":
             raise _Unusual
-        content = []
-        for no, (ind, dash, key, sp, val) in enumerate(rows, 1):
-            if key:
-                if val[-1:] == " ":
-                    val = val.rstrip(" ")
-                kcol = len(ind) + len(dash)
-                content.append((no, len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp)))
-            elif val and val[0] != "#":
-                raise _Unusual
-        self.rows = content
-        self.n = len(content)
+
+
+class _Parser:
+    """Block mappings and sequences over the key rows, with one row of lookahead."""
+
+    def __init__(self, text: str, lines: list[str]) -> None:
+        self.rows = _content_rows(lines)
+        self.row = next(self.rows, None)
         # libyaml's end of stream: the line after the last one unless the text ends in "\n"
         self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
 
     def root(self) -> _Map:
-        if not self.rows or self.rows[0][3]:
+        row = self.row
+        if row is None or row[3]:
             raise _Unusual
-        node, i = self.mapping(0, self.rows[0][2])
-        if i != self.n:
+        node = self.mapping(row[2])
+        if self.row is not None:
             raise _Unusual
         return node
 
-    def mapping(self, i: int, col: int) -> tuple[_Map, int]:
-        """The block mapping whose first key (possibly after a "- ") is row ``i``."""
-        rows, n = self.rows, self.n
+    def mapping(self, col: int) -> _Map:
+        """The block mapping at ``col`` whose first key (possibly after a "- ") is the row."""
+        row = self.row
+        assert row is not None
+        rows = self.rows
         out = _Map()
-        out.start = rows[i][0]
+        out.start = row[0]
         while True:
-            no, _ind, _kcol, _dash, key, val, vcol = rows[i]
+            no, _ind, _kcol, _dash, key, val, vcol = row
             if key in out:
                 raise _Unusual
-            i += 1
+            nxt = self.row = next(rows, None)
             if val:
                 out[key] = _scalar(val, no, vcol)
             else:
-                if i >= n:
+                if nxt is None:
                     raise _Unusual  # a null value
-                nind = rows[i][1]
+                nind = nxt[1]
                 if nind > col:
-                    node, i = (self.sequence(i, nind) if rows[i][3]
-                               else self.mapping(i, nind))
-                elif nind == col and rows[i][3]:
-                    node, i = self.sequence(i, col)
+                    out[key] = self.sequence(nind) if nxt[3] else self.mapping(nind)
+                elif nind == col and nxt[3]:
+                    out[key] = self.sequence(col)
                 else:
                     raise _Unusual  # a null value
-                out[key] = node
-            if i >= n:
+                nxt = self.row
+            if nxt is None:
                 break
-            nind = rows[i][1]
+            nind = nxt[1]
             if nind < col:
                 break
-            if nind > col or rows[i][3]:
+            if nind > col or nxt[3]:
                 raise _Unusual  # a continuation line, or a sequence entry after a scalar
-        out.end = rows[i][0] if i < n else self.stream_end
-        return out, i
+            row = nxt
+        out.end = nxt[0] if nxt is not None else self.stream_end
+        return out
 
-    def sequence(self, i: int, col: int) -> tuple[list[_Map], int]:
-        """The block sequence of mappings whose first "- " is row ``i`` at ``col``."""
-        rows, n = self.rows, self.n
+    def sequence(self, col: int) -> list[_Map]:
+        """The block sequence of mappings whose first "- " is the row, at ``col``."""
         items = []
         while True:
-            node, i = self.mapping(i, rows[i][2])
-            items.append(node)
-            if i >= n:
+            row = self.row
+            assert row is not None
+            items.append(self.mapping(row[2]))
+            nxt = self.row
+            if nxt is None:
                 break
-            nind = rows[i][1]
-            if nind == col and rows[i][3]:
+            nind = nxt[1]
+            if nind == col and nxt[3]:
                 continue
             if nind > col:
                 raise _Unusual
             break
-        return items, i
+        return items
 
 
 def _duration(node: Any, cache: dict[str, int]) -> int:
@@ -192,7 +204,7 @@ def _duration(node: Any, cache: dict[str, int]) -> int:
 def _strings(node: Any) -> dict[str, Field]:
     if type(node) is not _Map or any(type(v) is not Field for v in node.values()):
         raise _Unusual
-    return dict(node)
+    return node  # a dict of Fields: the rule keeps the parsed mapping itself
 
 
 def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
@@ -233,15 +245,16 @@ def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
 
 
 def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
-    """Fill ``rf.groups`` from ``text`` when it is in the subset and clean; else False.
+    """Fill ``rf.groups`` from ``text`` (split into ``rf.lines``) when it is in the subset
+    and clean; else False.
 
     ``per_line`` are the per-rule disable comments (``loader._disables``). On
     False ``rf`` is untouched and the general loader must run.
     """
-    if _UNUSUAL_CHAR.search(text):
+    if not text.isascii() or text.encode("ascii").translate(None, _USUAL_BYTES):
         return False
     try:
-        root = _Parser(text).root()
+        root = _Parser(text, rf.lines).root()
         if list(root) != ["groups"] or type(root["groups"]) is not list:
             return False
         durations: dict[str, int] = {}
