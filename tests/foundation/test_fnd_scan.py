@@ -161,6 +161,27 @@ def test_scan_strict_and_file_errors(tmp_path: Path) -> None:
         scan_heartbeats(tmp_path / "empty.jsonl", strict=True)
 
 
+@pytest.mark.parametrize(("bad", "message"), [
+    (b'{"ts": 1, "coher', ":1235: invalid JSON: unexpected end of data (at column 17)"),
+    (orjson.dumps({**GOOD, "stress": True}),
+     ":1235: field 'stress': expected a number in [0, 1], got bool True"),
+    (orjson.dumps({**GOOD, "ts": "2023-02-29T00:00:00.000000Z"}),
+     ":1235: field 'ts': invalid RFC 3339 timestamp '2023-02-29T00:00:00.000000Z': day is out of "
+     "range for month"),
+])
+def test_strict_scan_names_a_bad_line_deep_in_a_chunk(tmp_path: Path, bad: bytes,
+                                                      message: str) -> None:
+    lines = [orjson.dumps(GOOD)] * 2000
+    lines[1234] = bad
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(HeartbeatFormatError) as scanned:
+        scan_heartbeats(path, strict=True)
+    with pytest.raises(HeartbeatFormatError) as read:
+        read_heartbeats(path, strict=True)
+    assert str(scanned.value) == str(read.value) == f"{path}{message}"
+
+
 def test_full_scan_reads_the_file_once_and_reports_progress(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The total ("of M total") comes from the same single pass: every byte is read once."""
