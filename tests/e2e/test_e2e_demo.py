@@ -13,7 +13,7 @@ import pytest
 
 from pytest_selfslo import demo
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
-from pytest_selfslo.errors import ConfigError
+from pytest_selfslo.errors import ConfigError, PrometheusUnavailable
 from pytest_selfslo.prometheus import availability
 
 
@@ -100,3 +100,15 @@ def test_scaled_policy_shrinks_windows_and_dwell() -> None:
 def test_bad_demo_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="must be positive"):
         demo.run(parse("--tick", "0"), out=io.StringIO())
+
+
+def test_demo_on_an_unavailable_backend_says_why_and_leaves_nothing() -> None:
+    reason = availability("docker")
+    if reason is None:
+        pytest.skip("a Docker daemon answers: the docker backend is available here")
+    before_dirs, before_children = leftovers(), child_pids()
+    with pytest.raises(PrometheusUnavailable, match="no Docker daemon answers"):
+        demo.run(parse("--duration", "1", "--prometheus", "docker"), out=io.StringIO())
+    assert leftovers() == before_dirs and child_pids() == before_children
+    assert not [t.name for t in threading.enumerate()
+                if t.name.startswith(("selfslo-demo", "uvicorn"))]
