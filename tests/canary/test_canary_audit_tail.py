@@ -100,30 +100,30 @@ def test_tail_reads_only_the_end_of_a_long_log(tmp_path: Path,
     assert read <= 8192, f"read {read} of {size} bytes for 5 records"
 
 
-def test_a_bad_line_in_the_tail_is_reported_like_a_full_read(tmp_path: Path) -> None:
-    lines = list(chained_lines([2000] * 30))
-    lines[27] = b'{"seq": 28, "edited": true}\n'
-    path = tmp_path / "canary_audit.jsonl"
-    path.write_bytes(b"".join(lines))
+def tail_error(path: Path, content: bytes, n: int) -> str:
+    """The error ``tail(n)`` raises on ``content``, checked equal to the full read's."""
+    path.write_bytes(content)
     log = AuditLog(path)
     with pytest.raises(AuditChainError) as full:
         log.records()
     with pytest.raises(AuditChainError) as tail:
-        log.tail(5)
+        log.tail(n)
     assert str(tail.value) == str(full.value)
-    assert f"{path}:28: record lacks the fields" in str(tail.value)
-    assert [r.seq for r in log.tail(2)] == [29, 30]  # the bad line is outside this tail
+    return str(tail.value)
+
+
+def test_a_bad_line_in_the_tail_is_reported_like_a_full_read(tmp_path: Path) -> None:
+    lines = list(chained_lines([2000] * 30))
+    lines[27] = b'{"seq": 28, "edited": true}\n'
+    path = tmp_path / "canary_audit.jsonl"
+    assert f"{path}:28: record lacks the fields" in tail_error(path, b"".join(lines), 5)
+    assert [r.seq for r in AuditLog(path).tail(2)] == [29, 30]  # bad line outside this tail
 
 
 def test_a_torn_last_line_fails_the_tail_like_a_full_read(tmp_path: Path) -> None:
     path = tmp_path / "canary_audit.jsonl"
     whole = b"".join(chained_lines([100] * 10))
-    path.write_bytes(whole[:-40])  # a crash mid-write: no newline, truncated JSON
-    log = AuditLog(path)
-    with pytest.raises(AuditChainError) as full:
-        log.records()
-    with pytest.raises(AuditChainError) as tail:
-        log.tail(3)
-    assert str(tail.value) == str(full.value)
-    assert ":10: not a valid JSON record" in str(tail.value)
-    assert log.last() is not None and log.last().seq == 9  # type: ignore[union-attr]
+    # a crash mid-write: no newline, truncated JSON
+    assert ":10: not a valid JSON record" in tail_error(path, whole[:-40], 3)
+    last = AuditLog(path).last()
+    assert last is not None and last.seq == 9  # last() skips the uncommitted line
