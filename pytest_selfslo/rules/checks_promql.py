@@ -30,11 +30,12 @@ from .promql_walk import (
 )
 
 __all__ = [
+    "Facts",
     "Problem",
     "check_vector_matching",
     "comparison_verdict",
     "dropped_label_findings",
-    "expr_problems",
+    "expr_facts",
     "labels_read",
     "locate",
     "problem_finding",
@@ -70,22 +71,41 @@ Problem = tuple[str, str, str]
 """(check code, needle to locate in the expression, message after the rule's name)."""
 
 
-def expr_problems(text: str, index: ExprIndex, scrape_interval: float) -> list[Problem]:
-    """SL030, SL031, SL033, SL034 and SL035 of one expression, in that order.
+Facts = tuple[list[Problem], bool, bool]
+"""(problems, has a threshold, has a condition) of one expression."""
+
+_CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
+_CONDITION_OPS = COMPARISONS | {"and", "unless"}
+
+
+def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
+    """What the checks need to know about one expression, in one visit of its indexed nodes.
+
+    * SL030, SL031, SL033, SL034 and SL035 problems, in that order;
+    * whether some comparison has a number on one side (a threshold: SL020),
+      exactly ``ExprIndex.has_threshold`` (that is SL031's constant, found once);
+    * whether it has a comparison, ``and``, ``unless`` or ``absent()`` (SL024).
 
     They depend on the expression (and the scrape interval) only, so a run
-    computes them once per distinct expression, in one visit of its indexed
-    nodes, and :func:`.checks_file.check_file` turns them into each rule's
-    findings. ``text`` only lets checks skip what the source cannot contain:
-    a regex matcher needs ``=~``/``!~`` (a ``~``), ``absent`` its name.
+    computes them once per distinct expression and
+    :func:`.checks_structure.check_file` turns them into each rule's findings.
+    ``text`` only lets checks skip what the source cannot contain: a regex
+    matcher needs ``=~``/``!~`` (a ``~``), ``absent`` its name.
     """
     out: list[Problem] = []
+    threshold = conditional = False
     for node, fn in index.calls:
         if fn in _COUNTER_FUNCS:
             _rate_on_gauge(node, fn, out)
+        elif fn in _CONDITION_FUNCS:
+            conditional = True
     for node, op in index.binaries:
         if op in COMPARISONS:
-            _impossible_comparison(node, op, out)
+            conditional = True
+            if _impossible_comparison(node, op, out):
+                threshold = True
+        elif op in _CONDITION_OPS:
+            conditional = True
     if "~" in text:
         for sel in index.selectors:
             _regex_anchors(sel, out)
@@ -103,7 +123,7 @@ def expr_problems(text: str, index: ExprIndex, scrape_interval: float) -> list[P
                     f"range [{shown}] is shorter than 2x the scrape interval "
                     f"({scrape_interval:g}s); use at least "
                     f"[{format_duration(int(minimum * 1000))}]"))
-    return out
+    return out, threshold, conditional
 
 
 def _rate_on_gauge(node: Any, fn: str, out: list[Problem]) -> None:
@@ -144,19 +164,24 @@ def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
     return None
 
 
-def _impossible_comparison(node: Any, op: str, out: list[Problem]) -> None:
-    """SL031: a comparison of a bounded metric with a constant outside (or covering) its range."""
+def _impossible_comparison(node: Any, op: str, out: list[Problem]) -> bool:
+    """SL031: a comparison of a bounded metric with a constant outside (or covering) its range.
+
+    Returns whether one side is a number (a threshold)."""
     c, side = number_value(node.rhs), node.lhs
     if c is None:
         c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
-    dom = domain_of(side) if c is not None else None
-    if c is None or dom is None:
-        return
+        if c is None:
+            return False
+    dom = domain_of(side)
+    if dom is None:
+        return True
     lo, hi, metric = dom
     verdict = comparison_verdict(op, lo, hi, c)
     if verdict is not None:
         out.append(("SL031", metric, f"comparison '{op} {c:g}' is {verdict} true: {metric} is "
                     f"always in [{lo:g}, {hi:g}]"))
+    return True
 
 
 def labels_read(template: str, memo: dict[str, tuple[str, ...]]) -> tuple[str, ...]:

@@ -13,11 +13,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .checks_promql import dropped_label_findings, expr_problems, labels_read, problem_finding
+from .checks_promql import dropped_label_findings, expr_facts, labels_read, problem_finding
 from .context import LintContext
 from .findings import Finding
 from .loader import Field, Rule, RuleFile
-from .promql_walk import COMPARISONS, ExprIndex
 
 __all__ = ["check_file", "markdown_anchors", "runbook_candidates"]
 
@@ -38,7 +37,7 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
 
     One pass instead of one per check: the per-rule work is a few dictionary
     reads, and what depends on the expression only (SL030-SL035) is computed
-    once per distinct expression of the run (``ctx.expr_problems``). SL036
+    once per distinct expression of the run (``ctx.expr_problems``, :func:`.checks_promql.expr_facts`). SL036
     needs the unit tests' series and runs separately
     (:func:`.checks_promql.check_vector_matching`).
     """
@@ -55,8 +54,7 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
             text = rule.expr.value
             facts = memo.get(text)
             if facts is None:
-                facts = memo[text] = (expr_problems(text, index, interval),
-                                      index.has_threshold(), _has_condition(index))
+                facts = memo[text] = expr_facts(text, index, interval)
             problems, threshold, conditional = facts
             for code, needle, message in problems:
                 out.extend(problem_finding(rf, rule, code, needle, message))
@@ -131,15 +129,6 @@ def _duplicates(rf: RuleFile) -> list[Finding]:
 
 def _label_key(rule: Rule) -> tuple[tuple[str, str], ...]:
     return tuple(sorted([(k, v.value) for k, v in rule.labels.items()]))
-
-
-_CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
-_CONDITION_OPS = COMPARISONS | {"and", "unless"}
-
-
-def _has_condition(index: ExprIndex) -> bool:
-    return (any(op in _CONDITION_OPS for _n, op in index.binaries)
-            or any(name in _CONDITION_FUNCS for _n, name in index.calls))
 
 
 def _missing_for(rf: RuleFile, rule: Rule) -> Iterator[Finding]:

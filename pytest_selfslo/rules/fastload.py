@@ -202,8 +202,11 @@ def _duration(node: Any, cache: dict[str, int]) -> int:
 
 
 def _strings(node: Any) -> dict[str, Field]:
-    if type(node) is not _Map or any(type(v) is not Field for v in node.values()):
+    if type(node) is not _Map:
         raise _Unusual
+    for value in node.values():
+        if type(value) is not Field:
+            raise _Unusual
     return node  # a dict of Fields: the rule keeps the parsed mapping itself
 
 
@@ -226,22 +229,22 @@ def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
                                                                 "annotations"}:
         raise _Unusual
     start, end = node.start, node.end
-    disabled: set[str] = set()
-    for line, codes in per_line.items():  # usually empty
-        if start <= line <= end:
-            disabled |= codes
-    rule = Rule("alert" if alert is not None else "record", name, expr, group, index, start, end,
-                disabled=frozenset(disabled) if disabled else _NO_CODES)
-    if "for" in node:
-        rule.for_ = node["for"]
-        rule.for_ms = _duration(rule.for_, durations)
+    disabled = _NO_CODES
+    if per_line:  # usually empty
+        codes: set[str] = set()
+        for line, more in per_line.items():
+            if start <= line <= end:
+                codes |= more
+        disabled = frozenset(codes) if codes else _NO_CODES
+    for_ = get("for")
+    for_ms = _duration(for_, durations) if for_ is not None else None
     if "keep_firing_for" in node:
         _duration(node["keep_firing_for"], durations)
-    if "labels" in node:
-        rule.labels = _strings(node["labels"])
-    if "annotations" in node:
-        rule.annotations = _strings(node["annotations"])
-    return rule
+    labels, annotations = get("labels"), get("annotations")
+    return Rule("alert" if alert is not None else "record", name, expr, group, index, start, end,
+                for_, _strings(labels) if labels is not None else {},
+                _strings(annotations) if annotations is not None else {}, disabled,
+                for_ms=for_ms)
 
 
 def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:

@@ -107,11 +107,16 @@ def _is_number(node: Any) -> bool:
 
 def number_value(node: Any) -> float | None:
     """The value of a (possibly negated, parenthesised) number literal, else None."""
-    node = unwrap(node)
-    if isinstance(node, pp.UnaryExpr):
+    kind = type(node)  # node classes are final: ``is`` is isinstance, and cheaper
+    while kind is _PAREN:
+        node = node.expr
+        kind = type(node)
+    if kind is _NUMBER:
+        return float(node.val)
+    if kind is _UNARY:
         inner = number_value(node.expr)
         return None if inner is None else -inner
-    return float(node.val) if isinstance(node, pp.NumberLiteral) else None
+    return None
 
 
 @dataclass(slots=True)
@@ -238,7 +243,7 @@ _EMPTY = LabelSet(frozenset())
 
 def _vector_arg(call: Any) -> Any | None:
     for arg in call.args:
-        if not isinstance(unwrap(arg), (pp.NumberLiteral, pp.StringLiteral)):
+        if type(unwrap(arg)) not in _LEAVES:
             return arg
     return None
 
@@ -337,17 +342,22 @@ def output_labels(node: Any) -> LabelSet:
 
 def domain_of(node: Any) -> tuple[float, float, str] | None:
     """(low, high, metric) bounds of ``node``'s values when a known metric fixes them."""
-    node = unwrap(node)
-    if isinstance(node, pp.MatrixSelector):
+    kind = type(node)  # node classes are final: ``is`` is isinstance, and cheaper
+    while kind is _PAREN:
+        node = node.expr
+        kind = type(node)
+    if kind is _MATRIX:
         node = node.vector_selector
-    if isinstance(node, pp.VectorSelector):
-        info = metric_info(node.name) if node.name else None
+        kind = _VECTOR
+    if kind is _VECTOR:
+        name = node.name
+        info = metric_info(name) if name else None
         return (info.low, info.high, info.name) if info is not None else None
-    if isinstance(node, pp.SubqueryExpr):
+    if kind is _SUBQUERY:
         return domain_of(node.expr)
-    if isinstance(node, pp.Call) and node.func.name in _DOMAIN_FUNCS:
+    if kind is _CALL and node.func.name in _DOMAIN_FUNCS:
         arg = _vector_arg(node)
         return domain_of(arg) if arg is not None else None
-    if isinstance(node, pp.AggregateExpr) and op_name(node.op) in _DOMAIN_AGGS:
+    if kind is _AGG and op_name(node.op) in _DOMAIN_AGGS:
         return domain_of(node.expr)
     return None
