@@ -92,6 +92,8 @@ def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
     ``text`` only lets checks skip what the source cannot contain: a regex
     matcher needs ``=~``/``!~`` (a ``~``), ``absent`` its name.
     """
+    if index.released:
+        raise ValueError("expr_facts needs an index whose nodes were not released")
     out: list[Problem] = []
     threshold = conditional = False
     for node, fn in index.calls:

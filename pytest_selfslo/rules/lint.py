@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .checks_promql import check_vector_matching, series_matching_problems
+from .checks_promql import check_vector_matching, expr_facts, series_matching_problems
 from .checks_structure import check_file
 from .context import LintContext
 from .findings import Finding, Severity, resolve_codes
@@ -44,24 +44,39 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None) -> None:
+def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None,
+                ctx: LintContext | None = None) -> None:
     """SL003 for expressions that do not parse; put the AST and its index on the rule.
 
     ``cache`` maps expression text to its (AST, ExprIndex) or parse error; pass
     one dict for every file of a run so equal expressions are parsed once.
+
+    With ``ctx``, the ASTs are not kept: each expression's facts
+    (``ctx.expr_problems``, :func:`.checks_promql.expr_facts`) and output labels
+    are computed at once, then ``rule.ast`` stays None and the index is
+    released, so a run never holds every AST at the same time (a cold lint
+    pays for each page of memory it touches first). :func:`.checks_structure.check_file`
+    needs no more than that; SL036 and the drift check need the ASTs.
     """
     if cache is None:
         cache = {}
     for rule in rf.rules():
         text = rule.expr.value
         parsed = cache.get(text)
-        if parsed is None:
+        if parsed is None or (ctx is None and type(parsed) is tuple and parsed[0] is None):
             try:
                 ast = parse_promql(text)
             except ValueError as exc:
                 parsed = exc
             else:
-                parsed = (ast, index_expr(ast))
+                index = index_expr(ast)
+                if ctx is None:
+                    parsed = (ast, index)
+                else:
+                    if text not in ctx.expr_problems:
+                        ctx.expr_problems[text] = expr_facts(text, index, ctx.scrape_interval)
+                    index.release(ast)
+                    parsed = (None, index)
             cache[text] = parsed
         if isinstance(parsed, ValueError):
             found = rf.finding("SL003", rule.expr.line, rule.expr.column,
@@ -149,12 +164,15 @@ def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) 
     return extra
 
 
-def lint_files(files: Sequence[RuleFile], ctx: LintContext) -> list[Finding]:
-    """Run every check over already-loaded files."""
+def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
+               keep_ast: bool = True) -> list[Finding]:
+    """Run every check over already-loaded files.
+
+    ``keep_ast=False`` lets rules whose AST no later step needs (no unit-test
+    series for SL036) go without it (see :func:`parse_exprs`); the drift check
+    needs every AST.
+    """
     by_path = {rf.path: rf for rf in files}
-    parsed: dict[str, Any] = {}
-    for rf in files:
-        parse_exprs(rf, parsed)
     for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
         series, targets = _check_test_file(tf)
         for target in targets:
@@ -162,6 +180,9 @@ def lint_files(files: Sequence[RuleFile], ctx: LintContext) -> list[Finding]:
                 if rf.kind == "rules" and Path(rf.path).resolve() == target.resolve():
                     ctx.known_series.setdefault(rf.path, []).extend(series)
                     ctx.series_sources[rf.path] = Path(tf.path).name
+    parsed: dict[str, Any] = {}
+    for rf in files:
+        parse_exprs(rf, parsed, None if keep_ast or rf.path in ctx.known_series else ctx)
     out: list[Finding] = []
     for rf in files:
         out += rf.findings
@@ -198,7 +219,7 @@ def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = No
             return sorted(f for f in _lint_cached(targets, ctx, Path(cache_dir))
                           if f.code not in off)
         files = [load_file(p) for p in targets]
-        findings = lint_files(files, ctx)
+        findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
         if slo is not None or policy is not None:
             from .drift import drift_findings
 
@@ -237,7 +258,7 @@ def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path) -> 
             continue
         misses.append((path, data, load_file(path, data.decode("utf-8", errors="replace"))))
     if misses:
-        fresh = lint_files([rf for _p, _d, rf in misses], ctx)
+        fresh = lint_files([rf for _p, _d, rf in misses], ctx, keep_ast=False)
         for path, data, rf in misses:
             mine = [f for f in fresh if f.path == rf.path]
             deps = file_deps(path, runbook_candidates(rf, ctx) if rf.kind == "rules" else [])

@@ -146,6 +146,19 @@ class ExprIndex:
     ranges: list[Any] = field(default_factory=list)
     #: the output labels of the root, computed on first use (:meth:`labels`)
     _labels: LabelSet | None = None
+    #: True once :meth:`release` dropped the node lists
+    released: bool = False
+
+    def release(self, root: Any) -> None:
+        """Compute the output labels, then drop every node reference (the lists empty).
+
+        For a lint that keeps no AST (``lint.parse_exprs``): :meth:`labels`
+        still answers; the node lists, which would keep the tree alive, do not.
+        """
+        self.labels(root)
+        self.nodes, self.binaries, self.calls, self.aggregations = [], [], [], []
+        self.selectors, self.ranges = [], []
+        self.released = True
 
     def labels(self, root: Any) -> LabelSet:
         """``output_labels(root)``, computed once per expression."""

@@ -6,7 +6,9 @@ values, comments, disable comments, blank lines, no final newline) and then
 mutates some of them out of the subset or into files with problems. For
 every file, ``load_file`` with the fast path and with ``fast=False`` must give
 equal RuleFiles (groups, rules, every Field's value/line/column, start/end
-lines, disables, findings), and the whole lint the same findings.
+lines, disables, findings), and the whole lint the same findings. The lint
+that drops each AST once its facts are known (``keep_ast=False``, what
+``lint_paths`` does) must find what the lint keeping them finds.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_selfslo.rules.checks_promql import expr_facts
 from pytest_selfslo.rules.context import LintContext
 from pytest_selfslo.rules.fastload import build_fast
-from pytest_selfslo.rules.lint import lint_files
+from pytest_selfslo.rules.lint import lint_files, lint_paths
 from pytest_selfslo.rules.loader import RuleFile, load_file
 
 _PLAIN = st.sampled_from(["warning", "critical", "page", "5m", "x y", "a:b", "null", "~",
@@ -164,3 +167,45 @@ def test_unusual_or_faulty_files_use_the_general_loader(text: str) -> None:
     assert not build_fast(probe, text, {})
     assert probe.groups == []
     assert load_file("rules.yml", text) == load_file("rules.yml", text, fast=False)
+
+
+@given(mutated())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_released_asts_give_the_same_findings(text: str) -> None:
+    """lint_paths keeps no AST (``keep_ast=False``): the checks must not notice."""
+    kept = lint_files([load_file("rules.yml", text)], LintContext(root=Path.cwd()))
+    released = lint_files([load_file("rules.yml", text)], LintContext(root=Path.cwd()),
+                          keep_ast=False)
+    assert sorted(f.format() for f in released) == sorted(f.format() for f in kept)
+
+
+def test_release_drops_the_ast_but_keeps_facts_and_labels() -> None:
+    text = ("groups:\n  - name: g\n    rules:\n      - alert: A\n"
+            "        expr: avg by (job) (self_stress) > 1\n        labels: {severity: page}\n")
+    rf = load_file("rules.yml", text)
+    ctx = LintContext(root=Path.cwd())
+    findings = lint_files([rf], ctx, keep_ast=False)
+    rule = rf.rules()[0]
+    assert rule.ast is None and rule.expr_index.released and rule.expr_index.nodes == []
+    assert rule.expr_index.labels(None).kept == frozenset({"job"})
+    problems, threshold, conditional = ctx.expr_problems[rule.expr.value]
+    assert [p[0] for p in problems] == ["SL031"] and threshold and conditional
+    assert {f.code for f in findings} >= {"SL031", "SL020", "SL021", "SL022"}
+    with pytest.raises(ValueError, match="released"):
+        expr_facts(rule.expr.value, rule.expr_index, 60.0)
+
+
+def test_files_with_unit_test_series_keep_their_asts(tmp_path: Path) -> None:
+    """SL036 reads the AST of rule files that unit tests load."""
+    (tmp_path / "r.yml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: a / on(x) b\n")
+    (tmp_path / "t.yml").write_text(
+        "rule_files: [r.yml]\ntests:\n  - input_series:\n"
+        "      - {series: 'a{x=\"1\",y=\"1\"}', values: '1'}\n"
+        "      - {series: 'a{x=\"1\",y=\"1\",z=\"2\"}', values: '1'}\n"
+        "      - {series: 'b{x=\"1\",y=\"1\"}', values: '1'}\n")
+    files = [load_file(tmp_path / "r.yml"), load_file(tmp_path / "t.yml")]
+    kept = lint_files(files, LintContext(root=tmp_path), keep_ast=False)
+    assert files[0].rules()[0].ast is not None
+    assert [f.code for f in kept] == ["SL036"]
+    assert [f.code for f in lint_paths([tmp_path])] == ["SL036"]
