@@ -97,16 +97,16 @@ def _flow_map(value: str, line: int, col: int) -> _Map:
     return out
 
 
-def _content_rows(lines: list[str]) -> Iterator[tuple[int, int, int, str, str, str, int]]:
+def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int]]:
     """(line, indent, key column, "- ", key, value, value column) of each key line.
 
     A generator, so the rows of a file never all exist at once (they are
     garbage as soon as the parser has read them): a cold lint pays for every
     page of memory it touches first.
     """
-    match = _LINE.match
-    for no, line in enumerate(lines, 1):
-        ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
+    # one match per line (blank lines match empty), so the count is the line number
+    for no, m in enumerate(_LINE.finditer(text), 1):
+        ind, dash, key, sp, val = m.groups("")
         if key:
             if val[-1:] == " ":
                 val = val.rstrip(" ")
@@ -119,8 +119,8 @@ def _content_rows(lines: list[str]) -> Iterator[tuple[int, int, int, str, str, s
 class _Parser:
     """Block mappings and sequences over the key rows, with one row of lookahead."""
 
-    def __init__(self, text: str, lines: list[str]) -> None:
-        self.rows = _content_rows(lines)
+    def __init__(self, text: str) -> None:
+        self.rows = _content_rows(text)
         self.row = next(self.rows, None)
         # libyaml's end of stream: the line after the last one unless the text ends in "\n"
         self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
@@ -147,7 +147,12 @@ class _Parser:
                 raise _Unusual
             nxt = self.row = next(rows, None)
             if val:
-                out[key] = _scalar(val, no, vcol)
+                # a plain one-line scalar (most values), inlined from _scalar
+                if val[0] not in _INDICATORS and ": " not in val and " #" not in val and \
+                        val[-1] != ":":
+                    out[key] = _new_tuple(Field, (val, no, vcol + 1))
+                else:
+                    out[key] = _scalar(val, no, vcol)
             else:
                 if nxt is None:
                     raise _Unusual  # a null value
@@ -248,8 +253,7 @@ def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
 
 
 def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
-    """Fill ``rf.groups`` from ``text`` (split into ``rf.lines``) when it is in the subset
-    and clean; else False.
+    """Fill ``rf.groups`` from ``text`` when it is in the subset and clean; else False.
 
     ``per_line`` are the per-rule disable comments (``loader._disables``). On
     False ``rf`` is untouched and the general loader must run.
@@ -257,7 +261,7 @@ def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
     if not text.isascii() or text.encode("ascii").translate(None, _USUAL_BYTES):
         return False
     try:
-        root = _Parser(text, rf.lines).root()
+        root = _Parser(text).root()
         if list(root) != ["groups"] or type(root["groups"]) is not list:
             return False
         durations: dict[str, int] = {}

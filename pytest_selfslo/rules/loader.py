@@ -143,7 +143,16 @@ class RuleFile:
     tests: TestFile | None = None
     findings: list[Finding] = field(default_factory=list)
     file_disabled: frozenset[str] = frozenset()
-    lines: list[str] = field(default_factory=list)
+    #: the file's text; :attr:`lines` splits it on first use (most lints never need to)
+    text: str = ""
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lines(self) -> list[str]:
+        """The file's lines (``text.splitlines()``), for positions inside multi-line values."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
 
     def rules(self) -> list[Rule]:
         """Every rule of every group, in file order."""
@@ -411,11 +420,10 @@ def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -
             rf.findings.append(Finding(spath, 1, 1, "SL001", CHECKS["SL001"].severity,
                                        f"not UTF-8 text: byte {exc.start}: {exc.reason}"))
             return rf
-    lines = text.splitlines()
-    rf = RuleFile(spath, "rules", lines=lines)
+    rf = RuleFile(spath, "rules", text=text)
     per_line: dict[int, set[str]] = {}
     if "selfslo-lint" in text:
-        rf.file_disabled, per_line = _disables(lines, spath, rf.findings)
+        rf.file_disabled, per_line = _disables(rf.lines, spath, rf.findings)
     if fast and build_fast(rf, text, per_line):
         return rf
     try:

@@ -119,7 +119,7 @@ def test_subset_files_take_the_fast_path_and_load_identically(text: str) -> None
     fast, general = _both(text)
     assert fast == general
     if not general.findings:  # a clean file in the subset must not need the general loader
-        probe = RuleFile("rules.yml", "rules", lines=text.splitlines())
+        probe = RuleFile("rules.yml", "rules", text=text)
         assert build_fast(probe, text, {})
 
 
@@ -147,7 +147,7 @@ def test_fast_path_gives_the_same_findings(text: str) -> None:
     "        expr: x > 1\n        labels: { }\n        annotations: {summary: s, b: c d}",
 ])
 def test_known_layouts_take_the_fast_path(text: str) -> None:
-    probe = RuleFile("rules.yml", "rules", lines=text.splitlines())
+    probe = RuleFile("rules.yml", "rules", text=text)
     assert build_fast(probe, text, {})
     assert load_file("rules.yml", text) == load_file("rules.yml", text, fast=False)
 
@@ -163,7 +163,7 @@ def test_known_layouts_take_the_fast_path(text: str) -> None:
     "groups:\n\t- name: g\n", "---\ngroups: []\n", "groups: []\n", "",
 ])
 def test_unusual_or_faulty_files_use_the_general_loader(text: str) -> None:
-    probe = RuleFile("rules.yml", "rules", lines=text.splitlines())
+    probe = RuleFile("rules.yml", "rules", text=text)
     assert not build_fast(probe, text, {})
     assert probe.groups == []
     assert load_file("rules.yml", text) == load_file("rules.yml", text, fast=False)
