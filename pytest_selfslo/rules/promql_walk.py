@@ -156,8 +156,9 @@ class ExprIndex:
         still answers; the node lists, which would keep the tree alive, do not.
         """
         self.labels(root)
-        self.nodes, self.binaries, self.calls, self.aggregations = [], [], [], []
-        self.selectors, self.ranges = [], []
+        for nodes in (self.nodes, self.binaries, self.calls, self.aggregations,
+                      self.selectors, self.ranges):
+            nodes.clear()
         self.released = True
 
     def labels(self, root: Any) -> LabelSet:
@@ -183,6 +184,7 @@ def index_expr(ast: Any) -> ExprIndex:
     """
     index = ExprIndex([])
     nodes, binaries, calls = index.nodes, index.binaries, index.calls
+    selectors, ranges = index.selectors, index.ranges
     stack = [ast]
     pop, push = stack.pop, stack.append
     while stack:
@@ -194,7 +196,7 @@ def index_expr(ast: Any) -> ExprIndex:
             push(n.rhs)
             push(n.lhs)
         elif kind is _VECTOR:
-            index.selectors.append(n)
+            selectors.append(n)
         elif kind is _CALL:
             calls.append((n, n.func.name))
             stack.extend(reversed(n.args))
@@ -205,10 +207,10 @@ def index_expr(ast: Any) -> ExprIndex:
                 push(param)
             push(n.expr)
         elif kind is _MATRIX:
-            index.ranges.append(n)
+            ranges.append(n)
             push(n.vector_selector)
         elif kind is _SUBQUERY:
-            index.ranges.append(n)
+            ranges.append(n)
             push(n.expr)
         elif kind is _PAREN or kind is _UNARY:
             push(n.expr)
