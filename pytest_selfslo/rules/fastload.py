@@ -88,11 +88,12 @@ def _flow_map(value: str, line: int, col: int) -> _Map:
     offset = col + 1
     for part in inner.split(","):
         m = _FLOW_ITEM.fullmatch(part)
-        if m is None or m.group(2) in out:
+        if m is None:
             raise _Unusual
-        key_at = offset + len(m.group(1))
-        val_at = key_at + len(m.group(2)) + 1 + len(m.group(3))
-        out[m.group(2)] = _new_tuple(Field, (m.group(4), line, val_at + 1))
+        ws, key, sp, val = m.groups()
+        if key in out:
+            raise _Unusual
+        out[key] = _new_tuple(Field, (val, line, offset + len(ws) + len(key) + len(sp) + 2))
         offset += len(part) + 1
     return out
 
@@ -108,7 +109,7 @@ def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int
     for no, m in enumerate(_LINE.finditer(text), 1):
         ind, dash, key, sp, val = m.groups("")
         if key:
-            if val[-1:] == " ":
+            if val.endswith(" "):
                 val = val.rstrip(" ")
             kcol = len(ind) + len(dash)
             yield no, len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp)
