@@ -64,7 +64,7 @@ class _Map(dict[str, Any]):
     end: int
 
 
-def _scalar(value: str, line: int, col: int) -> Any:
+def _scalar(value: str, line: int, col: int, flows: dict[tuple[str, int], list[Any]]) -> Any:
     """The Field (or flow mapping) of a one-line value starting at 0-based ``col``."""
     first = value[0]
     if first not in _INDICATORS:
@@ -76,12 +76,19 @@ def _scalar(value: str, line: int, col: int) -> Any:
     if first == "'" and _SINGLE.fullmatch(value):
         return _new_tuple(Field, (value[1:-1], line, col + 1))
     if first == "{" and value[-1] == "}":
-        return _flow_map(value, line, col)
+        items = flows.get((value, col))
+        if items is None:
+            items = flows[value, col] = _flow_items(value, col)
+        out = _Map()
+        for key, val, at in items:
+            out[key] = _new_tuple(Field, (val, line, at))
+        return out
     raise _Unusual
 
 
-def _flow_map(value: str, line: int, col: int) -> _Map:
-    out = _Map()
+def _flow_items(value: str, col: int) -> list[tuple[str, str, int]]:
+    """(key, value, 1-based column of the value) of a one-line flow mapping at ``col``."""
+    out: list[tuple[str, str, int]] = []
     inner = value[1:-1]
     if not inner.strip():
         return out
@@ -91,11 +98,14 @@ def _flow_map(value: str, line: int, col: int) -> _Map:
         if m is None:
             raise _Unusual
         ws, key, sp, val = m.groups()
-        if key in out:
+        if any(key == k for k, _v, _c in out):
             raise _Unusual
-        out[key] = _new_tuple(Field, (val, line, offset + len(ws) + len(key) + len(sp) + 2))
+        out.append((key, val, offset + len(ws) + len(key) + len(sp) + 2))
         offset += len(part) + 1
     return out
+
+
+_BLANK: tuple[()] = ()
 
 
 def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int]]:
@@ -103,18 +113,27 @@ def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int
 
     A generator, so the rows of a file never all exist at once (they are
     garbage as soon as the parser has read them): a cold lint pays for every
-    page of memory it touches first.
+    page of memory it touches first. Lines repeat in a rule file (``for: 5m``,
+    ``labels: {severity: warning}``...): each distinct line is matched once.
     """
-    # one match per line (blank lines match empty), so the count is the line number
-    for no, m in enumerate(_LINE.finditer(text), 1):
-        ind, dash, key, sp, val = m.groups("")
-        if key:
-            if val.endswith(" "):
-                val = val.rstrip(" ")
-            kcol = len(ind) + len(dash)
-            yield no, len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp)
-        elif val and val[0] != "#":
-            raise _Unusual
+    seen: dict[str, tuple[int, int, str, str, str, int] | tuple[()]] = {}
+    match = _LINE.match
+    for no, line in enumerate(text.split("\n"), 1):
+        row = seen.get(line)
+        if row is None:
+            ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
+            if key:
+                if val.endswith(" "):
+                    val = val.rstrip(" ")
+                kcol = len(ind) + len(dash)
+                row = (len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp))
+            elif val and val[0] != "#":
+                raise _Unusual
+            else:
+                row = _BLANK
+            seen[line] = row
+        if row:
+            yield (no, *row)
 
 
 class _Parser:
@@ -123,6 +142,8 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.rows = _content_rows(text)
         self.row = next(self.rows, None)
+        #: one-line flow mappings already read in this file, by (text, column)
+        self.flows: dict[tuple[str, int], list[Any]] = {}
         # libyaml's end of stream: the line after the last one unless the text ends in "\n"
         self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
 
@@ -153,7 +174,7 @@ class _Parser:
                         val[-1] != ":":
                     out[key] = _new_tuple(Field, (val, no, vcol + 1))
                 else:
-                    out[key] = _scalar(val, no, vcol)
+                    out[key] = _scalar(val, no, vcol, self.flows)
             else:
                 if nxt is None:
                     raise _Unusual  # a null value
