@@ -40,9 +40,6 @@ __all__ = ["build_fast"]
 #: every line: (indent, "- ", key, spaces, rest); without a key, ``rest`` must be empty or a
 #: comment, else the line is one the subset does not know ("---", "- scalar", "key : v"...)
 _LINE = re.compile(r"^( *)(?:(- +)?([A-Za-z_][A-Za-z0-9_]*):( +|$))?(.*)$", re.M)
-#: printable ASCII and the line feed: a file with any other character (tab, CR, BOM,
-#: non-ASCII: libyaml's columns and line breaks differ from Python's there) is not read here
-_USUAL_BYTES = bytes(range(0x20, 0x7F)) + b"\n"
 #: characters a plain scalar may not start with (or that start another kind of node)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _DOUBLE = re.compile(r'"[^"\\]*"')
@@ -121,6 +118,8 @@ def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int
     for no, line in enumerate(text.split("\n"), 1):
         row = seen.get(line)
         if row is None:
+            if not line.isprintable():  # tab, CR, other controls (the text is ASCII)
+                raise _Unusual
             ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
             if key:
                 if val.endswith(" "):
@@ -280,7 +279,9 @@ def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
     ``per_line`` are the per-rule disable comments (``loader._disables``). On
     False ``rf`` is untouched and the general loader must run.
     """
-    if not text.isascii() or text.encode("ascii").translate(None, _USUAL_BYTES):
+    # only printable ASCII and line feeds (each line is checked once, in _content_rows):
+    # with a tab, CR, BOM or non-ASCII text libyaml's columns and line breaks differ
+    if not text.isascii():
         return False
     try:
         root = _Parser(text).root()

@@ -209,3 +209,14 @@ def test_files_with_unit_test_series_keep_their_asts(tmp_path: Path) -> None:
     assert files[0].rules()[0].ast is not None
     assert [f.code for f in kept] == ["SL036"]
     assert [f.code for f in lint_paths([tmp_path])] == ["SL036"]
+
+
+@pytest.mark.parametrize("char", ["\r", "\x0b", "\x0c", "\x1c", "\x85", "\x7f", "\t", "\x00", "é",
+                                  "\ufeff"])
+def test_lines_with_unusual_characters_use_the_general_loader(char: str) -> None:
+    """libyaml breaks lines and counts columns differently there (or rejects the text)."""
+    text = ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: x > 1\n"
+            f"        for: 5m{char}\n")
+    probe = RuleFile("rules.yml", "rules", text=text)
+    assert not build_fast(probe, text, {})
+    assert load_file("rules.yml", text) == load_file("rules.yml", text, fast=False)
