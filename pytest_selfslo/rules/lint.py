@@ -225,7 +225,10 @@ def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = No
 
             findings += drift_findings(files, slo, policy, spec_path=slo_path,
                                        policy_path=policy_path)
-    return sorted(f for f in findings if f.code not in off)
+        # freed while the GC is paused: re-enabled with the rules still alive, its next
+        # collection would first traverse every object they hold
+        del files, ctx
+        return sorted(f for f in findings if f.code not in off)
 
 
 @contextlib.contextmanager
