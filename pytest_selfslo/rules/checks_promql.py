@@ -1,5 +1,9 @@
 """Checks that read the parsed PromQL of each rule (SL030-SL036).
 
+SL030, SL031 and SL033-SL035 depend on the expression only: :func:`expr_facts`
+finds them once per distinct expression of a run as (code, needle, message)
+problems; SL032 compares a rule's templates with its expression's output
+labels; SL036 (:func:`check_vector_matching`) needs the unit tests' series.
 They know the SELF domain (:mod:`.domain`): which metrics are gauges and the
 range of their values, which is what lets us reject ``self_stress > 1``.
 Positions point at the offending text inside the expression when it can be

@@ -1,8 +1,10 @@
-"""Checks on the shape of rules: names, labels, annotations, templates, runbook links.
+"""Checks on the shape of rules (names, labels, annotations, templates, runbook links)
+and :func:`check_file`, the one pass over a file's rules that runs every rule check.
 
-These need no PromQL knowledge (beyond "is this a threshold"); the PromQL
-checks live in :mod:`.checks_promql`. Each check is a generator
-``check(rf, ctx) -> Iterator[Finding]``; disable comments are honoured by
+These need no PromQL knowledge beyond the per-expression facts of
+:func:`.checks_promql.expr_facts`; the PromQL checks live in
+:mod:`.checks_promql`. A check's helper here is called only for a rule that
+has the problem and yields its finding; disable comments are honoured by
 :meth:`RuleFile.finding`, which returns None for a disabled code.
 """
 
