@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import yaml
 
+from . import reaper
 from .errors import PrometheusError, PrometheusUnavailable
 from .prometheus import DEFAULT_TIMEOUT, PrometheusServer, _docker_reason
 
@@ -163,6 +164,7 @@ class LocalPrometheus(ManagedPrometheus):
                                            stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, cwd=workdir)
                 server = cls(f"http://127.0.0.1:{port}", workdir, process, log)
+                reaper.register(server)
                 server.wait_ready(timeout)
                 return server
             except PrometheusUnavailable as exc:
@@ -184,6 +186,7 @@ class LocalPrometheus(ManagedPrometheus):
 
     def close(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temp dir."""
+        reaper.unregister(self)
         try:
             super().close()
             if self.process.poll() is None:
@@ -235,6 +238,7 @@ class DockerPrometheus(ManagedPrometheus):
             shutil.rmtree(workdir, ignore_errors=True)
             raise PrometheusUnavailable(f"could not start {image}: {exc}") from exc
         server = cls(f"http://127.0.0.1:{port}", workdir, container)
+        reaper.register(server)
         try:
             server.wait_ready(timeout)
         except PrometheusUnavailable:
@@ -244,6 +248,7 @@ class DockerPrometheus(ManagedPrometheus):
 
     def close(self) -> None:
         """Stop and remove the container, then the temp dir."""
+        reaper.unregister(self)
         try:
             super().close()
             self.container.stop()
