@@ -9,8 +9,9 @@ prometheus-client) is imported until a name that needs it is used.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ._lazy import resolve
 
 __version__ = "0.1.0"
 
@@ -80,12 +81,7 @@ __all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_selfslo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return resolve(__name__, globals(), _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

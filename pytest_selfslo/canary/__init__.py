@@ -11,8 +11,9 @@ hot path does not pull in httpx, numpy or the PromQL engine.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from .._lazy import resolve
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -38,12 +39,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_selfslo.canary' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return resolve(__name__, globals(), _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

@@ -6,8 +6,9 @@ so that importing a submodule such as :mod:`.values` stays cheap and free of cyc
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from .._lazy import resolve
 
 _EXPORTS = {
     "Engine": "pytest_selfslo.promql.engine",
@@ -34,7 +35,4 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_selfslo.promql' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return resolve(__name__, globals(), _EXPORTS, name)

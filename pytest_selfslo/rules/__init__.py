@@ -12,8 +12,9 @@ package stays cheap for the pytest plugin.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from .._lazy import resolve
 
 _EXPORTS: dict[str, str] = {
     "CHECKS": "pytest_selfslo.rules.findings",
@@ -30,12 +31,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_selfslo.rules' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return resolve(__name__, globals(), _EXPORTS, name)
 
 
 def __dir__() -> list[str]:
