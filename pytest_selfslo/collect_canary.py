@@ -136,6 +136,7 @@ def _check_valid(item: SelfSloItem) -> None:
 
 def _check_property(item: SelfSloItem) -> None:
     from .canary.properties import PolicyPropertyError, check_policy
+    from .collect_items import _spec
     from .errors import PolicyError
 
     name = item.selfslo_data["property"]
@@ -144,7 +145,7 @@ def _check_property(item: SelfSloItem) -> None:
     except PolicyError as exc:
         pytest.skip(f"the policy does not load (see ::valid): {exc}")
     try:
-        check_policy(policy, properties=[name],
+        check_policy(policy, properties=[name], spec=_spec(item.config),
                      max_examples=settings_of(item).canary_max_examples)
     except PolicyPropertyError as exc:
         raise SelfSloFailure(str(exc)) from None

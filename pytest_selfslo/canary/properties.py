@@ -93,6 +93,7 @@ class _Config:
     seed: int
     max_steps: int
     adaptive_noise: float = 0.01
+    spec: Any = None  # the SLO spec gates must agree with (None: the built-in default)
 
 
 class _Violation(AssertionError):
@@ -275,9 +276,10 @@ def _no_flapping(policy: CanaryPolicy, cfg: _Config) -> None:
 def _gates_agree_with_slo(policy: CanaryPolicy, cfg: _Config) -> None:
     from ..slo import DEFAULT_SLO_SPEC
 
+    spec = DEFAULT_SLO_SPEC if cfg.spec is None else cfg.spec
     problems = []
     for gate in policy.gates:
-        for objective in DEFAULT_SLO_SPEC.objectives:
+        for objective in spec.objectives:
             same_metric = objective.metric in gate.expr and objective.metric in gate.name
             if same_metric and (gate.comparison != objective.comparison
                                 or gate.threshold != objective.target):
@@ -378,13 +380,16 @@ def _execute(prop: Any, cfg: _Config) -> None:
 
 def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: float = 60.0,
                  min_flip_interval: float = 300.0, seed: int = 0, adaptive_noise: float = 0.01,
+                 spec: Any = None,
                  properties: Sequence[str] | None = None,
                  raise_on_failure: bool = True) -> list[PropertyResult]:
     """Check ``policy`` against every property (or the named ones).
 
     ``interval`` is how often the controller decides; ``min_flip_interval``
-    the shortest acceptable time between a rollback and the next advance. Raises :class:`PolicyPropertyError` on the first violation
-    unless ``raise_on_failure=False``, in which case every result is returned.
+    the shortest acceptable time between a rollback and the next advance;
+    ``spec`` the SLO spec gate thresholds must agree with (default: the built-in
+    one). Raises :class:`PolicyPropertyError` on the first violation unless
+    ``raise_on_failure=False``, in which case every result is returned.
     """
     unknown = [p for p in properties or () if p not in PROPERTIES]
     if unknown:
@@ -392,7 +397,7 @@ def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: flo
     dwell_steps = int(sum(policy.min_dwell) / interval) + 1
     cfg = _Config(max_examples=max_examples, interval=interval, min_flip_interval=min_flip_interval,
                   seed=seed, max_steps=dwell_steps + (policy.consecutive_successes + 2) * len(policy.steps),
-                  adaptive_noise=adaptive_noise)
+                  adaptive_noise=adaptive_noise, spec=spec)
     results = []
     for name in properties or applicable_properties(policy):
         try:

@@ -60,3 +60,15 @@ def test_a_throttle_that_raises_the_sampling_is_caught(monkeypatch: pytest.Monke
                         lambda self, sampling, stress=None: min(1.0, sampling * 1.5))
     with pytest.raises(PolicyPropertyError, match="raised the effective sampling"):
         check_policy(ADAPTIVE, properties=["adaptive_monotone_bucketing"], max_examples=100)
+
+
+def test_gates_are_checked_against_the_spec_passed_in() -> None:
+    """A team with stricter SLOs: the default policy's 0.80 coherence gate disagrees with 0.85."""
+    from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+
+    strict = dataclasses.replace(DEFAULT_SLO_SPEC, objectives=tuple(
+        dataclasses.replace(o, target=0.85) if o.name == "coherence" else o
+        for o in DEFAULT_SLO_SPEC.objectives))
+    check_policy(DEFAULT_POLICY, properties=["gates_agree_with_slo"])
+    with pytest.raises(PolicyPropertyError, match=r"SLO spec says self_coherence >= 0\.85"):
+        check_policy(DEFAULT_POLICY, properties=["gates_agree_with_slo"], spec=strict)

@@ -173,3 +173,21 @@ def test_adaptive_policy_gets_the_adaptive_properties(canary_project: pytest.Pyt
     ])
     # the built-in default has no adaptive block, so no adaptive items for it
     assert "canary-default::property[adaptive" not in result.stdout.str()
+
+
+def test_policy_properties_use_the_configured_slo_spec(canary_project: pytest.Pytester) -> None:
+    from pytest_selfslo.slo import __file__ as slo_module
+
+    spec = (Path(slo_module).parent / "data" / "default_slo.yml").read_text()
+    (canary_project.path / "slo.yml").write_text(spec.replace("target: 0.8\n", "target: 0.85\n"))
+    _write(canary_project, "safe.yml", _policy())
+    result = canary_project.runpytest("--self-slo", "canary", "--self-slo-slo", "slo.yml", "-v",
+                                      "-k", "gates_agree_with_slo", "-W",
+                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+    result.stdout.fnmatch_lines([
+        "*SLO spec says self_coherence >= 0.85*",
+    ])
+    result.stdout.fnmatch_lines_random([
+        "canary/safe.yml::property?gates_agree_with_slo? FAILED*",
+        "selfslo::canary-default::property?gates_agree_with_slo? FAILED*",
+    ])

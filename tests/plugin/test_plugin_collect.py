@@ -240,9 +240,11 @@ def test_custom_slo_spec_file_is_used_for_drift(project: pytest.Pytester) -> Non
     spec = dump_slo_spec(DEFAULT_SLO_SPEC).replace("0.8", "0.85")
     (project.path / "slo.yml").write_text(spec)
     result = project.runpytest("--self-slo", "rules", "--self-slo-slo=slo.yml")
-    # the rules and the built-in canary policy both still say 0.80
-    result.assert_outcomes(passed=5 + CANARY - 1, failed=2)
+    # the rules and the built-in canary policy both still say 0.80: drift, the policy's
+    # `valid` item and its gates_agree_with_slo property (checked against this spec) fail
+    result.assert_outcomes(passed=5 + CANARY - 2, failed=3)
     result.stdout.fnmatch_lines(["*the rules disagree with the SLO spec*"])
+    result.stdout.fnmatch_lines(["*SLO spec says self_coherence >= 0.85*"])
     result.stdout.fnmatch_lines(["*the canary policy's gates disagree with the SLO spec:*",
                                  "*canary gate 'self_coherence' threshold 0.80 differs from the "
                                  "SLO target of objective 'coherence' 0.85*"])
