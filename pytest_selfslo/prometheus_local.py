@@ -10,7 +10,6 @@ config; each process (each xdist worker) gets its own server and port.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import IO, Any
 import yaml
 
 from . import reaper
+from .api_server import free_port
 from .errors import PrometheusError, PrometheusUnavailable
 from .prometheus import DEFAULT_TIMEOUT, PrometheusServer, _docker_reason
 
@@ -27,14 +27,6 @@ __all__ = ["DockerPrometheus", "LocalPrometheus", "ManagedPrometheus", "free_por
 #: how often a start is retried when another process grabbed the port first
 _PORT_ATTEMPTS = 3
 DOCKER_IMAGE = "prom/prometheus:latest"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ManagedPrometheus(PrometheusServer):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SLOSpecError
+from .promql.durations import parse_duration as parse_duration_ms
 
 if TYPE_CHECKING:
     from .heartbeat import Heartbeat
@@ -59,8 +60,6 @@ PERCENTILES: dict[str, float] = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 Comparison = Literal[">=", "<="]
 _VIOLATION_OP: dict[str, str] = {">=": "<", "<=": ">"}
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -70,10 +69,13 @@ def parse_duration(text: str) -> float:
     Raises ``ValueError`` with the offending text; a bare number is refused
     because Prometheus refuses it in rule files too.
     """
-    match = _DURATION_RE.match(text) if isinstance(text, str) and text else None
-    if match is None or not any(match.groups()):
-        raise ValueError(f"not a Prometheus duration: {text!r} (expected e.g. '5m', '1h30m', '30s')")
-    return sum(float(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if g)
+    try:
+        if not isinstance(text, str) or text == "0":
+            raise ValueError(text)
+        return parse_duration_ms(text) / 1000.0
+    except ValueError:
+        raise ValueError(f"not a Prometheus duration: {text!r} "
+                         "(expected e.g. '5m', '1h30m', '30s')") from None
 
 
 def _format_target(value: float) -> str:
