@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import yaml
 
@@ -27,6 +28,7 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_N = TypeVar("_N", bound=yaml.Node)
 
 
 @dataclass(frozen=True)
@@ -77,14 +79,22 @@ class YamlReader:
             mark = node.start_mark
             self.problems.append(Problem(self.path, mark.line + 1, mark.column + 1, code, message))
 
+    def _of_kind(self, node: yaml.Node | None, kind: type[_N], what: str,
+                 expected: str) -> _N | None:
+        """``node`` if it has the wanted kind; None when null, or (with a problem) another kind."""
+        if is_null(node):
+            return None
+        if not isinstance(node, kind):
+            assert node is not None
+            self.problem(node, "type", f"{what}: expected {expected}, got {_kind(node)}")
+            return None
+        return node
+
     def mapping(self, node: yaml.Node | None, what: str,
                 fields: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of a mapping -> (key node, value node); unknown and duplicate keys reported."""
-        if is_null(node):
-            return {}
-        assert node is not None
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, "type", f"{what}: expected a mapping, got {_kind(node)}")
+        node = self._of_kind(node, yaml.MappingNode, what, "a mapping")
+        if node is None:
             return {}
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
@@ -104,31 +114,22 @@ class YamlReader:
 
     def sequence(self, node: yaml.Node | None, what: str) -> list[yaml.Node]:
         """Items of a sequence (null -> empty)."""
-        if is_null(node):
-            return []
-        assert node is not None
-        if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, "type", f"{what}: expected a list, got {_kind(node)}")
+        node = self._of_kind(node, yaml.SequenceNode, what, "a list")
+        if node is None:
             return []
         return list(node.value)
 
     def string(self, node: yaml.Node | None, what: str) -> str:
         """Source text of a scalar (Go decodes any scalar into a string field verbatim)."""
-        if is_null(node):
-            return ""
-        assert node is not None
-        if not isinstance(node, yaml.ScalarNode):
-            self.problem(node, "type", f"{what}: expected a string, got {_kind(node)}")
+        node = self._of_kind(node, yaml.ScalarNode, what, "a string")
+        if node is None:
             return ""
         return str(node.value)
 
     def string_map(self, node: yaml.Node | None, what: str) -> dict[str, str]:
         """A ``map[string]string`` such as labels or annotations."""
-        if is_null(node):
-            return {}
-        assert node is not None
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, "type", f"{what}: expected a mapping, got {_kind(node)}")
+        node = self._of_kind(node, yaml.MappingNode, what, "a mapping")
+        if node is None:
             return {}
         out: dict[str, str] = {}
         for key_node, value_node in node.value:
