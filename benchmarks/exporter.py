@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from pytest_selfslo import metrics
-from pytest_selfslo.metrics import SelfMetricsExporter, update_self_metrics
+from pytest_selfslo.metrics import exporter as metrics
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter, update_self_metrics
 
 
 def bench(fn: Callable[[str, float], None], n: int, tokens: list[str]) -> float:

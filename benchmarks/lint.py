@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_selfslo.rules.lint import lint_paths
+from pytest_selfslo.lint.runner import lint_paths
 
 METRICS = ("self_coherence", "self_continuity", "self_stress", "self_presence")
 _CHILD = "--cold-child"

@@ -3,7 +3,7 @@
     python benchmarks/replay_scan.py [SIZE] [--dir DIR] [--repeat R]
 
 Baseline: ``for line in f: orjson.loads(line)`` -- parsing only, nothing kept,
-nothing checked. Ours: :func:`pytest_selfslo.replay.replay` with count 0, i.e.
+nothing checked. Ours: :func:`pytest_selfslo.slo.replay.replay` with count 0, i.e.
 validate every line, count the total, keep the score columns and compute the
 averages, percentiles and SLO verdicts, in one pass over the file. Runs are
 interleaved and the best of R is kept for each (the machine is shared). The
@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 from replay_tail import build_log, parse_size
 
-from pytest_selfslo.replay import replay
+from pytest_selfslo.slo.replay import replay
 
 
 def bare_loop(path: Path) -> int:

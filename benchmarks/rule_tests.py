@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from pytest_selfslo.promql.durations import parse_duration  # noqa: E402
-from pytest_selfslo.promql.unittest import (  # noqa: E402
+from pytest_selfslo._core.durations import parse_duration  # noqa: E402
+from pytest_selfslo.ruletest.runner import (  # noqa: E402
     load_test_file,
     observe_group,
     run_rule_tests,

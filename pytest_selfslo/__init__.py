@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lazy import resolve
+from pytest_selfslo._lazy import resolve
 
 __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # errors
-    **{name: "pytest_selfslo.errors" for name in (
+    **{name: "pytest_selfslo._core.errors" for name in (
         "SelfSloError", "InputError", "HeartbeatFormatError", "SeriesNotationError",
         "TemplateError", "ConfigError", "SLOSpecError", "RuleFileError", "RuleTestFileError",
         "PolicyError", "PromQLError", "PromQLParseError", "PromQLEvalError", "CanaryError",
@@ -31,25 +31,25 @@ _EXPORTS: dict[str, str] = {
     "read_heartbeats": "pytest_selfslo.heartbeat",
     "generate_heartbeats": "pytest_selfslo.heartbeat",
     # exporter and hook
-    "SelfMetricsExporter": "pytest_selfslo.metrics",
-    "update_self_metrics": "pytest_selfslo.metrics",
-    "install_export_hook": "pytest_selfslo.hook",
+    "SelfMetricsExporter": "pytest_selfslo.metrics.exporter",
+    "update_self_metrics": "pytest_selfslo.metrics.exporter",
+    "install_export_hook": "pytest_selfslo.metrics.hook",
     # SLO spec
-    "SLOSpec": "pytest_selfslo.slo",
-    "DEFAULT_SLO_SPEC": "pytest_selfslo.slo",
-    "load_slo_spec": "pytest_selfslo.slo",
-    "evaluate": "pytest_selfslo.slo",
+    "SLOSpec": "pytest_selfslo.slo.spec",
+    "DEFAULT_SLO_SPEC": "pytest_selfslo.slo.spec",
+    "load_slo_spec": "pytest_selfslo.slo.spec",
+    "evaluate": "pytest_selfslo.slo.spec",
     # embedded engine
     "Engine": "pytest_selfslo.promql.engine",
     "Storage": "pytest_selfslo.promql.storage",
-    "run_rule_tests": "pytest_selfslo.promql.unittest",
-    "load_test_file": "pytest_selfslo.promql.unittest",
-    "run_test_group": "pytest_selfslo.promql.unittest",
-    "load_rule_files": "pytest_selfslo.promql.rulefile",
+    "run_rule_tests": "pytest_selfslo.ruletest.runner",
+    "load_test_file": "pytest_selfslo.ruletest.runner",
+    "run_test_group": "pytest_selfslo.ruletest.runner",
+    "load_rule_files": "pytest_selfslo.rulefmt.rulefile",
     # rule linter and drift check
-    "lint_paths": "pytest_selfslo.rules",
-    "check_drift": "pytest_selfslo.rules",
-    "render_rules": "pytest_selfslo.rules",
+    "lint_paths": "pytest_selfslo.lint",
+    "check_drift": "pytest_selfslo.lint",
+    "render_rules": "pytest_selfslo.lint",
     # canary
     "CanaryPolicy": "pytest_selfslo.canary.policy",
     "DEFAULT_POLICY": "pytest_selfslo.canary.policy",
@@ -65,16 +65,16 @@ _EXPORTS: dict[str, str] = {
     "should_activate_self": "pytest_selfslo.canary.runtime",
     "current_sampling": "pytest_selfslo.canary.runtime",
     # pytest assertions
-    **{name: "pytest_selfslo.assertions" for name in (
+    **{name: "pytest_selfslo.plugin.assertions" for name in (
         "assert_alert_fires", "assert_alert_silent", "assert_slo_met", "assert_metric",
         "assert_rules_valid", "assert_canary_safe", "assert_canary_reaches",
         "assert_canary_rolls_back",
     )},
-    "check_policy": "pytest_selfslo.canary.properties",
+    "check_policy": "pytest_selfslo.plugin.canary_properties",
     # operator API
-    "ApiConfig": "pytest_selfslo.api",
-    "create_app": "pytest_selfslo.api",
-    "create_router": "pytest_selfslo.api",
+    "ApiConfig": "pytest_selfslo.api.app",
+    "create_app": "pytest_selfslo.api.app",
+    "create_router": "pytest_selfslo.api.app",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -1,5 +1,5 @@
 """``python -m pytest_selfslo`` is the ``selfslo`` script."""
 
-from .cli import main
+from pytest_selfslo.cli import main
 
 raise SystemExit(main())

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pytest_selfslo import errors
+from pytest_selfslo._core import errors
 from pytest_selfslo.cli import main
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 CHILD = """
 import signal, sys, time
 from pathlib import Path
-from pytest_selfslo import reaper
+from pytest_selfslo._core import reaper
 
 class Server:
     def __init__(self, name):
@@ -56,7 +56,7 @@ def test_an_existing_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
 def test_registering_from_a_thread_installs_nothing() -> None:
     import threading
 
-    from pytest_selfslo import reaper
+    from pytest_selfslo._core import reaper
 
     before = signal.getsignal(signal.SIGTERM)
 

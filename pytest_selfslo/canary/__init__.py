@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._lazy import resolve
+from pytest_selfslo._lazy import resolve
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -31,8 +31,6 @@ _EXPORTS: dict[str, str] = {
         "AdaptiveActivation", "current_sampling", "current_state", "should_activate_self")},
     **{name: "bucketing" for name in ("bucket", "is_active")},
     **{name: "simulate" for name in ("SimulationResult", "simulate", "simulate_files")},
-    **{name: "strategies" for name in ("canary_observations", "canary_states")},
-    **{name: "properties" for name in ("PolicyPropertyError", "check_policy")},
 }
 
 __all__ = sorted(_EXPORTS)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AuditChainError, located
+from pytest_selfslo._core.errors import AuditChainError, located
 
 __all__ = ["GENESIS_HASH", "AuditLog", "AuditRecord", "record_hash"]
 

@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .policy import COMPARISONS, CanaryPolicy
+from pytest_selfslo.canary.policy import COMPARISONS, CanaryPolicy
 
 __all__ = ["Action", "CanaryState", "Decision", "GateResult", "Observation", "decide"]
 

@@ -9,7 +9,7 @@ wrong (``canary.yml:7: gates[1].threshold: expected a number, got 'high'``).
 The defaults are the design's: steps 5% → 10% → 25% → 50% → 100%, four gates
 over 10-minute averages, rollback on any firing SELF or stability alert. The
 SELF thresholds are *not* repeated here: they are read from
-:data:`pytest_selfslo.slo.DEFAULT_SLO_SPEC`, the one place those numbers live.
+:data:`pytest_selfslo.slo.spec.DEFAULT_SLO_SPEC`, the one place those numbers live.
 
 YAML shape (every key optional; unknown keys are refused)::
 
@@ -45,8 +45,8 @@ from typing import Any
 import promql_parser
 import yaml
 
-from ..errors import PolicyError, located
-from ..promql.durations import format_duration, parse_duration
+from pytest_selfslo._core.durations import format_duration, parse_duration
+from pytest_selfslo._core.errors import PolicyError, located
 
 __all__ = [
     "COMPARISONS",
@@ -268,7 +268,7 @@ def _problems(policy: CanaryPolicy) -> list[str]:
 
 def _slo_threshold(metric: str) -> tuple[str, float]:
     """Comparison and target of the SLO objective on ``metric`` (from the one SLO spec)."""
-    from ..slo import DEFAULT_SLO_SPEC
+    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
     for objective in DEFAULT_SLO_SPEC.objectives:
         if objective.metric == metric:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import mmh3
 
-from ..errors import CanaryError
-from .bucketing import SEED
-from .machine import CanaryState
-from .policy import AdaptivePolicy
-from .store import STATE_FILE, CanaryStore, resolve_state_dir
+from pytest_selfslo._core.errors import CanaryError
+from pytest_selfslo.canary.bucketing import SEED
+from pytest_selfslo.canary.machine import CanaryState
+from pytest_selfslo.canary.policy import AdaptivePolicy
+from pytest_selfslo.canary.store import STATE_FILE, CanaryStore, resolve_state_dir
 
 __all__ = [
     "SELF_ENV",

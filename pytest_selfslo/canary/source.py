@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..promql.values import InstantVector, ScalarValue
-from .machine import Observation
-from .policy import CanaryPolicy
+from pytest_selfslo.canary.machine import Observation
+from pytest_selfslo.canary.policy import CanaryPolicy
+from pytest_selfslo.promql.values import InstantVector, ScalarValue
 
 __all__ = ["EmbeddedSource", "MetricsSource", "PrometheusSource", "StaticSource", "vector_steps"]
 

@@ -14,7 +14,7 @@ fsync it, then replace the state file. The audit record is the write-ahead
 log: after a crash between the two, the next operation finds a record newer
 than the state and rolls the state forward from it, so the state always ends
 up equal to the last record's ``new``. A state file that does not parse is
-never reset: :class:`~pytest_selfslo.errors.CanaryStateError` is raised and a
+never reset: :class:`~pytest_selfslo._core.errors.CanaryStateError` is raised and a
 human decides.
 """
 
@@ -33,15 +33,15 @@ from typing import Any
 
 import filelock
 
-from ..errors import (
+from pytest_selfslo._core.errors import (
     CanaryRequestError,
     CanaryStateError,
     ConcurrentModificationError,
     located,
 )
-from .audit import AuditLog, AuditRecord
-from .machine import CanaryState
-from .policy import DEFAULT_POLICY, CanaryPolicy
+from pytest_selfslo.canary.audit import AuditLog, AuditRecord
+from pytest_selfslo.canary.machine import CanaryState
+from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy
 
 __all__ = [
     "AUDIT_FILE",

@@ -24,11 +24,11 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from ..errors import ConcurrentModificationError
-from .machine import Action, Decision, decide
-from .policy import DEFAULT_POLICY, CanaryPolicy
-from .source import MetricsSource, PrometheusSource
-from .store import MAX_REASON, CanaryStore
+from pytest_selfslo._core.errors import ConcurrentModificationError
+from pytest_selfslo.canary.machine import Action, Decision, decide
+from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy
+from pytest_selfslo.canary.source import MetricsSource, PrometheusSource
+from pytest_selfslo.canary.store import MAX_REASON, CanaryStore
 
 __all__ = ["CanaryAutoTuner"]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     BoolArray,

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import promql_parser
 
-from pytest_selfslo.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import (
     METRIC_NAME,

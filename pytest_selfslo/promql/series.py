@@ -15,7 +15,7 @@ Prometheus' ``.test`` scripts (``load`` blocks) use to describe samples:
 Native histogram notation (``{{schema:0 ...}}``) is rejected with a
 "native histograms are not supported" error: the embedded engine is float-only.
 
-Errors are :class:`~pytest_selfslo.errors.SeriesNotationError` naming the offending
+Errors are :class:`~pytest_selfslo._core.errors.SeriesNotationError` naming the offending
 token and its 1-based column, because a typo in a 200-value series is otherwise
 hard to find.
 """
@@ -27,7 +27,7 @@ import re
 
 import promql_parser
 
-from pytest_selfslo.errors import SeriesNotationError
+from pytest_selfslo._core.errors import SeriesNotationError
 from pytest_selfslo.promql.values import METRIC_NAME, STALE_NAN, Labels, make_labels
 
 __all__ = ["parse_series_line", "parse_series_values", "split_series_line"]

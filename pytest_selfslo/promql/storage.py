@@ -10,7 +10,7 @@ Label matchers follow Prometheus: ``=``, ``!=``, ``=~``, ``!~``; regexes are
 fully anchored and ``.`` matches newlines (Prometheus 3 wraps them as
 ``^(?s:...)$``; ``LabelMatcher(..., dotall=False)`` gives the 2.x behaviour). Python's ``re`` is close to RE2 but accepts constructs RE2
 rejects (backreferences, lookarounds, atomic groups, conditionals); those are
-refused with a :class:`~pytest_selfslo.errors.PromQLEvalError` instead of
+refused with a :class:`~pytest_selfslo._core.errors.PromQLEvalError` instead of
 silently matching something Prometheus never would.
 
     >>> store = Storage()
@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.promql.values import (
     METRIC_NAME,

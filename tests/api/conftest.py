@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pytest_selfslo.api import ApiConfig, create_app
+from pytest_selfslo.api.app import ApiConfig, create_app
 from pytest_selfslo.heartbeat import generate_heartbeats
 
 TOKEN = "test-token-0123456789abcdef"

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.api import ApiConfig
-from pytest_selfslo.api_auth import Credential, TokenAuth, parse_token_file
-from pytest_selfslo.api_errors import ApiError
+from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.api.app import ApiConfig
+from pytest_selfslo.api.auth import Credential, TokenAuth, parse_token_file
+from pytest_selfslo.api.errors import ApiError
 from pytest_selfslo.canary.store import CanaryStore
-from pytest_selfslo.errors import ConfigError
 
 CHANGE = {"new_sampling": 0.1, "reason": "widen"}
 GOOD = "good-token-0123456789"

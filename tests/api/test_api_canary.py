@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pytest_selfslo.api import ApiConfig
-from pytest_selfslo.api_routes import HOT_APPLY_NOTE
+from pytest_selfslo.api.app import ApiConfig
+from pytest_selfslo.api.routes import HOT_APPLY_NOTE
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.store import CanaryStore
 

@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi import from_asgi
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.metrics import SelfMetricsExporter
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 
 TOKEN = "fuzz-token-0123456789abcdef"
 

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.api import ApiConfig
-from pytest_selfslo.api_health import HeartbeatTail
+from pytest_selfslo.api.app import ApiConfig
+from pytest_selfslo.api.health import HeartbeatTail
 from pytest_selfslo.heartbeat import read_heartbeats
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC, evaluate
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, evaluate
 
 SHAPE_KEYS = {"enabled", "canary_sampling", "heartbeat_count", "last_heartbeat", "averages",
               "slo_status"}
@@ -170,7 +170,7 @@ def test_unreadable_log_is_503_naming_it(api_config: ApiConfig, client: TestClie
 def test_unchanged_files_reuse_the_rendered_body(api_config: ApiConfig,
                                                  append_heartbeats: Callable[..., list[Any]]
                                                  ) -> None:
-    from pytest_selfslo.api_routes import ApiServices
+    from pytest_selfslo.api.routes import ApiServices
 
     append_heartbeats(Path(api_config.heartbeats), "steady", 10)
     health = ApiServices.from_config(api_config).health

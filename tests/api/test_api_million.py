@@ -10,10 +10,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.api_server import serve_in_thread
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.api.server import serve_in_thread
 from pytest_selfslo.heartbeat import generate_heartbeats
-from pytest_selfslo.replay import replay
+from pytest_selfslo.slo.replay import replay
 
 N = 1_000_000
 BLOCK = 1000

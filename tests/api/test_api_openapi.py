@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 import pytest_selfslo
-from pytest_selfslo.api import ApiConfig, create_app, create_router
+from pytest_selfslo.api.app import ApiConfig, create_app, create_router
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 
 

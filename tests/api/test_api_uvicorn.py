@@ -12,10 +12,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.api_server import serve_in_thread
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.api.server import serve_in_thread
 from pytest_selfslo.canary.store import CanaryStore
-from pytest_selfslo.metrics import SelfMetricsExporter
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 
 TOKEN = "uvicorn-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

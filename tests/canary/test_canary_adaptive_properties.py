@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, AdaptivePolicy
-from pytest_selfslo.canary.properties import (
+from pytest_selfslo.plugin.canary_properties import (
     ADAPTIVE_PROPERTIES,
     PolicyPropertyError,
     applicable_properties,
@@ -64,7 +64,7 @@ def test_a_throttle_that_raises_the_sampling_is_caught(monkeypatch: pytest.Monke
 
 def test_gates_are_checked_against_the_spec_passed_in() -> None:
     """A team with stricter SLOs: the default policy's 0.80 coherence gate disagrees with 0.85."""
-    from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
     strict = dataclasses.replace(DEFAULT_SLO_SPEC, objectives=tuple(
         dataclasses.replace(o, target=0.85) if o.name == "coherence" else o

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_selfslo._core.errors import AuditChainError
 from pytest_selfslo.canary import audit as audit_module
 from pytest_selfslo.canary.audit import GENESIS_HASH, AuditLog, record_hash
 from pytest_selfslo.canary.store import CanaryStore
-from pytest_selfslo.errors import AuditChainError
 
 
 def chained_lines(reason_lengths: list[int]) -> Iterator[bytes]:

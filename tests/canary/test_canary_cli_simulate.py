@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_selfslo._core.errors import InputError
 from pytest_selfslo.canary.machine import Action
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.simulate import simulate_files
 from pytest_selfslo.cli import main
-from pytest_selfslo.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "canary"

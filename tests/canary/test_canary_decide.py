@@ -15,7 +15,7 @@ from pytest_selfslo.canary.machine import (
     decide,
 )
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, Gate
-from pytest_selfslo.canary.strategies import (
+from pytest_selfslo.plugin.canary_strategies import (
     canary_observations,
     canary_states,
     green_observation,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_selfslo._core.errors import PolicyError
 from pytest_selfslo.canary.policy import (
     DEFAULT_POLICY,
     AdaptivePolicy,
@@ -14,8 +15,7 @@ from pytest_selfslo.canary.policy import (
     load_policy,
     policy_from_mapping,
 )
-from pytest_selfslo.errors import PolicyError
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -10,7 +10,7 @@ import pytest
 
 import pytest_selfslo.canary as canary
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
-from pytest_selfslo.canary.properties import (
+from pytest_selfslo.plugin.canary_properties import (
     ADAPTIVE_PROPERTIES,
     PROPERTIES,
     PolicyPropertyError,
@@ -106,14 +106,14 @@ def test_every_exported_name_resolves() -> None:
 
 
 def test_cli_module_is_importable_without_heavy_imports() -> None:
-    module = importlib.import_module("pytest_selfslo.canary.cli")
+    module = importlib.import_module("pytest_selfslo.cli.canary")
     assert callable(module.configure) and callable(module.run)
 
 
 def test_replay_and_render_a_timeline() -> None:
     from pytest_selfslo.canary.machine import CanaryState, Observation
-    from pytest_selfslo.canary.properties import render_timeline, replay_observations
-    from pytest_selfslo.canary.strategies import green_observation
+    from pytest_selfslo.plugin.canary_properties import render_timeline, replay_observations
+    from pytest_selfslo.plugin.canary_strategies import green_observation
 
     start = CanaryState(sampling=0.25, since=0.0)
     alert = Observation(gates={}, firing_alerts=[{"alertname": "AURIS_SELF_Stress_High",

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from pytest_selfslo._core.errors import CanaryRequestError
 from pytest_selfslo.canary.machine import Observation
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.source import PrometheusSource, StaticSource
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.canary.tuner import CanaryAutoTuner
-from pytest_selfslo.errors import CanaryRequestError
 
 GREEN = {"stability_score_ema": "0.93", "oscillation_rate": "0", "self_coherence": "0.91",
          "self_stress": "0.12"}

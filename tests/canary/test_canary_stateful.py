@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from prometheus_client import CollectorRegistry
 
+from pytest_selfslo._core.errors import CanaryRequestError
 from pytest_selfslo.canary.machine import Observation, decide
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy
 from pytest_selfslo.canary.store import CanaryStore
-from pytest_selfslo.canary.strategies import canary_observations
 from pytest_selfslo.canary.tuner import CanaryAutoTuner
-from pytest_selfslo.errors import CanaryRequestError
+from pytest_selfslo.plugin.canary_strategies import canary_observations
 
 POLICY = CanaryPolicy(steps=DEFAULT_POLICY.steps, gates=DEFAULT_POLICY.gates,
                       rollback_alerts=DEFAULT_POLICY.rollback_alerts, min_dwell=(120.0,),

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.canary.audit import AuditLog
-from pytest_selfslo.canary.machine import CanaryState
-from pytest_selfslo.canary.policy import CanaryPolicy
-from pytest_selfslo.canary.store import CanaryStore
-from pytest_selfslo.errors import (
+from pytest_selfslo._core.errors import (
     AuditChainError,
     CanaryRequestError,
     CanaryStateError,
     ConcurrentModificationError,
 )
+from pytest_selfslo.canary.audit import AuditLog
+from pytest_selfslo.canary.machine import CanaryState
+from pytest_selfslo.canary.policy import CanaryPolicy
+from pytest_selfslo.canary.store import CanaryStore
 
 
 class Clock:

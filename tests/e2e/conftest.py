@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.api_server import serve_in_thread
-from pytest_selfslo.errors import PrometheusUnavailable
+from pytest_selfslo._core.errors import PrometheusUnavailable
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.api.server import serve_in_thread
 from pytest_selfslo.heartbeat import Heartbeat, generate_heartbeats
-from pytest_selfslo.metrics import SelfMetricsExporter
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 from pytest_selfslo.plugin import get_settings
-from pytest_selfslo.prometheus import PrometheusServer, start_prometheus
-from pytest_selfslo.prometheus_local import DockerPrometheus, LocalPrometheus, ManagedPrometheus
+from pytest_selfslo.prometheus.client import PrometheusServer, start_prometheus
+from pytest_selfslo.prometheus.managed import DockerPrometheus, LocalPrometheus, ManagedPrometheus
 
 TOKEN = "e2e-token-0123456789abcdef"
 TOKENS = ("tok-a", "tok-b")

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
-from pytest_selfslo.rules.render import render_rules_yaml
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.lint.render import render_rules_yaml
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 pytestmark = pytest.mark.selfslo_prometheus
 

@@ -7,7 +7,7 @@ run that mentions the run's Prometheus directory or ports, nothing may listen
 on those ports, and the run's private temp dir must be empty.
 
 A run *terminated* by SIGTERM (a CI timeout) skips fixture teardown; the
-servers we start register with :mod:`pytest_selfslo.reaper`, which closes them
+servers we start register with :mod:`pytest_selfslo._core.reaper`, which closes them
 before the process dies, so that case leaves nothing behind either (the test
 still removes whatever its run would have left, should it ever fail).
 """
@@ -33,8 +33,8 @@ INNER = '''
 import json, os, time
 from pathlib import Path
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.api_server import serve_in_thread
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.api.server import serve_in_thread
 
 
 def record(prometheus, api_url, tmp_path, name):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo import demo
+from pytest_selfslo._core.errors import ConfigError, PrometheusUnavailable
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
-from pytest_selfslo.errors import ConfigError, PrometheusUnavailable
-from pytest_selfslo.prometheus import availability
+from pytest_selfslo.cli import demo
+from pytest_selfslo.prometheus.client import availability
 
 
 def parse(*argv: str) -> argparse.Namespace:

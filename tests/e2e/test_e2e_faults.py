@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pytest_selfslo.api import ApiConfig, create_app
-from pytest_selfslo.api_server import serve_in_thread
+from pytest_selfslo.api.app import ApiConfig, create_app
+from pytest_selfslo.api.server import serve_in_thread
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.canary.tuner import CanaryAutoTuner
-from pytest_selfslo.demo import scaled_policy
-from pytest_selfslo.metrics import SelfMetricsExporter
-from pytest_selfslo.prometheus import PrometheusServer
-from pytest_selfslo.prometheus_local import ManagedPrometheus
-from pytest_selfslo.rules.render import render_rules_yaml
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.cli.demo import scaled_policy
+from pytest_selfslo.lint.render import render_rules_yaml
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter
+from pytest_selfslo.prometheus.client import PrometheusServer
+from pytest_selfslo.prometheus.managed import ManagedPrometheus
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 pytestmark = pytest.mark.selfslo_prometheus
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.prometheus import binary_semantics
-from pytest_selfslo.promql.unittest import run_rule_tests
+from pytest_selfslo.prometheus.client import binary_semantics
+from pytest_selfslo.ruletest.runner import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "phase_c_rules.yml"

@@ -18,9 +18,9 @@ from prometheus_client import CollectorRegistry
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.canary.tuner import CanaryAutoTuner
-from pytest_selfslo.demo import scaled_policy
-from pytest_selfslo.rules.render import render_rules_yaml
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.cli.demo import scaled_policy
+from pytest_selfslo.lint.render import render_rules_yaml
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 pytestmark = pytest.mark.selfslo_prometheus
 

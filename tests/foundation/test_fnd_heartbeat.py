@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo import heartbeat_io
-from pytest_selfslo.errors import HeartbeatFormatError
+from pytest_selfslo._core.errors import HeartbeatFormatError
 from pytest_selfslo.heartbeat import (
     SCENARIOS,
     SCORES,
@@ -25,7 +24,8 @@ from pytest_selfslo.heartbeat import (
     parse_timestamp,
     read_heartbeats,
 )
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC, evaluate
+from pytest_selfslo.heartbeat import logio as heartbeat_io
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, evaluate
 
 GOOD = {"ts": 1_700_000_000.0, "kind": "heartbeat", "token_id": "token-a",
         "coherence": 0.91, "continuity": 0.95, "presence": 0.9, "stress": 0.12}

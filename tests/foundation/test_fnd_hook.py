@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_selfslo.heartbeat import Heartbeat
-from pytest_selfslo.hook import ExportHook, install_export_hook, remove_export_hook
-from pytest_selfslo.metrics import SelfMetricsExporter
+from pytest_selfslo.metrics.exporter import SelfMetricsExporter
+from pytest_selfslo.metrics.hook import ExportHook, install_export_hook, remove_export_hook
 
 
 class Manager:
@@ -204,7 +204,7 @@ def test_async_update_is_awaited_before_exporting() -> None:
 def test_default_exporter_path_honours_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     from prometheus_client import REGISTRY
 
-    from pytest_selfslo.metrics import reset_default_exporter
+    from pytest_selfslo.metrics.exporter import reset_default_exporter
 
     monkeypatch.setenv("AURIS_METRICS_EXP", "off")
     reset_default_exporter()

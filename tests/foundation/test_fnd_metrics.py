@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from pytest_selfslo import metrics
-from pytest_selfslo.metrics import (
+from pytest_selfslo.metrics import exporter as metrics
+from pytest_selfslo.metrics.exporter import (
     SelfMetricsExporter,
     default_exporter,
     metrics_enabled,

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
-from pytest_selfslo import replay
 from pytest_selfslo.cli import main
 from pytest_selfslo.heartbeat import HeartbeatLog, generate_heartbeats, read_heartbeats
-from pytest_selfslo.replay import ReplayResult, format_text, save_snapshot, supports_emoji
+from pytest_selfslo.slo import replay
+from pytest_selfslo.slo.replay import ReplayResult, format_text, save_snapshot, supports_emoji
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 

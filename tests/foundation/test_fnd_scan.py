@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo import heartbeat_io, heartbeat_scan
-from pytest_selfslo.errors import HeartbeatFormatError
+from pytest_selfslo._core.errors import HeartbeatFormatError
 from pytest_selfslo.heartbeat import SCORES, generate_heartbeats, read_heartbeats
-from pytest_selfslo.heartbeat_model import format_timestamp
-from pytest_selfslo.heartbeat_scan import scan_heartbeats
-from pytest_selfslo.strategies import heartbeat
+from pytest_selfslo.heartbeat import logio as heartbeat_io
+from pytest_selfslo.heartbeat import scan as heartbeat_scan
+from pytest_selfslo.heartbeat.model import format_timestamp
+from pytest_selfslo.heartbeat.scan import scan_heartbeats
+from pytest_selfslo.plugin.strategies import heartbeat
 
 GOOD = generate_heartbeats("steady", 1, tokens=("token-a",))[0].to_dict()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_selfslo.errors import SLOSpecError
+from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.heartbeat import Heartbeat
-from pytest_selfslo.slo import (
+from pytest_selfslo.slo.spec import (
     DEFAULT_SLO_SPEC,
     Objective,
     SLOSpec,
@@ -191,7 +191,7 @@ def test_spec_refuses_duplicate_names() -> None:
 
 def test_evaluate_columns_matches_evaluate_and_checks_lengths() -> None:
     from pytest_selfslo.heartbeat import generate_heartbeats
-    from pytest_selfslo.slo import evaluate_columns
+    from pytest_selfslo.slo.spec import evaluate_columns
 
     beats = generate_heartbeats("oscillating", 500)
     columns = {s: np.array([getattr(b, s) for b in beats])

@@ -13,8 +13,8 @@ import promql_parser  # noqa: F401
 import pydantic_core  # noqa: F401
 import pytest
 
-import pytest_selfslo.collect_canary
-import pytest_selfslo.collect_items  # noqa: F401
+import pytest_selfslo.plugin.canary_items
+import pytest_selfslo.plugin.items  # noqa: F401
 
 #: inner pytester runs under an xdist worker make pytest-benchmark warn that it is disabled
 _QUIET_BENCHMARK = pytest.mark.filterwarnings(

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from pytest_selfslo.assertions import (
+from pytest_selfslo.heartbeat import HeartbeatLog, generate_heartbeats
+from pytest_selfslo.plugin.assertions import (
     assert_alert_fires,
     assert_alert_silent,
     assert_metric,
     assert_rules_valid,
     assert_slo_met,
 )
-from pytest_selfslo.heartbeat import HeartbeatLog, generate_heartbeats
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules" / "phase_c_rules.yml"
@@ -158,7 +158,7 @@ def test_rules_valid(tmp_path: Path) -> None:
 def test_assertions_module_is_rewritten_by_pytest(pytester: pytest.Pytester) -> None:
     shutil.copy(RULES, pytester.path / "rules.yml")
     pytester.makepyfile("""
-        import pytest_selfslo.assertions as a
+        import pytest_selfslo.plugin.assertions as a
 
         def test_rewritten():
             assert type(a.__loader__).__name__ == "AssertionRewritingHook"

@@ -6,14 +6,14 @@ import dataclasses
 
 import pytest
 
-from pytest_selfslo.assertions import (
+from pytest_selfslo.canary.machine import Observation
+from pytest_selfslo.canary.policy import DEFAULT_POLICY
+from pytest_selfslo.plugin.assertions import (
     assert_canary_reaches,
     assert_canary_rolls_back,
     assert_canary_safe,
 )
-from pytest_selfslo.canary.machine import Observation
-from pytest_selfslo.canary.policy import DEFAULT_POLICY
-from pytest_selfslo.canary.strategies import green_observation
+from pytest_selfslo.plugin.canary_strategies import green_observation
 
 GREEN = green_observation(DEFAULT_POLICY, 0.0)
 ALERT = dataclasses.replace(GREEN, firing_alerts=(

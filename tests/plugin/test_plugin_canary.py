@@ -11,9 +11,6 @@ import pytest
 import yaml
 
 # compiled extensions cannot be imported twice per process (in-process pytester drops modules)
-import pytest_selfslo.canary.properties
-import pytest_selfslo.collect_canary
-import pytest_selfslo.rules.drift  # noqa: F401
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 
 PROPERTIES = ["never_advances_on_missing_data", "never_advances_on_failing_gate",
@@ -43,7 +40,7 @@ def _write(project: pytest.Pytester, name: str, data: dict[str, Any]) -> None:
 def test_safe_policy_passes_every_property(canary_project: pytest.Pytester) -> None:
     _write(canary_project, "safe.yml", _policy())
     result = canary_project.runpytest("--self-slo", "canary", "-v", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.assert_outcomes(passed=2 * (1 + len(PROPERTIES)) + 2)
     result.stdout.fnmatch_lines_random(
         ["canary/safe.yml::valid PASSED*", "selfslo::canary-default::valid PASSED*"]
@@ -64,7 +61,7 @@ def test_unsafe_policy_fails_naming_the_property_with_a_timeline(
     _write(canary_project, "unsafe.yml", policy)
     # only the property under test runs: shrinking a counterexample takes a few seconds
     result = canary_project.runpytest("--self-slo", "canary/unsafe.yml", "-k", f"unsafe and {prop}",
-                                      "-W", "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "-W", "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.assert_outcomes(failed=1, deselected=2 * (1 + len(PROPERTIES)) + 2 - 1)
     result.stdout.fnmatch_lines([f"FAILED canary/unsafe.yml::property?{prop}?*"])
     result.stdout.fnmatch_lines([f"*canary policy property {prop!r} violated:*", expected,
@@ -77,7 +74,7 @@ def test_steps_not_increasing_is_invalid_with_position(canary_project: pytest.Py
     _write(canary_project, "steps.yml", _policy(steps=[0.05, 0.5, 0.25, 1.0],
                                                 min_dwell=["10m"] * 4))
     result = canary_project.runpytest("--self-slo", "canary/steps.yml", "-rs", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.assert_outcomes(passed=1 + len(PROPERTIES) + 2, failed=1, skipped=len(PROPERTIES))
     result.stdout.fnmatch_lines([
         "*PolicyError: *steps.yml:4: steps[[]2[]]: expected a value greater than steps[[]1[]] = 0.5"
@@ -92,7 +89,7 @@ def test_gate_contradicting_the_slo_spec_fails_valid_and_property(
     _write(canary_project, "drift.yml", _policy(gates=gates))
     result = canary_project.runpytest("--self-slo", "canary/drift.yml", "-k",
                                       "drift.yml and (valid or gates_agree_with_slo)", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.assert_outcomes(failed=2, deselected=2 * (1 + len(PROPERTIES)) + 2 - 2)
     result.stdout.fnmatch_lines([
         "*the canary policy's gates disagree with the SLO spec:*",
@@ -144,7 +141,7 @@ def test_scenarios_are_simulated_through_each_policy(canary_project: pytest.Pyte
     _scenario(canary_project, "typo.jsonl", {"expect": {"final": 1}})
     _write(canary_project, "team.yml", _policy())
     result = canary_project.runpytest("--self-slo", "canary", "-k", "scenario", "-rA", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     # 3 scenarios under the team policy and under the built-in default
     result.assert_outcomes(passed=2, failed=4, deselected=2 * (1 + len(PROPERTIES)) + 2)
     result.stdout.fnmatch_lines_random(["PASSED canary/team.yml::scenario?spike?",
@@ -164,7 +161,7 @@ def test_adaptive_policy_gets_the_adaptive_properties(canary_project: pytest.Pyt
     _write(canary_project, "narrow.yml",
            _policy(adaptive={"stress_high": 0.30, "stress_low": 0.299, "factor": 0.5}))
     result = canary_project.runpytest("--self-slo", "canary", "-v", "-k", "adaptive", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.stdout.fnmatch_lines_random([
         "canary/adaptive.yml::property?adaptive_no_flapping? PASSED*",
         "canary/adaptive.yml::property?adaptive_monotone_bucketing? PASSED*",
@@ -176,14 +173,14 @@ def test_adaptive_policy_gets_the_adaptive_properties(canary_project: pytest.Pyt
 
 
 def test_policy_properties_use_the_configured_slo_spec(canary_project: pytest.Pytester) -> None:
-    from pytest_selfslo.slo import __file__ as slo_module
+    from pytest_selfslo import __file__ as package_init
 
-    spec = (Path(slo_module).parent / "data" / "default_slo.yml").read_text()
+    spec = (Path(package_init).parent / "data" / "default_slo.yml").read_text()
     (canary_project.path / "slo.yml").write_text(spec.replace("target: 0.8\n", "target: 0.85\n"))
     _write(canary_project, "safe.yml", _policy())
     result = canary_project.runpytest("--self-slo", "canary", "--self-slo-slo", "slo.yml", "-v",
                                       "-k", "gates_agree_with_slo", "-W",
-                                      "ignore::pytest_selfslo.plugin_config.SelfSloConfigWarning")
+                                      "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
     result.stdout.fnmatch_lines([
         "*SLO spec says self_coherence >= 0.85*",
     ])

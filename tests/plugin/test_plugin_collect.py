@@ -10,9 +10,6 @@ import pytest
 
 # Compiled extensions (promql-parser) cannot be imported twice in one process; in-process
 # pytester runs drop modules they imported, so import the engine before any of them.
-import pytest_selfslo.collect_items
-import pytest_selfslo.promql.unittest
-import pytest_selfslo.rules.lint  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -235,7 +232,7 @@ def test_empty_heartbeat_log_never_passes(project: pytest.Pytester) -> None:
 
 
 def test_custom_slo_spec_file_is_used_for_drift(project: pytest.Pytester) -> None:
-    from pytest_selfslo.slo import DEFAULT_SLO_SPEC, dump_slo_spec
+    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, dump_slo_spec
 
     spec = dump_slo_spec(DEFAULT_SLO_SPEC).replace("0.8", "0.85")
     (project.path / "slo.yml").write_text(spec)

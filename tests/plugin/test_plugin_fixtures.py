@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
+import pytest_selfslo.metrics.exporter
+
 # compiled extensions cannot be imported twice per process (in-process pytester drops modules)
-import pytest_selfslo.fixtures
-import pytest_selfslo.metrics
+import pytest_selfslo.plugin.fixtures
 import pytest_selfslo.promql.engine  # noqa: F401
 
 needs_binary = pytest.mark.skipif(shutil.which("prometheus") is None,
@@ -25,7 +26,7 @@ def test_fixtures_are_listed(pytester: pytest.Pytester) -> None:
 
 def test_registry_and_exporter(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
-        from pytest_selfslo.assertions import assert_metric
+        from pytest_selfslo.plugin.assertions import assert_metric
 
         def test_fresh(self_metrics_registry):
             assert list(self_metrics_registry.collect()) == []
@@ -97,7 +98,7 @@ def test_promql_engine(pytester: pytest.Pytester) -> None:
 
 
 def test_slo_spec_default_file_and_hook(pytester: pytest.Pytester) -> None:
-    from pytest_selfslo.slo import DEFAULT_SLO_SPEC, dump_slo_spec
+    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, dump_slo_spec
 
     pytester.makepyfile("""
         def test_spec(slo_spec):
@@ -110,7 +111,7 @@ def test_slo_spec_default_file_and_hook(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-s").stdout.fnmatch_lines(["*TARGET 0.85*"])
     pytester.makeconftest("""
         import dataclasses
-        from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
         def pytest_selfslo_slo_spec(config):
             objectives = tuple(dataclasses.replace(o, target=0.75) if o.name == "coherence" else o
@@ -198,7 +199,7 @@ def test_canary_tuner_factory(pytester: pytest.Pytester) -> None:
 
 def test_api_client(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
-        from pytest_selfslo.fixtures import API_TOKEN
+        from pytest_selfslo.plugin.fixtures import API_TOKEN
 
         def test_health_and_canary(selfslo_api_client):
             assert selfslo_api_client.get("/self/health").status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_selfslo.plugin_config import (
+from pytest_selfslo.plugin.config import (
     parse_globs,
     parse_percentage,
     parse_prometheus,

@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 
 # compiled extensions cannot be imported twice per process (in-process pytester drops modules)
-import pytest_selfslo.collect_items
-import pytest_selfslo.promql.unittest
-import pytest_selfslo.rules.lint  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,

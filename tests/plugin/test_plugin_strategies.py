@@ -1,16 +1,15 @@
-"""Hypothesis strategies of pytest_selfslo.strategies: what they draw is valid and useful."""
+"""Hypothesis strategies of pytest_selfslo.plugin.strategies: what they draw is valid and useful."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo import strategies
-from pytest_selfslo.canary import strategies as canary_strategies
 from pytest_selfslo.heartbeat import Heartbeat
+from pytest_selfslo.plugin import canary_strategies, strategies
 from pytest_selfslo.promql.series import parse_series_values
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC, evaluate
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, evaluate
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

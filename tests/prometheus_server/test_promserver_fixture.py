@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from pytest_selfslo.errors import PrometheusError, PrometheusUnavailable
-from pytest_selfslo.fixtures import ScrapeTarget
-from pytest_selfslo.prometheus import (
+from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
+from pytest_selfslo.plugin.fixtures import ScrapeTarget
+from pytest_selfslo.prometheus.client import (
     PrometheusServer,
     availability,
     binary_semantics,
     binary_version,
     start_prometheus,
 )
-from pytest_selfslo.prometheus_local import LocalPrometheus
+from pytest_selfslo.prometheus.managed import LocalPrometheus
 
 needs_binary = pytest.mark.skipif(shutil.which("prometheus") is None,
                                   reason="the Debian 'prometheus' package is not installed")
@@ -121,7 +121,7 @@ def test_external_url_is_queried_but_not_reconfigured(prometheus: PrometheusServ
 
 
 def test_dead_url_is_unavailable_with_reason() -> None:
-    from pytest_selfslo.prometheus_local import free_port
+    from pytest_selfslo.prometheus.managed import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     assert availability(url) == f"Prometheus at {url} is not ready (/-/ready)"

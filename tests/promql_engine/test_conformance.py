@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.promql.promqltest import PromQLTestFileResult, run_promqltest_file
+from pytest_selfslo.ruletest.promqltest import PromQLTestFileResult, run_promqltest_file
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "promqltest"
 FILES = sorted(CONFORMANCE.glob("*.test")) if CONFORMANCE.is_dir() else []

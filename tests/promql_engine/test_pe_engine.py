@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_selfslo.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantVector, RangeVector, ScalarValue, StringValue

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from pytest_selfslo.promql.promqltest import (
+from pytest_selfslo.promql.values import STALE_NAN
+from pytest_selfslo.ruletest.promqltest import (
     PromQLTestScriptError,
     almost_equal,
     run_promqltest_text,
 )
-from pytest_selfslo.promql.values import STALE_NAN
 
 SCRIPT = """
 load 1m

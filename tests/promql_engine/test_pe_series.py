@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.errors import SeriesNotationError
+from pytest_selfslo._core.errors import SeriesNotationError
 from pytest_selfslo.promql.series import parse_series_line, parse_series_values
 from pytest_selfslo.promql.values import is_stale_marker
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import is_stale_marker
 

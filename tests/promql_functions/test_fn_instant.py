@@ -105,7 +105,7 @@ def test_calendar_default_is_the_evaluation_time() -> None:
 
 
 def test_unsupported_functions_raise_with_reason() -> None:
-    from pytest_selfslo.errors import PromQLUnsupportedError
+    from pytest_selfslo._core.errors import PromQLUnsupportedError
     for name in UNSUPPORTED:
         with pytest.raises(PromQLUnsupportedError, match="not supported"):
             FUNCTIONS[name](ctx(0), [ivec()], [])
@@ -167,7 +167,7 @@ def test_logarithms_are_bit_identical_to_go(name: str, value: float, expected: f
 
 
 def test_wrong_argument_types_name_function_position_and_types() -> None:
-    from pytest_selfslo.errors import PromQLEvalError
+    from pytest_selfslo._core.errors import PromQLEvalError
     with pytest.raises(PromQLEvalError,
                        match=r"abs\(\): argument 1 must be an instant vector, got ScalarValue"):
         call("abs", ctx(0), scalar(1))

@@ -9,9 +9,9 @@ import promql_parser
 import pytest
 from fnhelpers import call, ctx, iseries, ivec, scalar, single, string
 
-from pytest_selfslo.errors import PromQLEvalError
-from pytest_selfslo.promql.fn_histogram import bucket_quantile, parse_le
-from pytest_selfslo.promql.fn_labels import expand_template, natural_less
+from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql.functions.histograms import bucket_quantile, parse_le
+from pytest_selfslo.promql.functions.labels import expand_template, natural_less
 from pytest_selfslo.promql.values import InstantVector
 
 
@@ -248,5 +248,5 @@ def test_histogram_quantiles_labels_each_quantile() -> None:
     (math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf"),
 ])
 def test_openmetrics_float(value: float, text: str) -> None:
-    from pytest_selfslo.promql.fn_histogram import openmetrics_float
+    from pytest_selfslo.promql.functions.histograms import openmetrics_float
     assert openmetrics_float(value) == text

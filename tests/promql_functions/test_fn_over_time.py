@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fnhelpers import call, ctx, rseries, rvec, scalar, single
 
-from pytest_selfslo.promql.fn_windows import Windows
+from pytest_selfslo.promql.functions.windows import Windows
 from pytest_selfslo.promql.values import InstantVector, RangeVector
 
 S = 10_000

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_selfslo.promql.durations import parse_duration
+from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.storage import Storage
 

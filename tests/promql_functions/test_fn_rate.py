@@ -7,7 +7,7 @@ import math
 import pytest
 from fnhelpers import call, ctx, rseries, rvec, scalar, single
 
-from pytest_selfslo.errors import PromQLEvalError
+from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql.values import InstantVector
 
 M = 60_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.promql.unittest import run_rule_tests
+from pytest_selfslo.ruletest.runner import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT.parent / "shared" / "conformance" / "promtool"

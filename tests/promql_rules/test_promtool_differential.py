@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.promql.unittest import observe_group
-from pytest_selfslo.promql.unittest_file import parse_test_text
 from pytest_selfslo.promql.values import METRIC_NAME, Labels
+from pytest_selfslo.rulefmt.testfile import parse_test_text
+from pytest_selfslo.ruletest.runner import observe_group
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not on PATH")
@@ -140,6 +140,6 @@ def test_promtool_agrees_with_our_observations(tmp_path: Path, scenario: dict[st
 
 
 def _ms(text: str) -> int:
-    from pytest_selfslo.promql.durations import parse_duration
+    from pytest_selfslo._core.durations import parse_duration
 
     return parse_duration(text)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_selfslo.promql.coverage import RuleCoverage, RuleKey
-from pytest_selfslo.promql.rulefile import check_rule_file
-from pytest_selfslo.promql.unittest import run_rule_tests
+from pytest_selfslo.rulefmt.rulefile import check_rule_file
+from pytest_selfslo.ruletest.coverage import RuleCoverage, RuleKey
+from pytest_selfslo.ruletest.runner import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOWN = RuleKey("r.yml", "g", "Down", "alert")

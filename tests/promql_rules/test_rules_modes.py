@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.promql.unittest import observe_group
-from pytest_selfslo.promql.unittest_file import parse_test_text
+from pytest_selfslo.rulefmt.testfile import parse_test_text
+from pytest_selfslo.ruletest.runner import observe_group
 
 RULES = """\
 groups:

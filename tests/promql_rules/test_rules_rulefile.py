@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.errors import RuleFileError
-from pytest_selfslo.promql.durations import format_duration, format_go_duration, parse_duration
-from pytest_selfslo.promql.rulefile import check_rule_text, load_rule_files
-from pytest_selfslo.promql.rules import AlertingRule, RecordingRule
+from pytest_selfslo._core.durations import format_duration, format_go_duration, parse_duration
+from pytest_selfslo._core.errors import RuleFileError
+from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule
+from pytest_selfslo.rulefmt.rulefile import check_rule_text, load_rule_files
 
 GOOD = """\
 groups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_selfslo.promql.unittest import load_test_file, observe_group, run_rule_tests
+from pytest_selfslo.ruletest.runner import load_test_file, observe_group, run_rule_tests
 
 
 def _files(tmp_path: Path, rules: str, test: str) -> Path:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_selfslo.errors import TemplateError
-from pytest_selfslo.promql.gofmt import format_float_g, go_sprintf
-from pytest_selfslo.promql.templates import expand_template, parse_template
+from pytest_selfslo._core.errors import TemplateError
+from pytest_selfslo._core.gofmt import format_float_g, go_sprintf
+from pytest_selfslo.template.parse import expand_template, parse_template
 
 LABELS = {"instance": "localhost:9090", "job": "prometheus"}
 

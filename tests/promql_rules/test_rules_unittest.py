@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_selfslo.errors import RuleTestFileError
-from pytest_selfslo.promql.ruleeval import alert_timeline
-from pytest_selfslo.promql.unittest import (
+from pytest_selfslo._core.errors import RuleTestFileError
+from pytest_selfslo.alerting.ruleeval import alert_timeline
+from pytest_selfslo.ruletest.runner import (
     configure,
     load_test_file,
     run,

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.promql.ruleeval import evaluate_groups
-from pytest_selfslo.promql.rulefile import load_rule_files
-from pytest_selfslo.promql.rules import AlertingRule, AlertState
+from pytest_selfslo.alerting.ruleeval import evaluate_groups
+from pytest_selfslo.lint.render import BURN_WINDOWS, DEFAULT_ERROR_BUDGET, STABILITY_GROUP
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import STALE_NAN
-from pytest_selfslo.rules.render import BURN_WINDOWS, DEFAULT_ERROR_BUDGET, STABILITY_GROUP
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC, Objective
+from pytest_selfslo.rulefmt.model import AlertingRule, AlertState
+from pytest_selfslo.rulefmt.rulefile import load_rule_files
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, Objective
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "phase_c_rules.yml"
 STEP = 60_000

@@ -9,9 +9,9 @@ from typing import Any
 import promql_parser
 import pytest
 
+from pytest_selfslo.lint.domain import KNOWN_METRICS
 from pytest_selfslo.promql.astwalk import selectors
-from pytest_selfslo.rules.domain import KNOWN_METRICS
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "self_slo.json"
 

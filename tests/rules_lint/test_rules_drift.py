@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pytest_selfslo._core.errors import ConfigError
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
-from pytest_selfslo.errors import ConfigError
-from pytest_selfslo.rules.drift import check_drift
-from pytest_selfslo.rules.render import render_rules, render_rules_yaml
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+from pytest_selfslo.lint.drift import check_drift
+from pytest_selfslo.lint.render import render_rules, render_rules_yaml
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "phase_c_rules.yml"
@@ -22,7 +22,7 @@ PROMTOOL = shutil.which("promtool")
 
 
 def test_committed_rules_are_the_rendered_spec() -> None:
-    # Regenerate with: python -m pytest_selfslo.rules.render rules/phase_c_rules.yml
+    # Regenerate with: python -m pytest_selfslo.lint.render rules/phase_c_rules.yml
     assert RULES.read_text() == render_rules_yaml(DEFAULT_SLO_SPEC)
 
 
@@ -69,13 +69,13 @@ def test_render_rejects_bad_scale(scale: float) -> None:
 def test_render_module_writes_the_file_and_rejects_bad_usage(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]
                                                             ) -> None:
-    from pytest_selfslo.rules.render import main
+    from pytest_selfslo.lint.render import main
 
     out = tmp_path / "rules.yml"
     assert main([str(out)]) == 0
     assert out.read_text() == RULES.read_text()
     assert main([]) == 2
-    assert "usage: python -m pytest_selfslo.rules.render PATH [SCALE]" in capsys.readouterr().err
+    assert "usage: python -m pytest_selfslo.lint.render PATH [SCALE]" in capsys.readouterr().err
 
 
 def test_render_rejects_duration_below_a_millisecond() -> None:
@@ -135,7 +135,7 @@ def test_drift_against_a_spec_file_cites_its_line(tmp_path: Path) -> None:
     data = DEFAULT_SLO_SPEC.to_dict()
     data["objectives"][2]["target"] = 0.25
     spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
-    from pytest_selfslo.slo import load_slo_spec
+    from pytest_selfslo.slo.spec import load_slo_spec
 
     spec = load_slo_spec(spec_file)
     found = check_drift([RULES], spec, spec_path=spec_file)
@@ -221,7 +221,7 @@ def _scaled_files(tmp_path: Path) -> Path:
 
 
 def test_scaled_rules_fire_after_scaled_for_embedded(tmp_path: Path) -> None:
-    from pytest_selfslo.promql.unittest import run_rule_tests
+    from pytest_selfslo.ruletest.runner import run_rule_tests
 
     report = run_rule_tests([str(_scaled_files(tmp_path))])
     assert report.passed, report.format_text()

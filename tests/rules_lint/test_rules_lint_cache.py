@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.rules.lint import lint_paths
+from pytest_selfslo.lint.runner import lint_paths
 
 RULE = """groups:
   - name: g

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.rules.findings import CHECKS, Severity
-from pytest_selfslo.rules.lint import lint_paths
+from pytest_selfslo.lint.findings import CHECKS, Severity
+from pytest_selfslo.lint.runner import lint_paths
 
 GOOD_ANN = """\
         labels: {severity: warning}

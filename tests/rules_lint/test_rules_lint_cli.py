@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_selfslo.cli import main
-from pytest_selfslo.rules.findings import CHECKS
-from pytest_selfslo.rules.lint import lint_paths
+from pytest_selfslo.lint.findings import CHECKS
+from pytest_selfslo.lint.runner import lint_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promtool"
@@ -112,7 +112,7 @@ def test_conformance_file_never_crashes(name: str) -> None:
 
 
 def test_package_exports_resolve() -> None:
-    import pytest_selfslo.rules as pkg
+    import pytest_selfslo.lint as pkg
 
     for name in pkg.__all__:
         assert getattr(pkg, name) is not None
@@ -131,8 +131,8 @@ def test_severities_option(bad_file: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_github_format_escapes_properties_and_newlines() -> None:
-    from pytest_selfslo.rules.cli import format_findings
-    from pytest_selfslo.rules.findings import Finding, Severity
+    from pytest_selfslo.cli.lint import format_findings
+    from pytest_selfslo.lint.findings import Finding, Severity
 
     f = Finding("a,b:c.yml", 1, 2, "SL035", Severity.WARNING, "50% done\nnext")
     assert format_findings([f], "github") == (

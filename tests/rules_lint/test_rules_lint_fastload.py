@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.rules.checks_promql import expr_facts
-from pytest_selfslo.rules.context import LintContext
-from pytest_selfslo.rules.fastload import build_fast
-from pytest_selfslo.rules.lint import lint_files, lint_paths
-from pytest_selfslo.rules.loader import RuleFile, load_file
+from pytest_selfslo.lint.checks.promql import expr_facts
+from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.fastload import build_fast
+from pytest_selfslo.lint.loader import RuleFile, load_file
+from pytest_selfslo.lint.runner import lint_files, lint_paths
 
 _PLAIN = st.sampled_from(["warning", "critical", "page", "5m", "x y", "a:b", "null", "~",
                           "https://runbooks.example/self#3", "docs/PHASE_B_TO_C_RUNBOOK.md#x",

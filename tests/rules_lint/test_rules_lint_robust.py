@@ -8,10 +8,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.rules.context import LintContext
-from pytest_selfslo.rules.findings import CHECKS
-from pytest_selfslo.rules.lint import lint_files
-from pytest_selfslo.rules.loader import load_file
+from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.findings import CHECKS
+from pytest_selfslo.lint.loader import load_file
+from pytest_selfslo.lint.runner import lint_files
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                     st.text(max_size=20),

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.errors import PromQLError
+from pytest_selfslo._core.errors import PromQLError
+from pytest_selfslo.lint.checks.promql import comparison_verdict
+from pytest_selfslo.lint.promql_walk import output_labels, parse_promql
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.rules.checks_promql import comparison_verdict
-from pytest_selfslo.rules.promql_walk import output_labels, parse_promql
 
 LABELS = ["token_id", "job", "instance"]
 label_lists = st.lists(st.sampled_from(LABELS), max_size=2, unique=True).map(", ".join)

@@ -17,11 +17,11 @@ import promql_parser as pp
 import pytest
 import yaml
 
+from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.loader import _BaseLoader, _Loader, _TextResolver
+from pytest_selfslo.lint.promql_walk import index_expr, op_name, parse_promql
+from pytest_selfslo.lint.runner import lint_paths
 from pytest_selfslo.promql.astwalk import selectors, walk
-from pytest_selfslo.rules.context import LintContext
-from pytest_selfslo.rules.lint import lint_paths
-from pytest_selfslo.rules.loader import _BaseLoader, _Loader, _TextResolver
-from pytest_selfslo.rules.promql_walk import index_expr, op_name, parse_promql
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promqltest"

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_selfslo.promql.ruleeval import evaluate_groups
-from pytest_selfslo.promql.rulefile import load_rule_files
-from pytest_selfslo.promql.rules import AlertingRule, AlertState
+from pytest_selfslo.alerting.ruleeval import evaluate_groups
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import STALE_NAN
-from pytest_selfslo.slo import DEFAULT_SLO_SPEC, Objective, parse_duration
+from pytest_selfslo.rulefmt.model import AlertingRule, AlertState
+from pytest_selfslo.rulefmt.rulefile import load_rule_files
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, Objective, parse_duration
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "phase_c_rules.yml"
 STEP_MS = 60_000

@@ -1,0 +1,4 @@
+"""The lowest layer: errors, durations, Go number formatting, atomic writes, ports, the reaper.
+
+Everything else in the package may import from here; nothing here imports the rest.
+"""

@@ -1,0 +1,581 @@
+"""Evaluating rule groups over a step grid, the way ``promtool test rules`` does.
+
+promtool evaluates every group at every ``evaluation_interval`` step, rule by
+rule, appending recording-rule results (and ``ALERTS``/``ALERTS_FOR_STATE``)
+to storage as it goes, and only loads input samples up to the step being
+evaluated. We get the same results much faster:
+
+* **vectorised mode** (the normal case): each rule is evaluated once over the
+  whole grid with :meth:`Engine.evaluate`, in global rule order, and its output
+  written back before the next rule runs. This equals step-by-step evaluation
+  when no rule reads the output of itself or of a later rule (checked on the
+  selectors' metric names) and no expression uses ``@`` or a negative offset
+  (which could see samples promtool has not loaded yet);
+* **step mode** otherwise, or when a vectorised run hits an evaluation error
+  (so the error is reported at the first failing step, as promtool does): one
+  step at a time against storage capped at that step.
+
+The alert state machine (inactive -> pending -> firing, ``for``,
+``keep_firing_for``) runs over whole presence arrays per alert instance, one
+Python iteration per *run* of consecutive steps rather than per step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import promql_parser
+
+from pytest_selfslo._core.durations import format_go_duration
+from pytest_selfslo._core.errors import PromQLError, PromQLEvalError, TemplateError
+from pytest_selfslo.promql.engine import Engine, parse_expr
+from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.values import (
+    METRIC_NAME,
+    STALE_NAN,
+    BoolArray,
+    FloatArray,
+    InstantSeries,
+    InstantVector,
+    IntArray,
+    Labels,
+    ScalarValue,
+    make_labels,
+)
+from pytest_selfslo.rulefmt.model import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
+from pytest_selfslo.template.parse import expand_template
+
+__all__ = ["Alert", "GroupRun", "RuleEvalError", "alert_timeline", "evaluate_groups"]
+
+_INACTIVE, _PENDING, _FIRING = 0, 1, 2
+Int8Array = npt.NDArray[np.int8]
+_STATE_NAMES = {_PENDING: AlertState.PENDING, _FIRING: AlertState.FIRING}
+
+
+class RuleEvalError(PromQLEvalError):
+    """A rule failed to evaluate at a step (promtool stops the test group there)."""
+
+    def __init__(self, rule: Rule, time_ms: int, message: str) -> None:
+        super().__init__(f"rule: {rule.name}, time: {format_go_duration(time_ms)}, err: {message}")
+        self.rule = rule
+        self.time_ms = time_ms
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert instance at one evaluation step."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    state: AlertState
+    active_at_ms: int
+    value: float
+
+
+def alert_timeline(ts: IntArray, present: BoolArray, hold_ms: int,
+                   keep_firing_ms: int) -> tuple[Int8Array, IntArray, IntArray]:
+    """States, ``ActiveAt`` and last-present step per step for one alert instance.
+
+    Mirrors ``AlertingRule.Eval``: a run of present steps starts pending at its first
+    step and fires once ``ts - activeAt >= for``; when the series disappears a
+    firing alert keeps firing while ``ts - keepFiringSince < keep_firing_for`` and
+    resumes (same ``ActiveAt``) if the series comes back in that time.
+    """
+    n = len(ts)
+    state = np.zeros(n, dtype=np.int8)
+    active_at = np.zeros(n, dtype=np.int64)
+    last_present = np.full(n, -1, dtype=np.int64)
+    padded = np.concatenate(([False], present, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    runs = list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+    j = 0
+    while j < len(runs):
+        start, end = runs[j]
+        act = int(ts[start])
+        while True:
+            seg = ts[start:end]
+            state[start:end] = np.where(seg - act >= hold_ms, _FIRING, _PENDING)
+            active_at[start:end] = act
+            last_present[start:end] = np.arange(start, end)
+            if keep_firing_ms <= 0 or state[end - 1] != _FIRING or end >= n:
+                break
+            next_start = runs[j + 1][0] if j + 1 < len(runs) else n
+            expiry = end + int(np.searchsorted(ts[end:], int(ts[end]) + keep_firing_ms, "left"))
+            stop = min(expiry, next_start)
+            state[end:stop] = _FIRING
+            active_at[end:stop] = act
+            last_present[end:stop] = end - 1
+            if j + 1 < len(runs) and next_start <= expiry:
+                j += 1
+                start, end = runs[j]
+                continue
+            break
+        j += 1
+    return state, active_at, last_present
+
+
+
+@dataclass
+class _Instance:
+    """One alert instance (an identity label set) of a rule across the grid."""
+
+    labels: dict[str, str]
+    present: BoolArray
+    values: FloatArray
+    series_labels: list[Labels | None]
+
+
+@dataclass
+class _AlertResult:
+    rule: AlertingRule
+    instances: list[_Instance]
+    timelines: list[tuple[Int8Array, IntArray, IntArray]] = field(default_factory=list)
+
+
+class _CappedStorage:
+    """Storage view that hides samples after ``cap_ms`` (promtool's lazy loading)."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.cap_ms: int | None = None
+
+    def select(self, matchers: Sequence[Any], mint_ms: int | None = None,
+               maxt_ms: int | None = None) -> list[tuple[Labels, IntArray, FloatArray]]:
+        if self.cap_ms is not None:
+            maxt_ms = self.cap_ms if maxt_ms is None else min(maxt_ms, self.cap_ms)
+            if mint_ms is not None and mint_ms > maxt_ms:
+                return []
+        return self.inner.select(matchers, mint_ms, maxt_ms)
+
+
+@dataclass
+class GroupRun:
+    """Results of evaluating rule groups over one grid: what unit tests inspect."""
+
+    steps: IntArray
+    groups: list[RuleGroup]
+    storage: Storage
+    engine: Engine
+    external_labels: dict[str, str]
+    external_url: str
+    alerts: dict[int, _AlertResult] = field(default_factory=dict)
+    #: first evaluation error (promtool stops evaluating the test group there)
+    error: RuleEvalError | None = None
+    #: number of steps evaluated before the error (all steps when ``error`` is None)
+    steps_done: int = 0
+    mode: str = "vectorised"
+
+    def rules(self) -> Iterator[tuple[RuleGroup, Rule]]:
+        """Every rule in evaluation order."""
+        for group in self.groups:
+            for rule in group.rules:
+                yield group, rule
+
+    def alerts_at(self, rule: AlertingRule, step: int) -> list[Alert]:
+        """Active (pending or firing) alerts of ``rule`` after evaluating step ``step``."""
+        result = self.alerts.get(id(rule))
+        if result is None:
+            return []
+        out: list[Alert] = []
+        for inst, (state, active_at, last_present) in zip(result.instances, result.timelines, strict=True):
+            s = int(state[step])
+            if s == _INACTIVE:
+                continue
+            src = int(last_present[step])
+            value = float(inst.values[src])
+            series_labels = inst.series_labels[src] or ()
+            annotations = {
+                k: self._render(rule, text, series_labels, value, int(self.steps[src]))
+                for k, text in rule.annotations.items()}
+            out.append(Alert(dict(inst.labels), annotations, _STATE_NAMES[s],
+                             int(active_at[step]), value))
+        return out
+
+    def _render(self, rule: AlertingRule, text: str, labels: Labels, value: float,
+                time_ms: int) -> str:
+        return expand_template(text, f"__alert_{rule.name}", dict(labels), value,
+                               external_labels=self.external_labels,
+                               external_url=self.external_url, eval_time_s=time_ms / 1000)
+
+
+def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArray, *,
+                    semantics: str = "3", subquery_step_ms: int = 60_000,
+                    external_labels: dict[str, str] | None = None, external_url: str = "",
+                    extra_exprs: Sequence[str] = (), mode: str | None = None) -> GroupRun:
+    """Evaluate ``groups`` at every step in ``steps`` (ms), writing results into ``storage``.
+
+    ``extra_exprs`` are queries that will run afterwards (unit-test expressions):
+    ``ALERTS`` series are only materialised when one of them or a rule reads them.
+    ``mode`` forces ``"step"`` evaluation (the reference the vectorised mode is
+    tested against); ``None`` picks vectorised whenever that is exact.
+    """
+    if mode not in (None, "step", "vectorised"):
+        raise ValueError(f"mode must be None, 'step' or 'vectorised', got {mode!r}")
+    capped = _CappedStorage(storage)
+    engine = Engine(cast(Storage, capped), semantics=semantics, subquery_step_ms=subquery_step_ms)
+    run = GroupRun(np.asarray(steps, dtype=np.int64), list(groups), storage, engine,
+                   dict(external_labels or {}), external_url)
+    rules = [rule for _, rule in run.rules()]
+    exprs = {id(rule): parse_expr(rule.expr) for rule in rules}
+    needs_alerts = any(_reads_alerts(parse_expr(e)) for e in extra_exprs) or any(
+        _reads_alerts(node) for node in exprs.values())
+    if mode != "step" and (mode == "vectorised" or _vectorisable(rules, exprs)):
+        snapshot = _snapshot(storage)
+        try:
+            _run_vectorised(run, exprs, needs_alerts)
+            return run
+        except (PromQLError, _NeedsStepMode):
+            _restore(storage, snapshot)
+            run.alerts.clear()
+    run.mode = "step"
+    _run_steps(run, exprs, needs_alerts, capped)
+    return run
+
+
+class _NeedsStepMode(Exception):
+    """A per-step error (duplicate alert labels, limit) must be located by step mode."""
+
+
+# ---- dependency analysis --------------------------------------------------
+def _selectors(node: Any) -> Iterator[Any]:
+    if isinstance(node, promql_parser.VectorSelector):
+        yield node
+        return
+    if isinstance(node, promql_parser.MatrixSelector):
+        yield node.vector_selector
+        return
+    for attr in ("lhs", "rhs", "expr", "param"):
+        child = getattr(node, attr, None)
+        if child is not None and not isinstance(child, (str, int, float)):
+            yield from _selectors(child)
+    for arg in getattr(node, "args", None) or ():
+        yield from _selectors(arg)
+
+
+def _names(node: Any) -> set[str] | None:
+    """Metric names the expression selects; None when a selector has no fixed name."""
+    names: set[str] = set()
+    for sel in _selectors(node):
+        name = _selector_name(sel)
+        if not name or sel.matchers.or_matchers:
+            return None
+        names.add(name)
+    return names
+
+
+def _selector_name(sel: Any) -> str | None:
+    if sel.name:
+        return str(sel.name)
+    for m in sel.matchers.matchers:
+        if m.name == METRIC_NAME and str(m.op) == "MatchOp.Equal":
+            return str(m.value)
+    return None
+
+
+def _matcher_accepts(op: str, pattern: str, value: str) -> bool:
+    if op == "MatchOp.Equal":
+        return value == pattern
+    if op == "MatchOp.NotEqual":
+        return value != pattern
+    try:
+        hit = re.fullmatch(pattern, value, re.DOTALL) is not None
+    except re.error:
+        return True
+    return hit if op == "MatchOp.Re" else not hit
+
+
+def _may_read(sel: Any, produced: dict[str, str]) -> bool:
+    """Could selector ``sel`` match a series whose fixed labels include ``produced``?"""
+    if sel.matchers.or_matchers:
+        return True
+    name = sel.name
+    if name and name != produced[METRIC_NAME]:
+        return False
+    for m in sel.matchers.matchers:
+        if m.name in produced and not _matcher_accepts(str(m.op), str(m.value), produced[m.name]):
+            return False
+    return True
+
+
+def _produced(rule: Rule) -> list[dict[str, str]]:
+    """Fixed labels of the series a rule writes (templated values are not fixed)."""
+    fixed = {k: v for k, v in rule.labels.items() if "{{" not in v}
+    if isinstance(rule, RecordingRule):
+        return [{**fixed, METRIC_NAME: rule.name}]
+    base = {**fixed, "alertname": rule.name}
+    return [{**base, METRIC_NAME: "ALERTS"}, {**base, METRIC_NAME: "ALERTS_FOR_STATE"}]
+
+
+def _time_shifted(node: Any) -> bool:
+    """True when an ``@`` modifier or a negative offset appears anywhere."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if getattr(cur, "at", None) is not None:
+            return True
+        offset = getattr(cur, "offset", None)
+        if offset is not None and offset.total_seconds() < 0:
+            return True
+        for attr in ("lhs", "rhs", "expr", "param", "vector_selector"):
+            child = getattr(cur, attr, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                stack.append(child)
+        stack.extend(getattr(cur, "args", None) or ())
+    return False
+
+
+def _reads_alerts(node: Any) -> bool:
+    names = _names(node)
+    return names is None or bool(names & {"ALERTS", "ALERTS_FOR_STATE"})
+
+
+def _vectorisable(rules: list[Rule], exprs: dict[int, Any]) -> bool:
+    """No rule may read series written by itself or a later rule, nor look ahead in time."""
+    later: list[dict[str, str]] = []
+    for rule in reversed(rules):
+        later += _produced(rule)
+        node = exprs[id(rule)]
+        if _time_shifted(node):
+            return False
+        for sel in _selectors(node):
+            if any(_may_read(sel, produced) for produced in later):
+                return False
+    return True
+
+
+# ---- storage snapshots (to retry a failed vectorised run step by step) ------------
+_Snapshot = list[tuple[Labels, IntArray, FloatArray]]
+
+
+def _snapshot(storage: Storage) -> _Snapshot:
+    """Copies of every stored series (to undo a vectorised attempt that hit an error)."""
+    everything = [LabelMatcher(METRIC_NAME, "=~", ".*")]
+    return [(lab, t.copy(), v.copy()) for lab, t, v in storage.select(everything)]
+
+
+def _restore(storage: Storage, snapshot: _Snapshot) -> None:
+    """Put storage back exactly as it was before the failed attempt."""
+    storage.clear()
+    for lab, t, v in snapshot:
+        storage.add_samples(lab, t, v)
+
+
+# ---- evaluation -------------------------------------------------------------------
+def _result_series(value: Any, n: int) -> list[InstantSeries]:
+    if isinstance(value, ScalarValue):
+        return [InstantSeries((), value.values, np.ones(n, dtype=bool))]
+    if isinstance(value, InstantVector):
+        return value.series
+    raise PromQLEvalError("rule result is not a vector or scalar")
+
+
+def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
+           values: FloatArray) -> None:
+    """Append samples where present plus a stale marker where the series disappears."""
+    stale = np.zeros(len(present), dtype=bool)
+    stale[1:] = present[:-1] & ~present[1:]
+    mask = present | stale
+    if not mask.any():
+        return
+    vals = np.where(present, values, STALE_NAN)
+    storage.add_samples(labels, ts[mask], vals[mask])
+
+
+def _recording_output(rule: RecordingRule, series: list[InstantSeries],
+                      limit: int) -> list[tuple[Labels, BoolArray, FloatArray]]:
+    out: dict[Labels, tuple[BoolArray, FloatArray]] = {}
+    for s in series:
+        lab = dict(s.labels)
+        lab.update(rule.labels)
+        lab[METRIC_NAME] = rule.name
+        key = make_labels(lab)
+        if key in out:
+            prev_present, prev_values = out[key]
+            if np.any(prev_present & s.present):
+                raise _DuplicateSeries(int(np.argmax(prev_present & s.present)),
+                                       "vector contains metrics with the same labelset after "
+                                       "applying rule labels")
+            out[key] = (prev_present | s.present, np.where(s.present, s.values, prev_values))
+        else:
+            out[key] = (s.present.copy(), s.values)
+    if limit > 0 and out:
+        counts = np.sum([p for p, _ in out.values()], axis=0)
+        if np.any(counts > limit):
+            i = int(np.argmax(counts > limit))
+            raise _DuplicateSeries(i, f"exceeded limit of {limit} with {int(counts[i])} series")
+    return [(k, p, v) for k, (p, v) in out.items()]
+
+
+class _DuplicateSeries(Exception):
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = message
+
+
+def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeries],
+                     n: int) -> list[_Instance]:
+    by_identity: dict[Labels, _Instance] = {}
+    static = not any("{{" in v and ("value" in v.lower() or "now" in v)
+                     for v in rule.labels.values())
+    for full in series:
+        s = InstantSeries(full.labels, full.values[:n], full.present[:n])
+        idx = [0] if static else np.flatnonzero(s.present).tolist()
+        for i in idx:
+            lab = {k: v for k, v in s.labels if k != METRIC_NAME}
+            for key, text in rule.labels.items():
+                lab[key] = run._render(rule, text, s.labels, float(s.values[i]),
+                                       int(run.steps[i]))
+            lab["alertname"] = rule.name
+            key_labels = make_labels(lab)
+            mask = s.present if static else _one_hot(n, i)
+            inst = by_identity.get(key_labels)
+            if inst is None:
+                inst = by_identity[key_labels] = _Instance(
+                    {k: v for k, v in key_labels}, np.zeros(n, dtype=bool),
+                    np.zeros(n, dtype=np.float64), [None] * n)
+            if np.any(inst.present & mask):
+                raise _DuplicateSeries(int(np.argmax(inst.present & mask)),
+                                       "vector contains metrics with the same labelset after "
+                                       "applying alert labels")
+            inst.present |= mask
+            inst.values[mask] = s.values[mask]
+            for j in np.flatnonzero(mask).tolist():
+                inst.series_labels[j] = s.labels
+    return list(by_identity.values())
+
+
+def _one_hot(n: int, i: int) -> BoolArray:
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    return mask
+
+
+def _alert_result(run: GroupRun, group: RuleGroup, rule: AlertingRule, series: list[InstantSeries],
+                  n: int) -> _AlertResult:
+    instances = _alert_instances(run, rule, series, n)
+    result = _AlertResult(rule, instances)
+    steps = run.steps[:n]
+    for inst in instances:
+        result.timelines.append(alert_timeline(steps, inst.present, rule.for_ms,
+                                               rule.keep_firing_for_ms))
+    if group.limit > 0 and result.timelines:
+        active = np.sum([st != _INACTIVE for st, _, _ in result.timelines], axis=0)
+        if np.any(active > group.limit):
+            i = int(np.argmax(active > group.limit))
+            raise _DuplicateSeries(i, f"exceeded limit of {group.limit} with {int(active[i])} alerts")
+    return result
+
+
+def _write_alert_series(run: GroupRun, group: RuleGroup, result: _AlertResult, n: int,
+                        lo: int = 0) -> None:
+    ts = run.steps[:n] - group.query_offset_ms
+    for inst, (state, active_at, _) in zip(result.instances, result.timelines, strict=True):
+        for code, name in ((_PENDING, "pending"), (_FIRING, "firing")):
+            mask = state == code
+            if mask.any():
+                lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS", "alertstate": name})
+                _write(run.storage, lab, ts[lo:], mask[lo:], np.ones(n, dtype=np.float64)[lo:])
+        alive = state != _INACTIVE
+        if alive.any():
+            lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
+            _write(run.storage, lab, ts[lo:], alive[lo:], (active_at // 1000).astype(np.float64)[lo:])
+
+
+def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) -> None:
+    n = len(run.steps)
+    for group, rule in run.rules():
+        grid = run.steps - group.query_offset_ms
+        try:
+            series = _result_series(run.engine.evaluate(exprs[id(rule)], grid), n)
+            if isinstance(rule, RecordingRule):
+                for lab, present, values in _recording_output(rule, series, group.limit):
+                    _write(run.storage, lab, grid, present, values)
+            else:
+                result = _alert_result(run, group, rule, series, n)
+                run.alerts[id(rule)] = result
+                if needs_alerts:
+                    _write_alert_series(run, group, result, n)
+        except (_DuplicateSeries, TemplateError) as exc:
+            raise _NeedsStepMode(str(exc)) from None
+    run.steps_done = n
+
+
+def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
+               capped: _CappedStorage) -> None:
+    n = len(run.steps)
+    history: dict[int, list[InstantSeries]] = {}
+    previous: dict[int, dict[Labels, float]] = {}
+    for i in range(n):
+        ts = int(run.steps[i])
+        capped.cap_ms = ts
+        errors: list[RuleEvalError] = []
+        for group, rule in run.rules():
+            at = ts - group.query_offset_ms
+            try:
+                value = run.engine.evaluate(exprs[id(rule)], np.array([at], dtype=np.int64))
+                series = _result_series(value, 1)
+                if isinstance(rule, RecordingRule):
+                    out = _recording_output(rule, series, group.limit)
+                    _write_step(run.storage, previous.setdefault(id(rule), {}), out, at)
+                else:
+                    past = history.setdefault(id(rule), [])
+                    _extend_history(past, series, i, n)
+                    # duplicates are checked on this step alone; the (quadratic) full state
+                    # machine only runs per step when its output is observable mid-run
+                    _alert_instances(run, rule, series, 1)
+                    if needs_alerts or group.limit > 0:
+                        result = _alert_result(run, group, rule, past, i + 1)
+                        run.alerts[id(rule)] = result
+                        if needs_alerts:
+                            _write_alert_series(run, group, result, i + 1, lo=max(i - 1, 0))
+            except _DuplicateSeries as exc:
+                errors.append(RuleEvalError(rule, ts, exc.message))
+            except PromQLError as exc:
+                errors.append(RuleEvalError(rule, ts, str(exc)))
+        if errors:
+            run.error = errors[0]
+            break
+    else:
+        i = n
+    capped.cap_ms = None
+    run.steps_done = i
+    if i == 0:
+        return
+    for group, rule in run.rules():
+        if isinstance(rule, AlertingRule) and id(rule) in history:
+            run.alerts[id(rule)] = _alert_result(run, group, rule, history[id(rule)], i)
+
+
+def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: int, n: int) -> None:
+    index = {s.labels: s for s in past}
+    for s in series:
+        if not s.present[0]:
+            continue
+        target = index.get(s.labels)
+        if target is None:
+            target = InstantSeries(s.labels, np.zeros(n), np.zeros(n, dtype=bool))
+            past.append(target)
+            index[s.labels] = target
+        target.values[i] = s.values[0]
+        target.present[i] = True
+
+
+def _write_step(storage: Storage, previous: dict[Labels, float],
+                out: list[tuple[Labels, BoolArray, FloatArray]], at: int) -> None:
+    now: dict[Labels, float] = {}
+    for lab, present, values in out:
+        if present[0]:
+            now[lab] = float(values[0])
+            storage.add_samples(lab, [at], [float(values[0])])
+    for lab in previous:
+        if lab not in now:
+            storage.add_samples(lab, [at], [STALE_NAN])
+    previous.clear()
+    previous.update(now)

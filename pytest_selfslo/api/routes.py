@@ -1,0 +1,258 @@
+"""Routes of the operator API, bound to one :class:`~pytest_selfslo.api.app.ApiConfig`.
+
+Kept apart from :mod:`pytest_selfslo.api.app` (config, app factory, CLI) so each
+file holds one concern. Every route is built by :func:`build_router` around
+an :class:`ApiServices` object: the canary store, the authenticator, the
+cached heartbeat window and the exporter, created once per router.
+
+Mutations are plain ``def`` endpoints: the store does blocking file I/O with
+fsync, so FastAPI runs them in its thread pool. A process-wide lock in front
+of the store makes the pool's threads queue in memory instead of polling the
+cross-process file lock, which is what keeps 200 concurrent POSTs quick;
+the file lock still serialises this server against the CLI and the tuner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import Route
+
+from pytest_selfslo._core.errors import (
+    AuditChainError,
+    CanaryRequestError,
+    CanaryStateError,
+    ConcurrentModificationError,
+    HeartbeatFormatError,
+)
+from pytest_selfslo.api.auth import ACTOR_PATTERN, TokenAuth
+from pytest_selfslo.api.errors import ApiError, ErrorShapedRoute
+from pytest_selfslo.api.health import HealthSnapshotter
+from pytest_selfslo.api.models import (
+    CanaryChangeRequest,
+    CanaryChangeResponse,
+    CanaryStateOut,
+    CanaryView,
+    ErrorBody,
+    HealthResponse,
+    LivenessResponse,
+    PolicyOut,
+    ReasonRequest,
+    change_request_model,
+)
+
+if TYPE_CHECKING:
+    from pytest_selfslo.api.app import ApiConfig
+    from pytest_selfslo.canary.audit import AuditRecord
+    from pytest_selfslo.canary.machine import CanaryState
+    from pytest_selfslo.canary.policy import CanaryPolicy
+    from pytest_selfslo.canary.store import CanaryStore
+    from pytest_selfslo.metrics.exporter import SelfMetricsExporter
+
+__all__ = ["HOT_APPLY_NOTE", "ApiServices", "build_router"]
+
+#: the ``note`` of a successful change: why no restart is needed
+HOT_APPLY_NOTE = ("applied to the canary store; takes effect on the next sampling decision, "
+                  "no restart needed")
+
+_E = {"model": ErrorBody}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {503: {**_E, "description": "State unreadable"}}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {**_E, "description": "Missing or wrong bearer token"},
+    403: {**_E, "description": "No token configured on the server"},
+    409: {**_E, "description": "expected_old_sampling does not match"},
+    413: {**_E, "description": "Body too large"},
+    422: {**_E, "description": "Invalid field (the details say which and why)"},
+    503: {**_E, "description": "Canary state or audit log unreadable"},
+}
+
+
+@dataclasses.dataclass
+class ApiServices:
+    """The collaborators one router works with (built from the config once)."""
+
+    config: ApiConfig
+    store: CanaryStore
+    policy: CanaryPolicy
+    auth: TokenAuth
+    health: HealthSnapshotter
+    exporter: SelfMetricsExporter
+    write_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_config(cls, config: ApiConfig) -> ApiServices:
+        """Load spec, policy and tokens eagerly so a bad file fails at start-up."""
+        from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
+        from pytest_selfslo.canary.store import CanaryStore
+        from pytest_selfslo.metrics.exporter import default_exporter
+        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, SLOSpec, load_slo_spec
+
+        spec = config.slo_spec
+        spec = DEFAULT_SLO_SPEC if spec is None else (
+            spec if isinstance(spec, SLOSpec) else load_slo_spec(spec))
+        policy = config.policy
+        policy = DEFAULT_POLICY if policy is None else (
+            policy if isinstance(policy, CanaryPolicy) else load_policy(policy))
+        store = CanaryStore(config.state_dir, policy=policy,
+                            initial_sampling=config.initial_sampling)
+        auth = TokenAuth.from_sources(token=config.token, token_file=config.token_file,
+                                      insecure_no_auth=config.insecure_no_auth)
+        exporter = config.exporter if config.exporter is not None else default_exporter()
+        health = HealthSnapshotter(config.heartbeats, config.window, spec, store,
+                                   enabled=config.resolved_enabled())
+        return cls(config, store, policy, auth, health, exporter)
+
+    def mutate(self, action: Callable[[], Any]) -> Any:
+        """Run one store mutation, translating store errors into HTTP errors."""
+        with self.write_lock:
+            try:
+                return action()
+            except ConcurrentModificationError as exc:
+                raise ApiError(409, str(exc), code="conflict") from exc
+            except CanaryRequestError as exc:
+                raise _refused(exc) from exc
+            except (CanaryStateError, AuditChainError) as exc:
+                raise _unavailable("canary state", exc) from exc
+
+
+def _unavailable(what: str, exc: Exception) -> ApiError:
+    """503: a file we depend on is unusable; the message names it (never silently reset)."""
+    return ApiError(503, f"{what} unusable: {exc}", code="state_unavailable")
+
+
+def _refused(exc: CanaryRequestError) -> ApiError:
+    """The store's refusal as HTTP: 422 for a bad field, 409 for a state conflict.
+
+    The store prefixes field errors with the field (``new_sampling: expected
+    one of the policy steps [...]``); anything else (``cannot pause: the
+    canary is already paused``) is about the current state.
+    """
+    message = str(exc)
+    field, sep, why = message.partition(": ")
+    if sep and field in {"new_sampling", "reason", "actor"}:
+        return ApiError(422, message, code="validation_failed",
+                        details=[{"field": "X-Actor" if field == "actor" else field,
+                                  "reason": why}])
+    return ApiError(409, message, code="conflict")
+
+
+def _change_response(record: AuditRecord, state: CanaryState,
+                     note: str) -> CanaryChangeResponse:
+    return CanaryChangeResponse(
+        success=True, old_sampling=record.old, new_sampling=record.new, reason=record.reason,
+        note=note, actor=record.actor, action=record.action, version=state.version,
+        paused=state.paused)
+
+
+def build_router(config: ApiConfig) -> APIRouter:
+    """Create the services for ``config`` and the routes that use them."""
+    svc = ApiServices.from_config(config)
+    router = APIRouter(route_class=ErrorShapedRoute)
+    bearer = HTTPBearer(auto_error=False, description="API token (SELFSLO_API_TOKEN or token file)")
+
+    def actor(request: Request,
+              _creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+              x_actor: Annotated[str | None, Header(
+                  alias="X-Actor",
+                  description="Who is acting (recorded in the audit log with the token name)",
+                  # documented, but checked by TokenAuth *after* the token: an
+                  # unauthenticated caller gets 401, never a header complaint
+                  json_schema_extra={"pattern": ACTOR_PATTERN, "minLength": 1,
+                                     "maxLength": 64},
+              )] = None) -> str:
+        # dependencies are closures over this router's services, so they are given as
+        # default values (evaluated now), not in string annotations (resolved later)
+        client = request.client.host if request.client else "?"
+        return svc.auth.authenticate(request.headers.get("authorization"), x_actor, client)
+
+    @router.get("/healthz", response_model=LivenessResponse, tags=["ops"],
+                summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/self/health", response_model=HealthResponse, tags=["self"],
+                responses=_READ_ERRORS, summary="SELF scores over the last heartbeats")
+    async def self_health() -> Response:
+        body = svc.health.cached_body()
+        if body is None:  # a file changed: read the new tail off the event loop
+            try:
+                body = await run_in_threadpool(svc.health.refresh_body)
+            except (CanaryStateError, AuditChainError) as exc:
+                raise _unavailable("canary state", exc) from exc
+            except (HeartbeatFormatError, OSError) as exc:
+                raise _unavailable("heartbeat log", exc) from exc
+        return Response(body, media_type="application/json")
+
+    @router.get("/self/canary", response_model=CanaryView, tags=["canary"],
+                responses=_READ_ERRORS, summary="Canary state, policy and recent audit records")
+    def canary_view(limit: Annotated[int, Query(
+            ge=1, le=1000, description="How many newest audit records")] = config.audit_limit,
+                    ) -> CanaryView:
+        try:
+            state = svc.store.load()
+            records = svc.store.history(limit=limit)
+        except (CanaryStateError, AuditChainError) as exc:
+            raise _unavailable("canary state", exc) from exc
+        return CanaryView(state=CanaryStateOut(**state.to_dict()),
+                          policy=PolicyOut(steps=list(svc.policy.steps),
+                                           enforce_steps=svc.policy.enforce_steps),
+                          audit=[r.to_dict() for r in records])
+
+    def canary_change(body: CanaryChangeRequest,
+                      who: str = Depends(actor)) -> CanaryChangeResponse:
+        def apply() -> tuple[Any, Any]:
+            record = svc.store.apply(body.new_sampling, reason=body.reason, actor=who,
+                                     action="manual",
+                                     expected_old_sampling=body.expected_old_sampling)
+            return record, svc.store.load()
+
+        record, state = svc.mutate(apply)
+        return _change_response(record, state, HOT_APPLY_NOTE)
+
+    # The body model lists this policy's steps in the schema, so it is built here and
+    # set as a real annotation (a string annotation could not name a per-router class).
+    canary_change.__annotations__["body"] = change_request_model(
+        svc.policy.steps if svc.policy.enforce_steps else None)
+    router.add_api_route("/self/canary", canary_change, methods=["POST"],
+                         response_model=CanaryChangeResponse, tags=["canary"],
+                         responses=_WRITE_ERRORS, summary="Set the canary sampling (hot, audited)")
+
+    @router.post("/self/canary/pause", response_model=CanaryChangeResponse, tags=["canary"],
+                 responses=_WRITE_ERRORS, summary="Freeze the canary (audited)")
+    def canary_pause(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
+        record, state = svc.mutate(
+            lambda: (svc.store.pause(reason=body.reason, actor=who), svc.store.load()))
+        return _change_response(record, state, "canary paused: the tuner will not change "
+                                               "the sampling until resumed; no restart needed")
+
+    @router.post("/self/canary/resume", response_model=CanaryChangeResponse, tags=["canary"],
+                 responses=_WRITE_ERRORS, summary="Unfreeze the canary (audited)")
+    def canary_resume(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
+        record, state = svc.mutate(
+            lambda: (svc.store.resume(reason=body.reason, actor=who), svc.store.load()))
+        return _change_response(record, state, "canary resumed: the tuner may change the "
+                                               "sampling again; no restart needed")
+
+    _add_metrics_route(router, svc.exporter)
+    return router
+
+
+class _AsgiEndpoint:
+    """Wrap an ASGI callable so Starlette mounts it as an app, not a request handler."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def _add_metrics_route(router: APIRouter, exporter: SelfMetricsExporter) -> None:
+    router.routes.append(Route("/metrics/exp", _AsgiEndpoint(exporter.asgi_app()),
+                               methods=["GET"], include_in_schema=False))

@@ -1,0 +1,75 @@
+"""The ``selfslo`` console script.
+
+Each subcommand lives in the module that owns the feature; this file only
+knows the table below. A command module exposes ``configure(parser)`` (adds
+its arguments) and ``run(args) -> int`` (returns the exit code). Modules are
+imported lazily so ``selfslo --help`` stays fast and a broken optional
+feature cannot take the others down.
+
+Exit codes are shared: 0 success, 1 the check failed (an SLO, a rule test, a
+lint error), 2 usage or input error (message on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_selfslo._core.errors import SelfSloError
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "replay": ("pytest_selfslo.slo.replay", "Analyse the last N heartbeats against the SLOs"),
+    "generate": ("pytest_selfslo.heartbeat", "Write a seeded heartbeat scenario as JSON Lines"),
+    "test-rules": ("pytest_selfslo.ruletest.runner", "Run promtool-format rule unit tests"),
+    "lint": ("pytest_selfslo.cli.lint", "Lint Prometheus rule files (and check SLO drift)"),
+    "canary": ("pytest_selfslo.cli.canary", "Inspect, tune and steer the percentage canary"),
+    "serve": ("pytest_selfslo.api.app", "Serve the operator API with uvicorn"),
+    "demo": ("pytest_selfslo.cli.demo", "Run the whole loop locally with a live status view"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser; with ``only`` set, import just that subcommand's module."""
+    parser = argparse.ArgumentParser(prog="selfslo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            try:
+                importlib.import_module(module).configure(sp)
+            except ModuleNotFoundError as exc:  # feature not built in this version
+                if exc.name != module:
+                    raise
+                sp.set_defaults(_missing=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``selfslo`` script; returns the process exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    only = next((a for a in args_list if a in COMMANDS), None)
+    parser = build_parser(only)
+    args = parser.parse_args(args_list)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        print(f"selfslo {args.command}: not available ({missing} is missing)", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except SelfSloError as exc:
+        print(f"selfslo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"selfslo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""``selfslo lint PATH... [--format text|json|github] [--slo FILE] [--policy FILE]``.
+
+Prints one finding per line (``file:line:col CODE message``), a summary on
+stderr, and exits 1 when any finding is an error (warnings alone exit 0).
+``--slo``/``--policy`` add the drift check against that spec/policy file, or
+against the built-in defaults when given the word ``default``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.lint.findings import CHECKS, Finding, Severity, resolve_codes
+from pytest_selfslo.lint.render import to_seconds
+
+__all__ = ["configure", "format_findings", "run"]
+
+FORMATS = ("text", "json", "github")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``selfslo lint`` arguments."""
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="Rule files or directories (searched for *.yml, *.yaml)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="Output format (github: workflow annotations)")
+    parser.add_argument("--slo", metavar="FILE",
+                        help="Check drift against this SLO spec YAML ('default': built-in spec)")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="Check drift against this canary policy YAML ('default': built-in)")
+    parser.add_argument("--disable", metavar="CODE", action="append", default=[],
+                        help="Turn a check off (id or name; repeat or comma-separate)")
+    parser.add_argument("--scrape-interval", metavar="DURATION", default="1m",
+                        help="Scrape interval the short-range check assumes (default 1m)")
+    parser.add_argument("--severities", metavar="LIST", default="critical,warning,info",
+                        help="Allowed severity label values, comma-separated "
+                             "(default critical,warning,info)")
+    parser.add_argument("--root", metavar="DIR",
+                        help="Repository root for runbook links (default: nearest .git/pyproject)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="Reuse findings of unchanged files from this cache directory")
+    parser.add_argument("--list-checks", action="store_true",
+                        help="List the checks with their ids and exit")
+
+
+def _load_spec(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value == "default":
+        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
+
+        return DEFAULT_SLO_SPEC
+    from pytest_selfslo.slo.spec import load_slo_spec
+
+    return load_slo_spec(value)
+
+
+def _load_policy(value: str | None) -> Any:
+    if value is None:
+        return None
+    from pytest_selfslo.canary.policy import DEFAULT_POLICY, load_policy
+
+    return DEFAULT_POLICY if value == "default" else load_policy(value)
+
+
+def _github_escape(text: str, prop: bool = False) -> str:
+    """Workflow-command escaping; properties (file=, title=) also escape ':' and ','."""
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
+
+
+def format_findings(findings: Sequence[Finding], fmt: str) -> str:
+    """Render findings in ``fmt`` (text, json or github), without a trailing newline."""
+    if fmt == "json":
+        return json.dumps([f.to_dict() for f in findings], indent=2)
+    if fmt == "github":
+        lines = []
+        for f in findings:
+            level = "error" if f.severity is Severity.ERROR else "warning"
+            lines.append(f"::{level} file={_github_escape(f.path, True)},line={f.line},"
+                         f"col={f.column},title={f.code} {f.name}::{_github_escape(f.message)}")
+        return "\n".join(lines)
+    return "\n".join(f.format() for f in findings)
+
+
+def _list_checks(out: TextIO) -> int:
+    for check in CHECKS.values():
+        print(f"{check.code}  {check.name:<24} {check.severity.value:<8} {check.summary}",
+              file=out)
+    return 0
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Lint ``args.paths``; 0 clean (or warnings only), 1 errors found."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.list_checks:
+        return _list_checks(out)
+    if not args.paths:
+        raise ConfigError("lint: expected at least one PATH (a rule file or directory)")
+    try:
+        disabled = resolve_codes(c for item in args.disable for c in item.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--disable: {exc}") from None
+    from pytest_selfslo.lint.runner import has_errors, lint_paths
+
+    findings = lint_paths(
+        args.paths, slo=_load_spec(args.slo), policy=_load_policy(args.policy),
+        disabled=disabled, root=args.root, scrape_interval=to_seconds(args.scrape_interval),
+        slo_path=args.slo if args.slo not in (None, "default") else None,
+        policy_path=args.policy if args.policy not in (None, "default") else None,
+        cache_dir=args.cache_dir,
+        severities=[v.strip() for v in args.severities.split(",") if v.strip()])
+    text = format_findings(findings, args.format)
+    if text:
+        print(text, file=out)
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    print(f"selfslo lint: {errors} error(s), {len(findings) - errors} warning(s)", file=err)
+    return 1 if has_errors(findings) else 0

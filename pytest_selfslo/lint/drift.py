@@ -1,0 +1,281 @@
+"""SLO drift: rule thresholds vs the SLO spec vs the canary policy gates.
+
+The SLO numbers live in the spec; rules and policy repeat them, so they can
+drift. Every mismatch is a finding at the rule (or gate) that disagrees and
+its message names the other location, e.g.::
+
+    rules/phase_c_rules.yml:9:10 SL040 alert AURIS_SELF_Coherence_Drop: threshold 0.85
+    differs from the SLO target 0.80 of objective 'coherence' (slo.yml:5)
+
+What is compared, per objective with an ``alert``:
+* the alert exists, in the spec's ``alert_group``, with expression
+  ``avg_over_time(<metric>[<window>]) <violation op> <target>``, the spec's
+  ``for``, ``severity`` and ``runbook_url``;
+* every other comparison of ``<metric>`` against a constant in any rule
+  (burn-rate indicators) uses ``<target>``;
+and per canary gate: a rule comparing the gate's metric against a constant
+uses the gate's threshold (SL041), and a gate on a SELF metric uses the SLO
+target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import promql_parser as pp
+import yaml
+
+from pytest_selfslo._core.durations import format_duration
+from pytest_selfslo.lint.checks.promql import locate
+from pytest_selfslo.lint.findings import CHECKS, Finding
+from pytest_selfslo.lint.loader import Rule, RuleFile, load_file
+from pytest_selfslo.lint.promql_walk import (
+    COMPARISONS,
+    domain_of,
+    number_value,
+    op_name,
+    parse_promql,
+    unwrap,
+)
+from pytest_selfslo.lint.render import format_number, to_seconds
+from pytest_selfslo.lint.runner import expand_paths, parse_exprs
+from pytest_selfslo.promql.astwalk import selectors
+
+__all__ = ["check_drift", "drift_findings"]
+
+_DEFAULT_SPEC_FILE = Path(__file__).resolve().parents[1] / "data" / "default_slo.yml"
+_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "==", "!=": "!="}
+_VIOLATION = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
+
+
+def _item_lines(path: str | Path | None, list_key: str) -> dict[str, dict[str, int]]:
+    """For a YAML file with a list of named items: item name -> {key -> line} ("" = item)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    items = dict((k.value, v) for k, v in getattr(root, "value", []) if isinstance(k, yaml.Node))
+    for node in getattr(items.get(list_key), "value", []) or []:
+        fields = {k.value: v for k, v in getattr(node, "value", [])}
+        name = getattr(fields.get("name"), "value", None)
+        if name is not None:
+            lines = {k: v.start_mark.line + 1 for k, v in fields.items()}
+            lines[""] = node.start_mark.line + 1
+            out[str(name)] = lines
+    return out
+
+
+class _Where:
+    """Names the spec/policy side of a mismatch: ``file:line`` when known."""
+
+    def __init__(self, path: str | Path | None, fallback: str, list_key: str) -> None:
+        self.path = str(path) if path is not None else None
+        self.fallback = fallback
+        self.lines = _item_lines(path, list_key)
+
+    def __call__(self, name: str, key: str = "") -> str:
+        lines = self.lines.get(name, {})
+        line = lines.get(key) or lines.get("")
+        if self.path is None:
+            return self.fallback
+        return f"{self.path}:{line}" if line else self.path
+
+
+def _comparisons(rule: Rule) -> Iterable[tuple[str, str, float, Any]]:
+    """(metric, op as `metric op c`, c, node) for comparisons of a known metric with a constant."""
+    if rule.ast is None:
+        return
+    for node in rule.nodes:
+        if not (isinstance(node, pp.BinaryExpr) and op_name(node.op) in COMPARISONS):
+            continue
+        op, c, side = op_name(node.op), number_value(node.rhs), node.lhs
+        if c is None:
+            op, c, side = _FLIP[op], number_value(node.lhs), node.rhs
+        dom = domain_of(side) if c is not None else None
+        if c is not None and dom is not None:
+            yield dom[2], op, c, node
+
+
+def _window_of(node: Any) -> float | None:
+    """Range of the ``avg_over_time(metric[w])`` on the non-constant side of a comparison."""
+    for side in (node.lhs, node.rhs):
+        call = unwrap(side)
+        if isinstance(call, pp.Call) and call.args:
+            arg = unwrap(call.args[0])
+            if isinstance(arg, pp.MatrixSelector):
+                return float(arg.range.total_seconds())
+    return None
+
+
+def _locate_number(rf: RuleFile, rule: Rule, value: float) -> tuple[int, int]:
+    """Position of the threshold literal in the expression (``0.85``, ``0.850``...)."""
+    for text in dict.fromkeys((format_number(value), f"{value:g}", repr(value))):
+        pos = locate(rf, rule.expr, f" {text}")
+        if pos != (rule.expr.line, rule.expr.column):
+            return pos[0], pos[1] + 1
+    return rule.expr.line, rule.expr.column
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
+class _Drift:
+    def __init__(self, files: Sequence[RuleFile]) -> None:
+        self.files = files
+        self.out: list[Finding] = []
+
+    def add(self, rf: RuleFile, code: str, line: int, col: int, message: str,
+            rule: Rule | None = None) -> None:
+        found = rf.finding(code, line, col, message, rule)
+        if found is not None:
+            self.out.append(found)
+
+    def objective(self, spec: Any, obj: Any, where: _Where) -> None:
+        alerts = [(rf, g, r) for rf in self.files for g in rf.groups for r in g.rules
+                  if r.kind == "alert" and r.name.value == obj.alert]
+        loc = where(obj.name)
+        if not alerts:
+            if self.files:
+                rf = self.files[0]
+                self.add(rf, "SL040", 1, 1, f"alert {obj.alert} of SLO objective {obj.name!r} "
+                         f"({loc}) is not defined in any linted rule file")
+            return
+        for rf, group, rule in alerts:
+            self._alert(spec, obj, where, rf, group.name.value, rule)
+
+    def _alert(self, spec: Any, obj: Any, where: _Where, rf: RuleFile, group: str,
+               rule: Rule) -> None:
+        name = f"alert {obj.alert}"
+        if group != spec.alert_group:
+            self.add(rf, "SL040", rule.name.line, rule.name.column,
+                     f"{name} is in group {group!r}, the SLO spec puts it in "
+                     f"{spec.alert_group!r} ({where.path or where.fallback})", rule)
+        comps = [c for c in _comparisons(rule) if c[0] == obj.metric]
+        if not comps:
+            self.add(rf, "SL040", rule.expr.line, rule.expr.column,
+                     f"{name} does not compare {obj.metric} with a threshold; the SLO spec "
+                     f"({where(obj.name)}) expects {obj.metric} {obj.comparison} "
+                     f"{format_number(obj.target)}", rule)
+        for _metric, op, _c, node in comps:
+            expected_op = _VIOLATION.get(obj.comparison, "?")
+            if op != expected_op:
+                self.add(rf, "SL040", rule.expr.line, rule.expr.column,
+                         f"{name} fires on '{op}', the SLO spec objective {obj.name!r} "
+                         f"({where(obj.name, 'comparison')}) is '{obj.comparison}' so the alert "
+                         f"must use '{expected_op}'", rule)
+            window = _window_of(node)
+            if window is not None and not _same(window, to_seconds(obj.window)):
+                self.add(rf, "SL040", rule.expr.line, rule.expr.column,
+                         f"{name} averages over {format_duration(int(window * 1000))}"
+                         f", the SLO spec window is {obj.window} ({where(obj.name, 'window')})",
+                         rule)
+        fr = rule.for_.value if rule.for_ is not None else "0s"
+        sev = rule.labels.get("severity")
+        link = rule.annotations.get("runbook_url")
+        # (field, what the rule has, what the spec says, do they agree, spec key)
+        for fld, got, want, same, key in (
+            (rule.for_, f"for: {fr}", obj.for_, _same(to_seconds(fr), to_seconds(obj.for_)),
+             "for"),
+            (sev, f"severity {sev.value if sev else None!r}", repr(obj.severity),
+             sev is not None and sev.value == obj.severity, "severity"),
+            (link, f"runbook_url {link.value if link else None!r}", repr(spec.runbook_url),
+             link is not None and link.value == spec.runbook_url, "runbook_url"),
+        ):
+            if not same:
+                at = fld or rule.name
+                loc = where(obj.name, key) if key != "runbook_url" else (
+                    where.path or where.fallback)
+                self.add(rf, "SL040", at.line, at.column,
+                         f"{name} has {got}, the SLO spec says {want} ({loc})", rule)
+
+    def gate_mismatch(self, gate: Any, pwhere: _Where,
+                      slo: tuple[str, float, str, str]) -> None:
+        """A canary gate on a SELF metric whose threshold is not the SLO target."""
+        message = (f"canary gate {gate.name!r} threshold "
+                   f"{format_number(float(gate.threshold))} differs from the {slo[2]} "
+                   f"{format_number(slo[1])} ({slo[3]})")
+        line = pwhere.lines.get(gate.name, {}).get("threshold")
+        if pwhere.path is not None:
+            self.out.append(Finding(pwhere.path, line or 1, 1, "SL041",
+                                    CHECKS["SL041"].severity, message))
+        elif self.files:
+            self.add(self.files[0], "SL041", 1, 1, f"{message} [{pwhere.fallback}]")
+
+    def thresholds(self, expected: dict[str, tuple[str, float, str, str]]) -> None:
+        """Every comparison of a metric with a constant uses the expected value."""
+        for rf in self.files:
+            for rule in rf.rules():
+                for metric, _op, c, _node in _comparisons(rule):
+                    if metric not in expected:
+                        continue
+                    code, target, what, loc = expected[metric]
+                    if not _same(c, target):
+                        line, col = _locate_number(rf, rule, c)
+                        self.add(rf, code, line, col,
+                                 f"{rule.where}: threshold {c:g} on {metric} differs from the "
+                                 f"{what} {format_number(target)} ({loc})", rule)
+
+
+def drift_findings(files: Sequence[RuleFile], spec: Any, policy: Any = None, *,
+                   spec_path: str | Path | None = None,
+                   policy_path: str | Path | None = None) -> list[Finding]:
+    """Drift findings for already-loaded rule files (see :func:`check_drift`)."""
+    drift = _Drift([rf for rf in files if rf.kind == "rules"])
+    if spec_path is None and spec is not None:
+        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
+
+        if spec == DEFAULT_SLO_SPEC and _DEFAULT_SPEC_FILE.is_file():
+            spec_path = _DEFAULT_SPEC_FILE
+    swhere = _Where(spec_path, "the SLO spec (DEFAULT_SLO_SPEC)", "objectives")
+    pwhere = _Where(policy_path, "the canary policy (DEFAULT_POLICY)", "gates")
+    expected: dict[str, tuple[str, float, str, str]] = {}
+    if spec is not None:
+        for obj in spec.objectives:
+            expected[obj.metric] = ("SL040", float(obj.target),
+                                    f"SLO target of objective {obj.name!r}",
+                                    swhere(obj.name, "target"))
+            if obj.alert:
+                drift.objective(spec, obj, swhere)
+    if policy is not None:
+        for gate in policy.gates:
+            for metric in {n.name for n in _gate_selectors(gate.expr)}:
+                slo = expected.get(metric)
+                if slo is not None and not _same(slo[1], float(gate.threshold)):
+                    drift.gate_mismatch(gate, pwhere, slo)
+                if slo is None:
+                    expected[metric] = ("SL041", float(gate.threshold),
+                                        f"threshold of canary gate {gate.name!r}",
+                                        pwhere(gate.name, "threshold"))
+    drift.thresholds(expected)
+    return drift.out
+
+
+def _gate_selectors(expr: str) -> list[Any]:
+    return [n for n in selectors(parse_promql(expr)) if n.name]
+
+
+def check_drift(rule_paths: Iterable[str | Path], spec: Any, policy: Any = None, *,
+                spec_path: str | Path | None = None,
+                policy_path: str | Path | None = None) -> list[Finding]:
+    """Compare rule files with the SLO spec (and canary policy); findings SL040/SL041.
+
+    ``spec_path``/``policy_path`` name the files the spec/policy came from, so
+    messages can cite ``file:line``; the built-in default spec cites
+    ``pytest_selfslo/data/default_slo.yml``. Files that do not parse yield
+    their SL001-SL003 findings (drift cannot be judged without their rules).
+    """
+    files = [load_file(p) for p in expand_paths(rule_paths)]
+    broken: list[Finding] = []
+    for rf in files:
+        parse_exprs(rf)
+        broken += rf.findings
+    out = broken + drift_findings(files, spec, policy, spec_path=spec_path,
+                                  policy_path=policy_path)
+    return sorted(out)

@@ -1,0 +1,312 @@
+"""A fast path for the common shape of a rule file, equal to the general loader or not taken.
+
+Composing the YAML node tree with libyaml and turning it into rules was about
+half of a cold lint of 1,000 rules (``benchmarks/lint.py``): libyaml builds a
+Python node and two mark objects for every key and value. Most rule files use
+a small part of YAML: block mappings and sequences, one-line plain or simply
+quoted scalars, and flow mappings of plain scalars (``labels: {severity:
+warning}``). For such a file :func:`build_fast` reads the groups and rules
+straight from the lines with one regular expression.
+
+It is all or nothing: on anything outside that subset (block or multi-line
+scalars, escapes, anchors, tags, tabs, non-ASCII text, duplicate keys...) and
+on anything the general loader would report (unknown fields, bad durations,
+invalid names, missing ``expr``...), it returns False and ``load_file`` runs
+the general loader, so findings, positions and messages never depend on the
+path taken. ``tests/rules_lint/test_rules_lint_fastload.py`` checks that both
+paths build the same rules on generated files, inside and outside the subset.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.lint.loader import (
+    _GROUP_KEYS,
+    _METRIC_NAME,
+    _NO_CODES,
+    _RULE_KEYS,
+    Field,
+    Group,
+    Rule,
+    RuleFile,
+)
+
+__all__ = ["build_fast"]
+
+#: every line: (indent, "- ", key, spaces, rest); without a key, ``rest`` must be empty or a
+#: comment, else the line is one the subset does not know ("---", "- scalar", "key : v"...)
+_LINE = re.compile(r"^( *)(?:(- +)?([A-Za-z_][A-Za-z0-9_]*):( +|$))?(.*)$", re.M)
+#: characters a plain scalar may not start with (or that start another kind of node)
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_DOUBLE = re.compile(r'"[^"\\]*"')
+_SINGLE = re.compile(r"'[^']*'")
+_FLOW_ITEM = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):( +)([^-?:,\[\]{}#&*!|>'\"%@` ][^:,\[\]{}#'\"]*?) *")
+_new_tuple = tuple.__new__
+
+
+class _Unusual(Exception):
+    """The text leaves the subset: the general loader decides."""
+
+
+class _Map(dict[str, Any]):
+    """A mapping with the 1-based lines where libyaml's node would start and end."""
+
+    __slots__ = ("end", "start")
+
+    start: int
+    end: int
+
+
+def _scalar(value: str, line: int, col: int, flows: dict[tuple[str, int], list[Any]]) -> Any:
+    """The Field (or flow mapping) of a one-line value starting at 0-based ``col``."""
+    first = value[0]
+    if first not in _INDICATORS:
+        if ": " in value or " #" in value or value[-1] == ":":
+            raise _Unusual
+        return _new_tuple(Field, (value, line, col + 1))
+    if first == '"' and _DOUBLE.fullmatch(value):
+        return _new_tuple(Field, (value[1:-1], line, col + 1))
+    if first == "'" and _SINGLE.fullmatch(value):
+        return _new_tuple(Field, (value[1:-1], line, col + 1))
+    if first == "{" and value[-1] == "}":
+        items = flows.get((value, col))
+        if items is None:
+            items = flows[value, col] = _flow_items(value, col)
+        out = _Map()
+        for key, val, at in items:
+            out[key] = _new_tuple(Field, (val, line, at))
+        return out
+    raise _Unusual
+
+
+def _flow_items(value: str, col: int) -> list[tuple[str, str, int]]:
+    """(key, value, 1-based column of the value) of a one-line flow mapping at ``col``."""
+    out: list[tuple[str, str, int]] = []
+    inner = value[1:-1]
+    if not inner.strip():
+        return out
+    offset = col + 1
+    for part in inner.split(","):
+        m = _FLOW_ITEM.fullmatch(part)
+        if m is None:
+            raise _Unusual
+        ws, key, sp, val = m.groups()
+        if any(key == k for k, _v, _c in out):
+            raise _Unusual
+        out.append((key, val, offset + len(ws) + len(key) + len(sp) + 2))
+        offset += len(part) + 1
+    return out
+
+
+_BLANK: tuple[()] = ()
+
+
+def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int]]:
+    """(line, indent, key column, "- ", key, value, value column) of each key line.
+
+    A generator, so the rows of a file never all exist at once (they are
+    garbage as soon as the parser has read them): a cold lint pays for every
+    page of memory it touches first. Lines repeat in a rule file (``for: 5m``,
+    ``labels: {severity: warning}``...): each distinct line is matched once.
+    """
+    seen: dict[str, tuple[int, int, str, str, str, int] | tuple[()]] = {}
+    match = _LINE.match
+    for no, line in enumerate(text.split("\n"), 1):
+        row = seen.get(line)
+        if row is None:
+            if not line.isprintable():  # tab, CR, other controls (the text is ASCII)
+                raise _Unusual
+            ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
+            if key:
+                if val.endswith(" "):
+                    val = val.rstrip(" ")
+                kcol = len(ind) + len(dash)
+                row = (len(ind), kcol, dash, key, val, kcol + len(key) + 1 + len(sp))
+            elif val and val[0] != "#":
+                raise _Unusual
+            else:
+                row = _BLANK
+            seen[line] = row
+        if row:
+            yield (no, *row)
+
+
+class _Parser:
+    """Block mappings and sequences over the key rows, with one row of lookahead."""
+
+    def __init__(self, text: str) -> None:
+        self.rows = _content_rows(text)
+        self.row = next(self.rows, None)
+        #: one-line flow mappings already read in this file, by (text, column)
+        self.flows: dict[tuple[str, int], list[Any]] = {}
+        # libyaml's end of stream: the line after the last one unless the text ends in "\n"
+        self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
+
+    def root(self) -> _Map:
+        row = self.row
+        if row is None or row[3]:
+            raise _Unusual
+        node = self.mapping(row[2])
+        if self.row is not None:
+            raise _Unusual
+        return node
+
+    def mapping(self, col: int) -> _Map:
+        """The block mapping at ``col`` whose first key (possibly after a "- ") is the row."""
+        row = self.row
+        assert row is not None
+        rows = self.rows
+        out = _Map()
+        out.start = row[0]
+        while True:
+            no, _ind, _kcol, _dash, key, val, vcol = row
+            if key in out:
+                raise _Unusual
+            nxt = self.row = next(rows, None)
+            if val:
+                # a plain one-line scalar (most values), inlined from _scalar
+                if val[0] not in _INDICATORS and ": " not in val and " #" not in val and \
+                        val[-1] != ":":
+                    out[key] = _new_tuple(Field, (val, no, vcol + 1))
+                else:
+                    out[key] = _scalar(val, no, vcol, self.flows)
+            else:
+                if nxt is None:
+                    raise _Unusual  # a null value
+                nind = nxt[1]
+                if nind > col:
+                    out[key] = self.sequence(nind) if nxt[3] else self.mapping(nind)
+                elif nind == col and nxt[3]:
+                    out[key] = self.sequence(col)
+                else:
+                    raise _Unusual  # a null value
+                nxt = self.row
+            if nxt is None:
+                break
+            nind = nxt[1]
+            if nind < col:
+                break
+            if nind > col or nxt[3]:
+                raise _Unusual  # a continuation line, or a sequence entry after a scalar
+            row = nxt
+        out.end = nxt[0] if nxt is not None else self.stream_end
+        return out
+
+    def sequence(self, col: int) -> list[_Map]:
+        """The block sequence of mappings whose first "- " is the row, at ``col``."""
+        items = []
+        while True:
+            row = self.row
+            assert row is not None
+            items.append(self.mapping(row[2]))
+            nxt = self.row
+            if nxt is None:
+                break
+            nind = nxt[1]
+            if nind == col and nxt[3]:
+                continue
+            if nind > col:
+                raise _Unusual
+            break
+        return items
+
+
+def _duration(node: Any, cache: dict[str, int]) -> int:
+    if type(node) is not Field:
+        raise _Unusual
+    ms = cache.get(node.value)
+    if ms is None:
+        try:
+            ms = cache[node.value] = parse_duration(node.value)
+        except ValueError:
+            raise _Unusual from None
+    return ms
+
+
+def _strings(node: Any) -> dict[str, Field]:
+    if type(node) is not _Map:
+        raise _Unusual
+    for value in node.values():
+        if type(value) is not Field:
+            raise _Unusual
+    return node  # a dict of Fields: the rule keeps the parsed mapping itself
+
+
+def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
+          durations: dict[str, int]) -> Rule:
+    if type(node) is not _Map or not node.keys() <= _RULE_KEYS:
+        raise _Unusual
+    get = node.get
+    alert, record = get("alert"), get("record")
+    if (alert is None) == (record is None):
+        raise _Unusual
+    name = alert if alert is not None else record
+    expr = get("expr")
+    if type(name) is not Field or type(expr) is not Field or not expr.value.strip():
+        raise _Unusual
+    if alert is not None:
+        if not name.value.strip():
+            raise _Unusual
+    elif not _METRIC_NAME.match(name.value) or node.keys() & {"for", "keep_firing_for",
+                                                                "annotations"}:
+        raise _Unusual
+    start, end = node.start, node.end
+    disabled = _NO_CODES
+    if per_line:  # usually empty
+        codes: set[str] = set()
+        for line, more in per_line.items():
+            if start <= line <= end:
+                codes |= more
+        disabled = frozenset(codes) if codes else _NO_CODES
+    for_ = get("for")
+    for_ms = _duration(for_, durations) if for_ is not None else None
+    if "keep_firing_for" in node:
+        _duration(node["keep_firing_for"], durations)
+    labels, annotations = get("labels"), get("annotations")
+    return Rule("alert" if alert is not None else "record", name, expr, group, index, start, end,
+                for_, _strings(labels) if labels is not None else {},
+                _strings(annotations) if annotations is not None else {}, disabled,
+                for_ms=for_ms)
+
+
+def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
+    """Fill ``rf.groups`` from ``text`` when it is in the subset and clean; else False.
+
+    ``per_line`` are the per-rule disable comments (``loader._disables``). On
+    False ``rf`` is untouched and the general loader must run.
+    """
+    # only printable ASCII and line feeds (each line is checked once, in _content_rows):
+    # with a tab, CR, BOM or non-ASCII text libyaml's columns and line breaks differ
+    if not text.isascii():
+        return False
+    try:
+        root = _Parser(text).root()
+        if list(root) != ["groups"] or type(root["groups"]) is not list:
+            return False
+        durations: dict[str, int] = {}
+        groups = []
+        for gnode in root["groups"]:
+            if not gnode.keys() <= _GROUP_KEYS:
+                return False
+            name = gnode.get("name")
+            if type(name) is not Field or not name.value:
+                return False
+            group = Group(name)
+            if "interval" in gnode:
+                _duration(gnode["interval"], durations)
+                group.interval = gnode["interval"]
+            rules = gnode.get("rules")
+            if rules is not None:
+                if type(rules) is not list:
+                    return False
+                group.rules = [_rule(r, name.value, i, per_line, durations)
+                               for i, r in enumerate(rules, start=1)]
+            groups.append(group)
+    except _Unusual:
+        return False
+    rf.groups = groups
+    return True

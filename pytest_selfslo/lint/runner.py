@@ -1,0 +1,281 @@
+"""``lint_paths``: load files, parse every expression once, run every check.
+
+The pytest plugin and ``selfslo lint`` both call :func:`lint_paths`; it
+never raises on bad input (every problem is a :class:`Finding`), only on a
+path that does not exist or an unknown check id.
+
+    >>> findings = lint_paths(["rules/"], slo=DEFAULT_SLO_SPEC)
+    >>> [f.format() for f in findings if f.severity is Severity.ERROR]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import glob
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.lint.checks.promql import (
+    check_vector_matching,
+    expr_facts,
+    series_matching_problems,
+)
+from pytest_selfslo.lint.checks.structure import check_file
+from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
+from pytest_selfslo.lint.loader import RuleFile, load_file
+from pytest_selfslo.lint.promql_walk import index_expr, parse_promql
+
+__all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
+
+_SUFFIXES = (".yml", ".yaml")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to lint: plain files as given, directories searched recursively for *.yml/*.yaml."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or directory")
+    return out
+
+
+def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None,
+                ctx: LintContext | None = None) -> None:
+    """SL003 for expressions that do not parse; put the AST and its index on the rule.
+
+    ``cache`` maps expression text to its (AST, ExprIndex) or parse error; pass
+    one dict for every file of a run so equal expressions are parsed once.
+
+    With ``ctx``, the ASTs are not kept: each expression's facts
+    (``ctx.expr_problems``, :func:`.checks_promql.expr_facts`) and output labels
+    are computed at once, then ``rule.ast`` stays None and the index is
+    released, so a run never holds every AST at the same time (a cold lint
+    pays for each page of memory it touches first). :func:`.checks_structure.check_file`
+    needs no more than that; SL036 and the drift check need the ASTs.
+    """
+    if cache is None:
+        cache = {}
+    for rule in rf.rules():
+        text = rule.expr.value
+        parsed = cache.get(text)
+        if parsed is None or (ctx is None and type(parsed) is tuple and parsed[0] is None):
+            try:
+                ast = parse_promql(text)
+            except ValueError as exc:
+                parsed = exc
+            else:
+                index = index_expr(ast)
+                if ctx is None:
+                    parsed = (ast, index)
+                else:
+                    if text not in ctx.expr_problems:
+                        ctx.expr_problems[text] = expr_facts(text, index, ctx.scrape_interval)
+                    index.release(ast)
+                    parsed = (None, index)
+            cache[text] = parsed
+        if isinstance(parsed, ValueError):
+            found = rf.finding("SL003", rule.expr.line, rule.expr.column,
+                               f"{rule.where}: could not parse expression {text.strip()!r}: "
+                               f"{parsed}", rule)
+            if found is not None:
+                rf.findings.append(found)
+        else:
+            rule.ast, rule.expr_index = parsed
+            rule.nodes = rule.expr_index.nodes
+
+
+def _series_labels(text: str) -> dict[str, str]:
+    from pytest_selfslo.promql.series import parse_series_labels
+
+    try:
+        return dict(parse_series_labels(text))
+    except ValueError:
+        raise
+    except BaseException as exc:  # a promql-parser panic (pyo3 PanicException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ValueError(f"invalid series descriptor {text!r}: parser panic") from None
+
+
+def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
+    """SL005/SL003 on a unit-test file; returns its input series and resolved rule files."""
+    assert rf.tests is not None
+    base = Path(rf.path).parent
+    series: list[dict[str, str]] = []
+    rule_files: list[Path] = []
+
+    def add(code: str, line: int, col: int, message: str) -> None:
+        found = rf.finding(code, line, col, message)
+        if found is not None:
+            rf.findings.append(found)
+
+    for fld in rf.tests.rule_files:
+        hits = sorted(glob.glob(str(base / fld.value)))
+        if not hits:
+            add("SL005", fld.line, fld.column, f"rule_files: {fld.value!r} matches no file "
+                f"(relative to {base})")
+        rule_files += [Path(h) for h in hits]
+    for sel, values in rf.tests.input_series:
+        try:
+            series.append(_series_labels(sel.value))
+        except ValueError as exc:
+            add("SL005", sel.line, sel.column, f"input_series: {exc}")
+            continue
+        if values is not sel and "{{" not in values.value:  # native histograms: promtool-only
+            from pytest_selfslo.promql.series import parse_series_values
+
+            try:
+                parse_series_values(values.value)
+            except ValueError as exc:
+                add("SL005", values.line, values.column, f"input_series values: {exc}")
+    for fld in rf.tests.exprs:
+        try:
+            ast = parse_promql(fld.value)
+        except ValueError as exc:
+            add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
+                f"{fld.value!r}: {exc}")
+            continue
+        for _needle, message in series_matching_problems(ast, series):
+            add("SL036", fld.line, fld.column, f"promql_expr_test: {message}")
+    return series, rule_files
+
+
+def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) -> list[RuleFile]:
+    """Unit-test files next to linted rule files that were not linted themselves."""
+    dirs = {Path(rf.path).parent for rf in rule_files if rf.kind == "rules"}
+    extra = []
+    for d in sorted(dirs):
+        for p in sorted(d.glob("*.y*ml")):
+            if str(p) in loaded:
+                continue
+            try:
+                text = p.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if "rule_files" in text and "tests" in text:
+                sib = load_file(p, text)
+                if sib.kind == "tests":
+                    extra.append(sib)
+    return extra
+
+
+def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
+               keep_ast: bool = True) -> list[Finding]:
+    """Run every check over already-loaded files.
+
+    ``keep_ast=False`` lets rules whose AST no later step needs (no unit-test
+    series for SL036) go without it (see :func:`parse_exprs`); the drift check
+    needs every AST.
+    """
+    by_path = {rf.path: rf for rf in files}
+    for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
+        series, targets = _check_test_file(tf)
+        for target in targets:
+            for rf in files:
+                if rf.kind == "rules" and Path(rf.path).resolve() == target.resolve():
+                    ctx.known_series.setdefault(rf.path, []).extend(series)
+                    ctx.series_sources[rf.path] = Path(tf.path).name
+    parsed: dict[str, Any] = {}
+    for rf in files:
+        parse_exprs(rf, parsed, None if keep_ast or rf.path in ctx.known_series else ctx)
+    out: list[Finding] = []
+    for rf in files:
+        out += rf.findings
+        if rf.kind != "rules":
+            continue
+        out += check_file(rf, ctx)
+        out.extend(check_vector_matching(rf, ctx))
+    return out
+
+
+def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = None,
+               disabled: Iterable[str] = (), root: str | Path | None = None,
+               scrape_interval: float | None = None, slo_path: str | Path | None = None,
+               policy_path: str | Path | None = None,
+               cache_dir: str | Path | None = None,
+               severities: Iterable[str] | None = None) -> list[Finding]:
+    """Lint rule files (directories are searched) and, with ``slo``/``policy``, check drift.
+
+    ``disabled`` holds check ids or names turned off for every file. Findings
+    come back sorted by path, line and column. Raises ConfigError for a path
+    that does not exist and ValueError for an unknown check in ``disabled``.
+    ``severities`` replaces the allowed ``severity`` label values (SL021). With ``cache_dir``, unchanged files reuse their findings from an earlier run
+    (:mod:`.cache`); the cache is bypassed when drift is checked.
+    """
+    off = resolve_codes(disabled)
+    ctx = LintContext(root=Path(root) if root is not None else None)
+    if scrape_interval is not None:
+        ctx.scrape_interval = scrape_interval
+    if severities is not None:
+        ctx.severities = frozenset(severities)
+    targets = expand_paths(paths)
+    with _no_gc():
+        if cache_dir is not None and slo is None and policy is None:
+            return sorted(f for f in _lint_cached(targets, ctx, Path(cache_dir))
+                          if f.code not in off)
+        files = [load_file(p) for p in targets]
+        findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
+        if slo is not None or policy is not None:
+            from pytest_selfslo.lint.drift import drift_findings
+
+            findings += drift_findings(files, slo, policy, spec_path=slo_path,
+                                       policy_path=policy_path)
+        # freed while the GC is paused: re-enabled with the rules still alive, its next
+        # collection would first traverse every object they hold
+        del files, ctx
+        return sorted(f for f in findings if f.code not in off)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building the node trees: they are acyclic and short-lived,
+    and collections triggered by the allocation burst cost a third of the run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path) -> list[Finding]:
+    """Lint ``targets`` reusing cached per-file findings; store the new ones."""
+    from pytest_selfslo.lint.cache import LintCache, file_deps
+    from pytest_selfslo.lint.checks.structure import runbook_candidates
+
+    settings = f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
+    cache = LintCache(cache_dir, settings)
+    out: list[Finding] = []
+    misses: list[tuple[Path, bytes, RuleFile]] = []
+    for path in targets:
+        data = path.read_bytes()
+        hit = cache.get(path, data)
+        if hit is not None:
+            out += hit
+            continue
+        misses.append((path, data, load_file(path, data.decode("utf-8", errors="replace"))))
+    if misses:
+        fresh = lint_files([rf for _p, _d, rf in misses], ctx, keep_ast=False)
+        for path, data, rf in misses:
+            mine = [f for f in fresh if f.path == rf.path]
+            deps = file_deps(path, runbook_candidates(rf, ctx) if rf.kind == "rules" else [])
+            cache.put(path, data, mine, deps)
+            out += mine
+    return out
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when any finding is an error (``selfslo lint`` then exits 1)."""
+    return any(f.severity is Severity.ERROR for f in findings)
+
+

@@ -1,0 +1,252 @@
+"""The collectors and items of ``pytest --self-slo`` (see :mod:`.collect` for the rules).
+
+Node ids are junit-friendly: ``rules/tests/self_slo_test.yml::<test name>``,
+``rules/phase_c_rules.yml::valid``, ``selfslo::drift``,
+``selfslo::heartbeats[coherence]`` (classname = file or ``selfslo``, name = the
+check).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_selfslo.plugin.collect import (
+    SelfSloFailure,
+    SelfSloItem,
+    promtool_available,
+    settings_of,
+    warn_lint,
+)
+
+_UNSAFE = re.compile(r"[\[\]:\n\r\t]+")
+
+
+def item_name(text: str) -> str:
+    """A node-id-safe name: no ``::``, brackets or newlines (junit/xdist friendly)."""
+    return _UNSAFE.sub(" ", text).strip() or "unnamed"
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """Disambiguate repeated names with ``#2``, ``#3``... (node ids must be unique)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
+
+
+# ---------------------------------------------------------------- rule unit-test files
+class RuleTestFile(pytest.File):
+    """A promtool-format rule unit-test file: one item per ``tests[]`` entry."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from pytest_selfslo._core.errors import SelfSloError
+        from pytest_selfslo.ruletest.runner import load_test_file
+
+        try:
+            test_file = load_test_file(self.path)
+        except (SelfSloError, OSError) as exc:
+            raise self.CollectError(f"invalid rule test file: {exc}") from exc
+        for warning in test_file.warnings:  # e.g. a rule_files glob that matches nothing
+            warn_lint(f"{self.path.name}: {warning}")
+        names = _unique(item_name(group.display_name) for group in test_file.groups)
+        for name, group in zip(names, test_file.groups, strict=True):
+            yield RuleTestItem.from_parent(self, name=name, check=_run_rule_test,
+                                           test_file=test_file, group=group)
+        if promtool_available(settings_of(self)):
+            item = SelfSloItem.from_parent(self, name="promtool", check=_promtool_cross_check)
+            item.kind = "promtool"
+            item.add_marker(pytest.mark.selfslo_slow)
+            yield item
+
+
+class RuleTestItem(SelfSloItem):
+    """One entry of a rule test file, run on the embedded engine."""
+
+    kind = "rule-test"
+
+    def __init__(self, *, test_file: Any, group: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.test_file = test_file
+        self.group = group
+
+
+def _run_rule_test(item: SelfSloItem) -> None:
+    from pytest_selfslo.plugin.coverage_table import coverage_payload
+    from pytest_selfslo.ruletest.runner import run_test_group
+
+    assert isinstance(item, RuleTestItem)
+    result = run_test_group(item.test_file, item.group,
+                            semantics=settings_of(item).effective_semantics)
+    item.selfslo_data["coverage"] = coverage_payload(result.coverage, settings_of(item).rootpath)
+    if not result.passed:
+        raise SelfSloFailure(
+            f"rule test {item.group.display_name!r} in {item.path.name} failed "
+            f"(embedded engine, Prometheus {settings_of(item).effective_semantics}.x semantics):\n"
+            + "\n".join(result.failures))
+
+
+def _promtool_cross_check(item: SelfSloItem) -> None:
+    """Run the file with real promtool and with our engine (promtool's semantics); compare."""
+    from pytest_selfslo.prometheus.client import binary_semantics
+    from pytest_selfslo.ruletest.runner import run_rule_tests
+
+    semantics = binary_semantics("promtool")
+    proc = subprocess.run(["promtool", "test", "rules", item.path.name], cwd=item.path.parent,
+                          capture_output=True, text=True, timeout=300)
+    theirs_ok = proc.returncode == 0
+    ours = run_rule_tests([str(item.path)], semantics=semantics)
+    ours_ok = bool(ours.passed)
+    item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
+                                     "semantics": semantics}
+    if theirs_ok != ours_ok:
+        verdict = {True: "PASSED", False: "FAILED"}
+        raise SelfSloFailure(
+            f"real promtool and the embedded engine disagree on {item.path.name}: "
+            f"promtool {verdict[theirs_ok]}, embedded engine {verdict[ours_ok]} "
+            f"(Prometheus {semantics}.x semantics)\n"
+            f"--- promtool test rules (exit {proc.returncode}) ---\n"
+            f"{(proc.stdout + proc.stderr).strip()}\n"
+            f"--- embedded engine ---\n{_format_report(ours)}")
+
+
+def _format_report(report: Any) -> str:
+    return str(report.format_text()).strip()
+
+
+# ---------------------------------------------------------------- rule files
+class RuleFile(pytest.File):
+    """A Prometheus rule file: ``valid``, ``lint`` and (with promtool) ``promtool-check``."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        yield _item(self, "valid", "rule-file", _check_valid)
+        yield _item(self, "lint", "lint", _check_lint)
+        if promtool_available(settings_of(self)):
+            yield _item(self, "promtool-check", "promtool", _check_promtool_rules)
+
+
+def _item(parent: pytest.Collector, name: str, kind: str, check: Any) -> SelfSloItem:
+    item: SelfSloItem = SelfSloItem.from_parent(parent, name=name, check=check)
+    item.kind = kind
+    item.selfslo_data["kind"] = kind
+    return item
+
+
+def _check_valid(item: SelfSloItem) -> None:
+    from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
+
+    problems = check_rule_file(item.path)
+    if problems:
+        raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
+                             f"({len(problems)} problem(s)):\n{format_problems(problems)}")
+
+
+def _check_lint(item: SelfSloItem) -> None:
+    from pytest_selfslo.lint.runner import lint_paths
+
+    findings = lint_paths([str(item.path)], root=settings_of(item).rootpath)
+    errors = [f for f in findings if _severity(f) == "error"]
+    for finding in findings:
+        if _severity(finding) != "error":
+            warn_lint(finding.format())
+    item.selfslo_data["findings"] = [f.to_dict() for f in findings]
+    if errors:
+        raise SelfSloFailure(f"the rule linter found {len(errors)} error(s) in {item.path.name}:\n"
+                             + "\n".join(f.format() for f in errors))
+
+
+def _severity(finding: Any) -> str:
+    return str(getattr(finding.severity, "value", finding.severity))
+
+
+def _check_promtool_rules(item: SelfSloItem) -> None:
+    proc = subprocess.run(["promtool", "check", "rules", str(item.path)], capture_output=True,
+                          text=True, timeout=120)
+    if proc.returncode != 0:
+        raise SelfSloFailure(f"promtool check rules rejected {item.path.name}:\n"
+                             f"{(proc.stdout + proc.stderr).strip()}")
+
+
+# ---------------------------------------------------------------- session-level assets
+def _spec(config: pytest.Config) -> Any:
+    from pytest_selfslo.plugin.fixtures import load_configured_spec
+
+    return load_configured_spec(config)
+
+
+class SloAssets(pytest.Collector):
+    """Virtual collector ``selfslo``: SLO spec, drift, heartbeat objectives, default canary policy."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        settings = settings_of(self)
+        yield _item(self, "slo-spec", "slo-spec", _check_spec)
+        yield _item(self, "drift", "drift", _check_drift)
+        from pytest_selfslo.plugin.canary_items import CanaryDefaultPolicy
+
+        yield CanaryDefaultPolicy.from_parent(self, name="canary-default")
+        if settings.heartbeats is not None:
+            try:
+                spec = _spec(self.config)
+            except ValueError:
+                return  # the slo-spec item reports it
+            for objective in spec.objectives:
+                item = _item(self, f"heartbeats[{item_name(objective.name)}]", "heartbeats",
+                             _check_objective)
+                item.selfslo_data["objective"] = objective.name
+                yield item
+
+
+def _check_spec(item: SelfSloItem) -> None:
+    spec = _spec(item.config)
+    item.selfslo_data["objectives"] = [o.describe() for o in spec.objectives]
+
+
+def _check_drift(item: SelfSloItem) -> None:
+    from pytest_selfslo.lint.drift import check_drift
+
+    settings = settings_of(item)
+    paths = [str(p) for p in settings.resolve_globs(settings.rules)]
+    findings = check_drift(paths, _spec(item.config), spec_path=settings.slo)
+    item.selfslo_data["findings"] = [f.to_dict() for f in findings]
+    if findings:
+        raise SelfSloFailure(f"the rules disagree with the SLO spec ({len(findings)} finding(s)):\n"
+                             + "\n".join(f.format() for f in findings))
+
+
+def _check_objective(item: SelfSloItem) -> None:
+    from pytest_selfslo.heartbeat import read_heartbeats
+    from pytest_selfslo.plugin.assertions import describe_objective_result
+    from pytest_selfslo.slo.spec import evaluate
+
+    settings = settings_of(item)
+    assert settings.heartbeats is not None
+    spec = _spec(item.config)
+    objective = spec.objective(item.selfslo_data["objective"])
+    records = read_heartbeats(settings.heartbeats)
+    if records.skipped:  # counted, never silently: a corrupt log is worth a look
+        warn_lint(f"{_rel(settings.heartbeats, settings.rootpath)}: skipped {records.skipped} "
+                  f"malformed line(s), first at line {records.bad_lines[0]}: {records.reasons[0]}")
+    report = evaluate(spec, records)
+    result = next(r for r in report.objectives if r.name == objective.name)
+    item.selfslo_data["result"] = result.to_dict()
+    line = describe_objective_result(result, report.percentiles)
+    if report.count == 0:
+        raise SelfSloFailure(f"{settings.heartbeats} has no heartbeats: missing data never "
+                             f"meets {objective.describe()}")
+    if not result.passed:
+        raise SelfSloFailure(f"SLO not met over {report.count} heartbeats in "
+                             f"{_rel(settings.heartbeats, settings.rootpath)}:\n  {line}")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

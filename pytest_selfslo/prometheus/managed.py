@@ -1,0 +1,248 @@
+"""Prometheus servers we start and own: the local binary, or ``prom/prometheus`` in Docker.
+
+Both keep everything in one temporary directory (``prometheus.yml``, ``rules/``,
+``data/``, ``prometheus.log``) that is removed when the server is closed, also
+when start-up fails half way. The server listens on a free 127.0.0.1 port with
+``--web.enable-lifecycle``, so :meth:`ManagedPrometheus.reload` can apply a new
+config; each process (each xdist worker) gets its own server and port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from pytest_selfslo._core import reaper
+from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
+from pytest_selfslo.api.server import free_port
+from pytest_selfslo.prometheus.client import DEFAULT_TIMEOUT, PrometheusServer, _docker_reason
+
+__all__ = ["DockerPrometheus", "LocalPrometheus", "ManagedPrometheus", "free_port"]
+
+#: how often a start is retried when another process grabbed the port first
+_PORT_ATTEMPTS = 3
+DOCKER_IMAGE = "prom/prometheus:latest"
+
+
+class ManagedPrometheus(PrometheusServer):
+    """A server whose config directory we own: scrape targets and rules can be changed."""
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        super().__init__(url)
+        self.workdir = workdir
+        self._targets: list[str] = []
+        self._interval = "1s"
+        self._metrics_path = "/metrics"
+        self._loaded = 0  # rule files loaded so far (unique, ordered file names)
+
+    @staticmethod
+    def _prepare_workdir() -> Path:
+        workdir = Path(tempfile.mkdtemp(prefix="selfslo-prometheus-"))
+        (workdir / "rules").mkdir()
+        (workdir / "data").mkdir()
+        _write_config(workdir, [], "1s", "/metrics")
+        return workdir
+
+    def set_scrape_targets(self, targets: list[str], *, interval: str = "1s",
+                           metrics_path: str = "/metrics") -> None:
+        """Scrape ``targets`` (``host:port``) every ``interval`` and reload."""
+        self._targets, self._interval, self._metrics_path = list(targets), interval, metrics_path
+        _write_config(self.workdir, self._targets, interval, metrics_path)
+        self.reload()
+
+    def load_rules(self, rules: list[str] | str) -> None:
+        """Copy rule files (paths) or one YAML text into the rules dir and reload.
+
+        A rule file Prometheus rejects raises :class:`PrometheusError` with its reason
+        and is removed again, so the server keeps its previous rules.
+        """
+        rules_dir = self.workdir / "rules"
+        added: list[Path] = []
+        for source in [rules] if isinstance(rules, str) else rules:
+            self._loaded += 1
+            if isinstance(rules, str):
+                target = rules_dir / f"{self._loaded:03d}-inline.yml"
+                target.write_text(rules, encoding="utf-8")
+            else:
+                target = rules_dir / f"{self._loaded:03d}-{Path(source).name}"
+                shutil.copyfile(source, target)
+            added.append(target)
+        try:
+            self.reload()
+        except PrometheusError:
+            for path in added:
+                path.unlink(missing_ok=True)
+            self.reload()
+            raise
+
+    def clear_rules(self) -> None:
+        """Remove every loaded rule file and reload."""
+        for path in (self.workdir / "rules").iterdir():
+            path.unlink()
+        self.reload()
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's log (for error messages)."""
+        log = self.workdir / "prometheus.log"
+        if not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def _remove_workdir(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str) -> None:
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(workdir / "rules" / "*.yml")],
+        "scrape_configs": [{
+            "job_name": "selfslo",
+            "scrape_interval": interval,
+            "metrics_path": metrics_path,
+            "static_configs": [{"targets": targets}] if targets else [],
+        }],
+    }
+    tmp = workdir / "prometheus.yml.tmp"
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    tmp.replace(workdir / "prometheus.yml")
+
+
+def _server_args(workdir: Path, port: int) -> list[str]:
+    return [
+        f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        "--log.level=info",
+    ]
+
+
+class LocalPrometheus(ManagedPrometheus):
+    """The ``prometheus`` binary on PATH, run as a child process.
+
+        >>> with LocalPrometheus.start() as server:      # doctest: +SKIP
+        ...     server.query("vector(1)")
+    """
+
+    kind = "local"
+
+    def __init__(self, url: str, workdir: Path, process: subprocess.Popen[bytes],
+                 log: IO[bytes]) -> None:
+        super().__init__(url, workdir)
+        self.process = process
+        self._log = log
+
+    @classmethod
+    def start(cls, *, binary: str = "prometheus",
+              timeout: float = DEFAULT_TIMEOUT) -> LocalPrometheus:
+        """Start the binary on a free port and wait until it is ready."""
+        path = shutil.which(binary)
+        if path is None:
+            raise PrometheusUnavailable(f"no {binary!r} binary on PATH")
+        last_error = ""
+        for _ in range(_PORT_ATTEMPTS):
+            workdir = cls._prepare_workdir()
+            port = free_port()
+            log = (workdir / "prometheus.log").open("wb")
+            server: LocalPrometheus | None = None
+            try:
+                process = subprocess.Popen([path, *_server_args(workdir, port)],
+                                           stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, cwd=workdir)
+                server = cls(f"http://127.0.0.1:{port}", workdir, process, log)
+                reaper.register(server)
+                server.wait_ready(timeout)
+                return server
+            except PrometheusUnavailable as exc:
+                last_error = str(exc)
+                if server is not None:
+                    server.close()
+                else:
+                    log.close()
+                    shutil.rmtree(workdir, ignore_errors=True)
+                if "address already in use" not in last_error:
+                    break
+        raise PrometheusUnavailable(f"could not start {path}: {last_error}")
+
+    def _check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise PrometheusUnavailable(
+                f"prometheus exited with status {code}; log tail:\n{self.log_tail()}")
+
+    def close(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temp dir."""
+        reaper.unregister(self)
+        try:
+            super().close()
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout=10)
+        finally:
+            self._log.close()
+            self._remove_workdir()
+
+
+class DockerPrometheus(ManagedPrometheus):
+    """``prom/prometheus`` through testcontainers, on the host network, loopback port.
+
+    The work directory is bind-mounted at the same path, so config and rule files
+    are written exactly as for :class:`LocalPrometheus`.
+    """
+
+    kind = "docker"
+
+    def __init__(self, url: str, workdir: Path, container: Any) -> None:
+        super().__init__(url, workdir)
+        self.container = container
+
+    @classmethod
+    def start(cls, *, image: str = DOCKER_IMAGE,
+              timeout: float = DEFAULT_TIMEOUT) -> DockerPrometheus:
+        """Start the container once a Docker daemon answers; ready on return."""
+        reason = _docker_reason()
+        if reason is not None:
+            raise PrometheusUnavailable(reason)
+        from testcontainers.core.container import DockerContainer
+
+        workdir = cls._prepare_workdir()
+        workdir.chmod(0o777)
+        for sub in ("rules", "data"):
+            (workdir / sub).chmod(0o777)
+        port = free_port()
+        container = (DockerContainer(image)
+                     .with_volume_mapping(str(workdir), str(workdir), "rw")
+                     .with_kwargs(network_mode="host")
+                     .with_command(_server_args(workdir, port)))
+        try:
+            container.start()
+        except Exception as exc:  # docker/testcontainers errors have no common base
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise PrometheusUnavailable(f"could not start {image}: {exc}") from exc
+        server = cls(f"http://127.0.0.1:{port}", workdir, container)
+        reaper.register(server)
+        try:
+            server.wait_ready(timeout)
+        except PrometheusUnavailable:
+            server.close()
+            raise
+        return server
+
+    def close(self) -> None:
+        """Stop and remove the container, then the temp dir."""
+        reaper.unregister(self)
+        try:
+            super().close()
+            self.container.stop()
+        finally:
+            self._remove_workdir()

@@ -1,0 +1,1 @@
+"""Test runners: promtool-format rule unit tests, promqltest scripts, failure reports, coverage."""

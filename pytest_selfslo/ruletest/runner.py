@@ -1,0 +1,392 @@
+"""promtool-compatible rule unit tests: ``selfslo test-rules FILE...`` and a Python API.
+
+Semantics follow ``promtool test rules`` (``cmd/promtool/unittest.go``): input
+series are loaded at ``interval`` from ``start_timestamp``; every group is
+evaluated every ``evaluation_interval`` from the start up to the largest
+``eval_time``; an ``alert_rule_test`` at ``eval_time`` is checked against the
+evaluation at ``floor(eval_time / evaluation_interval)`` and compares the
+*firing* alerts (labels and annotations, exactly); a ``promql_expr_test`` is an
+instant query at exactly ``eval_time`` over the samples loaded so far; a rule
+evaluation error stops the test group; exit code 0 when everything passes, 1
+otherwise (including unreadable or invalid files).
+
+Failure messages keep promtool's ``exp:``/``got:`` lines and add a unified diff
+and, for an expected alert that is not firing, what the alert was doing then
+(e.g. ``pending for 4m, `for` is 5m``) and the expression's value.
+
+API (used by the pytest plugin)::
+
+    test_file = load_test_file("rules/tests/phase_c_test.yml")
+    for group in test_file.groups:
+        result = run_test_group(test_file, group)
+        assert result.passed, "\\n".join(result.failures)
+    report = run_rule_tests(["rules/tests/*.yml"])
+    print(report.format_text()); raise SystemExit(report.exit_code)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pytest_selfslo._core.durations import format_duration
+from pytest_selfslo._core.errors import (
+    PromQLError,
+    PromQLEvalError,
+    RuleFileError,
+    RuleTestFileError,
+    SelfSloError,
+)
+from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
+from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.promql.values import InstantVector, Labels, ScalarValue, StringValue
+from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
+from pytest_selfslo.rulefmt.rulefile import load_rule_files
+from pytest_selfslo.rulefmt.testfile import (
+    RuleTestFile,
+    TestGroup,
+    expected_labels,
+    load_test_file,
+)
+from pytest_selfslo.ruletest.coverage import RuleCoverage, RuleKey
+from pytest_selfslo.ruletest.report import alert_failure, expr_failure, sample_key
+
+__all__ = ["GroupResult", "Observation", "RuleTestReport", "configure", "load_test_file",
+           "observe_group", "run", "run_rule_tests", "run_test_group"]
+
+
+@dataclass
+class GroupResult:
+    """Outcome of one test group: ``passed``, readable ``failures``, rule ``coverage``."""
+
+    name: str
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    coverage: RuleCoverage = field(default_factory=RuleCoverage)
+    mode: str = ""
+
+
+@dataclass
+class FileResult:
+    """Outcome of one unit-test file."""
+
+    path: str
+    groups: list[GroupResult] = field(default_factory=list)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """No file error and every selected group passed."""
+        return self.error is None and all(g.passed for g in self.groups)
+
+
+@dataclass
+class RuleTestReport:
+    """Outcome of a whole run: ``passed``, ``exit_code``, ``format_text()``, ``coverage``."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Every file passed."""
+        return all(f.passed for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """promtool's exit code: 0 all passed, 1 otherwise."""
+        return 0 if self.passed else 1
+
+    @property
+    def coverage(self) -> RuleCoverage:
+        """Rule coverage merged over every group run."""
+        return RuleCoverage().merge(*(g.coverage for f in self.files for g in f.groups))
+
+    def format_text(self) -> str:
+        """promtool-style text: ``Unit Testing: file``, ``SUCCESS`` or ``FAILED:`` + details."""
+        out: list[str] = []
+        for f in self.files:
+            out.append(f"Unit Testing:  {f.path}")
+            out.extend(f"  WARNING: {w}" for w in f.warnings)
+            if f.passed:
+                out.append("  SUCCESS")
+            else:
+                out.append("  FAILED:")
+                if f.error:
+                    out.append(_indent(f.error, "    "))
+                for g in f.groups:
+                    for failure in g.failures:
+                        out.extend([failure, ""])
+            out.append("")
+        return "\n".join(out)
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable report (``--format json``)."""
+        return {
+            "passed": self.passed, "exit_code": self.exit_code,
+            "files": [{"path": f.path, "passed": f.passed, "error": f.error,
+                       "groups": [{"name": g.name, "passed": g.passed, "failures": g.failures}
+                                  for g in f.groups]} for f in self.files],
+            "coverage": {"percentage": self.coverage.percentage,
+                         "rules": [{"file": k.file, "group": k.group, "name": k.name,
+                                    "kind": k.kind, "status": s}
+                                   for k, s in sorted(self.coverage.status.items())]},
+        }
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _ordered_groups(groups: list[RuleGroup], order: tuple[str, ...]) -> list[RuleGroup]:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(groups, key=lambda g: rank.get(g.name, 0))
+
+
+def _load_storage(group: TestGroup) -> Storage:
+    storage = Storage()
+    for item in group.input_series:
+        labels, values = item.parsed
+        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        keep = np.array([v is not None for v in values], dtype=bool)
+        ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
+        storage.add_samples(labels, ts, arr[keep])
+    return storage
+
+
+def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
+    if a == b:
+        return True
+    return fuzzy and (math.nextafter(a, -math.inf) == b or math.nextafter(a, math.inf) == b)
+
+
+def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
+    """Run one test group of ``test_file`` exactly as promtool would."""
+    header = f"    name: {group.name},\n" if group.name else ""
+    result = GroupResult(group.display_name, True)
+    try:
+        rule_groups = load_rule_files(test_file.rule_files,
+                                      ignore_unknown_fields=test_file.ignore_unknown_fields)
+    except RuleFileError as exc:
+        result.passed = False
+        result.failures.append(_indent(str(exc), "    "))
+        return result
+    rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
+    keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
+    result.coverage = RuleCoverage.of(keys.values())
+    eval_ms = test_file.evaluation_interval_ms
+    mint = group.start_ms
+    steps = np.arange(mint, mint + group.max_eval_time_ms + 1, eval_ms, dtype=np.int64)
+    try:
+        run = evaluate_groups(rule_groups, _load_storage(group), steps, semantics=semantics,
+                              subquery_step_ms=eval_ms, external_labels=group.external_labels,
+                              external_url=group.external_url,
+                              extra_exprs=[c.expr for c in group.expr_cases])
+    except PromQLError as exc:
+        result.passed = False
+        result.failures.append(f"    {exc}")
+        return result
+    result.mode = run.mode
+    firing_tested: set[int] = set()
+    for case in sorted(group.alert_cases, key=lambda c: c.eval_time_ms):
+        step = case.eval_time_ms // eval_ms
+        if step >= run.steps_done:
+            continue
+        got = []
+        rules = [r for _, r in run.rules() if isinstance(r, AlertingRule) and r.name == case.alertname]
+        for rule in rules:
+            got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step)
+                    if a.state.value == "firing"]
+            if case.exp_alerts:
+                firing_tested.add(id(rule))
+            result.coverage.mark(keys[id(rule)], "silent")
+        exp = [(a.labels, a.annotations) for a in case.exp_alerts]
+        if sorted(exp, key=sample_key) != sorted(got, key=sample_key):
+            result.failures.append(header + alert_failure(run, case, rules, exp, got, step))
+    if run.error is not None:
+        result.failures.append(f"    {run.error}")
+        result.passed = False
+        return result
+    for expr_case in group.expr_cases:
+        failure = _check_expr(run, test_file, group, expr_case)
+        if failure:
+            result.failures.append(failure)
+    result.passed = not result.failures
+    if result.passed:
+        _mark_coverage(result.coverage, run, keys, firing_tested, group)
+    return result
+
+
+def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
+    """promtool's ``query``: an instant query; a scalar becomes one sample without labels."""
+    at = group.start_ms + eval_time_ms
+    value = run.engine.evaluate(parse_expr(expr), np.array([at], dtype=np.int64))
+    if isinstance(value, ScalarValue):
+        return [((), float(value.values[0]))]
+    if isinstance(value, InstantVector):
+        return sorted((s.labels, float(s.values[0])) for s in value.series if s.present[0])
+    kind = "string" if isinstance(value, StringValue) else "range vector"
+    raise PromQLEvalError(f"rule result is not a vector or scalar (got a {kind})")
+
+
+def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: Any) -> str | None:
+    where = f"    expr: {json.dumps(case.expr)}, time: {format_duration(case.eval_time_ms)}"
+    try:
+        got = _query(run, group, case.expr, case.eval_time_ms)
+    except PromQLError as exc:
+        return f"{where}, err: {exc}"
+    try:
+        exp = [(expected_labels(s.labels), s.value) for s in case.exp_samples]
+    except SelfSloError as exc:
+        return f"{where}, err: {exc}"
+    exp.sort(key=lambda x: x[0])
+    same = len(exp) == len(got) and all(
+        e[0] == g[0] and _float_equal(e[1], g[1], test_file.fuzzy_compare)
+        for e, g in zip(exp, got, strict=True))
+    return None if same else expr_failure(where, exp, got)
+
+
+@dataclass
+class Observation:
+    """What a test group's rules and queries actually produce (no expectations involved).
+
+    ``alerts[(alertname, eval_time_ms)]`` are the firing alerts as (labels, annotations);
+    ``samples[(expr, eval_time_ms)]`` the query results as (labels, value) or an error
+    string; ``error`` a rule-file or rule-evaluation error that stopped the group.
+    """
+
+    alerts: dict[tuple[str, int], list[tuple[dict[str, str], dict[str, str]]]] = field(
+        default_factory=dict)
+    samples: dict[tuple[str, int], list[tuple[Labels, float]] | str] = field(default_factory=dict)
+    error: str | None = None
+    mode: str = ""
+
+
+def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3",
+                  mode: str | None = None) -> Observation:
+    """Evaluate a test group's rules and queries and report the actual results.
+
+    Useful to write expectations, and the basis of the differential test against promtool.
+    """
+    obs = Observation()
+    try:
+        rule_groups = _ordered_groups(load_rule_files(
+            test_file.rule_files, ignore_unknown_fields=test_file.ignore_unknown_fields),
+            test_file.group_eval_order)
+        eval_ms = test_file.evaluation_interval_ms
+        steps = np.arange(group.start_ms, group.start_ms + group.max_eval_time_ms + 1, eval_ms,
+                          dtype=np.int64)
+        run = evaluate_groups(rule_groups, _load_storage(group), steps, semantics=semantics,
+                              subquery_step_ms=eval_ms, external_labels=group.external_labels,
+                              external_url=group.external_url,
+                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode)
+    except (RuleFileError, PromQLError) as exc:
+        obs.error = str(exc)
+        return obs
+    obs.mode = run.mode
+    for case in group.alert_cases:
+        step = case.eval_time_ms // eval_ms
+        if step < run.steps_done:
+            obs.alerts[(case.alertname, case.eval_time_ms)] = sorted(
+                ((a.labels, a.annotations) for _, r in run.rules()
+                 if isinstance(r, AlertingRule) and r.name == case.alertname
+                 for a in run.alerts_at(r, step) if a.state.value == "firing"), key=sample_key)
+    if run.error is not None:
+        obs.error = str(run.error)
+        return obs
+    for expr_case in group.expr_cases:
+        try:
+            obs.samples[(expr_case.expr, expr_case.eval_time_ms)] = _query(
+                run, group, expr_case.expr, expr_case.eval_time_ms)
+        except PromQLError as exc:
+            obs.samples[(expr_case.expr, expr_case.eval_time_ms)] = str(exc)
+    return obs
+
+
+def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
+                   firing_tested: set[int], group: TestGroup) -> None:
+    by_name: dict[str, list[RecordingRule]] = {}
+    reads: dict[int, set[str]] = {}
+    for _, rule in run.rules():
+        if isinstance(rule, RecordingRule):
+            by_name.setdefault(rule.name, []).append(rule)
+        reads[id(rule)] = _names(parse_expr(rule.expr)) or set()
+    wanted: set[str] = set()
+    for case in group.expr_cases:
+        wanted |= _names(parse_expr(case.expr)) or set()
+    for _, rule in run.rules():
+        if id(rule) in firing_tested:
+            cov.mark(keys[id(rule)], "firing")
+            wanted |= reads[id(rule)]
+    seen: set[str] = set()
+    while wanted - seen:
+        name = (wanted - seen).pop()
+        seen.add(name)
+        for rule in by_name.get(name, []):
+            cov.mark(keys[id(rule)], "tested")
+            wanted |= reads[id(rule)]
+
+
+def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
+                   run: list[str] | None = None, ignore_unknown_fields: bool = False
+                   ) -> RuleTestReport:
+    """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``."""
+    pattern = re.compile("|".join(run)) if run else None
+    report = RuleTestReport()
+    for raw in paths:
+        for path in sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]:
+            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields))
+    return report
+
+
+def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
+              ignore_unknown_fields: bool) -> FileResult:
+    try:
+        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields)
+    except RuleTestFileError as exc:
+        return FileResult(path, error=str(exc))
+    result = FileResult(path, warnings=list(test_file.warnings))
+    for group in test_file.groups:
+        if pattern is not None and not pattern.search(group.name or ""):
+            continue
+        result.groups.append(run_test_group(test_file, group, semantics=semantics))
+    return result
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``selfslo test-rules``."""
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Rule unit-test files (globs allowed)")
+    parser.add_argument("--run", action="append", metavar="REGEX",
+                        help="Only run test groups whose name matches (repeatable, OR-ed)")
+    parser.add_argument("--semantics", choices=("2", "3"), default="3",
+                        help="PromQL semantics of Prometheus 2.x or 3.x (default 3)")
+    parser.add_argument("--ignore-unknown-fields", action="store_true",
+                        help="Ignore unknown fields in rule files")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="Output format")
+    parser.add_argument("--coverage", action="store_true", help="Print the rule coverage table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``selfslo test-rules``: prints the report, returns 0 or 1."""
+    report = run_rule_tests(list(args.files), semantics=args.semantics, run=args.run,
+                            ignore_unknown_fields=args.ignore_unknown_fields)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        text = report.format_text()
+        print(text, file=sys.stdout if report.passed else sys.stderr)
+        if args.coverage:
+            print(report.coverage.format_table())
+    return report.exit_code
+
+

@@ -1,0 +1,1 @@
+"""The Go ``text/template`` subset Prometheus expands alert labels and annotations with."""
