@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from pytest_selfslo.api.server import free_port
+from pytest_selfslo._core.net import free_port
 from pytest_selfslo.heartbeat import generate_heartbeats
 
 _BLOCK = 1000

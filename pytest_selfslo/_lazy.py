@@ -1,7 +1,7 @@
 """PEP 562 lazy exports shared by the package ``__init__`` modules.
 
-Each package keeps a table ``name -> module`` and a two-line ``__getattr__``
-that calls :func:`resolve`: importing the package stays cheap (the pytest
+Each package keeps a table ``name -> module`` and gets its ``__all__``,
+``__getattr__`` and ``__dir__`` from :func:`lazy_exports`: importing the package stays cheap (the pytest
 plugin is imported on every pytest run), and the heavy module behind a name
 is imported the first time the name is used.
 """
@@ -9,7 +9,7 @@ is imported the first time the name is used.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 
@@ -28,3 +28,26 @@ def resolve(package: str, namespace: MutableMapping[str, Any], exports: Mapping[
     value = getattr(importlib.import_module(module), name)
     namespace[name] = value
     return value
+
+
+def lazy_exports(package: str, namespace: MutableMapping[str, Any], exports: Mapping[str, str],
+                 extra: Sequence[str] = ()) -> tuple[
+                     list[str], Callable[[str], Any], Callable[[], list[str]]]:
+    """``__all__``, ``__getattr__`` and ``__dir__`` for a package whose names load lazily.
+
+        >>> _EXPORTS = {"DEFAULT_SLO_SPEC": "pytest_selfslo.slo.spec"}
+        >>> __all__, __getattr__, __dir__ = lazy_exports("pytest_selfslo.slo", {}, _EXPORTS)
+        >>> __all__, __getattr__("DEFAULT_SLO_SPEC").objectives[0].metric
+        (['DEFAULT_SLO_SPEC'], 'self_coherence')
+
+    ``extra`` names are defined in the package itself (``__version__``) and listed too.
+    """
+    names = [*sorted(exports), *extra]
+
+    def module_getattr(name: str) -> Any:
+        return resolve(package, namespace, exports, name)
+
+    def module_dir() -> list[str]:
+        return list(names)
+
+    return names, module_getattr, module_dir

@@ -5,18 +5,5 @@ The implementation lives in :mod:`pytest_selfslo.plugin.assertions`; this module
 
 from __future__ import annotations
 
-from pytest_selfslo.plugin.assertions import (
-    assert_alert_fires,
-    assert_alert_silent,
-    assert_metric,
-    assert_rules_valid,
-    assert_slo_met,
-)
-
-__all__ = [
-    "assert_alert_fires",
-    "assert_alert_silent",
-    "assert_metric",
-    "assert_rules_valid",
-    "assert_slo_met",
-]
+from pytest_selfslo.plugin.assertions import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo.plugin.assertions import __all__ as __all__

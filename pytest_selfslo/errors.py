@@ -5,52 +5,5 @@ The implementation lives in :mod:`pytest_selfslo._core.errors`; this module is t
 
 from __future__ import annotations
 
-from pytest_selfslo._core.errors import (
-    AuditChainError,
-    CanaryError,
-    CanaryRequestError,
-    CanaryStateError,
-    ConcurrentModificationError,
-    ConfigError,
-    HeartbeatFormatError,
-    InputError,
-    PolicyError,
-    PrometheusError,
-    PrometheusUnavailable,
-    PromQLError,
-    PromQLEvalError,
-    PromQLParseError,
-    PromQLUnsupportedError,
-    RuleFileError,
-    RuleTestFileError,
-    SelfSloError,
-    SeriesNotationError,
-    SLOSpecError,
-    TemplateError,
-    located,
-)
-
-__all__ = [
-    "AuditChainError",
-    "CanaryError",
-    "CanaryRequestError",
-    "CanaryStateError",
-    "ConcurrentModificationError",
-    "ConfigError",
-    "HeartbeatFormatError",
-    "InputError",
-    "PolicyError",
-    "PromQLError",
-    "PromQLEvalError",
-    "PromQLParseError",
-    "PromQLUnsupportedError",
-    "PrometheusError",
-    "PrometheusUnavailable",
-    "RuleFileError",
-    "RuleTestFileError",
-    "SLOSpecError",
-    "SelfSloError",
-    "SeriesNotationError",
-    "TemplateError",
-    "located",
-]
+from pytest_selfslo._core.errors import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo._core.errors import __all__ as __all__

@@ -5,16 +5,5 @@ The implementation lives in :mod:`pytest_selfslo.metrics.hook`; this module is t
 
 from __future__ import annotations
 
-from pytest_selfslo.metrics.hook import (
-    ExportHook,
-    default_scores,
-    install_export_hook,
-    remove_export_hook,
-)
-
-__all__ = [
-    "ExportHook",
-    "default_scores",
-    "install_export_hook",
-    "remove_export_hook",
-]
+from pytest_selfslo.metrics.hook import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo.metrics.hook import __all__ as __all__

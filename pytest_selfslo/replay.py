@@ -5,26 +5,5 @@ The implementation lives in :mod:`pytest_selfslo.slo.replay`; this module is the
 
 from __future__ import annotations
 
-from pytest_selfslo.slo.replay import (
-    DEFAULT_FILE,
-    DEFAULT_SNAPSHOT,
-    ReplayResult,
-    configure,
-    format_text,
-    replay,
-    run,
-    save_snapshot,
-    supports_emoji,
-)
-
-__all__ = [
-    "DEFAULT_FILE",
-    "DEFAULT_SNAPSHOT",
-    "ReplayResult",
-    "configure",
-    "format_text",
-    "replay",
-    "run",
-    "save_snapshot",
-    "supports_emoji",
-]
+from pytest_selfslo.slo.replay import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo.slo.replay import __all__ as __all__

@@ -5,26 +5,5 @@ The implementation lives in :mod:`pytest_selfslo.plugin.strategies`; this module
 
 from __future__ import annotations
 
-from pytest_selfslo.plugin.strategies import (
-    canary_observations,
-    canary_states,
-    firing_alerts,
-    heartbeat,
-    heartbeats,
-    score,
-    series,
-    series_values,
-    token_ids,
-)
-
-__all__ = [
-    "canary_observations",
-    "canary_states",
-    "firing_alerts",
-    "heartbeat",
-    "heartbeats",
-    "score",
-    "series",
-    "series_values",
-    "token_ids",
-]
+from pytest_selfslo.plugin.strategies import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo.plugin.strategies import __all__ as __all__

@@ -33,20 +33,11 @@ import promql_parser
 
 from pytest_selfslo._core.durations import format_go_duration
 from pytest_selfslo._core.errors import PromQLError, PromQLEvalError, TemplateError
+from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.engine import Engine, parse_expr
+from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
-from pytest_selfslo.promql.values import (
-    METRIC_NAME,
-    STALE_NAN,
-    BoolArray,
-    FloatArray,
-    InstantSeries,
-    InstantVector,
-    IntArray,
-    Labels,
-    ScalarValue,
-    make_labels,
-)
+from pytest_selfslo.promql.values import InstantSeries, InstantVector, ScalarValue
 from pytest_selfslo.rulefmt.model import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.template.parse import expand_template
 

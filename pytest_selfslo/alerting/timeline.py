@@ -16,6 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import promql_parser
+
+from pytest_selfslo._core.durations import format_duration, parse_duration
+from pytest_selfslo._core.errors import PromQLError
+from pytest_selfslo.alerting.ruleeval import evaluate_groups
+from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.rulefmt.model import AlertingRule
+from pytest_selfslo.rulefmt.rulefile import groups_from_text, load_rule_files
+
 SeriesInput = str | Mapping[str, str] | Sequence[Mapping[str, str]]
 
 __all__ = ["AlertTimeline", "InstanceTimeline", "SeriesInput", "simulate_alert"]
@@ -41,7 +51,6 @@ class InstanceTimeline:
 
 
 def _fmt_ms(ms: int) -> str:
-    from pytest_selfslo._core.durations import format_duration
 
     return format_duration(ms)
 
@@ -131,7 +140,6 @@ class AlertTimeline:
 
 
 def _groups(rules: str | Path | Sequence[Any]) -> list[Any]:
-    from pytest_selfslo.rulefmt.rulefile import groups_from_text, load_rule_files
 
     if isinstance(rules, Path) or (isinstance(rules, str) and "\n" not in rules
                                    and not rules.lstrip().startswith("groups:")):
@@ -150,7 +158,6 @@ def _series_text(series: SeriesInput) -> str:
 
 
 def _ms(value: str | float) -> int:
-    from pytest_selfslo._core.durations import parse_duration
 
     if isinstance(value, str):
         return parse_duration(value)
@@ -167,12 +174,6 @@ def simulate_alert(rules: str | Path | Sequence[Any], series: SeriesInput, alert
     called ``alertname`` or the rules fail to evaluate, naming what exists.
     """
     __tracebackhide__ = True
-    import numpy as np
-
-    from pytest_selfslo.alerting.ruleeval import evaluate_groups
-    from pytest_selfslo.promql.storage import Storage
-    from pytest_selfslo.rulefmt.model import AlertingRule
-
     groups = _groups(rules)
     rule = next((r for g in groups for r in g.rules
                  if isinstance(r, AlertingRule) and r.name == alertname), None)
@@ -210,10 +211,6 @@ def simulate_alert(rules: str | Path | Sequence[Any], series: SeriesInput, alert
 
 def _lhs_values(engine: Any, expr: str, at_ms: int) -> tuple[str, dict[str, float]] | None:
     """``(lhs text, {series: value})`` at ``at_ms`` when ``expr`` is ``<lhs> <cmp> <number>``."""
-    import promql_parser
-
-    from pytest_selfslo._core.errors import PromQLError
-
     try:
         node = promql_parser.parse(expr)
     except (ValueError, TypeError):

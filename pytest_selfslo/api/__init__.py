@@ -9,38 +9,26 @@ are imported lazily so importing the package does not import FastAPI.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pytest_selfslo._lazy import resolve
+from pytest_selfslo._lazy import lazy_exports
 
 if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
     from pytest_selfslo.api.app import (
-        DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES,
-    )
-    from pytest_selfslo.api.app import (
-        ApiConfig as ApiConfig,
-    )
-    from pytest_selfslo.api.app import (
         create_app as create_app,
-    )
-    from pytest_selfslo.api.app import (
         create_router as create_router,
+    )
+    from pytest_selfslo.api.config import (
+        DEFAULT_MAX_BODY_BYTES as DEFAULT_MAX_BODY_BYTES,
+        ApiConfig as ApiConfig,
     )
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "DEFAULT_MAX_BODY_BYTES": "pytest_selfslo.api.app",
-    "ApiConfig": "pytest_selfslo.api.app",
+    "DEFAULT_MAX_BODY_BYTES": "pytest_selfslo.api.config",
+    "ApiConfig": "pytest_selfslo.api.config",
     "create_app": "pytest_selfslo.api.app",
     "create_router": "pytest_selfslo.api.app",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    return resolve(__name__, globals(), _EXPORTS, name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

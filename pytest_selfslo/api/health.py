@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from pytest_selfslo._core.errors import HeartbeatFormatError
+from pytest_selfslo.heartbeat import read_heartbeats
+from pytest_selfslo.slo.spec import SCORE_NAMES, evaluate
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.store import CanaryStore
@@ -144,7 +146,6 @@ class HeartbeatTail:
         self._read_window()
 
     def _read_window(self) -> None:
-        from pytest_selfslo.heartbeat import read_heartbeats
 
         try:
             got = read_heartbeats(self.path, last=self.window)
@@ -207,7 +208,6 @@ class HealthSnapshotter:
 
     def snapshot(self) -> dict[str, Any]:
         """The health document from the current tail and canary state."""
-        from pytest_selfslo.slo.spec import SCORE_NAMES, evaluate
 
         state = self.store.load()
         heartbeats = self.tail.heartbeats

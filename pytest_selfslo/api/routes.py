@@ -46,9 +46,13 @@ from pytest_selfslo.api.models import (
     ReasonRequest,
     change_request_model,
 )
+from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
+from pytest_selfslo.canary.store import CanaryStore
+from pytest_selfslo.metrics.exporter import default_exporter
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, SLOSpec, load_slo_spec
 
 if TYPE_CHECKING:
-    from pytest_selfslo.api.app import ApiConfig
+    from pytest_selfslo.api.config import ApiConfig
     from pytest_selfslo.canary.audit import AuditRecord
     from pytest_selfslo.canary.machine import CanaryState
     from pytest_selfslo.canary.policy import CanaryPolicy
@@ -88,10 +92,6 @@ class ApiServices:
     @classmethod
     def from_config(cls, config: ApiConfig) -> ApiServices:
         """Load spec, policy and tokens eagerly so a bad file fails at start-up."""
-        from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
-        from pytest_selfslo.canary.store import CanaryStore
-        from pytest_selfslo.metrics.exporter import default_exporter
-        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC, SLOSpec, load_slo_spec
 
         spec = config.slo_spec
         spec = DEFAULT_SLO_SPEC if spec is None else (
@@ -223,21 +223,26 @@ def build_router(config: ApiConfig) -> APIRouter:
                          response_model=CanaryChangeResponse, tags=["canary"],
                          responses=_WRITE_ERRORS, summary="Set the canary sampling (hot, audited)")
 
-    @router.post("/self/canary/pause", response_model=CanaryChangeResponse, tags=["canary"],
-                 responses=_WRITE_ERRORS, summary="Freeze the canary (audited)")
-    def canary_pause(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
-        record, state = svc.mutate(
-            lambda: (svc.store.pause(reason=body.reason, actor=who), svc.store.load()))
-        return _change_response(record, state, "canary paused: the tuner will not change "
-                                               "the sampling until resumed; no restart needed")
+    def freeze_route(action: str, note: str) -> Callable[..., CanaryChangeResponse]:
+        """``POST /self/canary/pause`` or ``/resume``: the store call, audited, and its note."""
+        def handler(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
+            change = svc.store.pause if action == "pause" else svc.store.resume
+            record, state = svc.mutate(
+                lambda: (change(reason=body.reason, actor=who), svc.store.load()))
+            return _change_response(record, state, note)
 
-    @router.post("/self/canary/resume", response_model=CanaryChangeResponse, tags=["canary"],
-                 responses=_WRITE_ERRORS, summary="Unfreeze the canary (audited)")
-    def canary_resume(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
-        record, state = svc.mutate(
-            lambda: (svc.store.resume(reason=body.reason, actor=who), svc.store.load()))
-        return _change_response(record, state, "canary resumed: the tuner may change the "
-                                               "sampling again; no restart needed")
+        handler.__name__ = f"canary_{action}"  # the OpenAPI operation id, as before
+        return handler
+
+    for action, summary, note in (
+            ("pause", "Freeze the canary (audited)",
+             "canary paused: the tuner will not change the sampling until resumed; "
+             "no restart needed"),
+            ("resume", "Unfreeze the canary (audited)",
+             "canary resumed: the tuner may change the sampling again; no restart needed")):
+        router.add_api_route(f"/self/canary/{action}", freeze_route(action, note),
+                             methods=["POST"], response_model=CanaryChangeResponse,
+                             tags=["canary"], responses=_WRITE_ERRORS, summary=summary)
 
     _add_metrics_route(router, svc.exporter)
     return router

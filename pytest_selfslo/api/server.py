@@ -21,22 +21,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["free_port", "serve_in_thread"]
+import uvicorn
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (for subprocesses that bind themselves)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["serve_in_thread"]
 
 
 @contextmanager
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", start_timeout: float = 10.0,
                     **uvicorn_options: Any) -> Iterator[str]:
     """Serve ``app`` on ``host`` (loopback by default) and yield its base URL."""
-    import uvicorn
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))

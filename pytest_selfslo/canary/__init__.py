@@ -11,9 +11,59 @@ hot path does not pull in httpx, numpy or the PromQL engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pytest_selfslo._lazy import resolve
+from pytest_selfslo._lazy import lazy_exports
+
+if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
+    from pytest_selfslo.canary.audit import (
+        AuditLog as AuditLog,
+        AuditRecord as AuditRecord,
+    )
+    from pytest_selfslo.canary.bucketing import (
+        bucket as bucket,
+        is_active as is_active,
+    )
+    from pytest_selfslo.canary.machine import (
+        Action as Action,
+        CanaryState as CanaryState,
+        Decision as Decision,
+        GateResult as GateResult,
+        Observation as Observation,
+        decide as decide,
+    )
+    from pytest_selfslo.canary.policy import (
+        DEFAULT_POLICY as DEFAULT_POLICY,
+        AdaptivePolicy as AdaptivePolicy,
+        AlertMatcher as AlertMatcher,
+        CanaryPolicy as CanaryPolicy,
+        Gate as Gate,
+        load_policy as load_policy,
+        policy_from_mapping as policy_from_mapping,
+    )
+    from pytest_selfslo.canary.runtime import (
+        AdaptiveActivation as AdaptiveActivation,
+        current_sampling as current_sampling,
+        current_state as current_state,
+        should_activate_self as should_activate_self,
+    )
+    from pytest_selfslo.canary.simulate import (
+        SimulationResult as SimulationResult,
+        simulate as simulate,
+        simulate_files as simulate_files,
+    )
+    from pytest_selfslo.canary.source import (
+        EmbeddedSource as EmbeddedSource,
+        MetricsSource as MetricsSource,
+        PrometheusSource as PrometheusSource,
+        StaticSource as StaticSource,
+    )
+    from pytest_selfslo.canary.store import (
+        CanaryStore as CanaryStore,
+    )
+    from pytest_selfslo.canary.tuner import (
+        CanaryAutoTuner as CanaryAutoTuner,
+    )
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -33,12 +83,4 @@ _EXPORTS: dict[str, str] = {
     **{name: "simulate" for name in ("SimulationResult", "simulate", "simulate_files")},
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    return resolve(__name__, globals(), _EXPORTS, name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

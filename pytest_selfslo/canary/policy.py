@@ -47,6 +47,7 @@ import yaml
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PolicyError, located
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
     "COMPARISONS",
@@ -268,7 +269,6 @@ def _problems(policy: CanaryPolicy) -> list[str]:
 
 def _slo_threshold(metric: str) -> tuple[str, float]:
     """Comparison and target of the SLO objective on ``metric`` (from the one SLO spec)."""
-    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
     for objective in DEFAULT_SLO_SPEC.objectives:
         if objective.metric == metric:

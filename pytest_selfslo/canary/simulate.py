@@ -29,12 +29,16 @@ import yaml
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import InputError, located
+from pytest_selfslo.alerting.ruleeval import evaluate_groups
 from pytest_selfslo.canary.machine import Action, CanaryState, Decision, Observation, decide
 from pytest_selfslo.canary.policy import CanaryPolicy
 from pytest_selfslo.canary.source import vector_steps
+from pytest_selfslo.heartbeat import read_heartbeats
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.rulefmt.model import AlertState
+from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
 __all__ = ["SimulationResult", "load_heartbeats_into", "load_series_file", "simulate",
            "simulate_files"]
@@ -49,7 +53,6 @@ def load_heartbeats_into(storage: Storage, path: str | Path,
     Malformed lines (a torn last line of a crashed writer, say) are skipped and
     described in ``notes``, as ``selfslo replay`` does.
     """
-    from pytest_selfslo.heartbeat import read_heartbeats
 
     beats = read_heartbeats(path)
     if beats.skipped and notes is not None:
@@ -178,8 +181,6 @@ def simulate(policy: CanaryPolicy, storage: Storage, start: float, end: float, *
         return SimulationResult((), policy)
     firing_by_step: list[list[dict[str, str]]] = [[] for _ in steps]
     if groups:
-        from pytest_selfslo.alerting.ruleeval import evaluate_groups
-        from pytest_selfslo.rulefmt.model import AlertState
 
         run = evaluate_groups(groups, storage, steps, semantics=semantics)
         for group in groups:
@@ -227,7 +228,6 @@ def simulate_files(policy: CanaryPolicy, *, heartbeats: Iterable[str | Path] = (
     groups: list[Any] = []
     rule_paths = [str(p) for p in rules]
     if rule_paths:
-        from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
         groups = load_rule_files(rule_paths)
     start = min(s for s, _ in spans)

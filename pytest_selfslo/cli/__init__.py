@@ -21,12 +21,12 @@ from pytest_selfslo._core.errors import SelfSloError
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "replay": ("pytest_selfslo.slo.replay", "Analyse the last N heartbeats against the SLOs"),
-    "generate": ("pytest_selfslo.heartbeat", "Write a seeded heartbeat scenario as JSON Lines"),
-    "test-rules": ("pytest_selfslo.ruletest.runner", "Run promtool-format rule unit tests"),
+    "replay": ("pytest_selfslo.cli.replay", "Analyse the last N heartbeats against the SLOs"),
+    "generate": ("pytest_selfslo.cli.generate", "Write a seeded heartbeat scenario as JSON Lines"),
+    "test-rules": ("pytest_selfslo.cli.test_rules", "Run promtool-format rule unit tests"),
     "lint": ("pytest_selfslo.cli.lint", "Lint Prometheus rule files (and check SLO drift)"),
     "canary": ("pytest_selfslo.cli.canary", "Inspect, tune and steer the percentage canary"),
-    "serve": ("pytest_selfslo.api.app", "Serve the operator API with uvicorn"),
+    "serve": ("pytest_selfslo.cli.serve", "Serve the operator API with uvicorn"),
     "demo": ("pytest_selfslo.cli.demo", "Run the whole loop locally with a live status view"),
 }
 

@@ -42,9 +42,12 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pytest_selfslo._core.errors import ConfigError, PrometheusUnavailable
+
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy
 
 __all__ = ["PHASES", "DemoDriver", "configure", "run", "scaled_policy"]
 
@@ -54,7 +57,7 @@ PHASES: tuple[tuple[str, int], ...] = (
 TOKENS = ("tok-a", "tok-b")
 
 
-def scaled_policy(policy: Any, scale: float) -> Any:
+def scaled_policy(policy: CanaryPolicy, scale: float) -> CanaryPolicy:
     """``policy`` with every gate window and dwell divided by ``scale`` (10m -> 10s at 60)."""
     from pytest_selfslo._core.durations import parse_duration
     from pytest_selfslo.lint.render import format_duration
@@ -380,7 +383,7 @@ def _backend(mode: str, api_url: str, rules: str, stack: contextlib.ExitStack
     from pytest_selfslo.promql.storage import Storage
 
     if mode in ("auto", "local", "docker"):
-        from pytest_selfslo.prometheus.client import start_prometheus
+        from pytest_selfslo.prometheus.managed import start_prometheus
 
         try:  # auto: the local binary, else prom/prometheus in Docker (host network)
             server = start_prometheus(mode)

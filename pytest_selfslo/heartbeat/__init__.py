@@ -2,9 +2,8 @@
 
 This is the module to import; the implementation is split by concern into
 :mod:`.heartbeat_model` (the validated record), :mod:`.heartbeat_io` (reader
-with an O(N) tail, cross-process appender) and :mod:`.scenarios` (generators and
-the ``selfslo generate`` command, whose ``configure``/``run`` are re-exported
-here for the CLI table).
+with an O(N) tail, cross-process appender) and :mod:`.scenarios` (the seeded scenario
+generators; ``selfslo generate`` lives in :mod:`pytest_selfslo.cli.generate`).
 
     >>> from pytest_selfslo.heartbeat import HeartbeatLog, generate_heartbeats, read_heartbeats
     >>> with HeartbeatLog("data/identity.jsonl") as log:           # doctest: +SKIP
@@ -33,9 +32,7 @@ from pytest_selfslo.heartbeat.model import (
 from pytest_selfslo.heartbeat.scenarios import (
     SCENARIOS,
     Scenario,
-    configure,
     generate_heartbeats,
-    run,
 )
 
 __all__ = [
@@ -48,10 +45,8 @@ __all__ = [
     "HeartbeatLog",
     "HeartbeatRead",
     "Scenario",
-    "configure",
     "format_timestamp",
     "generate_heartbeats",
     "parse_timestamp",
     "read_heartbeats",
-    "run",
 ]

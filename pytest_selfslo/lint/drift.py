@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
 import yaml
@@ -31,7 +31,9 @@ import yaml
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.checks.promql import locate
 from pytest_selfslo.lint.findings import CHECKS, Finding
-from pytest_selfslo.lint.loader import Rule, RuleFile, load_file
+from pytest_selfslo.lint.loader import load_file
+from pytest_selfslo.lint.model import Rule, RuleFile
+from pytest_selfslo.lint.prepare import expand_paths, parse_exprs
 from pytest_selfslo.lint.promql_walk import (
     COMPARISONS,
     domain_of,
@@ -41,8 +43,12 @@ from pytest_selfslo.lint.promql_walk import (
     unwrap,
 )
 from pytest_selfslo.lint.render import format_number, to_seconds
-from pytest_selfslo.lint.runner import expand_paths, parse_exprs
 from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
+
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy, Gate
+    from pytest_selfslo.slo.spec import Objective, SLOSpec
 
 __all__ = ["check_drift", "drift_findings"]
 
@@ -137,7 +143,7 @@ class _Drift:
         if found is not None:
             self.out.append(found)
 
-    def objective(self, spec: Any, obj: Any, where: _Where) -> None:
+    def objective(self, spec: SLOSpec, obj: Objective, where: _Where) -> None:
         alerts = [(rf, g, r) for rf in self.files for g in rf.groups for r in g.rules
                   if r.kind == "alert" and r.name.value == obj.alert]
         loc = where(obj.name)
@@ -150,7 +156,7 @@ class _Drift:
         for rf, group, rule in alerts:
             self._alert(spec, obj, where, rf, group.name.value, rule)
 
-    def _alert(self, spec: Any, obj: Any, where: _Where, rf: RuleFile, group: str,
+    def _alert(self, spec: SLOSpec, obj: Objective, where: _Where, rf: RuleFile, group: str,
                rule: Rule) -> None:
         name = f"alert {obj.alert}"
         if group != spec.alert_group:
@@ -195,7 +201,7 @@ class _Drift:
                 self.add(rf, "SL040", at.line, at.column,
                          f"{name} has {got}, the SLO spec says {want} ({loc})", rule)
 
-    def gate_mismatch(self, gate: Any, pwhere: _Where,
+    def gate_mismatch(self, gate: Gate, pwhere: _Where,
                       slo: tuple[str, float, str, str]) -> None:
         """A canary gate on a SELF metric whose threshold is not the SLO target."""
         message = (f"canary gate {gate.name!r} threshold "
@@ -223,16 +229,14 @@ class _Drift:
                                  f"{what} {format_number(target)} ({loc})", rule)
 
 
-def drift_findings(files: Sequence[RuleFile], spec: Any, policy: Any = None, *,
+def drift_findings(files: Sequence[RuleFile], spec: SLOSpec | None, policy: CanaryPolicy | None = None, *,
                    spec_path: str | Path | None = None,
                    policy_path: str | Path | None = None) -> list[Finding]:
     """Drift findings for already-loaded rule files (see :func:`check_drift`)."""
     drift = _Drift([rf for rf in files if rf.kind == "rules"])
-    if spec_path is None and spec is not None:
-        from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
-
-        if spec == DEFAULT_SLO_SPEC and _DEFAULT_SPEC_FILE.is_file():
-            spec_path = _DEFAULT_SPEC_FILE
+    if (spec_path is None and spec is not None and spec == DEFAULT_SLO_SPEC
+            and _DEFAULT_SPEC_FILE.is_file()):
+        spec_path = _DEFAULT_SPEC_FILE
     swhere = _Where(spec_path, "the SLO spec (DEFAULT_SLO_SPEC)", "objectives")
     pwhere = _Where(policy_path, "the canary policy (DEFAULT_POLICY)", "gates")
     expected: dict[str, tuple[str, float, str, str]] = {}
@@ -261,7 +265,7 @@ def _gate_selectors(expr: str) -> list[Any]:
     return [n for n in selectors(parse_promql(expr)) if n.name]
 
 
-def check_drift(rule_paths: Iterable[str | Path], spec: Any, policy: Any = None, *,
+def check_drift(rule_paths: Iterable[str | Path], spec: SLOSpec | None, policy: CanaryPolicy | None = None, *,
                 spec_path: str | Path | None = None,
                 policy_path: str | Path | None = None) -> list[Finding]:
     """Compare rule files with the SLO spec (and canary policy); findings SL040/SL041.

@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from pytest_selfslo._core.durations import parse_duration
-from pytest_selfslo.lint.loader import (
-    _GROUP_KEYS,
-    _METRIC_NAME,
-    _NO_CODES,
-    _RULE_KEYS,
+from pytest_selfslo.lint.model import (
+    GROUP_KEYS,
+    METRIC_NAME,
+    NO_CODES,
+    RULE_KEYS,
     Field,
     Group,
     Rule,
@@ -238,7 +238,7 @@ def _strings(node: Any) -> dict[str, Field]:
 
 def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
           durations: dict[str, int]) -> Rule:
-    if type(node) is not _Map or not node.keys() <= _RULE_KEYS:
+    if type(node) is not _Map or not node.keys() <= RULE_KEYS:
         raise _Unusual
     get = node.get
     alert, record = get("alert"), get("record")
@@ -251,17 +251,17 @@ def _rule(node: Any, group: str, index: int, per_line: dict[int, set[str]],
     if alert is not None:
         if not name.value.strip():
             raise _Unusual
-    elif not _METRIC_NAME.match(name.value) or node.keys() & {"for", "keep_firing_for",
+    elif not METRIC_NAME.match(name.value) or node.keys() & {"for", "keep_firing_for",
                                                                 "annotations"}:
         raise _Unusual
     start, end = node.start, node.end
-    disabled = _NO_CODES
+    disabled = NO_CODES
     if per_line:  # usually empty
         codes: set[str] = set()
         for line, more in per_line.items():
             if start <= line <= end:
                 codes |= more
-        disabled = frozenset(codes) if codes else _NO_CODES
+        disabled = frozenset(codes) if codes else NO_CODES
     for_ = get("for")
     for_ms = _duration(for_, durations) if for_ is not None else None
     if "keep_firing_for" in node:
@@ -290,7 +290,7 @@ def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
         durations: dict[str, int] = {}
         groups = []
         for gnode in root["groups"]:
-            if not gnode.keys() <= _GROUP_KEYS:
+            if not gnode.keys() <= GROUP_KEYS:
                 return False
             name = gnode.get("name")
             if type(name) is not Field or not name.value:

@@ -99,7 +99,8 @@ def resolve_codes(items: Any) -> frozenset[str]:
 class Finding:
     """One problem at ``path:line:column``; ``severity`` decides the exit code.
 
-        >>> Finding("rules/x.yml", 7, 15, "SL031", Severity.ERROR, "never true")
+        >>> Finding("rules/x.yml", 7, 15, "SL031", Severity.ERROR, "never true").format()
+        'rules/x.yml:7:15 SL031 never true'
     """
 
     path: str

@@ -16,14 +16,27 @@ Disable comments (see ``docs/lint.md``)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal
 
 import yaml
 
 from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.lint.fastload import build_fast
 from pytest_selfslo.lint.findings import CHECKS, Finding, resolve_codes
+from pytest_selfslo.lint.model import (
+    GROUP_KEYS,
+    LABEL_NAME,
+    METRIC_NAME,
+    NO_CODES,
+    RULE_KEYS,
+    TEST_TOP_KEYS,
+    Field,
+    Group,
+    Rule,
+    RuleFile,
+    TestFile,
+)
 
 __all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file"]
 
@@ -66,106 +79,6 @@ class _Loader(_TextResolver, _BaseLoader):  # type: ignore[misc]
 
 
 _DISABLE = re.compile(r"#\s*selfslo-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\- ]+)")
-_NO_CODES: frozenset[str] = frozenset()
-_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_GROUP_KEYS = {"name", "interval", "limit", "rules", "query_offset", "labels"}
-_RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
-_TEST_TOP_KEYS = {"rule_files", "evaluation_interval", "group_eval_order", "tests",
-                  "fuzzy_compare"}
-
-
-class Field(NamedTuple):
-    """A scalar value and where it starts (1-based line and column); a tuple for speed."""
-
-    value: str
-    line: int
-    column: int
-
-
-@dataclass(slots=True)
-class Rule:
-    """One alerting or recording rule as written, with positions."""
-
-    kind: Literal["alert", "record"]
-    name: Field
-    expr: Field
-    group: str
-    index: int
-    start_line: int
-    end_line: int
-    for_: Field | None = None
-    labels: dict[str, Field] = field(default_factory=dict)
-    annotations: dict[str, Field] = field(default_factory=dict)
-    disabled: frozenset[str] = frozenset()
-    #: parsed expression (a promql_parser node) once the linter parsed it, else None
-    ast: Any = None
-    #: every node of ``ast``, depth first (computed once: node access crosses into Rust)
-    nodes: list[Any] = field(default_factory=list)
-    #: ``ast``'s nodes grouped by kind (a ``promql_walk.ExprIndex``), shared by equal exprs
-    expr_index: Any = None
-    #: milliseconds of ``for_`` when it is a valid duration
-    for_ms: int | None = None
-
-    @property
-    def where(self) -> str:
-        """``group "g", rule 3, "Name"`` as promtool names a rule in messages."""
-        return f'group "{self.group}", rule {self.index}, "{self.name.value}"'
-
-
-@dataclass
-class Group:
-    """A rule group with the position of its name."""
-
-    name: Field
-    rules: list[Rule] = field(default_factory=list)
-    interval: Field | None = None
-
-
-@dataclass
-class TestFile:
-    """The parts of a promtool unit-test file the linter reads."""
-
-    rule_files: list[Field] = field(default_factory=list)
-    #: (series selector, values notation) fields of every input_series entry
-    input_series: list[tuple[Field, Field]] = field(default_factory=list)
-    #: promql_expr_test expressions
-    exprs: list[Field] = field(default_factory=list)
-
-
-@dataclass
-class RuleFile:
-    """A linted file: rule groups (or a unit-test file) plus load-time findings."""
-
-    path: str
-    kind: Literal["rules", "tests", "invalid"]
-    groups: list[Group] = field(default_factory=list)
-    tests: TestFile | None = None
-    findings: list[Finding] = field(default_factory=list)
-    file_disabled: frozenset[str] = frozenset()
-    #: the file's text; :attr:`lines` splits it on first use (most lints never need to)
-    text: str = ""
-    _lines: list[str] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def lines(self) -> list[str]:
-        """The file's lines (``text.splitlines()``), for positions inside multi-line values."""
-        if self._lines is None:
-            self._lines = self.text.splitlines()
-        return self._lines
-
-    def rules(self) -> list[Rule]:
-        """Every rule of every group, in file order."""
-        return [r for g in self.groups for r in g.rules]
-
-    def finding(self, code: str, line: int, column: int, message: str,
-                rule: Rule | None = None) -> Finding | None:
-        """A finding for ``code`` unless the file or ``rule`` disables it."""
-        if code in self.file_disabled or (rule is not None and code in rule.disabled):
-            return None
-        return Finding(self.path, line, column, code, CHECKS[code].severity, message)
-
-
 def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -233,7 +146,7 @@ class _Builder:
             if type(name) is not str:  # a sequence or mapping as key
                 name = str(name)
             if check_names and name not in valid:
-                if _LABEL_NAME.match(name):
+                if LABEL_NAME.match(name):
                     valid.add(name)
                 else:
                     self.problem("SL002", key, f"{what}: invalid label name {name!r}")
@@ -269,9 +182,9 @@ class _Builder:
             return
         fields = dict((k.value, v) for k, v in gnode.value)
         for key, _val in gnode.value:
-            if key.value not in _GROUP_KEYS:
+            if key.value not in GROUP_KEYS:
                 self.problem("SL002", key, f"group: unknown field {key.value!r}; expected one of "
-                             f"{', '.join(sorted(_GROUP_KEYS))}")
+                             f"{', '.join(sorted(GROUP_KEYS))}")
         name_node = fields.get("name")
         if name_node is None or not _field(name_node).value:
             self.problem("SL002", gnode, "group: missing 'name'")
@@ -296,9 +209,9 @@ class _Builder:
             self.problem("SL002", rnode, f"{where}: expected a mapping with 'expr'")
             return None
         fields = {k.value: v for k, v in rnode.value}
-        if not fields.keys() <= _RULE_KEYS:
+        if not fields.keys() <= RULE_KEYS:
             for key, _val in rnode.value:
-                if key.value not in _RULE_KEYS:
+                if key.value not in RULE_KEYS:
                     self.problem("SL002", key, f"{where}: unknown field {key.value!r}")
         has_alert, has_record = "alert" in fields, "record" in fields
         if has_alert == has_record:
@@ -308,7 +221,7 @@ class _Builder:
         kind: Literal["alert", "record"] = "alert" if has_alert else "record"
         name = _field(fields[kind])
         where = f'{where}, "{name.value}"'
-        if kind == "record" and not _METRIC_NAME.match(name.value):
+        if kind == "record" and not METRIC_NAME.match(name.value):
             self.problem("SL002", fields[kind], f"{where}: invalid recording rule name "
                          f"{name.value!r} (expected a metric name)")
         if kind == "alert" and not name.value.strip():
@@ -329,7 +242,7 @@ class _Builder:
             if start <= line <= end:
                 disabled |= codes
         rule = Rule(kind, name, expr, group, index, start, end,
-                    disabled=frozenset(disabled) if disabled else _NO_CODES)
+                    disabled=frozenset(disabled) if disabled else NO_CODES)
         if "for" in fields:
             for_ = self.duration(fields["for"], f"{where}: for")
             if for_ is not None:
@@ -380,7 +293,7 @@ def _load_tests(rf: RuleFile, root: yaml.MappingNode) -> None:
     tests = TestFile()
     rf.tests = tests
     for key, val in root.value:
-        if key.value not in _TEST_TOP_KEYS:
+        if key.value not in TEST_TOP_KEYS:
             line, col = _pos(key)
             found = rf.finding("SL005", line, col, f"unit-test file: unknown top-level field "
                                f"{key.value!r}")
@@ -408,8 +321,6 @@ def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -
     A clean file in the common YAML subset is read by :mod:`.fastload` (the same
     result, without libyaml's node tree); ``fast=False`` forces the general loader.
     """
-    from pytest_selfslo.lint.fastload import build_fast
-
     spath = str(path)
     if text is None:
         raw = Path(path).read_bytes()

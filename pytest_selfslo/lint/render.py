@@ -11,8 +11,10 @@ rule file with the spec, so the two can never silently disagree.
 end-to-end test against a real Prometheus can watch an alert go
 pending → firing in seconds instead of minutes::
 
-    >>> from pytest_selfslo.lint.render import render_rules
-    >>> fast = render_rules(spec, policy=policy, scale=1 / 60)   # 5m -> 5s
+    >>> from pytest_selfslo.slo import DEFAULT_SLO_SPEC
+    >>> fast = render_rules(DEFAULT_SLO_SPEC, scale=1 / 60)   # 5m -> 5s
+    >>> fast["groups"][0]["rules"][0]["for"]
+    '5s'
 
 Regenerate the committed file with ``python -m pytest_selfslo.lint.render
 rules/phase_c_rules.yml``.
@@ -25,14 +27,17 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from pytest_selfslo._core.durations import format_duration as _format_ms
-from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo._core.durations import format_duration as _format_ms, parse_duration
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.lint.domain import SELF_GAUGES
+from pytest_selfslo.lint.promql_walk import parse_promql
+from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
     "BURN_WINDOWS",
@@ -78,27 +83,9 @@ BURN_WINDOWS: tuple[BurnWindow, ...] = (
     BurnWindow("Slow", timedelta(hours=6), timedelta(minutes=30), 6.0, "warning"),
 )
 
-
-class ObjectiveLike(Protocol):
-    """What render needs from one SLO objective (engineer A's spec model)."""
-
-    name: str
-    metric: str
-    comparison: str
-    target: float
-    window: Any
-    alert: str | None
-    for_: Any
-    severity: str
-
-
-class GateLike(Protocol):
-    """What render needs from one canary gate (engineer D's policy model)."""
-
-    name: str
-    expr: str
-    comparison: str
-    threshold: float
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy, Gate
+    from pytest_selfslo.slo.spec import Objective, SLOSpec
 
 
 def to_seconds(value: Any) -> float:
@@ -133,7 +120,7 @@ def format_number(value: float) -> str:
     return two if float(two) == value else repr(float(value))
 
 
-def _objectives(spec: Any) -> list[ObjectiveLike]:
+def _objectives(spec: SLOSpec) -> list[Objective]:
     objectives = spec.objectives
     items = list(objectives.values()) if isinstance(objectives, Mapping) else list(objectives)
     return [o for o in items if getattr(o, "alert", None)]
@@ -147,7 +134,7 @@ def _violation_op(comparison: str) -> str:
     return ops[comparison]
 
 
-def _self_alert(obj: ObjectiveLike, runbook: str, scale: float) -> dict[str, Any]:
+def _self_alert(obj: Objective, runbook: str, scale: float) -> dict[str, Any]:
     window = format_duration(to_seconds(obj.window) * scale)
     op = _violation_op(obj.comparison)
     target = format_number(obj.target)
@@ -170,7 +157,7 @@ def _self_alert(obj: ObjectiveLike, runbook: str, scale: float) -> dict[str, Any
     }
 
 
-def _burn_rules(obj: ObjectiveLike, runbook: str, scale: float,
+def _burn_rules(obj: Objective, runbook: str, scale: float,
                 budget: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Recording rules (error indicator + ratio per window) and the two burn-rate alerts."""
     op = _violation_op(obj.comparison)
@@ -217,18 +204,15 @@ def _burn_rules(obj: ObjectiveLike, runbook: str, scale: float,
     return records, alerts
 
 
-def _gate_metric(gate: GateLike) -> str:
+def _gate_metric(gate: Gate) -> str:
     """The metric a canary gate reads (the one vector selector in its expression)."""
-    from pytest_selfslo.lint.promql_walk import parse_promql
-    from pytest_selfslo.promql.astwalk import selectors
-
     names = [n.name for n in selectors(parse_promql(gate.expr)) if n.name]
     if len(names) != 1:
         raise ConfigError(f"policy gate {gate.name!r}: expected one metric in {gate.expr!r}")
     return str(names[0])
 
 
-def _stability_alerts(gates: Iterable[GateLike], runbook: str,
+def _stability_alerts(gates: Iterable[Gate], runbook: str,
                       scale: float) -> list[dict[str, Any]]:
     """Alerts for the policy gates that read a stability signal (not a SELF gauge)."""
     specs = {
@@ -303,7 +287,7 @@ def _health_alerts(metrics: Sequence[str], runbook: str, scale: float) -> list[d
     ]
 
 
-def render_rules(spec: Any, *, policy: Any = None, scale: float = 1.0,
+def render_rules(spec: SLOSpec, *, policy: CanaryPolicy | None = None, scale: float = 1.0,
                  error_budget: float = DEFAULT_ERROR_BUDGET) -> dict[str, Any]:
     """The rule file (as a YAML-ready dict) for ``spec`` and ``policy``, durations × ``scale``.
 
@@ -315,8 +299,6 @@ def render_rules(spec: Any, *, policy: Any = None, scale: float = 1.0,
     if not 0 < error_budget < 1:
         raise ConfigError(f"error_budget: expected 0 < budget < 1, got {error_budget!r}")
     if policy is None:
-        from pytest_selfslo.canary.policy import DEFAULT_POLICY
-
         policy = DEFAULT_POLICY
     runbook = str(spec.runbook_url)
     objectives = _objectives(spec)
@@ -346,7 +328,7 @@ def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_representer)
 
 
-def render_rules_yaml(spec: Any, *, policy: Any = None, scale: float = 1.0,
+def render_rules_yaml(spec: SLOSpec, *, policy: CanaryPolicy | None = None, scale: float = 1.0,
                       error_budget: float = DEFAULT_ERROR_BUDGET) -> str:
     """:func:`render_rules` as the text of a rule file, with the "generated" header."""
     doc = render_rules(spec, policy=policy, scale=scale, error_budget=error_budget)
@@ -360,8 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= len(args) <= 2:
         print("usage: python -m pytest_selfslo.lint.render PATH [SCALE]", file=sys.stderr)
         return 2
-    from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
-
     scale = float(args[1]) if len(args) == 2 else 1.0
     text = render_rules_yaml(DEFAULT_SLO_SPEC, scale=scale)
     with open(args[0], "w", encoding="utf-8") as fh:

@@ -4,8 +4,11 @@ The pytest plugin and ``selfslo lint`` both call :func:`lint_paths`; it
 never raises on bad input (every problem is a :class:`Finding`), only on a
 path that does not exist or an unknown check id.
 
+    >>> from pytest_selfslo.lint import Severity, lint_paths
+    >>> from pytest_selfslo.slo import DEFAULT_SLO_SPEC
     >>> findings = lint_paths(["rules/"], slo=DEFAULT_SLO_SPEC)
     >>> [f.format() for f in findings if f.severity is Severity.ERROR]
+    []
 """
 
 from __future__ import annotations
@@ -15,86 +18,31 @@ import gc
 import glob
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.lint.cache import LintCache, file_deps
 from pytest_selfslo.lint.checks.promql import (
     check_vector_matching,
-    expr_facts,
     series_matching_problems,
 )
-from pytest_selfslo.lint.checks.structure import check_file
+from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
 from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
-from pytest_selfslo.lint.loader import RuleFile, load_file
-from pytest_selfslo.lint.promql_walk import index_expr, parse_promql
+from pytest_selfslo.lint.loader import load_file
+from pytest_selfslo.lint.model import RuleFile
+from pytest_selfslo.lint.prepare import expand_paths, parse_exprs
+from pytest_selfslo.lint.promql_walk import parse_promql
+from pytest_selfslo.promql.series import parse_series_labels, parse_series_values
+
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy
+    from pytest_selfslo.slo.spec import SLOSpec
 
 __all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
 
-_SUFFIXES = (".yml", ".yaml")
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files to lint: plain files as given, directories searched recursively for *.yml/*.yaml."""
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise ConfigError(f"{path}: no such file or directory")
-    return out
-
-
-def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None,
-                ctx: LintContext | None = None) -> None:
-    """SL003 for expressions that do not parse; put the AST and its index on the rule.
-
-    ``cache`` maps expression text to its (AST, ExprIndex) or parse error; pass
-    one dict for every file of a run so equal expressions are parsed once.
-
-    With ``ctx``, the ASTs are not kept: each expression's facts
-    (``ctx.expr_problems``, :func:`.checks_promql.expr_facts`) and output labels
-    are computed at once, then ``rule.ast`` stays None and the index is
-    released, so a run never holds every AST at the same time (a cold lint
-    pays for each page of memory it touches first). :func:`.checks_structure.check_file`
-    needs no more than that; SL036 and the drift check need the ASTs.
-    """
-    if cache is None:
-        cache = {}
-    for rule in rf.rules():
-        text = rule.expr.value
-        parsed = cache.get(text)
-        if parsed is None or (ctx is None and type(parsed) is tuple and parsed[0] is None):
-            try:
-                ast = parse_promql(text)
-            except ValueError as exc:
-                parsed = exc
-            else:
-                index = index_expr(ast)
-                if ctx is None:
-                    parsed = (ast, index)
-                else:
-                    if text not in ctx.expr_problems:
-                        ctx.expr_problems[text] = expr_facts(text, index, ctx.scrape_interval)
-                    index.release(ast)
-                    parsed = (None, index)
-            cache[text] = parsed
-        if isinstance(parsed, ValueError):
-            found = rf.finding("SL003", rule.expr.line, rule.expr.column,
-                               f"{rule.where}: could not parse expression {text.strip()!r}: "
-                               f"{parsed}", rule)
-            if found is not None:
-                rf.findings.append(found)
-        else:
-            rule.ast, rule.expr_index = parsed
-            rule.nodes = rule.expr_index.nodes
-
 
 def _series_labels(text: str) -> dict[str, str]:
-    from pytest_selfslo.promql.series import parse_series_labels
 
     try:
         return dict(parse_series_labels(text))
@@ -131,7 +79,6 @@ def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
             add("SL005", sel.line, sel.column, f"input_series: {exc}")
             continue
         if values is not sel and "{{" not in values.value:  # native histograms: promtool-only
-            from pytest_selfslo.promql.series import parse_series_values
 
             try:
                 parse_series_values(values.value)
@@ -197,7 +144,7 @@ def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
     return out
 
 
-def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = None,
+def lint_paths(paths: Iterable[str | Path], *, slo: SLOSpec | None = None, policy: CanaryPolicy | None = None,
                disabled: Iterable[str] = (), root: str | Path | None = None,
                scrape_interval: float | None = None, slo_path: str | Path | None = None,
                policy_path: str | Path | None = None,
@@ -225,7 +172,6 @@ def lint_paths(paths: Iterable[str | Path], *, slo: Any = None, policy: Any = No
         files = [load_file(p) for p in targets]
         findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
         if slo is not None or policy is not None:
-            from pytest_selfslo.lint.drift import drift_findings
 
             findings += drift_findings(files, slo, policy, spec_path=slo_path,
                                        policy_path=policy_path)
@@ -250,8 +196,6 @@ def _no_gc() -> Iterator[None]:
 
 def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path) -> list[Finding]:
     """Lint ``targets`` reusing cached per-file findings; store the new ones."""
-    from pytest_selfslo.lint.cache import LintCache, file_deps
-    from pytest_selfslo.lint.checks.structure import runbook_candidates
 
     settings = f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
     cache = LintCache(cache_dir, settings)

@@ -7,45 +7,25 @@ Names are imported lazily so importing the package does not import prometheus-cl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pytest_selfslo._lazy import resolve
+from pytest_selfslo._lazy import lazy_exports
 
 if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
     from pytest_selfslo.metrics.exporter import (
         DISABLED_VALUES as DISABLED_VALUES,
-    )
-    from pytest_selfslo.metrics.exporter import (
         ENV_GATE as ENV_GATE,
-    )
-    from pytest_selfslo.metrics.exporter import (
         GAUGE_NAMES as GAUGE_NAMES,
-    )
-    from pytest_selfslo.metrics.exporter import (
         SelfMetricsExporter as SelfMetricsExporter,
-    )
-    from pytest_selfslo.metrics.exporter import (
         default_exporter as default_exporter,
-    )
-    from pytest_selfslo.metrics.exporter import (
         metrics_enabled as metrics_enabled,
-    )
-    from pytest_selfslo.metrics.exporter import (
         reset_default_exporter as reset_default_exporter,
-    )
-    from pytest_selfslo.metrics.exporter import (
         update_self_metrics as update_self_metrics,
     )
     from pytest_selfslo.metrics.hook import (
         ExportHook as ExportHook,
-    )
-    from pytest_selfslo.metrics.hook import (
         default_scores as default_scores,
-    )
-    from pytest_selfslo.metrics.hook import (
         install_export_hook as install_export_hook,
-    )
-    from pytest_selfslo.metrics.hook import (
         remove_export_hook as remove_export_hook,
     )
 
@@ -65,12 +45,4 @@ _EXPORTS: dict[str, str] = {
     "remove_export_hook": "pytest_selfslo.metrics.hook",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    return resolve(__name__, globals(), _EXPORTS, name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, make_asgi_app
 
 from pytest_selfslo._core.errors import InputError
 from pytest_selfslo.heartbeat.model import SCORES, check_score, check_token_id
@@ -173,8 +173,6 @@ class SelfMetricsExporter:
         The operator API mounts it at ``/metrics/exp``. A disabled exporter
         serves an empty (but valid) exposition.
         """
-        from prometheus_client import make_asgi_app
-
         return make_asgi_app(registry=self.registry)
 
 
@@ -192,8 +190,6 @@ def default_exporter() -> SelfMetricsExporter:
     if _default is None:
         with _default_lock:
             if _default is None:
-                from prometheus_client import REGISTRY
-
                 _default = SelfMetricsExporter(registry=REGISTRY)
     return _default
 

@@ -1,7 +1,7 @@
 """pytest entry point (``pytest11``): options, ini keys, markers, fixtures, collection.
 
 Kept thin on purpose: each hook is a few lines that call into ordinary modules
-(:mod:`.plugin_config` for options, :mod:`.fixtures`, :mod:`.collect` for the
+(:mod:`.config` for options, :mod:`.fixtures`, :mod:`.collect` for the
 ``--self-slo`` items and summary), and heavy imports happen inside hooks so
 that merely having the plugin installed costs (almost) nothing. The collection
 machinery is registered as a plugin object only under ``--self-slo``
@@ -23,9 +23,10 @@ from pytest_selfslo.plugin.config import (
     RULES_OPTION,
     SELF_SLO_OPTION,
     SEMANTICS_OPTION,
+    SETTINGS_KEY,
     SLO_OPTION,
-    SelfSloSettings,
     add_options,
+    get_settings,
     resolve_settings,
 )
 
@@ -45,8 +46,6 @@ __all__ = [
 
 pytest.register_assert_rewrite("pytest_selfslo.plugin.assertions")
 
-#: where the resolved settings live on ``config.stash``
-SETTINGS_KEY = pytest.StashKey[SelfSloSettings]()
 _AVAILABILITY_KEY = pytest.StashKey[dict[str, "str | None"]]()
 
 MARKERS = (
@@ -88,17 +87,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(f"selfslo_prometheus: no real Prometheus: {reason}")
 
 
-def get_settings(config: pytest.Config) -> SelfSloSettings:
-    """The resolved ``--self-slo*`` settings of this run (command line > ini > default)."""
-    return config.stash[SETTINGS_KEY]
-
-
 def _availability(config: pytest.Config) -> str | None:
     """Cached per process: why no real server is available under the configured mode, or None."""
     cache: dict[str, Any] = config.stash.setdefault(_AVAILABILITY_KEY, {})
     mode = get_settings(config).prometheus
     if mode not in cache:
-        from pytest_selfslo.prometheus.client import availability
+        from pytest_selfslo.prometheus.managed import availability
 
         cache[mode] = availability(mode)
     reason: str | None = cache[mode]

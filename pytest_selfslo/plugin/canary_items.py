@@ -32,19 +32,27 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_selfslo.plugin.collect import SelfSloFailure, SelfSloItem, settings_of
-from pytest_selfslo.plugin.items import item_name
+from pytest_selfslo.plugin.nodes import (
+    SelfSloFailure,
+    SelfSloItem,
+    configured_spec,
+    item_name,
+    settings_of,
+)
+
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy
 
 EXPECT_KEYS = ("final_sampling", "reaches", "rollback_by", "no_rollback")
 
 __all__ = ["CanaryDefaultPolicy", "CanaryPolicyFile", "property_names"]
 
 
-def property_names(policy: Any = None) -> list[str]:
+def property_names(policy: CanaryPolicy | None = None) -> list[str]:
     """Names of the safety properties that apply to ``policy``, in the order they are checked.
 
     Without a (loadable) policy: every property except the adaptive-activation ones.
@@ -117,11 +125,10 @@ def _load(item: pytest.Item) -> Any:
 
 def _check_valid(item: SelfSloItem) -> None:
     from pytest_selfslo.lint.drift import check_drift
-    from pytest_selfslo.plugin.items import _spec
 
     policy = _load(item)
     settings = settings_of(item)
-    spec = _spec(item.config)
+    spec = configured_spec(item.config)
     # the linter attaches a finding about the built-in policy (no file of its own) to a rule
     # file, so check with the rule files and keep only what the policy adds
     rules = [str(p) for p in settings.resolve_globs(settings.rules)]
@@ -137,7 +144,6 @@ def _check_valid(item: SelfSloItem) -> None:
 def _check_property(item: SelfSloItem) -> None:
     from pytest_selfslo._core.errors import PolicyError
     from pytest_selfslo.plugin.canary_properties import PolicyPropertyError, check_policy
-    from pytest_selfslo.plugin.items import _spec
 
     name = item.selfslo_data["property"]
     try:
@@ -145,7 +151,7 @@ def _check_property(item: SelfSloItem) -> None:
     except PolicyError as exc:
         pytest.skip(f"the policy does not load (see ::valid): {exc}")
     try:
-        check_policy(policy, properties=[name], spec=_spec(item.config),
+        check_policy(policy, properties=[name], spec=configured_spec(item.config),
                      max_examples=settings_of(item).canary_max_examples)
     except PolicyPropertyError as exc:
         raise SelfSloFailure(str(exc)) from None

@@ -49,10 +49,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings, strategies as st
 
 from pytest_selfslo._core.errors import CanaryError
 from pytest_selfslo.canary.machine import Action, CanaryState, Decision, Observation, decide
@@ -63,6 +62,9 @@ from pytest_selfslo.plugin.canary_strategies import (
     green_observation,
     observation_sequences,
 )
+
+if TYPE_CHECKING:
+    from pytest_selfslo.slo.spec import SLOSpec
 
 __all__ = ["ADAPTIVE_PROPERTIES", "PROPERTIES", "PolicyPropertyError", "PropertyResult",
            "applicable_properties", "check_policy", "render_timeline", "replay_observations"]
@@ -93,7 +95,7 @@ class _Config:
     seed: int
     max_steps: int
     adaptive_noise: float = 0.01
-    spec: Any = None  # the SLO spec gates must agree with (None: the built-in default)
+    spec: SLOSpec | None = None  # the SLO spec gates must agree with (None: the built-in default)
 
 
 class _Violation(AssertionError):
@@ -380,7 +382,7 @@ def _execute(prop: Any, cfg: _Config) -> None:
 
 def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: float = 60.0,
                  min_flip_interval: float = 300.0, seed: int = 0, adaptive_noise: float = 0.01,
-                 spec: Any = None,
+                 spec: SLOSpec | None = None,
                  properties: Sequence[str] | None = None,
                  raise_on_failure: bool = True) -> list[PropertyResult]:
     """Check ``policy`` against every property (or the named ones).

@@ -1,6 +1,6 @@
 """What ``pytest --self-slo`` collects and reports: rule tests, rule files, SLO items.
 
-Registered as a plugin object by :mod:`.plugin` only under ``--self-slo``.
+Registered as a plugin object by :mod:`pytest_selfslo.plugin` only under ``--self-slo``.
 
 Collection
     Files are collected like test modules, from the paths you give (or
@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import glob
 import json
-import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,56 +43,8 @@ from pytest_selfslo.plugin.config import (
     SelfSloSettings,
 )
 from pytest_selfslo.plugin.coverage_table import CoverageTracker
-
-#: attribute of a TestReport carrying an item's SELF data (survives xdist serialisation)
-REPORT_ATTR = "selfslo"
-
-
-class SelfSloFailure(Exception):
-    """A check failed; the message is the whole, readable failure (no traceback shown)."""
-
-
-class SelfSloLintWarning(pytest.PytestWarning):
-    """A rule-linter finding below error severity (shown in the warnings summary)."""
-
-
-class SelfSloItem(pytest.Item):
-    """Base of every --self-slo item: failures print the check's message, not a traceback."""
-
-    kind = "selfslo"
-
-    def __init__(self, *, name: str, parent: pytest.Collector, check: Any = None,
-                 **kwargs: Any) -> None:
-        super().__init__(name=name, parent=parent, **kwargs)
-        self._check = check
-        #: JSON-ready data this item adds to its report (coverage, details)
-        self.selfslo_data: dict[str, Any] = {"kind": self.kind}
-
-    def runtest(self) -> None:
-        self._check(self)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
-        if isinstance(excinfo.value, (SelfSloFailure, AssertionError)):
-            return str(excinfo.value)
-        from pytest_selfslo._core.errors import SelfSloError
-
-        if isinstance(excinfo.value, SelfSloError):
-            return f"{type(excinfo.value).__name__}: {excinfo.value}"
-        # an unexpected error: a short traceback through our code only, not pytest's internals
-        ours = excinfo.traceback.filter(lambda entry: "pytest_selfslo" in str(entry.path))
-        if ours:
-            excinfo.traceback = ours
-        return str(excinfo.getrepr(style="short", chain=False))
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.kind} {self.nodeid}"
-
-
-def settings_of(node: pytest.Item | pytest.Collector) -> SelfSloSettings:
-    from pytest_selfslo.plugin import get_settings
-
-    return get_settings(node.config)
+from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
+from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem
 
 
 class SelfSloCollection:
@@ -133,12 +83,10 @@ class SelfSloCollection:
         resolved = file_path.resolve()
         kind = self._kind(resolved)
         if kind == "rule-test":
-            from pytest_selfslo.plugin.items import RuleTestFile
 
             self._collected_assets = True
             return RuleTestFile.from_parent(parent, path=file_path)
         if kind == "rules":
-            from pytest_selfslo.plugin.items import RuleFile
 
             self._collected_assets = True
             return RuleFile.from_parent(parent, path=file_path)
@@ -184,7 +132,6 @@ class SelfSloCollection:
                                       items: list[pytest.Item]) -> None:
         if not self._collected_assets:
             return
-        from pytest_selfslo.plugin.items import SloAssets
 
         assets = SloAssets.from_parent(session, name="selfslo", nodeid="selfslo")
         items.extend(session.genitems(assets))
@@ -264,13 +211,3 @@ class SelfSloCollection:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)
-
-
-def promtool_available(settings: SelfSloSettings) -> bool:
-    """Whether rule files are also checked by a real ``promtool`` (``auto``/``local`` modes)."""
-    return settings.prometheus in ("auto", "local") and shutil.which("promtool") is not None
-
-
-def warn_lint(message: str) -> None:
-    """Surface a non-error lint finding in pytest's warnings summary."""
-    warnings.warn(SelfSloLintWarning(message), stacklevel=2)

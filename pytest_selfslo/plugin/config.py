@@ -270,3 +270,12 @@ def add_options(parser: pytest.Parser) -> None:
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")
     parser.addini("selfslo_canary_max_examples",
                   f"Hypothesis examples per canary property (default: {DEFAULT_CANARY_MAX_EXAMPLES})")
+
+
+#: where the resolved settings live on ``config.stash``
+SETTINGS_KEY = pytest.StashKey[SelfSloSettings]()
+
+
+def get_settings(config: pytest.Config) -> SelfSloSettings:
+    """The resolved ``--self-slo*`` settings of this run (command line > ini > default)."""
+    return config.stash[SETTINGS_KEY]

@@ -1,4 +1,4 @@
-"""Fixtures pytest-selfslo provides to every test (registered by :mod:`.plugin`).
+"""Fixtures pytest-selfslo provides to every test (registered by :mod:`pytest_selfslo.plugin`).
 
 Everything heavy is imported inside the fixture that needs it, so a test run
 that uses none of them pays nothing. Session scope only for things that are
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_selfslo.plugin.config import SelfSloSettings
+from pytest_selfslo.plugin.config import SelfSloSettings, get_settings
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -53,8 +53,6 @@ __all__ = [
 
 
 def _settings(config: pytest.Config) -> SelfSloSettings:
-    from pytest_selfslo.plugin import get_settings
-
     return get_settings(config)
 
 
@@ -200,7 +198,7 @@ def promql_engine(pytestconfig: pytest.Config) -> EmbeddedPromQL:
 def prometheus(pytestconfig: pytest.Config) -> Iterator[PrometheusServer]:
     """A real Prometheus (local binary, Docker or URL per --self-slo-prometheus); skip if none."""
     from pytest_selfslo._core.errors import PrometheusUnavailable
-    from pytest_selfslo.prometheus.client import start_prometheus
+    from pytest_selfslo.prometheus.managed import start_prometheus
 
     mode = _settings(pytestconfig).prometheus
     try:

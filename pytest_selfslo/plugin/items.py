@@ -8,7 +8,6 @@ check).
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,20 +15,15 @@ from typing import Any
 
 import pytest
 
-from pytest_selfslo.plugin.collect import (
+from pytest_selfslo.plugin.nodes import (
     SelfSloFailure,
     SelfSloItem,
+    configured_spec,
+    item_name,
     promtool_available,
     settings_of,
     warn_lint,
 )
-
-_UNSAFE = re.compile(r"[\[\]:\n\r\t]+")
-
-
-def item_name(text: str) -> str:
-    """A node-id-safe name: no ``::``, brackets or newlines (junit/xdist friendly)."""
-    return _UNSAFE.sub(" ", text).strip() or "unnamed"
 
 
 def _unique(names: Iterable[str]) -> list[str]:
@@ -175,12 +169,6 @@ def _check_promtool_rules(item: SelfSloItem) -> None:
 
 
 # ---------------------------------------------------------------- session-level assets
-def _spec(config: pytest.Config) -> Any:
-    from pytest_selfslo.plugin.fixtures import load_configured_spec
-
-    return load_configured_spec(config)
-
-
 class SloAssets(pytest.Collector):
     """Virtual collector ``selfslo``: SLO spec, drift, heartbeat objectives, default canary policy."""
 
@@ -193,7 +181,7 @@ class SloAssets(pytest.Collector):
         yield CanaryDefaultPolicy.from_parent(self, name="canary-default")
         if settings.heartbeats is not None:
             try:
-                spec = _spec(self.config)
+                spec = configured_spec(self.config)
             except ValueError:
                 return  # the slo-spec item reports it
             for objective in spec.objectives:
@@ -204,7 +192,7 @@ class SloAssets(pytest.Collector):
 
 
 def _check_spec(item: SelfSloItem) -> None:
-    spec = _spec(item.config)
+    spec = configured_spec(item.config)
     item.selfslo_data["objectives"] = [o.describe() for o in spec.objectives]
 
 
@@ -213,7 +201,7 @@ def _check_drift(item: SelfSloItem) -> None:
 
     settings = settings_of(item)
     paths = [str(p) for p in settings.resolve_globs(settings.rules)]
-    findings = check_drift(paths, _spec(item.config), spec_path=settings.slo)
+    findings = check_drift(paths, configured_spec(item.config), spec_path=settings.slo)
     item.selfslo_data["findings"] = [f.to_dict() for f in findings]
     if findings:
         raise SelfSloFailure(f"the rules disagree with the SLO spec ({len(findings)} finding(s)):\n"
@@ -227,7 +215,7 @@ def _check_objective(item: SelfSloItem) -> None:
 
     settings = settings_of(item)
     assert settings.heartbeats is not None
-    spec = _spec(item.config)
+    spec = configured_spec(item.config)
     objective = spec.objective(item.selfslo_data["objective"])
     records = read_heartbeats(settings.heartbeats)
     if records.skipped:  # counted, never silently: a corrupt log is worth a look

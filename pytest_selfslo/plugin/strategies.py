@@ -30,6 +30,8 @@ from pytest_selfslo.plugin.canary_strategies import (
     canary_observations,
     canary_states,
     firing_alerts,
+    green_observations,
+    observation_sequences,
 )
 
 if TYPE_CHECKING:
@@ -39,8 +41,10 @@ __all__ = [
     "canary_observations",
     "canary_states",
     "firing_alerts",
+    "green_observations",
     "heartbeat",
     "heartbeats",
+    "observation_sequences",
     "score",
     "series",
     "series_values",

@@ -6,42 +6,28 @@ Modules: ``client`` (:class:`PrometheusServer`, binary versions, ``start_prometh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pytest_selfslo._lazy import resolve
+from pytest_selfslo._lazy import lazy_exports
 
 if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
     from pytest_selfslo.prometheus.client import (
         PrometheusServer as PrometheusServer,
-    )
-    from pytest_selfslo.prometheus.client import (
-        availability as availability,
-    )
-    from pytest_selfslo.prometheus.client import (
         binary_semantics as binary_semantics,
-    )
-    from pytest_selfslo.prometheus.client import (
         binary_version as binary_version,
     )
-    from pytest_selfslo.prometheus.client import (
+    from pytest_selfslo.prometheus.managed import (
+        availability as availability,
         start_prometheus as start_prometheus,
     )
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "PrometheusServer": "pytest_selfslo.prometheus.client",
-    "availability": "pytest_selfslo.prometheus.client",
+    "availability": "pytest_selfslo.prometheus.managed",
     "binary_semantics": "pytest_selfslo.prometheus.client",
     "binary_version": "pytest_selfslo.prometheus.client",
-    "start_prometheus": "pytest_selfslo.prometheus.client",
+    "start_prometheus": "pytest_selfslo.prometheus.managed",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    return resolve(__name__, globals(), _EXPORTS, name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

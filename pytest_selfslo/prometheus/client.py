@@ -29,14 +29,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import httpx
+
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
 
 __all__ = [
     "PrometheusServer",
-    "availability",
     "binary_semantics",
     "binary_version",
-    "start_prometheus",
 ]
 
 T = TypeVar("T")
@@ -57,8 +57,6 @@ class PrometheusServer:
     kind = "external"
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        import httpx
-
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
@@ -78,8 +76,6 @@ class PrometheusServer:
 
     def ready(self) -> bool:
         """Whether ``/-/ready`` answers 200 right now."""
-        import httpx
-
         try:
             return self._http.get("/-/ready").status_code == 200
         except httpx.HTTPError:
@@ -196,8 +192,6 @@ class PrometheusServer:
 
     def _request(self, method: str, path: str, params: dict[str, Any] | None = None,
                  *, raw: bool = False) -> Any:
-        import httpx
-
         try:
             return self._http.request(method, path, params=params)
         except httpx.HTTPError as exc:
@@ -240,69 +234,3 @@ def binary_version(binary: str) -> tuple[int, int, int]:
 def binary_semantics(binary: str = "promtool") -> str:
     """The PromQL semantics (``"2"`` or ``"3"``) matching the binary's major version."""
     return "2" if binary_version(binary)[0] < 3 else "3"
-
-
-def _docker_reason() -> str | None:
-    """None when a Docker daemon answers a ping, else why not."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:  # docker raises many unrelated types; all mean "not usable"
-        return f"no Docker daemon answers ({type(exc).__name__}: {str(exc)[:120]})"
-    return None
-
-
-def availability(mode: str) -> str | None:
-    """None when ``mode`` can provide a real server, else the reason it cannot (cheap probe)."""
-    if mode == "embedded":
-        return "a real Prometheus is disabled (--self-slo-prometheus=embedded)"
-    if mode == "local":
-        return None if shutil.which("prometheus") else "no 'prometheus' binary on PATH"
-    if mode == "docker":
-        return _docker_reason()
-    if mode == "auto":
-        if shutil.which("prometheus"):
-            return None
-        docker_reason = _docker_reason()
-        return None if docker_reason is None else (
-            f"no 'prometheus' binary on PATH and {docker_reason}")
-    server = PrometheusServer(mode, timeout=3)
-    try:
-        return None if server.ready() else f"Prometheus at {mode} is not ready (/-/ready)"
-    finally:
-        server.close()
-
-
-def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) -> PrometheusServer:
-    """Start (local, docker) or reach (URL) a real Prometheus per ``mode``; ready on return.
-
-    Raises :class:`PrometheusUnavailable` with every reason tried when none works.
-    """
-    from pytest_selfslo.prometheus import managed as prometheus_local
-
-    if mode == "embedded":
-        raise PrometheusUnavailable(availability("embedded") or "embedded")
-    if mode == "local":
-        return prometheus_local.LocalPrometheus.start(timeout=timeout)
-    if mode == "docker":
-        return prometheus_local.DockerPrometheus.start(timeout=timeout)
-    if mode == "auto":
-        reasons = []
-        for starter in (prometheus_local.LocalPrometheus, prometheus_local.DockerPrometheus):
-            try:
-                return starter.start(timeout=timeout)
-            except PrometheusUnavailable as exc:
-                reasons.append(str(exc))
-        raise PrometheusUnavailable("; ".join(reasons))
-    server = PrometheusServer(mode)
-    try:
-        server.wait_ready(timeout=min(timeout, 10.0))
-    except PrometheusUnavailable:
-        server.close()
-        raise
-    return server

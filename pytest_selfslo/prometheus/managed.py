@@ -19,10 +19,16 @@ import yaml
 
 from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
-from pytest_selfslo.api.server import free_port
-from pytest_selfslo.prometheus.client import DEFAULT_TIMEOUT, PrometheusServer, _docker_reason
+from pytest_selfslo._core.net import free_port
+from pytest_selfslo.prometheus.client import DEFAULT_TIMEOUT, PrometheusServer
 
-__all__ = ["DockerPrometheus", "LocalPrometheus", "ManagedPrometheus", "free_port"]
+__all__ = [
+    "DockerPrometheus",
+    "LocalPrometheus",
+    "ManagedPrometheus",
+    "availability",
+    "start_prometheus",
+]
 
 #: how often a start is retried when another process grabbed the port first
 _PORT_ATTEMPTS = 3
@@ -213,7 +219,7 @@ class DockerPrometheus(ManagedPrometheus):
         reason = _docker_reason()
         if reason is not None:
             raise PrometheusUnavailable(reason)
-        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.container import DockerContainer  # noqa: PLC0415 (optional Docker path: testcontainers only when used)
 
         workdir = cls._prepare_workdir()
         workdir.chmod(0o777)
@@ -246,3 +252,67 @@ class DockerPrometheus(ManagedPrometheus):
             self.container.stop()
         finally:
             self._remove_workdir()
+
+
+def _docker_reason() -> str | None:
+    """None when a Docker daemon answers a ping, else why not."""
+    try:
+        import docker  # noqa: PLC0415 (optional Docker path: the docker SDK only when used)
+
+        client = docker.from_env(timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # docker raises many unrelated types; all mean "not usable"
+        return f"no Docker daemon answers ({type(exc).__name__}: {str(exc)[:120]})"
+    return None
+
+
+def availability(mode: str) -> str | None:
+    """None when ``mode`` can provide a real server, else the reason it cannot (cheap probe)."""
+    if mode == "embedded":
+        return "a real Prometheus is disabled (--self-slo-prometheus=embedded)"
+    if mode == "local":
+        return None if shutil.which("prometheus") else "no 'prometheus' binary on PATH"
+    if mode == "docker":
+        return _docker_reason()
+    if mode == "auto":
+        if shutil.which("prometheus"):
+            return None
+        docker_reason = _docker_reason()
+        return None if docker_reason is None else (
+            f"no 'prometheus' binary on PATH and {docker_reason}")
+    server = PrometheusServer(mode, timeout=3)
+    try:
+        return None if server.ready() else f"Prometheus at {mode} is not ready (/-/ready)"
+    finally:
+        server.close()
+
+
+def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) -> PrometheusServer:
+    """Start (local, docker) or reach (URL) a real Prometheus per ``mode``; ready on return.
+
+    Raises :class:`PrometheusUnavailable` with every reason tried when none works.
+    """
+    if mode == "embedded":
+        raise PrometheusUnavailable(availability("embedded") or "embedded")
+    if mode == "local":
+        return LocalPrometheus.start(timeout=timeout)
+    if mode == "docker":
+        return DockerPrometheus.start(timeout=timeout)
+    if mode == "auto":
+        reasons = []
+        for starter in (LocalPrometheus, DockerPrometheus):
+            try:
+                return starter.start(timeout=timeout)
+            except PrometheusUnavailable as exc:
+                reasons.append(str(exc))
+        raise PrometheusUnavailable("; ".join(reasons))
+    server = PrometheusServer(mode)
+    try:
+        server.wait_ready(timeout=min(timeout, 10.0))
+    except PrometheusUnavailable:
+        server.close()
+        raise
+    return server

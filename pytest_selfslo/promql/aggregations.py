@@ -23,26 +23,21 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
+from pytest_selfslo.promql.evaluator import Evaluator
+from pytest_selfslo.promql.labels import METRIC_NAME, Labels
 from pytest_selfslo.promql.values import (
-    METRIC_NAME,
-    BoolArray,
-    FloatArray,
     InstantSeries,
     InstantVector,
-    IntArray,
-    Labels,
     ScalarValue,
     StringValue,
     Value,
 )
-
-if TYPE_CHECKING:
-    from pytest_selfslo.promql.engine import _Evaluator
 
 __all__ = ["eval_aggregation", "format_go_float", "format_go_g", "kahan_inc", "labels_hash"]
 
@@ -145,7 +140,7 @@ def _grouping_key(labels: Labels, grouping: frozenset[str], without: bool) -> La
     return tuple(kv for kv in labels if kv[0] in grouping)
 
 
-def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
+def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     """Evaluate an ``AggregateExpr`` node on the step grid."""
     op = str(node.op)
     mod = node.modifier
@@ -157,7 +152,7 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         if not isinstance(param, StringValue):
             raise PromQLEvalError("count_values: expected a string label name as parameter")
         return _count_values(vec, param.value, grouping, without, len(steps),
-                             utf8_names=ev.engine.semantics == "3")
+                             utf8_names=ev.semantics == "3")
     if (op in _K_OPS or op == "quantile") and not isinstance(param, ScalarValue):
         raise PromQLEvalError(f"{op}: expected a scalar parameter")
     groups: dict[Labels, list[InstantSeries]] = {}
@@ -194,7 +189,7 @@ def eval_aggregation(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=bool)
         if not any_present.any():
             continue
-        result = _reduce(op, values, present, q, legacy=ev.engine.semantics == "2")
+        result = _reduce(op, values, present, q, legacy=ev.semantics == "2")
         labels = key
         out.append(InstantSeries(labels, result, any_present,
                                  any(m.drop_name for m in members)))

@@ -8,7 +8,7 @@ re-runs (functions that are not step invariant).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import promql_parser
@@ -58,14 +58,11 @@ def at_unsafe(node: Any) -> bool:
     return any(call.func.name in _AT_UNSAFE for call in calls(node))
 
 
-def unimplemented_experimental(node: Any, table: Any = None) -> str | None:
-    """Name of an experimental function in ``node`` missing from ``table`` (default: FUNCTIONS)."""
-    if table is None:
-        try:
-            from pytest_selfslo.promql.functions import FUNCTIONS
-            table = FUNCTIONS
-        except ImportError:
-            table = {}
+def unimplemented_experimental(node: Any, table: Mapping[str, Any]) -> str | None:
+    """Name of an experimental function in ``node`` missing from ``table`` (the engine's FUNCTIONS).
+
+    The table is passed in so that this module stays free of numpy: the linter walks ASTs too.
+    """
     for call in calls(node):
         if getattr(call.func, "experimental", False) and call.func.name not in table:
             return str(call.func.name)

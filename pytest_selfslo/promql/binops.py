@@ -19,27 +19,21 @@ Value semantics follow Go: ``%`` is ``math.Mod`` (sign of the dividend), ``^`` i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
+from pytest_selfslo.promql.evaluator import Evaluator
+from pytest_selfslo.promql.labels import METRIC_NAME, Labels, format_labels_go, make_labels
 from pytest_selfslo.promql.values import (
-    METRIC_NAME,
-    BoolArray,
-    FloatArray,
     InstantSeries,
     InstantVector,
-    IntArray,
-    Labels,
     ScalarValue,
     Value,
-    format_labels_go,
-    make_labels,
+    value_type_name,
 )
-
-if TYPE_CHECKING:
-    from pytest_selfslo.promql.engine import _Evaluator
 
 __all__ = ["ARITHMETIC", "COMPARISON", "apply_op", "eval_binary"]
 
@@ -62,12 +56,7 @@ def apply_op(op: str, lhs: FloatArray, rhs: FloatArray) -> FloatArray:
     return np.asarray(out, dtype=np.float64)
 
 
-def _type_name(value: Value) -> str:
-    from pytest_selfslo.promql.engine import value_type_name
-    return value_type_name(value)
-
-
-def eval_binary(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
+def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     """Evaluate a ``BinaryExpr`` node on the step grid."""
     op = str(node.op)
     mod = node.modifier
@@ -78,7 +67,7 @@ def eval_binary(ev: _Evaluator, node: Any, steps: IntArray) -> Value:
         if not isinstance(value, (ScalarValue, InstantVector)):
             raise PromQLEvalError(
                 f"binary expression must contain only scalar and instant vector types, got "
-                f"{_type_name(value)} on the {side} side of {op!r} in {node}")
+                f"{value_type_name(value)} on the {side} side of {op!r} in {node}")
     if op in SET_OPS and not (isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)):
         raise PromQLEvalError(f"set operator {op!r} not allowed in binary scalar expression {node}")
     if isinstance(lhs, ScalarValue) and isinstance(rhs, ScalarValue):

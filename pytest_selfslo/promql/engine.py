@@ -53,6 +53,9 @@ import numpy as np
 import promql_parser
 
 from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo.promql.aggregations import eval_aggregation
+from pytest_selfslo.promql.binops import eval_binary
+from pytest_selfslo.promql.functions import FUNCTIONS
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
@@ -73,6 +76,7 @@ from pytest_selfslo.promql.values import (
     format_labels,
     labels_get,
     stale_mask,
+    value_type_name,
 )
 
 __all__ = ["Engine", "FunctionImpl", "parse_expr", "settle_names", "value_type_name"]
@@ -111,17 +115,6 @@ def parse_expr(query: str) -> Any:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise PromQLParseError(f"invalid PromQL {query!r}: {exc}") from None
-
-
-def value_type_name(value: Value) -> str:
-    """Prometheus' name of a value type, for error messages."""
-    if isinstance(value, InstantVector):
-        return "instant vector"
-    if isinstance(value, RangeVector):
-        return "range vector"
-    if isinstance(value, ScalarValue):
-        return "scalar"
-    return "string"
 
 
 def _ms(delta: _dt.timedelta | None) -> int:
@@ -304,6 +297,7 @@ class _Evaluator:
     def __init__(self, engine: Engine, ctx: EvalContext) -> None:
         self.engine = engine
         self.ctx = ctx
+        self.semantics = engine.semantics
         self.delayed = engine.semantics == "3"
         self.left_open = engine.semantics == "3"
         #: ``@`` time forced on selectors/subqueries without one (outside subqueries)
@@ -336,10 +330,8 @@ class _Evaluator:
         if isinstance(node, promql_parser.UnaryExpr):
             return self.unary(node, steps)
         if isinstance(node, promql_parser.BinaryExpr):
-            from pytest_selfslo.promql.binops import eval_binary
             return eval_binary(self, node, steps)
         if isinstance(node, promql_parser.AggregateExpr):
-            from pytest_selfslo.promql.aggregations import eval_aggregation
             return eval_aggregation(self, node, steps)
         if isinstance(node, promql_parser.Call):
             return self.call(node, steps)
@@ -502,12 +494,6 @@ class _Evaluator:
 
     def call(self, node: Any, steps: IntArray) -> Value:
         name = node.func.name
-        try:
-            from pytest_selfslo.promql.functions import FUNCTIONS
-        except ImportError as exc:
-            raise PromQLEvalError(
-                f"function {name}() is not available: the function table failed to import ({exc})"
-            ) from None
         if name in _LEGACY_ALIASES:
             if self.engine.semantics != "2":
                 raise PromQLParseError(

@@ -28,7 +28,7 @@ import re
 import promql_parser
 
 from pytest_selfslo._core.errors import SeriesNotationError
-from pytest_selfslo.promql.values import METRIC_NAME, STALE_NAN, Labels, make_labels
+from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
 
 __all__ = ["parse_series_line", "parse_series_values", "split_series_line"]
 

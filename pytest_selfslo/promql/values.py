@@ -24,71 +24,36 @@ matching), cheap to compare, and immutable.
 
 from __future__ import annotations
 
-import math
-import struct
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
+# re-exported: the numpy array aliases every engine module uses
+from pytest_selfslo.promql.arrays import (
+    BoolArray as BoolArray,
+    FloatArray as FloatArray,
+    IntArray as IntArray,
+)
 
-Labels = tuple[tuple[str, str], ...]
-
-METRIC_NAME = "__name__"
-
-#: Prometheus' staleness marker: a NaN with a specific bit pattern (value.StaleNaN).
-STALE_NAN_BITS = 0x7FF0000000000002
-STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
-
-
-def is_stale_marker(value: float) -> bool:
-    """True only for the staleness-marker NaN, not for an ordinary NaN sample."""
-    return math.isnan(value) and struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN_BITS
+# re-exported: the numpy-free label helpers are part of the value model
+from pytest_selfslo.promql.labels import (
+    METRIC_NAME as METRIC_NAME,
+    STALE_NAN as STALE_NAN,
+    STALE_NAN_BITS as STALE_NAN_BITS,
+    Labels as Labels,
+    drop_metric_name as drop_metric_name,
+    format_labels as format_labels,
+    format_labels_go as format_labels_go,
+    is_stale_marker as is_stale_marker,
+    labels_get as labels_get,
+    make_labels as make_labels,
+)
 
 
 def stale_mask(values: FloatArray) -> BoolArray:
     """Vectorised :func:`is_stale_marker` over an array of sample values."""
     mask: BoolArray = np.asarray(values, dtype=np.float64).view(np.uint64) == np.uint64(STALE_NAN_BITS)
     return mask
-
-
-def make_labels(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
-    """Canonical labels: sorted by name, empty values dropped (Prometheus treats them as unset)."""
-    items = mapping.items() if isinstance(mapping, Mapping) else mapping
-    return tuple(sorted((k, v) for k, v in items if v != ""))
-
-
-def labels_get(labels: Labels, name: str) -> str:
-    """Value of label ``name`` or ``""`` when unset (Prometheus semantics)."""
-    for key, value in labels:
-        if key == name:
-            return value
-    return ""
-
-
-def drop_metric_name(labels: Labels) -> Labels:
-    """Labels without ``__name__`` (what most functions and arithmetic do)."""
-    return tuple(kv for kv in labels if kv[0] != METRIC_NAME)
-
-
-def format_labels(labels: Labels) -> str:
-    """``name{a="b", c="d"}`` the way promtool prints series."""
-    name = labels_get(labels, METRIC_NAME)
-    rest = ", ".join(f'{k}="{_escape(v)}"' for k, v in labels if k != METRIC_NAME)
-    return f"{name}{{{rest}}}" if rest or not name else name
-
-
-def format_labels_go(labels: Labels) -> str:
-    """``{__name__="x", a="b"}``: Go's ``labels.Labels.String()`` (used in Prometheus errors)."""
-    return "{" + ", ".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 @dataclass
@@ -176,3 +141,14 @@ class Sample:
     labels: Labels
     value: float
     timestamp_ms: int
+
+
+def value_type_name(value: Value) -> str:
+    """Prometheus' name of a value type, for error messages."""
+    if isinstance(value, InstantVector):
+        return "instant vector"
+    if isinstance(value, RangeVector):
+        return "range vector"
+    if isinstance(value, ScalarValue):
+        return "scalar"
+    return "string"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.errors import RuleTestFileError, SeriesNotationError
 from pytest_selfslo.promql.series import parse_series_labels, parse_series_line
 from pytest_selfslo.promql.values import Labels
@@ -287,6 +288,5 @@ def expected_labels(text: str) -> Labels:
 
 
 def _fmt(ms: int) -> str:
-    from pytest_selfslo._core.durations import format_duration
 
     return format_duration(ms)

@@ -40,12 +40,17 @@ import numpy as np
 
 from pytest_selfslo._core.errors import PromQLError, SelfSloError, SeriesNotationError
 from pytest_selfslo.promql.astwalk import at_unsafe, selectors, unimplemented_experimental
-from pytest_selfslo.promql.engine import Engine, parse_expr
-from pytest_selfslo.promql.series import parse_series_labels, split_series_line
-from pytest_selfslo.promql.series import parse_series_values as _parse_values
+from pytest_selfslo.promql.engine import Engine, _matchers, parse_expr
+from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.series import (
+    parse_series_labels,
+    parse_series_values as _parse_values,
+    split_series_line,
+)
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
+    InstantSeries,
     InstantVector,
     Labels,
     RangeVector,
@@ -327,7 +332,6 @@ class _Runner:
 
     def _reads_histograms(self, node: Any) -> str | None:
         """A selector in ``node`` that matches a series loaded with native-histogram samples."""
-        from pytest_selfslo.promql.engine import _matchers
         for selector in selectors(node):
             try:
                 matchers = _matchers(selector)
@@ -353,7 +357,7 @@ class _Runner:
         if histogram:
             return EvalOutcome(ev.line, ev.query, "skip", "native histograms are not supported "
                                f"(a selector matches native-histogram series {histogram})")
-        experimental = unimplemented_experimental(node)
+        experimental = unimplemented_experimental(node, FUNCTIONS)
         if experimental:
             return EvalOutcome(ev.line, ev.query, "skip",
                                f"experimental function {experimental}() is not implemented")
@@ -531,7 +535,6 @@ def _step_slice(result: Value, k: int) -> Value:
     if isinstance(result, ScalarValue):
         return ScalarValue(result.values[k:k + 1])
     if isinstance(result, InstantVector):
-        from pytest_selfslo.promql.values import InstantSeries
         return InstantVector([InstantSeries(s.labels, s.values[k:k + 1], s.present[k:k + 1])
                               for s in sorted(result.series, key=lambda s: s.labels)])
     return result

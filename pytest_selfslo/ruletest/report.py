@@ -13,8 +13,12 @@ import difflib
 import json
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import promql_parser
+
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.gofmt import format_float_g
+from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.values import Labels, format_labels
 
 if TYPE_CHECKING:
@@ -100,11 +104,6 @@ def _explain(run: GroupRun, rules: list[AlertingRule], labels: dict[str, str], s
 
 def _expr_values(run: GroupRun, expr: str, at: int) -> list[str]:
     """Values of ``expr`` at ``at``; for an empty comparison, the left-hand side's values."""
-    import numpy as np
-    import promql_parser
-
-    from pytest_selfslo.promql.engine import parse_expr
-
     def values_of(node: Any) -> list[str]:
         value = run.engine.evaluate(node, np.array([at], dtype=np.int64))
         series = getattr(value, "series", None)

@@ -26,12 +26,10 @@ API (used by the pytest plugin)::
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +58,15 @@ from pytest_selfslo.rulefmt.testfile import (
 from pytest_selfslo.ruletest.coverage import RuleCoverage, RuleKey
 from pytest_selfslo.ruletest.report import alert_failure, expr_failure, sample_key
 
-__all__ = ["GroupResult", "Observation", "RuleTestReport", "configure", "load_test_file",
-           "observe_group", "run", "run_rule_tests", "run_test_group"]
+__all__ = [
+    "GroupResult",
+    "Observation",
+    "RuleTestReport",
+    "load_test_file",
+    "observe_group",
+    "run_rule_tests",
+    "run_test_group",
+]
 
 
 @dataclass
@@ -360,33 +365,5 @@ def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
             continue
         result.groups.append(run_test_group(test_file, group, semantics=semantics))
     return result
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``selfslo test-rules``."""
-    parser.add_argument("files", nargs="+", metavar="FILE", help="Rule unit-test files (globs allowed)")
-    parser.add_argument("--run", action="append", metavar="REGEX",
-                        help="Only run test groups whose name matches (repeatable, OR-ed)")
-    parser.add_argument("--semantics", choices=("2", "3"), default="3",
-                        help="PromQL semantics of Prometheus 2.x or 3.x (default 3)")
-    parser.add_argument("--ignore-unknown-fields", action="store_true",
-                        help="Ignore unknown fields in rule files")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="Output format")
-    parser.add_argument("--coverage", action="store_true", help="Print the rule coverage table")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``selfslo test-rules``: prints the report, returns 0 or 1."""
-    report = run_rule_tests(list(args.files), semantics=args.semantics, run=args.run,
-                            ignore_unknown_fields=args.ignore_unknown_fields)
-    if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        text = report.format_text()
-        print(text, file=sys.stdout if report.passed else sys.stderr)
-        if args.coverage:
-            print(report.coverage.format_table())
-    return report.exit_code
 
 

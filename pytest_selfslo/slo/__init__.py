@@ -2,37 +2,10 @@
 
     >>> from pytest_selfslo.slo import DEFAULT_SLO_SPEC
     >>> DEFAULT_SLO_SPEC.objectives[0].metric
-    'coherence'
+    'self_coherence'
 """
 
 from __future__ import annotations
 
-from pytest_selfslo.slo.spec import (
-    DEFAULT_SLO_SPEC,
-    PERCENTILES,
-    SCORE_NAMES,
-    Objective,
-    ObjectiveResult,
-    SLOReport,
-    SLOSpec,
-    dump_slo_spec,
-    evaluate,
-    evaluate_columns,
-    load_slo_spec,
-    parse_duration,
-)
-
-__all__ = [
-    "DEFAULT_SLO_SPEC",
-    "PERCENTILES",
-    "SCORE_NAMES",
-    "Objective",
-    "ObjectiveResult",
-    "SLOReport",
-    "SLOSpec",
-    "dump_slo_spec",
-    "evaluate",
-    "evaluate_columns",
-    "load_slo_spec",
-    "parse_duration",
-]
+from pytest_selfslo.slo.spec import *  # noqa: F403  (the public face re-exports exactly the names below)
+from pytest_selfslo.slo.spec import __all__ as __all__

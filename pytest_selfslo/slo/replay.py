@@ -21,9 +21,7 @@ than a second.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,28 +31,25 @@ from typing import IO, Any
 
 import orjson
 
+from pytest_selfslo._core.atomicio import atomic_write_bytes
 from pytest_selfslo._core.errors import InputError
 from pytest_selfslo.heartbeat.logio import read_heartbeats
 from pytest_selfslo.heartbeat.model import SCORES, Heartbeat
 from pytest_selfslo.heartbeat.scan import scan_heartbeats
-from pytest_selfslo.heartbeat.scenarios import count_arg
 from pytest_selfslo.slo.spec import (
     DEFAULT_SLO_SPEC,
     SLOReport,
     SLOSpec,
     evaluate,
     evaluate_columns,
-    load_slo_spec,
 )
 
 __all__ = [
     "DEFAULT_FILE",
     "DEFAULT_SNAPSHOT",
     "ReplayResult",
-    "configure",
     "format_text",
     "replay",
-    "run",
     "save_snapshot",
     "supports_emoji",
 ]
@@ -178,8 +173,6 @@ class _Seen:
 def save_snapshot(result: ReplayResult, path: str | Path = DEFAULT_SNAPSHOT,
                   now: float | None = None) -> Path:
     """Write the snapshot atomically (temp file, fsync, rename); returns the path."""
-    from pytest_selfslo._core.atomicio import atomic_write_bytes
-
     target = Path(path)
     atomic_write_bytes(target, orjson.dumps(result.snapshot(now), option=orjson.OPT_INDENT_2)
                        + b"\n")
@@ -242,74 +235,8 @@ def format_text(result: ReplayResult, emoji: bool = False) -> str:
     return "\n".join(lines)
 
 
-class _Progress:
-    """``[#####.....]  42%`` on a TTY stderr, drawn only once a scan passes one second."""
-
-    def __init__(self, stream: IO[str], delay: float = 1.0, width: int = 30) -> None:
-        self.stream = stream
-        self.delay = delay
-        self.width = width
-        self.started = time.monotonic()
-        self.drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if time.monotonic() - self.started < self.delay or total <= 0:
-            return
-        frac = min(done / total, 1.0)
-        filled = int(frac * self.width)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} "
-                          f"{done >> 20}/{total >> 20} MiB")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * (self.width + 30) + "\r")
-            self.stream.flush()
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 # ---------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``selfslo replay``."""
-    parser.add_argument("--file", default=DEFAULT_FILE,
-                        help=f"Heartbeat log, JSON Lines (default {DEFAULT_FILE})")
-    parser.add_argument("--count", type=count_arg, default=DEFAULT_COUNT,
-                        help=f"Analyse the last N heartbeats, 0 = all (default {DEFAULT_COUNT})")
-    parser.add_argument("--token", default=None, help="Only heartbeats of this token_id")
-    parser.add_argument("--slo", default=None,
-                        help="SLO spec YAML (default: the built-in Phase C targets)")
-    parser.add_argument("--json", action="store_true", help="Print the report as JSON")
-    parser.add_argument("--save-snapshot", nargs="?", const=DEFAULT_SNAPSHOT, default=None,
-                        metavar="PATH",
-                        help=f"Also write the snapshot atomically (default {DEFAULT_SNAPSHOT})")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the replay; 0 pass, 1 an SLO failed, 2 is raised as InputError/OSError."""
-    spec = load_slo_spec(args.slo) if args.slo else DEFAULT_SLO_SPEC
-    progress = _Progress(sys.stderr) if args.count == 0 and _isatty(sys.stderr) else None
-    try:
-        result = replay(args.file, args.count, args.token, spec, progress=progress)
-    finally:
-        if progress is not None:
-            progress.close()
-    if args.json:
-        sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode()
-                         + "\n")
-    else:
-        print(format_text(result, emoji=supports_emoji(sys.stdout)))
-    if args.save_snapshot:
-        saved = save_snapshot(result, args.save_snapshot)
-        print(f"snapshot written to {saved}", file=sys.stderr)
-    return 0 if result.passed else 1

@@ -4,7 +4,8 @@ Rules (drift check), replay, the canary tuner and the operator API all read
 the targets from an :class:`SLOSpec`, normally :data:`DEFAULT_SLO_SPEC` or one
 loaded with :func:`load_slo_spec`, so a target is changed in exactly one place.
 
-    >>> report = evaluate(DEFAULT_SLO_SPEC, heartbeats)      # doctest: +SKIP
+    >>> from pytest_selfslo.heartbeat import generate_heartbeats
+    >>> report = evaluate(DEFAULT_SLO_SPEC, generate_heartbeats("stress_spike", 100))
     >>> report.slo_status()
     {'coherence_slo': True, 'continuity_slo': True, 'stress_slo': False}
 
@@ -31,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
 
 from pytest_selfslo._core.durations import parse_duration as parse_duration_ms
 from pytest_selfslo._core.errors import SLOSpecError
@@ -218,8 +221,6 @@ _TYPE_NAMES = {str: "a string", list: "a list", (int, float): "a number", dict: 
 
 def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
     """Map dotted key paths (``objectives[0].target``) to 1-based YAML line numbers."""
-    import yaml
-
     lines: dict[str, int] = {prefix: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -319,8 +320,6 @@ def load_slo_spec(path: str | Path) -> SLOSpec:
     unknown keys are rejected so that a typo (``taget:``) cannot silently fall
     back to a default.
     """
-    import yaml
-
     path_text = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -347,8 +346,6 @@ def load_slo_spec(path: str | Path) -> SLOSpec:
 
 def dump_slo_spec(spec: SLOSpec) -> str:
     """YAML text that :func:`load_slo_spec` reads back to an equal spec."""
-    import yaml
-
     return str(yaml.safe_dump(spec.to_dict(), sort_keys=False, default_flow_style=False))
 
 
@@ -442,7 +439,7 @@ def evaluate_columns(spec: SLOSpec, scores: Mapping[str, Sequence[float] | Any])
     The columnar full scan of ``selfslo replay --count 0`` uses this directly,
     so millions of heartbeats never become objects.
     """
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 (numpy only for column evaluation; the canary hot path imports this module)
 
     columns = [np.ascontiguousarray(scores[s], dtype=np.float64) for s in SCORE_NAMES] \
         if scores else [np.empty(0)] * len(SCORE_NAMES)

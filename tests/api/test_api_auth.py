@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo._core.errors import ConfigError
 from pytest_selfslo.api.app import ApiConfig

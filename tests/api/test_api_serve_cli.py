@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_selfslo.api.server import free_port
+from pytest_selfslo._core.net import free_port
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.cli import main
 

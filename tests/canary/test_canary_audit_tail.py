@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo._core.errors import AuditChainError
 from pytest_selfslo.canary import audit as audit_module

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import mmh3
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo.canary import runtime
 from pytest_selfslo.canary.bucketing import bucket, bucket_fraction, is_active

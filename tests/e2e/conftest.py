@@ -19,7 +19,7 @@ from pytest_selfslo.api.server import serve_in_thread
 from pytest_selfslo.heartbeat import Heartbeat, generate_heartbeats
 from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 from pytest_selfslo.plugin import get_settings
-from pytest_selfslo.prometheus.client import PrometheusServer, start_prometheus
+from pytest_selfslo.prometheus import PrometheusServer, start_prometheus
 from pytest_selfslo.prometheus.managed import DockerPrometheus, LocalPrometheus, ManagedPrometheus
 
 TOKEN = "e2e-token-0123456789abcdef"

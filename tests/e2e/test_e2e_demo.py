@@ -14,7 +14,7 @@ import pytest
 from pytest_selfslo._core.errors import ConfigError, PrometheusUnavailable
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.cli import demo
-from pytest_selfslo.prometheus.client import availability
+from pytest_selfslo.prometheus import availability
 
 
 def parse(*argv: str) -> argparse.Namespace:

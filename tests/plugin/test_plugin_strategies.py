@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, find, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, find, given, settings, strategies as st
 
 from pytest_selfslo.heartbeat import Heartbeat
 from pytest_selfslo.plugin import canary_strategies, strategies

@@ -22,7 +22,7 @@ from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.domain import is_counter_name, metric_info
 from pytest_selfslo.lint.findings import Finding
-from pytest_selfslo.lint.loader import Field, Rule, RuleFile
+from pytest_selfslo.lint.model import Field, Rule, RuleFile
 from pytest_selfslo.lint.promql_walk import (
     COMPARISONS,
     ExprIndex,
@@ -92,7 +92,7 @@ def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
 
     They depend on the expression (and the scrape interval) only, so a run
     computes them once per distinct expression and
-    :func:`.checks_structure.check_file` turns them into each rule's findings.
+    :func:`.checks.structure.check_file` turns them into each rule's findings.
     ``text`` only lets checks skip what the source cannot contain: a regex
     matcher needs ``=~``/``!~`` (a ``~``), ``absent`` its name.
     """

@@ -2,8 +2,8 @@
 and :func:`check_file`, the one pass over a file's rules that runs every rule check.
 
 These need no PromQL knowledge beyond the per-expression facts of
-:func:`.checks_promql.expr_facts`; the PromQL checks live in
-:mod:`.checks_promql`. A check's helper here is called only for a rule that
+:func:`.checks.promql.expr_facts`; the PromQL checks live in
+:mod:`.checks.promql`. A check's helper here is called only for a rule that
 has the problem and yields its finding; disable comments are honoured by
 :meth:`RuleFile.finding`, which returns None for a disabled code.
 """
@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from pytest_selfslo._core.errors import TemplateError
 from pytest_selfslo.lint.checks.promql import (
     dropped_label_findings,
     expr_facts,
@@ -23,7 +24,8 @@ from pytest_selfslo.lint.checks.promql import (
 )
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.findings import Finding
-from pytest_selfslo.lint.loader import Field, Rule, RuleFile
+from pytest_selfslo.lint.model import Field, Rule, RuleFile
+from pytest_selfslo.template.parse import parse_template
 
 __all__ = ["check_file", "markdown_anchors", "runbook_candidates"]
 
@@ -44,9 +46,9 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
 
     One pass instead of one per check: the per-rule work is a few dictionary
     reads, and what depends on the expression only (SL030-SL035) is computed
-    once per distinct expression of the run (``ctx.expr_problems``, :func:`.checks_promql.expr_facts`). SL036
+    once per distinct expression of the run (``ctx.expr_problems``, :func:`.checks.promql.expr_facts`). SL036
     needs the unit tests' series and runs separately
-    (:func:`.checks_promql.check_vector_matching`).
+    (:func:`.checks.promql.check_vector_matching`).
     """
     out = _duplicates(rf)
     allowed = ", ".join(sorted(ctx.severities))
@@ -250,8 +252,6 @@ def _template_findings(rf: RuleFile, rule: Rule, kind: str, name: str, fld: Fiel
 
     Whether a template parses depends on its text only (the name is only quoted
     in the error), so ``known`` remembers each text's verdict for the run."""
-    from pytest_selfslo._core.errors import TemplateError
-    from pytest_selfslo.template.parse import parse_template
 
     text = fld.value
     try:

@@ -9,25 +9,25 @@ the selector's matchers).
 
 Implementations live in modules split by concern:
 
-* :mod:`.fn_rate`       rate increase delta irate idelta deriv predict_linear
+* :mod:`.rate`       rate increase delta irate idelta deriv predict_linear
                         changes resets double_exponential_smoothing
-* :mod:`.fn_over_time`  the ``*_over_time`` family, absent_over_time
-* :mod:`.fn_math`       element-wise math and trig, clamp*, round, scalar,
+* :mod:`.over_time`  the ``*_over_time`` family, absent_over_time
+* :mod:`.mathops`       element-wise math and trig, clamp*, round, scalar,
                         vector, pi, max_of/min_of, start/end/range/step
-* :mod:`.fn_time`       time, timestamp and the UTC calendar functions
-* :mod:`.fn_labels`     label_replace label_join sort* absent
-* :mod:`.fn_histogram`  histogram_quantile(s)/histogram_fraction (classic buckets)
+* :mod:`.timefns`       time, timestamp and the UTC calendar functions
+* :mod:`.labels`     label_replace label_join sort* absent
+* :mod:`.histograms`  histogram_quantile(s)/histogram_fraction (classic buckets)
 
 Semantics (``EvalContext.semantics``): "3" follows Prometheus 3.x; "2"
 switches every function-level difference to Prometheus 2.x:
 
 * rate/increase extrapolation: the counter zero point is applied before the
-  1.1-interval threshold (3.x: after capping) (:mod:`.fn_rate`);
+  1.1-interval threshold (3.x: after capping) (:mod:`.rate`);
 * ``avg_over_time``: Kahan-compensated incremental mean (3.x: direct mean)
-  (:mod:`.fn_over_time`);
+  (:mod:`.over_time`);
 * ``label_replace``/``label_join``: label names must match
   ``[a-zA-Z_][a-zA-Z0-9_]*`` (3.x: any UTF-8), and ``.`` in the regex does not
-  match a newline (3.x wraps it in ``(?s:...)``) (:mod:`.fn_labels`);
+  match a newline (3.x wraps it in ``(?s:...)``) (:mod:`.labels`);
 * ``histogram_fraction`` ignores classic buckets (2.x: native histograms only).
 
 Against promtool 2.42, 2,686 instant evaluations of every function on
@@ -49,10 +49,12 @@ from collections.abc import Callable, Sequence
 import promql_parser
 
 from pytest_selfslo._core.errors import PromQLUnsupportedError
-from pytest_selfslo.promql.functions import labels as fn_labels
-from pytest_selfslo.promql.functions import mathops as fn_math
-from pytest_selfslo.promql.functions import rate as fn_rate
-from pytest_selfslo.promql.functions import timefns as fn_time
+from pytest_selfslo.promql.functions import (
+    labels as fn_labels,
+    mathops as fn_math,
+    rate as fn_rate,
+    timefns as fn_time,
+)
 from pytest_selfslo.promql.functions.histograms import (
     NATIVE_ONLY,
     fn_histogram_fraction,

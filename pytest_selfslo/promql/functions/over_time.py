@@ -1,7 +1,7 @@
 """The ``*_over_time`` family: aggregations of each series over each step's window.
 
 All functions are vectorised over every (series, step) window with
-:class:`~.fn_windows.Windows`; sequential algorithms (Kahan sums, the
+:class:`~.windows.Windows`; sequential algorithms (Kahan sums, the
 overflow-safe mean, Welford variance, min/max with NaN rules) are replayed
 column by column so results are bit-identical to Prometheus'.
 ``last_over_time``/``first_over_time`` keep the metric name (they act like an

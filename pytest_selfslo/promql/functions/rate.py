@@ -3,7 +3,7 @@
 rate, increase, delta (``extrapolatedRate``), irate, idelta (last two
 samples), deriv, predict_linear (least squares with Kahan sums), changes,
 resets and double_exponential_smoothing -- each vectorised over all
-(series, step) windows with :class:`~.fn_windows.Windows`.
+(series, step) windows with :class:`~.windows.Windows`.
 
 Semantics differences implemented (``EvalContext.semantics``):
 

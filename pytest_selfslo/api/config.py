@@ -1,0 +1,67 @@
+"""Configuration of the operator API: where the heartbeats and the canary state live, auth, limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_selfslo._core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pytest_selfslo.canary.policy import CanaryPolicy
+    from pytest_selfslo.metrics.exporter import SelfMetricsExporter
+    from pytest_selfslo.slo.spec import SLOSpec
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiConfig"]
+
+#: request bodies above this many bytes are refused with 413
+DEFAULT_MAX_BODY_BYTES = 16 * 1024
+_FALSY = {"0", "off", "false", "no"}
+
+
+@dataclasses.dataclass
+class ApiConfig:
+    """Everything the API needs; every collaborator has a default.
+
+    ``slo_spec`` and ``policy`` take an object or a YAML path (``None`` = the
+    built-in default). ``token``/``token_file``/``SELFSLO_API_TOKEN`` are
+    tried in that order (see :mod:`.auth`). ``enabled`` ``None`` reads
+    ``AURIS_SELF`` once at start-up. ``exporter`` ``None`` serves the
+    process-wide exporter that :func:`~pytest_selfslo.update_self_metrics`
+    feeds (:func:`~pytest_selfslo.metrics.exporter.default_exporter`).
+    """
+
+    heartbeats: str | Path = Path("data/identity.jsonl")
+    window: int = 50
+    state_dir: str | Path = Path("data")
+    slo_spec: SLOSpec | str | Path | None = None
+    policy: CanaryPolicy | str | Path | None = None
+    token: str | None = None
+    token_file: str | Path | None = None
+    insecure_no_auth: bool = False
+    exporter: SelfMetricsExporter | None = None
+    enabled: bool | None = None
+    initial_sampling: float | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    audit_limit: int = 20
+
+    def __post_init__(self) -> None:
+        self.heartbeats = Path(self.heartbeats)
+        self.state_dir = Path(self.state_dir)
+        checks = (
+            ("window", self.window, 1, 1_000_000),
+            ("max_body_bytes", self.max_body_bytes, 64, 16 * 1024 * 1024),
+            ("audit_limit", self.audit_limit, 1, 10_000),
+        )
+        for name, value, low, high in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"ApiConfig.{name}: expected an integer in "
+                                  f"[{low}, {high}], got {value!r}")
+
+    def resolved_enabled(self) -> bool:
+        """``enabled``, or ``AURIS_SELF`` (unset or anything but off/0/false/no = on)."""
+        if self.enabled is not None:
+            return self.enabled
+        return os.environ.get("AURIS_SELF", "on").strip().lower() not in _FALSY

@@ -1,0 +1,18 @@
+"""argparse helpers shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["count_arg"]
+
+
+def count_arg(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 0 (``generate -n``, ``replay --count``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0, got {value}")
+    return value

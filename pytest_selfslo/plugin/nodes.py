@@ -1,0 +1,90 @@
+"""The building blocks of ``--self-slo`` items: the item base class, failures, names, settings.
+
+Shared by every item module (:mod:`.items`, :mod:`.canary_items`) and the
+collector (:mod:`.collect`), which imports those; this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_selfslo._core.errors import SelfSloError
+from pytest_selfslo.plugin.config import SelfSloSettings, get_settings
+from pytest_selfslo.plugin.fixtures import load_configured_spec
+from pytest_selfslo.slo.spec import SLOSpec
+
+#: attribute of a TestReport carrying an item's SELF data (survives xdist serialisation)
+REPORT_ATTR = "selfslo"
+
+
+class SelfSloFailure(Exception):
+    """A check failed; the message is the whole, readable failure (no traceback shown)."""
+
+
+class SelfSloLintWarning(pytest.PytestWarning):
+    """A rule-linter finding below error severity (shown in the warnings summary)."""
+
+
+class SelfSloItem(pytest.Item):
+    """Base of every --self-slo item: failures print the check's message, not a traceback."""
+
+    kind = "selfslo"
+
+    def __init__(self, *, name: str, parent: pytest.Collector, check: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, parent=parent, **kwargs)
+        self._check = check
+        #: JSON-ready data this item adds to its report (coverage, details)
+        self.selfslo_data: dict[str, Any] = {"kind": self.kind}
+
+    def runtest(self) -> None:
+        self._check(self)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, (SelfSloFailure, AssertionError)):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, SelfSloError):
+            return f"{type(excinfo.value).__name__}: {excinfo.value}"
+        # an unexpected error: a short traceback through our code only, not pytest's internals
+        ours = excinfo.traceback.filter(lambda entry: "pytest_selfslo" in str(entry.path))
+        if ours:
+            excinfo.traceback = ours
+        return str(excinfo.getrepr(style="short", chain=False))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.kind} {self.nodeid}"
+
+
+def settings_of(node: pytest.Item | pytest.Collector) -> SelfSloSettings:
+    """The run's resolved settings, from any node."""
+    return get_settings(node.config)
+
+
+def promtool_available(settings: SelfSloSettings) -> bool:
+    """Whether rule files are also checked by a real ``promtool`` (``auto``/``local`` modes)."""
+    return settings.prometheus in ("auto", "local") and shutil.which("promtool") is not None
+
+
+def warn_lint(message: str) -> None:
+    """Surface a non-error lint finding in pytest's warnings summary."""
+    warnings.warn(SelfSloLintWarning(message), stacklevel=2)
+
+
+_UNSAFE = re.compile(r"[\[\]:\n\r\t]+")
+
+
+def item_name(text: str) -> str:
+    """A node-id-safe name: no ``::``, brackets or newlines (junit/xdist friendly)."""
+    return _UNSAFE.sub(" ", text).strip() or "unnamed"
+
+
+def configured_spec(config: pytest.Config) -> SLOSpec:
+    """The SLO spec this run uses (``--self-slo-slo``, else the built-in one)."""
+    return load_configured_spec(config)

@@ -1,0 +1,116 @@
+"""Series notation: accept and reject cases (promtool / promqltest expanding notation)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pytest_selfslo._core.errors import SeriesNotationError
+from pytest_selfslo.promql.series import parse_series_line, parse_series_values
+from pytest_selfslo.promql.values import is_stale_marker
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1+2x3", [1.0, 3.0, 5.0, 7.0]),
+        ("10-1x2", [10.0, 9.0, 8.0]),
+        ("5x2", [5.0, 5.0, 5.0]),
+        ("-1-2x1", [-1.0, -3.0]),
+        ("_", [None]),
+        ("_x3", [None, None, None]),
+        ("1 _ 2", [1.0, None, 2.0]),
+        ("1e3 1.5E-1 .5", [1000.0, 0.15, 0.5]),
+        ("52+0x2", [52.0, 52.0, 52.0]),  # x is repetition, never hex
+        ("Inf -Inf +inf", [math.inf, -math.inf, math.inf]),
+        ("1m", [60.0]),
+        ("1e+2+1x1", [100.0, 101.0]),
+        ("", []),
+    ],
+)
+def test_accepts(text: str, expected: list[float | None]) -> None:
+    assert parse_series_values(text) == expected
+
+
+def test_repeated_addition_matches_promtool_rounding() -> None:
+    # 0.1 added repeatedly differs from 0.1 * i in the last bit; promtool adds.
+    values = parse_series_values("0+0.1x3")
+    acc = 0.0
+    expected = []
+    for _ in range(4):
+        expected.append(acc)
+        acc += 0.1
+    assert values == expected
+
+
+def test_nan_and_stale() -> None:
+    nan, stale = parse_series_values("NaN stale")
+    assert nan is not None and math.isnan(nan) and not is_stale_marker(nan)
+    assert stale is not None and is_stale_marker(stale)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("1 2 abc", "token 'abc' at column 5"),
+        ("1+2", "needs a repetition count"),
+        ("1+x3", "token '1+x3' at column 1"),
+        ("stale+1x2", "'stale' cannot be incremented"),
+        ("1 {{schema:0 sum:1}}", "native histograms are not supported"),
+        ("1x99999999999", "repetition"),
+    ],
+)
+def test_rejects(text: str, fragment: str) -> None:
+    with pytest.raises(SeriesNotationError) as info:
+        parse_series_values(text)
+    assert fragment in str(info.value)
+
+
+def test_series_line() -> None:
+    labels, values = parse_series_line('http_requests{job="api", path="/a b}"}  0+10x2 _')
+    assert labels == (("__name__", "http_requests"), ("job", "api"), ("path", "/a b}"))
+    assert values == [0.0, 10.0, 20.0, None]
+    labels, values = parse_series_line('{__name__="up"} 1')
+    assert labels == (("__name__", "up"),) and values == [1.0]
+    assert parse_series_line("up")[1] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ('up{job=~"a"} 1', "must use '='"),
+        ("up{job= 1", "unterminated"),
+        ('up{job="a"} 1 x', "series up{job=\"a\"}: invalid series values"),
+        ("1 + 2", "invalid series descriptor"),
+    ],
+)
+def test_series_line_rejects(line: str, fragment: str) -> None:
+    with pytest.raises(SeriesNotationError) as info:
+        parse_series_line(line)
+    assert fragment in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just("stale"),
+                          st.floats(allow_nan=False, allow_infinity=True)), max_size=20))
+def test_roundtrip_of_plain_values(items: list[float | str | None]) -> None:
+    text = " ".join("_" if v is None else "stale" if v == "stale" else repr(v).replace("inf", "Inf")
+                    for v in items)
+    parsed = parse_series_values(text)
+    assert len(parsed) == len(items)
+    for got, want in zip(parsed, items, strict=True):
+        if want == "stale":
+            assert got is not None and is_stale_marker(got)
+        else:
+            assert got == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(-100, 100), st.integers(-20, 20), st.integers(0, 30))
+def test_expansion_matches_definition(start: int, step: int, times: int) -> None:
+    sign = "+" if step >= 0 else "-"
+    values = parse_series_values(f"{start}{sign}{abs(step)}x{times}")
+    assert values == [float(start + k * step) for k in range(times + 1)]
+    assert parse_series_values(f"_x{times}") == [None] * times

@@ -1,0 +1,135 @@
+"""In-memory storage: loading, ordering, matchers with RE2 semantics."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.values import is_stale_marker
+
+
+@pytest.fixture
+def store() -> Storage:
+    s = Storage()
+    s.load(
+        """
+        up{job="api", instance="a"} 1 1 _ 0 stale
+        up{job="db", instance="b"}  1x4
+        up{job="a\\nb"}             1
+        other{job="api"}            5
+        """,
+        interval_ms=60_000,
+    )
+    return s
+
+
+def _jobs(store: Storage, *matchers: LabelMatcher) -> list[str]:
+    return [dict(labels).get("job", "") for labels, _, _ in store.select(list(matchers))]
+
+
+def test_load_skips_gaps_and_keeps_stale(store: Storage) -> None:
+    [(_, t, v)] = store.select([LabelMatcher("__name__", "=", "up"),
+                                LabelMatcher("instance", "=", "a")])
+    assert t.tolist() == [0, 60_000, 180_000, 240_000]
+    assert v[:3].tolist() == [1.0, 1.0, 0.0] and is_stale_marker(float(v[3]))
+
+
+def test_select_time_range_is_inclusive(store: Storage) -> None:
+    [(_, t, _)] = store.select([LabelMatcher("instance", "=", "b")], 60_000, 180_000)
+    assert t.tolist() == [60_000, 120_000, 180_000]
+
+
+@pytest.mark.parametrize(
+    ("matcher", "jobs"),
+    [
+        (LabelMatcher("job", "=", "api"), ["api", "api"]),
+        (LabelMatcher("job", "!=", "api"), ["a\nb", "db"]),
+        (LabelMatcher("job", "=~", "ap"), []),            # fully anchored
+        (LabelMatcher("job", "=~", "a.*"), ["a\nb", "api", "api"]),  # . matches newline
+        (LabelMatcher("job", "!~", "a.*|d.*"), []),
+        (LabelMatcher("instance", "=", ""), ["a\nb", "api"]),  # unset label equals ""
+        (LabelMatcher("instance", "=~", ".+"), ["api", "db"]),
+    ],
+)
+def test_matchers(store: Storage, matcher: LabelMatcher, jobs: list[str]) -> None:
+    assert sorted(_jobs(store, matcher)) == jobs
+
+
+def test_out_of_order_writes_sorted_and_last_write_wins() -> None:
+    s = Storage()
+    s.add_samples({"__name__": "x"}, [20, 10], [2.0, 1.0])
+    s.add_samples((("__name__", "x"),), [10, 30], [9.0, 3.0])
+    [(_, t, v)] = s.select([LabelMatcher("__name__", "=", "x")])
+    assert t.tolist() == [10, 20, 30] and v.tolist() == [9.0, 2.0, 3.0]
+    s.clear()
+    assert len(s) == 0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        ("(a)\\1", "backreferences"),
+        ("(?=a)a", "lookaround"),
+        ("(?<!a)b", "lookaround"),
+        ("(?>a)", "atomic groups"),
+        ("(", "invalid regular expression '('"),
+    ],
+)
+def test_rejects_non_re2_regex(pattern: str, fragment: str) -> None:
+    with pytest.raises(PromQLEvalError) as info:
+        LabelMatcher("job", "=~", pattern)
+    assert fragment in str(info.value)
+
+
+def test_escaped_backslash_is_not_a_backreference() -> None:
+    assert LabelMatcher("job", "=~", "a\\\\1").matches("a\\1")
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(PromQLEvalError, match="invalid label matcher operator '=='"):
+        LabelMatcher("job", "==", "a")
+    with pytest.raises(ValueError, match="equal-length"):
+        Storage().add_samples({"a": "b"}, [1, 2], [1.0])
+    with pytest.raises(ValueError, match="interval must be positive"):
+        Storage().load("x 1", 0)
+
+
+_VALUES = ["", "a", "b", "ab", "a\nb"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(series=st.lists(st.dictionaries(st.sampled_from(["job", "env"]), st.sampled_from(_VALUES[1:]),
+                                       max_size=2), min_size=1, max_size=6),
+       matchers=st.lists(st.tuples(st.sampled_from(["job", "env", "__name__"]),
+                                   st.sampled_from(["=", "!=", "=~", "!~"]),
+                                   st.sampled_from([*_VALUES, "a.*", ".+", "a|b", "(?i)A"])),
+                         max_size=3))
+def test_select_equals_brute_force(series: list[dict[str, str]],
+                                   matchers: list[tuple[str, str, str]]) -> None:
+    import re
+    store = Storage()
+    for i, labels in enumerate(series):
+        store.add_samples({**labels, "__name__": "m", "i": str(i)}, [0], [1.0])
+    got = {dict(labels)["i"] for labels, _, _ in store.select(
+        [LabelMatcher(n, op, v) for n, op, v in matchers])}
+
+    def ok(labels: dict[str, str], name: str, op: str, value: str) -> bool:
+        actual = labels.get(name, "")
+        if op in ("=", "!="):
+            return (actual == value) == (op == "=")
+        hit = re.fullmatch(value, actual, re.DOTALL) is not None
+        return hit == (op == "=~")
+
+    want = {str(i) for i, labels in enumerate(series)
+            if all(ok({**labels, "__name__": "m"}, n, op, v) for n, op, v in matchers)}
+    assert got == want
+
+
+def test_load_start_offset_and_listing() -> None:
+    s = Storage()
+    s.load('b{x="1"} 1 _ 3\na 7', interval_ms=30_000, start_ms=1_000)
+    assert s.series_labels() == [(("__name__", "a"),), (("__name__", "b"), ("x", "1"))]
+    [(_, t, v)] = s.select([LabelMatcher("__name__", "=", "b")])
+    assert t.tolist() == [1_000, 61_000] and v.tolist() == [1.0, 3.0]
