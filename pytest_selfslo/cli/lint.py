@@ -3,7 +3,11 @@
 Prints one finding per line (``file:line:col CODE message``), a summary on
 stderr, and exits 1 when any finding is an error (warnings alone exit 0).
 ``--slo``/``--policy`` add the drift check against that spec/policy file, or
-against the built-in defaults when given the word ``default``.
+against the built-in defaults when given the word ``default``. The lint
+configuration is the project's (``[tool.selfslo.lint]`` or the
+``selfslo_lint_*`` ini keys, found like pytest finds its ini file; see
+:mod:`pytest_selfslo.lint.config`), so this command and ``pytest --self-slo``
+report the same findings; the options below override single keys.
 """
 
 from __future__ import annotations
@@ -35,11 +39,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Check drift against this canary policy YAML ('default': built-in)")
     parser.add_argument("--disable", metavar="CODE", action="append", default=[],
                         help="Turn a check off (id or name; repeat or comma-separate)")
-    parser.add_argument("--scrape-interval", metavar="DURATION", default="1m",
+    parser.add_argument("--scrape-interval", metavar="DURATION", default=None,
                         help="Scrape interval the short-range check assumes (default 1m)")
-    parser.add_argument("--severities", metavar="LIST", default="critical,warning,info",
+    parser.add_argument("--severities", metavar="LIST", default=None,
                         help="Allowed severity label values, comma-separated "
                              "(default critical,warning,info)")
+    parser.add_argument("--domain", choices=("auto", "on", "off"), default=None,
+                        help="SELF domain checks: auto (when the rules use SELF metrics or "
+                             "--slo/--policy is given), on, off")
+    parser.add_argument("--config", metavar="FILE",
+                        help="Read the lint configuration from FILE (pyproject.toml or an "
+                             "ini file) instead of the project's")
+    parser.add_argument("--prometheus", metavar="URL",
+                        help="Ask this Prometheus server's metadata which metrics are gauges "
+                             "(SL030)")
     parser.add_argument("--root", metavar="DIR",
                         help="Repository root for runbook links (default: nearest .git/pyproject)")
     parser.add_argument("--cache-dir", metavar="DIR",
@@ -88,6 +101,30 @@ def format_findings(findings: Sequence[Finding], fmt: str) -> str:
     return "\n".join(f.format() for f in findings)
 
 
+def _common_dir(paths: Sequence[str]) -> str:
+    """Where to look for the project's configuration: the paths' common directory."""
+    import os
+
+    absolute = [os.path.abspath(p) for p in paths]
+    try:
+        return os.path.commonpath(absolute)
+    except ValueError:
+        return os.getcwd()
+
+
+def _metric_types(url: str, err: TextIO) -> dict[str, str]:
+    """The server's metric types; a server that does not answer is a warning, not an error."""
+    from pytest_selfslo._core.errors import PrometheusError
+    from pytest_selfslo.prometheus.client import metric_types
+
+    try:
+        return metric_types(url)
+    except PrometheusError as exc:
+        print(f"selfslo lint: warning: no metric metadata from {url}: {exc}; "
+              "SL030 decides from names and this repository only", file=err)
+        return {}
+
+
 def _list_checks(out: TextIO) -> int:
     for check in CHECKS.values():
         print(f"{check.code}  {check.name:<24} {check.severity.value:<8} {check.summary}",
@@ -107,15 +144,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         disabled = resolve_codes(c for item in args.disable for c in item.split(","))
     except ValueError as exc:
         raise ConfigError(f"--disable: {exc}") from None
+    from pytest_selfslo.lint.config import find_lint_config, load_lint_config
     from pytest_selfslo.lint.runner import has_errors, lint_paths
 
+    config = (load_lint_config(args.config) if args.config
+              else find_lint_config(_common_dir(args.paths)))
+    if args.domain is not None:
+        config = config.replace(domain=args.domain)
     findings = lint_paths(
         args.paths, slo=_load_spec(args.slo), policy=_load_policy(args.policy),
-        disabled=disabled, root=args.root, scrape_interval=to_seconds(args.scrape_interval),
+        disabled=disabled, root=args.root,
+        scrape_interval=(to_seconds(args.scrape_interval) if args.scrape_interval is not None
+                         else None),
         slo_path=args.slo if args.slo not in (None, "default") else None,
         policy_path=args.policy if args.policy not in (None, "default") else None,
-        cache_dir=args.cache_dir,
-        severities=[v.strip() for v in args.severities.split(",") if v.strip()])
+        cache_dir=args.cache_dir, config=config,
+        metric_types=_metric_types(args.prometheus, err) if args.prometheus else None,
+        severities=([v.strip() for v in args.severities.split(",") if v.strip()]
+                    if args.severities is not None else None))
     text = format_findings(findings, args.format)
     if text:
         print(text, file=out)

@@ -28,25 +28,36 @@ class LintContext:
 
     ``root`` is the repository the runbook links are resolved against (None:
     found from each file's location); ``known_series`` maps a rule file path
-    to the label sets of the unit-test input series that load it (SL036).
+    to the label sets of the unit-test input series that load it, one list per
+    ``tests[]`` entry (SL036: series of independent test groups never meet).
     """
 
     root: Path | None = None
     scrape_interval: float = DEFAULT_SCRAPE_INTERVAL
     severities: frozenset[str] = DEFAULT_SEVERITIES
-    known_series: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    #: annotations SL022 requires on every alert
+    required_annotations: tuple[str, ...] = ("summary", "runbook_url")
+    #: whether the SELF domain facts (metric domains, SELF gauges) apply
+    self_domain: bool = True
+    #: metric name -> type from a Prometheus server's ``/api/v1/metadata`` (SL030)
+    metric_types: dict[str, str] = field(default_factory=dict)
+    known_series: dict[str, list[list[dict[str, str]]]] = field(default_factory=dict)
     #: names of every test file that supplied series, for messages
     series_sources: dict[str, str] = field(default_factory=dict)
+    #: rule file path -> metric -> how its unit tests' values look ("counter"/"gauge") (SL030)
+    series_shapes: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    #: rule file path -> metric -> where the file uses it as a gauge (deriv(), delta()...) (SL030)
+    gauge_uses: dict[str, dict[str, str]] = field(default_factory=dict)
     #: per-run memo, template text -> whether it parses (rule files repeat templates;
     #: kept here, not in a module cache, so every run starts cold and nothing goes stale)
     template_ok: dict[str, bool] = field(default_factory=dict)
     #: per-run memo, template text -> the label names it reads, in order of use
     template_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: per-run memo, expression text -> (its SL030-SL035 problems as ``checks_promql.Problem``,
-    #: has a threshold, has a condition); they depend on the text and ``scrape_interval``
-    #: only, both fixed for a run
-    expr_problems: dict[str, tuple[list[tuple[str, str, str]], bool, bool]] = field(
-        default_factory=dict)
+    #: per-run memo, expression text -> its ``checks_promql.Facts`` (SL030-SL035 problems,
+    #: has a threshold, has a condition, gauge-function uses); they depend on the text,
+    #: ``scrape_interval`` and ``self_domain`` only, all fixed for a run
+    expr_problems: dict[str, tuple[list[tuple[str, str, str]], bool, bool,
+                                   tuple[tuple[str, str], ...]]] = field(default_factory=dict)
 
     def root_for(self, path: str) -> Path:
         """Repository root used for ``path``'s runbook links."""

@@ -9,10 +9,21 @@ a gauge) and the dashboard test (only known metrics) take those facts from.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["KNOWN_METRICS", "SELF_GAUGES", "MetricInfo", "is_counter_name", "metric_info"]
+__all__ = [
+    "GENERIC_METRICS",
+    "KNOWN_METRICS",
+    "SELF_GAUGES",
+    "SELF_METRICS",
+    "MetricInfo",
+    "counter_part",
+    "is_counter_name",
+    "metric_info",
+    "text_uses_self_metrics",
+]
 
 MetricType = Literal["gauge", "counter", "histogram", "summary", "unknown"]
 
@@ -49,12 +60,32 @@ KNOWN_METRICS: dict[str, MetricInfo] = {
     "up": MetricInfo("up", "gauge", 0.0, 1.0),
 }
 
+#: What holds for every Prometheus, SELF project or not (the rest of the table is SELF's).
+GENERIC_METRICS: dict[str, MetricInfo] = {
+    name: KNOWN_METRICS[name] for name in ("ALERTS", "ALERTS_FOR_STATE", "up")}
+#: Metric names only a SELF project has: their use in a rule opts a project in.
+SELF_METRICS: frozenset[str] = frozenset(KNOWN_METRICS) - frozenset(GENERIC_METRICS)
+
 _COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+_SELF_NAME = re.compile(
+    r"(?<![A-Za-z0-9_:])(?:" + "|".join(sorted((re.escape(n) for n in SELF_METRICS),
+                                                key=len, reverse=True))
+    + r"|selfslo:[A-Za-z0-9_:]+)(?![A-Za-z0-9_:])")
 
 
-def metric_info(name: str) -> MetricInfo | None:
-    """What we know about ``name``, or None for a metric outside the SELF domain."""
-    return KNOWN_METRICS.get(name)
+def metric_info(name: str, self_domain: bool = True) -> MetricInfo | None:
+    """What we know about ``name``, or None; without ``self_domain`` only generic facts."""
+    return (KNOWN_METRICS if self_domain else GENERIC_METRICS).get(name)
+
+
+def text_uses_self_metrics(text: str) -> bool:
+    """Whether a rule or rule-test file's text names a SELF metric (the SELF opt-in)."""
+    return _SELF_NAME.search(text) is not None
+
+
+def counter_part(name: str) -> str | None:
+    """The counter-convention suffix of ``name`` (``_total``...), or None."""
+    return next((s for s in _COUNTER_SUFFIXES if name.endswith(s)), None)
 
 
 def is_counter_name(name: str) -> bool:

@@ -304,15 +304,19 @@ def _load_tests(rf: RuleFile, root: yaml.MappingNode) -> None:
         if key.value == "tests" and isinstance(val, yaml.SequenceNode):
             for tnode in val.value:
                 tfields = dict((k.value, v) for k, v in _mapping(tnode))
+                series: list[tuple[Field, Field]] = []
+                exprs: list[Field] = []
                 for snode in getattr(tfields.get("input_series"), "value", []) or []:
                     s = dict((k.value, v) for k, v in _mapping(snode))
                     if "series" in s:
-                        tests.input_series.append(
-                            (_field(s["series"]), _field(s.get("values", s["series"]))))
+                        series.append((_field(s["series"]), _field(s.get("values", s["series"]))))
                 for enode in getattr(tfields.get("promql_expr_test"), "value", []) or []:
                     e = dict((k.value, v) for k, v in _mapping(enode))
                     if "expr" in e:
-                        tests.exprs.append(_field(e["expr"]))
+                        exprs.append(_field(e["expr"]))
+                tests.input_series += series
+                tests.exprs += exprs
+                tests.groups.append((series, exprs))
 
 
 def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -> RuleFile:

@@ -81,6 +81,9 @@ class TestFile:
     input_series: list[tuple[Field, Field]] = field(default_factory=list)
     #: promql_expr_test expressions
     exprs: list[Field] = field(default_factory=list)
+    #: per ``tests[]`` entry: (its input_series fields, its promql_expr_test expressions);
+    #: entries are independent runs, so their series never meet (SL036)
+    groups: list[tuple[list[tuple[Field, Field]], list[Field]]] = field(default_factory=list)
 
 
 @dataclass

@@ -64,7 +64,8 @@ def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None,
                     parsed = (ast, index)
                 else:
                     if text not in ctx.expr_problems:
-                        ctx.expr_problems[text] = expr_facts(text, index, ctx.scrape_interval)
+                        ctx.expr_problems[text] = expr_facts(text, index, ctx.scrape_interval,
+                                                             ctx.self_domain)
                     index.release(ast)
                     parsed = (None, index)
             cache[text] = parsed

@@ -27,6 +27,7 @@ __all__ = [
     "domain_of",
     "has_threshold",
     "index_expr",
+    "is_scalar",
     "iter_nodes",
     "op_name",
     "output_labels",
@@ -46,6 +47,12 @@ _DOMAIN_AGGS = frozenset({"avg", "min", "max", "quantile", "topk", "bottomk", "l
 _LABEL_KEEPING_AGGS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 _SCALAR_FUNCS = frozenset({"time", "scalar", "vector", "pi", "minute", "hour", "day_of_month",
                            "day_of_week", "day_of_year", "days_in_month", "month", "year"})
+#: functions whose result is a scalar (not a vector): arithmetic with them keeps the labels
+#: of the vector on the other side
+_SCALAR_RESULT = frozenset({"time", "scalar", "pi"})
+#: date functions: ``hour(v)`` keeps v's labels; ``hour()`` is ``hour(vector(time()))``
+_DATE_FUNCS = frozenset({"minute", "hour", "day_of_month", "day_of_week", "day_of_year",
+                         "days_in_month", "month", "year"})
 #: node classes (all final), bound once for the ``type(n) is X`` dispatch of the hot paths
 _BINARY, _VECTOR, _CALL, _AGG = pp.BinaryExpr, pp.VectorSelector, pp.Call, pp.AggregateExpr
 _MATRIX, _SUBQUERY, _PAREN, _UNARY = pp.MatrixSelector, pp.SubqueryExpr, pp.ParenExpr, pp.UnaryExpr
@@ -103,6 +110,24 @@ def _is_number(node: Any) -> bool:
     if isinstance(node, pp.UnaryExpr):
         return _is_number(node.expr)
     return isinstance(node, pp.NumberLiteral)
+
+
+def is_scalar(node: Any) -> bool:
+    """Whether ``node`` evaluates to a scalar: a number, ``time()``, ``scalar(v)``, ``pi()``,
+    or arithmetic between scalars (so ``time() - max by (job) (x)`` keeps ``job``)."""
+    kind = type(node)
+    while kind is _PAREN:
+        node = node.expr
+        kind = type(node)
+    if kind is _NUMBER:
+        return True
+    if kind is _UNARY:
+        return is_scalar(node.expr)
+    if kind is _CALL:
+        return bool(node.func.name in _SCALAR_RESULT)
+    if kind is _BINARY:
+        return is_scalar(node.lhs) and is_scalar(node.rhs)
+    return False
 
 
 def number_value(node: Any) -> float | None:
@@ -273,7 +298,7 @@ def _call_labels(call: Any) -> LabelSet:
             return LabelSet(frozenset(m.name for m in sel.matchers.matchers
                                       if m.op == pp.MatchOp.Equal and m.name != "__name__"))
         return _EMPTY
-    if name in _SCALAR_FUNCS:
+    if name in _SCALAR_FUNCS and not (name in _DATE_FUNCS and call.args):
         return _EMPTY
     if name in ("label_replace", "label_join") and len(call.args) > 1:
         dst = unwrap(call.args[1])
@@ -303,7 +328,8 @@ def _agg_labels(node: Any) -> LabelSet:
 
 
 def _binary_labels(node: Any) -> LabelSet:
-    lhs_num, rhs_num = _is_number(node.lhs), _is_number(node.rhs)
+    # scalar-vector operations keep the vector's labels (scalars have none to match on)
+    lhs_num, rhs_num = is_scalar(node.lhs), is_scalar(node.rhs)
     if lhs_num and rhs_num:
         return _EMPTY
     if rhs_num:
@@ -355,8 +381,11 @@ def output_labels(node: Any) -> LabelSet:
     return _OPEN
 
 
-def domain_of(node: Any) -> tuple[float, float, str] | None:
-    """(low, high, metric) bounds of ``node``'s values when a known metric fixes them."""
+def domain_of(node: Any, self_domain: bool = True) -> tuple[float, float, str] | None:
+    """(low, high, metric) bounds of ``node``'s values when a known metric fixes them.
+
+    Without ``self_domain`` only the generic facts count (``up`` is 0 or 1), not
+    the SELF metrics' domains."""
     kind = type(node)  # node classes are final: ``is`` is isinstance, and cheaper
     while kind is _PAREN:
         node = node.expr
@@ -366,13 +395,13 @@ def domain_of(node: Any) -> tuple[float, float, str] | None:
         kind = _VECTOR
     if kind is _VECTOR:
         name = node.name
-        info = metric_info(name) if name else None
+        info = metric_info(name, self_domain) if name else None
         return (info.low, info.high, info.name) if info is not None else None
     if kind is _SUBQUERY:
-        return domain_of(node.expr)
+        return domain_of(node.expr, self_domain)
     if kind is _CALL and node.func.name in _DOMAIN_FUNCS:
         arg = _vector_arg(node)
-        return domain_of(arg) if arg is not None else None
+        return domain_of(arg, self_domain) if arg is not None else None
     if kind is _AGG and op_name(node.op) in _DOMAIN_AGGS:
-        return domain_of(node.expr)
+        return domain_of(node.expr, self_domain)
     return None

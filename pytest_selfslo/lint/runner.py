@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import glob
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,11 @@ from pytest_selfslo.lint.checks.promql import (
     check_vector_matching,
     series_matching_problems,
 )
+from pytest_selfslo.lint.checks.promql import expr_facts
 from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
+from pytest_selfslo.lint.config import LintConfig
 from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.domain import text_uses_self_metrics
 from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
 from pytest_selfslo.lint.loader import load_file
@@ -39,11 +42,11 @@ if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
     from pytest_selfslo.slo.spec import SLOSpec
 
-__all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs"]
+__all__ = ["expand_paths", "has_errors", "lint_files", "lint_paths", "parse_exprs",
+           "self_domain_applies"]
 
 
 def _series_labels(text: str) -> dict[str, str]:
-
     try:
         return dict(parse_series_labels(text))
     except ValueError:
@@ -54,12 +57,37 @@ def _series_labels(text: str) -> dict[str, str]:
         raise ValueError(f"invalid series descriptor {text!r}: parser panic") from None
 
 
-def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
-    """SL005/SL003 on a unit-test file; returns its input series and resolved rule files."""
+def _shape(values: list[Any]) -> str | None:
+    """"gauge" when test values cannot be a counter's (negative, or falling to a non-zero
+    value twice: a restart resets a counter to zero), "counter" when they only rise."""
+    numbers = [v for v in values if v is not None and v == v]
+    steps = list(zip(numbers, numbers[1:], strict=False))
+    if any(v < 0 for v in numbers):
+        return "gauge"
+    falls = sum(1 for a, b in steps if b < a and b != 0)
+    if falls >= 2:
+        return "gauge"
+    if falls == 0 and any(b > a for a, b in steps):
+        return "counter"
+    return None
+
+
+class _TestData:
+    """What a unit-test file tells about the rule files it loads."""
+
+    def __init__(self) -> None:
+        #: label sets of the input series, one list per ``tests[]`` entry
+        self.groups: list[list[dict[str, str]]] = []
+        self.rule_files: list[Path] = []
+        #: metric -> shapes of its input series' values ("counter"/"gauge")
+        self.shapes: dict[str, set[str]] = {}
+
+
+def _check_test_file(rf: RuleFile) -> _TestData:
+    """SL005/SL003/SL036 on a unit-test file; what it tells about the rule files it loads."""
     assert rf.tests is not None
     base = Path(rf.path).parent
-    series: list[dict[str, str]] = []
-    rule_files: list[Path] = []
+    data = _TestData()
 
     def add(code: str, line: int, col: int, message: str) -> None:
         found = rf.finding(code, line, col, message)
@@ -71,29 +99,41 @@ def _check_test_file(rf: RuleFile) -> tuple[list[dict[str, str]], list[Path]]:
         if not hits:
             add("SL005", fld.line, fld.column, f"rule_files: {fld.value!r} matches no file "
                 f"(relative to {base})")
-        rule_files += [Path(h) for h in hits]
-    for sel, values in rf.tests.input_series:
-        try:
-            series.append(_series_labels(sel.value))
-        except ValueError as exc:
-            add("SL005", sel.line, sel.column, f"input_series: {exc}")
-            continue
-        if values is not sel and "{{" not in values.value:  # native histograms: promtool-only
-
+        data.rule_files += [Path(h) for h in hits]
+    for group_series, group_exprs in rf.tests.groups:
+        series: list[dict[str, str]] = []
+        for sel, values in group_series:
             try:
-                parse_series_values(values.value)
+                labels = _series_labels(sel.value)
+            except ValueError as exc:
+                add("SL005", sel.line, sel.column, f"input_series: {exc}")
+                continue
+            series.append(labels)
+            if values is sel or "{{" in values.value:  # native histograms: promtool-only
+                continue
+            try:
+                parsed = parse_series_values(values.value)
             except ValueError as exc:
                 add("SL005", values.line, values.column, f"input_series values: {exc}")
-    for fld in rf.tests.exprs:
-        try:
-            ast = parse_promql(fld.value)
-        except ValueError as exc:
-            add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
-                f"{fld.value!r}: {exc}")
-            continue
-        for _needle, message in series_matching_problems(ast, series):
-            add("SL036", fld.line, fld.column, f"promql_expr_test: {message}")
-    return series, rule_files
+                continue
+            shape = _shape(list(parsed))
+            name = labels.get("__name__")
+            if shape is not None and name:
+                data.shapes.setdefault(name, set()).add(shape)
+        data.groups.append(series)
+        seen: set[tuple[int, int, str]] = set()
+        for fld in group_exprs:
+            try:
+                ast = parse_promql(fld.value)
+            except ValueError as exc:
+                add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
+                    f"{fld.value!r}: {exc}")
+                continue
+            for _needle, message in series_matching_problems(ast, series):
+                if (fld.line, fld.column, message) not in seen:
+                    seen.add((fld.line, fld.column, message))
+                    add("SL036", fld.line, fld.column, f"promql_expr_test: {message}")
+    return data
 
 
 def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) -> list[RuleFile]:
@@ -124,16 +164,22 @@ def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
     needs every AST.
     """
     by_path = {rf.path: rf for rf in files}
+    resolved = {Path(rf.path).resolve(): rf for rf in files if rf.kind == "rules"}
     for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
-        series, targets = _check_test_file(tf)
-        for target in targets:
-            for rf in files:
-                if rf.kind == "rules" and Path(rf.path).resolve() == target.resolve():
-                    ctx.known_series.setdefault(rf.path, []).extend(series)
-                    ctx.series_sources[rf.path] = Path(tf.path).name
+        data = _check_test_file(tf)
+        for target in data.rule_files:
+            rule_file = resolved.get(target.resolve())
+            if rule_file is None:
+                continue
+            ctx.known_series.setdefault(rule_file.path, []).extend(data.groups)
+            ctx.series_sources[rule_file.path] = Path(tf.path).name
+            shapes = ctx.series_shapes.setdefault(rule_file.path, {})
+            for name, found in data.shapes.items():
+                shapes.setdefault(name, set()).update(found)
     parsed: dict[str, Any] = {}
     for rf in files:
         parse_exprs(rf, parsed, None if keep_ast or rf.path in ctx.known_series else ctx)
+    _gauge_uses(files, ctx)
     out: list[Finding] = []
     for rf in files:
         out += rf.findings
@@ -144,41 +190,88 @@ def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
     return out
 
 
-def lint_paths(paths: Iterable[str | Path], *, slo: SLOSpec | None = None, policy: CanaryPolicy | None = None,
+def _gauge_uses(files: Sequence[RuleFile], ctx: LintContext) -> None:
+    """Record, per rule file, the metrics it passes to gauge functions (SL030 evidence)."""
+    memo = ctx.expr_problems
+    for rf in files:
+        if rf.kind != "rules":
+            continue
+        uses: dict[str, str] = {}
+        for rule in rf.rules():
+            index = rule.expr_index
+            if index is None:
+                continue
+            text = rule.expr.value
+            facts = memo.get(text)
+            if facts is None:
+                facts = memo[text] = expr_facts(text, index, ctx.scrape_interval, ctx.self_domain)
+            for name, fn in facts[3]:
+                uses.setdefault(name, f"{fn}() in {rule.where}")
+        if uses:
+            ctx.gauge_uses[rf.path] = uses
+
+
+def self_domain_applies(config: LintConfig, texts: Iterable[str], opted_in: bool = False) -> bool:
+    """Whether the SELF domain checks run: ``domain`` on, or auto and the project is a SELF
+    one (``opted_in``: an SLO spec or canary policy is configured, or a text names a SELF
+    metric)."""
+    if config.domain != "auto":
+        return config.domain == "on"
+    return opted_in or any(text_uses_self_metrics(t) for t in texts)
+
+
+def lint_paths(paths: Iterable[str | Path], *, slo: SLOSpec | None = None,
+               policy: CanaryPolicy | None = None,
                disabled: Iterable[str] = (), root: str | Path | None = None,
                scrape_interval: float | None = None, slo_path: str | Path | None = None,
                policy_path: str | Path | None = None,
                cache_dir: str | Path | None = None,
-               severities: Iterable[str] | None = None) -> list[Finding]:
+               severities: Iterable[str] | None = None,
+               config: LintConfig | None = None, opted_in: bool = False,
+               metric_types: Mapping[str, str] | None = None) -> list[Finding]:
     """Lint rule files (directories are searched) and, with ``slo``/``policy``, check drift.
 
-    ``disabled`` holds check ids or names turned off for every file. Findings
-    come back sorted by path, line and column. Raises ConfigError for a path
-    that does not exist and ValueError for an unknown check in ``disabled``.
-    ``severities`` replaces the allowed ``severity`` label values (SL021). With ``cache_dir``, unchanged files reuse their findings from an earlier run
-    (:mod:`.cache`); the cache is bypassed when drift is checked.
+    The one lint of the project: ``selfslo lint``, the ``::lint`` items of
+    ``pytest --self-slo`` and its JSON report all come from here, with a
+    :class:`LintConfig` (:func:`.config.find_lint_config`). ``disabled``,
+    ``scrape_interval`` and ``severities`` (allowed ``severity`` label values,
+    SL021) override the config's keys. The SELF domain checks apply when
+    ``config.domain`` is on, or auto and the project is a SELF one: ``opted_in``
+    (an SLO spec or canary policy is configured), ``slo``/``policy`` given, or
+    a linted file names a SELF metric. ``metric_types`` (a server's metadata)
+    decides counter vs gauge for SL030. Findings come back sorted by path, line
+    and column. Raises ConfigError for a path that does not exist and
+    ValueError for an unknown check in ``disabled``. With ``cache_dir``,
+    unchanged files reuse their findings from an earlier run (:mod:`.cache`);
+    the cache is bypassed when drift is checked.
     """
-    off = resolve_codes(disabled)
-    ctx = LintContext(root=Path(root) if root is not None else None)
+    config = config or LintConfig()
+    config = config.replace(disabled=config.disabled | resolve_codes(disabled))
     if scrape_interval is not None:
-        ctx.scrape_interval = scrape_interval
+        config = config.replace(scrape_interval=scrape_interval)
     if severities is not None:
-        ctx.severities = frozenset(severities)
+        config = config.replace(allowed_severities=frozenset(severities))
+    ctx = LintContext(root=Path(root) if root is not None else None,
+                      scrape_interval=config.scrape_interval,
+                      severities=config.allowed_severities,
+                      required_annotations=config.required_annotations,
+                      metric_types=dict(metric_types or {}))
     targets = expand_paths(paths)
+    opted_in = opted_in or slo is not None or policy is not None
     with _no_gc():
         if cache_dir is not None and slo is None and policy is None:
-            return sorted(f for f in _lint_cached(targets, ctx, Path(cache_dir))
-                          if f.code not in off)
+            return sorted(config.apply(_lint_cached(targets, ctx, Path(cache_dir), config,
+                                                    opted_in)))
         files = [load_file(p) for p in targets]
+        ctx.self_domain = self_domain_applies(config, (rf.text for rf in files), opted_in)
         findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
         if slo is not None or policy is not None:
-
             findings += drift_findings(files, slo, policy, spec_path=slo_path,
                                        policy_path=policy_path)
         # freed while the GC is paused: re-enabled with the rules still alive, its next
         # collection would first traverse every object they hold
         del files, ctx
-        return sorted(f for f in findings if f.code not in off)
+        return sorted(config.apply(findings))
 
 
 @contextlib.contextmanager
@@ -194,15 +287,22 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path) -> list[Finding]:
-    """Lint ``targets`` reusing cached per-file findings; store the new ones."""
+def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path,
+                 config: LintConfig, opted_in: bool) -> list[Finding]:
+    """Lint ``targets`` reusing cached per-file findings; store the new ones.
 
-    settings = f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
+    Entries hold the findings before ``config.apply`` (its severities and disables
+    are applied to hits and misses alike)."""
+    contents = [(path, path.read_bytes()) for path in targets]
+    ctx.self_domain = self_domain_applies(
+        config, (data.decode("utf-8", errors="replace") for _p, data in contents), opted_in)
+    settings = (f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
+                f"|required={list(ctx.required_annotations)}|domain={ctx.self_domain}"
+                f"|types={sorted(ctx.metric_types.items())}")
     cache = LintCache(cache_dir, settings)
     out: list[Finding] = []
     misses: list[tuple[Path, bytes, RuleFile]] = []
-    for path in targets:
-        data = path.read_bytes()
+    for path, data in contents:
         hit = cache.get(path, data)
         if hit is not None:
             out += hit

@@ -8,6 +8,7 @@ process, i.e. per xdist worker); everything a test may mutate is per test.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -146,6 +147,13 @@ def heartbeat_log(tmp_path: Path) -> Iterator[HeartbeatLog]:
         yield log
 
 
+def _at_or_time(at: str | float | None, time: str | float | None) -> str | float:
+    """The evaluation time given as ``at=`` or its alias ``time=`` (default 0)."""
+    if at is not None and time is not None:
+        raise TypeError("query: give the evaluation time as at= or time=, not both")
+    return at if at is not None else (time if time is not None else 0)
+
+
 class EmbeddedPromQL:
     """The embedded PromQL engine for one test: load series notation, query like Prometheus.
 
@@ -167,17 +175,56 @@ class EmbeddedPromQL:
 
         return parse_duration(value) if isinstance(value, str) else round(float(value) * 1000)
 
-    def load(self, text: str, interval: str | float = "1m", start: str | float = 0) -> None:
-        """Load ``metric{labels} values`` lines (promtool notation) every ``interval``."""
-        self.storage.load(textwrap.dedent(text), self._ms(interval), self._ms(start))
+    def load(self, text: str, interval: str | float | None = None,
+             start: str | float = 0) -> None:
+        """Load ``metric{labels} values`` lines (promtool notation) every ``interval`` (1m).
 
-    def query(self, expr: str, at: str | float = 0) -> list[Sample]:
-        """Instant query at ``at`` (duration or seconds); a list of samples."""
-        return self.engine.instant_samples(expr, self._ms(at))
+        A first line ``load <interval>`` (promqltest's block header) sets the
+        interval; giving ``interval=`` as well is an error. A line that is not a
+        series (``eval ...``) or a duration as a sample value is a
+        ``SeriesNotationError``, as in promtool.
+        """
+        from pytest_selfslo._core.errors import SeriesNotationError
 
-    def query_value(self, expr: str, at: str | float = 0) -> float | None:
-        """The single value of an instant query (None when empty; error if several)."""
-        samples = self.query(expr, at)
+        lines = textwrap.dedent(text).strip("\n").splitlines()
+        first = lines[0].strip() if lines else ""
+        header = re.fullmatch(r"load\s+(\S+)", first)
+        if header is not None or first == "load":
+            if header is None:
+                raise SeriesNotationError("load: expected 'load <interval>', e.g. 'load 5m'")
+            if interval is not None:
+                raise SeriesNotationError(
+                    f"load: the text says 'load {header.group(1)}' and interval= is "
+                    f"{interval!r}: give the interval once")
+            try:
+                interval = header.group(1) if self._ms(header.group(1)) > 0 else None
+            except ValueError:
+                interval = None
+            if interval is None:
+                raise SeriesNotationError(f"load: expected a positive duration after 'load', "
+                                          f"got {header.group(1)!r}")
+            lines = lines[1:]
+        for line in lines:
+            word = line.split(maxsplit=1)[0] if line.strip() else ""
+            if word in ("eval", "eval_fail", "eval_ordered", "eval_warn", "eval_info",
+                        "clear"):
+                raise SeriesNotationError(
+                    f"load: {word!r} is a promqltest command; load() takes series lines "
+                    "(query with query()/query_value())")
+        self.storage.load("\n".join(lines), self._ms("1m" if interval is None else interval),
+                          self._ms(start))
+
+    def query(self, expr: str, at: str | float | None = None, *,
+              time: str | float | None = None) -> list[Sample]:
+        """Instant query at ``at`` (duration or seconds, default 0); a list of samples.
+        ``time=`` is accepted as an alias (``prometheus.query`` has the same pair)."""
+        return self.engine.instant_samples(expr, self._ms(_at_or_time(at, time)))
+
+    def query_value(self, expr: str, at: str | float | None = None, *,
+                    time: str | float | None = None) -> float | None:
+        """The single value of an instant query at ``at`` (None when empty; error if
+        several; ``time=`` is an alias of ``at=``)."""
+        samples = self.query(expr, _at_or_time(at, time))
         if len(samples) > 1:
             raise ValueError(f"{expr!r} returned {len(samples)} samples, expected at most one")
         return samples[0].value if samples else None

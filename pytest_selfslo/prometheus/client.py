@@ -37,6 +37,7 @@ __all__ = [
     "PrometheusServer",
     "binary_semantics",
     "binary_version",
+    "metric_types",
 ]
 
 T = TypeVar("T")
@@ -119,16 +120,21 @@ class PrometheusServer:
         raise PrometheusError(f"cannot load rules into an external server {self.url}")
 
     # -- HTTP API ------------------------------------------------------------------
-    def query(self, expr: str, time: float | None = None) -> Any:
-        """Instant query; returns ``data.result`` (a list of samples, or ``[t, v]`` for scalars)."""
+    def query(self, expr: str, at: float | None = None, *, time: float | None = None) -> Any:
+        """Instant query at ``at`` (a Unix timestamp; default now); returns ``data.result``
+        (a list of samples, or ``[t, v]`` for scalars). ``time=`` is accepted as an alias
+        (the HTTP API's name), as ``promql_engine.query`` accepts it."""
+        at = _at_or_time(at, time)
         params: dict[str, Any] = {"query": expr}
-        if time is not None:
-            params["time"] = time
+        if at is not None:
+            params["time"] = at
         return self._api("/api/v1/query", params)["result"]
 
-    def query_value(self, expr: str, time: float | None = None) -> float | None:
-        """The value of an instant query returning one sample or a scalar; None when empty."""
-        result = self.query(expr, time)
+    def query_value(self, expr: str, at: float | None = None, *,
+                    time: float | None = None) -> float | None:
+        """The value of an instant query at ``at`` returning one sample or a scalar; None
+        when empty (``time=`` is an alias of ``at=``)."""
+        result = self.query(expr, _at_or_time(at, time))
         if not result:
             return None
         if isinstance(result[0], dict):
@@ -157,6 +163,13 @@ class PrometheusServer:
         """Active scrape targets from ``/api/v1/targets``."""
         active: list[dict[str, Any]] = self._api("/api/v1/targets")["activeTargets"]
         return active
+
+    def metadata(self) -> dict[str, str]:
+        """Metric name -> type (``counter``, ``gauge``, ``histogram``...) from
+        ``/api/v1/metadata``; a name with several targets' types keeps the first."""
+        data: dict[str, list[dict[str, Any]]] = self._api("/api/v1/metadata")
+        return {name: str(entries[0].get("type", "unknown"))
+                for name, entries in data.items() if entries}
 
     def buildinfo(self) -> dict[str, Any]:
         """``/api/v1/status/buildinfo`` (``version``, ``revision``, ...)."""
@@ -212,6 +225,19 @@ class PrometheusServer:
                 f"{body.get('error', response.text)}"
             )
         return body["data"]
+
+
+def _at_or_time(at: Any, time: Any) -> Any:
+    """``at`` or its alias ``time`` (one of them): the evaluation time of a query."""
+    if at is not None and time is not None:
+        raise TypeError("query: give the evaluation time as at= or time=, not both")
+    return at if at is not None else time
+
+
+def metric_types(url: str, *, timeout: float = 10.0) -> dict[str, str]:
+    """Metric name -> type from the server at ``url`` (PrometheusError when it does not answer)."""
+    with PrometheusServer(url, timeout=timeout) as server:
+        return server.metadata()
 
 
 _VERSION_RE = re.compile(r"version\s+v?(\d+)\.(\d+)\.(\d+)")

@@ -10,7 +10,8 @@ Prometheus' ``.test`` scripts (``load`` blocks) use to describe samples:
 * ``_`` -- one missing sample, ``_xn`` -- ``n`` missing samples (exactly ``n``);
 * ``stale`` -- a staleness marker (:data:`~pytest_selfslo.promql.values.STALE_NAN`);
 * numbers may be signed, scientific (``1e-3``), hexadecimal (``0x1F``), ``Inf``,
-  ``-Inf``, ``NaN`` (case-insensitive), or durations (``1m`` = 60) as in PromQL.
+  ``-Inf``, ``NaN`` (case-insensitive). A duration (``5m``) is not a sample value:
+  promtool rejects it ("bad number syntax"), and so do we.
 
 Native histogram notation (``{{schema:0 ...}}``) is rejected with a
 "native histograms are not supported" error: the embedded engine is float-only.
@@ -34,18 +35,16 @@ __all__ = ["parse_series_line", "parse_series_values", "split_series_line"]
 
 _NUMBER = (
     r"(?:[iI][nN][fF]|[nN][aA][nN]"
-    r"|(?:\d+(?:ms|[smhdwy]))+"
     r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 )
+#: a duration where a sample value is expected (``5m``, ``0+1mx3``): rejected like promtool
+_DURATION_VALUE = re.compile(r"[+-]?\d+(?:ms|[smhdwy])(?:\d+(?:ms|[smhdwy]))*(?:$|[-+x])")
 _ITEM = re.compile(
     rf"(?P<base>[+-]?{_NUMBER}|stale)"
     rf"(?:(?P<sign>[+-])(?P<step>{_NUMBER}))?"
     r"(?:x(?P<times>\d+))?"
 )
 _BLANK = re.compile(r"_(?:x(?P<times>\d+))?")
-_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
-                      "w": 604_800_000, "y": 31_536_000_000}
-_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
 _MAX_REPEAT = 10_000_000
 
 
@@ -63,9 +62,6 @@ def _number(text: str) -> float:
         return math.nan
     if lowered.startswith("0x"):
         return sign * float(int(body[2:], 16))
-    if body[-1:].isalpha():
-        total_ms = sum(int(n) * _DURATION_UNITS_MS[u] for n, u in _DURATION_PART.findall(body))
-        return sign * total_ms / 1000.0
     return sign * float(body)
 
 
@@ -108,6 +104,10 @@ def parse_series_values(text: str) -> list[float | None]:
             continue
         item = _ITEM.fullmatch(token)
         if item is None:
+            if _DURATION_VALUE.match(token) or any(_DURATION_VALUE.match(part) for part in
+                                                   re.split(r"(?<=\d)[+-]", token)[1:]):
+                raise _fail(text, offset, token, "a duration is not a sample value "
+                            "(promtool: bad number syntax); write seconds, e.g. 300 for 5m")
             raise _fail(text, offset, token, "expected a number, 'stale', '_', "
                         "'a+bxn', 'a-bxn', 'axn' or '_xn'")
         base_text = item.group("base")

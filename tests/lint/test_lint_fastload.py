@@ -187,7 +187,7 @@ def test_release_drops_the_ast_but_keeps_facts_and_labels() -> None:
     rule = rf.rules()[0]
     assert rule.ast is None and rule.expr_index.released and rule.expr_index.nodes == []
     assert rule.expr_index.labels(None).kept == frozenset({"job"})
-    problems, threshold, conditional = ctx.expr_problems[rule.expr.value]
+    problems, threshold, conditional, _uses = ctx.expr_problems[rule.expr.value]
     assert [p[0] for p in problems] == ["SL031"] and threshold and conditional
     assert {f.code for f in findings} >= {"SL031", "SL020", "SL021", "SL022"}
     with pytest.raises(ValueError, match="released"):

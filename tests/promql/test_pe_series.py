@@ -25,7 +25,6 @@ from pytest_selfslo.promql.values import is_stale_marker
         ("1e3 1.5E-1 .5", [1000.0, 0.15, 0.5]),
         ("52+0x2", [52.0, 52.0, 52.0]),  # x is repetition, never hex
         ("Inf -Inf +inf", [math.inf, -math.inf, math.inf]),
-        ("1m", [60.0]),
         ("1e+2+1x1", [100.0, 101.0]),
         ("", []),
     ],
@@ -60,6 +59,10 @@ def test_nan_and_stale() -> None:
         ("stale+1x2", "'stale' cannot be incremented"),
         ("1 {{schema:0 sum:1}}", "native histograms are not supported"),
         ("1x99999999999", "repetition"),
+        # promtool: "bad number syntax" (a duration is not a sample value)
+        ("5m 10m", "token '5m' at column 1: a duration is not a sample value"),
+        ("0+1mx3", "token '0+1mx3' at column 1: a duration is not a sample value"),
+        ("1 1h30m", "token '1h30m' at column 3: a duration"),
     ],
 )
 def test_rejects(text: str, fragment: str) -> None:

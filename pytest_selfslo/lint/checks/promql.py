@@ -20,7 +20,7 @@ import promql_parser as pp
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.context import LintContext
-from pytest_selfslo.lint.domain import is_counter_name, metric_info
+from pytest_selfslo.lint.domain import counter_part, metric_info
 from pytest_selfslo.lint.findings import Finding
 from pytest_selfslo.lint.model import Field, Rule, RuleFile
 from pytest_selfslo.lint.promql_walk import (
@@ -43,10 +43,14 @@ __all__ = [
     "labels_read",
     "locate",
     "problem_finding",
+    "rate_on_gauge_reason",
     "series_matching_problems",
 ]
 
 _COUNTER_FUNCS = frozenset({"rate", "irate", "increase", "resets"})
+#: functions meant for gauges: a rule file applying one to a metric treats it as a gauge
+_GAUGE_FUNCS = frozenset({"deriv", "delta", "idelta", "predict_linear", "holt_winters",
+                          "double_exponential_smoothing"})
 _TEMPLATE_LABEL = re.compile(
     r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\$labels\s+\"([A-Za-z_][A-Za-z0-9_]*)\"")
 _FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "==", "!=": "!="}
@@ -75,20 +79,24 @@ Problem = tuple[str, str, str]
 """(check code, needle to locate in the expression, message after the rule's name)."""
 
 
-Facts = tuple[list[Problem], bool, bool]
-"""(problems, has a threshold, has a condition) of one expression."""
+Facts = tuple[list[Problem], bool, bool, tuple[tuple[str, str], ...]]
+"""(problems, has a threshold, has a condition, (metric, gauge function) uses) of one
+expression. An SL030 problem is a candidate, (code, metric, function name): whether the
+metric is a gauge depends on the run (:func:`rate_on_gauge_reason`)."""
 
 _CONDITION_FUNCS = frozenset({"absent", "absent_over_time"})
 _CONDITION_OPS = COMPARISONS | {"and", "unless"}
 
 
-def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
+def expr_facts(text: str, index: ExprIndex, scrape_interval: float,
+               self_domain: bool = True) -> Facts:
     """What the checks need to know about one expression, in one visit of its indexed nodes.
 
     * SL030, SL031, SL033, SL034 and SL035 problems, in that order;
     * whether some comparison has a number on one side (a threshold: SL020),
       exactly ``ExprIndex.has_threshold`` (that is SL031's constant, found once);
-    * whether it has a comparison, ``and``, ``unless`` or ``absent()`` (SL024).
+    * whether it has a comparison, ``and``, ``unless`` or ``absent()`` (SL024);
+    * the metrics it passes to a gauge function (``deriv``, ``delta``...): SL030 evidence.
 
     They depend on the expression (and the scrape interval) only, so a run
     computes them once per distinct expression and
@@ -100,15 +108,22 @@ def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
         raise ValueError("expr_facts needs an index whose nodes were not released")
     out: list[Problem] = []
     threshold = conditional = False
+    gauge_uses: list[tuple[str, str]] = []
     for node, fn in index.calls:
         if fn in _COUNTER_FUNCS:
-            _rate_on_gauge(node, fn, out)
+            name = _range_metric(node)
+            if name:
+                out.append(("SL030", name, fn))
+        elif fn in _GAUGE_FUNCS:
+            name = _range_metric(node)
+            if name:
+                gauge_uses.append((name, fn))
         elif fn in _CONDITION_FUNCS:
             conditional = True
     for node, op in index.binaries:
         if op in COMPARISONS:
             conditional = True
-            if _impossible_comparison(node, op, out):
+            if _impossible_comparison(node, op, out, self_domain):
                 threshold = True
         elif op in _CONDITION_OPS:
             conditional = True
@@ -129,24 +144,55 @@ def expr_facts(text: str, index: ExprIndex, scrape_interval: float) -> Facts:
                     f"range [{shown}] is shorter than 2x the scrape interval "
                     f"({scrape_interval:g}s); use at least "
                     f"[{format_duration(int(minimum * 1000))}]"))
-    return out, threshold, conditional
+    return out, threshold, conditional, tuple(gauge_uses)
 
 
-def _rate_on_gauge(node: Any, fn: str, out: list[Problem]) -> None:
-    """SL030: rate()/irate()/increase()/resets() need a counter."""
+def _range_metric(node: Any) -> str | None:
+    """The metric name of a function's ``name[5m]`` argument, else None."""
     if not node.args:
-        return
+        return None
     arg = unwrap(node.args[0])
-    if not isinstance(arg, pp.MatrixSelector) or not arg.vector_selector.name:
-        return
-    name = arg.vector_selector.name
-    info = metric_info(name)
-    if info is not None and info.type == "gauge":
-        out.append(("SL030", name, f"{fn}() over gauge {name}: a gauge is not a counter; use "
-                    "deriv(), delta() or avg_over_time()"))
-    elif info is None and not is_counter_name(name):
-        out.append(("SL030", name, f"{fn}() over {name}, which is not named like a counter "
-                    "(expected a _total, _count, _sum or _bucket suffix)"))
+    if not isinstance(arg, pp.MatrixSelector):
+        return None
+    return str(arg.vector_selector.name or "") or None
+
+
+_ADVICE = "use deriv(), delta() or avg_over_time()"
+
+
+def rate_on_gauge_reason(ctx: LintContext, path: str, name: str) -> str | None:
+    """SL030: why ``name`` is a gauge, from what is known, or None (a counter, or unknown).
+
+    In order: the Prometheus server's metadata (when one is configured), the
+    SELF domain table, the counter naming conventions (``_total``, ``_count``,
+    ``_sum``, ``_bucket``: a counter), then how this rule file and the unit
+    tests that load it use the metric (a gauge function such as ``deriv()``, or
+    test values that go negative or fall twice, and none that only rise).
+    Anything else is unknown and stays silent: ``kubelet_evictions`` and
+    ``*_renew_errors`` are counters without the suffix.
+    """
+    served = ctx.metric_types.get(name)
+    if served is not None:
+        return (f"the Prometheus server's metadata says {name} is a gauge"
+                if served == "gauge" else None)
+    part = counter_part(name)
+    if part is not None and ctx.metric_types.get(name[: -len(part)]) in ("histogram", "summary"):
+        return None
+    info = metric_info(name, ctx.self_domain)
+    if info is not None:
+        return f"{name} is a gauge" if info.type == "gauge" else None
+    if part is not None:
+        return None
+    shapes = ctx.series_shapes.get(path, {}).get(name, set())
+    if "counter" in shapes:
+        return None
+    use = ctx.gauge_uses.get(path, {}).get(name)
+    if use is not None:
+        return f"{name} is used as a gauge in this file ({use})"
+    if "gauge" in shapes:
+        source = ctx.series_sources.get(path, "the unit tests")
+        return f"{name}'s values in {source} go down as only a gauge's do"
+    return None
 
 
 #: op -> (lo, hi, c) -> (``x op c`` false for every x in [lo, hi], true for every x)
@@ -170,7 +216,7 @@ def comparison_verdict(op: str, lo: float, hi: float, c: float) -> str | None:
     return None
 
 
-def _impossible_comparison(node: Any, op: str, out: list[Problem]) -> bool:
+def _impossible_comparison(node: Any, op: str, out: list[Problem], self_domain: bool) -> bool:
     """SL031: a comparison of a bounded metric with a constant outside (or covering) its range.
 
     Returns whether one side is a number (a threshold)."""
@@ -179,7 +225,7 @@ def _impossible_comparison(node: Any, op: str, out: list[Problem]) -> bool:
         c, side, op = number_value(node.lhs), node.rhs, _FLIP[op]
         if c is None:
             return False
-    dom = domain_of(side)
+    dom = domain_of(side, self_domain)
     if dom is None:
         return True
     lo, hi, metric = dom
@@ -309,13 +355,17 @@ def series_matching_problems(ast: Any, series: list[dict[str, str]]) -> list[tup
 
 def check_vector_matching(rf: RuleFile, ctx: LintContext) -> Iterator[Finding]:
     """SL036: one-to-one operations that the unit-test input series make many-to-many."""
-    series = ctx.known_series.get(rf.path)
-    if not series:
+    groups = ctx.known_series.get(rf.path)
+    if not groups:
         return
     source = ctx.series_sources.get(rf.path, "the unit tests")
     for rule in rf.rules():
         if rule.ast is None:
             continue
-        for needle, message in series_matching_problems(rule.ast, series):
-            yield from problem_finding(rf, rule, "SL036", needle,
-                                       f"{message} [series from {source}]")
+        seen: set[str] = set()
+        for series in groups:  # each tests[] entry on its own: their series never meet
+            for needle, message in series_matching_problems(rule.ast, series):
+                if message not in seen:
+                    seen.add(message)
+                    yield from problem_finding(rf, rule, "SL036", needle,
+                                               f"{message} [series from {source}]")

@@ -21,6 +21,7 @@ from pytest_selfslo.lint.checks.promql import (
     expr_facts,
     labels_read,
     problem_finding,
+    rate_on_gauge_reason,
 )
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.findings import Finding
@@ -53,6 +54,7 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
     out = _duplicates(rf)
     allowed = ", ".join(sorted(ctx.severities))
     severities = ctx.severities
+    required = ctx.required_annotations
     memo, interval = ctx.expr_problems, ctx.scrape_interval
     known, used_memo = ctx.template_ok, ctx.template_labels
     root: list[Path] = []  # the repo root, looked up on the first checkable runbook link
@@ -63,9 +65,15 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
             text = rule.expr.value
             facts = memo.get(text)
             if facts is None:
-                facts = memo[text] = expr_facts(text, index, interval)
-            problems, threshold, conditional = facts
+                facts = memo[text] = expr_facts(text, index, interval, ctx.self_domain)
+            problems, threshold, conditional, _uses = facts
             for code, needle, message in problems:
+                if code == "SL030":  # a candidate: the metric's kind depends on the run
+                    reason = rate_on_gauge_reason(ctx, rf.path, needle)
+                    if reason is None:
+                        continue
+                    message = (f"{message}() over gauge {needle}: {reason}; a gauge is not a "
+                               "counter, use deriv(), delta() or avg_over_time()")
                 out.extend(problem_finding(rf, rule, code, needle, message))
         if rule.kind != "alert":
             continue
@@ -78,10 +86,9 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
         sev = labels.get("severity")
         if sev is None or sev.value not in severities:
             out.extend(_severity_findings(rf, rule, sev, allowed))
-        summary, link = annotations.get("summary"), annotations.get("runbook_url")
-        if summary is None or link is None or not summary.value.strip() or \
-                not link.value.strip():
-            out.extend(_annotation_findings(rf, rule))
+        link = annotations.get("runbook_url")
+        if any(not annotations.get(name, _NO_FIELD).value.strip() for name in required):
+            out.extend(_annotation_findings(rf, rule, required))
         if link is not None and "{{" not in link.value and link.value.strip() and \
                 not _SCHEME.match(link.value.strip()):
             if not root:
@@ -157,9 +164,10 @@ def _no_condition(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
         "unless): the alert fires for every series it returns", rule))
 
 
-def _annotation_findings(rf: RuleFile, rule: Rule) -> Iterator[Finding]:
-    """SL022: an alert lacks a non-empty ``summary`` or ``runbook_url`` annotation."""
-    for name in ("summary", "runbook_url"):
+def _annotation_findings(rf: RuleFile, rule: Rule,
+                         required: tuple[str, ...]) -> Iterator[Finding]:
+    """SL022: an alert lacks a non-empty required annotation (``summary``, ``runbook_url``)."""
+    for name in required:
         if not rule.annotations.get(name, _NO_FIELD).value.strip():
             yield from _emit(rf.finding("SL022", rule.name.line, rule.name.column,
                                         f"{rule.where}: missing annotation {name!r}", rule))
