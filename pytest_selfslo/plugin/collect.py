@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,41 @@ from pytest_selfslo.plugin.config import (
 )
 from pytest_selfslo.plugin.coverage_table import CoverageTracker
 from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
-from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem
+from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem, warn_lint
+
+
+_SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build",
+                        "dist"})
+_POLICY_KEY = re.compile(r"^steps\s*:", re.M)
+_RULES_KEY = re.compile(r"^groups\s*:", re.M)
+_TESTS_KEY = re.compile(r"^tests\s*:", re.M)
+
+
+def _yaml_near(root: Path, limit: int = 2000) -> list[Path]:
+    """YAML files under ``root`` (4 levels deep; hidden, virtualenv and build folders skipped)."""
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and d not in _SKIP_DIRS and depth < 4)
+        out += [Path(dirpath, f) for f in sorted(filenames)
+                if f.endswith((".yml", ".yaml"))]
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _looks_like(path: Path, kind: str) -> bool:
+    """Whether a YAML file's top-level keys say it is a rule file / rule-test file / policy."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return False
+    if kind == "rules":
+        return _RULES_KEY.search(text) is not None and _TESTS_KEY.search(text) is None
+    if kind == "rule-test":
+        return _TESTS_KEY.search(text) is not None and "rule_files" in text
+    return _POLICY_KEY.search(text) is not None
 
 
 class SelfSloCollection:
@@ -57,45 +93,153 @@ class SelfSloCollection:
         self.rule_test_files = set(settings.resolve_globs(settings.rule_tests)) - self.rule_files
         self.policy_files = (set(settings.resolve_globs(settings.canary_policies))
                              - self.rule_files - self.rule_test_files)
-        self.coverage = CoverageTracker(sorted(self.rule_files), settings.rootpath)
+        if not settings.canary_policies_explicit:  # canary/*.yml: only what is a policy
+            self.policy_files = {p for p in self.policy_files if _looks_like(p, "policy")}
+        self.coverage = CoverageTracker(settings.rootpath)
         self.results: list[dict[str, Any]] = []
+        #: files collected in this session, by kind ("rules", "rule-test", "policy")
+        self.collected: dict[str, set[Path]] = {"rules": set(), "rule-test": set(),
+                                                 "policy": set()}
         self._collected_assets = False
-        for option, patterns, found in ((RULES_OPTION, settings.rules, self.rule_files),
-                                        (RULE_TESTS_OPTION, settings.rule_tests,
-                                         self.rule_test_files)):
+        self._self_project: tuple[bool, str] | None = None
+        self._lint: list[Any] | None = None
+        self.lint_config = self._lint_config()
+        for option, patterns, found, kind in (
+                (RULES_OPTION, settings.rules, self.rule_files, "rules"),
+                (RULE_TESTS_OPTION, settings.rule_tests, self.rule_test_files, "rule-test")):
             for pattern in patterns:
                 named = Path(pattern) if Path(pattern).is_absolute() else settings.rootpath / pattern
                 if not glob.has_magic(pattern) and not named.is_file():
                     raise pytest.UsageError(f"{option}: no such file: {pattern} (looked at {named})")
             if not found:
-                self._warn_unmatched(option, patterns)
+                self._warn_unmatched(option, patterns, kind)
         if settings.canary_policies_explicit and not self.policy_files:
-            self._warn_unmatched(CANARY_POLICIES_OPTION, settings.canary_policies)
+            self._warn_unmatched(CANARY_POLICIES_OPTION, settings.canary_policies, "policy")
 
-    def _warn_unmatched(self, option: str, patterns: tuple[str, ...]) -> None:
+    def _lint_config(self) -> Any:
+        """The project's lint configuration (``[tool.selfslo.lint]`` or ``selfslo_lint_*``)."""
+        from pytest_selfslo._core.errors import ConfigError
+        from pytest_selfslo.lint.config import config_file, load_lint_config
+
+        path = self.config.inipath or config_file(self.settings.rootpath)
+        try:
+            config = load_lint_config(path) if path is not None else None
+        except ConfigError as exc:
+            raise pytest.UsageError(f"lint configuration: {exc}") from None
+        if config is None:
+            from pytest_selfslo.lint.config import LintConfig
+
+            config = LintConfig()
+        if self.settings.lint_domain is not None:
+            config = config.replace(domain=self.settings.lint_domain)
+        return config
+
+    def _warn_unmatched(self, option: str, patterns: tuple[str, ...], kind: str) -> None:
+        root = self.settings.rootpath
+        nearby = [p for p in _yaml_near(root) if _looks_like(p, kind)]
+        what = {"rules": "rule files (top-level groups:)",
+                "rule-test": "rule unit tests (top-level tests: and rule_files:)",
+                "policy": "canary policies (top-level steps:)"}[kind]
+        if nearby:
+            names = ", ".join(_rel(p, root) for p in nearby[:6])
+            more = f" and {len(nearby) - 6} more" if len(nearby) > 6 else ""
+            hint = (f"; {len(nearby)} {what} found nearby: {names}{more} "
+                    f"(point {option} or its ini key at them)")
+        else:
+            other = _yaml_near(root, 50)
+            hint = (f"; no {what} under it (YAML files there: "
+                    f"{', '.join(_rel(p, root) for p in other[:6])}"
+                    f"{' ...' if len(other) > 6 else ''})" if other
+                    else f"; no YAML file under it either")
         self.config.issue_config_time_warning(SelfSloConfigWarning(
             f"{option} {' '.join(patterns)!r} matched no file under "
-            f"{self.settings.rootpath}: nothing of that kind is checked"), stacklevel=3)
+            f"{root}: nothing of that kind is checked{hint}"), stacklevel=3)
+
+    # -- the SELF families ---------------------------------------------------------
+    def self_project(self) -> tuple[bool, str]:
+        """(whether this is a SELF project, why): an SLO spec, heartbeat log or canary policy
+        is configured, a conftest provides the spec, or a collected rule or rule-test file
+        uses a SELF metric. Decides the ``auto`` SELF families."""
+        if self._self_project is None:
+            self._self_project = self._decide_self_project()
+        return self._self_project
+
+    def explicit_opt_in(self) -> str | None:
+        """Why the project configured SELF assets, or None."""
+        s = self.settings
+        if s.slo is not None:
+            return "an SLO spec is configured"
+        if s.heartbeats is not None:
+            return "a heartbeat log is configured"
+        if self.policy_files:
+            return "a canary policy is configured"
+        if self.config.pluginmanager.hook.pytest_selfslo_slo_spec.get_hookimpls():
+            return "a pytest_selfslo_slo_spec hook provides the SLO spec"
+        return None
+
+    def _decide_self_project(self) -> tuple[bool, str]:
+        from pytest_selfslo.lint.domain import text_uses_self_metrics
+
+        why = self.explicit_opt_in()
+        if why is not None:
+            return True, why
+        for path in sorted(self.collected["rules"] | self.collected["rule-test"]):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if text_uses_self_metrics(text):
+                return True, f"{_rel(path, self.settings.rootpath)} uses SELF metrics"
+        return False, "no SLO spec, heartbeat log or canary policy configured and no SELF metric in the rules"
+
+    def family_on(self, mode: str) -> bool:
+        """Whether a SELF family with switch ``mode`` (auto/on/off) runs."""
+        return mode == "on" or (mode == "auto" and self.self_project()[0])
+
+    def lint_findings(self) -> list[Any]:
+        """The one lint of the session: every collected rule and rule-test file, linted
+        together as ``selfslo lint`` lints them (once per process)."""
+        if self._lint is None:
+            from pytest_selfslo.lint.runner import lint_paths
+
+            files = sorted(self.collected["rules"] | self.collected["rule-test"])
+            self._lint = lint_paths(files, root=self.settings.rootpath,
+                                    config=self.lint_config,
+                                    opted_in=self.explicit_opt_in() is not None,
+                                    metric_types=self._metric_types()) if files else []
+        return self._lint
+
+    def _metric_types(self) -> dict[str, str]:
+        """Metric types from the configured server's metadata (a URL ``--self-slo-prometheus``)."""
+        mode = self.settings.prometheus
+        if "://" not in mode:
+            return {}
+        from pytest_selfslo._core.errors import PrometheusError
+        from pytest_selfslo.prometheus.client import metric_types
+
+        try:
+            return metric_types(mode)
+        except PrometheusError as exc:
+            warn_lint(f"no metric metadata from {mode}: {exc}; SL030 decides from names and "
+                      "the repository only")
+            return {}
 
     # -- collection ----------------------------------------------------------------
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
                             ) -> pytest.Collector | None:
         resolved = file_path.resolve()
         kind = self._kind(resolved)
+        if kind is None:
+            return None
+        self._collected_assets = True
+        self.collected[kind].add(resolved)
         if kind == "rule-test":
-
-            self._collected_assets = True
             return RuleTestFile.from_parent(parent, path=file_path)
         if kind == "rules":
-
-            self._collected_assets = True
             return RuleFile.from_parent(parent, path=file_path)
-        if kind == "policy":
-            from pytest_selfslo.plugin.canary_items import CanaryPolicyFile
+        from pytest_selfslo.plugin.canary_items import CanaryPolicyFile
 
-            self._collected_assets = True
-            return CanaryPolicyFile.from_parent(parent, path=file_path)
-        return None
+        return CanaryPolicyFile.from_parent(parent, path=file_path)
 
     def _kind(self, path: Path) -> str | None:
         """What ``path`` is: by the globs, else -- for a YAML file named on the command line --
@@ -132,7 +276,6 @@ class SelfSloCollection:
                                       items: list[pytest.Item]) -> None:
         if not self._collected_assets:
             return
-
         assets = SloAssets.from_parent(session, name="selfslo", nodeid="selfslo")
         items.extend(session.genitems(assets))
 
@@ -150,9 +293,12 @@ class SelfSloCollection:
         if data is None or report.when != "call":
             return
         self.coverage.add(data.get("coverage"))
-        self.results.append({"nodeid": report.nodeid, "kind": data.get("kind"),
-                             "outcome": report.outcome, "duration": round(report.duration, 6),
-                             "message": str(report.longrepr) if report.failed else None})
+        result = {"nodeid": report.nodeid, "kind": data.get("kind"),
+                  "outcome": report.outcome, "duration": round(report.duration, 6),
+                  "message": str(report.longrepr) if report.failed else None}
+        if "findings" in data:
+            result["findings"] = data["findings"]
+        self.results.append(result)
 
     def _reporting(self) -> bool:
         """Coverage is reported only when SLO assets ran (this process collected them, or
@@ -162,14 +308,30 @@ class SelfSloCollection:
     def _is_controller(self) -> bool:
         return not hasattr(self.config, "workerinput")
 
+    def _below_threshold(self) -> str | None:
+        """The fail-under message when coverage misses ``--self-slo-coverage-fail-under``."""
+        threshold = self.settings.coverage_fail_under
+        if threshold is None or not self._reporting():
+            return None
+        summary = self.coverage.summary()
+        if summary["percentage"] >= threshold:
+            return None
+        untested = [f"{r['file']}: {r['kind']} {r['name']} ({r['status']})"
+                    for r in summary["rules"] if r["status"] in ("untested", "silent")]
+        return (f"rule coverage {summary['percentage']:.1f}% is below "
+                f"--self-slo-coverage-fail-under {threshold:g}% "
+                f"({summary['covered']} of {summary['total']} rules covered); not covered:\n  "
+                + "\n  ".join(untested))
+
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
         if not self._is_controller() or not self._reporting():
             return
         summary = self.coverage.summary()
         config.hook.pytest_selfslo_coverage(config=config, coverage=summary)
-        terminalreporter.write_sep("=", "SELF rule coverage")
-        for line in self.coverage.format_table().splitlines():
+        terminalreporter.write_sep("=", "rule coverage")
+        verbose = config.get_verbosity() > 0
+        for line in self.coverage.format_table(all_rows=verbose).splitlines():
             terminalreporter.write_line(line)
         threshold = self.settings.coverage_fail_under
         if threshold is not None and summary["percentage"] < threshold:
@@ -177,24 +339,37 @@ class SelfSloCollection:
                 f"FAIL: rule coverage {summary['percentage']:.1f}% is below "
                 f"--self-slo-coverage-fail-under {threshold:g}%", red=True, bold=True)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self._is_controller():
             return
         summary = self.coverage.summary()
-        threshold = self.settings.coverage_fail_under
-        below = (threshold is not None and self._reporting()
-                 and summary["percentage"] < threshold)
-        if below and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        below = self._below_threshold()
+        if below is not None:
+            self._report_coverage_failure(below)
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report is not None:
-            self._write_report(summary, threshold, below, int(session.exitstatus))
+            self._write_report(summary, self.settings.coverage_fail_under, below is not None,
+                               int(session.exitstatus))
+
+    def _report_coverage_failure(self, message: str) -> None:
+        """The fail-under miss as a failed test report ``selfslo::coverage``, so junit XML
+        (``--junitxml``) and the short summary show it like any failed item."""
+        report = pytest.TestReport(
+            nodeid="selfslo::coverage", location=("selfslo", None, "selfslo::coverage"),
+            keywords={"selfslo": 1}, outcome="failed", longrepr=message, when="call",
+            sections=[], duration=0.0, start=0.0, stop=0.0, user_properties=[])
+        self.config.hook.pytest_runtest_logreport(report=report)
 
     def _write_report(self, summary: dict[str, Any], threshold: float | None, below: bool,
                       exitstatus: int) -> None:
         counts: dict[str, int] = {}
         for result in self.results:
             counts[result["outcome"]] = counts.get(result["outcome"], 0) + 1
+        lint = sorted((f for r in self.results if r.get("kind") == "lint"
+                       for f in r.get("findings", [])),
+                      key=lambda f: (f["path"], f["line"], f["column"], f["code"], f["message"]))
         report: dict[str, Any] = {
             "version": 1,
             "exitstatus": exitstatus,
@@ -203,6 +378,7 @@ class SelfSloCollection:
             "coverage": summary,
             "coverage_fail_under": threshold,
             "coverage_ok": not below,
+            "lint": lint,
         }
         self.config.hook.pytest_selfslo_report(config=self.config, report=report)
         path = self.settings.report
@@ -211,3 +387,10 @@ class SelfSloCollection:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

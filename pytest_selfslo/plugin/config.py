@@ -31,10 +31,18 @@ SEMANTICS_OPTION = "--self-slo-semantics"
 COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
 REPORT_OPTION = "--self-slo-report"
 CANARY_POLICIES_OPTION = "--self-slo-canary-policies"
+DRIFT_OPTION = "--self-slo-drift"
+CANARY_DEFAULT_OPTION = "--self-slo-canary-default"
+LINT_DOMAIN_OPTION = "--self-slo-lint-domain"
 
-DEFAULT_RULES_GLOB = "rules/*.yml"
-DEFAULT_RULE_TESTS_GLOB = "rules/tests/*.yml"
-DEFAULT_CANARY_GLOB = "canary/*.yml"
+DEFAULT_RULES_GLOBS = ("rules/*.yml", "rules/*.yaml")
+DEFAULT_RULE_TESTS_GLOBS = ("rules/tests/*.yml", "rules/tests/*.yaml")
+DEFAULT_CANARY_GLOBS = ("canary/*.yml", "canary/*.yaml")
+DEFAULT_RULES_GLOB = " ".join(DEFAULT_RULES_GLOBS)
+DEFAULT_RULE_TESTS_GLOB = " ".join(DEFAULT_RULE_TESTS_GLOBS)
+DEFAULT_CANARY_GLOB = " ".join(DEFAULT_CANARY_GLOBS)
+#: values of the SELF family switches (drift, default canary policy, SELF lint domain)
+FAMILY_MODES = ("auto", "on", "off")
 DEFAULT_CANARY_MAX_EXAMPLES = 100
 DEFAULT_SCENARIO_GLOB = "fixtures/scenarios/*.jsonl"
 PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
@@ -90,7 +98,7 @@ def parse_globs(value: str) -> tuple[str, ...]:
     """One or more glob patterns separated by commas or whitespace; at least one."""
     patterns = tuple(p for p in re.split(r"[,\s]+", value.strip()) if p)
     if not patterns:
-        raise pytest.UsageError(f"expected a glob pattern such as {DEFAULT_RULES_GLOB!r}, got ''")
+        raise pytest.UsageError(f"expected a glob pattern such as {DEFAULT_RULES_GLOBS[1]!r}, got ''")
     return patterns
 
 
@@ -101,6 +109,22 @@ def parse_max_examples(value: str) -> int:
         raise pytest.UsageError(
             f"selfslo_canary_max_examples: expected a whole number from 1 to 100000, got {value!r}")
     return int(text)
+
+
+def parse_family(value: str, what: str = "selfslo") -> str:
+    """A SELF family switch: ``auto`` (when the project opts in), ``on`` or ``off``."""
+    text = str(value).strip().lower()
+    text = {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off",
+            "0": "off"}.get(text, text)
+    if text not in FAMILY_MODES:
+        raise pytest.UsageError(f"{what}: expected auto, on or off, got {value!r}")
+    return text
+
+
+def _family_type(option: str) -> Any:
+    def parse(value: str) -> str:
+        return parse_family(value, option)
+    return parse
 
 
 def parse_bool(value: str) -> bool:
@@ -127,11 +151,19 @@ class SelfSloSettings:
     semantics: str | None
     coverage_fail_under: float | None
     report: Path | None
-    canary_policies: tuple[str, ...] = (DEFAULT_CANARY_GLOB,)
+    canary_policies: tuple[str, ...] = DEFAULT_CANARY_GLOBS
     #: whether the canary globs were configured (a default that matches nothing is no warning)
     canary_policies_explicit: bool = False
     canary_max_examples: int = DEFAULT_CANARY_MAX_EXAMPLES
     canary_scenarios: tuple[str, ...] = (DEFAULT_SCENARIO_GLOB,)
+    #: SELF families: drift against the SLO spec, the built-in canary policy's properties,
+    #: the linter's SELF domain checks; ``auto`` runs them when the project opts in
+    drift: str = "auto"
+    canary_default: str = "auto"
+    lint_domain: str | None = None
+    #: whether the rule/rule-test globs were configured (defaults that match nothing are
+    #: a hint, with what was found nearby)
+    rules_explicit: bool = False
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -190,9 +222,19 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     enabled = bool(enabled_cli) or parse_bool(str(config.getini("selfslo_enabled")))
 
     rules, origin = _raw(config, "self_slo_rules", "selfslo_rules")
-    rules = _reparse(parse_globs, rules, origin) or (DEFAULT_RULES_GLOB,)
+    rules_explicit = bool(rules)
+    rules = _reparse(parse_globs, rules, origin) or DEFAULT_RULES_GLOBS
     tests, origin = _raw(config, "self_slo_rule_tests", "selfslo_rule_tests")
-    tests = _reparse(parse_globs, tests, origin) or (DEFAULT_RULE_TESTS_GLOB,)
+    rules_explicit = rules_explicit or bool(tests)
+    tests = _reparse(parse_globs, tests, origin) or DEFAULT_RULE_TESTS_GLOBS
+    families = {}
+    for dest, ini, option in (("self_slo_drift", "selfslo_drift", DRIFT_OPTION),
+                              ("self_slo_canary_default", "selfslo_canary_default",
+                               CANARY_DEFAULT_OPTION),
+                              ("self_slo_lint_domain", "selfslo_lint_domain",
+                               LINT_DOMAIN_OPTION)):
+        value, origin = _raw(config, dest, ini)
+        families[dest] = _reparse(_family_type(ini), value, origin) or None
     prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
     prom = _reparse(parse_prometheus, prom, origin) or "auto"
     sem, origin = _raw(config, "self_slo_semantics", "selfslo_semantics")
@@ -220,11 +262,15 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         semantics=sem,
         coverage_fail_under=None if cov in (None, "") else float(cov),
         report=(report_base / str(report)).resolve() if report else None,
-        canary_policies=tuple(canary) if canary else (DEFAULT_CANARY_GLOB,),
+        canary_policies=tuple(canary) if canary else DEFAULT_CANARY_GLOBS,
         canary_policies_explicit=bool(canary),
         canary_max_examples=max_examples,
         canary_scenarios=_reparse(parse_globs, config.getini("selfslo_canary_scenarios"),
                                   "ini selfslo_canary_scenarios") or (DEFAULT_SCENARIO_GLOB,),
+        drift=families["self_slo_drift"] or "auto",
+        canary_default=families["self_slo_canary_default"] or "auto",
+        lint_domain=families["self_slo_lint_domain"],
+        rules_explicit=rules_explicit,
     )
 
 
@@ -256,6 +302,18 @@ def add_options(parser: pytest.Parser) -> None:
                          f"(default: {DEFAULT_CANARY_GLOB})")
     group.addoption(REPORT_OPTION, dest="self_slo_report", metavar="FILE",
                     help="Write a JSON report of the SLO items and rule coverage to FILE")
+    group.addoption(DRIFT_OPTION, dest="self_slo_drift", metavar="auto|on|off",
+                    type=_family_type(DRIFT_OPTION),
+                    help="Check the rules against the SLO spec (selfslo::drift); auto: when "
+                         "the project is a SELF one (default)")
+    group.addoption(CANARY_DEFAULT_OPTION, dest="self_slo_canary_default",
+                    metavar="auto|on|off", type=_family_type(CANARY_DEFAULT_OPTION),
+                    help="Prove the built-in canary policy's properties "
+                         "(selfslo::canary-default); auto: when the project is a SELF one")
+    group.addoption(LINT_DOMAIN_OPTION, dest="self_slo_lint_domain", metavar="auto|on|off",
+                    type=_family_type(LINT_DOMAIN_OPTION),
+                    help="The linter's SELF domain checks (SELF metric domains and gauges); "
+                         "auto: when the project is a SELF one")
     parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
     parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
@@ -270,6 +328,20 @@ def add_options(parser: pytest.Parser) -> None:
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")
     parser.addini("selfslo_canary_max_examples",
                   f"Hypothesis examples per canary property (default: {DEFAULT_CANARY_MAX_EXAMPLES})")
+    parser.addini("selfslo_drift", "SLO drift check: auto|on|off (default: auto)")
+    parser.addini("selfslo_canary_default",
+                  "Properties of the built-in canary policy: auto|on|off (default: auto)")
+    # the lint configuration (pytest_selfslo.lint.config; or [tool.selfslo.lint])
+    parser.addini("selfslo_lint_domain", "The linter's SELF domain checks: auto|on|off")
+    parser.addini("selfslo_lint_disable", "Lint checks to turn off (ids or names)")
+    parser.addini("selfslo_lint_severity",
+                  "Per-check lint severity, e.g. SL020=error SL033=off")
+    parser.addini("selfslo_lint_allowed_severities",
+                  "Allowed values of an alert's severity label (SL021)")
+    parser.addini("selfslo_lint_required_annotations",
+                  "Annotations every alert must have (SL022; default summary runbook_url)")
+    parser.addini("selfslo_lint_scrape_interval",
+                  "Scrape interval the short-range check assumes (default 1m)")
 
 
 #: where the resolved settings live on ``config.stash``

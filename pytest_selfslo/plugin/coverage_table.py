@@ -8,9 +8,11 @@ expecting no alert) or ``untested``; a recording rule is ``tested`` or
 
 This module adds what a distributed pytest run needs: each rule-test item turns
 its group's coverage into a plain list (:func:`coverage_payload`, which
-survives the trip from an xdist worker in the test report), and
-:class:`CoverageTracker` on the controlling process merges them with every rule
-of the collected rule files (so rules no test file loads show as untested).
+survives the trip from an xdist worker in the test report), each collected rule
+file's ``valid`` item sends its rules as untested (:func:`rules_payload`), and
+:class:`CoverageTracker` on the controlling process merges them. So coverage is
+over what was collected from the paths given: the rule files collected and the
+rule files their collected tests load, never every file the globs match.
 File names are made relative to the rootdir so the same rule file reached
 through ``rules/tests/../phase_c_rules.yml`` and ``rules/phase_c_rules.yml``
 is one rule.
@@ -19,11 +21,11 @@ is one rule.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CoverageTracker", "coverage_payload"]
+__all__ = ["CoverageTracker", "coverage_payload", "rules_payload"]
 
 Payload = list[list[str]]
 
@@ -42,16 +44,27 @@ def coverage_payload(coverage: Any, root: Path) -> Payload:
                   for k, status in coverage.status.items())
 
 
-class CoverageTracker:
-    """Merges item coverage payloads with the rules of the collected rule files."""
+def rules_payload(path: Path, root: Path) -> Payload:
+    """Every rule of the rule file ``path`` as ``untested`` (an invalid file: none)."""
+    from pytest_selfslo._core.errors import RuleFileError
+    from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
-    def __init__(self, rule_files: Iterable[Path], root: Path) -> None:
+    try:
+        groups = load_rule_files([path])
+    except (RuleFileError, OSError):
+        return []
+    return sorted([_relative(group.file, root), group.name, rule.kind, rule.name, "untested"]
+                  for group in groups for rule in group.rules)
+
+
+class CoverageTracker:
+    """Merges the coverage payloads of the items that ran (rule tests and rule files)."""
+
+    def __init__(self, root: Path) -> None:
         from pytest_selfslo.ruletest.coverage import RuleCoverage
 
-        self.rule_files = list(rule_files)
         self.root = root
         self.coverage = RuleCoverage()
-        self._files_loaded = False
 
     def add(self, payload: Sequence[Sequence[str]] | None) -> None:
         """Merge one item's :func:`coverage_payload` (None: the item had no coverage)."""
@@ -62,33 +75,12 @@ class CoverageTracker:
             self.coverage.add(key)
             self.coverage.mark(key, status)
 
-    def _load_rule_files(self) -> None:
-        """Register every rule of the collected rule files (an invalid file fails its own item)."""
-        if self._files_loaded:
-            return
-        self._files_loaded = True
-        from pytest_selfslo._core.errors import RuleFileError
-        from pytest_selfslo.rulefmt.rulefile import load_rule_files
-        from pytest_selfslo.ruletest.coverage import RuleKey
-
-        for path in self.rule_files:
-            try:
-                groups = load_rule_files([path])
-            except RuleFileError:
-                continue
-            for group in groups:
-                for rule in group.rules:
-                    self.coverage.add(RuleKey(_relative(group.file, self.root), group.name,
-                                              rule.name, rule.kind))
-
     def has_rules(self) -> bool:
         """Whether there is any rule to report on."""
-        self._load_rule_files()
         return bool(self.coverage.status)
 
     def summary(self) -> dict[str, Any]:
         """Per-rule status, counts and percentage (JSON-ready; also the hook's argument)."""
-        self._load_rule_files()
         rules = [{"file": k.file, "group": k.group, "kind": k.kind, "name": k.name, "status": s}
                  for k, s in sorted(self.coverage.status.items())]
         counts = {f"{kind}_{status}": 0 for kind, statuses in
@@ -101,11 +93,12 @@ class CoverageTracker:
         return {"rules": rules, "counts": counts, "covered": covered, "total": total,
                 "percentage": round(self.coverage.percentage, 2)}
 
-    def format_table(self) -> str:
-        """The runner's per-rule table plus a totals line per kind."""
-        self._load_rule_files()
+    def format_table(self, all_rows: bool = False) -> str:
+        """The runner's per-rule table (only untested and silent rules unless ``all_rows``)
+        plus a totals line per kind."""
         counts = self.summary()["counts"]
-        return (self.coverage.format_table() + "\n"
+        statuses = None if all_rows else ("untested", "silent")
+        return (self.coverage.format_table(statuses) + "\n"
                 f"alerting rules: {counts['alert_firing']} firing, {counts['alert_silent']} "
                 f"only silent, {counts['alert_untested']} untested; recording rules: "
                 f"{counts['record_tested']} tested, {counts['record_untested']} untested")

@@ -9,6 +9,7 @@ check).
 from __future__ import annotations
 
 import subprocess
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from pytest_selfslo.plugin.nodes import (
     SelfSloFailure,
     SelfSloItem,
+    collection_of,
     configured_spec,
     item_name,
     promtool_available,
@@ -38,7 +40,8 @@ def _unique(names: Iterable[str]) -> list[str]:
 
 # ---------------------------------------------------------------- rule unit-test files
 class RuleTestFile(pytest.File):
-    """A promtool-format rule unit-test file: one item per ``tests[]`` entry."""
+    """A promtool-format rule unit-test file: one item per ``tests[]`` entry, ``lint``
+    and, with a real promtool, ``promtool``."""
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_selfslo._core.errors import SelfSloError
@@ -54,6 +57,7 @@ class RuleTestFile(pytest.File):
         for name, group in zip(names, test_file.groups, strict=True):
             yield RuleTestItem.from_parent(self, name=name, check=_run_rule_test,
                                            test_file=test_file, group=group)
+        yield _item(self, _unused("lint", names), "lint", _check_lint)
         if promtool_available(settings_of(self)):
             item = SelfSloItem.from_parent(self, name="promtool", check=_promtool_cross_check)
             item.kind = "promtool"
@@ -87,27 +91,61 @@ def _run_rule_test(item: SelfSloItem) -> None:
             + "\n".join(result.failures))
 
 
+def _unused(name: str, taken: list[str]) -> str:
+    """``name``, or ``name #2``... when a test entry already has that name."""
+    out, n = name, 1
+    while out in taken:
+        n += 1
+        out = f"{name} #{n}"
+    return out
+
+
+class SemanticsMismatchWarning(pytest.PytestWarning):
+    """The real promtool's Prometheus major version is not the semantics the run selected."""
+
+
+_MISMATCH_WARNED = pytest.StashKey[bool]()
+
+
 def _promtool_cross_check(item: SelfSloItem) -> None:
-    """Run the file with real promtool and with our engine (promtool's semantics); compare."""
-    from pytest_selfslo.prometheus.client import binary_semantics
+    """Run the file with real promtool: fail when promtool fails it (with promtool's output),
+    and when promtool passes it but the embedded engine (promtool's semantics) does not."""
+    from pytest_selfslo.prometheus.client import binary_version
     from pytest_selfslo.ruletest.runner import run_rule_tests
 
-    semantics = binary_semantics("promtool")
+    numbers = binary_version("promtool")
+    version = ".".join(str(n) for n in numbers)
+    semantics = "2" if numbers[0] < 3 else "3"
+    selected = settings_of(item).effective_semantics
+    if semantics != selected and not item.config.stash.get(_MISMATCH_WARNED, False):
+        item.config.stash[_MISMATCH_WARNED] = True  # once per run, not once per file
+        warnings.warn(SemanticsMismatchWarning(
+            f"promtool {version} evaluates with Prometheus {semantics}.x semantics, the run "
+            f"selected {selected}.x (--self-slo-semantics): the rule-test items run with "
+            f"{selected}.x, the ::promtool cross-checks with promtool's {semantics}.x"),
+            stacklevel=2)
     proc = subprocess.run(["promtool", "test", "rules", item.path.name], cwd=item.path.parent,
                           capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
     ours = run_rule_tests([str(item.path)], semantics=semantics)
     ours_ok = bool(ours.passed)
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
-                                     "semantics": semantics}
-    if theirs_ok != ours_ok:
-        verdict = {True: "PASSED", False: "FAILED"}
+                                     "semantics": semantics, "promtool_version": version,
+                                     "selected_semantics": selected}
+    output = (f"--- promtool test rules {item.path.name} (promtool {version}, "
+              f"exit {proc.returncode}) ---\n{(proc.stdout + proc.stderr).strip()}")
+    if not theirs_ok:
+        agree = ("the embedded engine fails it too" if not ours_ok else
+                 "the embedded engine passes it: they disagree")
+        raise SelfSloFailure(
+            f"promtool {version} FAILED {item.path.name} ({agree}; Prometheus "
+            f"{semantics}.x semantics)\n{output}"
+            + ("" if not ours_ok else f"\n--- embedded engine ---\n{_format_report(ours)}"))
+    if not ours_ok:
         raise SelfSloFailure(
             f"real promtool and the embedded engine disagree on {item.path.name}: "
-            f"promtool {verdict[theirs_ok]}, embedded engine {verdict[ours_ok]} "
-            f"(Prometheus {semantics}.x semantics)\n"
-            f"--- promtool test rules (exit {proc.returncode}) ---\n"
-            f"{(proc.stdout + proc.stderr).strip()}\n"
+            f"promtool {version} PASSED, embedded engine FAILED "
+            f"(Prometheus {semantics}.x semantics)\n{output}\n"
             f"--- embedded engine ---\n{_format_report(ours)}")
 
 
@@ -134,18 +172,22 @@ def _item(parent: pytest.Collector, name: str, kind: str, check: Any) -> SelfSlo
 
 
 def _check_valid(item: SelfSloItem) -> None:
+    from pytest_selfslo.plugin.coverage_table import rules_payload
     from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 
     problems = check_rule_file(item.path)
+    if not problems:  # the rules of every collected rule file count in the coverage
+        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath)
     if problems:
         raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
                              f"({len(problems)} problem(s)):\n{format_problems(problems)}")
 
 
 def _check_lint(item: SelfSloItem) -> None:
-    from pytest_selfslo.lint.runner import lint_paths
-
-    findings = lint_paths([str(item.path)], root=settings_of(item).rootpath)
+    """This file's share of the session's one lint (``SelfSloCollection.lint_findings``)."""
+    mine = str(item.path.resolve())
+    findings = [f for f in collection_of(item).lint_findings()
+                if str(Path(f.path).resolve()) == mine]
     errors = [f for f in findings if _severity(f) == "error"]
     for finding in findings:
         if _severity(finding) != "error":
@@ -170,15 +212,22 @@ def _check_promtool_rules(item: SelfSloItem) -> None:
 
 # ---------------------------------------------------------------- session-level assets
 class SloAssets(pytest.Collector):
-    """Virtual collector ``selfslo``: SLO spec, drift, heartbeat objectives, default canary policy."""
+    """Virtual collector ``selfslo``: SLO spec, drift, heartbeat objectives, default canary
+    policy -- the SELF items, only in a SELF project (``SelfSloCollection.self_project``)
+    or when switched on (``--self-slo-drift``, ``--self-slo-canary-default``)."""
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         settings = settings_of(self)
-        yield _item(self, "slo-spec", "slo-spec", _check_spec)
-        yield _item(self, "drift", "drift", _check_drift)
-        from pytest_selfslo.plugin.canary_items import CanaryDefaultPolicy
+        collection = collection_of(self)
+        drift = collection.family_on(settings.drift)
+        if drift or collection.explicit_opt_in() is not None:
+            yield _item(self, "slo-spec", "slo-spec", _check_spec)
+        if drift:
+            yield _item(self, "drift", "drift", _check_drift)
+        if collection.family_on(settings.canary_default):
+            from pytest_selfslo.plugin.canary_items import CanaryDefaultPolicy
 
-        yield CanaryDefaultPolicy.from_parent(self, name="canary-default")
+            yield CanaryDefaultPolicy.from_parent(self, name="canary-default")
         if settings.heartbeats is not None:
             try:
                 spec = configured_spec(self.config)
@@ -200,7 +249,8 @@ def _check_drift(item: SelfSloItem) -> None:
     from pytest_selfslo.lint.drift import check_drift
 
     settings = settings_of(item)
-    paths = [str(p) for p in settings.resolve_globs(settings.rules)]
+    collected = collection_of(item).collected["rules"] or settings.resolve_globs(settings.rules)
+    paths = [str(p) for p in sorted(collected)]
     findings = check_drift(paths, configured_spec(item.config), spec_path=settings.slo)
     item.selfslo_data["findings"] = [f.to_dict() for f in findings]
     if findings:

@@ -10,11 +10,12 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import pytest
 
 from pytest_selfslo._core.errors import SelfSloError
+from pytest_selfslo.lint.findings import Finding
 from pytest_selfslo.plugin.config import SelfSloSettings, get_settings
 from pytest_selfslo.plugin.fixtures import load_configured_spec
 from pytest_selfslo.slo.spec import SLOSpec
@@ -88,3 +89,28 @@ def item_name(text: str) -> str:
 def configured_spec(config: pytest.Config) -> SLOSpec:
     """The SLO spec this run uses (``--self-slo-slo``, else the built-in one)."""
     return load_configured_spec(config)
+
+
+class SessionAssets(Protocol):
+    """What items ask the session's collection plugin (``plugin.collect.SelfSloCollection``)."""
+
+    #: files collected in this session, by kind ("rules", "rule-test", "policy")
+    collected: dict[str, set[Path]]
+
+    def family_on(self, mode: str) -> bool:
+        """Whether a SELF family with switch ``mode`` (auto/on/off) runs."""
+
+    def explicit_opt_in(self) -> str | None:
+        """Why the project configured SELF assets, or None."""
+
+    def lint_findings(self) -> list[Finding]:
+        """The session's one lint of every collected rule and rule-test file."""
+
+
+def collection_of(node: pytest.Item | pytest.Collector) -> SessionAssets:
+    """The session's collection plugin (registered as ``selfslo-collection`` under
+    ``--self-slo``)."""
+    plugin = node.config.pluginmanager.get_plugin("selfslo-collection")
+    if plugin is None:
+        raise RuntimeError("--self-slo items need the selfslo-collection plugin")
+    return cast(SessionAssets, plugin)

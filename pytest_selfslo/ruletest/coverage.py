@@ -83,10 +83,17 @@ class RuleCoverage:
         """Rules nothing exercises."""
         return sorted(k for k, s in self.status.items() if s == "untested")
 
-    def format_table(self) -> str:
-        """A fixed-width table: file, group, kind, name, status, plus the total line."""
+    def format_table(self, statuses: Iterable[str] | None = None) -> str:
+        """A fixed-width table: file, group, kind, name, status, plus the total line.
+
+        ``statuses`` keeps only the rows with those statuses (e.g. ``untested`` and
+        ``silent``); no row left prints no header, only the total line."""
+        keep = None if statuses is None else set(statuses)
         rows = [("FILE", "GROUP", "KIND", "RULE", "STATUS")]
-        rows += [(k.file, k.group, k.kind, k.name, s) for k, s in sorted(self.status.items())]
+        rows += [(k.file, k.group, k.kind, k.name, s) for k, s in sorted(self.status.items())
+                 if keep is None or s in keep]
+        if len(rows) == 1 and keep is not None:
+            return f"rule coverage: {self.percentage:.1f}% of {len(self.status)} rules"
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                  for row in rows]
