@@ -8,10 +8,12 @@ initialisation in one process. Importing them here keeps them loaded.
 
 from __future__ import annotations
 
+import numpy  # noqa: F401  (numpy refuses a second initialisation too)
 import orjson  # noqa: F401
 import promql_parser  # noqa: F401
 import pydantic_core  # noqa: F401
 import pytest
+import yaml  # noqa: F401  (libyaml's _yaml keeps the first yaml.nodes classes it saw)
 
 import pytest_selfslo.plugin.canary_items
 import pytest_selfslo.plugin.items  # noqa: F401

@@ -73,10 +73,11 @@ def _break_threshold(project: pytest.Pytester) -> None:
 
 def test_items_are_named_per_test_and_check(project: pytest.Pytester) -> None:
     result = project.runpytest("--self-slo", "rules", "-v")
-    result.assert_outcomes(passed=6 + CANARY)
+    result.assert_outcomes(passed=7 + CANARY)
     result.stdout.fnmatch_lines_random([
         "rules/phase_c_rules.yml::valid PASSED*",
         "rules/phase_c_rules.yml::lint PASSED*",
+        "rules/tests/coherence_test.yml::lint PASSED*",
         "rules/tests/coherence_test.yml::coherence drop fires PASSED*",
         "rules/tests/coherence_test.yml::unnamed#1 PASSED*",
         "selfslo::slo-spec PASSED*",
@@ -91,7 +92,7 @@ def test_without_the_flag_nothing_is_collected(project: pytest.Pytester) -> None
 
 def test_ini_selfslo_enabled_turns_it_on(project: pytest.Pytester) -> None:
     project.makeini(INI + "selfslo_enabled = true\n")
-    project.runpytest("rules").assert_outcomes(passed=6 + CANARY)
+    project.runpytest("rules").assert_outcomes(passed=7 + CANARY)
 
 
 def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
@@ -99,7 +100,7 @@ def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
     test_file = project.path / "rules" / "tests" / "coherence_test.yml"
     test_file.write_text(TEST_FILE.replace("eval_time: 10m", "eval_time: 3m"))
     result = project.runpytest("--self-slo", "rules")
-    result.assert_outcomes(passed=5 + CANARY, failed=1)
+    result.assert_outcomes(passed=6 + CANARY, failed=1)
     result.stdout.fnmatch_lines([
         "*rule test 'coherence drop fires' in coherence_test.yml failed (embedded engine,*",
         "*alertname: AURIS_SELF_Coherence_Drop, time: 3m,*",
@@ -115,7 +116,7 @@ def test_failing_rule_test_shows_the_engines_diff_not_a_traceback(
 def test_breaking_a_threshold_fails_drift_and_the_rule_test(project: pytest.Pytester) -> None:
     _break_threshold(project)
     result = project.runpytest("--self-slo", "rules")
-    result.assert_outcomes(passed=4 + CANARY, failed=2)
+    result.assert_outcomes(passed=5 + CANARY, failed=2)
     result.stdout.fnmatch_lines([
         "*the rules disagree with the SLO spec*",
         "*0.6*0.8*",
@@ -147,14 +148,29 @@ def test_globs_matching_nothing_warn(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, warnings=2)
     result.stdout.fnmatch_lines([
         "*SelfSloConfigWarning: --self-slo-rules 'alerts/*.yml' matched no file under*",
-        "*SelfSloConfigWarning: --self-slo-rule-tests 'rules/tests/*.yml' matched no file*",
+        "*SelfSloConfigWarning: --self-slo-rule-tests 'rules/tests/*.yml rules/tests/*.yaml' "
+        "matched no file*",
     ])
 
 
 def test_coverage_table_in_summary(project: pytest.Pytester) -> None:
+    """By default the table lists what needs attention (untested, silent); -v lists all."""
     result = project.runpytest("--self-slo", "rules")
     result.stdout.fnmatch_lines([
-        "*SELF rule coverage*",
+        "*= rule coverage =*",
+        "FILE*GROUP*KIND*RULE*STATUS",
+        "rules/phase_c_rules.yml*auris-self-phase-c*alert*AURIS_SELF_Continuity_Drop*untested",
+        "rules/phase_c_rules.yml*auris-self-phase-c*alert*AURIS_SELF_Stress_High*silent",
+        "rule coverage: 5.6% of 18 rules",
+    ])
+    result.stdout.no_fnmatch_line("*SELF rule coverage*")
+    result.stdout.no_fnmatch_line("*AURIS_SELF_Coherence_Drop*firing")
+
+
+def test_coverage_table_lists_every_rule_with_verbose(project: pytest.Pytester) -> None:
+    result = project.runpytest("--self-slo", "rules", "-v")
+    result.stdout.fnmatch_lines([
+        "*= rule coverage =*",
         "FILE*GROUP*KIND*RULE*STATUS",
         "rules/phase_c_rules.yml*auris-self-phase-c*alert*AURIS_SELF_Coherence_Drop*firing",
         "rules/phase_c_rules.yml*auris-self-phase-c*alert*AURIS_SELF_Continuity_Drop*untested",
@@ -166,11 +182,19 @@ def test_coverage_table_in_summary(project: pytest.Pytester) -> None:
 
 
 def test_coverage_fail_under_fails_the_session(project: pytest.Pytester) -> None:
-    result = project.runpytest("--self-slo", "rules", "--self-slo-coverage-fail-under=50")
-    result.assert_outcomes(passed=6 + CANARY)
+    result = project.runpytest("--self-slo", "rules", "--self-slo-coverage-fail-under=50",
+                               "--junitxml=junit.xml")
+    result.assert_outcomes(passed=7 + CANARY, failed=1)  # the miss is selfslo::coverage
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["FAIL: rule coverage 5.6% is below "
                                  "--self-slo-coverage-fail-under 50%"])
+    result.stdout.fnmatch_lines(["FAILED selfslo::coverage - rule coverage 5.6% is below*"])
+    # a junit testcase too, so CI dashboards that read only the XML see the miss
+    xml = (project.path / "junit.xml").read_text()
+    case = xml[xml.index('name="coverage"') - 200:]
+    assert 'classname="selfslo" name="coverage"' in xml
+    assert "<failure" in case.split("</testcase>")[0]
+    assert "AURIS_SELF_Continuity_Drop (untested)" in case.split("</testcase>")[0]
 
 
 def test_coverage_at_threshold_passes(project: pytest.Pytester) -> None:
@@ -186,7 +210,7 @@ def test_json_report(project: pytest.Pytester) -> None:
                                "--self-slo-coverage-fail-under=1")
     report = json.loads((project.path / "out" / "report.json").read_text())
     assert report["exitstatus"] == result.ret == 1
-    assert report["counts"] == {"passed": 4 + CANARY, "failed": 2}
+    assert report["counts"] == {"passed": 5 + CANARY, "failed": 2}
     by_id = {i["nodeid"]: i for i in report["items"]}
     assert by_id["selfslo::drift"]["outcome"] == "failed"
     assert "disagree with the SLO spec" in by_id["selfslo::drift"]["message"]
@@ -214,7 +238,7 @@ def test_heartbeat_items_one_per_objective(project: pytest.Pytester) -> None:
     with HeartbeatLog(project.path / "beats.jsonl") as log:
         log.extend(generate_heartbeats("coherence_drop", 200, seed=1))
     result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=beats.jsonl", "-v")
-    result.assert_outcomes(passed=8 + CANARY, failed=1)
+    result.assert_outcomes(passed=9 + CANARY, failed=1)
     result.stdout.fnmatch_lines_random([
         "selfslo::heartbeats?coherence? FAILED*",
         "selfslo::heartbeats?continuity? PASSED*",
@@ -227,7 +251,7 @@ def test_heartbeat_items_one_per_objective(project: pytest.Pytester) -> None:
 def test_empty_heartbeat_log_never_passes(project: pytest.Pytester) -> None:
     (project.path / "empty.jsonl").write_text("")
     result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=empty.jsonl")
-    result.assert_outcomes(passed=6 + CANARY, failed=3)
+    result.assert_outcomes(passed=7 + CANARY, failed=3)
     result.stdout.fnmatch_lines(["*has no heartbeats: missing data never meets coherence >= 0.80*"])
 
 
@@ -239,7 +263,7 @@ def test_custom_slo_spec_file_is_used_for_drift(project: pytest.Pytester) -> Non
     result = project.runpytest("--self-slo", "rules", "--self-slo-slo=slo.yml")
     # the rules and the built-in canary policy both still say 0.80: drift, the policy's
     # `valid` item and its gates_agree_with_slo property (checked against this spec) fail
-    result.assert_outcomes(passed=5 + CANARY - 2, failed=3)
+    result.assert_outcomes(passed=6 + CANARY - 2, failed=3)
     result.stdout.fnmatch_lines(["*the rules disagree with the SLO spec*"])
     result.stdout.fnmatch_lines(["*SLO spec says self_coherence >= 0.85*"])
     result.stdout.fnmatch_lines(["*the canary policy's gates disagree with the SLO spec:*",
@@ -266,13 +290,13 @@ def test_xdist_gives_the_same_results_and_coverage(project: pytest.Pytester) -> 
     result = project.runpytest_subprocess("--self-slo", "rules", "-n", "2",
                                           "--self-slo-coverage-fail-under=50",
                                           "--self-slo-report=report.json")
-    result.assert_outcomes(passed=6 + CANARY)
+    result.assert_outcomes(passed=7 + CANARY, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["rule coverage: 5.6% of 18 rules",
                                  "FAIL: rule coverage 5.6% is below*"])
     # the controller's report holds every worker's items and the merged coverage
     report = json.loads((project.path / "report.json").read_text())
-    assert report["counts"] == {"passed": 6 + CANARY}
+    assert report["counts"] == {"passed": 7 + CANARY}
     assert report["coverage"]["covered"] == 1 and report["coverage_ok"] is False
 
 
@@ -311,7 +335,7 @@ def test_no_coverage_verdict_when_no_slo_asset_ran(project: pytest.Pytester) -> 
     result = project.runpytest("--self-slo", "test_plain.py", "--self-slo-coverage-fail-under=90")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.no_fnmatch_line("*SELF rule coverage*")
+    result.stdout.no_fnmatch_line("*rule coverage*")
 
 
 def test_malformed_heartbeat_lines_are_skipped_with_a_warning(project: pytest.Pytester) -> None:
@@ -322,6 +346,6 @@ def test_malformed_heartbeat_lines_are_skipped_with_a_warning(project: pytest.Py
     (project.path / "beats.jsonl").write_text("\n".join(lines) + "\n")
     result = project.runpytest("--self-slo", "rules", "--self-slo-heartbeats=beats.jsonl",
                                "-k", "heartbeats")
-    result.assert_outcomes(passed=3, deselected=6 + CANARY, warnings=3)
+    result.assert_outcomes(passed=3, deselected=7 + CANARY, warnings=3)
     result.stdout.fnmatch_lines(["*SelfSloLintWarning: beats.jsonl: skipped 1 malformed line(s), "
                                  "first at line 4: *"])

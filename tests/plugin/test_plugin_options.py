@@ -67,7 +67,8 @@ def test_defaults_without_any_configuration(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SHOW_SETTINGS)
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*SETTINGS False ('rules/*.yml',) ('rules/tests/*.yml',) "
+    result.stdout.fnmatch_lines(["*SETTINGS False ('rules/*.yml', 'rules/*.yaml') "
+                                 "('rules/tests/*.yml', 'rules/tests/*.yaml') "
                                  "auto None None None"])
 
 

@@ -77,9 +77,9 @@ def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
                                  "rules/phase_c_rules.yml")
     result.stdout.fnmatch_lines([
-        "*real promtool and the embedded engine disagree on self_slo_test.yml: promtool FAILED, "
-        "embedded engine PASSED (Prometheus 2.x semantics)",
-        "--- promtool test rules (exit 1) ---",
+        "*promtool 2.42.0 FAILED self_slo_test.yml (the embedded engine passes it: they "
+        "disagree; Prometheus 2.x semantics)",
+        "--- promtool test rules self_slo_test.yml (promtool 2.42.0, exit 1) ---",
         "Unit Testing:  self_slo_test.yml",
         "  FAILED: stand-in promtool always fails",
         "--- embedded engine ---",
@@ -98,6 +98,7 @@ def test_promtool_items_are_slow_and_deselectable(repo_copy: pytest.Pytester,
     monkeypatch.setenv("PATH", str(bin_dir))
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml", "-m",
                                  "not selfslo_slow", "--self-slo-rules=rules/phase_c_rules.yml")
-    # 4 rule tests, slo-spec + drift + 3 heartbeat objectives, 8 canary items (the rule file
-    # itself is not under the given path); the promtool cross-check is deselected
-    result.assert_outcomes(passed=4 + 5 + 8, deselected=1)
+    # 4 rule tests and the file's lint, slo-spec + drift + 3 heartbeat objectives, 8 canary
+    # items (the rule file itself is not under the given path); the promtool cross-check is
+    # deselected
+    result.assert_outcomes(passed=4 + 1 + 5 + 8, deselected=1)
