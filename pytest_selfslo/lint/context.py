@@ -13,11 +13,16 @@ DEFAULT_SCRAPE_INTERVAL = 60.0
 DEFAULT_SEVERITIES: frozenset[str] = frozenset({"critical", "warning", "info"})
 
 
+#: files that mark a project's root: version control, or an ini file pytest takes its rootdir from
+_ROOT_MARKERS = (".git", "pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg")
+
+
 def find_repo_root(start: Path) -> Path:
-    """The nearest ancestor holding ``.git`` or ``pyproject.toml`` (runbook links are repo-relative)."""
+    """The nearest ancestor holding ``.git``, ``pyproject.toml`` or a pytest ini file
+    (runbook links are repo-relative; pytest's rootdir is found the same way)."""
     start = start.resolve()
     for candidate in (start, *start.parents):
-        if (candidate / ".git").exists() or (candidate / "pyproject.toml").exists():
+        if any((candidate / marker).exists() for marker in _ROOT_MARKERS):
             return candidate
     return start
 
