@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import glob
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from pytest_selfslo.lint.cache import LintCache, file_deps
 from pytest_selfslo.lint.checks.promql import (
     check_vector_matching,
+    expr_facts,
     series_matching_problems,
 )
-from pytest_selfslo.lint.checks.promql import expr_facts
 from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
 from pytest_selfslo.lint.config import LintConfig
 from pytest_selfslo.lint.context import LintContext
@@ -61,7 +62,7 @@ def _shape(values: list[Any]) -> str | None:
     """"gauge" when test values cannot be a counter's (negative, or falling to a non-zero
     value twice: a restart resets a counter to zero), "counter" when they only rise."""
     numbers = [v for v in values if v is not None and v == v]
-    steps = list(zip(numbers, numbers[1:], strict=False))
+    steps = list(itertools.pairwise(numbers))
     if any(v < 0 for v in numbers):
         return "gauge"
     falls = sum(1 for a, b in steps if b < a and b != 0)

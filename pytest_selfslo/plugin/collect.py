@@ -48,7 +48,6 @@ from pytest_selfslo.plugin.coverage_table import CoverageTracker
 from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
 from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem, warn_lint
 
-
 _SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build",
                         "dist"})
 _POLICY_KEY = re.compile(r"^steps\s*:", re.M)
@@ -150,7 +149,7 @@ class SelfSloCollection:
             hint = (f"; no {what} under it (YAML files there: "
                     f"{', '.join(_rel(p, root) for p in other[:6])}"
                     f"{' ...' if len(other) > 6 else ''})" if other
-                    else f"; no YAML file under it either")
+                    else "; no YAML file under it either")
         self.config.issue_config_time_warning(SelfSloConfigWarning(
             f"{option} {' '.join(patterns)!r} matched no file under "
             f"{root}: nothing of that kind is checked{hint}"), stacklevel=3)

@@ -228,11 +228,9 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     rules_explicit = rules_explicit or bool(tests)
     tests = _reparse(parse_globs, tests, origin) or DEFAULT_RULE_TESTS_GLOBS
     families = {}
-    for dest, ini, option in (("self_slo_drift", "selfslo_drift", DRIFT_OPTION),
-                              ("self_slo_canary_default", "selfslo_canary_default",
-                               CANARY_DEFAULT_OPTION),
-                              ("self_slo_lint_domain", "selfslo_lint_domain",
-                               LINT_DOMAIN_OPTION)):
+    for dest, ini in (("self_slo_drift", "selfslo_drift"),
+                      ("self_slo_canary_default", "selfslo_canary_default"),
+                      ("self_slo_lint_domain", "selfslo_lint_domain")):
         value, origin = _raw(config, dest, ini)
         families[dest] = _reparse(_family_type(ini), value, origin) or None
     prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
