@@ -21,6 +21,7 @@ import promql_parser
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PromQLError
+from pytest_selfslo._core.names import unknown_name
 from pytest_selfslo.alerting.ruleeval import evaluate_groups
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.rulefmt.model import AlertingRule
@@ -178,9 +179,8 @@ def simulate_alert(rules: str | Path | Sequence[Any], series: SeriesInput, alert
     rule = next((r for g in groups for r in g.rules
                  if isinstance(r, AlertingRule) and r.name == alertname), None)
     if rule is None:
-        known = sorted({r.name for g in groups for r in g.alerting_rules}) or ["none"]
-        raise AssertionError(f"no alerting rule named {alertname!r} in the rules "
-                             f"(alerts defined: {', '.join(known)})")
+        raise AssertionError(unknown_name("alerting rule", alertname,
+                                          (r.name for g in groups for r in g.alerting_rules)))
     storage = Storage()
     storage.load(_series_text(series), _ms(interval))
     step = _ms(evaluation_interval if evaluation_interval is not None else interval)

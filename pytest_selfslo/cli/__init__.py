@@ -19,6 +19,10 @@ from collections.abc import Sequence
 
 from pytest_selfslo._core.errors import SelfSloError
 
+#: what ``selfslo --help`` says first (plain text: argparse prints it as it is)
+DESCRIPTION = ("SELF SLO tools: replay heartbeat logs against the SLOs, run and lint "
+               "Prometheus rule tests, steer the canary, serve the operator API.")
+
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("pytest_selfslo.cli.replay", "Analyse the last N heartbeats against the SLOs"),
@@ -33,7 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; with ``only`` set, import just that subcommand's module."""
-    parser = argparse.ArgumentParser(prog="selfslo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="selfslo", description=DESCRIPTION,
+                                     epilog="Run 'selfslo COMMAND --help' for a command's "
+                                            "options. Exit codes: 0 success, 1 a check "
+                                            "failed, 2 usage or input error.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():

@@ -18,6 +18,7 @@ import promql_parser
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.gofmt import format_float_g
+from pytest_selfslo._core.names import unknown_name
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.values import Labels, format_labels
 
@@ -74,7 +75,8 @@ def alert_failure(run: GroupRun, case: AlertCase, rules: list[AlertingRule],
         _diff(exp_text, got_text),
     ]
     if not rules:
-        lines.append(f"        note: no alerting rule named {case.alertname!r} is loaded")
+        loaded = (r.name for g in run.groups for r in g.alerting_rules)
+        lines.append(f"        note: {unknown_name('alerting rule', case.alertname, loaded)}")
         return "\n".join(lines)
     missing = [e for e in exp_s if e not in got_s]
     for labels, _ in missing:

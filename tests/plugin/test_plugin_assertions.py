@@ -65,11 +65,15 @@ def test_fires_with_labels_that_match_no_instance() -> None:
     assert '{severity="warning", token_id="a"} (labels do not match)' in str(exc.value)
 
 
-def test_unknown_alertname_lists_the_alerts_defined() -> None:
-    with pytest.raises(AssertionError,
-                       match=r"no alerting rule named 'Nope' in the rules \(alerts defined: "
-                             r"AURIS_Oscillation_Detected, .*AURIS_SELF_Stress_High"):
+def test_an_alertname_typo_suggests_the_closest_name() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_alert_fires(RULES, FALLING, "AURIS_SELF_Coherence_drop", at="25m")
+    assert str(info.value) == ("no alerting rule named 'AURIS_SELF_Coherence_drop'; did you "
+                               "mean 'AURIS_SELF_Coherence_Drop'?")
+    with pytest.raises(AssertionError) as info:
         assert_alert_fires(RULES, FALLING, "Nope", at="25m")
+    assert str(info.value) == ("no alerting rule named 'Nope' (13 defined, none with a "
+                               "similar name)")
 
 
 def test_silent_passes_before_the_drop_and_while_pending() -> None:

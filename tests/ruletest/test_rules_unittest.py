@@ -169,3 +169,21 @@ def test_selfslo_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["test-rules", str(tmp_path / "missing.yml")]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:2:1: invalid YAML" in err and "cannot read test file" in err
+
+
+def test_an_alertname_typo_in_a_test_suggests_the_loaded_name(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+  - interval: 1m
+    input_series:
+      - series: 'err{job="a"}'
+        values: '1x20'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: HighEr
+        exp_alerts:
+          - exp_labels: {severity: page, job: a}
+""")
+    report = run_rule_tests([str(path)])
+    assert not report.passed
+    assert "note: no alerting rule named 'HighEr'; did you mean 'HighErr'?" in \
+        report.format_text()
