@@ -257,7 +257,7 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
         reasons.append(f"no advance at or before the last change (t={state.since:.3f})")
         return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
     if waited < dwell:
-        reasons.append(f"dwell: {waited:g}s of {dwell:g}s at {current:g}")
+        reasons.append(f"dwell: {_secs(waited)} of {_secs(dwell)} at {current:g}")
         return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
     if successes < policy.consecutive_successes:
         reasons.append(f"{successes} of {policy.consecutive_successes} consecutive green observations")
@@ -265,6 +265,12 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
     green = sum(1 for g in gates if g.ok)
     verdict = f"all {green} gates green" if green == len(gates) else \
         f"{green} gates green, {len(gates) - green} ignored (no data)"
-    reasons.append(f"{verdict} for {successes} observations and {waited:g}s; "
+    reasons.append(f"{verdict} for {successes} observations and {_secs(waited)}; "
                    f"advancing {current:g} -> {target:g}")
     return done(Action.ADVANCE, target)
+
+
+def _secs(seconds: float) -> str:
+    """Seconds for a reason text, to a tenth: ``6.1s``, ``600s`` (not ``6.10063s``)."""
+    text = f"{seconds:.1f}".rstrip("0").rstrip(".")
+    return f"{text or '0'}s"

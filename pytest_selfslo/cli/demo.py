@@ -233,8 +233,9 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
         gates = "  ".join(f"{name}={_num(g.get('value'))}{'✓' if g.get('ok') else '✗'}"
                           for name, g in last.get("gates", {}).items())
         lines.append(f"gates      {gates}")
-        lines.append(f"decision   {last['action']} -> {last['next_canary']:g}  "
-                     f"({'; '.join(last.get('reasons', []))[:110]})")
+        lines.append(f"decision   {last['action']} -> {last['next_canary']:g}")
+        # every reason in full, one per line: alert names are never cut
+        lines += [f"           {reason}" for reason in last.get("reasons", [])]
     try:
         firing = loop.alerts()
     except Exception as exc:
@@ -243,11 +244,19 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
     lines.append(f"firing     {', '.join(names) if names else 'none'}")
     avg = health.get("averages") or {}
     lines.append(f"health     heartbeats {health['heartbeat_count']}   " + "  ".join(
-        f"{k} {_num(v)}" for k, v in avg.items()) + f"   slo {health.get('slo_status')}")
+        f"{k} {_num(v)}" for k, v in avg.items()) + f"   slo {_slo(health.get('slo_status'))}")
     lines.append("audit      " + (" | ".join(
         f"#{r['seq']} {r['action']} {r['old']:g}->{r['new']:g} by {r['actor']}"
         for r in canary["audit"][-3:]) or "none yet"))
     return "\n".join(lines)
+
+
+def _slo(status: Any) -> str:
+    """``coherence ok, continuity ok, stress MISSED`` from ``{"coherence_slo": True, ...}``."""
+    if not isinstance(status, dict) or not status:
+        return "n/a (no heartbeats yet)"
+    return ", ".join(f"{str(name).removesuffix('_slo')} {'ok' if met else 'MISSED'}"
+                     for name, met in status.items())
 
 
 def _num(value: Any) -> str:
