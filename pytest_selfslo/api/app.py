@@ -12,7 +12,8 @@ Endpoints (all JSON; every error in the one shape of :mod:`.errors`):
 ``POST /self/canary``    auth   set the sampling (hot, audited)
 ``POST /self/canary/pause``  auth   freeze the canary (audited)
 ``POST /self/canary/resume`` auth   unfreeze it (audited)
-``GET /metrics/exp``     open   the SELF exporter's registry (Prometheus text)
+``GET /metrics/exp``     open   the SELF exporter's registry (Prometheus text); under
+                                ``selfslo serve``: the served log's newest ``self_*`` scores
 ``GET /healthz``         open   liveness only
 =======================  =====  ==============================================
 

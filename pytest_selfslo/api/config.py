@@ -46,6 +46,9 @@ class ApiConfig:
     initial_sampling: float | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     audit_limit: int = 20
+    #: export the newest scores of every token in the served log's window on
+    #: ``/metrics/exp`` (``selfslo serve``; an app feeding its exporter itself leaves it off)
+    export_log: bool = False
 
     def __post_init__(self) -> None:
         self.heartbeats = Path(self.heartbeats)

@@ -206,6 +206,16 @@ class HealthSnapshotter:
             self._cache = (keys, body)
             return body
 
+    def latest_per_token(self) -> dict[str, Heartbeat]:
+        """The newest heartbeat of every token in the window (catches up with the log first);
+        what ``selfslo serve`` exports on ``/metrics/exp``."""
+        with self._lock:
+            self.tail.refresh()
+            latest: dict[str, Heartbeat] = {}
+            for hb in self.tail.heartbeats:  # oldest first: later records win
+                latest[hb.token_id] = hb
+            return latest
+
     def snapshot(self) -> dict[str, Any]:
         """The health document from the current tail and canary state."""
 

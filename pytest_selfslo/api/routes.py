@@ -244,7 +244,7 @@ def build_router(config: ApiConfig) -> APIRouter:
                              methods=["POST"], response_model=CanaryChangeResponse,
                              tags=["canary"], responses=_WRITE_ERRORS, summary=summary)
 
-    _add_metrics_route(router, svc.exporter)
+    _add_metrics_route(router, svc.exporter, svc.health if config.export_log else None)
     return router
 
 
@@ -258,6 +258,42 @@ class _AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
-def _add_metrics_route(router: APIRouter, exporter: SelfMetricsExporter) -> None:
-    router.routes.append(Route("/metrics/exp", _AsgiEndpoint(exporter.asgi_app()),
-                               methods=["GET"], include_in_schema=False))
+class _LogExport:
+    """Before each scrape, set the exporter's gauges to the newest heartbeat of every token in
+    the served log's window, and drop the tokens that left it (``ApiConfig.export_log``)."""
+
+    def __init__(self, exporter: SelfMetricsExporter, health: HealthSnapshotter) -> None:
+        self.exporter = exporter
+        self.health = health
+        self.lock = threading.Lock()
+        self.exported: set[str] = set()
+
+    def sync(self) -> None:
+        latest = self.health.latest_per_token()
+        with self.lock:
+            for token, hb in latest.items():
+                self.exporter.update(token, hb.coherence, hb.continuity, hb.presence, hb.stress)
+            for gone in self.exported - set(latest):
+                self.exporter.remove(gone)
+            self.exported = set(latest)
+
+
+class _SyncedEndpoint(_AsgiEndpoint):
+    """The exporter's ASGI app, after a :class:`_LogExport` sync (off the event loop)."""
+
+    def __init__(self, app: Any, export: _LogExport) -> None:
+        super().__init__(app)
+        self.export = export
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await run_in_threadpool(self.export.sync)
+        await self.app(scope, receive, send)
+
+
+def _add_metrics_route(router: APIRouter, exporter: SelfMetricsExporter,
+                       health: HealthSnapshotter | None = None) -> None:
+    app = exporter.asgi_app()
+    endpoint = (_AsgiEndpoint(app) if health is None
+                else _SyncedEndpoint(app, _LogExport(exporter, health)))
+    router.routes.append(Route("/metrics/exp", endpoint, methods=["GET"],
+                               include_in_schema=False))

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = ApiConfig(heartbeats=args.heartbeats, window=args.window,
                        state_dir=args.state_dir, slo_spec=args.slo_spec, policy=args.policy,
-                       token_file=args.token_file, insecure_no_auth=args.insecure_no_auth)
+                       token_file=args.token_file, insecure_no_auth=args.insecure_no_auth,
+                       export_log=True)
     app = create_app(config)
     if args.insecure_no_auth:
         _log.warning("--insecure-no-auth: anyone who can reach %s:%s may change the canary",

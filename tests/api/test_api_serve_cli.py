@@ -15,8 +15,13 @@ import pytest
 from pytest_selfslo._core.net import free_port
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.cli import main
+from pytest_selfslo.heartbeat import Heartbeat, HeartbeatLog
 
 TOKEN = "cli-token-0123456789abc"
+
+
+def _beat(ts: float, token: str, coherence: float) -> Heartbeat:
+    return Heartbeat(ts, token, coherence=coherence, continuity=0.95, presence=0.9, stress=0.2)
 
 
 def _wait_ready(proc: subprocess.Popen[str], url: str, timeout: float = 20.0) -> None:
@@ -51,6 +56,16 @@ def test_serve_runs_the_api_and_stops_on_sigint(tmp_path: Path) -> None:
         assert resp.status_code == 200, resp.text
         assert CanaryStore(tmp_path / "state").history()[-1].actor == "dana@token:ops"
         assert httpx.get(f"{base}/metrics/exp").status_code == 200
+        # /metrics/exp exports the newest scores of each token in the served log
+        with HeartbeatLog(tmp_path / "hb.jsonl") as log:
+            log.extend([_beat(1.0, "a", 0.91), _beat(2.0, "b", 0.75), _beat(3.0, "a", 0.62)])
+        text = httpx.get(f"{base}/metrics/exp").text
+        assert 'self_coherence{token_id="a"} 0.62' in text
+        assert 'self_coherence{token_id="b"} 0.75' in text
+        assert 'self_stress{token_id="b"} 0.2' in text
+        with HeartbeatLog(tmp_path / "hb.jsonl") as log:
+            log.append(_beat(4.0, "a", 0.88))
+        assert 'self_coherence{token_id="a"} 0.88' in httpx.get(f"{base}/metrics/exp").text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
