@@ -11,18 +11,31 @@ Collection
     ``--self-slo-rules`` becomes a :class:`RuleFile` (``valid``, ``lint`` and,
     with promtool, ``promtool-check``).
 
+    Rule-test files also get a ``lint`` item; every ``lint`` item reports its
+    file's share of one lint of all collected rule and rule-test files
+    (:meth:`SelfSloCollection.lint_findings`), the same lint ``selfslo lint``
+    runs on those files with the project's lint configuration.
+
     Assets that are not files under the given paths -- the SLO spec, the drift
-    check between rules and spec, the heartbeat log -- hang off one virtual
-    collector ``selfslo`` (items ``selfslo::slo-spec``, ``selfslo::drift``,
-    ``selfslo::heartbeats[<objective>]``). It is added whenever at least one
-    rule or rule-test file was collected, so ``pytest --self-slo rules`` runs
-    everything while ``pytest --self-slo tests/test_x.py`` runs only that file.
+    check between rules and spec, the heartbeat log, the built-in canary
+    policy -- hang off one virtual collector ``selfslo`` (items
+    ``selfslo::slo-spec``, ``selfslo::drift``, ``selfslo::heartbeats[<objective>]``,
+    ``selfslo::canary-default::*``). It is added when at least one rule or
+    rule-test file was collected, so ``pytest --self-slo rules`` runs everything
+    while ``pytest --self-slo tests/test_x.py`` runs only that file. Its SELF
+    items run only in a SELF project (:meth:`SelfSloCollection.self_project`:
+    an SLO spec, heartbeat log or canary policy is configured, or a collected
+    file uses a SELF metric), or when their switch (``--self-slo-drift``,
+    ``--self-slo-canary-default``) says ``on``.
 
 Reporting
     Items attach their rule coverage to their test report (so it travels from
-    xdist workers); the controlling process merges it, prints the coverage
-    table, applies ``--self-slo-coverage-fail-under`` and writes
-    ``--self-slo-report``.
+    xdist workers; a rule file's ``valid`` item sends its rules as untested);
+    the controlling process merges it, prints the coverage table (untested and
+    silent rules; every rule with ``-v``), applies
+    ``--self-slo-coverage-fail-under`` (a miss is the failed report
+    ``selfslo::coverage``, also in junit XML) and writes ``--self-slo-report``
+    (with the lint findings under ``lint``).
 """
 
 from __future__ import annotations
