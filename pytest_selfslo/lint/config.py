@@ -73,7 +73,10 @@ class LintConfig:
     """Settings of one lint run; the defaults are what a repository without config gets.
 
         >>> cfg = parse_lint_table({"disable": ["SL035"], "severity": {"SL020": "error"}}, "x")
-        >>> cfg.apply(findings)            # overrides applied, disabled ones dropped
+        >>> found = [Finding("r.yml", 3, 5, "SL020", Severity.WARNING, "no for"),
+        ...          Finding("r.yml", 4, 9, "SL035", Severity.WARNING, "short range")]
+        >>> [(f.code, f.severity.value) for f in cfg.apply(found)]  # overrides, disables
+        [('SL020', 'error')]
     """
 
     disabled: frozenset[str] = frozenset()
