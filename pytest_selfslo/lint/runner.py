@@ -28,6 +28,7 @@ from pytest_selfslo.lint.checks.promql import (
 from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.drift import drift_findings
+from pytest_selfslo.lint.documents import load_files
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
 from pytest_selfslo.lint.loader import load_file
 from pytest_selfslo.lint.model import RuleFile
@@ -169,7 +170,7 @@ def lint_paths(paths: Iterable[str | Path], *, slo: SLOSpec | None = None, polic
         if cache_dir is not None and slo is None and policy is None:
             return sorted(f for f in _lint_cached(targets, ctx, Path(cache_dir))
                           if f.code not in off)
-        files = [load_file(p) for p in targets]
+        files = [rf for p in targets for rf in load_files(p)]
         findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
         if slo is not None or policy is not None:
 
@@ -200,20 +201,21 @@ def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path) -> 
     settings = f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
     cache = LintCache(cache_dir, settings)
     out: list[Finding] = []
-    misses: list[tuple[Path, bytes, RuleFile]] = []
+    misses: list[tuple[Path, bytes, list[RuleFile]]] = []
     for path in targets:
         data = path.read_bytes()
         hit = cache.get(path, data)
         if hit is not None:
             out += hit
             continue
-        misses.append((path, data, load_file(path, data.decode("utf-8", errors="replace"))))
+        misses.append((path, data, load_files(path, data.decode("utf-8", errors="replace"))))
     if misses:
-        fresh = lint_files([rf for _p, _d, rf in misses], ctx, keep_ast=False)
-        for path, data, rf in misses:
-            mine = [f for f in fresh if f.path == rf.path]
-            deps = file_deps(path, runbook_candidates(rf, ctx) if rf.kind == "rules" else [])
-            cache.put(path, data, mine, deps)
+        fresh = lint_files([rf for _p, _d, rfs in misses for rf in rfs], ctx, keep_ast=False)
+        for path, data, rfs in misses:
+            mine = [f for f in fresh if f.path == str(path)]
+            links = [link for rf in rfs if rf.kind == "rules"
+                     for link in runbook_candidates(rf, ctx)]
+            cache.put(path, data, mine, file_deps(path, links))
             out += mine
     return out
 
