@@ -9,18 +9,19 @@ against the built-in defaults when given the word ``default``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo._core.reportformats import FORMATS as REPORT_FORMATS
 from pytest_selfslo.lint.findings import CHECKS, Finding, Severity, resolve_codes
+from pytest_selfslo.lint.formats import format_findings as _format
 from pytest_selfslo.lint.render import to_seconds
 
 __all__ = ["configure", "format_findings", "run"]
 
-FORMATS = ("text", "json", "github")
+FORMATS = REPORT_FORMATS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="Rule files or directories (searched for *.yml, *.yaml)")
     parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="Output format (github: workflow annotations)")
+                        help="Output format (github: workflow annotations; sarif: SARIF 2.1.0; "
+                             "checkstyle: Checkstyle XML)")
     parser.add_argument("--slo", metavar="FILE",
                         help="Check drift against this SLO spec YAML ('default': built-in spec)")
     parser.add_argument("--policy", metavar="FILE",
@@ -68,24 +70,9 @@ def _load_policy(value: str | None) -> Any:
     return DEFAULT_POLICY if value == "default" else load_policy(value)
 
 
-def _github_escape(text: str, prop: bool = False) -> str:
-    """Workflow-command escaping; properties (file=, title=) also escape ':' and ','."""
-    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
-
-
-def format_findings(findings: Sequence[Finding], fmt: str) -> str:
-    """Render findings in ``fmt`` (text, json or github), without a trailing newline."""
-    if fmt == "json":
-        return json.dumps([f.to_dict() for f in findings], indent=2)
-    if fmt == "github":
-        lines = []
-        for f in findings:
-            level = "error" if f.severity is Severity.ERROR else "warning"
-            lines.append(f"::{level} file={_github_escape(f.path, True)},line={f.line},"
-                         f"col={f.column},title={f.code} {f.name}::{_github_escape(f.message)}")
-        return "\n".join(lines)
-    return "\n".join(f.format() for f in findings)
+def format_findings(findings: Sequence[Finding], fmt: str, notes: Sequence[str] = ()) -> str:
+    """Render findings in ``fmt`` (one of :data:`FORMATS`), without a trailing newline."""
+    return _format(findings, fmt, notes)
 
 
 def _list_checks(out: TextIO) -> int:

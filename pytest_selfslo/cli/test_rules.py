@@ -1,4 +1,10 @@
-"""``selfslo test-rules``: a drop-in for ``promtool test rules`` on the embedded engine."""
+"""``selfslo test-rules``: a drop-in for ``promtool test rules`` on the embedded engine.
+
+``--format text`` is promtool's output; ``json`` the report (plus an
+``annotations`` list); ``github``, ``sarif`` and ``checkstyle`` put failures,
+invalid files and (with ``--coverage``) untested rules at ``file:line:col``
+(:mod:`pytest_selfslo.ruletest.annotate`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import argparse
 import json
 import sys
 
-from pytest_selfslo.ruletest.runner import run_rule_tests
+from pytest_selfslo._core.reportformats import FORMATS, render
+from pytest_selfslo._core.version import __version__
+from pytest_selfslo.ruletest.annotate import report_annotations, rule_test_tool
+from pytest_selfslo.ruletest.runner import RuleTestReport, run_rule_tests
 
 __all__ = ["configure", "run"]
 
@@ -20,8 +29,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="PromQL semantics of Prometheus 2.x or 3.x (default 3)")
     parser.add_argument("--ignore-unknown-fields", action="store_true",
                         help="Ignore unknown fields in rule files")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="Output format")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="Output format (text: promtool's; json: the report; github, sarif, "
+                             "checkstyle: failures and, with --coverage, untested rules at "
+                             "file:line:col)")
     parser.add_argument("--coverage", action="store_true", help="Print the rule coverage table")
 
 
@@ -29,11 +40,22 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``selfslo test-rules``: prints the report, returns 0 or 1."""
     report = run_rule_tests(list(args.files), semantics=args.semantics, run=args.run,
                             ignore_unknown_fields=args.ignore_unknown_fields)
-    if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
-    else:
+    if args.format == "text":
         text = report.format_text()
         print(text, file=sys.stdout if report.passed else sys.stderr)
         if args.coverage:
             print(report.coverage.format_table())
+        return report.exit_code
+    _print(args, report, report_annotations(report, coverage=args.coverage))
     return report.exit_code
+
+
+def _print(args: argparse.Namespace, report: RuleTestReport, found: list) -> None:  # type: ignore[type-arg]
+    if args.format == "json":
+        data = report.to_json()
+        data["annotations"] = [a.to_dict() for a in found]
+        print(json.dumps(data, indent=2))
+        return
+    text = render(found, args.format, rule_test_tool(__version__))
+    if text:
+        print(text)
