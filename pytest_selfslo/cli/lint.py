@@ -1,9 +1,13 @@
-"""``selfslo lint PATH... [--format text|json|github] [--slo FILE] [--policy FILE]``.
+"""``selfslo lint PATH... [--format text|json|github|sarif|checkstyle] [--slo FILE] [--policy FILE]
+[--prometheus URL ...] [--changed-since REF]``.
 
 Prints one finding per line (``file:line:col CODE message``), a summary on
 stderr, and exits 1 when any finding is an error (warnings alone exit 0).
 ``--slo``/``--policy`` add the drift check against that spec/policy file, or
-against the built-in defaults when given the word ``default``.
+against the built-in defaults when given the word ``default``. ``--prometheus``
+adds the online checks (:mod:`pytest_selfslo.cli.lint_online`); a check the
+server cannot answer prints one "skipped: why" line on stderr and changes
+nothing else, so the exit status is then the offline one.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, TextIO
 
 from pytest_selfslo._core.errors import ConfigError
 from pytest_selfslo._core.reportformats import FORMATS as REPORT_FORMATS
+from pytest_selfslo.cli import lint_online
 from pytest_selfslo.lint.findings import CHECKS, Finding, Severity, resolve_codes
 from pytest_selfslo.lint.formats import format_findings as _format
 from pytest_selfslo.lint.render import to_seconds
@@ -48,6 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Reuse findings of unchanged files from this cache directory")
     parser.add_argument("--list-checks", action="store_true",
                         help="List the checks with their ids and exit")
+    lint_online.add_arguments(parser)
 
 
 def _load_spec(value: str | None) -> Any:
@@ -103,9 +109,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         policy_path=args.policy if args.policy not in (None, "default") else None,
         cache_dir=args.cache_dir,
         severities=[v.strip() for v in args.severities.split(",") if v.strip()])
-    text = format_findings(findings, args.format)
+    applied = lint_online.apply(args, findings, disabled)
+    findings = applied.findings
+    text = format_findings(findings, args.format, applied.notes)
     if text:
         print(text, file=out)
+    for note in applied.notes:
+        print(f"selfslo lint: {note}", file=err)
     errors = sum(f.severity is Severity.ERROR for f in findings)
-    print(f"selfslo lint: {errors} error(s), {len(findings) - errors} warning(s)", file=err)
+    summary = f"selfslo lint: {errors} error(s), {len(findings) - errors} warning(s)"
+    if applied.online is not None:
+        stats = applied.online.stats
+        summary += (f"; online checks against {args.prometheus}: {stats.distinct} request(s), "
+                    f"{stats.sent} sent")
+    print(summary, file=err)
     return 1 if has_errors(findings) else 0

@@ -145,7 +145,10 @@ def _check_valid(item: SelfSloItem) -> None:
 def _check_lint(item: SelfSloItem) -> None:
     from pytest_selfslo.lint.runner import lint_paths
 
-    findings = lint_paths([str(item.path)], root=settings_of(item).rootpath)
+    settings = settings_of(item)
+    findings = lint_paths([str(item.path)], root=settings.rootpath)
+    if settings.lint_prometheus is not None:
+        findings = _lint_online(item, findings)
     errors = [f for f in findings if _severity(f) == "error"]
     for finding in findings:
         if _severity(finding) != "error":
@@ -154,6 +157,38 @@ def _check_lint(item: SelfSloItem) -> None:
     if errors:
         raise SelfSloFailure(f"the rule linter found {len(errors)} error(s) in {item.path.name}:\n"
                              + "\n".join(f.format() for f in errors))
+
+
+def _lint_online(item: SelfSloItem, findings: list[Any]) -> list[Any]:
+    """The online checks of ``--self-slo-lint-prometheus`` merged into the offline findings.
+
+    ``fixture`` is the session's real server (the ``prometheus`` fixture's); a
+    server that cannot be had, like a check the server cannot answer, is a
+    warning ("skipped: why") and leaves the offline findings as they are.
+    """
+    from pytest_selfslo._core.durations import parse_duration
+    from pytest_selfslo._core.errors import PrometheusUnavailable
+    from pytest_selfslo.lint.online import OnlineSettings, lint_online
+    from pytest_selfslo.plugin.fixtures import session_prometheus
+
+    settings = settings_of(item)
+    target = settings.lint_prometheus
+    if target == "fixture":
+        try:
+            target = session_prometheus(item.config).url
+        except PrometheusUnavailable as exc:
+            warn_lint(f"{item.path.name}: online lint skipped: no real Prometheus "
+                      f"(--self-slo-prometheus={settings.prometheus}): {exc}")
+            return findings
+    assert target is not None
+    result = lint_online([str(item.path)], OnlineSettings(
+        target, lookback=parse_duration(settings.lint_lookback) / 1000.0,
+        max_series=settings.lint_max_series, max_samples=settings.lint_max_samples))
+    for line in result.skip_lines():
+        warn_lint(f"{item.path.name}: online lint against {target}: {line}")
+    item.selfslo_data["online"] = {"url": target, "requests": result.stats.distinct,
+                                   "skipped": result.skip_lines()}
+    return result.merge(findings)
 
 
 def _severity(finding: Any) -> str:

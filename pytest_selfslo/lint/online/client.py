@@ -64,7 +64,8 @@ class Unavailable(Exception):
 
 @dataclass
 class ClientStats:
-    """What a run sent: HTTP requests, distinct requests, answers served from the cache."""
+    """What a run sent: HTTP requests (retries included), distinct requests, and the
+    lookups answered from the run's cache instead of the server."""
 
     sent: int = 0
     distinct: int = 0

@@ -65,13 +65,17 @@ class ServerFacts:
 
     def prefetch(self, requests: Iterable[Request]) -> None:
         """Send the requests not answered yet, concurrently."""
-        wanted = [r for r in dict.fromkeys(requests) if r not in self.answers]
+        asked = list(requests)
+        wanted = [r for r in dict.fromkeys(asked) if r not in self.answers]
+        self.api.stats.cached += len(asked) - len(wanted)
         if wanted:
             self.answers.update(self.api.fetch(wanted))
 
     def _get(self, req: Request) -> Any:
-        answer = self.answers.get(req)
-        if answer is None and req not in self.answers:
+        if req in self.answers:
+            answer = self.answers[req]
+            self.api.stats.cached += 1
+        else:
             answer = self.answers[req] = self.api.get(req)
         if isinstance(answer, Unavailable):
             raise answer
