@@ -22,9 +22,11 @@ from pytest_selfslo.rulefmt.rulefile import load_rule_files
 from pytest_selfslo.ruletest.coverage import RuleKey
 
 if TYPE_CHECKING:
+    from pytest_selfslo._core.gitdiff import Changes
     from pytest_selfslo.ruletest.runner import RuleTestReport
 
-__all__ = ["CHECKS", "coverage_annotations", "report_annotations", "rule_test_tool"]
+__all__ = ["CHECKS", "coverage_annotations", "filter_changed", "report_annotations",
+           "rule_test_tool"]
 
 #: code -> (name, level, summary)
 CHECKS: dict[str, tuple[str, str, str]] = {
@@ -146,3 +148,41 @@ def _rule_lines(file: str) -> dict[tuple[str, str, str], int]:
         for rule in group.rules:
             lines.setdefault((group.name, rule.name, rule.kind), rule.line)
     return lines
+
+
+def _spans(starts: Iterable[int]) -> list[tuple[int, int]]:
+    """[start, next start - 1] for sorted entry starts (the last one to the end of the file)."""
+    ordered = sorted(set(starts))
+    return [(a, b - 1) for a, b in zip(ordered, [*ordered[1:], 10**9], strict=True)]
+
+
+def _span_of(line: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    return next(((a, b) for a, b in spans if a <= line <= b), (line, line))
+
+
+def filter_changed(found: Iterable[Annotation], report: RuleTestReport,
+                   changes: Changes) -> list[Annotation]:
+    """The annotations about what changed since ``changes.ref`` (``--changed-since``).
+
+    A failure is kept when its test group changed or a rule file it loads did;
+    a file problem when its line changed; a coverage gap when its rule changed.
+    """
+    groups = {f.path: _spans(g.line for g in f.groups if g.line) for f in report.files}
+    loads = {f.path: f.rule_files for f in report.files}
+    rule_spans: dict[str, list[tuple[int, int]]] = {}
+    out = []
+    for a in found:
+        if a.code == "RT001":
+            first, last = _span_of(a.line, groups.get(a.path, []))
+            keep = changes.touches(a.path, first, last) or any(
+                changes.lines(r) is None or changes.lines(r) for r in loads.get(a.path, ()))
+        elif a.code == "RT003":
+            if a.path not in rule_spans:
+                rule_spans[a.path] = _spans(_rule_lines(a.path).values())
+            first, last = _span_of(a.line, rule_spans[a.path])
+            keep = changes.touches(a.path, first, last)
+        else:
+            keep = changes.touches(a.path, a.line, a.line)
+        if keep:
+            out.append(a)
+    return out

@@ -96,6 +96,8 @@ class FileResult:
     groups: list[GroupResult] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the rule files the test file loads
+    rule_files: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -367,7 +369,8 @@ def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
         test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields)
     except RuleTestFileError as exc:
         return FileResult(path, error=str(exc))
-    result = FileResult(path, warnings=list(test_file.warnings))
+    result = FileResult(path, warnings=list(test_file.warnings),
+                        rule_files=tuple(test_file.rule_files))
     for group in test_file.groups:
         if pattern is not None and not pattern.search(group.name or ""):
             continue
