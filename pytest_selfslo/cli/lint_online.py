@@ -108,7 +108,7 @@ def apply(args: argparse.Namespace, findings: Sequence[Finding],
     if args.changed_since:
         from pytest_selfslo._core.gitdiff import changed_since
         from pytest_selfslo.lint.changes import ChangedRules
-        from pytest_selfslo.lint.runner import expand_paths
+        from pytest_selfslo.lint.prepare import expand_paths
 
         changes = changed_since(args.changed_since, [str(p) for p in args.paths])
         changed = ChangedRules.load(changes, expand_paths(args.paths))

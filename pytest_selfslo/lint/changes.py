@@ -15,7 +15,7 @@ from pathlib import Path
 from pytest_selfslo._core.gitdiff import Changes
 from pytest_selfslo.lint.documents import load_files
 from pytest_selfslo.lint.findings import Finding
-from pytest_selfslo.lint.loader import RuleFile
+from pytest_selfslo.lint.model import RuleFile
 
 __all__ = ["ChangedRules"]
 

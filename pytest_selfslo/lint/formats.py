@@ -1,6 +1,6 @@
 """Lint findings (and SLO drift) in the CI formats of :mod:`pytest_selfslo._core.reportformats`.
 
-    >>> print(format_findings(findings, "sarif", notes=["SL052 rate-window skipped: ..."]))
+    >>> print(format_findings(findings, "sarif", notes=notes))  # doctest: +SKIP
 """
 
 from __future__ import annotations

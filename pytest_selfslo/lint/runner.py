@@ -27,8 +27,8 @@ from pytest_selfslo.lint.checks.promql import (
 )
 from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
 from pytest_selfslo.lint.context import LintContext
-from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.documents import load_files
+from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
 from pytest_selfslo.lint.loader import load_file
 from pytest_selfslo.lint.model import RuleFile

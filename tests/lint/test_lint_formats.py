@@ -13,8 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo._core.reportformats import FORMATS, Annotation, Tool, ToolRule, render
 from pytest_selfslo.cli import main

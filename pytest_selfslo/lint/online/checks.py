@@ -24,7 +24,7 @@ import promql_parser as pp
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.checks.promql import labels_read, locate
 from pytest_selfslo.lint.findings import CHECKS, Finding
-from pytest_selfslo.lint.loader import Rule, RuleFile
+from pytest_selfslo.lint.model import Rule, RuleFile
 from pytest_selfslo.lint.online.client import Unavailable
 from pytest_selfslo.lint.online.exprs import (
     Labels,
