@@ -163,6 +163,11 @@ class PromAPI:
             except httpx.HTTPError as exc:
                 error = f"cannot reach {self.url}: {_short(exc)}"
                 continue
+            except Exception as exc:  # the transport's own (httpcore, h11, ssl)
+                # errors, when they are not mapped to httpx's: still a network failure
+                error = (f"no answer within {self.timeout:g}s" if "Timeout" in type(exc).__name__
+                         else f"cannot reach {self.url}: {type(exc).__name__}: {_short(exc)}")
+                continue
             status = response.status_code
             if status >= 500 or status == 429:
                 error = f"{path} answered HTTP {status}"
