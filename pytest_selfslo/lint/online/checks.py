@@ -89,6 +89,7 @@ class OnlineLinter:
         if max_series is None and max_samples is None:
             self.enabled -= {"SL055"}
         self._label_memo: dict[str, Labels] = {}
+        self._nearest: dict[str, list[str] | None] = {}
         self._defining: set[str] = set()
 
     # -- planning ----------------------------------------------------------------------
@@ -244,7 +245,9 @@ class OnlineLinter:
             return f"no series matches {text} {ago}"
         whole = self._known_labels(name_selector(name))
         if not whole:
-            close = self._answer(lambda: nearest(name, facts.names()))
+            if name not in self._nearest:  # one search per missing name, however often used
+                self._nearest[name] = self._answer(lambda: nearest(name, facts.names()))
+            close = self._nearest[name]
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             return f"metric {name} has no series {ago}{hint}"
         for m in use.node.matchers.matchers:
