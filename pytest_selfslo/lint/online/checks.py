@@ -37,6 +37,7 @@ from pytest_selfslo.lint.online.exprs import (
 from pytest_selfslo.lint.online.facts import ServerFacts
 from pytest_selfslo.lint.online.names import nearest
 from pytest_selfslo.lint.promql_walk import op_name, output_labels, unwrap
+from pytest_selfslo.promql.astwalk import walk
 
 __all__ = ["ONLINE_CHECKS", "OnlineLinter", "RuleInfo"]
 
@@ -118,8 +119,10 @@ class OnlineLinter:
             first.append(facts.RULES)
         if "SL055" in self.enabled:
             for info in self.rules:
-                first.append(facts.query_request(info.rule.expr.value, stats=True))
-                first += [facts.query_request(probe) for probe in _series_probes(info)]
+                first += [facts.query_request(probe, stats=True)
+                          for probe, _fallback in _cost_probes(info)]
+                if _has_subquery(info.ast):
+                    first.append(facts.query_request(info.rule.expr.value, stats=True))
         facts.prefetch(first)
         second = []
         missing_names = False
@@ -136,12 +139,12 @@ class OnlineLinter:
                 second.append(facts.values_request("job", text))
         if missing_names and "SL050" in self.enabled:
             second.append(facts.names_request())
-        if "SL055" in self.enabled:
+        if "SL055" in self.enabled:  # servers without query statistics: count the samples
             for info in self.rules:
-                req = facts.query_request(info.rule.expr.value, stats=True)
-                answer = facts.answers.get(req)
-                if isinstance(answer, dict) and not isinstance(answer.get("stats"), dict):
-                    second += [facts.query_request(p) for p in _sample_probes(info)]
+                for probe, fallback in _cost_probes(info):
+                    answer = facts.answers.get(facts.query_request(probe, stats=True))
+                    if isinstance(answer, dict) and not isinstance(answer.get("stats"), dict):
+                        second.append(facts.query_request(fallback))
         facts.prefetch(second)
         third = []
         for _info, use, text in uses:
@@ -511,13 +514,25 @@ class OnlineLinter:
 
     # -- SL055 -----------------------------------------------------------------------
     def _cost(self, outcome: CheckOutcome) -> bool:
+        """SL055: series and samples per rule, from one ``count()`` probe per selector.
+
+        The probe ``count(last_over_time(sel[range]))`` with ``stats=all`` answers both:
+        its value is the number of series the selector touches, its statistics the
+        samples reading that range loads -- what the rule's own functions load too.
+        A rule with a subquery (which reads its selectors at every step) also runs
+        itself with statistics. Without statistics, ``count_over_time`` counts.
+        """
         for info in self.rules:
-            expr = info.rule.expr.value
             try:
-                series = sum(int(self.facts.scalar(p)) for p in _series_probes(info))
-                _result, samples = self.facts.query(expr, stats=True)
-                if samples is None:
-                    samples = sum(int(self.facts.scalar(p)) for p in _sample_probes(info))
+                series = samples = 0
+                for probe, fallback in _cost_probes(info):
+                    count, loaded = self.facts.count(probe)
+                    series += count
+                    samples += loaded if loaded is not None else int(
+                        self.facts.scalar(fallback))
+                if _has_subquery(info.ast):
+                    _result, loaded = self.facts.query(info.rule.expr.value, stats=True)
+                    samples = max(samples, loaded or 0)
             except Unavailable as exc:
                 self._partial(outcome, exc)
                 continue
@@ -531,32 +546,23 @@ class OnlineLinter:
         return True
 
 
-def _series_probes(info: RuleInfo) -> list[str]:
-    """``count(...)`` probes whose sum is the number of series the rule's selectors touch."""
+def _cost_probes(info: RuleInfo) -> list[tuple[str, str]]:
+    """(series probe, samples probe) of each distinct selector (and range) of the rule."""
     out = []
     for use in info.uses:
         text = selector_text(use.node)
         if text is None:
             continue
         if use.range_s is None:
-            out.append(f"count({text})")
+            out.append((f"count({text})", f"count({text})"))
         else:
-            out.append(f"count(last_over_time({text}[{_range_text(use.range_s)}]))")
+            window = f"{text}[{_range_text(use.range_s)}]"
+            out.append((f"count(last_over_time({window}))", f"sum(count_over_time({window}))"))
     return list(dict.fromkeys(out))
 
 
-def _sample_probes(info: RuleInfo) -> list[str]:
-    """Probes whose sum is the number of samples the rule loads (servers without stats)."""
-    out = []
-    for use in info.uses:
-        text = selector_text(use.node)
-        if text is None:
-            continue
-        if use.range_s is None:
-            out.append(f"count({text})")
-        else:
-            out.append(f"sum(count_over_time({text}[{_range_text(use.range_s)}]))")
-    return list(dict.fromkeys(out))
+def _has_subquery(ast: Any) -> bool:
+    return any(type(node) is pp.SubqueryExpr for node in walk(ast))
 
 
 def _range_text(seconds: float) -> str:

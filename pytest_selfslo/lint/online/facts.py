@@ -184,9 +184,18 @@ class ServerFacts:
             loaded = int(samples["totalQueryableSamples"])
         return result, loaded
 
+    def count(self, expr: str) -> tuple[int, int | None]:
+        """(value, samples loaded or None) of a ``count(...)`` probe run with ``stats=all``."""
+        result, loaded = self.query(expr, stats=True)
+        return int(self._value(expr, result)), loaded
+
     def scalar(self, expr: str) -> float:
         """The single value of a ``count(...)``/``sum(...)`` probe (0 when it is empty)."""
         result, _loaded = self.query(expr)
+        return self._value(expr, result)
+
+    @staticmethod
+    def _value(expr: str, result: list[Any]) -> float:
         if not result:
             return 0.0
         value = result[0].get("value") if isinstance(result[0], dict) else None
