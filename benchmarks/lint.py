@@ -14,7 +14,14 @@ machine, where wall time mostly measures the wait for a core):
   run. Imports and first-use initialisation are done before the clock starts
   by linting a small, different file, since the pytest plugin pays them once
   per session, not per file;
-* ``lint_paths([FILE], cache_dir=...)`` warm: unchanged file, cached findings.
+* ``lint_paths([FILE], cache_dir=...)`` warm: unchanged file, cached findings;
+* online (when the ``prometheus`` binary is installed): ``lint_online`` of the
+  same file against a local Prometheus that scrapes a target exposing the
+  SELF gauges every second, without and with a query budget (``--max-series``,
+  which adds each rule's ``stats=all`` query and a ``count()`` probe per
+  selector). Wall time, the requests the client needed and sent, and the API
+  requests the server counted (``prometheus_http_requests_total``): each
+  distinct request must be sent exactly once.
 
 The last line is the ratio promtool time / our time (CPU and wall).
 """
@@ -31,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest_selfslo.lint.runner import lint_paths
 
@@ -124,6 +132,63 @@ def cold_runs(path: Path, repeat: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+def online(path: Path) -> list[str]:
+    """Online lint of ``path`` against a local server; lines to print (empty: no binary)."""
+    if shutil.which("prometheus") is None:
+        return ["online: no prometheus binary on PATH, not measured"]
+    from collections import Counter
+
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    from pytest_selfslo.lint.online import OnlineSettings, lint_online
+    from pytest_selfslo.prometheus.managed import LocalPrometheus
+
+    registry = CollectorRegistry()
+    for metric in METRICS:
+        gauge = Gauge(metric, "SELF score", ["token_id"], registry=registry)
+        for token in ("a", "b", "c"):
+            gauge.labels(token_id=token).set(0.5)
+    http, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    lines = []
+    try:
+        with LocalPrometheus.start() as server:
+            server.set_scrape_targets([f"127.0.0.1:{http.server_port}"], interval="1s")
+            server.wait_until(lambda: server.query(METRICS[0]), timeout=60, what="a scrape")
+            for label, settings in (("no budget", OnlineSettings(server.url)),
+                                    ("--max-series 100", OnlineSettings(server.url,
+                                                                        max_series=100))):
+                before = _counted(server)
+                c0, w0 = time.process_time(), time.perf_counter()
+                result = lint_online([path], settings)
+                wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+                answered = _counted(server) - before
+                codes = Counter(f.code for f in result.findings)
+                stats = result.stats
+                lines.append(
+                    f"online lint ({label}): wall {wall:.2f} s, cpu {cpu:.2f} s; requests: "
+                    f"{stats.distinct} distinct, {stats.sent} sent (the server counted "
+                    f"{answered}), {stats.cached} lookups answered from the run's cache; findings "
+                    f"{dict(sorted(codes.items()))}; skipped {result.skip_lines() or 'none'}")
+                if stats.sent != stats.distinct or answered != stats.sent:
+                    raise SystemExit(f"a request was sent twice: {lines[-1]}")
+    finally:
+        http.shutdown()
+        http.server_close()
+    return lines
+
+
+def _counted(server: Any) -> int:
+    """API requests the server has answered (``prometheus_http_requests_total`` on its /metrics)."""
+    import httpx
+
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) > 2 and argv[1] == _CHILD:
         return cold_child(argv[2])
@@ -148,11 +213,14 @@ def main(argv: list[str]) -> int:
         cold_wall, cold_cpu = cold_runs(path, repeat)
         lint_paths([path], cache_dir=cache)
         warm_wall, warm_cpu = best(lambda: lint_paths([path], cache_dir=cache), repeat, _cpu_self)
+        online_lines = online(path)
     print(f"rules: {n} (best of {repeat}; load average {os.getloadavg()[0]:.1f})")
     print(f"promtool check rules: cpu {base_cpu * 1000:.1f} ms, wall {base_wall * 1000:.1f} ms")
     print(f"selfslo lint (cold, fresh process): cpu {cold_cpu * 1000:.1f} ms, "
           f"wall {cold_wall * 1000:.1f} ms")
     print(f"selfslo lint (cached): cpu {warm_cpu * 1000:.2f} ms, wall {warm_wall * 1000:.2f} ms")
+    for line in online_lines:
+        print(line)
     print(f"ratio promtool/selfslo: cold cpu {base_cpu / cold_cpu:.2f}x, "
           f"cold wall {base_wall / cold_wall:.2f}x, cached cpu {base_cpu / max(warm_cpu, 1e-6):.0f}x")
     return 0

@@ -1,4 +1,5 @@
-"""``selfslo lint PATH... [--format text|json|github] [--slo FILE] [--policy FILE]``.
+"""``selfslo lint PATH... [--format text|json|github|sarif|checkstyle] [--slo FILE] [--policy FILE]
+[--prometheus URL ...] [--changed-since REF]``.
 
 Prints one finding per line (``file:line:col CODE message``), a summary on
 stderr, and exits 1 when any finding is an error (warnings alone exit 0).
@@ -8,23 +9,29 @@ configuration is the project's (``[tool.selfslo.lint]`` or the
 ``selfslo_lint_*`` ini keys, found like pytest finds its ini file; see
 :mod:`pytest_selfslo.lint.config`), so this command and ``pytest --self-slo``
 report the same findings; the options below override single keys.
+``--prometheus`` adds the online checks (:mod:`pytest_selfslo.cli.lint_online`)
+and lets SL030 read the server's metric types; a check the server cannot answer
+prints one "skipped: why" line on stderr and changes nothing else, so the exit
+status is then the offline one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo._core.reportformats import FORMATS as REPORT_FORMATS
+from pytest_selfslo.cli import lint_online
 from pytest_selfslo.lint.findings import CHECKS, Finding, Severity, resolve_codes
+from pytest_selfslo.lint.formats import format_findings as _format
 from pytest_selfslo.lint.render import to_seconds
 
 __all__ = ["configure", "format_findings", "run"]
 
-FORMATS = ("text", "json", "github")
+FORMATS = REPORT_FORMATS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="Rule files or directories (searched for *.yml, *.yaml)")
     parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="Output format (github: workflow annotations)")
+                        help="Output format (github: workflow annotations; sarif: SARIF 2.1.0; "
+                             "checkstyle: Checkstyle XML)")
     parser.add_argument("--slo", metavar="FILE",
                         help="Check drift against this SLO spec YAML ('default': built-in spec)")
     parser.add_argument("--policy", metavar="FILE",
@@ -50,15 +58,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE",
                         help="Read the lint configuration from FILE (pyproject.toml or an "
                              "ini file) instead of the project's")
-    parser.add_argument("--prometheus", metavar="URL",
-                        help="Ask this Prometheus server's metadata which metrics are gauges "
-                             "(SL030)")
     parser.add_argument("--root", metavar="DIR",
                         help="Repository root for runbook links (default: nearest .git/pyproject)")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="Reuse findings of unchanged files from this cache directory")
     parser.add_argument("--list-checks", action="store_true",
                         help="List the checks with their ids and exit")
+    lint_online.add_arguments(parser)
 
 
 def _load_spec(value: str | None) -> Any:
@@ -81,24 +87,9 @@ def _load_policy(value: str | None) -> Any:
     return DEFAULT_POLICY if value == "default" else load_policy(value)
 
 
-def _github_escape(text: str, prop: bool = False) -> str:
-    """Workflow-command escaping; properties (file=, title=) also escape ':' and ','."""
-    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
-
-
-def format_findings(findings: Sequence[Finding], fmt: str) -> str:
-    """Render findings in ``fmt`` (text, json or github), without a trailing newline."""
-    if fmt == "json":
-        return json.dumps([f.to_dict() for f in findings], indent=2)
-    if fmt == "github":
-        lines = []
-        for f in findings:
-            level = "error" if f.severity is Severity.ERROR else "warning"
-            lines.append(f"::{level} file={_github_escape(f.path, True)},line={f.line},"
-                         f"col={f.column},title={f.code} {f.name}::{_github_escape(f.message)}")
-        return "\n".join(lines)
-    return "\n".join(f.format() for f in findings)
+def format_findings(findings: Sequence[Finding], fmt: str, notes: Sequence[str] = ()) -> str:
+    """Render findings in ``fmt`` (one of :data:`FORMATS`), without a trailing newline."""
+    return _format(findings, fmt, notes)
 
 
 def _common_dir(paths: Sequence[str]) -> str:
@@ -162,9 +153,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         metric_types=_metric_types(args.prometheus, err) if args.prometheus else None,
         severities=([v.strip() for v in args.severities.split(",") if v.strip()]
                     if args.severities is not None else None))
-    text = format_findings(findings, args.format)
+    applied = lint_online.apply(args, findings, disabled)
+    findings = applied.findings
+    text = format_findings(findings, args.format, applied.notes)
     if text:
         print(text, file=out)
+    for note in applied.notes:
+        print(f"selfslo lint: {note}", file=err)
     errors = sum(f.severity is Severity.ERROR for f in findings)
-    print(f"selfslo lint: {errors} error(s), {len(findings) - errors} warning(s)", file=err)
+    summary = f"selfslo lint: {errors} error(s), {len(findings) - errors} warning(s)"
+    if applied.online is not None:
+        stats = applied.online.stats
+        summary += (f"; online checks against {args.prometheus}: {stats.distinct} request(s), "
+                    f"{stats.sent} sent")
+    print(summary, file=err)
     return 1 if has_errors(findings) else 0

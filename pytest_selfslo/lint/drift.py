@@ -30,8 +30,8 @@ import yaml
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.checks.promql import locate
+from pytest_selfslo.lint.documents import load_files
 from pytest_selfslo.lint.findings import CHECKS, Finding
-from pytest_selfslo.lint.loader import load_file
 from pytest_selfslo.lint.model import Rule, RuleFile
 from pytest_selfslo.lint.prepare import expand_paths, parse_exprs
 from pytest_selfslo.lint.promql_walk import (
@@ -275,7 +275,7 @@ def check_drift(rule_paths: Iterable[str | Path], spec: SLOSpec | None, policy: 
     ``pytest_selfslo/data/default_slo.yml``. Files that do not parse yield
     their SL001-SL003 findings (drift cannot be judged without their rules).
     """
-    files = [load_file(p) for p in expand_paths(rule_paths)]
+    files = [rf for p in expand_paths(rule_paths) for rf in load_files(p)]
     broken: list[Finding] = []
     for rf in files:
         parse_exprs(rf)

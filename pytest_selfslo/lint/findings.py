@@ -73,6 +73,22 @@ _ALL = [
           "an alert threshold/window/for/severity disagrees with the SLO spec"),
     Check("SL041", "policy-drift", Severity.ERROR,
           "a stability alert threshold disagrees with the canary policy gate"),
+    # online checks (selfslo lint --prometheus URL): lint.online
+    Check("SL050", "series-missing", Severity.ERROR,
+          "a selector matches no series on the server in the lookback window"),
+    Check("SL051", "label-missing", Severity.ERROR,
+          "a label in by/without/on/ignoring/group_*, a matcher or a $labels template "
+          "is not on the series it refers to"),
+    Check("SL052", "rate-window", Severity.WARNING,
+          "a rate/irate/increase/deriv window covers fewer than 4 (irate: 2) scrape intervals "
+          "of the targets exposing the metric"),
+    Check("SL053", "metric-type", Severity.ERROR,
+          "a counter function over a gauge, or a gauge function over a counter "
+          "(server metadata)"),
+    Check("SL054", "recording-rule-missing", Severity.ERROR,
+          "a recording rule another rule reads is neither in the linted files nor on the server"),
+    Check("SL055", "query-cost", Severity.ERROR,
+          "a rule's query touches more series or loads more samples than the budget"),
 ]
 
 #: code -> check

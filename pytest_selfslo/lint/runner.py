@@ -30,6 +30,7 @@ from pytest_selfslo.lint.checks.promql import (
 from pytest_selfslo.lint.checks.structure import check_file, runbook_candidates
 from pytest_selfslo.lint.config import LintConfig
 from pytest_selfslo.lint.context import LintContext
+from pytest_selfslo.lint.documents import load_files
 from pytest_selfslo.lint.domain import text_uses_self_metrics
 from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
@@ -263,7 +264,7 @@ def lint_paths(paths: Iterable[str | Path], *, slo: SLOSpec | None = None,
         if cache_dir is not None and slo is None and policy is None:
             return sorted(config.apply(_lint_cached(targets, ctx, Path(cache_dir), config,
                                                     opted_in)))
-        files = [load_file(p) for p in targets]
+        files = [rf for p in targets for rf in load_files(p)]
         ctx.self_domain = self_domain_applies(config, (rf.text for rf in files), opted_in)
         findings = lint_files(files, ctx, keep_ast=slo is not None or policy is not None)
         if slo is not None or policy is not None:
@@ -302,19 +303,20 @@ def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path,
                 f"|types={sorted(ctx.metric_types.items())}")
     cache = LintCache(cache_dir, settings)
     out: list[Finding] = []
-    misses: list[tuple[Path, bytes, RuleFile]] = []
+    misses: list[tuple[Path, bytes, list[RuleFile]]] = []
     for path, data in contents:
         hit = cache.get(path, data)
         if hit is not None:
             out += hit
             continue
-        misses.append((path, data, load_file(path, data.decode("utf-8", errors="replace"))))
+        misses.append((path, data, load_files(path, data.decode("utf-8", errors="replace"))))
     if misses:
-        fresh = lint_files([rf for _p, _d, rf in misses], ctx, keep_ast=False)
-        for path, data, rf in misses:
-            mine = [f for f in fresh if f.path == rf.path]
-            deps = file_deps(path, runbook_candidates(rf, ctx) if rf.kind == "rules" else [])
-            cache.put(path, data, mine, deps)
+        fresh = lint_files([rf for _p, _d, rfs in misses for rf in rfs], ctx, keep_ast=False)
+        for path, data, rfs in misses:
+            mine = [f for f in fresh if f.path == str(path)]
+            links = [link for rf in rfs if rf.kind == "rules"
+                     for link in runbook_candidates(rf, ctx)]
+            cache.put(path, data, mine, file_deps(path, links))
             out += mine
     return out
 

@@ -34,6 +34,7 @@ CANARY_POLICIES_OPTION = "--self-slo-canary-policies"
 DRIFT_OPTION = "--self-slo-drift"
 CANARY_DEFAULT_OPTION = "--self-slo-canary-default"
 LINT_DOMAIN_OPTION = "--self-slo-lint-domain"
+LINT_PROMETHEUS_OPTION = "--self-slo-lint-prometheus"
 
 DEFAULT_RULES_GLOBS = ("rules/*.yml", "rules/*.yaml")
 DEFAULT_RULE_TESTS_GLOBS = ("rules/tests/*.yml", "rules/tests/*.yaml")
@@ -65,6 +66,39 @@ def parse_prometheus(value: str) -> str:
         f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)} "
         f"or an http(s):// URL, got {value!r}"
     )
+
+
+def parse_lint_prometheus(value: str) -> str:
+    """Where the rule lint's online checks go: ``fixture`` (the session's real server) or a URL."""
+    text = value.strip()
+    if text.lower() == "fixture":
+        return "fixture"
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text.rstrip("/")
+    raise pytest.UsageError(
+        f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus this session "
+        f"starts) or an http(s):// URL, got {value!r}")
+
+
+def parse_lint_number(value: str) -> int:
+    """A lint budget (``selfslo_lint_max_series``/``_samples``): a whole number >= 0."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise pytest.UsageError(f"expected a whole number >= 0, got {value!r}")
+    return int(text)
+
+
+def parse_lint_lookback(value: str) -> str:
+    """The online lint's lookback window, a Prometheus duration such as ``1d``."""
+    from pytest_selfslo._core.durations import parse_duration
+
+    try:
+        if parse_duration(str(value).strip()) <= 0:
+            raise ValueError(value)
+    except ValueError:
+        raise pytest.UsageError(f"expected a duration such as '1d', got {value!r}") from None
+    return str(value).strip()
 
 
 def parse_semantics(value: str) -> str:
@@ -164,6 +198,11 @@ class SelfSloSettings:
     #: whether the rule/rule-test globs were configured (defaults that match nothing are
     #: a hint, with what was found nearby)
     rules_explicit: bool = False
+    #: online checks of the ``lint`` items: None (off), ``fixture`` or a URL
+    lint_prometheus: str | None = None
+    lint_lookback: str = "1d"
+    lint_max_series: int | None = None
+    lint_max_samples: int | None = None
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -247,6 +286,14 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     canary = _reparse(parse_globs, canary, origin) or None
     examples = config.getini("selfslo_canary_max_examples")
     max_examples = parse_max_examples(examples) if examples else DEFAULT_CANARY_MAX_EXAMPLES
+    lint_prom, origin = _raw(config, "self_slo_lint_prometheus", "selfslo_lint_prometheus")
+    lint_prom = _reparse(parse_lint_prometheus, lint_prom, origin) or None
+    lint_numbers = {key: _reparse(parse_lint_number, config.getini(f"selfslo_lint_{key}"),
+                                  f"ini selfslo_lint_{key}")
+                    for key in ("max_series", "max_samples")}
+    lint_numbers = {k: (None if v in (None, "") else v) for k, v in lint_numbers.items()}
+    lookback = _reparse(parse_lint_lookback, config.getini("selfslo_lint_lookback"),
+                        "ini selfslo_lint_lookback") or "1d"
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
     return SelfSloSettings(
@@ -269,6 +316,10 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         canary_default=families["self_slo_canary_default"] or "auto",
         lint_domain=families["self_slo_lint_domain"],
         rules_explicit=rules_explicit,
+        lint_prometheus=lint_prom,
+        lint_lookback=lookback,
+        lint_max_series=lint_numbers["max_series"],
+        lint_max_samples=lint_numbers["max_samples"],
     )
 
 
@@ -312,6 +363,10 @@ def add_options(parser: pytest.Parser) -> None:
                     type=_family_type(LINT_DOMAIN_OPTION),
                     help="The linter's SELF domain checks (SELF metric domains and gauges); "
                          "auto: when the project is a SELF one")
+    group.addoption(LINT_PROMETHEUS_OPTION, dest="self_slo_lint_prometheus",
+                    type=parse_lint_prometheus, metavar="fixture|URL",
+                    help="Also lint rule files against a running server (SL050-SL055): "
+                         "'fixture' is the real Prometheus this session starts")
     parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
     parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
@@ -324,6 +379,10 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
     parser.addini("selfslo_canary_scenarios",
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")
+    parser.addini("selfslo_lint_prometheus", "Online rule lint: fixture|URL (default: off)")
+    parser.addini("selfslo_lint_lookback", "Online rule lint lookback window (default: 1d)")
+    parser.addini("selfslo_lint_max_series", "Online rule lint budget: series per rule")
+    parser.addini("selfslo_lint_max_samples", "Online rule lint budget: samples per rule")
     parser.addini("selfslo_canary_max_examples",
                   f"Hypothesis examples per canary property (default: {DEFAULT_CANARY_MAX_EXAMPLES})")
     parser.addini("selfslo_drift", "SLO drift check: auto|on|off (default: auto)")

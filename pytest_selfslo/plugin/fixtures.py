@@ -241,22 +241,46 @@ def promql_engine(pytestconfig: pytest.Config) -> EmbeddedPromQL:
     return EmbeddedPromQL(_settings(pytestconfig).effective_semantics)
 
 
-@pytest.fixture(scope="session")
-def prometheus(pytestconfig: pytest.Config) -> Iterator[PrometheusServer]:
-    """A real Prometheus (local binary, Docker or URL per --self-slo-prometheus); skip if none."""
-    from pytest_selfslo._core.errors import PrometheusUnavailable
+_SERVER_KEY = pytest.StashKey["tuple[PrometheusServer | None, Exception | None]"]()
+
+
+def session_prometheus(config: pytest.Config) -> PrometheusServer:
+    """The real Prometheus of this process (xdist worker), started on first use.
+
+    The ``prometheus`` fixture and the online lint of ``--self-slo-lint-prometheus
+    fixture`` share it; it is closed when pytest unconfigures. Raises
+    :class:`~pytest_selfslo._core.errors.PrometheusUnavailable` (every time,
+    without retrying) when none can be had under ``--self-slo-prometheus``.
+    """
     from pytest_selfslo.prometheus.managed import start_prometheus
 
-    mode = _settings(pytestconfig).prometheus
+    if _SERVER_KEY in config.stash:
+        server, error = config.stash[_SERVER_KEY]
+        if error is not None:
+            raise error
+        assert server is not None
+        return server
     try:
-        server = start_prometheus(mode)
+        server = start_prometheus(_settings(config).prometheus)
+    except Exception as exc:
+        config.stash[_SERVER_KEY] = (None, exc)
+        raise
+    config.stash[_SERVER_KEY] = (server, None)
+    config.add_cleanup(server.close)
+    config.hook.pytest_selfslo_prometheus_started(server=server)
+    return server
+
+
+@pytest.fixture(scope="session")
+def prometheus(pytestconfig: pytest.Config) -> PrometheusServer:
+    """A real Prometheus (local binary, Docker or URL per --self-slo-prometheus); skip if none."""
+    from pytest_selfslo._core.errors import PrometheusUnavailable
+
+    try:
+        return session_prometheus(pytestconfig)
     except PrometheusUnavailable as exc:
+        mode = _settings(pytestconfig).prometheus
         pytest.skip(f"no real Prometheus (--self-slo-prometheus={mode}): {exc}")
-    try:
-        pytestconfig.hook.pytest_selfslo_prometheus_started(server=server)
-        yield server
-    finally:
-        server.close()
 
 
 class ScrapeTarget:

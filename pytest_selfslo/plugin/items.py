@@ -188,6 +188,8 @@ def _check_lint(item: SelfSloItem) -> None:
     mine = str(item.path.resolve())
     findings = [f for f in collection_of(item).lint_findings()
                 if str(Path(f.path).resolve()) == mine]
+    if settings_of(item).lint_prometheus is not None:
+        findings = _lint_online(item, findings)
     errors = [f for f in findings if _severity(f) == "error"]
     for finding in findings:
         if _severity(finding) != "error":
@@ -198,16 +200,72 @@ def _check_lint(item: SelfSloItem) -> None:
                              + "\n".join(f.format() for f in errors))
 
 
+def _lint_online(item: SelfSloItem, findings: list[Any]) -> list[Any]:
+    """The online checks of ``--self-slo-lint-prometheus`` merged into the offline findings.
+
+    ``fixture`` is the session's real server (the ``prometheus`` fixture's); a
+    server that cannot be had, like a check the server cannot answer, is a
+    warning ("skipped: why") and leaves the offline findings as they are.
+    """
+    from pytest_selfslo._core.durations import parse_duration
+    from pytest_selfslo._core.errors import PrometheusUnavailable
+    from pytest_selfslo.lint.online import OnlineSettings, lint_online
+    from pytest_selfslo.plugin.fixtures import session_prometheus
+
+    settings = settings_of(item)
+    target = settings.lint_prometheus
+    if target == "fixture":
+        try:
+            target = session_prometheus(item.config).url
+        except PrometheusUnavailable as exc:
+            warn_lint(f"{item.path.name}: online lint skipped: no real Prometheus "
+                      f"(--self-slo-prometheus={settings.prometheus}): {exc}")
+            return findings
+    assert target is not None
+    result = lint_online([str(item.path)], OnlineSettings(
+        target, lookback=parse_duration(settings.lint_lookback) / 1000.0,
+        max_series=settings.lint_max_series, max_samples=settings.lint_max_samples))
+    for line in result.skip_lines():
+        warn_lint(f"{item.path.name}: online lint against {target}: {line}")
+    item.selfslo_data["online"] = {"url": target, "requests": result.stats.distinct,
+                                   "skipped": result.skip_lines()}
+    return result.merge(findings)
+
+
 def _severity(finding: Any) -> str:
     return str(getattr(finding.severity, "value", finding.severity))
 
 
 def _check_promtool_rules(item: SelfSloItem) -> None:
-    proc = subprocess.run(["promtool", "check", "rules", str(item.path)], capture_output=True,
+    from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
+
+    text = item.path.read_text(encoding="utf-8", errors="replace")
+    if not is_manifest(text):
+        _promtool_check(item, [item.path], {})
+        return
+    # promtool refuses manifests: give it each rule file they hold, blanked in place so
+    # that its line numbers are the manifest's, and name the manifest in its messages
+    import tempfile
+
+    documents, _problems = rule_documents(text)  # the ``valid`` item reports problems
+    with tempfile.TemporaryDirectory(prefix="selfslo-promtool-") as tmp:
+        paths = []
+        for number, doc in enumerate(documents, start=1):
+            path = Path(tmp) / f"{number}-{item.path.name}"
+            path.write_text(doc.text, encoding="utf-8")
+            paths.append(path)
+        if paths:
+            _promtool_check(item, paths, {str(p): str(item.path) for p in paths})
+
+
+def _promtool_check(item: SelfSloItem, paths: list[Path], rename: dict[str, str]) -> None:
+    proc = subprocess.run(["promtool", "check", "rules", *map(str, paths)], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
-        raise SelfSloFailure(f"promtool check rules rejected {item.path.name}:\n"
-                             f"{(proc.stdout + proc.stderr).strip()}")
+        output = (proc.stdout + proc.stderr).strip()
+        for temp, original in rename.items():
+            output = output.replace(temp, original)
+        raise SelfSloFailure(f"promtool check rules rejected {item.path.name}:\n{output}")
 
 
 # ---------------------------------------------------------------- session-level assets

@@ -32,6 +32,7 @@ import promql_parser
 import yaml
 
 from pytest_selfslo._core.errors import RuleFileError, TemplateError
+from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.rulefmt.yamlnodes import Problem, YamlReader, compose
 from pytest_selfslo.template.parse import parse_template
@@ -64,7 +65,27 @@ def check_rule_text(text: str, path: str = "<rules>", *,
 
 def parse_rule_text(text: str, path: str = "<rules>", *, ignore_unknown_fields: bool = False
                     ) -> tuple[list[RuleGroup], list[RuleProblem]]:
-    """Groups decoded from ``text`` plus every validation problem found on the way."""
+    """Groups decoded from ``text`` plus every validation problem found on the way.
+
+    A Kubernetes manifest (``PrometheusRule``, ``ConfigMap``, several documents)
+    is read as the rule files it holds, with positions in ``text``
+    (:mod:`pytest_selfslo.rulefmt.manifests`).
+    """
+    if is_manifest(text):
+        documents, trouble = rule_documents(text)
+        groups: list[RuleGroup] = []
+        problems = [RuleProblem(path, p.line, p.column, "yaml-syntax" if p.kind == "syntax"
+                                else "manifest", p.message) for p in trouble]
+        for doc in documents:
+            more, found = _parse_plain(doc.text, path, ignore_unknown_fields)
+            groups += more
+            problems += found
+        return groups, problems
+    return _parse_plain(text, path, ignore_unknown_fields)
+
+
+def _parse_plain(text: str, path: str, ignore_unknown_fields: bool
+                 ) -> tuple[list[RuleGroup], list[RuleProblem]]:
     root, syntax = compose(text, path)
     if syntax is not None:
         return [], [syntax]

@@ -78,6 +78,14 @@ class GroupResult:
     failures: list[str] = field(default_factory=list)
     coverage: RuleCoverage = field(default_factory=RuleCoverage)
     mode: str = ""
+    #: 1-based line of the test group in its file, and of the case behind each failure
+    line: int = 0
+    failure_lines: list[int] = field(default_factory=list)
+
+    def fail(self, line: int, text: str) -> None:
+        """Record a failure found at ``line`` of the test file."""
+        self.failures.append(text)
+        self.failure_lines.append(line)
 
 
 @dataclass
@@ -88,6 +96,8 @@ class FileResult:
     groups: list[GroupResult] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the rule files the test file loads
+    rule_files: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -177,13 +187,13 @@ def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
 def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
     """Run one test group of ``test_file`` exactly as promtool would."""
     header = f"    name: {group.name},\n" if group.name else ""
-    result = GroupResult(group.display_name, True)
+    result = GroupResult(group.display_name, True, line=group.line)
     try:
         rule_groups = load_rule_files(test_file.rule_files,
                                       ignore_unknown_fields=test_file.ignore_unknown_fields)
     except RuleFileError as exc:
         result.passed = False
-        result.failures.append(_indent(str(exc), "    "))
+        result.fail(group.line, _indent(str(exc), "    "))
         return result
     rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
     keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
@@ -198,7 +208,7 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
                               extra_exprs=[c.expr for c in group.expr_cases])
     except PromQLError as exc:
         result.passed = False
-        result.failures.append(f"    {exc}")
+        result.fail(group.line, f"    {exc}")
         return result
     result.mode = run.mode
     firing_tested: set[int] = set()
@@ -216,15 +226,15 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
             result.coverage.mark(keys[id(rule)], "silent")
         exp = [(a.labels, a.annotations) for a in case.exp_alerts]
         if sorted(exp, key=sample_key) != sorted(got, key=sample_key):
-            result.failures.append(header + alert_failure(run, case, rules, exp, got, step))
+            result.fail(case.line, header + alert_failure(run, case, rules, exp, got, step))
     if run.error is not None:
-        result.failures.append(f"    {run.error}")
+        result.fail(group.line, f"    {run.error}")
         result.passed = False
         return result
     for expr_case in group.expr_cases:
         failure = _check_expr(run, test_file, group, expr_case)
         if failure:
-            result.failures.append(failure)
+            result.fail(expr_case.line, failure)
     result.passed = not result.failures
     if result.passed:
         _mark_coverage(result.coverage, run, keys, firing_tested, group)
@@ -359,7 +369,8 @@ def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
         test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields)
     except RuleTestFileError as exc:
         return FileResult(path, error=str(exc))
-    result = FileResult(path, warnings=list(test_file.warnings))
+    result = FileResult(path, warnings=list(test_file.warnings),
+                        rule_files=tuple(test_file.rule_files))
     for group in test_file.groups:
         if pattern is not None and not pattern.search(group.name or ""):
             continue

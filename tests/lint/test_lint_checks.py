@@ -94,7 +94,10 @@ def test_check_passes_on_good_example(repo: Path, code: str) -> None:
 
 
 def test_every_check_has_an_example_or_its_own_test() -> None:
-    own_tests = {"SL005", "SL036", "SL040", "SL041"}  # test files, conformance, drift
+    own_tests = {"SL005", "SL036", "SL040", "SL041",  # test files, conformance, drift
+                 # online checks: a fake API (test_lint_online_faults.py) and real servers
+                 # (tests/e2e/test_e2e_online_lint.py)
+                 "SL050", "SL051", "SL052", "SL053", "SL054", "SL055"}
     assert set(CHECKS) == set(CASES) | own_tests
 
 
