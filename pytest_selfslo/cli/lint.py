@@ -9,8 +9,9 @@ configuration is the project's (``[tool.selfslo.lint]`` or the
 ``selfslo_lint_*`` ini keys, found like pytest finds its ini file; see
 :mod:`pytest_selfslo.lint.config`), so this command and ``pytest --self-slo``
 report the same findings; the options below override single keys.
-``--prometheus`` adds the online checks (:mod:`pytest_selfslo.cli.lint_online`)
-and lets SL030 read the server's metric types; a check the server cannot answer
+``--prometheus`` adds the online checks (:mod:`pytest_selfslo.cli.lint_online`),
+whose metric types also decide SL030 (SL053 then reports a typed function on the
+wrong type, one metadata request per run); a check the server cannot answer
 prints one "skipped: why" line on stderr and changes nothing else, so the exit
 status is then the offline one.
 """
@@ -103,19 +104,6 @@ def _common_dir(paths: Sequence[str]) -> str:
         return os.getcwd()
 
 
-def _metric_types(url: str, err: TextIO) -> dict[str, str]:
-    """The server's metric types; a server that does not answer is a warning, not an error."""
-    from pytest_selfslo._core.errors import PrometheusError
-    from pytest_selfslo.prometheus.client import metric_types
-
-    try:
-        return metric_types(url)
-    except PrometheusError as exc:
-        print(f"selfslo lint: warning: no metric metadata from {url}: {exc}; "
-              "SL030 decides from names and this repository only", file=err)
-        return {}
-
-
 def _list_checks(out: TextIO) -> int:
     for check in CHECKS.values():
         print(f"{check.code}  {check.name:<24} {check.severity.value:<8} {check.summary}",
@@ -150,7 +138,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         slo_path=args.slo if args.slo not in (None, "default") else None,
         policy_path=args.policy if args.policy not in (None, "default") else None,
         cache_dir=args.cache_dir, config=config,
-        metric_types=_metric_types(args.prometheus, err) if args.prometheus else None,
         severities=([v.strip() for v in args.severities.split(",") if v.strip()]
                     if args.severities is not None else None))
     applied = lint_online.apply(args, findings, disabled)

@@ -52,16 +52,18 @@ def test_a_gauge_the_server_knows_is_reported(prometheus: PrometheusServer, tmp_
         out = capsys.readouterr().out
     finally:
         target.close()
-    assert "SL030" in out and "rate() over gauge team_queue_depth: the Prometheus server's " \
-        "metadata says team_queue_depth is a gauge" in out
-    assert "team_jobs_done" not in out
+    # the online checks ask /api/v1/metadata once: a typed function on the wrong type is SL053
+    # (it replaces SL030's guess), and a counter without the _total suffix is not reported
+    assert "SL053" in out and "rate() over team_queue_depth, a gauge (per /api/v1/metadata)" in out
+    assert "SL030" not in out  # the metadata knows team_jobs_done is a counter: no name guess
+    assert "over team_jobs_done, a" not in out
 
 
-def test_an_unreachable_server_is_a_warning_not_a_failure(
+def test_an_unreachable_server_is_a_skip_not_a_failure(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = tmp_path / "queues.yaml"
     rules.write_text(RULES)
-    assert main(["lint", "--prometheus", "http://127.0.0.1:9", str(rules)]) == 0
+    assert main(["lint", "--prometheus", "http://127.0.0.1:9", "--prometheus-retries", "0",
+                 str(rules)]) == 0
     err = capsys.readouterr().err
-    assert "selfslo lint: warning: no metric metadata from http://127.0.0.1:9:" in err
-    assert "SL030 decides from names and this repository only" in err
+    assert "SL053 metric-type skipped: cannot reach http://127.0.0.1:9" in err
