@@ -8,6 +8,8 @@ Layout of ``state_dir``:
 * ``.canary.lock`` -- the :mod:`filelock` lock serialising every writer, in
   threads and processes alike.
 
+Every file is created with mode 0600 (owner only).
+
 A change is made in this order, under the lock: validate, compare-and-set
 (``expected_version`` / ``expected_old_sampling``), append the audit record and
 fsync it, then replace the state file. The audit record is the write-ahead
@@ -16,11 +18,20 @@ than the state and rolls the state forward from it, so the state always ends
 up equal to the last record's ``new``. A state file that does not parse is
 never reset: :class:`~pytest_selfslo._core.errors.CanaryStateError` is raised and a
 human decides.
+
+Before it appends, a writer checks that the log's last complete record is the
+head the state file remembers (or exactly one record past it, the roll-forward
+case); anything else -- a truncated log, records added or replaced outside the
+store, a MAC that does not match the audit key -- raises
+:class:`~pytest_selfslo.errors.AuditChainError` and nothing is written.
+Verification (:meth:`CanaryStore.inspect_audit`) only reads; the explicit,
+audited fix is :meth:`CanaryStore.repair_audit`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -34,12 +45,24 @@ from typing import Any
 import filelock
 
 from pytest_selfslo._core.errors import (
+    AuditChainError,
     CanaryRequestError,
     CanaryStateError,
     ConcurrentModificationError,
     located,
 )
-from pytest_selfslo.canary.audit import AuditLog, AuditRecord
+from pytest_selfslo._core.safeio import read_regular
+from pytest_selfslo._core.safetext import text_problem
+from pytest_selfslo.canary.audit import (
+    FILE_MODE,
+    KEY_FILE_ENV,
+    AuditHead,
+    AuditLog,
+    AuditRecord,
+    AuditReport,
+    head_problem,
+    resolve_audit_key,
+)
 from pytest_selfslo.canary.machine import CanaryState
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy
 
@@ -63,6 +86,8 @@ STATE_FILE = "canary_state.json"
 AUDIT_FILE = "canary_audit.jsonl"
 _LOCK_FILE = ".canary.lock"
 _TEMP_PREFIX = ".canary_state."
+#: the state file is a few hundred bytes (its last decision a few KiB): more is not ours
+_MAX_STATE_BYTES = 1 << 20
 
 
 def resolve_state_dir(state_dir: str | Path | None = None) -> Path:
@@ -136,6 +161,10 @@ class CanaryStore:
     >>> store.apply(0.10, reason="green for an hour", actor="alice")  # doctest: +SKIP
     AuditRecord(seq=1, ..., old=0.05, new=0.1, ...)
 
+    ``audit_key`` (bytes) makes the audit chain keyed (HMAC, see
+    :mod:`.audit`); ``audit_key_file`` names a file to read it from; by
+    default ``$SELFSLO_AUDIT_KEY_FILE`` is used when set, else the chain is unkeyed.
+
     ``fault_hook`` is a test seam: it is called with ``"before_audit"``,
     ``"after_audit"``, ``"after_temp_write"`` and ``"after_rename"`` so a test
     can raise there and simulate a crash at that point.
@@ -144,7 +173,9 @@ class CanaryStore:
     def __init__(self, state_dir: str | Path | None = None, policy: CanaryPolicy | None = None,
                  initial_sampling: float | None = None, *, clock: Callable[[], float] = time.time,
                  lock_timeout: float = 60.0,
-                 fault_hook: Callable[[str], None] | None = None) -> None:
+                 fault_hook: Callable[[str], None] | None = None,
+                 audit_key: bytes | None = None,
+                 audit_key_file: str | Path | None = None) -> None:
         self.state_dir = resolve_state_dir(state_dir)
         self.policy = policy or DEFAULT_POLICY
         if initial_sampling is None:
@@ -155,7 +186,9 @@ class CanaryStore:
         self.clock = clock
         self.lock_timeout = lock_timeout
         self._fault = fault_hook or (lambda point: None)
-        self.audit = AuditLog(self.state_dir / AUDIT_FILE)
+        if audit_key is None:
+            audit_key = resolve_audit_key(audit_key_file)
+        self.audit = AuditLog(self.state_dir / AUDIT_FILE, key=audit_key)
 
     @property
     def state_path(self) -> Path:
@@ -170,7 +203,7 @@ class CanaryStore:
     # ------------------------------------------------------------------ reading
     def _read_state(self) -> CanaryState | None:
         try:
-            raw = self.state_path.read_bytes()
+            raw = read_regular(self.state_path, _MAX_STATE_BYTES, "the state file")
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -193,31 +226,71 @@ class CanaryStore:
         """The current state (the initial one, version 0, when nothing was ever written).
 
         Rolls the state forward from the audit log when a crash left it behind.
+        A log that does not end where the state file says is not rolled
+        forward: the state file (the last acknowledged change) is returned, and
+        the next write refuses with the reason.
         """
         state = self._read_state()
         last = self.audit.last()
         if last is not None and (state is None or last.version > state.version):
             with self._lock():
-                return self._load_locked()
+                return self._load_locked(write=False)
         return state if state is not None else self._initial()
 
     def history(self, limit: int | None = None) -> list[AuditRecord]:
         """Audit records, oldest first (the last ``limit`` when given, read from the file's end)."""
         return self.audit.tail(limit) if limit else self.audit.records()
 
+    def inspect_audit(self) -> AuditReport:
+        """Verify the chain and compare its end with the state file's head. Never writes.
+
+        Takes a shared lock when the lock file exists (a consistent view while a
+        writer is busy), without creating anything.
+        """
+        with self._shared_lock():
+            state = self._read_state()
+            head = None if state is None else AuditHead(state.audit_head, state.audit_count,
+                                                        state.version)
+            return self.audit.inspect(head)
+
     def verify_audit(self) -> int:
-        """Verify the hash chain and that it ends where the state says; returns the record count."""
-        with self._lock():
-            state = self._load_locked()
-            if state.version == 0 and not self.state_path.exists():
-                return self.audit.verify()
-            return self.audit.verify(head=state.audit_head, count=state.audit_count)
+        """:meth:`inspect_audit`, raising :class:`AuditChainError` for its first problem;
+        returns the number of records. Read-only."""
+        report = self.inspect_audit()
+        if report.problems:
+            raise AuditChainError(report.problems[0])
+        return report.records
 
     # ------------------------------------------------------------------ locking and recovery
     @contextmanager
+    def _shared_lock(self) -> Iterator[None]:
+        """A shared ``flock`` on an existing lock file (excludes writers); creates nothing."""
+        try:
+            fd = os.open(self.state_dir / _LOCK_FILE, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:  # no lock file (never written) or not readable: read without it
+            yield
+            return
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise ConcurrentModificationError(
+                            f"could not take a shared lock on {self.state_dir / _LOCK_FILE} "
+                            f"within {self.lock_timeout:g}s; a writer holds it -- retry") from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
     def _lock(self) -> Iterator[None]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.state_dir / _LOCK_FILE), timeout=self.lock_timeout)
+        lock = filelock.FileLock(str(self.state_dir / _LOCK_FILE), timeout=self.lock_timeout,
+                                 mode=FILE_MODE)
         try:
             with lock:
                 yield
@@ -226,16 +299,54 @@ class CanaryStore:
                 f"could not take the canary lock {lock.lock_file} within {self.lock_timeout:g}s; "
                 "another writer holds it -- retry") from None
 
-    def _load_locked(self) -> CanaryState:
-        """Load under the lock, rolling forward from the last audit record if it is newer."""
-        self.audit.repair_torn_tail()
+    def _load_locked(self, *, write: bool = True) -> CanaryState:
+        """Load under the lock, rolling forward from the last audit record if it is newer.
+
+        First checks that the log ends at the head the state file remembers (or
+        one genuine record past it); when it does not, a writer (``write``)
+        gets :class:`AuditChainError` and nothing is touched, a reader gets
+        the state file as it is. Then an incomplete last line (an interrupted,
+        never acknowledged append) is moved aside.
+        """
         state = self._read_state()
         last = self.audit.last()
+        problem = self._head_problem(state, last)
+        if problem is not None:
+            if write:
+                raise AuditChainError(located(
+                    f"{problem}; nothing was written -- run `selfslo canary verify-audit`, then, "
+                    "once the cause is understood, `selfslo canary repair-audit --reason ...`",
+                    self.audit.path))
+            return state if state is not None else self._initial()
+        self.audit.repair_torn_tail()
         if last is not None and (state is None or last.version > state.version):
             base = state if state is not None else self._initial()
             state = self._after(base, last)
             self._write_state(state)
         return state if state is not None else self._initial()
+
+    def _head_problem(self, state: CanaryState | None, last: AuditRecord | None) -> str | None:
+        """Why the log's end and the state file disagree (see :func:`.audit.head_problem`),
+        or why the record to build on is not genuine; None when all is well."""
+        if state is not None:
+            problem, pending = head_problem(
+                last, AuditHead(state.audit_head, state.audit_count, state.version))
+            if problem is not None:
+                return problem
+        else:
+            pending = last is not None  # no state file: rebuilt from the last record
+        if last is None:
+            return None
+        own = self.audit.record_problem(last)
+        if own is not None:
+            return f"last record {last.seq}: {own}"
+        if last.mac is not None and self.audit.key is None:
+            return (f"the audit log is keyed (record {last.seq} carries a MAC) but no audit key "
+                    f"was given: pass --audit-key-file or set {KEY_FILE_ENV}")
+        if pending and self.audit.key is not None and last.mac is None:
+            return (f"record {last.seq} is not in the state file yet and carries no MAC: it was "
+                    "not written with the audit key (forged append?)")
+        return None
 
     def _after(self, state: CanaryState, record: AuditRecord) -> CanaryState:
         """The state once ``record`` is applied (used both when writing and when recovering)."""
@@ -285,6 +396,9 @@ class CanaryStore:
             raise CanaryRequestError(f"{field}: expected a non-empty text, got {value!r}")
         if len(value) > limit:
             raise CanaryRequestError(f"{field}: expected at most {limit} characters, got {len(value)}")
+        problem = text_problem(value)
+        if problem is not None:
+            raise CanaryRequestError(f"{field}: {problem}")
         return value
 
     # ------------------------------------------------------------------ changing
@@ -353,6 +467,56 @@ class CanaryStore:
     def resume(self, *, reason: str, actor: str, at: float | None = None) -> AuditRecord:
         """Let the controller act again; dwell and the success streak restart (audited)."""
         return self._set_paused(False, reason, actor, at)
+
+    def repair_audit(self, *, reason: str, actor: str, at: float | None = None) -> list[str]:
+        """Make the store writable again after :meth:`inspect_audit` found a problem at the
+        end of the log; audited. Returns what was done (empty: nothing needed doing).
+
+        Under the lock: refuses (:class:`AuditChainError`) when the chain itself
+        does not verify -- an edited or forged record must be restored from a
+        copy, a repair would bless it; moves an incomplete last line to
+        ``<log>.torn``; completes an interrupted change (roll-forward); and when
+        the log still does not end at the state file's head (records lost or
+        added), appends a ``repair`` record from the log's last ``new`` to the
+        state's current sampling, whose reason says what was found, and
+        anchors the state on it.
+        """
+        self._check_text("reason", reason)
+        self._check_text("actor", actor, 200)
+        with self._lock():
+            state = self._read_state()
+            head = None if state is None else AuditHead(state.audit_head, state.audit_count,
+                                                        state.version)
+            report = self.audit.inspect(head)
+            if report.chain_problem is not None:
+                raise AuditChainError(
+                    f"{report.chain_problem} -- repair-audit only fixes the end of the log (a "
+                    "torn line, lost or extra records); restore the log from a copy")
+            done: list[str] = []
+            moved = self.audit.repair_torn_tail()
+            if moved:
+                done.append(f"moved an incomplete last line ({moved} bytes) to "
+                            f"{self.audit.path}.torn")
+            last = report.last
+            if report.head_problem is None:
+                if last is not None and (state is None or report.pending):
+                    base = state if state is not None else self._initial()
+                    self._write_state(self._after(base, last))
+                    done.append(f"completed an interrupted change: the state file now ends at "
+                                f"record {last.seq}")
+                return done
+            assert state is not None  # a head problem needs a state file to disagree with
+            found = report.head_problem.removeprefix(f"{self.audit.path}: ")
+            record = self.audit.append(
+                actor=actor, action="repair", old=last.new if last is not None else state.sampling,
+                new=state.sampling, paused=state.paused,
+                version=max(state.version, last.version if last is not None else 0) + 1,
+                reason=f"{reason} [repair-audit: {found}]", decision=None,
+                ts=self.clock() if at is None else at, previous=last)
+            self._write_state(self._after(state, record))
+            done.append(f"appended repair record {record.seq} ({record.old:g} -> {record.new:g}, "
+                        f"the sampling in force) after: {found}")
+            return done
 
     def record_decision(self, state: CanaryState, *, expected_version: int) -> CanaryState:
         """Persist a non-changing decision's counters (no audit record: nothing changed).

@@ -8,12 +8,17 @@
     selfslo canary pause --reason TEXT | resume --reason TEXT
     selfslo canary history [--limit N] [--json]
     selfslo canary verify-audit
+    selfslo canary repair-audit --reason TEXT
     selfslo canary run --every 10m [--apply]
     selfslo canary simulate --heartbeats FILE | --series FILE [--policy FILE] [--rules GLOB]
 
 Every command takes ``--state-dir DIR`` (default ``$SELFSLO_STATE_DIR`` or
-``data/``) and ``--policy FILE`` (default: the built-in policy). Exit codes:
-0 ok, 1 the audit does not verify, 2 usage or input error.
+``data/``), ``--policy FILE`` (default: the built-in policy) and
+``--audit-key-file FILE`` (default ``$SELFSLO_AUDIT_KEY_FILE``; keys the audit
+chain). Exit codes: 0 ok, 1 the audit does not verify, 2 usage or input error
+(including a write refused because the audit log does not end where the state
+file says). Text from the log (reasons, actors, alert names) is printed with
+control characters escaped (:func:`~pytest_selfslo.safetext.printable`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from typing import Any
 
 from pytest_selfslo._core.errors import AuditChainError
+from pytest_selfslo._core.safetext import printable
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
 from pytest_selfslo.canary.store import CanaryStore
 
@@ -66,6 +72,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Directory of the canary state and audit log "
                              "(default $SELFSLO_STATE_DIR or data/)")
     common.add_argument("--policy", default=None, help="Canary policy YAML (default: built-in)")
+    common.add_argument("--audit-key-file", default=None, metavar="FILE",
+                        help="HMAC key for the audit chain, a file only you can read "
+                             "(default $SELFSLO_AUDIT_KEY_FILE; none: unkeyed chain)")
     sub = parser.add_subparsers(dest="canary_command", metavar="ACTION")
     sub.required = True
 
@@ -99,7 +108,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("history", parents=[common], help="Print the audit log")
     p.add_argument("--limit", type=int, default=20, help="Last N records (0 = all, default 20)")
     p.add_argument("--json", action="store_true", help="Print JSON Lines")
-    sub.add_parser("verify-audit", parents=[common], help="Verify the audit log's hash chain")
+    sub.add_parser("verify-audit", parents=[common],
+                   help="Verify the audit log's hash chain against the state file (read-only)")
+    p = sub.add_parser("repair-audit", parents=[common],
+                       help="Fix the end of the audit log after verify-audit (audited)")
+    p.add_argument("--reason", required=True, help="Why (required; recorded in the repair record)")
+    p.add_argument("--actor", default=None, help="Who (default cli:$USER)")
 
     p = sub.add_parser("simulate", parents=[common],
                        help="Replay recorded data through the policy and print the decisions")
@@ -119,7 +133,7 @@ def _policy(args: argparse.Namespace) -> CanaryPolicy:
 
 
 def _store(args: argparse.Namespace, policy: CanaryPolicy) -> CanaryStore:
-    return CanaryStore(args.state_dir, policy=policy)
+    return CanaryStore(args.state_dir, policy=policy, audit_key_file=args.audit_key_file)
 
 
 def _stamp(ts: float) -> str:
@@ -142,13 +156,13 @@ def _status(args: argparse.Namespace, policy: CanaryPolicy) -> int:
     where = f"step {index + 1} of {len(policy.steps)}" if policy.snap(state.sampling) else "off-step"
     print(f"canary sampling: {state.sampling:.0%} ({where})  paused: {'yes' if state.paused else 'no'}"
           f"  version: {state.version}")
-    print(f"since: {_stamp(state.since)}  ({store.state_path}"
-          f"{'' if store.state_path.exists() else ', not written yet'})")
+    print(printable(f"since: {_stamp(state.since)}  ({store.state_path}"
+                    f"{'' if store.state_path.exists() else ', not written yet'})"))
     last = state.last_decision
     if last:
-        print(f"last decision: {last.get('action')} -> {last.get('next_canary')}")
+        print(printable(f"last decision: {last.get('action')} -> {last.get('next_canary')}"))
         for reason in last.get("reasons", []):
-            print(f"  - {reason}")
+            print(f"  - {printable(str(reason))}")
     else:
         print("last decision: none yet")
     return 0
@@ -158,10 +172,10 @@ def _print_decision(out: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _print_json(out)
         return
-    print(f"{_stamp(out['at'])}  {out['action'].upper()}  {out['current_canary']:.0%} -> "
-          f"{out['next_canary']:.0%}  {out['note']}".rstrip())
+    print(printable(f"{_stamp(out['at'])}  {out['action'].upper()}  {out['current_canary']:.0%} -> "
+                    f"{out['next_canary']:.0%}  {out['note']}".rstrip()))
     for reason in out["reasons"]:
-        print(f"  - {reason}")
+        print(f"  - {printable(str(reason))}")
 
 
 def _tuner(args: argparse.Namespace, policy: CanaryPolicy) -> Any:
@@ -221,6 +235,27 @@ def _simulate(args: argparse.Namespace, policy: CanaryPolicy) -> int:
     return 0
 
 
+def _verify(store: CanaryStore) -> int:
+    """Print what :meth:`CanaryStore.inspect_audit` found: 0 verifies, 1 does not. Read-only."""
+    try:
+        report = store.inspect_audit()
+    except AuditChainError as exc:  # the log cannot be read at all
+        print(printable(f"audit log does NOT verify: {exc}"), file=sys.stderr)
+        return 1
+    for note in report.notes:
+        print(printable(f"note: {note}"), file=sys.stderr)
+    if report.problems:
+        for problem in report.problems:
+            print(printable(f"audit log does NOT verify: {problem}"), file=sys.stderr)
+        return 1
+    keyed = (f", {report.keyed} with a valid MAC" if store.audit.key is not None
+             else (f" ({report.keyed} carry a MAC: pass --audit-key-file to check them)"
+                   if report.keyed else ""))
+    print(printable(f"audit log OK: {report.records} record(s){keyed}, chain and head verified "
+                    f"({store.audit_path})"))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``selfslo canary ACTION``; returns the exit code."""
     policy = _policy(args)
@@ -253,17 +288,19 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(r.to_dict(), sort_keys=True))
             else:
-                print(f"{r.seq:>5}  {_stamp(r.ts)}  {r.action:<8} {r.old:>5.0%} -> {r.new:<5.0%} "
-                      f"{r.actor}: {r.reason}")
+                print(f"{r.seq:>5}  {_stamp(r.ts)}  {printable(r.action):<8} {r.old:>5.0%} -> "
+                      f"{r.new:<5.0%} {printable(r.actor)}: {printable(r.reason)}")
         if not records and not args.json:
             print("no audit records yet")
         return 0
     if command == "verify-audit":
-        try:
-            count = store.verify_audit()
-        except AuditChainError as exc:
-            print(f"audit log does NOT verify: {exc}", file=sys.stderr)
-            return 1
-        print(f"audit log OK: {count} record(s), chain and head verified ({store.audit_path})")
+        return _verify(store)
+    if command == "repair-audit":
+        done = store.repair_audit(reason=args.reason, actor=actor)
+        for line in done:
+            print(printable(f"repaired: {line}"))
+        if not done:
+            print(printable(f"nothing to repair: {store.audit_path} verifies and ends where "
+                            "the state file says"))
         return 0
     raise AssertionError(f"unhandled canary command {command!r}")  # pragma: no cover

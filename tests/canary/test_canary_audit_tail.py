@@ -91,9 +91,8 @@ def test_tail_reads_only_the_end_of_a_long_log(tmp_path: Path,
             read += len(data)
             return data
 
-    monkeypatch.setattr(audit_module, "open",
-                        lambda path, mode: Counting(open(path, mode)),  # noqa: SIM115
-                        raising=False)
+    real_open = audit_module.open_regular
+    monkeypatch.setattr(audit_module, "open_regular", lambda path: Counting(real_open(path)))
     tail = log.tail(5)
     assert [r.seq for r in tail] == [7996, 7997, 7998, 7999, 8000]
     assert read <= 8192, f"read {read} of {size} bytes for 5 records"

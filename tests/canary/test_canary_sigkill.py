@@ -3,7 +3,7 @@
 After every kill the state file must parse and equal the last audit record's
 ``new`` (at most one record ahead of it: the write-ahead record whose state
 write the kill interrupted, which the next store operation rolls forward), and
-``selfslo canary verify-audit`` must pass. Children are plain ``os.fork``
+``selfslo canary verify-audit`` must pass without writing anything. Children are plain ``os.fork``
 copies of the test process (everything already imported), so 60 kills take
 seconds, not a minute of interpreter start-ups.
 """
@@ -80,12 +80,16 @@ def test_sigkill_at_random_moments_never_corrupts(tmp_path: Path,
             assert raw["sampling"] == records[-1]["new"]
             assert raw["audit_head"] == records[-1]["hash"]
         store = CanaryStore(tmp_path)
-        assert store.verify_audit() == len(records)  # rolls forward if needed, then verifies
+        before = state_path.read_bytes()
+        assert store.verify_audit() == len(records)  # verifies (a pending record is fine) ...
+        assert state_path.read_bytes() == before  # ... without writing
+        assert store.load().sampling == records[-1]["new"]  # the next read rolls it forward
         raw = json.loads(state_path.read_text())
         assert raw["sampling"] == records[-1]["new"] and raw["paused"] == records[-1]["paused"]
     elapsed = time.monotonic() - started
     store = CanaryStore(tmp_path)
     count = store.verify_audit()
+    store.load()
     assert count >= KILLS // 3, f"only {count} changes were made in {KILLS} runs"
     assert json.loads(state_path.read_text())["sampling"] == store.history()[-1].new
     assert not list(tmp_path.glob(".canary_state.*.tmp"))
