@@ -31,6 +31,8 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
+from pytest_selfslo._core.safetext import printable
+
 __all__ = ["FORMATS", "SARIF_SCHEMA", "Annotation", "Tool", "ToolRule", "render"]
 
 FORMATS = ("text", "json", "github", "sarif", "checkstyle")
@@ -92,12 +94,13 @@ def render(annotations: Sequence[Annotation], fmt: str, tool: Tool, *,
     skipped: ...``); SARIF keeps them in the log, the other formats leave them to
     the caller (stderr).
     """
-    if fmt == "text":
-        return "\n".join(f"{a.path}:{a.line}:{a.column} {a.code} {a.message}" for a in annotations)
+    if fmt == "text":  # one line per finding: text from the files has its controls escaped
+        return "\n".join(printable(f"{a.path}:{a.line}:{a.column} {a.code} {a.message}")
+                         for a in annotations)
     if fmt == "json":
         return json.dumps([a.to_dict() for a in annotations], indent=2)
     if fmt == "github":
-        return "\n".join(_github(a) for a in annotations)
+        return "\n".join(printable(_github(a)) for a in annotations)
     if fmt == "sarif":
         return json.dumps(sarif_log(annotations, tool, notes), indent=2)
     if fmt == "checkstyle":

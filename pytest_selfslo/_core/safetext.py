@@ -17,9 +17,10 @@ UTF-8 file can hold) and hold at least one visible character.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-__all__ = ["has_visible", "printable", "text_problem"]
+__all__ = ["VISIBLE_PATTERN", "has_visible", "printable", "text_problem"]
 
 #: Unicode bidirectional controls (embeddings, overrides, isolates, marks): they
 #: reorder the characters around them on screen ("Trojan Source", CVE-2021-42574).
@@ -27,8 +28,16 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 #: categories escaped: control characters, lone surrogates, line and paragraph separators
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-#: general categories of a visible character: letters, numbers, punctuation, symbols
-_VISIBLE = frozenset("LNPS")
+#: One visible character: not whitespace, not a control character and not one
+#: of the invisible formatting characters (soft hyphen, zero-width and bidi
+#: controls, fillers, variation selectors, BOM). The same pattern is the API
+#: schema's ``pattern`` for ``reason``, so clients and fuzzers see the rule the
+#: server applies (lone surrogates are refused separately: a regex engine that
+#: works on code points, like the schema validators', cannot name them).
+VISIBLE_PATTERN = (r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+                   r"\u180b-\u180f\u200b-\u200f\u2028-\u202f\u205f-\u206f\u3164\ufe00-\ufe0f"
+                   r"\ufeff\uffa0\ufff0-\ufffb]")
+_VISIBLE_RE = re.compile(VISIBLE_PATTERN)
 
 
 def _escape(ch: str) -> str:
@@ -51,8 +60,8 @@ def printable(text: str) -> str:
 
 
 def has_visible(text: str) -> bool:
-    """True if ``text`` holds a letter, digit, punctuation mark or symbol."""
-    return any(unicodedata.category(ch)[0] in _VISIBLE for ch in text)
+    """True if ``text`` holds a visible character (see :data:`VISIBLE_PATTERN`)."""
+    return _VISIBLE_RE.search(text) is not None
 
 
 def text_problem(text: str) -> str | None:
@@ -60,5 +69,6 @@ def text_problem(text: str) -> str | None:
     if not text.isprintable() and any(unicodedata.category(ch) == "Cs" for ch in text):
         return "expected valid Unicode text, got a lone surrogate (not encodable as UTF-8)"
     if not has_visible(text):
-        return "expected at least one visible character (letter, digit, punctuation or symbol)"
+        return "expected at least one visible character (not only whitespace, control or " \
+               "zero-width characters)"
     return None

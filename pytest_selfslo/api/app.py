@@ -35,7 +35,11 @@ from fastapi import APIRouter, FastAPI
 
 from pytest_selfslo._core.version import __version__
 from pytest_selfslo.api.config import DEFAULT_MAX_BODY_BYTES, ApiConfig
-from pytest_selfslo.api.errors import BodyLimitMiddleware, install_error_handlers
+from pytest_selfslo.api.errors import (
+    BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    install_error_handlers,
+)
 from pytest_selfslo.api.routes import build_router
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiConfig", "create_app", "create_router"]
@@ -49,6 +53,8 @@ def create_router(config: ApiConfig) -> APIRouter:
 def create_app(config: ApiConfig) -> FastAPI:
     """A ready FastAPI app: the router, 413 limit, error shape, OpenAPI metadata."""
     app = FastAPI(
+        # "/self/health/" is 404, not a 307 whose Location echoes the request's Host header
+        redirect_slashes=False,
         title="pytest-selfslo operator API",
         version=__version__,
         description=(
@@ -60,4 +66,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(create_router(config))
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(HeadAsGetMiddleware)
     return app

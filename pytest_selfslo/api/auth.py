@@ -13,6 +13,12 @@ A token file holds one credential per line, ``TOKEN`` or ``NAME TOKEN``
 (blank lines and ``#`` comments ignored), so several operators can hold
 their own token and the audit log says who acted.
 
+A token is visible ASCII (``!`` to ``~``), at least 16 characters: what an
+``Authorization`` header can carry. Whitespace around a token from
+``ApiConfig.token`` or ``SELFSLO_API_TOKEN`` (a newline from ``$(cat file)``)
+is **stripped**, with a warning saying so -- the header value is stripped the
+same way, so the token still matches; any other character is refused.
+
 Comparison is constant-time: the presented token is hashed and compared with
 :func:`hmac.compare_digest` against *every* configured digest, so neither
 the position of the first wrong byte nor which credential matched shows in
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_selfslo._core.errors import ConfigError, located
+from pytest_selfslo._core.safeio import read_regular
 from pytest_selfslo.api.errors import ApiError
 
 __all__ = [
@@ -54,6 +61,8 @@ TOKEN_ENV = "SELFSLO_API_TOKEN"
 MIN_TOKEN_LENGTH = 16
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+#: a token file is a few lines; anything bigger is not one
+_MAX_TOKEN_FILE_BYTES = 1 << 20
 #: what an ``X-Actor`` header may contain (it ends up in the audit log)
 ACTOR_PATTERN = r"^[A-Za-z0-9_.@+-]{1,64}$"
 _ACTOR_RE = re.compile(ACTOR_PATTERN)
@@ -78,15 +87,30 @@ def _check_token(token: str, where: str) -> None:
     if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(f"{where}: token is too short: expected at least "
                           f"{MIN_TOKEN_LENGTH} characters, got {len(token)}")
+    bad = next((ch for ch in token if not "!" <= ch <= "~"), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: token holds {bad!r}: expected visible ASCII characters "
+                          "only ('!' to '~'), which an Authorization header can carry")
+
+
+def _stripped(token: str, where: str) -> str:
+    """``token`` without surrounding whitespace, with a warning when there was some."""
+    clean = token.strip()
+    if clean != token:
+        _log.warning("%s: surrounding whitespace removed from the token (%d characters); "
+                     "the token is the text between it", where, len(token) - len(clean))
+    return clean
 
 
 def parse_token_file(path: str | Path) -> list[Credential]:
     """Read ``TOKEN`` / ``NAME TOKEN`` lines; errors say ``path:line`` and why."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_regular(p, _MAX_TOKEN_FILE_BYTES, "the token file").decode("utf-8")
     except OSError as exc:
-        raise ConfigError(located(f"cannot read token file: {exc.strerror or exc}", p)) from exc
+        raise ConfigError(located(f"cannot read token file: {exc.strerror or exc}", p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(located(f"token file is not UTF-8 text (byte {exc.start})", p)) from None
     creds: list[Credential] = []
     names: set[str] = set()
     for lineno, raw in enumerate(text.splitlines(), start=1):
@@ -136,13 +160,15 @@ class TokenAuth:
         """Build from the first configured source (see the module docstring)."""
         env = os.environ if environ is None else environ
         if token is not None:
+            token = _stripped(token, "ApiConfig.token")
             _check_token(token, "ApiConfig.token")
             creds = [Credential.from_token(token)]
         elif token_file is not None:
             creds = parse_token_file(token_file)
         elif env.get(TOKEN_ENV):
-            _check_token(env[TOKEN_ENV], TOKEN_ENV)
-            creds = [Credential.from_token(env[TOKEN_ENV])]
+            token = _stripped(env[TOKEN_ENV], TOKEN_ENV)
+            _check_token(token, TOKEN_ENV)
+            creds = [Credential.from_token(token)]
         else:
             creds = []
         return cls(creds, insecure_no_auth=insecure_no_auth)

@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.heartbeat.logio import DEFAULT_MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
     from pytest_selfslo.slo.spec import SLOSpec
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiConfig"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_READ_TIMEOUT", "ApiConfig"]
 
 #: request bodies above this many bytes are refused with 413
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
+#: seconds a ``/self/health`` read of the heartbeat log may take before 503
+DEFAULT_READ_TIMEOUT = 10.0
 _FALSY = {"0", "off", "false", "no"}
 
 
@@ -31,6 +34,10 @@ class ApiConfig:
     ``AURIS_SELF`` once at start-up. ``exporter`` ``None`` serves the
     process-wide exporter that :func:`~pytest_selfslo.update_self_metrics`
     feeds (:func:`~pytest_selfslo.metrics.exporter.default_exporter`).
+    ``audit_key_file`` keys the canary audit chain (default
+    ``$SELFSLO_AUDIT_KEY_FILE``); ``read_timeout`` bounds a ``/self/health``
+    read of the heartbeat log (503 after it); ``max_line_bytes`` is the
+    longest heartbeat line read.
     """
 
     heartbeats: str | Path = Path("data/identity.jsonl")
@@ -49,6 +56,9 @@ class ApiConfig:
     #: export the newest scores of every token in the served log's window on
     #: ``/metrics/exp`` (``selfslo serve``; an app feeding its exporter itself leaves it off)
     export_log: bool = False
+    audit_key_file: str | Path | None = None
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
     def __post_init__(self) -> None:
         self.heartbeats = Path(self.heartbeats)
@@ -57,11 +67,17 @@ class ApiConfig:
             ("window", self.window, 1, 1_000_000),
             ("max_body_bytes", self.max_body_bytes, 64, 16 * 1024 * 1024),
             ("audit_limit", self.audit_limit, 1, 10_000),
+            ("max_line_bytes", self.max_line_bytes, 64, 1 << 30),
         )
         for name, value, low, high in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"ApiConfig.{name}: expected an integer in "
                                   f"[{low}, {high}], got {value!r}")
+        timeout = self.read_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not 0 < timeout <= 3600:
+            raise ConfigError(f"ApiConfig.read_timeout: expected seconds in (0, 3600], "
+                              f"got {timeout!r}")
 
     def resolved_enabled(self) -> bool:
         """``enabled``, or ``AURIS_SELF`` (unset or anything but off/0/false/no = on)."""

@@ -16,9 +16,12 @@ an oversized body, even a bug -- comes back as the same document::
 
 The router installs this shape on its own routes through :class:`ErrorShapedRoute`
 (so it holds when the router is mounted in someone else's app);
-:func:`install_error_handlers` adds it for app-level errors (404, 405) and
-:class:`BodyLimitMiddleware` turns an oversized body into 413 before anything
-reads it.
+:func:`install_error_handlers` adds it for app-level errors (404, 405, and a
+500 from anywhere) and :class:`BodyLimitMiddleware` turns an oversized body
+into 413 before anything reads it. Error bodies echo parts of the request
+(``got``); text that cannot be encoded as UTF-8 (a lone surrogate sent as
+``"\\ud800"``) is shown escaped, so rendering an error never fails.
+:class:`HeadAsGetMiddleware` answers ``HEAD`` on every ``GET`` route.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "ApiError",
     "BodyLimitMiddleware",
     "ErrorShapedRoute",
+    "HeadAsGetMiddleware",
     "error_response",
     "install_error_handlers",
     "validation_details",
@@ -84,13 +88,34 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class _ErrorJSON(JSONResponse):
+    """``JSONResponse`` that never fails to render: unencodable text is escaped."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:  # a lone surrogate echoed from the request
+            return super().render(_scrub(content))
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every string made encodable (a lone surrogate as ``\\udXXX`` text)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def error_response(status: int, message: str, *, code: str | None = None,
                    details: Sequence[dict[str, Any]] = (),
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
     """Render the one error document; every error path ends here."""
     body = {"error": {"status": status, "code": code or _DEFAULT_CODES.get(status, "error"),
                       "message": message, "details": list(details)}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _ErrorJSON(body, status_code=status, headers=headers)
 
 
 def _short(value: Any) -> str:
@@ -201,9 +226,13 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return _api_response(exc)
 
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        return _unexpected_response(request, exc)  # outside a route: a middleware's bug
+
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(ApiError, on_api)
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:
@@ -214,7 +243,34 @@ def _allowed(app: FastAPI, request: Request) -> list[str]:
         found = getattr(route, "methods", None)
         if match != Match.NONE and found:
             methods.update(found)
+    if "GET" in methods:
+        methods.add("HEAD")  # HeadAsGetMiddleware
     return sorted(methods)
+
+
+class HeadAsGetMiddleware:
+    """Answer ``HEAD`` like ``GET``, with the same headers and no body.
+
+    FastAPI routes declare ``GET`` only (Starlette adds ``HEAD`` to plain
+    routes, FastAPI does not), so without this a ``HEAD`` probe gets 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class BodyLimitMiddleware:

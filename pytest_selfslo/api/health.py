@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from pytest_selfslo._core.errors import HeartbeatFormatError
+from pytest_selfslo._core.safeio import NotRegularFileError, open_regular
 from pytest_selfslo.heartbeat import read_heartbeats
+from pytest_selfslo.heartbeat.logio import DEFAULT_MAX_LINE_BYTES
 from pytest_selfslo.slo.spec import SCORE_NAMES, evaluate
 
 if TYPE_CHECKING:
@@ -104,9 +106,11 @@ class HeartbeatTail:
     (1250, 50)
     """
 
-    def __init__(self, path: str | Path, window: int) -> None:
+    def __init__(self, path: str | Path, window: int,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.path = Path(path)
         self.window = window
+        self.max_line_bytes = max_line_bytes
         self._reset(None)
 
     def _reset(self, key: tuple[int, int] | None) -> None:
@@ -134,7 +138,12 @@ class HeartbeatTail:
             self._reset(key)  # replaced, truncated or rotated: count from the start
         elif (st.st_size, st.st_mtime_ns) == self._stamp:
             return
-        with open(self.path, "rb") as fh:
+        try:
+            fh = open_regular(self.path)  # a FIFO or device would block or never end
+        except NotRegularFileError as exc:
+            raise HeartbeatFormatError(f"{exc.strerror} (a JSON Lines heartbeat log)", self.path,
+                                       reason="not a regular file") from None
+        with fh:
             if self._offset and _tail_mark(fh, self._offset) != self._mark:
                 self._reset(key)  # rewritten in place (copytruncate, then regrown)
             end = _complete_end(fh, self._offset, st.st_size)
@@ -148,7 +157,8 @@ class HeartbeatTail:
     def _read_window(self) -> None:
 
         try:
-            got = read_heartbeats(self.path, last=self.window)
+            got = read_heartbeats(self.path, last=self.window,
+                                  max_line_bytes=self.max_line_bytes)
         except FileNotFoundError:  # pragma: no cover - removed between stat and open
             got = None
         except HeartbeatFormatError as exc:
@@ -174,8 +184,9 @@ class HealthSnapshotter:
     """Renders ``/self/health`` and reuses the bytes until a file it reads changes."""
 
     def __init__(self, heartbeats: str | Path, window: int, spec: SLOSpec,
-                 store: CanaryStore, *, enabled: bool) -> None:
-        self.tail = HeartbeatTail(heartbeats, window)
+                 store: CanaryStore, *, enabled: bool,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.tail = HeartbeatTail(heartbeats, window, max_line_bytes)
         self.spec = spec
         self.store = store
         self.enabled = enabled

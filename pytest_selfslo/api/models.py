@@ -17,6 +17,8 @@ from typing import Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from pytest_selfslo._core.safetext import VISIBLE_PATTERN, text_problem
+
 __all__ = [
     "REASON_MAX",
     "Averages",
@@ -42,14 +44,18 @@ REASON_MAX = 500
 _Fraction = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _Reason = Annotated[str, Field(
     strict=True, min_length=1, max_length=REASON_MAX,
-    description="Why: kept verbatim in the audit record; must not be only whitespace",
-    # documented for clients; enforced by _reason_says_something (str.strip semantics)
-    json_schema_extra={"pattern": r"\S"})]
+    description="Why: kept verbatim in the audit record; needs a visible character (not "
+                "only whitespace, control or zero-width characters) and valid Unicode",
+    # documented for clients; enforced by _reason_says_something (the same pattern)
+    json_schema_extra={"pattern": VISIBLE_PATTERN})]
 
 
 def _reason_says_something(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank (say why, it goes into the audit log)")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -5,11 +5,16 @@ file holds one concern. Every route is built by :func:`build_router` around
 an :class:`ApiServices` object: the canary store, the authenticator, the
 cached heartbeat window and the exporter, created once per router.
 
-Mutations are plain ``def`` endpoints: the store does blocking file I/O with
-fsync, so FastAPI runs them in its thread pool. A process-wide lock in front
-of the store makes the pool's threads queue in memory instead of polling the
-cross-process file lock, which is what keeps 200 concurrent POSTs quick;
-the file lock still serialises this server against the CLI and the tuner.
+Blocking work runs in worker threads, in two lanes that never share threads
+(:mod:`.api_workers`): reads of the heartbeat log (``GET /self/health`` after
+a file changed) in :attr:`ApiServices.reads` -- one thread, single-flight,
+bounded in time (``ApiConfig.read_timeout``: a slow or stuck read answers
+503 and the next request waits for it, never a new thread) -- and mutations
+in :attr:`ApiServices.writes`. So a blocking heartbeat source can starve
+neither ``POST /self/canary`` nor FastAPI's own thread pool. The store does blocking file I/O with fsync; a process-wide lock
+in front of it makes writers queue in memory instead of polling the
+cross-process file lock, which is what keeps 200 concurrent POSTs quick; the
+file lock still serialises this server against the CLI and the tuner.
 """
 
 from __future__ import annotations
@@ -17,10 +22,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import Route
 
@@ -32,7 +36,7 @@ from pytest_selfslo._core.errors import (
     HeartbeatFormatError,
 )
 from pytest_selfslo.api.auth import ACTOR_PATTERN, TokenAuth
-from pytest_selfslo.api.errors import ApiError, ErrorShapedRoute
+from pytest_selfslo.api.errors import ApiError, ErrorShapedRoute, error_response
 from pytest_selfslo.api.health import HealthSnapshotter
 from pytest_selfslo.api.models import (
     CanaryChangeRequest,
@@ -46,6 +50,7 @@ from pytest_selfslo.api.models import (
     ReasonRequest,
     change_request_model,
 )
+from pytest_selfslo.api.workers import Lane
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.metrics.exporter import default_exporter
@@ -60,6 +65,8 @@ if TYPE_CHECKING:
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 
 __all__ = ["HOT_APPLY_NOTE", "ApiServices", "build_router"]
+
+_T = TypeVar("_T")
 
 #: the ``note`` of a successful change: why no restart is needed
 HOT_APPLY_NOTE = ("applied to the canary store; takes effect on the next sampling decision, "
@@ -88,6 +95,10 @@ class ApiServices:
     health: HealthSnapshotter
     exporter: SelfMetricsExporter
     write_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    #: the thread for heartbeat-log reads (one: refreshes are single-flight)
+    reads: Lane = dataclasses.field(default_factory=lambda: Lane(1, "selfslo-api-read"))
+    #: threads for mutations (they queue on ``write_lock`` anyway)
+    writes: Lane = dataclasses.field(default_factory=lambda: Lane(4, "selfslo-api-write"))
 
     @classmethod
     def from_config(cls, config: ApiConfig) -> ApiServices:
@@ -100,16 +111,31 @@ class ApiServices:
         policy = DEFAULT_POLICY if policy is None else (
             policy if isinstance(policy, CanaryPolicy) else load_policy(policy))
         store = CanaryStore(config.state_dir, policy=policy,
-                            initial_sampling=config.initial_sampling)
+                            initial_sampling=config.initial_sampling,
+                            audit_key_file=config.audit_key_file)
         auth = TokenAuth.from_sources(token=config.token, token_file=config.token_file,
                                       insecure_no_auth=config.insecure_no_auth)
         exporter = config.exporter if config.exporter is not None else default_exporter()
         health = HealthSnapshotter(config.heartbeats, config.window, spec, store,
-                                   enabled=config.resolved_enabled())
+                                   enabled=config.resolved_enabled(),
+                                   max_line_bytes=config.max_line_bytes)
         return cls(config, store, policy, auth, health, exporter)
 
-    def mutate(self, action: Callable[[], Any]) -> Any:
-        """Run one store mutation, translating store errors into HTTP errors."""
+    async def mutate(self, action: Callable[[], _T]) -> _T:
+        """Run one store mutation in the write lane, translating store errors into HTTP errors."""
+        return await self.writes.run(lambda: self._mutate(action))
+
+    async def read_heartbeats(self) -> bytes:
+        """Refresh ``/self/health`` in the read lane, within ``config.read_timeout`` seconds."""
+        timeout = self.config.read_timeout
+        try:
+            return await self.reads.shared(self.health.refresh_body, timeout, "health")
+        except TimeoutError:
+            raise ApiError(503, f"heartbeat log unusable: reading {self.config.heartbeats} "
+                                f"took longer than {timeout:g}s (read_timeout)",
+                           code="state_unavailable") from None
+
+    def _mutate(self, action: Callable[[], _T]) -> _T:
         with self.write_lock:
             try:
                 return action()
@@ -156,8 +182,8 @@ def build_router(config: ApiConfig) -> APIRouter:
     router = APIRouter(route_class=ErrorShapedRoute)
     bearer = HTTPBearer(auto_error=False, description="API token (SELFSLO_API_TOKEN or token file)")
 
-    def actor(request: Request,
-              _creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    async def actor(request: Request,
+                    _creds: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
               x_actor: Annotated[str | None, Header(
                   alias="X-Actor",
                   description="Who is acting (recorded in the audit log with the token name)",
@@ -182,7 +208,7 @@ def build_router(config: ApiConfig) -> APIRouter:
         body = svc.health.cached_body()
         if body is None:  # a file changed: read the new tail off the event loop
             try:
-                body = await run_in_threadpool(svc.health.refresh_body)
+                body = await svc.read_heartbeats()
             except (CanaryStateError, AuditChainError) as exc:
                 raise _unavailable("canary state", exc) from exc
             except (HeartbeatFormatError, OSError) as exc:
@@ -204,15 +230,15 @@ def build_router(config: ApiConfig) -> APIRouter:
                                            enforce_steps=svc.policy.enforce_steps),
                           audit=[r.to_dict() for r in records])
 
-    def canary_change(body: CanaryChangeRequest,
-                      who: str = Depends(actor)) -> CanaryChangeResponse:
+    async def canary_change(body: CanaryChangeRequest,
+                            who: str = Depends(actor)) -> CanaryChangeResponse:
         def apply() -> tuple[Any, Any]:
             record = svc.store.apply(body.new_sampling, reason=body.reason, actor=who,
                                      action="manual",
                                      expected_old_sampling=body.expected_old_sampling)
             return record, svc.store.load()
 
-        record, state = svc.mutate(apply)
+        record, state = await svc.mutate(apply)
         return _change_response(record, state, HOT_APPLY_NOTE)
 
     # The body model lists this policy's steps in the schema, so it is built here and
@@ -223,11 +249,12 @@ def build_router(config: ApiConfig) -> APIRouter:
                          response_model=CanaryChangeResponse, tags=["canary"],
                          responses=_WRITE_ERRORS, summary="Set the canary sampling (hot, audited)")
 
-    def freeze_route(action: str, note: str) -> Callable[..., CanaryChangeResponse]:
+    def freeze_route(action: str, note: str) -> Callable[..., Any]:
         """``POST /self/canary/pause`` or ``/resume``: the store call, audited, and its note."""
-        def handler(body: ReasonRequest, who: str = Depends(actor)) -> CanaryChangeResponse:
+        async def handler(body: ReasonRequest,
+                          who: str = Depends(actor)) -> CanaryChangeResponse:
             change = svc.store.pause if action == "pause" else svc.store.resume
-            record, state = svc.mutate(
+            record, state = await svc.mutate(
                 lambda: (change(reason=body.reason, actor=who), svc.store.load()))
             return _change_response(record, state, note)
 
@@ -244,7 +271,7 @@ def build_router(config: ApiConfig) -> APIRouter:
                              methods=["POST"], response_model=CanaryChangeResponse,
                              tags=["canary"], responses=_WRITE_ERRORS, summary=summary)
 
-    _add_metrics_route(router, svc.exporter, svc.health if config.export_log else None)
+    _add_metrics_route(router, svc, config.export_log)
     return router
 
 
@@ -279,21 +306,40 @@ class _LogExport:
 
 
 class _SyncedEndpoint(_AsgiEndpoint):
-    """The exporter's ASGI app, after a :class:`_LogExport` sync (off the event loop)."""
+    """The exporter's ASGI app, after a :class:`_LogExport` sync.
 
-    def __init__(self, app: Any, export: _LogExport) -> None:
+    The sync reads the heartbeat log, so it runs in the read lane with the read
+    timeout, like ``/self/health``: a stuck or unusable log is a 503 in the
+    error shape, never a thread of FastAPI's pool held forever.
+    """
+
+    def __init__(self, app: Any, export: _LogExport, svc: ApiServices) -> None:
         super().__init__(app)
         self.export = export
+        self.svc = svc
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await run_in_threadpool(self.export.sync)
+        timeout = self.svc.config.read_timeout
+        try:
+            await self.svc.reads.shared(self.export.sync, timeout, "metrics")
+        except TimeoutError:
+            response = error_response(
+                503, f"heartbeat log unusable: reading {self.svc.config.heartbeats} took longer "
+                     f"than {timeout:g}s (read_timeout)", code="state_unavailable")
+            await response(scope, receive, send)
+            return
+        except (HeartbeatFormatError, OSError) as exc:
+            error = _unavailable("heartbeat log", exc)
+            await error_response(error.status, error.message, code=error.code)(
+                scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
-def _add_metrics_route(router: APIRouter, exporter: SelfMetricsExporter,
-                       health: HealthSnapshotter | None = None) -> None:
+def _add_metrics_route(router: APIRouter, svc: ApiServices, export_log: bool) -> None:
+    exporter = svc.exporter
     app = exporter.asgi_app()
-    endpoint = (_AsgiEndpoint(app) if health is None
-                else _SyncedEndpoint(app, _LogExport(exporter, health)))
+    endpoint = (_SyncedEndpoint(app, _LogExport(exporter, svc.health), svc) if export_log
+                else _AsgiEndpoint(app))
     router.routes.append(Route("/metrics/exp", endpoint, methods=["GET"],
                                include_in_schema=False))

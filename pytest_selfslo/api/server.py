@@ -14,6 +14,7 @@ server to exit and joins the thread.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -21,7 +22,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["JsonErrorH11Protocol", "serve_in_thread", "uvicorn_options"]
+
+
+class JsonErrorH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, answering a request it cannot parse in the API's error shape.
+
+    uvicorn replies to a malformed request (bad request line, invalid header,
+    oversized headers) itself, before any app code runs, with a plain-text 400.
+    ``uvicorn.Config(http=...)`` takes a protocol class, so this subclass sends
+    ``{"error": {"status": 400, "code": "bad_request", ...}}`` instead.
+    """
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"error": {
+            "status": 400, "code": "bad_request",
+            "message": f"invalid HTTP request: {msg.rstrip('.')}", "details": []}},
+            ensure_ascii=True).encode("ascii")
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode("ascii")),
+                   (b"connection", b"close")]
+        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                      h11.Data(data=body), h11.EndOfMessage()):
+            output = self.conn.send(event)
+            if output:
+                self.transport.write(output)
+        self.transport.close()
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """Options for ``uvicorn.run``/``uvicorn.Config`` that keep every answer in the API's
+    error shape (see :class:`JsonErrorH11Protocol`)."""
+    return {"http": JsonErrorH11Protocol}
 
 __all__ = ["serve_in_thread"]
 
@@ -34,7 +70,8 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", start_timeout: float =
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    options: dict[str, Any] = {"log_level": "warning", "lifespan": "off"}
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "off",
+                               "http": JsonErrorH11Protocol}
     options.update(uvicorn_options)
     server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},

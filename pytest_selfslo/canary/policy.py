@@ -244,8 +244,11 @@ def _problems(policy: CanaryPolicy) -> list[str]:
         out.append(f"failure_limit: expected an integer >= 1, got {policy.failure_limit!r}")
     if policy.rollback_to is not None and steps and policy.rollback_to not in steps:
         out.append(f"rollback_to: expected one of the steps {list(steps)}, got {policy.rollback_to!r}")
-    names = [g.name for g in policy.gates]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    seen: set[str] = set()
+    duplicated: set[str] = set()
+    for gate in policy.gates:  # a set: 10,000 gates must not cost 10,000**2
+        (duplicated if gate.name in seen else seen).add(gate.name)
+    dupes = sorted(duplicated)
     if dupes:
         out.append(f"gates: expected unique names, got duplicates {dupes}")
     for gate in policy.gates:
@@ -428,10 +431,11 @@ def policy_from_mapping(data: Any, path: str | None = None,
         if not isinstance(raw, list):
             raise r.fail("gates", "a list of gates", raw)
         gates = tuple(_gate(r, f"gates[{i}]", g) for i, g in enumerate(raw))
-        names = [g.name for g in gates]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise r.fail(f"gates[{i}].name", "a name not used by an earlier gate", name)
+        used: set[str] = set()
+        for i, gate in enumerate(gates):  # a set: 10,000 gates must not cost 10,000**2
+            if gate.name in used:
+                raise r.fail(f"gates[{i}].name", "a name not used by an earlier gate", gate.name)
+            used.add(gate.name)
         kwargs["gates"] = gates
     if "rollback_alerts" in data:
         raw = data["rollback_alerts"]

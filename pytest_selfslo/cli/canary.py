@@ -18,7 +18,7 @@ Every command takes ``--state-dir DIR`` (default ``$SELFSLO_STATE_DIR`` or
 chain). Exit codes: 0 ok, 1 the audit does not verify, 2 usage or input error
 (including a write refused because the audit log does not end where the state
 file says). Text from the log (reasons, actors, alert names) is printed with
-control characters escaped (:func:`~pytest_selfslo.safetext.printable`).
+control characters escaped (:func:`~pytest_selfslo._core.safetext.printable`).
 """
 
 from __future__ import annotations

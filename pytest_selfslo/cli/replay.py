@@ -10,6 +10,7 @@ from typing import IO
 import orjson
 
 from pytest_selfslo.cli.args import count_arg
+from pytest_selfslo.heartbeat.logio import DEFAULT_MAX_LINE_BYTES, check_max_line_bytes
 from pytest_selfslo.slo.replay import (
     DEFAULT_COUNT,
     DEFAULT_FILE,
@@ -67,9 +68,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slo", default=None,
                         help="SLO spec YAML (default: the built-in Phase C targets)")
     parser.add_argument("--json", action="store_true", help="Print the report as JSON")
+    parser.add_argument("--max-line-bytes", type=_max_line_arg, default=DEFAULT_MAX_LINE_BYTES,
+                        metavar="N",
+                        help=f"Longer lines are malformed and skipped unread "
+                             f"(default {DEFAULT_MAX_LINE_BYTES})")
     parser.add_argument("--save-snapshot", nargs="?", const=DEFAULT_SNAPSHOT, default=None,
                         metavar="PATH",
                         help=f"Also write the snapshot atomically (default {DEFAULT_SNAPSHOT})")
+
+
+def _max_line_arg(text: str) -> int:
+    try:
+        return check_max_line_bytes(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 64, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     spec = load_slo_spec(args.slo) if args.slo else DEFAULT_SLO_SPEC
     progress = _Progress(sys.stderr) if args.count == 0 and _isatty(sys.stderr) else None
     try:
-        result = replay(args.file, args.count, args.token, spec, progress=progress)
+        result = replay(args.file, args.count, args.token, spec, progress=progress,
+                        max_line_bytes=args.max_line_bytes)
     finally:
         if progress is not None:
             progress.close()

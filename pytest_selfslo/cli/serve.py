@@ -8,7 +8,9 @@ import os
 import sys
 
 from pytest_selfslo.api.app import create_app
-from pytest_selfslo.api.config import ApiConfig
+from pytest_selfslo.api.config import DEFAULT_READ_TIMEOUT, ApiConfig
+from pytest_selfslo.api.server import uvicorn_options
+from pytest_selfslo.heartbeat.logio import DEFAULT_MAX_LINE_BYTES
 
 __all__ = ["configure", "run"]
 
@@ -32,6 +34,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="File of 'TOKEN' or 'NAME TOKEN' lines (else SELFSLO_API_TOKEN)")
     parser.add_argument("--insecure-no-auth", action="store_true",
                         help="Allow mutations without a token (trusted networks only)")
+    parser.add_argument("--audit-key-file", default=None, metavar="FILE",
+                        help="HMAC key for the canary audit chain (default "
+                             "$SELFSLO_AUDIT_KEY_FILE; none: unkeyed)")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT,
+                        metavar="SECONDS",
+                        help=f"A /self/health read of the heartbeat log taking longer "
+                             f"answers 503 (default {DEFAULT_READ_TIMEOUT:g})")
+    parser.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
+                        metavar="N",
+                        help=f"Longer heartbeat lines are malformed (default "
+                             f"{DEFAULT_MAX_LINE_BYTES})")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"],
                         help="uvicorn log level (default info)")
@@ -55,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     config = ApiConfig(heartbeats=args.heartbeats, window=args.window,
                        state_dir=args.state_dir, slo_spec=args.slo_spec, policy=args.policy,
                        token_file=args.token_file, insecure_no_auth=args.insecure_no_auth,
-                       export_log=True)
+                       export_log=True, audit_key_file=args.audit_key_file,
+                       read_timeout=args.read_timeout, max_line_bytes=args.max_line_bytes)
     app = create_app(config)
     if args.insecure_no_auth:
         _log.warning("--insecure-no-auth: anyone who can reach %s:%s may change the canary",
@@ -63,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"selfslo serve: http://{args.host}:{args.port}  heartbeats {config.heartbeats} "
           f"(window {config.window})  state {config.state_dir}  "
           f"mutations: {_auth_mode(args)}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                **uvicorn_options())
     return 0

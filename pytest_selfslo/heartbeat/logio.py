@@ -7,6 +7,12 @@ torn last line left by a crashed writer are *skipped and reported* (count, first
 line numbers, reasons) by default, or raise :class:`HeartbeatFormatError` naming
 ``path:line`` and the reason with ``strict=True``. Blank lines are ignored.
 
+Reading never trusts the file's shape either: only regular files are opened
+(a FIFO or ``/dev/zero`` is refused at once, see :mod:`pytest_selfslo._core.safeio`),
+a line longer than ``max_line_bytes`` (default 1 MiB) is malformed and skipped
+without being held in memory, runs of blank lines are skipped in bulk, and a
+tail read gives up after :data:`MAX_TAIL_BAD_LINES` malformed lines.
+
 Writing appends one whole line per ``write(2)`` on an ``O_APPEND`` descriptor,
 which the kernel serialises against other appenders, so several processes can
 share one log without interleaving records.
@@ -29,18 +35,38 @@ from typing import IO, Any
 import orjson
 
 from pytest_selfslo._core.errors import HeartbeatFormatError
+from pytest_selfslo._core.safeio import NotRegularFileError, open_regular
 from pytest_selfslo.heartbeat.model import KINDS, MAX_TOKEN_ID_LEN, SCORES, Heartbeat
 
-__all__ = ["HeartbeatLog", "HeartbeatRead", "read_heartbeats"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "MAX_TAIL_BAD_LINES", "HeartbeatLog", "HeartbeatRead",
+           "read_heartbeats"]
 
 #: How many bad lines are remembered (line number and reason) per read.
 MAX_REPORTED_BAD_LINES = 10
+#: Longest line a reader accepts (a heartbeat is ~150 bytes); longer lines are
+#: malformed ("line longer than ... bytes") and skipped without being buffered.
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+#: A tail read that meets this many malformed lines before finding its N
+#: records stops with an error instead of reading on (its cost stays bounded).
+MAX_TAIL_BAD_LINES = 100_000
 _CHUNK = 8 << 20          # full scan: read size
 _TAIL_BLOCK = 64 << 10    # tail: first block read backwards (doubles up to _TAIL_MAX_BLOCK)
 _TAIL_MAX_BLOCK = 4 << 20
 _EXACT_TOTAL_LIMIT = 1 << 20  # tail: below this many unread bytes the total is counted exactly
 _WRITE_BATCH = 64 << 10   # extend(): bytes per write(2), always whole lines
 _TORN = "torn last line (no trailing newline: a writer was interrupted?)"
+
+
+def overlong_reason(limit: int) -> str:
+    """The reason given for a line longer than ``limit`` bytes (the same in every reader)."""
+    return f"line longer than {limit} bytes (the limit; see max_line_bytes)"
+
+
+def check_max_line_bytes(value: object) -> int:
+    """``value`` if it is a valid line-length limit (an integer >= 64), else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 64:
+        raise ValueError(f"max_line_bytes must be an integer >= 64, got {value!r}")
+    return value
 
 ProgressCallback = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``, called about every 8 MiB of a full scan."""
@@ -172,9 +198,16 @@ def _offsets_to_lines(path: str, offsets: list[int]) -> list[int]:
 
 
 def _open_log(path: Path) -> tuple[IO[bytes], int]:
-    """Open for reading, turning OS errors into messages that say what was expected."""
+    """Open for reading, turning OS errors into messages that say what was expected.
+
+    Only a regular file is opened, without blocking (a FIFO, a device or a
+    socket is refused: it could block or never end).
+    """
     try:
-        f = open(path, "rb")  # noqa: SIM115 -- returned to the caller, closed there
+        f = open_regular(path)
+    except NotRegularFileError as exc:
+        raise HeartbeatFormatError(f"{exc.strerror} (a JSON Lines heartbeat log)", path,
+                                   reason="not a regular file") from None
     except FileNotFoundError:
         raise HeartbeatFormatError(
             "no such heartbeat log (expected a JSON Lines file, e.g. data/identity.jsonl)",
@@ -191,7 +224,9 @@ def _open_log(path: Path) -> tuple[IO[bytes], int]:
 
 def read_heartbeats(path: str | Path, last: int | None = None, token_id: str | None = None,
                     strict: bool = False, *,
-                    progress: ProgressCallback | None = None) -> HeartbeatRead:
+                    progress: ProgressCallback | None = None,
+                    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                    max_bad_lines: int = MAX_TAIL_BAD_LINES) -> HeartbeatRead:
     """Read a heartbeat log: everything, or with ``last=N`` only the last N valid records.
 
     ``last=N`` seeks backwards from the end in growing blocks and stops as soon
@@ -200,12 +235,16 @@ def read_heartbeats(path: str | Path, last: int | None = None, token_id: str | N
     returns exactly what ``read_heartbeats(path)[-N:]`` would. ``last=0`` reads
     nothing. ``progress`` is only called by full reads.
 
-    A missing file, a directory or an unreadable file raise
-    :class:`HeartbeatFormatError`; an empty file is an empty result, or an error
-    with ``strict=True``.
+    A missing file, a directory, an unreadable file or one that is not a
+    regular file (a FIFO, a device) raise :class:`HeartbeatFormatError`; an
+    empty file is an empty result, or an error with ``strict=True``. A line
+    longer than ``max_line_bytes`` is malformed. A tail read that meets
+    ``max_bad_lines`` malformed lines before its N records raises
+    :class:`HeartbeatFormatError` (blank lines do not count).
     """
     if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 0):
         raise ValueError(f"last must be None or an integer >= 0, got {last!r}")
+    check_max_line_bytes(max_line_bytes)
     if token_id is not None and (not isinstance(token_id, str) or not token_id):
         raise ValueError(f"token_id must be None or a non-empty string, got {token_id!r}")
     p = Path(path)
@@ -216,8 +255,9 @@ def read_heartbeats(path: str | Path, last: int | None = None, token_id: str | N
                                        reason="empty file")
         if last is None:
             with _gc_paused():
-                return _read_all(f, str(p), size, token_id, strict, progress)
-        return _read_tail(f, str(p), size, last, token_id, strict)
+                return _read_all(f, str(p), size, token_id, strict, progress, max_line_bytes)
+        return _read_tail(f, str(p), size, last, token_id, strict, max_line_bytes,
+                          max_bad_lines)
 
 
 @contextlib.contextmanager
@@ -236,55 +276,144 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+LINES, OVERLONG, UNTERMINATED = 0, 1, 2
+
+
+def read_lines(f: IO[bytes], max_line: int, chunk_size: int = _CHUNK,
+               ) -> Iterator[tuple[int, list[bytes]]]:
+    """The file's lines, chunk by chunk, with no line longer than ``max_line`` held.
+
+    Yields ``(LINES, lines)`` for the complete lines of a chunk (without their
+    newlines), ``(OVERLONG, [])`` once per line over ``max_line`` bytes, at its
+    place in the file (it is skipped unread), and finally
+    ``(UNTERMINATED, [rest])`` for an unterminated last line. A line spanning
+    chunks is collected as a list of parts and joined once (never ``carry +=
+    data``, which is quadratic in the line's length).
+    """
+    parts: list[bytes] = []
+    held = 0
+    skipping = False
+    while True:
+        chunk = f.read(chunk_size)
+        if not chunk:
+            break
+        start = 0
+        if skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                continue
+            skipping = False
+            start = newline + 1
+            if start == len(chunk):
+                continue
+        cut = chunk.rfind(b"\n", start)
+        if cut < 0:  # no line ends in this chunk
+            parts.append(chunk[start:] if start else chunk)
+            held += len(chunk) - start
+            if held > max_line:
+                yield OVERLONG, []
+                parts, held, skipping = [], 0, True
+            continue
+        if parts:
+            first = chunk.find(b"\n", start)
+            if held + first - start > max_line:
+                yield OVERLONG, []
+            else:
+                parts.append(chunk[start:first])
+                yield LINES, [b"".join(parts)]
+            parts, held, start = [], 0, first + 1
+        if cut >= start:
+            yield LINES, chunk[start:cut].split(b"\n")
+        if cut + 1 < len(chunk):
+            parts, held = [chunk[cut + 1:]], len(chunk) - cut - 1
+            if held > max_line:
+                yield OVERLONG, []
+                parts, held, skipping = [], 0, True
+    if parts:
+        yield UNTERMINATED, [b"".join(parts)]
+
+
 def _read_all(f: IO[bytes], path: str, size: int, token_id: str | None, strict: bool,
-              progress: ProgressCallback | None) -> HeartbeatRead:
+              progress: ProgressCallback | None, max_line: int) -> HeartbeatRead:
     out: list[Heartbeat] = []
     append = out.append
     bad: list[tuple[int, str]] = []
     skipped = 0
     lineno = 0
-    done = 0
-    carry = b""
     parse = _parse_line
-    while True:
-        chunk = f.read(_CHUNK)
-        if not chunk:
-            break
-        done += len(chunk)
-        lines = (carry + chunk if carry else chunk).split(b"\n")
-        carry = lines.pop()
+
+    def malformed(reason: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        if strict:
+            raise HeartbeatFormatError(reason, path, lineno, reason=reason)
+        if len(bad) < MAX_REPORTED_BAD_LINES:
+            bad.append((lineno, reason))
+
+    for kind, lines in read_lines(f, max_line):
+        if kind != LINES:
+            lineno += 1
+            if kind == OVERLONG:
+                malformed(overlong_reason(max_line))
+                continue
+            # unterminated last line: accepted if complete, reported as torn otherwise
+            rec = parse(lines[0])
+            if isinstance(rec, Heartbeat):
+                if token_id is None or rec.token_id == token_id:
+                    out.append(rec)
+            elif rec is not None:
+                malformed(_TORN if rec.startswith("invalid JSON") else rec)
+            continue
+        long_lines = max_line < _CHUNK and max(map(len, lines)) > max_line
         for raw in lines:
             lineno += 1
+            if not raw:
+                continue
+            if long_lines and len(raw) > max_line:
+                malformed(overlong_reason(max_line))
+                continue
             rec = parse(raw)
             if type(rec) is Heartbeat:
                 if token_id is None or rec.token_id == token_id:
                     append(rec)
             elif rec is not None:
-                skipped += 1
-                if strict:
-                    raise HeartbeatFormatError(str(rec), path, lineno, reason=str(rec))
-                if len(bad) < MAX_REPORTED_BAD_LINES:
-                    bad.append((lineno, str(rec)))
+                malformed(str(rec))
         if progress is not None:
-            progress(done, size)
-    if carry:  # unterminated last line: accepted if complete, reported as torn otherwise
-        lineno += 1
-        rec = parse(carry)
-        if isinstance(rec, Heartbeat):
-            if token_id is None or rec.token_id == token_id:
-                out.append(rec)
-        elif rec is not None:
-            reason = _TORN if rec.startswith("invalid JSON") else rec
-            skipped += 1
-            if strict:
-                raise HeartbeatFormatError(reason, path, lineno, reason=reason)
-            if len(bad) < MAX_REPORTED_BAD_LINES:
-                bad.append((lineno, reason))
+            progress(f.tell(), size)
     return HeartbeatRead(out, path=path, total=len(out), skipped=skipped, bad=bad)
 
 
+def _space_run_start(buf: bytes, stop: int) -> int:
+    """Start of the run of ASCII whitespace that ends at ``buf[stop]`` (exclusive).
+
+    Looks at windows doubling from 64 bytes, so the cost is linear in the
+    run's length, whatever the size of ``buf``.
+    """
+    lo, width = stop, 64
+    while lo > 0:
+        cand = max(0, lo - width)
+        kept = len(buf[cand:lo].rstrip())
+        if kept:
+            return cand + kept
+        lo, width = cand, width * 2
+    return 0
+
+
+def _line_start(f: IO[bytes], pos: int) -> int:
+    """Offset just after the last newline before ``pos`` (0 if none): where the line
+    that ends at ``pos`` begins, found without keeping its bytes."""
+    while pos > 0:
+        step = min(_TAIL_MAX_BLOCK, pos)
+        pos -= step
+        f.seek(pos)
+        newline = f.read(step).rfind(b"\n")
+        if newline >= 0:
+            return pos + newline + 1
+    return 0
+
+
 def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
-               strict: bool) -> HeartbeatRead:
+               strict: bool, max_line: int, max_bad: int) -> HeartbeatRead:
     found: list[Heartbeat] = []            # newest first
     bad: deque[tuple[int, str, int]] = deque(maxlen=MAX_REPORTED_BAD_LINES)  # earliest kept
     skipped = 0
@@ -297,10 +426,33 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
     started = False
     reached_start = size == 0
     valid_lines = valid_bytes = 0  # for the total's estimate
+
+    def malformed(offset: int, reason: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        if strict:
+            line = _offsets_to_lines(path, [offset])[0]
+            raise HeartbeatFormatError(reason, path, line, reason=reason)
+        bad.append((offset, reason, from_end))
+        if skipped >= max_bad:
+            raise HeartbeatFormatError(
+                f"gave up after {skipped} malformed lines at the end of the log without "
+                f"finding {n} valid heartbeats (limit max_bad_lines={max_bad})", path,
+                reason="too many malformed lines")
+
     while len(found) < n and not reached_start:
         i = buf.rfind(b"\n", 0, end)
-        if i < 0 and pos > 0:  # the line's start is not in buf yet: read the previous block
-            step = min(block, pos)
+        if i < 0 and pos > 0:  # the line's start is not in buf yet
+            if end > max_line:  # already too long: find where it starts without keeping it
+                start = _line_start(f, pos)
+                from_end += 1
+                malformed(start, overlong_reason(max_line))
+                unterminated = False
+                if start == 0:
+                    reached_start = True
+                pos, buf, end = max(start - 1, 0), b"", 0
+                continue
+            step = min(block, pos)  # read the previous block
             pos -= step
             f.seek(pos)
             buf = f.read(step) + buf[:end]
@@ -313,23 +465,26 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
                 else:
                     unterminated = True
             continue
-        raw = buf[i + 1:end]
         from_end += 1
-        rec = _parse_line(raw)
-        if isinstance(rec, Heartbeat):
-            valid_lines += 1
-            valid_bytes += end - i
-            if token_id is None or rec.token_id == token_id:
-                found.append(rec)
-        elif rec is not None:
-            if unterminated and rec.startswith("invalid JSON"):
-                rec = _TORN
-            skipped += 1
-            offset = pos + i + 1
-            if strict:
-                line = _offsets_to_lines(path, [offset])[0]
-                raise HeartbeatFormatError(rec, path, line, reason=rec)
-            bad.append((offset, rec, from_end))
+        if end - i - 1 > max_line:
+            malformed(pos + i + 1, overlong_reason(max_line))
+        else:
+            rec = _parse_line(buf[i + 1:end])
+            if isinstance(rec, Heartbeat):
+                valid_lines += 1
+                valid_bytes += end - i
+                if token_id is None or rec.token_id == token_id:
+                    found.append(rec)
+            elif rec is None:  # blank: skip the blank lines just before it in one go
+                if i > 0:
+                    run = _space_run_start(buf, i)
+                    blanks = buf.count(b"\n", run, i)
+                    if blanks:
+                        from_end += blanks
+                        i = buf.find(b"\n", run, i)
+            else:
+                malformed(pos + i + 1, _TORN if unterminated and rec.startswith("invalid JSON")
+                          else rec)
         unterminated = False
         if i < 0:
             reached_start = True
@@ -342,6 +497,8 @@ def _read_tail(f: IO[bytes], path: str, size: int, n: int, token_id: str | None,
         prefix = f.read(pos) + buf[:end]
         rest = 0
         for raw in prefix.split(b"\n"):
+            if not raw or len(raw) > max_line:
+                continue
             rec = _parse_line(raw)
             if isinstance(rec, Heartbeat) and (token_id is None or rec.token_id == token_id):
                 rest += 1

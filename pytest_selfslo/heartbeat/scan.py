@@ -18,6 +18,7 @@ reasons. The total is counted in the same single pass over the file.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -30,11 +31,14 @@ import orjson
 from pytest_selfslo._core.errors import HeartbeatFormatError
 from pytest_selfslo.heartbeat.logio import (
     _TORN,
+    DEFAULT_MAX_LINE_BYTES,
     MAX_REPORTED_BAD_LINES,
     ProgressCallback,
     _gc_paused,
     _open_log,
     _parse_line,
+    check_max_line_bytes,
+    overlong_reason,
 )
 from pytest_selfslo.heartbeat.model import MAX_TOKEN_ID_LEN, SCORES, Heartbeat, parse_timestamp
 
@@ -53,6 +57,8 @@ _QUOTES = 18
 #: Bad-JSON skips per parse call before falling back to sub-batches (each copies the rest).
 _MAX_SKIPS = 8
 _Span = tuple[int, int, int]
+#: a run of blank (empty or whitespace-only) lines, in lines joined by newlines
+_BLANK_RUN = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*(?:\n[ \t\r\x0b\x0c]*)*$")
 #: Read size, and so the lines parsed in one call. Clean logs scan as fast with
 #: 128 KiB as with 1 MiB; a bad line wastes less of a smaller chunk.
 _CHUNK = 128 << 10
@@ -111,10 +117,16 @@ class _Scan:
         if len(self.bad) < MAX_REPORTED_BAD_LINES:
             self.bad.append((line, reason))
 
-    def lines(self, lines: list[bytes], first_line: int, torn_candidate: bool) -> None:
+    def lines(self, lines: list[bytes], first_line: int, torn_candidate: bool,
+              max_line: int = DEFAULT_MAX_LINE_BYTES) -> None:
         """The exact path: each line through the reader's own ``_parse_line``."""
         rows: list[tuple[float, ...]] = []
         for offset, raw in enumerate(lines):
+            if not raw:  # blank (the common blank): no parse needed
+                continue
+            if len(raw) > max_line:
+                self.malformed(first_line + offset, overlong_reason(max_line))
+                continue
             rec = _parse_line(raw)
             if isinstance(rec, Heartbeat):
                 if self.token_id is None or rec.token_id == self.token_id:
@@ -147,9 +159,11 @@ class _Scan:
             if error is None or not wrapped.isascii():  # the error offset counts bytes
                 break
             start, end, first = error
+            exact = wrapped[start + 1:end].split(b"\n")
+            if not all(map(bytes.strip, exact)):  # a blank line: there are often many
+                return done + self._without_blanks(wrapped, first_line, level)
             if first:  # lines [0, first) parse alone: keep them on the fast path
                 self.text(b"".join((b"[", memoryview(wrapped)[1:start], b"]")), first_line, level)
-            exact = wrapped[start + 1:end].split(b"\n")
             self.lines(exact, first_line + first, False)
             lines_done = first + len(exact)
             done += lines_done
@@ -158,6 +172,23 @@ class _Scan:
                 return done
             wrapped = b"".join((b"[", memoryview(wrapped)[end + 1:-1], b"]"))
         return done + self._retry(wrapped, first_line, level)
+
+    def _without_blanks(self, wrapped: bytes, first_line: int, level: int) -> int:
+        """:meth:`text` for lines with blank ones among them: each run of blank lines is
+        skipped in one step (a regex match), the lines between go back to :meth:`text`."""
+        content = wrapped[1:-1]
+        line = first_line
+        pos = 0
+        while pos <= len(content) and (match := _BLANK_RUN.search(content, pos)) is not None:
+            run_start, run_end = match.span()
+            if run_start > pos:  # the non-blank lines before the run (and their last newline)
+                line += self.text(b"".join((b"[", content[pos:run_start - 1], b"]")), line,
+                                  level)
+            line += content.count(b"\n", run_start, run_end) + 1
+            pos = run_end + 1
+        if pos < len(content):  # non-blank lines after the last run
+            line += self.text(b"".join((b"[", content[pos:], b"]")), line, level)
+        return line - first_line
 
     def _retry(self, wrapped: bytes, first_line: int, level: int) -> int:
         """The slower paths of :meth:`text` for lines one parse could not vouch for."""
@@ -383,33 +414,73 @@ def _error_span(joined: bytes, size: int, pos: int, lineno: int) -> _Span:
     return start, (size - 1 if end < 0 else end - 3 * k), first
 
 
-def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None,
-                 ) -> Iterator[tuple[bytes, bool]]:
-    """Yield ``(b"[" + complete lines + b"]", False)`` per chunk, then ``(last line, True)``
-    if the file does not end with a newline. Each byte is copied once after the read.
+_TEXT, _OVERLONG, _UNTERMINATED = 0, 1, 2
+
+
+def _read_chunks(f: IO[bytes], size: int, progress: ProgressCallback | None, max_line: int,
+                 ) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(_TEXT, b"[" + complete lines + b"]")`` per chunk, ``(_OVERLONG, b"")`` at
+    the place of each line longer than ``max_line`` (skipped unread), then
+    ``(_UNTERMINATED, last line)`` if the file does not end with a newline.
+
+    Each byte is copied once after the read; a line spanning chunks is kept as
+    a list of parts (joined into the next text), never grown by ``+=``.
     """
-    carry = b""
+    parts: list[bytes] = []
+    held = 0
+    skipping = False
     done = 0
     while True:
         data = f.read(_CHUNK)
         if not data:
             break
         done += len(data)
-        cut = data.rfind(b"\n")
+        start = 0
+        if skipping:  # inside a line over the limit: drop bytes up to its end
+            newline = data.find(b"\n")
+            if newline < 0:
+                continue
+            skipping = False
+            start = newline + 1
+        cut = data.rfind(b"\n", start)
         if cut < 0:  # a line longer than the chunk: keep reading
-            carry += data
+            if start < len(data):
+                parts.append(data[start:])
+                held += len(data) - start
+            if held > max_line:
+                yield _OVERLONG, b""
+                parts, held, skipping = [], 0, True
             continue
-        yield b"".join((b"[", carry, memoryview(data)[:cut], b"]")), False
-        carry = data[cut + 1:]
+        if parts and held + data.find(b"\n") > max_line:
+            yield _OVERLONG, b""
+            parts, held, start = [], 0, data.find(b"\n") + 1
+        if parts or start <= cut:
+            yield _TEXT, b"".join((b"[", *parts, memoryview(data)[start:cut], b"]"))
+        parts, held = [], 0
+        if cut + 1 < len(data):
+            parts, held = [data[cut + 1:]], len(data) - cut - 1
+            if held > max_line:
+                yield _OVERLONG, b""
+                parts, held, skipping = [], 0, True
         if progress is not None:
             progress(done, size)
-    if carry:
-        yield carry, True
+    if parts:
+        yield _UNTERMINATED, b"".join(parts)
+
+
+def _longest_line(text: bytes) -> int:
+    """Length of the longest line in ``b"[" + lines + b"]"``."""
+    newlines = np.flatnonzero(np.frombuffer(text, np.uint8) == 10)
+    bounds = np.concatenate(([0], newlines, [len(text) - 1]))
+    return int(np.diff(bounds).max()) - 1
 
 
 def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool = False, *,
-                    progress: ProgressCallback | None = None) -> HeartbeatColumns:
-    """Scan the whole log into columns; same acceptance and errors as :func:`read_heartbeats`."""
+                    progress: ProgressCallback | None = None,
+                    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> HeartbeatColumns:
+    """Scan the whole log into columns; same acceptance and errors as :func:`read_heartbeats`
+    (lines longer than ``max_line_bytes`` are malformed)."""
+    max_line = check_max_line_bytes(max_line_bytes)
     p = Path(path)
     f, size = _open_log(p)
     with f, _gc_paused():
@@ -418,9 +489,18 @@ def scan_heartbeats(path: str | Path, token_id: str | None = None, strict: bool 
                                        reason="empty file")
         scan = _Scan(str(p), token_id, strict)
         next_line = 1
-        for text, torn_candidate in _read_chunks(f, size, progress):
-            if torn_candidate:
-                scan.lines([text], next_line, True)
+        for kind, text in _read_chunks(f, size, progress, max_line):
+            if kind == _TEXT:
+                if max_line < _CHUNK and len(text) - 2 > max_line and \
+                        _longest_line(text) > max_line:  # only with a limit below the chunk size
+                    lines = text[1:-1].split(b"\n")
+                    scan.lines(lines, next_line, False, max_line)
+                    next_line += len(lines)
+                else:
+                    next_line += scan.text(text, next_line)
+            elif kind == _OVERLONG:
+                scan.malformed(next_line, overlong_reason(max_line))
+                next_line += 1
             else:
-                next_line += scan.text(text, next_line)
+                scan.lines([text], next_line, True, max_line)
         return scan.result()

@@ -12,6 +12,8 @@ import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pytest_selfslo._core.safetext import printable
+
 __all__ = ["CHECKS", "Check", "Finding", "Severity", "resolve_codes"]
 
 
@@ -132,8 +134,9 @@ class Finding:
         return CHECKS[self.code].name if self.code in CHECKS else self.code
 
     def format(self) -> str:
-        """``file:line:col CODE message`` (the text output format)."""
-        return f"{self.path}:{self.line}:{self.column} {self.code} {self.message}"
+        """``file:line:col CODE message`` (the text output format), on one line: control
+        characters from the file (newlines, ANSI escapes, bidi overrides) are escaped."""
+        return printable(f"{self.path}:{self.line}:{self.column} {self.code} {self.message}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (severity as its string value, plus the check name)."""

@@ -29,6 +29,8 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             out += sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
         elif path.is_file():
             out.append(path)
+        elif path.exists():  # a FIFO would block the read, a device never end
+            raise ConfigError(f"{path}: not a regular file (expected a rule file or a directory)")
         else:
             raise ConfigError(f"{path}: no such file or directory")
     return out

@@ -138,36 +138,44 @@ def _check_test_file(rf: RuleFile) -> _TestData:
     return data
 
 
-def _sibling_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile]) -> list[RuleFile]:
-    """Unit-test files next to linted rule files that were not linted themselves."""
+def _other_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile],
+                 candidates: Sequence[Path]) -> list[RuleFile]:
+    """Unit-test files among ``candidates`` (files the run was given) that were not loaded.
+
+    The cached path lints only the files that changed; a unit test it did not
+    reload still feeds SL036 of the rule files it loads. Only files the user
+    named (or that a named directory holds) are ever read: ``lint dir/ok.yml``
+    does not look at ``dir/``'s other files.
+    """
     dirs = {Path(rf.path).parent for rf in rule_files if rf.kind == "rules"}
     extra = []
-    for d in sorted(dirs):
-        for p in sorted(d.glob("*.y*ml")):
-            if str(p) in loaded:
-                continue
-            try:
-                text = p.read_text(encoding="utf-8")
-            except OSError:
-                continue
-            if "rule_files" in text and "tests" in text:
-                sib = load_file(p, text)
-                if sib.kind == "tests":
-                    extra.append(sib)
+    for p in candidates:
+        if str(p) in loaded or p.parent not in dirs:
+            continue
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):  # reported when that file itself is linted
+            continue
+        if "rule_files" in text and "tests" in text:
+            other = load_file(p, text)
+            if other.kind == "tests":
+                extra.append(other)
     return extra
 
 
 def lint_files(files: Sequence[RuleFile], ctx: LintContext, *,
-               keep_ast: bool = True) -> list[Finding]:
+               keep_ast: bool = True, candidates: Sequence[Path] = ()) -> list[Finding]:
     """Run every check over already-loaded files.
 
     ``keep_ast=False`` lets rules whose AST no later step needs (no unit-test
     series for SL036) go without it (see :func:`parse_exprs`); the drift check
-    needs every AST.
+    needs every AST. ``candidates`` are the run's other files, read only for
+    the unit tests among them (see :func:`_other_tests`).
     """
     by_path = {rf.path: rf for rf in files}
     resolved = {Path(rf.path).resolve(): rf for rf in files if rf.kind == "rules"}
-    for tf in [rf for rf in files if rf.kind == "tests"] + _sibling_tests(files, by_path):
+    for tf in [rf for rf in files if rf.kind == "tests"] + _other_tests(files, by_path,
+                                                                          candidates):
         data = _check_test_file(tf)
         for target in data.rule_files:
             rule_file = resolved.get(target.resolve())
@@ -311,7 +319,8 @@ def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path,
             continue
         misses.append((path, data, load_files(path, data.decode("utf-8", errors="replace"))))
     if misses:
-        fresh = lint_files([rf for _p, _d, rfs in misses for rf in rfs], ctx, keep_ast=False)
+        fresh = lint_files([rf for _p, _d, rfs in misses for rf in rfs], ctx, keep_ast=False,
+                           candidates=targets)
         for path, data, rfs in misses:
             mine = [f for f in fresh if f.path == str(path)]
             links = [link for rf in rfs if rf.kind == "rules"

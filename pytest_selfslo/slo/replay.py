@@ -33,7 +33,8 @@ import orjson
 
 from pytest_selfslo._core.atomicio import atomic_write_bytes
 from pytest_selfslo._core.errors import InputError
-from pytest_selfslo.heartbeat.logio import read_heartbeats
+from pytest_selfslo._core.safetext import printable
+from pytest_selfslo.heartbeat.logio import DEFAULT_MAX_LINE_BYTES, read_heartbeats
 from pytest_selfslo.heartbeat.model import SCORES, Heartbeat
 from pytest_selfslo.heartbeat.scan import scan_heartbeats
 from pytest_selfslo.slo.spec import (
@@ -120,8 +121,11 @@ class ReplayResult:
 
 def replay(path: str | Path = DEFAULT_FILE, count: int = DEFAULT_COUNT,
            token_id: str | None = None, spec: SLOSpec = DEFAULT_SLO_SPEC, *,
-           progress: Any = None) -> ReplayResult:
+           progress: Any = None,
+           max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> ReplayResult:
     """Read the last ``count`` heartbeats (0 = all) and evaluate ``spec`` on them.
+
+    Lines longer than ``max_line_bytes`` are malformed (skipped and reported).
 
     Raises :class:`InputError` when the file holds no valid heartbeat (for the
     token), since there is nothing to judge; file errors propagate as
@@ -130,12 +134,14 @@ def replay(path: str | Path = DEFAULT_FILE, count: int = DEFAULT_COUNT,
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InputError(f"count must be an integer >= 0 (0 = all), got {count!r}")
     if count == 0:  # one columnar pass: no Heartbeat objects, total counted on the way
-        cols = scan_heartbeats(path, token_id=token_id, progress=progress)
+        cols = scan_heartbeats(path, token_id=token_id, progress=progress,
+                               max_line_bytes=max_line_bytes)
         seen = _Seen(cols.count, True, cols.skipped, cols.bad_lines, cols.reasons, cols.last,
                      False)
         report = evaluate_columns(spec, cols.scores) if cols.count else None
     else:
-        read = read_heartbeats(path, last=count, token_id=token_id)
+        read = read_heartbeats(path, last=count, token_id=token_id,
+                               max_line_bytes=max_line_bytes)
         from_end = not read.total_exact and read.bad_from_end is not None
         seen = _Seen(read.total, read.total_exact, read.skipped,
                      read.bad_from_end if from_end and read.bad_from_end is not None
@@ -232,7 +238,7 @@ def format_text(result: ReplayResult, emoji: bool = False) -> str:
     else:
         failed = ", ".join(r.name for r in report.failed)
         lines.append(f"{mark[False]}SLO TARGETS FAILED: {failed}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import math
 import os
 import stat
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import orjson
@@ -199,20 +200,18 @@ def test_unreadable_file(tmp_path: Path) -> None:  # pragma: no cover - CI runs 
 
 def test_unreadable_file_message_even_as_root(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Root bypasses file modes, so simulate the EACCES that open() gives everyone else."""
-    import builtins
+    """Root bypasses file modes, so simulate the EACCES that open(2) gives everyone else."""
+    real_open = os.open
 
-    real_open = builtins.open
-
-    def deny(file: object, *args: object, **kwargs: object) -> object:
+    def deny(file: object, *args: Any, **kwargs: Any) -> int:
         if str(file).endswith("locked.jsonl"):
             raise PermissionError(13, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
     path = tmp_path / "locked.jsonl"
     path.write_bytes(b"")
     path.chmod(stat.S_IWUSR)
-    monkeypatch.setattr(builtins, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(HeartbeatFormatError, match=r"locked\.jsonl: permission denied"):
         read_heartbeats(path)
 

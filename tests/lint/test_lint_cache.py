@@ -68,14 +68,14 @@ def test_new_unit_test_file_next_to_rules_is_a_miss(repo: Path) -> None:
     cache = repo / ".cache"
     rules = repo / "rules" / "r.yml"
     rules.write_text(RULE.replace("self_stress > 1", "join_1 + on(a) join_2 > 0"))
-    assert "SL036" not in [f.code for f in lint_paths([rules], cache_dir=cache)]
+    assert "SL036" not in [f.code for f in lint_paths([repo / "rules"], cache_dir=cache)]
     (repo / "rules" / "r_test.yml").write_text(
         "rule_files: [r.yml]\ntests:\n  - input_series:\n"
         "      - {series: 'join_1{a=\"1\"}', values: '1'}\n"
         "      - {series: 'join_2{a=\"1\",b=\"2\"}', values: '1'}\n"
         "      - {series: 'join_2{a=\"1\",b=\"3\"}', values: '1'}\n")
     _bump(repo / "rules")
-    assert "SL036" in [f.code for f in lint_paths([rules], cache_dir=cache)]
+    assert "SL036" in [f.code for f in lint_paths([repo / "rules"], cache_dir=cache)]
 
 
 def test_corrupt_cache_entry_is_ignored(repo: Path) -> None:

@@ -138,10 +138,13 @@ def test_vector_matching_uses_test_series(repo: Path) -> None:
         "      - {series: 'join_1{a=\"1\"}', values: '1'}\n"
         "      - {series: 'join_2{a=\"1\",b=\"2\"}', values: '1'}\n"
         "      - {series: 'join_2{a=\"1\",b=\"3\"}', values: '1'}\n")
-    found = [f for f in lint_paths([repo / "r.yml"]) if f.code == "SL036"]
+    found = [f for f in lint_paths([repo / "r.yml", repo / "r_test.yml"]) if f.code == "SL036"]
     assert len(found) == 1
     assert "2 series on the right side share the match group {a=\"1\"}" in found[0].message
     assert "[series from r_test.yml]" in found[0].message
+    assert [f.code for f in lint_paths([repo]) if f.code == "SL036"] == ["SL036"]
+    # a file named alone is linted alone: its neighbours are not read
+    assert "SL036" not in [f.code for f in lint_paths([repo / "r.yml"])]
 
 
 def test_messages_and_positions(repo: Path) -> None:
