@@ -235,14 +235,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
 def _allowed(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route serves at this path (several routes can share one path)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        found = getattr(route, "methods", None)
-        if match != Match.NONE and found:
-            methods.update(found)
+    """Every method some route serves at this path (several routes can share one path).
+
+    Asks the router itself, method by method, so routers that FastAPI nests
+    (an included router is one route object holding others) count too.
+    """
+    methods = {method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for route in app.router.routes)}
     if "GET" in methods:
         methods.add("HEAD")  # HeadAsGetMiddleware
     return sorted(methods)

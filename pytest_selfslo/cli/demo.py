@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pytest_selfslo._core.errors import ConfigError, PrometheusUnavailable
+from pytest_selfslo._core.safetext import printable
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
@@ -219,7 +220,7 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
         health = http.get(f"{loop.api_url}/self/health").json()
         canary = http.get(f"{loop.api_url}/self/canary", params={"limit": 4}).json()
     except Exception as exc:  # the view must survive a slow or restarting API
-        return f"API unreachable: {exc}"
+        return printable(f"API unreachable: {exc}")
     state = canary["state"]
     lines = [
         f"selfslo demo  {time.time() - started:6.0f}s   API {loop.api_url}   "
@@ -248,7 +249,8 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
     lines.append("audit      " + (" | ".join(
         f"#{r['seq']} {r['action']} {r['old']:g}->{r['new']:g} by {r['actor']}"
         for r in canary["audit"][-3:]) or "none yet"))
-    return "\n".join(lines)
+    # alert labels, reasons and actors come from outside: one screen line each, no escapes
+    return "\n".join(printable(line) for line in lines)
 
 
 def _slo(status: Any) -> str:

@@ -281,11 +281,13 @@ LINES, OVERLONG, UNTERMINATED = 0, 1, 2
 
 def read_lines(f: IO[bytes], max_line: int, chunk_size: int = _CHUNK,
                ) -> Iterator[tuple[int, list[bytes]]]:
-    """The file's lines, chunk by chunk, with no line longer than ``max_line`` held.
+    """The file's lines, chunk by chunk; a line spanning chunks is never held past ``max_line``.
 
     Yields ``(LINES, lines)`` for the complete lines of a chunk (without their
-    newlines), ``(OVERLONG, [])`` once per line over ``max_line`` bytes, at its
-    place in the file (it is skipped unread), and finally
+    newlines; one of them may be longer than ``max_line`` if it fits in the
+    chunk: the caller checks), ``(OVERLONG, [])`` once per line over
+    ``max_line`` bytes that spans chunks, at its place in the file (it is
+    skipped unread), and finally
     ``(UNTERMINATED, [rest])`` for an unterminated last line. A line spanning
     chunks is collected as a list of parts and joined once (never ``carry +=
     data``, which is quadratic in the line's length).

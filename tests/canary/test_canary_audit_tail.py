@@ -15,6 +15,7 @@ from typing import IO, Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from pytest_selfslo._core import safeio
 from pytest_selfslo._core.errors import AuditChainError
 from pytest_selfslo.canary import audit as audit_module
 from pytest_selfslo.canary.audit import GENESIS_HASH, AuditLog, record_hash
@@ -91,7 +92,7 @@ def test_tail_reads_only_the_end_of_a_long_log(tmp_path: Path,
             read += len(data)
             return data
 
-    real_open = audit_module.open_regular
+    real_open = safeio.open_regular
     monkeypatch.setattr(audit_module, "open_regular", lambda path: Counting(real_open(path)))
     tail = log.tail(5)
     assert [r.seq for r in tail] == [7996, 7997, 7998, 7999, 8000]
