@@ -11,7 +11,8 @@ API gives each kind of blocking work its own :class:`Lane` of daemon threads:
 * mutations: a few threads of their own.
 
 The threads are daemons, so a read stuck in the kernel cannot keep the server
-from exiting. Calls are awaited through :func:`asyncio.wrap_future`, which
+from exiting, and an idle thread ends after :data:`IDLE_SECONDS` (the next call
+starts another). Calls are awaited through :func:`asyncio.wrap_future`, which
 works from any event loop (``TestClient`` runs one per request).
 """
 
@@ -27,6 +28,8 @@ from typing import Any, TypeVar
 __all__ = ["Lane"]
 
 _T = TypeVar("_T")
+#: a worker thread with nothing to do for this long ends
+IDLE_SECONDS = 60.0
 _Job = tuple["Future[Any]", Callable[[], Any]]
 
 
@@ -60,7 +63,14 @@ class Lane:
 
     def _work(self) -> None:
         while True:
-            future, fn = self._jobs.get()
+            try:
+                future, fn = self._jobs.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._threads_lock:  # submit() starts a thread under this lock too
+                    if self._jobs.empty():
+                        self._threads.remove(threading.current_thread())
+                        return
+                continue
             if not future.set_running_or_notify_cancel():
                 continue
             try:

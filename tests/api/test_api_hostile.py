@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.api import workers
 from pytest_selfslo.api.app import ApiConfig, create_app
 from pytest_selfslo.api.auth import TokenAuth
 from pytest_selfslo.api.health import HealthSnapshotter
@@ -49,6 +50,7 @@ def test_blocked_reads_never_starve_a_mutation(tmp_path: Path,
                                                blocked_reads: threading.Event) -> None:
     config = ApiConfig(heartbeats=tmp_path / "hb.jsonl", state_dir=tmp_path / "state",
                        token=TOKEN, read_timeout=1.0)
+    before = {t for t in threading.enumerate() if t.name.startswith("selfslo-api-read")}
     with serve_in_thread(create_app(config)) as base:
         async def storm() -> tuple[list[httpx.Response], httpx.Response, float]:
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -61,7 +63,8 @@ def test_blocked_reads_never_starve_a_mutation(tmp_path: Path,
                 return list(await asyncio.gather(*gets)), posted, took
 
         answers, posted, _took = asyncio.run(storm())
-        readers = [t for t in threading.enumerate() if t.name.startswith("selfslo-api-read")]
+        readers = [t for t in threading.enumerate()
+                   if t.name.startswith("selfslo-api-read") and t not in before]
     assert posted.status_code == 200, posted.text
     assert {r.status_code for r in answers} == {503}
     error = answers[0].json()["error"]
@@ -90,6 +93,17 @@ def test_a_read_finishing_late_serves_the_next_request(tmp_path: Path,
 
     assert asyncio.run(scenario()) == ("body", "fresh")
     assert len(calls) == 1
+
+
+def test_idle_lane_threads_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "IDLE_SECONDS", 0.05)
+    lane = Lane(2, "test-idle")
+    assert asyncio.run(lane.run(lambda: 1)) == 1
+    deadline = time.monotonic() + 10
+    while lane._threads and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lane._threads == []
+    assert asyncio.run(lane.run(lambda: 2)) == 2  # a new thread for the next call
 
 
 def test_lane_runs_calls_and_passes_errors_on() -> None:
