@@ -7,7 +7,8 @@ imported lazily so ``selfslo --help`` stays fast and a broken optional
 feature cannot take the others down.
 
 Exit codes are shared: 0 success, 1 the check failed (an SLO, a rule test, a
-lint error), 2 usage or input error (message on stderr, never a traceback).
+lint error), 2 usage or input error (one line on stderr, control characters
+escaped, never a traceback).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_selfslo._core.errors import SelfSloError
+from pytest_selfslo._core.safetext import printable
 
 #: what ``selfslo --help`` says first (plain text: argparse prints it as it is)
 DESCRIPTION = ("SELF SLO tools: replay heartbeat logs against the SLOs, run and lint "
@@ -68,11 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args))
-    except SelfSloError as exc:
-        print(f"selfslo {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"selfslo {args.command}: error: {exc}", file=sys.stderr)
+    except (SelfSloError, OSError) as exc:
+        # one line, whatever the message quotes (a file name with a newline, an ANSI escape)
+        print(f"selfslo {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

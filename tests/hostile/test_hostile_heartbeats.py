@@ -103,3 +103,10 @@ def test_control_characters_in_a_bad_line_are_escaped(tmp_path: Path) -> None:
     assert "\x1b" not in outcome.stdout
     assert "\\x1b[2J\\nALL SLO TARGETS PASSED" in outcome.stdout
     assert outcome.stdout.count("ALL SLO TARGETS PASSED") == 2  # the escaped one and the verdict
+
+
+def test_a_file_name_cannot_break_the_one_line_error(tmp_path: Path) -> None:
+    name = tmp_path / "evil\nselfslo replay: all clear\x1b[2J.jsonl"
+    line = run_limited(selfslo("replay", "--file", name)).assert_clean_error(
+        2, "no such heartbeat log")
+    assert "evil\\nselfslo replay: all clear\\x1b[2J.jsonl" in line
