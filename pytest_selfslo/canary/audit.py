@@ -588,6 +588,8 @@ class AuditLog:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         try:
+            if os.fstat(fd).st_mode & 0o077:  # a log created before: as private as the state
+                os.fchmod(fd, FILE_MODE)
             written = os.write(fd, line)
             if written != len(line):  # pragma: no cover - regular files write fully
                 raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")

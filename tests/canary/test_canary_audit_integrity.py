@@ -276,3 +276,11 @@ def test_files_are_created_owner_only(tmp_path: Path) -> None:
     modes = {p.name: os.stat(p).st_mode & 0o777 for p in tmp_path.iterdir()}
     assert modes == {"canary_state.json": 0o600, "canary_audit.jsonl": 0o600,
                      ".canary.lock": 0o600}
+
+
+def test_an_older_world_readable_log_becomes_owner_only(tmp_path: Path) -> None:
+    store = CanaryStore(tmp_path)
+    store.apply(0.10, reason="r", actor="a")
+    store.audit_path.chmod(0o644)  # as the store created it before
+    store.apply(0.25, reason="r", actor="a")
+    assert os.stat(store.audit_path).st_mode & 0o777 == 0o600
