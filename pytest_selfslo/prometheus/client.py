@@ -38,6 +38,7 @@ __all__ = [
     "binary_semantics",
     "binary_version",
     "metric_types",
+    "poll_until",
 ]
 
 T = TypeVar("T")
@@ -115,6 +116,10 @@ class PrometheusServer:
         """Scrape ``targets`` (``host:port``) every ``interval``; managed servers only."""
         raise PrometheusError(f"cannot change the scrape targets of an external server {self.url}")
 
+    def set_alertmanagers(self, addresses: list[str]) -> None:
+        """Send alerts to these Alertmanagers (``host:port``); managed servers only."""
+        raise PrometheusError(f"cannot change the alerting config of an external server {self.url}")
+
     def load_rules(self, rules: list[str] | str) -> None:
         """Load rule files (paths) or one rule file's YAML text; managed servers only."""
         raise PrometheusError(f"cannot load rules into an external server {self.url}")
@@ -179,14 +184,7 @@ class PrometheusServer:
     def wait_until(self, check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOUT,
                    what: str = "condition", interval: float = 0.1) -> T:
         """Poll ``check`` until it returns something truthy; PrometheusError after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise PrometheusError(f"timed out after {timeout:g}s waiting for {what}")
-            time.sleep(interval)
+        return poll_until(check, timeout=timeout, what=what, interval=interval)
 
     def wait_for_alert(self, alertname: str, state: str = "firing", *,
                        timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
@@ -238,6 +236,19 @@ def metric_types(url: str, *, timeout: float = 10.0) -> dict[str, str]:
     """Metric name -> type from the server at ``url`` (PrometheusError when it does not answer)."""
     with PrometheusServer(url, timeout=timeout) as server:
         return server.metadata()
+
+
+def poll_until(check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOUT,
+               what: str = "condition", interval: float = 0.1) -> T:
+    """Call ``check`` until it returns something truthy; PrometheusError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise PrometheusError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
 
 
 _VERSION_RE = re.compile(r"version\s+v?(\d+)\.(\d+)\.(\d+)")

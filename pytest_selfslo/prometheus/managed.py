@@ -2,7 +2,8 @@
 
 Both keep everything in one temporary directory (``prometheus.yml``, ``rules/``,
 ``data/``, ``prometheus.log``) that is removed when the server is closed, also
-when start-up fails half way. The server listens on a free 127.0.0.1 port with
+when start-up fails half way. :meth:`ManagedPrometheus.set_alertmanagers` points
+its ``alerting:`` config at Alertmanagers (e.g. the ``alertmanager`` fixture's). The server listens on a free 127.0.0.1 port with
 ``--web.enable-lifecycle``, so :meth:`ManagedPrometheus.reload` can apply a new
 config; each process (each xdist worker) gets its own server and port.
 """
@@ -44,6 +45,7 @@ class ManagedPrometheus(PrometheusServer):
         self._targets: list[str] = []
         self._interval = "1s"
         self._metrics_path = "/metrics"
+        self._alertmanagers: list[str] = []
         self._loaded = 0  # rule files loaded so far (unique, ordered file names)
 
     @staticmethod
@@ -58,7 +60,14 @@ class ManagedPrometheus(PrometheusServer):
                            metrics_path: str = "/metrics") -> None:
         """Scrape ``targets`` (``host:port``) every ``interval`` and reload."""
         self._targets, self._interval, self._metrics_path = list(targets), interval, metrics_path
-        _write_config(self.workdir, self._targets, interval, metrics_path)
+        _write_config(self.workdir, self._targets, interval, metrics_path, self._alertmanagers)
+        self.reload()
+
+    def set_alertmanagers(self, addresses: list[str]) -> None:
+        """Send alerts to these Alertmanagers (``host:port``; ``[]``: none) and reload."""
+        self._alertmanagers = list(addresses)
+        _write_config(self.workdir, self._targets, self._interval, self._metrics_path,
+                      self._alertmanagers)
         self.reload()
 
     def load_rules(self, rules: list[str] | str) -> None:
@@ -103,7 +112,8 @@ class ManagedPrometheus(PrometheusServer):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str) -> None:
+def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str,
+                  alertmanagers: list[str] | None = None) -> None:
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(workdir / "rules" / "*.yml")],
@@ -114,6 +124,8 @@ def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path
             "static_configs": [{"targets": targets}] if targets else [],
         }],
     }
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
     tmp = workdir / "prometheus.yml.tmp"
     tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     tmp.replace(workdir / "prometheus.yml")
