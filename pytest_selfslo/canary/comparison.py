@@ -76,12 +76,40 @@ class CohortStats:
 
 
 class CompareResult(NamedTuple):
-    """A comparison judged under the policy: verdict, one-line reason and the statistics."""
+    """A comparison judged under the policy: the verdict and the statistics behind it.
+
+    :attr:`reason` (one line) is formatted only when asked for: ``decide()``
+    judges at >100k decisions/s and most decisions never print it.
+    """
 
     verdict: Verdict
-    reason: str
     stats: CohortStats | None
     policy: ComparePolicy
+    #: which rule gave the verdict (see :func:`judge`); :attr:`reason` spells it out
+    why: str
+
+    @property
+    def reason(self) -> str:
+        """``compare coherence: canary 10.91% worse than baseline (p=6e-27 < 0.05, drop > 3.00%)``."""
+        p, s, why = self.policy, self.stats, self.why
+        head = f"compare {p.metric}: "
+        if s is None:
+            return head + "inconclusive (no statistics)"
+        if why == "note":
+            return head + f"inconclusive ({s.note})"
+        if why == "samples":
+            return head + (f"inconclusive (n={s.n_canary} canary / {s.n_baseline} baseline "
+                           f"samples, need {p.min_samples} each)")
+        if why == "numbers":
+            return head + f"inconclusive (p={s.p!r}, effect={s.effect!r})"
+        effect, pvalue = float(s.effect or 0.0), float(s.p or 0.0)
+        if why == "regression":
+            return head + (f"canary {effect:.2%} worse than baseline (p={pvalue:.3g} < "
+                           f"{p.alpha:g}, drop > {p.max_relative_drop:.2%})")
+        if why == "insignificant":
+            return head + (f"canary {effect:.2%} worse but not significant yet "
+                           f"(p={pvalue:.3g} >= {p.alpha:g})")
+        return head + f"pass (drop {effect:.2%}, p={pvalue:.3g})"
 
     def to_dict(self) -> dict[str, Any]:
         """``{verdict, reason, metric, test, alpha, min_samples, max_relative_drop, u, p, ...}``."""
@@ -97,7 +125,7 @@ class CompareResult(NamedTuple):
         return out
 
     def summary(self) -> str:
-        """``U=1234 p=0.0012 drop=6.1% n=80/720 REGRESSION`` -- one token-efficient line."""
+        """``U=1234 p=0.0012 drop=+6.10% n=80/720 REGRESSION`` -- one compact line."""
         s = self.stats
         if s is None:
             return f"{self.verdict.value.upper()} (no statistics)"
@@ -113,39 +141,24 @@ def _fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and not isinstance(value, bool) and math.isfinite(value)
+_INF = float("inf")
 
 
 def judge(policy: ComparePolicy, stats: CohortStats | None) -> CompareResult:
     """The verdict of ``stats`` under ``policy`` (pure; see the module docstring)."""
-    what = policy.metric
     if stats is None:
-        return CompareResult(Verdict.INCONCLUSIVE, f"compare {what}: inconclusive (no statistics)",
-                             None, policy)
+        return CompareResult(Verdict.INCONCLUSIVE, None, policy, "none")
     if stats.note is not None:
-        return CompareResult(Verdict.INCONCLUSIVE, f"compare {what}: inconclusive ({stats.note})",
-                             stats, policy)
+        return CompareResult(Verdict.INCONCLUSIVE, stats, policy, "note")
     need = policy.min_samples
     if stats.n_canary < need or stats.n_baseline < need:
-        return CompareResult(
-            Verdict.INCONCLUSIVE, f"compare {what}: inconclusive (n={stats.n_canary} canary / "
-            f"{stats.n_baseline} baseline samples, need {need} each)", stats, policy)
+        return CompareResult(Verdict.INCONCLUSIVE, stats, policy, "samples")
     p, effect = stats.p, stats.effect
-    if not _finite(p) or effect is None or effect != effect:  # NaN effect; +-inf is allowed
-        return CompareResult(Verdict.INCONCLUSIVE,
-                             f"compare {what}: inconclusive (p={p!r}, effect={effect!r})",
-                             stats, policy)
-    assert p is not None
-    big = effect > policy.max_relative_drop
-    if big and p < policy.alpha:
-        return CompareResult(
-            Verdict.REGRESSION, f"compare {what}: canary {effect:.2%} worse than baseline "
-            f"(p={p:.3g} < {policy.alpha:g}, drop > {policy.max_relative_drop:.2%})",
-            stats, policy)
-    if big:
-        return CompareResult(
-            Verdict.INCONCLUSIVE, f"compare {what}: canary {effect:.2%} worse but not "
-            f"significant yet (p={p:.3g} >= {policy.alpha:g})", stats, policy)
-    return CompareResult(Verdict.PASS, f"compare {what}: pass (drop {effect:.2%}, p={p:.3g})",
-                         stats, policy)
+    # p finite; effect not NaN (+-inf allowed: a zero baseline median)
+    if p is None or p != p or p == _INF or p == -_INF or effect is None or effect != effect:
+        return CompareResult(Verdict.INCONCLUSIVE, stats, policy, "numbers")
+    if effect > policy.max_relative_drop:
+        if p < policy.alpha:
+            return CompareResult(Verdict.REGRESSION, stats, policy, "regression")
+        return CompareResult(Verdict.INCONCLUSIVE, stats, policy, "insignificant")
+    return CompareResult(Verdict.PASS, stats, policy, "pass")

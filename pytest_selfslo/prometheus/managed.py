@@ -63,12 +63,21 @@ class ManagedPrometheus(PrometheusServer):
         _write_config(self.workdir, self._targets, interval, metrics_path, self._alertmanagers)
         self.reload()
 
-    def set_alertmanagers(self, addresses: list[str]) -> None:
-        """Send alerts to these Alertmanagers (``host:port``; ``[]``: none) and reload."""
+    def set_alertmanagers(self, addresses: list[str], *, timeout: float = 30.0) -> None:
+        """Send alerts to these Alertmanagers (``host:port``; ``[]``: none), reload, and wait
+        until the notifier uses exactly them (its discovery refreshes every 5 s; an alert
+        fired before that is not sent again for a minute)."""
         self._alertmanagers = list(addresses)
         _write_config(self.workdir, self._targets, self._interval, self._metrics_path,
                       self._alertmanagers)
         self.reload()
+        wanted = {f"http://{a}/api/v2/alerts" for a in addresses}
+
+        def active() -> bool:
+            found = self._api("/api/v1/alertmanagers")["activeAlertmanagers"]
+            return {am["url"] for am in found} == wanted
+
+        self.wait_until(active, timeout=timeout, what=f"Alertmanagers {addresses} to be active")
 
     def load_rules(self, rules: list[str] | str) -> None:
         """Copy rule files (paths) or one YAML text into the rules dir and reload.
@@ -137,6 +146,9 @@ def _server_args(workdir: Path, port: int) -> list[str]:
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-lifecycle",
+        # firing alerts are re-sent every second (default 1m): a reload empties the notifier's
+        # Alertmanager list for up to 5 s, and an alert fired meanwhile must not wait a minute
+        "--rules.alert.resend-delay=1s",
         "--log.level=info",
     ]
 

@@ -145,8 +145,9 @@ def test_webhook_rolls_back_within_seconds_of_the_alert(
         alertmanager.set_webhook(f"{api}/self/alerts", bearer=TOKEN,
                                  matchers=['alertname=~"AURIS_SELF_.*"'],
                                  group_wait=f"{GROUP_WAIT:g}s", group_interval="1s")
-        prometheus.set_alertmanagers([alertmanager.address])
         prometheus.load_rules(yaml.safe_dump({"groups": [group]}))
+        # the last reload: returns once the notifier sends to the Alertmanager
+        prometheus.set_alertmanagers([alertmanager.address])
         # the tuner polls every 10 minutes: one decision now, then asleep for the whole test
         tuner = _selfslo("canary", "run", "--every", "10m", "--apply", "--state-dir", str(state),
                          "--prometheus", prometheus.url, env=env)
