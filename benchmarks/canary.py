@@ -23,15 +23,13 @@ sides of a ratio alternate round by round. The LAST line holds the ratios.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
 from collections.abc import Callable
 
 import mmh3
-
-import dataclasses
-
 import numpy as np
 
 from pytest_selfslo.canary import runtime

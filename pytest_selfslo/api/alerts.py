@@ -54,12 +54,13 @@ class AlertmanagerAlert(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    # field names are Alertmanager's (camelCase), so the model reads its JSON as sent
     status: Literal["firing", "resolved"]
     labels: _Labels
     annotations: _Labels
-    startsAt: _dt.datetime  # noqa: N815 - Alertmanager's field names
-    endsAt: _dt.datetime  # noqa: N815
-    generatorURL: _Text  # noqa: N815
+    startsAt: _dt.datetime
+    endsAt: _dt.datetime
+    generatorURL: _Text
     fingerprint: _Text = ""
 
 
@@ -86,14 +87,14 @@ class AlertmanagerWebhook(BaseModel):
     }]})
 
     version: Literal["4"] = Field(description="Webhook format version; only \"4\" is accepted")
-    groupKey: _Text  # noqa: N815
-    truncatedAlerts: Annotated[int, Field(ge=0)] = 0  # noqa: N815
+    groupKey: _Text
+    truncatedAlerts: Annotated[int, Field(ge=0)] = 0
     status: Literal["firing", "resolved"]
     receiver: _Text
-    groupLabels: _Labels  # noqa: N815
-    commonLabels: _Labels  # noqa: N815
-    commonAnnotations: _Labels  # noqa: N815
-    externalURL: _Text  # noqa: N815
+    groupLabels: _Labels
+    commonLabels: _Labels
+    commonAnnotations: _Labels
+    externalURL: _Text
     alerts: list[AlertmanagerAlert] = Field(max_length=10_000)
 
 
@@ -147,7 +148,7 @@ def add_alert_route(router: APIRouter, svc: _Services) -> None:
         return svc.auth.authenticate_webhook(request.headers.get("authorization"), client)
 
     def receive_alerts(body: AlertmanagerWebhook,
-                       who: str = Depends(webhook_actor)) -> AlertsResponse:  # noqa: B008
+                       who: str = Depends(webhook_actor)) -> AlertsResponse:
         context = {"receiver": body.receiver, "group_key": body.groupKey, "status": body.status,
                    "external_url": body.externalURL, "truncated_alerts": body.truncatedAlerts,
                    "alerts": [{"status": a.status, "labels": a.labels,

@@ -180,6 +180,8 @@ class PrometheusSource:
         if not isinstance(data, dict):
             return [], f"garbage: query data is {type(data).__name__}"
         kind, result = data.get("resultType"), data.get("result")
+        if result is None:
+            return [], "garbage: the query data has no result"
         try:
             if kind == "matrix":
                 return [(dict(s["metric"]), [float(v) for _, v in s["values"]]) for s in result], None

@@ -93,7 +93,7 @@ def test_bad_compare_blocks_name_file_line_and_key(tmp_path: Path, block: str, m
 def test_compare_policy_objects_validate_eagerly() -> None:
     with pytest.raises(PolicyError, match="compare: expected both canary and baseline"):
         dataclasses.replace(DEFAULT_POLICY, compare=ComparePolicy(canary="up[5m]"))
-    with pytest.raises(PolicyError, match="compare.alpha: expected a number in"):
+    with pytest.raises(PolicyError, match=r"compare\.alpha: expected a number in"):
         dataclasses.replace(DEFAULT_POLICY, compare=ComparePolicy(alpha=0.0))
 
 
@@ -245,6 +245,7 @@ def test_heartbeat_log_cohorts_take_the_window_before_now(tmp_path: Path) -> Non
 
 def _matrix(request: httpx.Request) -> httpx.Response:
     query = request.url.params["query"]
+    result: list[dict[str, Any]]
     if query == "self_coherence[10m]":
         result = [{"metric": {"token_id": CANARY_TOKEN}, "values": [[1, "0.8"], [2, "0.82"]]},
                   {"metric": {"token_id": BASE_TOKEN}, "values": [[1, "0.9"], [2, "NaN"]]}]
