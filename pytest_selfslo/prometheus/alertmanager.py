@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import httpx
 import yaml
 
 from pytest_selfslo._core import reaper
@@ -78,8 +79,6 @@ class AlertmanagerServer:
     kind = "external"
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        import httpx
-
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
@@ -103,8 +102,6 @@ class AlertmanagerServer:
 
     def ready(self) -> bool:
         """Whether ``/-/ready`` answers 200 right now."""
-        import httpx
-
         try:
             return self._http.get("/-/ready").status_code == 200
         except httpx.HTTPError:
@@ -124,8 +121,6 @@ class AlertmanagerServer:
         """Raise PrometheusUnavailable if a managed server process died (no-op for external)."""
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -342,7 +337,7 @@ class DockerAlertmanager(ManagedAlertmanager):
         reason = _docker_reason()
         if reason is not None:
             raise PrometheusUnavailable(reason)
-        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.container import DockerContainer  # noqa: PLC0415 (optional Docker path: testcontainers only when used)
 
         workdir = cls._prepare_workdir()
         for path in (workdir, workdir / "data"):
