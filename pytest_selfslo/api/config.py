@@ -14,10 +14,13 @@ if TYPE_CHECKING:
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
     from pytest_selfslo.slo.spec import SLOSpec
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiConfig"]
+__all__ = ["DEFAULT_MAX_ALERT_BODY_BYTES", "DEFAULT_MAX_BODY_BYTES", "ApiConfig"]
 
 #: request bodies above this many bytes are refused with 413
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
+#: ... except Alertmanager's notifications (``POST /self/alerts``): a group of many alerts
+#: must not be refused, or the rollback it carries would be lost
+DEFAULT_MAX_ALERT_BODY_BYTES = 1024 * 1024
 _FALSY = {"0", "off", "false", "no"}
 
 
@@ -31,6 +34,8 @@ class ApiConfig:
     ``AURIS_SELF`` once at start-up. ``exporter`` ``None`` serves the
     process-wide exporter that :func:`~pytest_selfslo.update_self_metrics`
     feeds (:func:`~pytest_selfslo.metrics.exporter.default_exporter`).
+    ``max_alert_body_bytes`` is the body limit of ``POST /self/alerts`` (Alertmanager's
+    webhook), ``max_body_bytes`` that of every other request.
     """
 
     heartbeats: str | Path = Path("data/identity.jsonl")
@@ -49,6 +54,7 @@ class ApiConfig:
     #: export the newest scores of every token in the served log's window on
     #: ``/metrics/exp`` (``selfslo serve``; an app feeding its exporter itself leaves it off)
     export_log: bool = False
+    max_alert_body_bytes: int = DEFAULT_MAX_ALERT_BODY_BYTES
 
     def __post_init__(self) -> None:
         self.heartbeats = Path(self.heartbeats)
@@ -57,6 +63,7 @@ class ApiConfig:
             ("window", self.window, 1, 1_000_000),
             ("max_body_bytes", self.max_body_bytes, 64, 16 * 1024 * 1024),
             ("audit_limit", self.audit_limit, 1, 10_000),
+            ("max_alert_body_bytes", self.max_alert_body_bytes, 64, 64 * 1024 * 1024),
         )
         for name, value, low, high in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -30,11 +30,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pytest_selfslo.canary.policy import ComparePolicy
 
-__all__ = ["CohortStats", "CompareResult", "Verdict", "judge"]
+__all__ = ["CohortStats", "CompareResult", "Verdict", "judge", "summarize"]
 
 
 class Verdict(str, enum.Enum):
@@ -126,17 +127,22 @@ class CompareResult(NamedTuple):
 
     def summary(self) -> str:
         """``U=1234 p=0.0012 drop=+6.10% n=80/720 REGRESSION`` -- one compact line."""
-        s = self.stats
-        if s is None:
-            return f"{self.verdict.value.upper()} (no statistics)"
-        parts = [f"U={_fmt(s.u, '.0f')}", f"p={_fmt(s.p, '.3g')}",
-                 f"drop={_fmt(None if s.effect is None else s.effect * 100, '+.2f')}%",
-                 f"n={s.n_canary}/{s.n_baseline}"]
-        return " ".join(parts) + f" {self.verdict.value.upper()}"
+        return summarize(self.to_dict())
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    if value is None or not math.isfinite(value):
+def summarize(data: Mapping[str, Any]) -> str:
+    """A comparison dict (``Decision.to_dict()["comparison"]``) as one compact line:
+    ``U=1234 p=0.0012 drop=+6.10% n=80/720 REGRESSION``."""
+    effect = data.get("effect")
+    parts = [f"U={_fmt(data.get('u'), '.0f')}", f"p={_fmt(data.get('p'), '.3g')}",
+             f"drop={_fmt(None if effect is None else float(effect) * 100, '+.2f')}%",
+             f"n={data.get('n_canary')}/{data.get('n_baseline')}"]
+    return " ".join(parts) + f" {str(data.get('verdict', '?')).upper()}"
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
         return "n/a"
     return format(value, spec)
 

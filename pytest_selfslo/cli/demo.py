@@ -312,16 +312,11 @@ def _slo(status: Any) -> str:
 
 def _comparison(data: Any) -> str:
     """The last decision's comparison in one line: statistics and verdict."""
+    from pytest_selfslo.canary.comparison import summarize
+
     if not isinstance(data, dict):
         return "none (no compare: block)"
-
-    def num(key: str, spec: str, scale: float = 1.0) -> str:
-        value = data.get(key)
-        return "n/a" if value is None else format(float(value) * scale, spec)
-
-    return (f"{data.get('metric')} U={num('u', '.0f')} p={num('p', '.3g')} "
-            f"drop={num('effect', '+.1f', 100)}% n={data.get('n_canary')}/"
-            f"{data.get('n_baseline')} {str(data.get('verdict')).upper()}")
+    return f"{data.get('metric')} {summarize(data)}"
 
 
 def _num(value: Any) -> str:

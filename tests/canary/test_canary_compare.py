@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from scipy.stats import mannwhitneyu
 
 from pytest_selfslo._core.errors import PolicyError
+from pytest_selfslo._core.net import free_port
 from pytest_selfslo.canary.bucketing import is_active
 from pytest_selfslo.canary.cohorts import (
     HeartbeatCohorts,
@@ -342,3 +344,26 @@ def test_simulate_result_holds_the_statistics_per_decision() -> None:
     assert verdicts[0] is Verdict.INCONCLUSIVE and verdicts[-1] is Verdict.REGRESSION
     last = result.to_dict()["decisions"][-1]["comparison"]
     assert last["n_canary"] == 60 and last["n_baseline"] == 180 and last["p"] < 1e-10
+
+
+def test_cli_tune_reads_cohorts_from_a_heartbeat_log_and_status_shows_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = time.time()
+    path = tmp_path / "hb.jsonl"
+    with HeartbeatLog(path) as log:
+        for i in range(60):
+            for token, value in ((CANARY_TOKEN, 0.86), (BASE_TOKEN, 0.97)):
+                log.append(Heartbeat(ts=now - 300 + i * 5, token_id=token,
+                                     coherence=value + (i % 7) * 0.001, continuity=0.96,
+                                     presence=0.9, stress=0.1))
+    state = str(tmp_path / "state")
+    code = main(["canary", "tune", "--policy", str(COMPARE_POLICY), "--heartbeats", str(path),
+                 "--prometheus", f"http://127.0.0.1:{free_port()}", "--state-dir", state])
+    out = capsys.readouterr().out
+    assert code == 0 and "HOLD" in out and "metrics source error" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("comparison:"))
+    assert line.strip().startswith("comparison: coherence U=0 p=") and line.endswith(
+        "n=60/60 REGRESSION")
+    assert main(["canary", "status", "--policy", str(COMPARE_POLICY), "--state-dir", state]) == 0
+    status = capsys.readouterr().out
+    assert "comparison: coherence U=0 p=" in status and "REGRESSION" in status

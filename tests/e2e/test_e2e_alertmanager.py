@@ -142,6 +142,11 @@ def test_webhook_rolls_back_within_seconds_of_the_alert(
         raised = httpx.post(f"{api}/self/canary", headers=auth,
                             json={"new_sampling": 0.25, "reason": "release 42 at 25%"})
         assert raised.status_code == 200, raised.text
+        # alerts another test left in this worker's Alertmanager would be notified at once
+        alertmanager.wait_until(lambda: not any(
+            a["labels"].get("alertname", "").startswith("AURIS_SELF_")
+            for a in alertmanager.alerts(active=True)), timeout=60,
+            what="no AURIS_SELF_ alert left active by an earlier test")
         alertmanager.set_webhook(f"{api}/self/alerts", bearer=TOKEN,
                                  matchers=['alertname=~"AURIS_SELF_.*"'],
                                  group_wait=f"{GROUP_WAIT:g}s", group_interval="1s")
