@@ -174,17 +174,23 @@ def _value(raw: float | None) -> float | None:
 
 
 def _evaluate_gates(policy: CanaryPolicy, observation: Observation) -> tuple[GateResult, ...]:
-    results = []
+    if observation.error is not None:  # a failed source: every gate is missing
+        return tuple(GateResult(g.name, None, g.comparison, g.threshold, False, True, g.no_data)
+                     for g in policy.gates)
+    results: list[GateResult] = []
+    append = results.append
     values = observation.gates
     for gate in policy.gates:
-        value = None if observation.error is not None else _value(values.get(gate.name))
+        raw = values.get(gate.name)
+        # a finite float (inf - inf and nan - nan are nan, never 0.0): the common case, inline
+        value = raw if type(raw) is float and raw - raw == 0.0 else _value(raw)
         if value is None:
-            results.append(GateResult(gate.name, None, gate.comparison, gate.threshold, False, True,
-                                      gate.no_data))
+            append(GateResult(gate.name, None, gate.comparison, gate.threshold, False, True,
+                              gate.no_data))
         else:
-            results.append(GateResult(gate.name, value, gate.comparison, gate.threshold,
-                                      COMPARISONS[gate.comparison](value, gate.threshold), False,
-                                      gate.no_data))
+            append(GateResult(gate.name, value, gate.comparison, gate.threshold,
+                              COMPARISONS[gate.comparison](value, gate.threshold), False,
+                              gate.no_data))
     return tuple(results)
 
 
@@ -262,9 +268,8 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
         else:
             reasons.append(f"failing observation {failures} (at the rollback floor {floor:g})")
         return done(Action.HOLD, current, consecutive_successes=0, failures=failures)
-    target = policy.next_step(current)
     # at the top step every token is in the canary: no baseline is left to compare with
-    unsure = verdict is Verdict.INCONCLUSIVE and target is not None
+    unsure = verdict is Verdict.INCONCLUSIVE and policy.next_step(current) is not None
     if waiting or unsure:
         reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in waiting)
         if unsure:
@@ -273,7 +278,9 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
         return done(Action.HOLD, current, consecutive_successes=0)
 
     successes = state.consecutive_successes + (1 if fresh else 0)
-    # green gates are not repeated as reasons: their values are in ``Decision.gates``
+    # green gates are not repeated as reasons: their values are in ``Decision.gates`` (and a
+    # passing comparison's statistics in ``Decision.comparison``)
+    target = policy.next_step(current)
     if target is None:
         reasons.append(f"at {current:g}: rollout complete")
         return done(Action.COMPLETE, current, consecutive_successes=successes, failures=0)
@@ -292,7 +299,7 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
     summary = f"all {green} gates green" if green == len(gates) else \
         f"{green} gates green, {len(gates) - green} ignored (no data)"
     if cmp is not None:
-        summary += f", {cmp.reason}"
+        summary += f", compare {cmp.policy.metric} {cmp.verdict.value}"
     reasons.append(f"{summary} for {successes} observations and {_secs(waited)}; "
                    f"advancing {current:g} -> {target:g}")
     return done(Action.ADVANCE, target)

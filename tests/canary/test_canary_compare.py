@@ -200,7 +200,9 @@ def test_a_passing_comparison_lets_green_gates_advance_and_says_so() -> None:
     state = CanaryState(sampling=0.1, since=0.0, step=1, consecutive_successes=10)
     d = decide(POLICY, state, obs(PASSING), 5000.0)
     assert d.action is Action.ADVANCE and d.next == 0.25
-    assert "compare coherence: pass (drop 0.00%, p=0.5)" in d.reasons[-1]
+    assert d.reasons[-1].startswith("all 4 gates green, compare coherence pass for 11 observations")
+    assert d.comparison is not None  # the statistics are on the decision, not in the reason
+    assert d.comparison.reason == "compare coherence: pass (drop 0.00%, p=0.5)"
 
 
 def test_at_100_percent_no_baseline_is_left_and_the_rollout_completes() -> None:
