@@ -93,7 +93,7 @@ class CompareResult(NamedTuple):
     def reason(self) -> str:
         """``compare coherence: canary 10.91% worse than baseline (p=6e-27 < 0.05, drop > 3.00%)``."""
         p, s, why = self.policy, self.stats, self.why
-        head = f"compare {p.metric}: "
+        head, alpha, drop = _texts(p)
         if s is None:
             return head + "inconclusive (no statistics)"
         if why == "note":
@@ -105,11 +105,10 @@ class CompareResult(NamedTuple):
             return head + f"inconclusive (p={s.p!r}, effect={s.effect!r})"
         effect, pvalue = float(s.effect or 0.0), float(s.p or 0.0)
         if why == "regression":
-            return head + (f"canary {effect:.2%} worse than baseline (p={pvalue:.3g} < "
-                           f"{p.alpha:g}, drop > {p.max_relative_drop:.2%})")
+            return (f"{head}canary {effect:.2%} worse than baseline (p={pvalue:.3g} < {alpha}, "
+                    f"drop > {drop})")
         if why == "insignificant":
-            return head + (f"canary {effect:.2%} worse but not significant yet "
-                           f"(p={pvalue:.3g} >= {p.alpha:g})")
+            return f"{head}canary {effect:.2%} worse but not significant yet (p={pvalue:.3g} >= {alpha})"
         return head + f"pass (drop {effect:.2%}, p={pvalue:.3g})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +147,17 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 _INF = float("inf")
+
+
+def _texts(policy: ComparePolicy) -> tuple[str, str, str]:
+    """The parts of a reason that only depend on the policy, formatted once per policy object
+    (kept beside its fields: equality, hashing and ``asdict`` only see the fields)."""
+    texts: tuple[str, str, str] | None = policy.__dict__.get("_reason_texts")
+    if texts is None:
+        texts = (f"compare {policy.metric}: ", f"{policy.alpha:g}",
+                 f"{policy.max_relative_drop:.2%}")
+        object.__setattr__(policy, "_reason_texts", texts)
+    return texts
 
 
 def judge(policy: ComparePolicy, stats: CohortStats | None) -> CompareResult:
