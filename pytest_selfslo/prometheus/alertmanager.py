@@ -30,19 +30,23 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import httpx
 import yaml
 
 from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
-from pytest_selfslo._core.net import free_port
-from pytest_selfslo.prometheus.client import DEFAULT_TIMEOUT, poll_until
-from pytest_selfslo.prometheus.managed import _docker_reason
+from pytest_selfslo.prometheus.child import (
+    DEFAULT_TIMEOUT,
+    HttpServer,
+    docker_reason,
+    run_in_docker,
+    spawn,
+    stop_process,
+)
 
 __all__ = [
     "ALERTMANAGER_BINARIES",
@@ -55,19 +59,16 @@ __all__ = [
     "start_alertmanager",
 ]
 
-T = TypeVar("T")
-
 #: binary names tried in order (Debian's package installs the first)
 ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
 DOCKER_IMAGE = "prom/alertmanager:latest"
-_PORT_ATTEMPTS = 3
 
 
 def _binary() -> str | None:
     return next((p for name in ALERTMANAGER_BINARIES if (p := shutil.which(name))), None)
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(HttpServer):
     """Client of one Alertmanager's HTTP API; subclasses also own its lifecycle.
 
         >>> am = AlertmanagerServer("http://127.0.0.1:9093")     # doctest: +SKIP
@@ -75,15 +76,7 @@ class AlertmanagerServer:
         [{'labels': {'alertname': 'AURIS_SELF_Coherence_Drop', ...}, 'status': {...}, ...}]
     """
 
-    #: where the server came from: ``local``, ``docker`` or ``external``
-    kind = "external"
-
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.kind} {self.url}>"
+    product = "Alertmanager"
 
     def __enter__(self) -> AlertmanagerServer:
         return self
@@ -95,30 +88,6 @@ class AlertmanagerServer:
     def address(self) -> str:
         """``host:port`` -- what a Prometheus ``alerting:`` static config targets."""
         return self.url.split("://", 1)[-1]
-
-    def close(self) -> None:
-        """Release the HTTP client (subclasses also stop the server and remove its files)."""
-        self._http.close()
-
-    def ready(self) -> bool:
-        """Whether ``/-/ready`` answers 200 right now."""
-        try:
-            return self._http.get("/-/ready").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_ready(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Block until ``/-/ready`` answers 200; PrometheusUnavailable after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise PrometheusUnavailable(
-                    f"Alertmanager at {self.url} not ready after {timeout:g}s (/-/ready)")
-            time.sleep(0.05)
-
-    def _check_alive(self) -> None:
-        """Raise PrometheusUnavailable if a managed server process died (no-op for external)."""
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -149,11 +118,6 @@ class AlertmanagerServer:
         """``GET /api/v2/status`` (version info, cluster, the loaded config as text)."""
         data: dict[str, Any] = self._request("GET", "/api/v2/status").json()
         return data
-
-    def wait_until(self, check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOUT,
-                   what: str = "condition", interval: float = 0.1) -> T:
-        """Poll ``check`` until it returns something truthy; PrometheusError after ``timeout``."""
-        return poll_until(check, timeout=timeout, what=what, interval=interval)
 
     def set_webhook(self, url: str, **options: Any) -> None:
         """Route alerts to a webhook receiver at ``url``; managed servers only."""
@@ -273,30 +237,7 @@ class LocalAlertmanager(ManagedAlertmanager):
         if path is None:
             names = binary or " or ".join(repr(b) for b in ALERTMANAGER_BINARIES)
             raise PrometheusUnavailable(f"no {names} binary on PATH")
-        last_error = ""
-        for _ in range(_PORT_ATTEMPTS):
-            workdir = cls._prepare_workdir()
-            port = free_port()
-            log = (workdir / "alertmanager.log").open("wb")
-            server: LocalAlertmanager | None = None
-            try:
-                process = subprocess.Popen([path, *_server_args(workdir, port)], stdout=log,
-                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           cwd=workdir)
-                server = cls(f"http://127.0.0.1:{port}", workdir, process, log)
-                reaper.register(server)
-                server.wait_ready(timeout)
-                return server
-            except PrometheusUnavailable as exc:
-                last_error = str(exc)
-                if server is not None:
-                    server.close()
-                else:
-                    log.close()
-                    shutil.rmtree(workdir, ignore_errors=True)
-                if "address already in use" not in last_error:
-                    break
-        raise PrometheusUnavailable(f"could not start {path}: {last_error}")
+        return spawn(cls, path, cls._prepare_workdir, _server_args, "alertmanager.log", timeout)
 
     def _check_alive(self) -> None:
         code = self.process.poll()
@@ -309,13 +250,7 @@ class LocalAlertmanager(ManagedAlertmanager):
         reaper.unregister(self)
         try:
             super().close()
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(timeout=10)
+            stop_process(self.process)
         finally:
             self._log.close()
             self._remove_workdir()
@@ -334,32 +269,7 @@ class DockerAlertmanager(ManagedAlertmanager):
     def start(cls, *, image: str = DOCKER_IMAGE,
               timeout: float = DEFAULT_TIMEOUT) -> DockerAlertmanager:
         """Start the container once a Docker daemon answers; ready on return."""
-        reason = _docker_reason()
-        if reason is not None:
-            raise PrometheusUnavailable(reason)
-        from testcontainers.core.container import DockerContainer  # noqa: PLC0415 (optional Docker path: testcontainers only when used)
-
-        workdir = cls._prepare_workdir()
-        for path in (workdir, workdir / "data"):
-            path.chmod(0o777)
-        port = free_port()
-        container = (DockerContainer(image)
-                     .with_volume_mapping(str(workdir), str(workdir), "rw")
-                     .with_kwargs(network_mode="host")
-                     .with_command(_server_args(workdir, port)))
-        try:
-            container.start()
-        except Exception as exc:  # docker/testcontainers errors have no common base
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise PrometheusUnavailable(f"could not start {image}: {exc}") from exc
-        server = cls(f"http://127.0.0.1:{port}", workdir, container)
-        reaper.register(server)
-        try:
-            server.wait_ready(timeout)
-        except PrometheusUnavailable:
-            server.close()
-            raise
-        return server
+        return run_in_docker(cls, image, cls._prepare_workdir, _server_args, timeout)
 
     def close(self) -> None:
         """Stop and remove the container, then the temp dir."""
@@ -376,11 +286,11 @@ def alertmanager_availability(mode: str) -> str | None:
     if mode == "local":
         return None if _binary() else f"no {' or '.join(ALERTMANAGER_BINARIES)} binary on PATH"
     if mode == "docker":
-        return _docker_reason()
+        return docker_reason()
     if mode == "auto":
         if _binary():
             return None
-        reason = _docker_reason()
+        reason = docker_reason()
         return None if reason is None else (
             f"no {' or '.join(ALERTMANAGER_BINARIES)} binary on PATH and {reason}")
     server = AlertmanagerServer(mode, timeout=3)

@@ -17,7 +17,7 @@ from pytest_selfslo.api.app import ApiConfig
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.store import CanaryStore
 
-ALERT = {"status": "firing",
+ALERT: dict[str, Any] = {"status": "firing",
          "labels": {"alertname": "AURIS_SELF_Coherence_Drop", "severity": "warning",
                     "token_id": "tok-a"},
          "annotations": {"summary": "coherence below 0.80"},

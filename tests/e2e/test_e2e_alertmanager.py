@@ -29,13 +29,14 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
+from pytest_selfslo._core.net import free_port
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 from pytest_selfslo.canary.store import CanaryStore
 from pytest_selfslo.lint.render import render_rules_yaml
 from pytest_selfslo.metrics.exporter import SelfMetricsExporter
 from pytest_selfslo.plugin.fixtures import ScrapeTarget
 from pytest_selfslo.prometheus.alertmanager import ManagedAlertmanager
-from pytest_selfslo.prometheus.managed import ManagedPrometheus, free_port
+from pytest_selfslo.prometheus.managed import ManagedPrometheus
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 pytestmark = pytest.mark.selfslo_prometheus
