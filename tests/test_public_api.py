@@ -40,10 +40,12 @@ PUBLIC: dict[str, list[str]] = {
     "pytest_selfslo.canary": [
         "Action", "AdaptiveActivation", "AdaptivePolicy", "AlertMatcher", "AuditLog",
         "AuditRecord", "CanaryAutoTuner", "CanaryPolicy", "CanaryState", "CanaryStore",
-        "DEFAULT_POLICY", "Decision", "EmbeddedSource", "Gate", "GateResult", "MetricsSource",
-        "Observation", "PrometheusSource", "SimulationResult", "StaticSource", "bucket",
-        "current_sampling", "current_state", "decide", "is_active", "load_policy",
-        "policy_from_mapping", "should_activate_self", "simulate", "simulate_files",
+        "CohortStats", "ComparePolicy", "DEFAULT_POLICY", "Decision", "EmbeddedSource", "Gate",
+        "GateResult", "HeartbeatCohorts", "MetricsSource", "Observation", "PrometheusSource",
+        "SimulationResult", "StaticSource", "Verdict", "bucket", "compare_samples",
+        "current_sampling", "current_state", "decide", "is_active", "judge", "load_policy",
+        "policy_from_mapping", "rollback_on_alerts", "should_activate_self", "simulate",
+        "simulate_files",
     ],
     "pytest_selfslo.errors": [
         "AuditChainError", "CanaryError", "CanaryRequestError", "CanaryStateError",
@@ -71,8 +73,8 @@ PUBLIC: dict[str, list[str]] = {
         "remove_export_hook", "reset_default_exporter", "update_self_metrics",
     ],
     "pytest_selfslo.prometheus": [
-        "PrometheusServer", "availability", "binary_semantics", "binary_version",
-        "start_prometheus",
+        "AlertmanagerServer", "PrometheusServer", "availability", "binary_semantics",
+        "binary_version", "start_alertmanager", "start_prometheus",
     ],
     "pytest_selfslo.promql": [
         "Engine", "LabelMatcher", "Sample", "Storage", "parse_series_line", "parse_series_values",
@@ -91,7 +93,8 @@ PUBLIC: dict[str, list[str]] = {
         "parse_duration",
     ],
     "pytest_selfslo.strategies": [
-        "canary_observations", "canary_states", "firing_alerts", "green_observations",
+        "canary_observations", "canary_states", "comparison_stats", "firing_alerts",
+        "green_observations",
         "heartbeat", "heartbeats", "observation_sequences", "score", "series", "series_values",
         "token_ids",
     ],

@@ -65,6 +65,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     )
     app.include_router(create_router(config))
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes,
+                       per_path={"/self/alerts": config.max_alert_body_bytes})
     app.add_middleware(HeadAsGetMiddleware)
     return app

@@ -29,10 +29,17 @@ is the optional ``X-Actor`` header (self-declared, for humans sharing a
 token) or ``api``; ``<credential>`` is ``token:NAME`` for a named token,
 ``token:<8 hex of its SHA-256>`` for an unnamed one, or ``insecure-no-auth``
 when the server runs without authentication.
+
+Alertmanager's webhook (``POST /self/alerts``) may also authenticate with HTTP
+basic auth, as its ``http_config.basic_auth`` sends it: the *password* is an
+API token, the *username* names the sender in the audit log
+(:meth:`TokenAuth.authenticate_webhook`; ``alertmanager`` for a bearer token).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -218,6 +225,39 @@ class TokenAuth:
         if cred is None:
             raise _unauthorized("invalid token", client, error="invalid_token")
         return f"token:{cred.name}"
+
+
+    def authenticate_webhook(self, authorization: str | None, client: str = "?") -> str:
+        """The actor for an Alertmanager notification: bearer token or HTTP basic (401/403).
+
+        Basic auth's password is checked as a token exactly like a bearer
+        token; its username becomes ``<username>@token:NAME`` (it must be 1-64
+        letters, digits or ``_.@+-``).
+        """
+        who = "alertmanager"
+        if authorization is not None:
+            scheme, _, rest = authorization.strip().partition(" ")
+            if scheme.lower() == "basic":
+                who, password = _basic(rest.strip(), client)
+                authorization = f"Bearer {password}"
+        return f"{who}@{self._credential(authorization, client)}"
+
+
+def _basic(encoded: str, client: str) -> tuple[str, str]:
+    """``(username, password)`` of a basic ``Authorization`` value; 401 when malformed."""
+    try:
+        text = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _unauthorized("Authorization: Basic credentials are not base64 of "
+                            "'username:password'", client) from None
+    user, sep, password = text.partition(":")
+    if not sep or not password:
+        raise _unauthorized("Authorization: Basic credentials need 'username:password' with "
+                            "the API token as the password", client)
+    if not _ACTOR_RE.fullmatch(user):
+        raise _unauthorized("Authorization: Basic username must be 1-64 letters, digits or "
+                            "_.@+-", client)
+    return user, password
 
 
 def _actor_name(x_actor: str | None) -> str | None:

@@ -15,10 +15,14 @@ if TYPE_CHECKING:
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
     from pytest_selfslo.slo.spec import SLOSpec
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_READ_TIMEOUT", "ApiConfig"]
+__all__ = ["DEFAULT_MAX_ALERT_BODY_BYTES", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_READ_TIMEOUT",
+           "ApiConfig"]
 
 #: request bodies above this many bytes are refused with 413
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
+#: ... except Alertmanager's notifications (``POST /self/alerts``): a group of many alerts
+#: must not be refused, or the rollback it carries would be lost
+DEFAULT_MAX_ALERT_BODY_BYTES = 1024 * 1024
 #: seconds a ``/self/health`` read of the heartbeat log may take before 503
 DEFAULT_READ_TIMEOUT = 10.0
 _FALSY = {"0", "off", "false", "no"}
@@ -38,6 +42,8 @@ class ApiConfig:
     ``$SELFSLO_AUDIT_KEY_FILE``); ``read_timeout`` bounds a ``/self/health``
     read of the heartbeat log (503 after it); ``max_line_bytes`` is the
     longest heartbeat line read.
+    ``max_alert_body_bytes`` is the body limit of ``POST /self/alerts`` (Alertmanager's
+    webhook), ``max_body_bytes`` that of every other request.
     """
 
     heartbeats: str | Path = Path("data/identity.jsonl")
@@ -59,6 +65,7 @@ class ApiConfig:
     audit_key_file: str | Path | None = None
     read_timeout: float = DEFAULT_READ_TIMEOUT
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_alert_body_bytes: int = DEFAULT_MAX_ALERT_BODY_BYTES
 
     def __post_init__(self) -> None:
         self.heartbeats = Path(self.heartbeats)
@@ -68,6 +75,7 @@ class ApiConfig:
             ("max_body_bytes", self.max_body_bytes, 64, 16 * 1024 * 1024),
             ("audit_limit", self.audit_limit, 1, 10_000),
             ("max_line_bytes", self.max_line_bytes, 64, 1 << 30),
+            ("max_alert_body_bytes", self.max_alert_body_bytes, 64, 64 * 1024 * 1024),
         )
         for name, value, low, high in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -283,22 +283,27 @@ class BodyLimitMiddleware:
     Checks ``Content-Length`` up front, then buffers the body (bounded by the
     limit) before the app runs, so a chunked upload cannot make the server
     hold more than ``max_bytes`` and the app never sees a half-read body.
+    ``per_path`` gives single paths a limit of their own (Alertmanager's
+    notifications carry whole alert groups).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 per_path: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
-    def _too_large(self, got: str) -> JSONResponse:
+    def _too_large(self, got: str, limit: int) -> JSONResponse:
         return error_response(
-            413, f"request body too large: limit is {self.max_bytes} bytes, got {got}",
-            details=[{"field": "body", "reason": f"at most {self.max_bytes} bytes",
+            413, f"request body too large: limit is {limit} bytes, got {got}",
+            details=[{"field": "body", "reason": f"at most {limit} bytes",
                       "got": got}])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 declared = int(value) if value.isdigit() else -1
@@ -306,8 +311,8 @@ class BodyLimitMiddleware:
                     await error_response(400, "Content-Length is not a non-negative integer")(
                         scope, receive, send)
                     return
-                if declared > self.max_bytes:
-                    await self._too_large(f"{declared} bytes (Content-Length)")(
+                if declared > limit:
+                    await self._too_large(f"{declared} bytes (Content-Length)", limit)(
                         scope, receive, send)
                     return
         chunks: list[bytes] = []
@@ -318,8 +323,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._too_large(f"more than {self.max_bytes} bytes (streamed)")(
+            if seen > limit:
+                await self._too_large(f"more than {limit} bytes (streamed)", limit)(
                     scope, receive, send)
                 return
             chunks.append(chunk)

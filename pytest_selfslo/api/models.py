@@ -183,6 +183,8 @@ class PolicyOut(BaseModel):
 
     steps: list[float]
     enforce_steps: bool
+    compare: dict[str, Any] | None = Field(
+        default=None, description="The baseline comparison gate (compare: block), if any")
 
 
 class CanaryStateOut(BaseModel):
@@ -207,6 +209,10 @@ class CanaryView(BaseModel):
     state: CanaryStateOut
     policy: PolicyOut
     audit: list[dict[str, Any]] = Field(description="Newest audit records, oldest first")
+    comparison: dict[str, Any] | None = Field(
+        default=None, description="The last decision's baseline comparison: verdict, reason, "
+                                  "U, p, effect (relative drop), n per cohort (policies with a "
+                                  "compare: block)")
 
 
 class CanaryChangeResponse(BaseModel):

@@ -35,6 +35,7 @@ from pytest_selfslo._core.errors import (
     ConcurrentModificationError,
     HeartbeatFormatError,
 )
+from pytest_selfslo.api.alerts import add_alert_route
 from pytest_selfslo.api.auth import ACTOR_PATTERN, TokenAuth
 from pytest_selfslo.api.errors import ApiError, ErrorShapedRoute, error_response
 from pytest_selfslo.api.health import HealthSnapshotter
@@ -225,10 +226,14 @@ def build_router(config: ApiConfig) -> APIRouter:
             records = svc.store.history(limit=limit)
         except (CanaryStateError, AuditChainError) as exc:
             raise _unavailable("canary state", exc) from exc
+        last = state.last_decision or {}
         return CanaryView(state=CanaryStateOut(**state.to_dict()),
                           policy=PolicyOut(steps=list(svc.policy.steps),
-                                           enforce_steps=svc.policy.enforce_steps),
-                          audit=[r.to_dict() for r in records])
+                                           enforce_steps=svc.policy.enforce_steps,
+                                           compare=svc.policy.compare.to_dict()
+                                           if svc.policy.compare is not None else None),
+                          audit=[r.to_dict() for r in records],
+                          comparison=last.get("comparison"))
 
     async def canary_change(body: CanaryChangeRequest,
                             who: str = Depends(actor)) -> CanaryChangeResponse:
@@ -271,6 +276,7 @@ def build_router(config: ApiConfig) -> APIRouter:
                              methods=["POST"], response_model=CanaryChangeResponse,
                              tags=["canary"], responses=_WRITE_ERRORS, summary=summary)
 
+    add_alert_route(router, svc)
     _add_metrics_route(router, svc, config.export_log)
     return router
 

@@ -24,6 +24,15 @@ if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
         bucket as bucket,
         is_active as is_active,
     )
+    from pytest_selfslo.canary.cohorts import (
+        HeartbeatCohorts as HeartbeatCohorts,
+        compare_samples as compare_samples,
+    )
+    from pytest_selfslo.canary.comparison import (
+        CohortStats as CohortStats,
+        Verdict as Verdict,
+        judge as judge,
+    )
     from pytest_selfslo.canary.machine import (
         Action as Action,
         CanaryState as CanaryState,
@@ -37,9 +46,13 @@ if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
         AdaptivePolicy as AdaptivePolicy,
         AlertMatcher as AlertMatcher,
         CanaryPolicy as CanaryPolicy,
+        ComparePolicy as ComparePolicy,
         Gate as Gate,
         load_policy as load_policy,
         policy_from_mapping as policy_from_mapping,
+    )
+    from pytest_selfslo.canary.push import (
+        rollback_on_alerts as rollback_on_alerts,
     )
     from pytest_selfslo.canary.runtime import (
         AdaptiveActivation as AdaptiveActivation,
@@ -68,8 +81,11 @@ if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
     **{name: "policy" for name in (
-        "AdaptivePolicy", "AlertMatcher", "CanaryPolicy", "DEFAULT_POLICY", "Gate", "load_policy",
-        "policy_from_mapping")},
+        "AdaptivePolicy", "AlertMatcher", "CanaryPolicy", "ComparePolicy", "DEFAULT_POLICY", "Gate",
+        "load_policy", "policy_from_mapping")},
+    **{name: "comparison" for name in ("CohortStats", "Verdict", "judge")},
+    **{name: "cohorts" for name in ("HeartbeatCohorts", "compare_samples")},
+    **{name: "push" for name in ("rollback_on_alerts",)},
     **{name: "machine" for name in (
         "Action", "CanaryState", "Decision", "GateResult", "Observation", "decide")},
     **{name: "source" for name in (

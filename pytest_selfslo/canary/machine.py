@@ -10,12 +10,19 @@ Order of precedence (first match wins):
 1. a firing rollback alert above ``rollback_to`` → ``rollback`` (even when paused);
 2. paused → ``paused``;
 3. a source error → ``hold`` (the streak of successes restarts);
-4. a failing gate (or missing data on a ``no_data: fail`` gate) → ``hold``, or
-   ``rollback`` after ``failure_limit`` consecutive failing observations;
-5. missing data on a ``no_data: hold`` gate → ``hold``;
+4. a failing gate (or missing data on a ``no_data: fail`` gate, or a baseline
+   comparison judged a ``regression``) → ``hold``, or ``rollback`` after
+   ``failure_limit`` consecutive failing observations;
+5. missing data on a ``no_data: hold`` gate, or an ``inconclusive`` baseline
+   comparison below the top step → ``hold`` (at 100% no baseline is left);
 6. all gates green: at 100% → ``complete``; else ``advance`` once the step's
    ``min_dwell`` has passed, ``consecutive_successes`` green observations were
    seen in a row and ``now`` is later than the last change; else ``hold``.
+
+With a ``compare:`` block the comparison's statistics arrive precomputed on
+the observation (:class:`~pytest_selfslo.canary.comparison.CohortStats`) and
+are judged here by :func:`~pytest_selfslo.canary.comparison.judge`; the
+verdict and the statistics are part of the decision.
 
 Counters only move for a *new* observation (``observation.at`` later than the
 last one counted), so calling :func:`decide` twice at the same ``now`` with the
@@ -30,6 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from pytest_selfslo.canary.comparison import CohortStats, CompareResult, Verdict, judge
 from pytest_selfslo.canary.policy import COMPARISONS, CanaryPolicy
 
 __all__ = ["Action", "CanaryState", "Decision", "GateResult", "Observation", "decide"]
@@ -86,7 +94,9 @@ class Observation:
 
     ``gates`` maps gate name to its value (``None`` = no data); ``error`` is set
     when the source failed (unreachable, garbage); ``notes`` explains a missing
-    gate value (``"no series"``, ``"3 series, expected 1"``).
+    gate value (``"no series"``, ``"3 series, expected 1"``); ``comparison``
+    carries the baseline comparison's statistics, computed outside ``decide()``
+    (``None``: not computed -- inconclusive under a policy with ``compare:``).
     """
 
     gates: Mapping[str, float | None]
@@ -94,6 +104,7 @@ class Observation:
     error: str | None = None
     at: float = 0.0
     notes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    comparison: CohortStats | None = None
 
 
 class GateResult(NamedTuple):
@@ -129,6 +140,8 @@ class Decision:
     firing_alerts: tuple[Mapping[str, str], ...]
     at: float
     state: CanaryState
+    #: the baseline comparison judged under the policy (``None`` without a ``compare:`` block)
+    comparison: CompareResult | None = None
 
     @property
     def changes_sampling(self) -> bool:
@@ -137,7 +150,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The design's decision dict: ``action``, ``current_canary``, ``next_canary``, ``reasons``, ``gates``."""
-        return {
+        out = {
             "action": self.action.value,
             "current_canary": self.current,
             "next_canary": self.next,
@@ -146,6 +159,9 @@ class Decision:
             "firing_alerts": [dict(a) for a in self.firing_alerts],
             "at": self.at,
         }
+        if self.comparison is not None:
+            out["comparison"] = self.comparison.to_dict()
+        return out
 
 
 def _value(raw: float | None) -> float | None:
@@ -158,17 +174,23 @@ def _value(raw: float | None) -> float | None:
 
 
 def _evaluate_gates(policy: CanaryPolicy, observation: Observation) -> tuple[GateResult, ...]:
-    results = []
+    if observation.error is not None:  # a failed source: every gate is missing
+        return tuple(GateResult(g.name, None, g.comparison, g.threshold, False, True, g.no_data)
+                     for g in policy.gates)
+    results: list[GateResult] = []
+    append = results.append
     values = observation.gates
     for gate in policy.gates:
-        value = None if observation.error is not None else _value(values.get(gate.name))
+        raw = values.get(gate.name)
+        # a finite float (inf - inf and nan - nan are nan, never 0.0): the common case, inline
+        value = raw if type(raw) is float and raw - raw == 0.0 else _value(raw)
         if value is None:
-            results.append(GateResult(gate.name, None, gate.comparison, gate.threshold, False, True,
-                                      gate.no_data))
+            append(GateResult(gate.name, None, gate.comparison, gate.threshold, False, True,
+                              gate.no_data))
         else:
-            results.append(GateResult(gate.name, value, gate.comparison, gate.threshold,
-                                      COMPARISONS[gate.comparison](value, gate.threshold), False,
-                                      gate.no_data))
+            append(GateResult(gate.name, value, gate.comparison, gate.threshold,
+                              COMPARISONS[gate.comparison](value, gate.threshold), False,
+                              gate.no_data))
     return tuple(results)
 
 
@@ -185,6 +207,7 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
     """Decide what the canary should do given the evidence (pure, deterministic)."""
     current = state.sampling
     gates = _evaluate_gates(policy, observation)
+    cmp = judge(policy.compare, observation.comparison) if policy.compare is not None else None
     fresh = state.last_observed is None or observation.at > state.last_observed
     observed = observation.at if fresh else state.last_observed
     # alerts count even beside a source error: a firing alert that did arrive is real evidence
@@ -207,7 +230,7 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
                 state.consecutive_successes if consecutive_successes is None else consecutive_successes,
                 state.failures if failures is None else failures, observed, state.last_decision,
                 state.audit_head, state.audit_count)
-        return Decision(action, current, target, tuple(reasons), gates, firing, now, nxt)
+        return Decision(action, current, target, tuple(reasons), gates, firing, now, nxt, cmp)
 
     floor = policy.floor
     if firing:
@@ -226,12 +249,16 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
 
     failing = [g for g in gates if (not g.missing and not g.ok) or (g.missing and g.no_data == "fail")]
     waiting = [g for g in gates if g.missing and g.no_data == "hold"]
+    verdict = cmp.verdict if cmp is not None else None
     for g in gates:
         if g.missing and g.no_data == "ignore":
             reasons.append(_gate_reason(g, observation.notes.get(g.name)) + " (ignored)")
-    if failing:
+    if failing or verdict is Verdict.REGRESSION:
         failures = state.failures + (1 if fresh else 0)
         reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in failing)
+        if verdict is Verdict.REGRESSION:
+            assert cmp is not None
+            reasons.append(cmp.reason)
         if failures >= policy.failure_limit and current > floor:
             reasons.append(f"{failures} consecutive failing observations (limit "
                            f"{policy.failure_limit}); rolling back to {floor:g}")
@@ -241,12 +268,18 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
         else:
             reasons.append(f"failing observation {failures} (at the rollback floor {floor:g})")
         return done(Action.HOLD, current, consecutive_successes=0, failures=failures)
-    if waiting:
+    # at the top step every token is in the canary: no baseline is left to compare with
+    unsure = verdict is Verdict.INCONCLUSIVE and policy.next_step(current) is not None
+    if waiting or unsure:
         reasons.extend(_gate_reason(g, observation.notes.get(g.name)) for g in waiting)
+        if unsure:
+            assert cmp is not None
+            reasons.append(cmp.reason)
         return done(Action.HOLD, current, consecutive_successes=0)
 
     successes = state.consecutive_successes + (1 if fresh else 0)
-    # green gates are not repeated as reasons: their values are in ``Decision.gates``
+    # green gates are not repeated as reasons: their values are in ``Decision.gates`` (and a
+    # passing comparison's statistics in ``Decision.comparison``)
     target = policy.next_step(current)
     if target is None:
         reasons.append(f"at {current:g}: rollout complete")
@@ -263,9 +296,11 @@ def decide(policy: CanaryPolicy, state: CanaryState, observation: Observation,
         reasons.append(f"{successes} of {policy.consecutive_successes} consecutive green observations")
         return done(Action.HOLD, current, consecutive_successes=successes, failures=0)
     green = sum(1 for g in gates if g.ok)
-    verdict = f"all {green} gates green" if green == len(gates) else \
+    summary = f"all {green} gates green" if green == len(gates) else \
         f"{green} gates green, {len(gates) - green} ignored (no data)"
-    reasons.append(f"{verdict} for {successes} observations and {_secs(waited)}; "
+    if cmp is not None:
+        summary += f", compare {cmp.policy.metric} {cmp.verdict.value}"
+    reasons.append(f"{summary} for {successes} observations and {_secs(waited)}; "
                    f"advancing {current:g} -> {target:g}")
     return done(Action.ADVANCE, target)
 

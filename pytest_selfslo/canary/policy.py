@@ -29,6 +29,14 @@ YAML shape (every key optional; unknown keys are refused)::
     rollback_to: 0.05
     pause_on_rollback: true
     enforce_steps: true
+    compare:                     # optional: judge the canary cohort against the baseline
+      metric: coherence          # a SELF score, or a metric name (series labelled per token)
+      direction: higher_is_better
+      test: mann_whitney
+      alpha: 0.05
+      min_samples: 50            # fewer in either cohort -> inconclusive -> hold
+      max_relative_drop: 0.03    # the effect that counts as a regression
+      window: 10m
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ __all__ = [
     "AdaptivePolicy",
     "AlertMatcher",
     "CanaryPolicy",
+    "ComparePolicy",
     "Gate",
     "compare",
     "load_policy",
@@ -67,6 +76,11 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt,
 }
 NO_DATA_MODES = ("hold", "fail", "ignore")
+#: the SELF scores a ``compare:`` block can name directly (gauge ``self_<score>``)
+SELF_SCORES = ("coherence", "continuity", "presence", "stress")
+COMPARE_DIRECTIONS = ("higher_is_better", "lower_is_better")
+COMPARE_TESTS = ("mann_whitney",)
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 DEFAULT_STEPS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 1.00)
 
 
@@ -141,6 +155,67 @@ class AdaptivePolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class ComparePolicy:
+    """The baseline comparison gate: is the canary cohort worse than the rest?
+
+    Cohorts come from the sticky bucketing of ``label`` (a token in the canary
+    at the current sampling vs every other token), over the last ``window`` of
+    samples of ``metric``; or, when ``canary`` and ``baseline`` are given, from
+    one PromQL expression per cohort. The test (``mann_whitney``: one-sided
+    Mann-Whitney U) is computed outside :func:`~pytest_selfslo.canary.machine.decide`
+    and judged there: fewer than ``min_samples`` in a cohort, or any missing
+    statistic, is *inconclusive* (hold); ``p < alpha`` together with a
+    relative drop of the canary's median beyond ``max_relative_drop`` is a
+    *regression* (a failing observation).
+
+    >>> ComparePolicy(metric="coherence").expr
+    'self_coherence[10m]'
+    """
+
+    metric: str = "coherence"
+    direction: str = "higher_is_better"
+    test: str = "mann_whitney"
+    alpha: float = 0.05
+    min_samples: int = 50
+    max_relative_drop: float = 0.03
+    window: str = "10m"
+    label: str = "token_id"
+    canary: str | None = None
+    baseline: str | None = None
+
+    @property
+    def score(self) -> str | None:
+        """The SELF score this compares (``coherence``), or ``None`` for another metric."""
+        name = self.metric.removeprefix("self_")
+        return name if name in SELF_SCORES else None
+
+    @property
+    def selector(self) -> str:
+        """The metric name in Prometheus (``self_coherence`` for a SELF score)."""
+        score = self.score
+        return f"self_{score}" if score is not None else self.metric
+
+    @property
+    def expr(self) -> str:
+        """The range selector whose samples are split into cohorts by bucketing ``label``."""
+        return f"{self.selector}[{self.window}]"
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger value is better (coherence) rather than worse (stress)."""
+        return self.direction == "higher_is_better"
+
+    def describe(self) -> str:
+        """``compare coherence (mann_whitney, alpha 0.05, drop > 0.03)`` for reasons and views."""
+        return (f"compare {self.metric} ({self.test}, alpha {self.alpha:g}, "
+                f"drop > {self.max_relative_drop:.3g})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML shape (keys left at ``None`` are omitted)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclasses.dataclass(frozen=True)
 class CanaryPolicy:
     """What the controller may do and on which evidence.
 
@@ -163,6 +238,7 @@ class CanaryPolicy:
     pause_on_rollback: bool = True
     enforce_steps: bool = True
     adaptive: AdaptivePolicy | None = None
+    compare: ComparePolicy | None = None
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -219,6 +295,8 @@ class CanaryPolicy:
         }
         if self.adaptive is not None:
             out["adaptive"] = dataclasses.asdict(self.adaptive)
+        if self.compare is not None:
+            out["compare"] = self.compare.to_dict()
         return out
 
 
@@ -265,6 +343,29 @@ def _problems(policy: CanaryPolicy) -> list[str]:
                                      and 0 < adaptive.factor <= 1):
         out.append("adaptive: expected 0 <= stress_low <= stress_high <= 1 and factor in (0, 1], "
                    f"got {adaptive}")
+    if policy.compare is not None:
+        out.extend(_compare_problems(policy.compare))
+    return out
+
+
+def _compare_problems(c: ComparePolicy) -> list[str]:
+    out: list[str] = []
+    if c.direction not in COMPARE_DIRECTIONS:
+        out.append(f"compare.direction: expected one of {list(COMPARE_DIRECTIONS)}, got {c.direction!r}")
+    if c.test not in COMPARE_TESTS:
+        out.append(f"compare.test: expected one of {list(COMPARE_TESTS)}, got {c.test!r}")
+    if not (isinstance(c.alpha, (int, float)) and 0 < c.alpha < 1):
+        out.append(f"compare.alpha: expected a number in (0, 1), got {c.alpha!r}")
+    if isinstance(c.min_samples, bool) or not isinstance(c.min_samples, int) or c.min_samples < 3:
+        out.append(f"compare.min_samples: expected an integer >= 3, got {c.min_samples!r}")
+    if not (isinstance(c.max_relative_drop, (int, float)) and 0 <= c.max_relative_drop < 1):
+        out.append(f"compare.max_relative_drop: expected a number in [0, 1), "
+                   f"got {c.max_relative_drop!r}")
+    if (c.canary is None) != (c.baseline is None):
+        out.append("compare: expected both canary and baseline expressions or neither, got one")
+    if c.canary is None and not _METRIC_NAME.fullmatch(c.metric):
+        out.append(f"compare.metric: expected a SELF score {list(SELF_SCORES)} or a metric name, "
+                   f"got {c.metric!r}")
     return out
 
 
@@ -303,6 +404,7 @@ DEFAULT_POLICY = CanaryPolicy(gates=_default_gates(), rollback_alerts=DEFAULT_RO
 
 _KEYS = {f.name for f in dataclasses.fields(CanaryPolicy)}
 _GATE_KEYS = {"name", "expr", "comparison", "threshold", "window", "no_data"}
+_COMPARE_KEYS = {f.name for f in dataclasses.fields(ComparePolicy)}
 
 
 class _Reader:
@@ -405,6 +507,58 @@ def _matcher(r: _Reader, key: str, raw: Any) -> AlertMatcher:
     return AlertMatcher(tuple(labels))
 
 
+def _compare(r: _Reader, raw: Any) -> ComparePolicy:
+    data = r.mapping("compare", raw, _COMPARE_KEYS)
+    base = ComparePolicy()
+    kwargs: dict[str, Any] = {}
+    if "metric" in data:
+        metric = r.text("compare.metric", data["metric"])
+        if not _METRIC_NAME.fullmatch(metric):
+            raise r.fail("compare.metric", f"a SELF score {list(SELF_SCORES)} or a metric name",
+                         metric)
+        kwargs["metric"] = metric
+    for key, allowed in (("direction", COMPARE_DIRECTIONS), ("test", COMPARE_TESTS)):
+        if key in data and data[key] not in allowed:
+            raise r.fail(f"compare.{key}", f"one of {list(allowed)}", data[key])
+        if key in data:
+            kwargs[key] = data[key]
+    if "alpha" in data:
+        alpha = r.number("compare.alpha", data["alpha"], low=0, high=1, low_open=True)
+        if alpha >= 1:
+            raise r.fail("compare.alpha", "a finite number > 0 and < 1", data["alpha"])
+        kwargs["alpha"] = alpha
+    if "min_samples" in data:
+        kwargs["min_samples"] = r.integer("compare.min_samples", data["min_samples"], 3)
+    if "max_relative_drop" in data:
+        drop = r.number("compare.max_relative_drop", data["max_relative_drop"], low=0, high=1)
+        if drop >= 1:
+            raise r.fail("compare.max_relative_drop", "a finite number >= 0 and < 1",
+                         data["max_relative_drop"])
+        kwargs["max_relative_drop"] = drop
+    if "window" in data:
+        r.duration("compare.window", data["window"])
+        kwargs["window"] = str(data["window"])
+    if "label" in data:
+        label = r.text("compare.label", data["label"])
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", label):
+            raise r.fail("compare.label", "a label name", label)
+        kwargs["label"] = label
+    for key in ("canary", "baseline"):
+        if key in data:
+            expr = r.text(f"compare.{key}", data[key])
+            try:
+                promql_parser.parse(expr)
+            except ValueError as exc:
+                raise r.fail(f"compare.{key}", f"a PromQL expression that parses ({exc})",
+                             expr) from None
+            kwargs[key] = expr
+    if ("canary" in kwargs) != ("baseline" in kwargs):
+        missing = "baseline" if "canary" in kwargs else "canary"
+        raise r.fail(f"compare.{missing}", "a PromQL expression (canary and baseline come "
+                     "together)", None)
+    return dataclasses.replace(base, **kwargs)
+
+
 def policy_from_mapping(data: Any, path: str | None = None,
                         lines: dict[str, int] | None = None) -> CanaryPolicy:
     """Build a policy from the YAML shape; missing keys take :data:`DEFAULT_POLICY`'s values."""
@@ -476,6 +630,8 @@ def policy_from_mapping(data: Any, path: str | None = None,
         factor = r.number("adaptive.factor", raw.get("factor", defaults.factor), low=0, high=1,
                           low_open=True)
         kwargs["adaptive"] = AdaptivePolicy(stress_high=high, stress_low=low, factor=factor)
+    if "compare" in data and data["compare"] is not None:
+        kwargs["compare"] = _compare(r, data["compare"])
     return dataclasses.replace(base, **kwargs)
 
 

@@ -7,6 +7,12 @@ embedded rule evaluator on the same grid, and every step goes through the
 same pure :func:`~pytest_selfslo.canary.machine.decide` the live tuner uses.
 The result is the timeline of decisions with their reasons.
 
+A policy with a ``compare:`` block gets its baseline comparison at every step:
+the window's samples (``self_<score>[window]`` from the heartbeats, or the
+policy's per-cohort expressions) are split by the bucketing of ``token_id`` at
+the sampling the replayed canary has *at that step*, tested, and the
+statistics printed on the timeline.
+
 Series file format (YAML, like promtool's ``input_series``)::
 
     interval: 10s            # sample spacing (default 1m)
@@ -30,9 +36,11 @@ import yaml
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import InputError, located
 from pytest_selfslo.alerting.ruleeval import evaluate_groups
+from pytest_selfslo.canary.cohorts import compare_samples, split_series
+from pytest_selfslo.canary.comparison import CohortStats
 from pytest_selfslo.canary.machine import Action, CanaryState, Decision, Observation, decide
-from pytest_selfslo.canary.policy import CanaryPolicy
-from pytest_selfslo.canary.source import vector_steps
+from pytest_selfslo.canary.policy import CanaryPolicy, ComparePolicy
+from pytest_selfslo.canary.source import series_values, vector_steps
 from pytest_selfslo.heartbeat import read_heartbeats
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.series import parse_series_line
@@ -140,22 +148,24 @@ class SimulationResult:
                 "decisions": [d.to_dict() for d in self.decisions]}
 
     def timeline(self, every_decision: bool = False) -> str:
-        """Readable timeline: each change of action or sampling (or every decision), with reasons."""
+        """Readable timeline: each change of action, sampling or comparison verdict (or every
+        decision), with reasons and the comparison's statistics."""
         if not self.decisions:
             return "(no decisions)"
         t0 = self.decisions[0].at
         lines = []
-        previous: tuple[str, float] | None = None
+        previous: tuple[Any, ...] | None = None
         for d in self.decisions:
-            key = (d.action.value, d.next)
+            key = (d.action.value, d.next, d.comparison.verdict if d.comparison else None)
             if not every_decision and key == previous and d is not self.decisions[-1]:
                 continue
             previous = key
             stamp = _dt.datetime.fromtimestamp(d.at, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             change = (f"{d.current:>5.0%} -> {d.next:.0%}" if d.next != d.current
                       else f"{d.current:>5.0%}")
+            stats = f"  [{d.comparison.summary()}]" if d.comparison is not None else ""
             lines.append(f"{stamp} (+{_elapsed(d.at - t0)})  {d.action.value.upper():<8} "
-                         f"{change:<14} {'; '.join(_decisive(d.reasons))}")
+                         f"{change:<14} {'; '.join(_decisive(d.reasons))}{stats}")
         return "\n".join(lines)
 
 
@@ -197,6 +207,7 @@ def simulate(policy: CanaryPolicy, storage: Storage, start: float, end: float, *
             table[gate.name] = vector_steps(engine.evaluate(gate.expr, steps), len(steps))
         except Exception as exc:  # an unevaluable gate is an error in every observation
             errors[gate.name] = f"gate {gate.name}: {type(exc).__name__}: {exc}"
+    compare = _Comparisons(policy.compare, engine, steps) if policy.compare is not None else None
     state = initial or CanaryState(sampling=policy.floor, since=start,
                                    step=policy.step_index(policy.floor))
     decisions = []
@@ -205,11 +216,40 @@ def simulate(policy: CanaryPolicy, storage: Storage, start: float, end: float, *
         gates = {name: col[i][0] for name, col in table.items()}
         notes = {name: note for name, col in table.items() if (note := col[i][1]) is not None}
         obs = Observation(gates=gates, firing_alerts=firing_by_step[i],
-                          error="; ".join(errors.values()) or None, at=at, notes=notes)
+                          error="; ".join(errors.values()) or None, at=at, notes=notes,
+                          comparison=compare.at(i, state.sampling) if compare else None)
         decision = decide(policy, state, obs, at)
         decisions.append(decision)
         state = decision.state
     return SimulationResult(tuple(decisions), policy)
+
+
+class _Comparisons:
+    """The ``compare:`` block's cohorts on the decision grid, evaluated once, split per step."""
+
+    def __init__(self, policy: ComparePolicy, engine: Engine, steps: np.ndarray) -> None:
+        self.policy = policy
+        self.error: str | None = None
+        exprs = [policy.expr] if policy.canary is None else [policy.canary, str(policy.baseline)]
+        self.results: list[Any] = []
+        try:
+            self.results = [engine.evaluate(expr, steps) for expr in exprs]
+        except Exception as exc:  # an unevaluable expression: every comparison is inconclusive
+            self.error = f"compare: {type(exc).__name__}: {exc}"
+
+    def at(self, i: int, sampling: float) -> CohortStats:
+        """The statistics at step ``i`` with the canary at ``sampling``."""
+        if self.error is not None:
+            return CohortStats(0, 0, sampling=sampling, note=self.error)
+        if len(self.results) == 1:
+            cohorts = split_series(series_values(self.results[0], i), self.policy.label, sampling)
+            if cohorts.note is not None:
+                return CohortStats(0, 0, sampling=sampling, note=cohorts.note)
+            canary, baseline = cohorts.canary, cohorts.baseline
+        else:
+            pooled = [[v for _, v in series_values(r, i)] for r in self.results]
+            canary, baseline = (np.concatenate(p) if p else np.zeros(0) for p in pooled)
+        return compare_samples(self.policy, canary, baseline, sampling=sampling)
 
 
 def simulate_files(policy: CanaryPolicy, *, heartbeats: Iterable[str | Path] = (),

@@ -8,6 +8,12 @@ API's JSON becomes an observation with ``error`` set (and the decision holds
 with that reason). :class:`PrometheusSource` speaks only ``/api/v1/query`` and
 ``/api/v1/alerts``, so it works unchanged against Thanos, Mimir, Cortex or
 VictoriaMetrics.
+
+For a policy with a ``compare:`` block, :class:`PrometheusSource` and
+:class:`EmbeddedSource` also read the two cohorts' samples
+(``cohort_samples``, the :class:`~pytest_selfslo.canary.cohorts.CohortSource`
+protocol): the range selector ``self_<score>[window]`` split by bucketing its
+``token_id`` label, or the policy's ``canary``/``baseline`` expressions.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 
+from pytest_selfslo.canary.cohorts import Cohorts, split_series
 from pytest_selfslo.canary.machine import Observation
-from pytest_selfslo.canary.policy import CanaryPolicy
-from pytest_selfslo.promql.values import InstantVector, ScalarValue
+from pytest_selfslo.canary.policy import CanaryPolicy, ComparePolicy
+from pytest_selfslo.promql.values import InstantVector, RangeVector, ScalarValue
 
-__all__ = ["EmbeddedSource", "MetricsSource", "PrometheusSource", "StaticSource", "vector_steps"]
+__all__ = ["EmbeddedSource", "MetricsSource", "PrometheusSource", "StaticSource", "series_values",
+           "vector_steps"]
 
 
 class MetricsSource(Protocol):
@@ -162,6 +171,32 @@ class PrometheusSource:
         firing, error = self.firing_alerts()
         return Observation(gates=gates, firing_alerts=firing, error=error, at=at, notes=notes)
 
+    def series(self, expr: str, at: float) -> tuple[list[tuple[dict[str, str], list[float]]],
+                                                    str | None]:
+        """Every series' sample values of an instant query (matrix, vector or scalar)."""
+        data, error = self._get("/api/v1/query", {"query": expr, "time": f"{at:.3f}"})
+        if error is not None:
+            return [], error
+        if not isinstance(data, dict):
+            return [], f"garbage: query data is {type(data).__name__}"
+        kind, result = data.get("resultType"), data.get("result")
+        if result is None:
+            return [], "garbage: the query data has no result"
+        try:
+            if kind == "matrix":
+                return [(dict(s["metric"]), [float(v) for _, v in s["values"]]) for s in result], None
+            if kind == "vector":
+                return [(dict(s["metric"]), [float(s["value"][1])]) for s in result], None
+            if kind == "scalar":
+                return [({}, [float(result[1])])], None
+        except (KeyError, IndexError, TypeError, ValueError):
+            return [], f"garbage: cannot read samples from {str(result)[:80]!r}"
+        return [], f"result type {kind!r}, expected matrix, vector or scalar"
+
+    def cohort_samples(self, policy: ComparePolicy, sampling: float, at: float) -> Cohorts:
+        """Both cohorts' samples at ``at`` (see the module docstring)."""
+        return _cohorts(self.series, policy, sampling, at)
+
 
 class StaticSource:
     """Replays prepared observations in order (tests, simulations of hand-written timelines)."""
@@ -177,7 +212,7 @@ class StaticSource:
         obs = self._observations[self._next]
         self._next += 1
         return Observation(gates=obs.gates, firing_alerts=obs.firing_alerts, error=obs.error,
-                           at=at, notes=obs.notes)
+                           at=at, notes=obs.notes, comparison=obs.comparison)
 
 
 class EmbeddedSource:
@@ -215,6 +250,51 @@ class EmbeddedSource:
             firing, errors = [], [*errors, f"alerts: {type(exc).__name__}: {exc}"]
         return Observation(gates=gates, firing_alerts=firing, error="; ".join(errors) or None,
                            at=at, notes=notes)
+
+    def series(self, expr: str, at: float) -> tuple[list[tuple[dict[str, str], list[float]]],
+                                                    str | None]:
+        """Every series' sample values of ``expr`` at ``at`` (range or instant vector, scalar)."""
+        try:
+            result = self.engine.instant(expr, round(at * 1000))
+        except Exception as exc:  # the engine's errors are data here, never a crash
+            return [], f"{type(exc).__name__}: {exc}"
+        return series_values(result, 0), None
+
+    def cohort_samples(self, policy: ComparePolicy, sampling: float, at: float) -> Cohorts:
+        """Both cohorts' samples at ``at`` (see the module docstring)."""
+        return _cohorts(self.series, policy, sampling, at)
+
+
+_Series = list[tuple[dict[str, str], Any]]
+
+
+def _cohorts(query: Callable[[str, float], tuple[_Series, str | None]], policy: ComparePolicy,
+             sampling: float, at: float) -> Cohorts:
+    """Split ``policy.expr`` by bucketing, or read the ``canary``/``baseline`` expressions."""
+    if policy.canary is None or policy.baseline is None:
+        series, error = query(policy.expr, at)
+        if error is not None:
+            return Cohorts.failed(error)
+        return split_series(series, policy.label, sampling)
+    pooled = []
+    for expr in (policy.canary, policy.baseline):
+        series, error = query(expr, at)
+        if error is not None:
+            return Cohorts.failed(error)
+        values = [np.asarray(v, dtype=np.float64) for _, v in series]
+        pooled.append(np.concatenate(values) if values else np.zeros(0))
+    return Cohorts(pooled[0], pooled[1])
+
+
+def series_values(result: Any, i: int) -> _Series:
+    """``(labels, values)`` of every series of an engine result at step ``i``."""
+    if isinstance(result, RangeVector):
+        return [(dict(rs.labels), rs.window(i)[1]) for rs in result.series]
+    if isinstance(result, InstantVector):
+        return [(dict(s.labels), s.values[i:i + 1]) for s in result.series if bool(s.present[i])]
+    if isinstance(result, ScalarValue):
+        return [({}, result.values[i:i + 1])]
+    return []
 
 
 def vector_steps(result: Any, n: int) -> list[tuple[float | None, str | None]]:

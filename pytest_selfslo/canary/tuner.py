@@ -11,6 +11,12 @@ and changes the sampling only with ``auto_apply=True`` (never with
 persist their counters (success streak, failures) without an audit record.
 Metrics ``selfslo_canary_sampling`` and ``selfslo_canary_decisions_total{action}``
 live on an injectable registry.
+
+With a ``compare:`` block in the policy the tuner also reads both cohorts
+(``cohorts``: a :class:`~pytest_selfslo.canary.cohorts.HeartbeatCohorts` or any
+:class:`~pytest_selfslo.canary.cohorts.CohortSource`; default: the metrics
+source itself when it can, e.g. :class:`PrometheusSource`), runs the test and
+hands the statistics to :func:`decide` on the observation.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from pytest_selfslo._core.errors import ConcurrentModificationError
+from pytest_selfslo.canary.cohorts import CohortSource, observe_comparison
 from pytest_selfslo.canary.machine import Action, Decision, decide
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy
 from pytest_selfslo.canary.source import MetricsSource, PrometheusSource
@@ -58,7 +65,8 @@ class CanaryAutoTuner:
                  policy: CanaryPolicy | None = None, store: CanaryStore | None = None,
                  clock: Callable[[], float] | None = None, dry_run: bool = False,
                  auto_apply: bool = False, *, registry: CollectorRegistry | None = None,
-                 state_dir: str | Path | None = None, actor: str = "tuner") -> None:
+                 state_dir: str | Path | None = None, actor: str = "tuner",
+                 cohorts: CohortSource | None = None) -> None:
         if source is None:
             if not prometheus_url:
                 raise ValueError("CanaryAutoTuner needs prometheus_url or source (got neither)")
@@ -73,12 +81,18 @@ class CanaryAutoTuner:
         self.registry = REGISTRY if registry is None else registry
         self.metrics = _Metrics(self.registry)
         self.last_decision: Decision | None = None
+        if cohorts is None and hasattr(source, "cohort_samples"):
+            cohorts = source  # type: ignore[assignment]
+        self.cohorts = cohorts
 
     def check_and_tune(self) -> dict[str, Any]:
         """One control-loop iteration; returns the decision dict with ``applied`` and ``note``."""
         state = self.store.load()
         now = self.clock()
         observation = self.source.observe(self.policy, now)
+        if self.policy.compare is not None and observation.comparison is None:
+            stats = observe_comparison(self.cohorts, self.policy.compare, state.sampling, now)
+            observation = dataclasses.replace(observation, comparison=stats)
         decision = decide(self.policy, state, observation, now)
         self.last_decision = decision
         self.metrics.decisions.labels(action=decision.action.value).inc()

@@ -37,6 +37,7 @@ from typing import Any
 
 from pytest_selfslo._core.errors import AuditChainError
 from pytest_selfslo._core.safetext import printable
+from pytest_selfslo.canary.comparison import summarize
 from pytest_selfslo.canary.policy import DEFAULT_POLICY, CanaryPolicy, load_policy
 from pytest_selfslo.canary.store import CanaryStore
 
@@ -87,6 +88,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--apply", action="store_true", help="Apply advance/rollback decisions")
         p.add_argument("--dry-run", action="store_true", help="Decide only; persist nothing")
         p.add_argument("--json", action="store_true", help="Print JSON")
+        p.add_argument("--heartbeats", default=None, metavar="FILE",
+                       help="Read the compare: block's cohorts from this heartbeat log "
+                            "(default: from Prometheus, by token_id)")
 
     tuning(sub.add_parser("tune", parents=[common], help="Observe, decide once and print the decision"))
     p = sub.add_parser("run", parents=[common], help="Run the tuner loop until SIGTERM/Ctrl-C")
@@ -163,6 +167,9 @@ def _status(args: argparse.Namespace, policy: CanaryPolicy) -> int:
         print(printable(f"last decision: {last.get('action')} -> {last.get('next_canary')}"))
         for reason in last.get("reasons", []):
             print(f"  - {printable(str(reason))}")
+        if isinstance(last.get("comparison"), dict):
+            print(printable(f"comparison: {last['comparison'].get('metric')} "
+                            f"{summarize(last['comparison'])}"))
     else:
         print("last decision: none yet")
     return 0
@@ -176,13 +183,19 @@ def _print_decision(out: dict[str, Any], as_json: bool) -> None:
                     f"{out['next_canary']:.0%}  {out['note']}".rstrip()))
     for reason in out["reasons"]:
         print(f"  - {printable(str(reason))}")
+    if isinstance(out.get("comparison"), dict):
+        print(printable(f"  comparison: {out['comparison'].get('metric')} "
+                        f"{summarize(out['comparison'])}"))
 
 
 def _tuner(args: argparse.Namespace, policy: CanaryPolicy) -> Any:
+    from pytest_selfslo.canary.cohorts import HeartbeatCohorts
     from pytest_selfslo.canary.tuner import CanaryAutoTuner
 
+    cohorts = HeartbeatCohorts(args.heartbeats) if args.heartbeats else None
     return CanaryAutoTuner(prometheus_url=args.prometheus, policy=policy,
-                           store=_store(args, policy), dry_run=args.dry_run, auto_apply=args.apply)
+                           store=_store(args, policy), dry_run=args.dry_run, auto_apply=args.apply,
+                           cohorts=cohorts)
 
 
 def _run_loop(args: argparse.Namespace, policy: CanaryPolicy) -> int:

@@ -6,8 +6,9 @@
 What runs (everything on 127.0.0.1, everything stopped and removed on exit):
 
 * **a heartbeat driver** -- a thread that plays SELF scenarios in a loop
-  (``steady`` -> ``coherence_drop`` -> ``steady`` -> ``stress_spike``) for two
-  tokens, appending each heartbeat to the JSON Lines log *and* exporting it
+  (``steady`` -> ``coherence_drop`` -> ``steady`` -> ``stress_spike`` ->
+  ``steady`` -> ``canary_regression``) for eight tokens (three of them inside
+  a 5% canary), appending each heartbeat to the JSON Lines log *and* exporting it
   through a :class:`~pytest_selfslo.metrics.exporter.SelfMetricsExporter`, plus the two
   stability gauges the canary gates read;
 * **the operator API** (uvicorn) serving ``/self/health``, ``/self/canary``
@@ -18,13 +19,18 @@ What runs (everything on 127.0.0.1, everything stopped and removed on exit):
   rules rendered with a time scale (``--scale 60``: 5m windows become 5s),
   else the **embedded engine** fed with the same samples;
 * **the canary tuner** every ``--tune-every`` seconds, with the policy scaled
-  the same way (10m gates and dwell become 10s), applying its decisions.
+  the same way (10m gates and dwell become 10s), applying its decisions. The
+  policy has a baseline comparison gate (``compare:`` on coherence, window
+  scaled too, ``min_samples`` 30): the fleet-wide ``coherence_drop`` passes it
+  (the alerts roll back), the ``canary_regression`` phase -- coherence ~0.86
+  for the tokens inside the canary only, every absolute gate still green --
+  fails it.
   A rollback pauses the canary; when the driver is back on ``steady`` the
   demo resumes it through ``POST /self/canary/resume``, like an operator.
 
 The status view redraws every ``--refresh`` seconds: scenario phase, canary
-sampling, gate values, firing alerts, the last audit records and
-``/self/health``. Exit status 0 on Ctrl-C or after ``--duration``.
+sampling, gate values, the comparison's statistics (U, p, drop, n per
+cohort, verdict), firing alerts, the last audit records and ``/self/health``. Exit status 0 on Ctrl-C or after ``--duration``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -50,12 +56,18 @@ from pytest_selfslo._core.safetext import printable
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
 
-__all__ = ["PHASES", "DemoDriver", "configure", "run", "scaled_policy"]
+__all__ = ["DEMO_COMPARE", "PHASES", "DemoDriver", "configure", "run", "scaled_policy"]
 
-#: (scenario, ticks) played in a loop by the driver
+#: (scenario, ticks) played in a loop by the driver; ``canary_regression`` is ``steady`` with
+#: the canary cohort's coherence at ~0.86
 PHASES: tuple[tuple[str, int], ...] = (
-    ("steady", 40), ("coherence_drop", 24), ("steady", 30), ("stress_spike", 30))
-TOKENS = ("tok-a", "tok-b")
+    ("steady", 40), ("coherence_drop", 24), ("steady", 30), ("stress_spike", 30), ("steady", 30),
+    ("canary_regression", 40))
+#: tok-e, tok-f and tok-y are inside a 5% canary (murmur3 bucket < 0.05); tok-b joins at 25%
+TOKENS = ("tok-a", "tok-b", "tok-c", "tok-d", "tok-e", "tok-f", "tok-n", "tok-y")
+#: the demo policy's comparison gate (its window is scaled with the rest of the policy)
+DEMO_COMPARE = {"metric": "coherence", "direction": "higher_is_better", "alpha": 0.05,
+                "min_samples": 30, "max_relative_drop": 0.03, "window": "10m"}
 
 
 def scaled_policy(policy: CanaryPolicy, scale: float) -> CanaryPolicy:
@@ -72,7 +84,11 @@ def scaled_policy(policy: CanaryPolicy, scale: float) -> CanaryPolicy:
                               f"window {old} in the expression")
         gates.append(dataclasses.replace(gate, expr=gate.expr.replace(old, f"[{window}]"),
                                          window=window))
-    return dataclasses.replace(policy, gates=tuple(gates),
+    compare = policy.compare
+    if compare is not None:
+        window = format_duration(parse_duration(compare.window) / 1000 / scale)
+        compare = dataclasses.replace(compare, window=window)
+    return dataclasses.replace(policy, gates=tuple(gates), compare=compare,
                                min_dwell=tuple(d / scale for d in policy.min_dwell))
 
 
@@ -83,7 +99,8 @@ class DemoDriver(threading.Thread):
     """
 
     def __init__(self, log_path: Path, exporter: Any, registry: Any, *, tick: float,
-                 storage: Any = None, seed: int = 0) -> None:
+                 storage: Any = None, seed: int = 0,
+                 sampling: Callable[[], float] = lambda: 0.05) -> None:
         super().__init__(name="selfslo-demo-driver", daemon=True)
         from prometheus_client import Gauge
 
@@ -96,6 +113,8 @@ class DemoDriver(threading.Thread):
         #: the last samples (labels, ms, value) for re-evaluating rules on a fresh store
         self.recent: deque[tuple[dict[str, str], int, float]] = deque(maxlen=20_000)
         self.seed = seed
+        #: the canary sampling in force (the canary_regression phase hurts only those tokens)
+        self.sampling = sampling
         self.stop = threading.Event()
         self.phase = PHASES[0][0]
         self.phase_tick = 0
@@ -108,7 +127,8 @@ class DemoDriver(threading.Thread):
     def _phase_heartbeats(self, scenario: str, ticks: int, cycle: int) -> list[Any]:
         from pytest_selfslo.heartbeat import generate_heartbeats
 
-        return generate_heartbeats(scenario, ticks * len(TOKENS), seed=self.seed + cycle,
+        played = "steady" if scenario == "canary_regression" else scenario
+        return generate_heartbeats(played, ticks * len(TOKENS), seed=self.seed + cycle,
                                    tokens=TOKENS)
 
     def run(self) -> None:
@@ -129,15 +149,21 @@ class DemoDriver(threading.Thread):
             self.log.close()
 
     def _emit(self, heartbeats: Sequence[Any], scenario: str) -> None:
+        from pytest_selfslo.canary.bucketing import is_active
         from pytest_selfslo.heartbeat import Heartbeat
 
         now = time.time()
-        healthy = scenario == "steady"
+        # a release that regresses only the canary: the controller's own health stays fine
+        healthy = scenario in ("steady", "canary_regression")
         stability, oscillation = (0.92, 0.0) if healthy else (0.62, 0.0)
         self.stability.set(stability)
         self.oscillation.set(oscillation)
+        sampling = self._sampling() if scenario == "canary_regression" else 0.0
         for hb in heartbeats:
-            live = Heartbeat(ts=now, token_id=hb.token_id, coherence=hb.coherence,
+            coherence = hb.coherence
+            if sampling and is_active(hb.token_id, sampling):
+                coherence = round(coherence - 0.06, 4)  # ~0.92 -> ~0.86: above every threshold
+            live = Heartbeat(ts=now, token_id=hb.token_id, coherence=coherence,
                              continuity=hb.continuity, presence=hb.presence, stress=hb.stress)
             self.log.append(live)
             self.exporter.update(live.token_id, live.coherence, live.continuity,
@@ -147,6 +173,12 @@ class DemoDriver(threading.Thread):
                              getattr(live, name))
         self._sample({"__name__": "stability_score_ema"}, now, stability)
         self._sample({"__name__": "oscillation_rate"}, now, oscillation)
+
+    def _sampling(self) -> float:
+        try:
+            return self.sampling()
+        except Exception:  # a state being rewritten: no regression this tick
+            return 0.0
 
     def _sample(self, labels: dict[str, str], now: float, value: float) -> None:
         """Feed the embedded engine (if any) and the recent-samples buffer."""
@@ -168,17 +200,31 @@ class _EmbeddedAlerts:
 
     Each call loads the driver's recent samples into a fresh store (so rule
     outputs never pile up in the live one) and evaluates the rule groups over
-    the last ``history_s`` seconds at 1 s steps.
+    the last ``history_s`` seconds at 1 s steps. The tuner and the status view
+    both ask about once a second, so an answer less than ``reuse_s`` old is
+    given again instead of evaluating twice.
     """
 
-    def __init__(self, driver: DemoDriver, rules_text: str, history_s: float = 60.0) -> None:
+    def __init__(self, driver: DemoDriver, rules_text: str, history_s: float = 60.0,
+                 reuse_s: float = 0.5) -> None:
         from pytest_selfslo.rulefmt.rulefile import groups_from_text
 
         self.driver = driver
         self.groups = groups_from_text(rules_text, "<demo rules>")
         self.history_s = history_s
+        self.reuse_s = reuse_s
+        self._last: tuple[float, list[dict[str, str]]] | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, at: float) -> list[dict[str, str]]:
+        with self._lock:
+            if self._last is not None and abs(at - self._last[0]) < self.reuse_s:
+                return [dict(a) for a in self._last[1]]
+            firing = self._evaluate(at)
+            self._last = (at, firing)
+            return [dict(a) for a in firing]
+
+    def _evaluate(self, at: float) -> list[dict[str, str]]:
         import numpy as np
 
         from pytest_selfslo.alerting.ruleeval import evaluate_groups
@@ -234,6 +280,7 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
         gates = "  ".join(f"{name}={_num(g.get('value'))}{'✓' if g.get('ok') else '✗'}"
                           for name, g in last.get("gates", {}).items())
         lines.append(f"gates      {gates}")
+        lines.append(f"compare    {_comparison(last.get('comparison'))}")
         lines.append(f"decision   {last['action']} -> {last['next_canary']:g}")
         # every reason in full, one per line: alert names are never cut
         lines += [f"           {reason}" for reason in last.get("reasons", [])]
@@ -241,7 +288,11 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
         firing = loop.alerts()
     except Exception as exc:
         firing = [{"alertname": f"(alerts unavailable: {exc})"}]
-    names = sorted({f"{a.get('alertname')}{{{a.get('token_id', '')}}}" for a in firing})
+    counts: dict[str, int] = {}
+    for alert in firing:
+        name = str(alert.get("alertname"))
+        counts[name] = counts.get(name, 0) + 1
+    names = [f"{name} x{n}" if n > 1 else name for name, n in sorted(counts.items())]
     lines.append(f"firing     {', '.join(names) if names else 'none'}")
     avg = health.get("averages") or {}
     lines.append(f"health     heartbeats {health['heartbeat_count']}   " + "  ".join(
@@ -259,6 +310,15 @@ def _slo(status: Any) -> str:
         return "n/a (no heartbeats yet)"
     return ", ".join(f"{str(name).removesuffix('_slo')} {'ok' if met else 'MISSED'}"
                      for name, met in status.items())
+
+
+def _comparison(data: Any) -> str:
+    """The last decision's comparison in one line: statistics and verdict."""
+    from pytest_selfslo.canary.comparison import summarize
+
+    if not isinstance(data, dict):
+        return "none (no compare: block)"
+    return f"{data.get('metric')} {summarize(data)}"
 
 
 def _num(value: Any) -> str:
@@ -316,14 +376,15 @@ def _run(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
 
     from pytest_selfslo.api.app import ApiConfig, create_app
     from pytest_selfslo.api.server import serve_in_thread
-    from pytest_selfslo.canary.policy import DEFAULT_POLICY
+    from pytest_selfslo.canary.policy import DEFAULT_POLICY, policy_from_mapping
+    from pytest_selfslo.canary.runtime import current_sampling
     from pytest_selfslo.canary.store import CanaryStore
     from pytest_selfslo.canary.tuner import CanaryAutoTuner
     from pytest_selfslo.lint.render import render_rules_yaml
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
     from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
-    policy = scaled_policy(DEFAULT_POLICY, args.scale)
+    policy = scaled_policy(policy_from_mapping({"compare": DEMO_COMPARE}), args.scale)
     rules = render_rules_yaml(DEFAULT_SLO_SPEC, policy=DEFAULT_POLICY, scale=1 / args.scale)
     registry = CollectorRegistry()
     exporter = SelfMetricsExporter(registry=registry, enabled=True)
@@ -333,7 +394,7 @@ def _run(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
     api_url = stack.enter_context(serve_in_thread(app))
     server, storage = _backend(args.prometheus, api_url, rules, stack)
     driver = DemoDriver(work / "identity.jsonl", exporter, registry, tick=args.tick,
-                        storage=storage)
+                        storage=storage, sampling=lambda: current_sampling(work / "state"))
     driver.start()
     stack.callback(driver.join, 10)
     stack.callback(driver.stop.set)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_selfslo.plugin.config import (
+    ALERTMANAGER_OPTION,
     COVERAGE_FAIL_UNDER_OPTION,
     HEARTBEATS_OPTION,
     PROMETHEUS_OPTION,
@@ -31,6 +32,7 @@ from pytest_selfslo.plugin.config import (
 )
 
 __all__ = [
+    "ALERTMANAGER_OPTION",
     "COVERAGE_FAIL_UNDER_OPTION",
     "HEARTBEATS_OPTION",
     "PROMETHEUS_OPTION",

@@ -36,6 +36,33 @@ effective sampling) also get:
     sampling is active at the nominal one), and at a fixed effective sampling
     activation is sticky and monotone in the sampling.
 
+Policies with a ``compare:`` block (the baseline comparison gate) also get:
+
+``compare_never_advances_on_inconclusive``
+    with every gate green, an inconclusive comparison (too few samples in a
+    cohort, missing/NaN statistics, a source note, a big but insignificant
+    drop) never advances;
+``compare_identical_cohorts_pass``
+    cohorts drawn from one distribution pass at a rate >= 1 - alpha;
+``compare_detects_shift``
+    a canary whose distribution is shifted ``compare_shift`` times (default
+    1.5) ``max_relative_drop`` the worse way is judged a regression with power
+    >= 0.9 when each cohort has ``min_samples`` samples;
+``compare_ignores_fleet_dip``
+    a dip that moves both cohorts alike (5%, 10%, 20% the worse way) does not
+    roll back through this gate: from a state above the floor,
+    ``failure_limit`` observations with green gates and such comparisons roll
+    back at a rate <= alpha.
+
+The three rate properties simulate ``compare_trials`` (default 300) trials
+with a fixed seed, drawing samples from a normal distribution with the mean
+and spread of the ``steady`` heartbeat scenario for the compared SELF score
+(coherence's for other metrics) and running the real test
+(:func:`~pytest_selfslo.canary.cohorts.compare_samples`, scipy's
+``mannwhitneyu``); each rate is checked with a one-sided binomial test
+(``scipy.stats.binomtest``, violation when p < 0.001), so a rate that only
+falls short by chance does not fail and the verdict is the same on every run.
+
 On a violation :class:`PolicyPropertyError` names the property and shows
 hypothesis' *shrunk* counterexample as a timeline of observations and
 decisions.
@@ -47,18 +74,25 @@ decisions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, strategies as st
+from scipy.stats import binomtest
 
 from pytest_selfslo._core.errors import CanaryError
+from pytest_selfslo.canary.cohorts import compare_samples
+from pytest_selfslo.canary.comparison import CohortStats, Verdict, judge
 from pytest_selfslo.canary.machine import Action, CanaryState, Decision, Observation, decide
-from pytest_selfslo.canary.policy import CanaryPolicy
+from pytest_selfslo.canary.policy import CanaryPolicy, ComparePolicy
+from pytest_selfslo.heartbeat import generate_heartbeats
 from pytest_selfslo.plugin.canary_strategies import (
     canary_observations,
     canary_states,
+    comparison_stats,
     green_observation,
     observation_sequences,
 )
@@ -66,7 +100,8 @@ from pytest_selfslo.plugin.canary_strategies import (
 if TYPE_CHECKING:
     from pytest_selfslo.slo.spec import SLOSpec
 
-__all__ = ["ADAPTIVE_PROPERTIES", "PROPERTIES", "PolicyPropertyError", "PropertyResult",
+__all__ = ["ADAPTIVE_PROPERTIES", "COMPARE_PROPERTIES", "PROPERTIES", "PolicyPropertyError",
+           "PropertyResult",
            "applicable_properties", "check_policy", "render_timeline", "replay_observations"]
 
 
@@ -96,6 +131,8 @@ class _Config:
     max_steps: int
     adaptive_noise: float = 0.01
     spec: SLOSpec | None = None  # the SLO spec gates must agree with (None: the built-in default)
+    compare_trials: int = 300
+    compare_shift: float = 1.5
 
 
 class _Violation(AssertionError):
@@ -115,6 +152,8 @@ def _obs_summary(policy: CanaryPolicy, obs: Observation) -> str:
         else:
             parts.append(f"{gate.name}={value:.4g}{'' if gate.passes(value) else ' FAIL'}")
     alerts = [a.get("alertname", "?") for a in obs.firing_alerts]
+    if policy.compare is not None:
+        parts.append(f"compare {judge(policy.compare, obs.comparison).summary()}")
     return ", ".join(parts) + (f"; firing: {', '.join(alerts)}" if alerts else "")
 
 
@@ -179,13 +218,20 @@ def _no_data(policy: CanaryPolicy, state: CanaryState, obs: Observation, d: Deci
     if obs.error is not None or all(g.missing for g in d.gates):
         return "advanced although there was no data at all"
     held = [g.name for g in d.gates if g.missing and g.no_data != "ignore"]
-    return f"advanced with no data for {held}" if held else None
+    if held:
+        return f"advanced with no data for {held}"
+    if d.comparison is not None and d.comparison.verdict is Verdict.INCONCLUSIVE:
+        return f"advanced on an inconclusive comparison ({d.comparison.reason})"
+    return None
 
 
 def _failing(policy: CanaryPolicy, state: CanaryState, obs: Observation, d: Decision) -> str | None:
     bad = [g.name for g in d.gates if not g.missing and not g.ok]
     if d.action is Action.ADVANCE and bad:
         return f"advanced although {bad} failed"
+    if d.action is Action.ADVANCE and d.comparison is not None \
+            and d.comparison.verdict is Verdict.REGRESSION:
+        return f"advanced although the comparison found a regression ({d.comparison.reason})"
     return None
 
 
@@ -349,10 +395,133 @@ def _adaptive_monotone_bucketing(policy: CanaryPolicy, cfg: _Config) -> None:
 ADAPTIVE_PROPERTIES = ("adaptive_no_flapping", "adaptive_monotone_bucketing")
 
 
+# --------------------------------------------------------------------------- compare: block
+
+def _compare_of(policy: CanaryPolicy) -> ComparePolicy:
+    if policy.compare is None:
+        raise ValueError("the policy has no compare: block; compare properties do not apply")
+    return policy.compare
+
+
+def _inconclusive_holds(policy: CanaryPolicy, cfg: _Config) -> None:
+    compare = _compare_of(policy)
+    states = canary_states(policy, paused=False, now=1e6)
+
+    @given(states, comparison_stats(compare, Verdict.INCONCLUSIVE))
+    def prop(state: CanaryState, stats: CohortStats | None) -> None:
+        obs = dataclasses.replace(green_observation(policy, 1e6), comparison=stats)
+        d = decide(policy, state, obs, 1e6)
+        if d.action is Action.ADVANCE:
+            raise _Violation("advanced on an inconclusive comparison\n"
+                             + render_timeline(policy, state, [(obs, d)]))
+
+    _execute(prop, cfg)
+
+
+@functools.lru_cache(maxsize=8)
+def noise_model(score: str | None) -> tuple[float, float]:
+    """(mean, standard deviation) of a SELF score in the ``steady`` scenario (coherence's for
+    metrics that are not SELF scores): the distribution the rate properties sample from."""
+    values = [getattr(hb, score or "coherence") for hb in generate_heartbeats("steady", 4000, 0)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+def _draw(rng: np.random.Generator, mean: float, sd: float, n: int) -> np.ndarray:
+    return np.asarray(np.clip(rng.normal(mean, sd, n), 0.0, 1.0))
+
+
+def _worse(compare: ComparePolicy, mean: float, relative: float) -> float:
+    """``mean`` moved ``relative`` (a fraction of itself) the worse way for this direction."""
+    return mean * (1.0 - relative) if compare.higher_is_better else mean * (1.0 + relative)
+
+
+def _rate_violation(what: str, hits: int, trials: int, target: float, at_least: bool) -> str | None:
+    """A message when ``hits / trials`` is significantly below (``at_least``) or above ``target``."""
+    test = binomtest(hits, trials, target, alternative="less" if at_least else "greater")
+    if test.pvalue >= 0.001:
+        return None
+    sign = ">=" if at_least else "<="
+    return (f"{what}: {hits} of {trials} trials ({hits / trials:.1%}), expected {sign} "
+            f"{target:.1%} (one-sided binomial test p={test.pvalue:.2g})")
+
+
+def _identical_pass(policy: CanaryPolicy, cfg: _Config) -> None:
+    compare = _compare_of(policy)
+    mean, sd = noise_model(compare.score)
+    rng = np.random.default_rng(cfg.seed)
+    n = compare.min_samples
+    passed = 0
+    for _ in range(cfg.compare_trials):
+        stats = compare_samples(compare, _draw(rng, mean, sd, n), _draw(rng, mean, sd, n))
+        passed += judge(compare, stats).verdict is Verdict.PASS
+    problem = _rate_violation(
+        f"cohorts drawn from one distribution (mean {mean:.3g}, sd {sd:.3g}, n={n} each) passed",
+        passed, cfg.compare_trials, 1 - compare.alpha, at_least=True)
+    if problem:
+        raise _Violation(problem + "; raise min_samples or max_relative_drop")
+
+
+def _detects_shift(policy: CanaryPolicy, cfg: _Config) -> None:
+    compare = _compare_of(policy)
+    mean, sd = noise_model(compare.score)
+    rng = np.random.default_rng(cfg.seed + 1)
+    n = compare.min_samples
+    shifted = _worse(compare, mean, cfg.compare_shift * compare.max_relative_drop)
+    caught = 0
+    for _ in range(cfg.compare_trials):
+        stats = compare_samples(compare, _draw(rng, shifted, sd, n), _draw(rng, mean, sd, n))
+        caught += judge(compare, stats).verdict is Verdict.REGRESSION
+    problem = _rate_violation(
+        f"a canary {cfg.compare_shift:g} x max_relative_drop ({compare.max_relative_drop:g}) "
+        f"worse (mean {shifted:.4g} vs {mean:.4g}, sd {sd:.3g}, n={n} each) was caught",
+        caught, cfg.compare_trials, 0.9, at_least=True)
+    if problem:
+        raise _Violation(problem + "; the test lacks power at min_samples: raise min_samples")
+
+
+def _ignores_fleet_dip(policy: CanaryPolicy, cfg: _Config) -> None:
+    compare = _compare_of(policy)
+    mean, sd = noise_model(compare.score)
+    rng = np.random.default_rng(cfg.seed + 2)
+    n = compare.min_samples
+    start = policy.steps[min(1, len(policy.steps) - 1)]
+    if start <= policy.floor:
+        return  # a single-step policy cannot roll back at all
+    rollbacks = 0
+    example: list[tuple[Observation, Decision]] = []
+    dips = (0.05, 0.10, 0.20)
+    for trial in range(cfg.compare_trials):
+        level = _worse(compare, mean, dips[trial % len(dips)])
+        state = CanaryState(sampling=start, since=0.0, step=policy.step_index(start))
+        run = []
+        for i in range(policy.failure_limit):
+            at = 1e6 + i * cfg.interval
+            stats = compare_samples(compare, _draw(rng, level, sd, n), _draw(rng, level, sd, n))
+            obs = dataclasses.replace(green_observation(policy, at), comparison=stats)
+            d = decide(policy, state, obs, at)
+            run.append((obs, d))
+            state = d.state
+            if d.action is Action.ROLLBACK:
+                rollbacks += 1
+                example = example or run
+                break
+    problem = _rate_violation("a fleet-wide dip moving both cohorts alike rolled the canary back",
+                              rollbacks, cfg.compare_trials, compare.alpha, at_least=False)
+    if problem:
+        start_state = CanaryState(sampling=start, since=0.0, step=policy.step_index(start))
+        raise _Violation(problem + "\n" + render_timeline(policy, start_state, example))
+
+
+COMPARE_PROPERTIES = ("compare_never_advances_on_inconclusive", "compare_identical_cohorts_pass",
+                      "compare_detects_shift", "compare_ignores_fleet_dip")
+
+
 def applicable_properties(policy: CanaryPolicy) -> list[str]:
-    """The property names that apply to ``policy`` (adaptive ones only with an adaptive block)."""
+    """The property names that apply to ``policy`` (adaptive ones only with an adaptive block,
+    compare ones only with a compare block)."""
     return [name for name in PROPERTIES
-            if policy.adaptive is not None or name not in ADAPTIVE_PROPERTIES]
+            if (policy.adaptive is not None or name not in ADAPTIVE_PROPERTIES)
+            and (policy.compare is not None or name not in COMPARE_PROPERTIES)]
 
 
 PROPERTIES: dict[str, Callable[[CanaryPolicy, _Config], None]] = {
@@ -369,6 +538,10 @@ PROPERTIES: dict[str, Callable[[CanaryPolicy, _Config], None]] = {
     "gates_agree_with_slo": _gates_agree_with_slo,
     "adaptive_no_flapping": _adaptive_no_flapping,
     "adaptive_monotone_bucketing": _adaptive_monotone_bucketing,
+    "compare_never_advances_on_inconclusive": _inconclusive_holds,
+    "compare_identical_cohorts_pass": _identical_pass,
+    "compare_detects_shift": _detects_shift,
+    "compare_ignores_fleet_dip": _ignores_fleet_dip,
 }
 
 
@@ -382,7 +555,8 @@ def _execute(prop: Any, cfg: _Config) -> None:
 
 def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: float = 60.0,
                  min_flip_interval: float = 300.0, seed: int = 0, adaptive_noise: float = 0.01,
-                 spec: SLOSpec | None = None,
+                 spec: SLOSpec | None = None, compare_trials: int = 300,
+                 compare_shift: float = 1.5,
                  properties: Sequence[str] | None = None,
                  raise_on_failure: bool = True) -> list[PropertyResult]:
     """Check ``policy`` against every property (or the named ones).
@@ -390,7 +564,9 @@ def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: flo
     ``interval`` is how often the controller decides; ``min_flip_interval``
     the shortest acceptable time between a rollback and the next advance;
     ``spec`` the SLO spec gate thresholds must agree with (default: the built-in
-    one). Raises :class:`PolicyPropertyError` on the first violation unless
+    one); ``compare_trials`` and ``compare_shift`` tune the ``compare:`` rate
+    properties (trials per property, and the shift in units of
+    ``max_relative_drop`` that must be caught). Raises :class:`PolicyPropertyError` on the first violation unless
     ``raise_on_failure=False``, in which case every result is returned.
     """
     unknown = [p for p in properties or () if p not in PROPERTIES]
@@ -399,7 +575,8 @@ def check_policy(policy: CanaryPolicy, *, max_examples: int = 100, interval: flo
     dwell_steps = int(sum(policy.min_dwell) / interval) + 1
     cfg = _Config(max_examples=max_examples, interval=interval, min_flip_interval=min_flip_interval,
                   seed=seed, max_steps=dwell_steps + (policy.consecutive_successes + 2) * len(policy.steps),
-                  adaptive_noise=adaptive_noise, spec=spec)
+                  adaptive_noise=adaptive_noise, spec=spec, compare_trials=compare_trials,
+                  compare_shift=compare_shift)
     results = []
     for name in properties or applicable_properties(policy):
         try:

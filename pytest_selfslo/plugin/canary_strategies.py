@@ -10,7 +10,9 @@ Users who write their own properties of a policy draw evidence from here::
 
 Values are drawn *relative to each gate's threshold* (passing, failing, missing
 or garbage), so a handful of examples already exercise every branch of
-:func:`~pytest_selfslo.canary.machine.decide`.
+:func:`~pytest_selfslo.canary.machine.decide`. For a policy with a ``compare:``
+block, observations also carry baseline-comparison statistics drawn relative to
+its thresholds (:func:`comparison_stats`: passing, regression or inconclusive).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from collections.abc import Mapping
 
 from hypothesis import strategies as st
 
+from pytest_selfslo.canary.comparison import CohortStats, Verdict
 from pytest_selfslo.canary.machine import CanaryState, Observation
-from pytest_selfslo.canary.policy import AlertMatcher, CanaryPolicy, Gate
+from pytest_selfslo.canary.policy import AlertMatcher, CanaryPolicy, ComparePolicy, Gate
 
 __all__ = [
     "canary_observations",
     "canary_states",
+    "comparison_stats",
     "failing_value",
     "firing_alerts",
     "green_observation",
@@ -92,9 +96,62 @@ def firing_alerts(policy: CanaryPolicy, *, rollback: bool | None = None
     return st.one_of(others, st.builds(lambda a, b: a + b, some, others))
 
 
+def comparison_stats(compare: ComparePolicy, verdict: Verdict | None = None
+                     ) -> st.SearchStrategy[CohortStats | None]:
+    """Comparison statistics that :func:`~pytest_selfslo.canary.comparison.judge` calls
+    ``verdict`` under ``compare`` (``None``: any of the three, or no statistics at all)."""
+    need, alpha, drop = compare.min_samples, compare.alpha, compare.max_relative_drop
+    enough = st.integers(need, need * 20)
+    p_any = st.floats(0.0, 1.0)
+
+    def stats(n_c: int, n_b: int, p: float | None, effect: float | None,
+              note: str | None = None) -> CohortStats:
+        return CohortStats(n_canary=n_c, n_baseline=n_b, u=None if p is None else 0.5 * n_c * n_b,
+                           p=p, effect=effect, note=note)
+
+    passing = st.builds(stats, enough, enough, p_any, st.floats(-1.0, drop))
+    regression = st.builds(stats, enough, enough, st.floats(0.0, alpha, exclude_max=True),
+                           st.floats(drop, 1.0, exclude_min=True))
+    inconclusive = st.one_of(
+        st.none(),
+        st.builds(stats, st.integers(0, need - 1), enough, p_any, st.floats(-1.0, 1.0)),
+        st.builds(stats, enough, st.integers(0, need - 1), p_any, st.floats(-1.0, 1.0)),
+        st.builds(stats, enough, enough, st.sampled_from([None, float("nan")]),
+                  st.floats(-1.0, 1.0)),
+        st.builds(stats, enough, enough, p_any, st.just(float("nan"))),
+        st.builds(stats, enough, enough, st.floats(alpha, 1.0), st.floats(drop, 1.0,
+                                                                          exclude_min=True)),
+        st.builds(stats, st.integers(0, need * 2), st.integers(0, need * 2), st.none(), st.none(),
+                  st.sampled_from(["no samples in the canary cohort",
+                                   "3 missing/NaN sample(s) in the baseline cohort",
+                                   "/api/v1/query: timed out after 5s"])),
+    )
+    by_verdict = {Verdict.PASS: passing, Verdict.REGRESSION: regression,
+                  Verdict.INCONCLUSIVE: inconclusive}
+    if verdict is not None:
+        return by_verdict[verdict]
+    return st.one_of(passing, regression, inconclusive)
+
+
+def _passing_stats(policy: CanaryPolicy) -> CohortStats | None:
+    """Statistics that pass the policy's comparison (``None`` without a ``compare:`` block)."""
+    c = policy.compare
+    if c is None:
+        return None
+    return CohortStats(n_canary=c.min_samples, n_baseline=c.min_samples,
+                       u=0.5 * c.min_samples ** 2, p=0.5, effect=0.0)
+
+
+def _comparisons(policy: CanaryPolicy, verdict: Verdict | None = None
+                 ) -> st.SearchStrategy[CohortStats | None]:
+    return st.none() if policy.compare is None else comparison_stats(policy.compare, verdict)
+
+
 def green_observation(policy: CanaryPolicy, at: float) -> Observation:
-    """An observation where every gate sits exactly at its threshold (passes) and nothing fires."""
-    return Observation(gates={g.name: g.threshold for g in policy.gates}, at=at)
+    """An observation where every gate sits exactly at its threshold (passes), the baseline
+    comparison (if any) passes and nothing fires."""
+    return Observation(gates={g.name: g.threshold for g in policy.gates}, at=at,
+                       comparison=_passing_stats(policy))
 
 
 def canary_observations(policy: CanaryPolicy, *, at: float | None = None,
@@ -108,13 +165,16 @@ def canary_observations(policy: CanaryPolicy, *, at: float | None = None,
     gates = st.fixed_dictionaries({g.name: _gate_value(g) for g in policy.gates})
     error = st.one_of(st.none(), st.just("connection refused")) if errors else st.none()
     when = st.just(at) if at is not None else st.floats(0, 1e6)
-    return st.builds(_observation, gates, firing_alerts(policy, rollback=alerts), error, when)
+    return st.builds(_observation, gates, firing_alerts(policy, rollback=alerts), error, when,
+                     _comparisons(policy))
 
 
 def green_observations(policy: CanaryPolicy, *, at: float = 0.0) -> st.SearchStrategy[Observation]:
-    """Observations where every gate passes (any passing value), nothing fires, no error."""
+    """Observations where every gate passes (any passing value), the baseline comparison (if
+    any) passes, nothing fires, no error."""
     gates = st.fixed_dictionaries({g.name: passing_value(g) for g in policy.gates})
-    return st.builds(_observation, gates, st.just([]), st.none(), st.just(at))
+    return st.builds(_observation, gates, st.just([]), st.none(), st.just(at),
+                     _comparisons(policy, Verdict.PASS))
 
 
 def observation_sequences(policy: CanaryPolicy, *, max_size: int = 40
@@ -126,8 +186,9 @@ def observation_sequences(policy: CanaryPolicy, *, max_size: int = 40
 
 
 def _observation(gates: Mapping[str, float | None], alerts: list[dict[str, str]], error: str | None,
-                 at: float) -> Observation:
-    return Observation(gates=gates, firing_alerts=alerts, error=error, at=at)
+                 at: float, comparison: CohortStats | None = None) -> Observation:
+    return Observation(gates=gates, firing_alerts=alerts, error=error, at=at,
+                       comparison=comparison)
 
 
 def canary_states(policy: CanaryPolicy, *, paused: bool | None = None,

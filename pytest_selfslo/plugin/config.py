@@ -27,6 +27,7 @@ RULE_TESTS_OPTION = "--self-slo-rule-tests"
 SLO_OPTION = "--self-slo-slo"
 HEARTBEATS_OPTION = "--self-slo-heartbeats"
 PROMETHEUS_OPTION = "--self-slo-prometheus"
+ALERTMANAGER_OPTION = "--self-slo-alertmanager"
 SEMANTICS_OPTION = "--self-slo-semantics"
 COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
 REPORT_OPTION = "--self-slo-report"
@@ -47,6 +48,7 @@ FAMILY_MODES = ("auto", "on", "off")
 DEFAULT_CANARY_MAX_EXAMPLES = 100
 DEFAULT_SCENARIO_GLOB = "fixtures/scenarios/*.jsonl"
 PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
+ALERTMANAGER_MODES = ("auto", "local", "docker")
 SEMANTICS = ("2", "3")
 
 
@@ -99,6 +101,19 @@ def parse_lint_lookback(value: str) -> str:
     except ValueError:
         raise pytest.UsageError(f"expected a duration such as '1d', got {value!r}") from None
     return str(value).strip()
+
+
+def parse_alertmanager(value: str) -> str:
+    """``auto``/``local``/``docker`` or an ``http(s)://host:port`` URL of an Alertmanager."""
+    text = value.strip()
+    if text.lower() in ALERTMANAGER_MODES:
+        return text.lower()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text.rstrip("/")
+    raise pytest.UsageError(
+        f"{ALERTMANAGER_OPTION}: expected one of {', '.join(ALERTMANAGER_MODES)} "
+        f"or an http(s):// URL, got {value!r}")
 
 
 def parse_semantics(value: str) -> str:
@@ -203,6 +218,7 @@ class SelfSloSettings:
     lint_lookback: str = "1d"
     lint_max_series: int | None = None
     lint_max_samples: int | None = None
+    alertmanager: str = "auto"
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -274,6 +290,8 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         families[dest] = _reparse(_family_type(ini), value, origin) or None
     prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
     prom = _reparse(parse_prometheus, prom, origin) or "auto"
+    am, origin = _raw(config, "self_slo_alertmanager", "selfslo_alertmanager")
+    am = _reparse(parse_alertmanager, am, origin) or "auto"
     sem, origin = _raw(config, "self_slo_semantics", "selfslo_semantics")
     sem = _reparse(parse_semantics, sem, origin) or None
     cov, origin = _raw(config, "self_slo_coverage_fail_under", "selfslo_coverage_fail_under")
@@ -320,6 +338,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         lint_lookback=lookback,
         lint_max_series=lint_numbers["max_series"],
         lint_max_samples=lint_numbers["max_samples"],
+        alertmanager=str(am),
     )
 
 
@@ -340,6 +359,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(PROMETHEUS_OPTION, dest="self_slo_prometheus", type=parse_prometheus,
                     metavar="auto|embedded|local|docker|URL",
                     help="Where a real Prometheus comes from (default: auto)")
+    group.addoption(ALERTMANAGER_OPTION, dest="self_slo_alertmanager", type=parse_alertmanager,
+                    metavar="auto|local|docker|URL",
+                    help="Where the alertmanager fixture's server comes from (default: auto)")
     group.addoption(SEMANTICS_OPTION, dest="self_slo_semantics", type=parse_semantics,
                     metavar="2|3", help="PromQL semantics of the embedded engine (default: 3)")
     group.addoption(COVERAGE_FAIL_UNDER_OPTION, dest="self_slo_coverage_fail_under",
@@ -373,6 +395,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_slo", "SLO spec YAML, relative to the rootdir")
     parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
     parser.addini("selfslo_prometheus", "auto|embedded|local|docker|URL (default: auto)")
+    parser.addini("selfslo_alertmanager", "auto|local|docker|URL (default: auto)")
     parser.addini("selfslo_semantics", "PromQL semantics 2|3 (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_selfslo.canary.tuner import CanaryAutoTuner
     from pytest_selfslo.heartbeat import Heartbeat, HeartbeatLog
     from pytest_selfslo.metrics.exporter import SelfMetricsExporter
+    from pytest_selfslo.prometheus.alertmanager import AlertmanagerServer
     from pytest_selfslo.prometheus.client import PrometheusServer
     from pytest_selfslo.promql.values import Sample
     from pytest_selfslo.slo.spec import SLOSpec
@@ -39,6 +40,7 @@ __all__ = [
     "HeartbeatFactory",
     "ManualClock",
     "ScrapeTarget",
+    "alertmanager",
     "canary_tuner",
     "heartbeat_factory",
     "heartbeat_log",
@@ -281,6 +283,28 @@ def prometheus(pytestconfig: pytest.Config) -> PrometheusServer:
     except PrometheusUnavailable as exc:
         mode = _settings(pytestconfig).prometheus
         pytest.skip(f"no real Prometheus (--self-slo-prometheus={mode}): {exc}")
+
+
+@pytest.fixture(scope="session")
+def alertmanager(pytestconfig: pytest.Config) -> Iterator[AlertmanagerServer]:
+    """A real Alertmanager (local binary, Docker or URL per --self-slo-alertmanager); skip if none.
+
+    One per process (xdist worker), temp config and storage, free port, clustering
+    off; ``set_webhook(url, bearer=...)`` routes alerts to a receiver, and
+    ``prometheus.set_alertmanagers([alertmanager.address])`` makes Prometheus send to it.
+    """
+    from pytest_selfslo._core.errors import PrometheusUnavailable
+    from pytest_selfslo.prometheus.alertmanager import start_alertmanager
+
+    mode = _settings(pytestconfig).alertmanager
+    try:
+        server = start_alertmanager(mode)
+    except PrometheusUnavailable as exc:
+        pytest.skip(f"no real Alertmanager (--self-slo-alertmanager={mode}): {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 class ScrapeTarget:

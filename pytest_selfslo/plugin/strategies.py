@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from pytest_selfslo.plugin.canary_strategies import (
     canary_observations,
     canary_states,
+    comparison_stats,
     firing_alerts,
     green_observations,
     observation_sequences,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "canary_observations",
     "canary_states",
+    "comparison_stats",
     "firing_alerts",
     "green_observations",
     "heartbeat",

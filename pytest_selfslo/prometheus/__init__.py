@@ -1,7 +1,9 @@
 """A real Prometheus for tests: the HTTP API client and the servers we start (local binary, Docker).
 
 Modules: ``client`` (:class:`PrometheusServer`, binary versions, ``start_prometheus``),
-``managed`` (servers we own: temp config and TSDB, free port, reaped on SIGTERM).
+``managed`` (servers we own: temp config and TSDB, free port, reaped on SIGTERM),
+``alertmanager`` (the same for Alertmanager: :func:`start_alertmanager`, webhook config,
+``amtool check-config``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from typing import TYPE_CHECKING
 from pytest_selfslo._lazy import lazy_exports
 
 if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
+    from pytest_selfslo.prometheus.alertmanager import (
+        AlertmanagerServer as AlertmanagerServer,
+        start_alertmanager as start_alertmanager,
+    )
     from pytest_selfslo.prometheus.client import (
         PrometheusServer as PrometheusServer,
         binary_semantics as binary_semantics,
@@ -23,6 +29,8 @@ if TYPE_CHECKING:  # real types for mypy; at run time names are resolved lazily
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertmanagerServer": "pytest_selfslo.prometheus.alertmanager",
+    "start_alertmanager": "pytest_selfslo.prometheus.alertmanager",
     "PrometheusServer": "pytest_selfslo.prometheus.client",
     "availability": "pytest_selfslo.prometheus.managed",
     "binary_semantics": "pytest_selfslo.prometheus.client",

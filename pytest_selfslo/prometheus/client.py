@@ -25,13 +25,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
+from pytest_selfslo.prometheus.child import DEFAULT_TIMEOUT, HttpServer
 
 __all__ = [
     "PrometheusServer",
@@ -40,12 +39,7 @@ __all__ = [
     "metric_types",
 ]
 
-T = TypeVar("T")
-
-DEFAULT_TIMEOUT = 30.0
-
-
-class PrometheusServer:
+class PrometheusServer(HttpServer):
     """Client of one Prometheus server's HTTP API; subclasses also own its lifecycle.
 
         >>> server = PrometheusServer("http://127.0.0.1:9090")   # doctest: +SKIP
@@ -54,15 +48,7 @@ class PrometheusServer:
         [1700000000.0, '1']
     """
 
-    #: where the server came from: ``local``, ``docker`` or ``external``
-    kind = "external"
-
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.kind} {self.url}>"
+    product = "Prometheus"
 
     def __enter__(self) -> PrometheusServer:
         return self
@@ -70,32 +56,7 @@ class PrometheusServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- lifecycle -----------------------------------------------------------------
-    def close(self) -> None:
-        """Release the HTTP client (subclasses also stop the server and remove its files)."""
-        self._http.close()
-
-    def ready(self) -> bool:
-        """Whether ``/-/ready`` answers 200 right now."""
-        try:
-            return self._http.get("/-/ready").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_ready(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """Block until ``/-/ready`` answers 200; PrometheusUnavailable after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise PrometheusUnavailable(
-                    f"Prometheus at {self.url} not ready after {timeout:g}s (/-/ready)"
-                )
-            time.sleep(0.05)
-
-    def _check_alive(self) -> None:
-        """Raise PrometheusUnavailable if a managed server process died (no-op for external)."""
-
+    # -- lifecycle (close, ready, wait_ready: HttpServer) ---------------------------
     def reload(self) -> None:
         """Make the server re-read its config and rule files (``POST /-/reload``).
 
@@ -114,6 +75,10 @@ class PrometheusServer:
                            metrics_path: str = "/metrics") -> None:
         """Scrape ``targets`` (``host:port``) every ``interval``; managed servers only."""
         raise PrometheusError(f"cannot change the scrape targets of an external server {self.url}")
+
+    def set_alertmanagers(self, addresses: list[str]) -> None:
+        """Send alerts to these Alertmanagers (``host:port``); managed servers only."""
+        raise PrometheusError(f"cannot change the alerting config of an external server {self.url}")
 
     def load_rules(self, rules: list[str] | str) -> None:
         """Load rule files (paths) or one rule file's YAML text; managed servers only."""
@@ -175,18 +140,6 @@ class PrometheusServer:
         """``/api/v1/status/buildinfo`` (``version``, ``revision``, ...)."""
         info: dict[str, Any] = self._api("/api/v1/status/buildinfo")
         return info
-
-    def wait_until(self, check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOUT,
-                   what: str = "condition", interval: float = 0.1) -> T:
-        """Poll ``check`` until it returns something truthy; PrometheusError after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise PrometheusError(f"timed out after {timeout:g}s waiting for {what}")
-            time.sleep(interval)
 
     def wait_for_alert(self, alertname: str, state: str = "firing", *,
                        timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:

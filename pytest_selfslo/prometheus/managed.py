@@ -2,7 +2,8 @@
 
 Both keep everything in one temporary directory (``prometheus.yml``, ``rules/``,
 ``data/``, ``prometheus.log``) that is removed when the server is closed, also
-when start-up fails half way. The server listens on a free 127.0.0.1 port with
+when start-up fails half way. :meth:`ManagedPrometheus.set_alertmanagers` points
+its ``alerting:`` config at Alertmanagers (e.g. the ``alertmanager`` fixture's). The server listens on a free 127.0.0.1 port with
 ``--web.enable-lifecycle``, so :meth:`ManagedPrometheus.reload` can apply a new
 config; each process (each xdist worker) gets its own server and port.
 """
@@ -19,8 +20,14 @@ import yaml
 
 from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
-from pytest_selfslo._core.net import free_port
-from pytest_selfslo.prometheus.client import DEFAULT_TIMEOUT, PrometheusServer
+from pytest_selfslo.prometheus.child import (
+    DEFAULT_TIMEOUT,
+    docker_reason,
+    run_in_docker,
+    spawn,
+    stop_process,
+)
+from pytest_selfslo.prometheus.client import PrometheusServer
 
 __all__ = [
     "DockerPrometheus",
@@ -30,8 +37,6 @@ __all__ = [
     "start_prometheus",
 ]
 
-#: how often a start is retried when another process grabbed the port first
-_PORT_ATTEMPTS = 3
 DOCKER_IMAGE = "prom/prometheus:latest"
 
 
@@ -44,6 +49,7 @@ class ManagedPrometheus(PrometheusServer):
         self._targets: list[str] = []
         self._interval = "1s"
         self._metrics_path = "/metrics"
+        self._alertmanagers: list[str] = []
         self._loaded = 0  # rule files loaded so far (unique, ordered file names)
 
     @staticmethod
@@ -58,8 +64,24 @@ class ManagedPrometheus(PrometheusServer):
                            metrics_path: str = "/metrics") -> None:
         """Scrape ``targets`` (``host:port``) every ``interval`` and reload."""
         self._targets, self._interval, self._metrics_path = list(targets), interval, metrics_path
-        _write_config(self.workdir, self._targets, interval, metrics_path)
+        _write_config(self.workdir, self._targets, interval, metrics_path, self._alertmanagers)
         self.reload()
+
+    def set_alertmanagers(self, addresses: list[str], *, timeout: float = 30.0) -> None:
+        """Send alerts to these Alertmanagers (``host:port``; ``[]``: none), reload, and wait
+        until the notifier uses exactly them (its discovery refreshes every 5 s; an alert
+        fired before that is not sent again for a minute)."""
+        self._alertmanagers = list(addresses)
+        _write_config(self.workdir, self._targets, self._interval, self._metrics_path,
+                      self._alertmanagers)
+        self.reload()
+        wanted = {f"http://{a}/api/v2/alerts" for a in addresses}
+
+        def active() -> bool:
+            found = self._api("/api/v1/alertmanagers")["activeAlertmanagers"]
+            return {am["url"] for am in found} == wanted
+
+        self.wait_until(active, timeout=timeout, what=f"Alertmanagers {addresses} to be active")
 
     def load_rules(self, rules: list[str] | str) -> None:
         """Copy rule files (paths) or one YAML text into the rules dir and reload.
@@ -103,7 +125,8 @@ class ManagedPrometheus(PrometheusServer):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str) -> None:
+def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str,
+                  alertmanagers: list[str] | None = None) -> None:
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(workdir / "rules" / "*.yml")],
@@ -114,6 +137,8 @@ def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path
             "static_configs": [{"targets": targets}] if targets else [],
         }],
     }
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
     tmp = workdir / "prometheus.yml.tmp"
     tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     tmp.replace(workdir / "prometheus.yml")
@@ -125,6 +150,9 @@ def _server_args(workdir: Path, port: int) -> list[str]:
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-lifecycle",
+        # firing alerts are re-sent every second (default 1m): a reload empties the notifier's
+        # Alertmanager list for up to 5 s, and an alert fired meanwhile must not wait a minute
+        "--rules.alert.resend-delay=1s",
         "--log.level=info",
     ]
 
@@ -151,30 +179,7 @@ class LocalPrometheus(ManagedPrometheus):
         path = shutil.which(binary)
         if path is None:
             raise PrometheusUnavailable(f"no {binary!r} binary on PATH")
-        last_error = ""
-        for _ in range(_PORT_ATTEMPTS):
-            workdir = cls._prepare_workdir()
-            port = free_port()
-            log = (workdir / "prometheus.log").open("wb")
-            server: LocalPrometheus | None = None
-            try:
-                process = subprocess.Popen([path, *_server_args(workdir, port)],
-                                           stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, cwd=workdir)
-                server = cls(f"http://127.0.0.1:{port}", workdir, process, log)
-                reaper.register(server)
-                server.wait_ready(timeout)
-                return server
-            except PrometheusUnavailable as exc:
-                last_error = str(exc)
-                if server is not None:
-                    server.close()
-                else:
-                    log.close()
-                    shutil.rmtree(workdir, ignore_errors=True)
-                if "address already in use" not in last_error:
-                    break
-        raise PrometheusUnavailable(f"could not start {path}: {last_error}")
+        return spawn(cls, path, cls._prepare_workdir, _server_args, "prometheus.log", timeout)
 
     def _check_alive(self) -> None:
         code = self.process.poll()
@@ -187,13 +192,7 @@ class LocalPrometheus(ManagedPrometheus):
         reaper.unregister(self)
         try:
             super().close()
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(timeout=10)
+            stop_process(self.process)
         finally:
             self._log.close()
             self._remove_workdir()
@@ -216,33 +215,7 @@ class DockerPrometheus(ManagedPrometheus):
     def start(cls, *, image: str = DOCKER_IMAGE,
               timeout: float = DEFAULT_TIMEOUT) -> DockerPrometheus:
         """Start the container once a Docker daemon answers; ready on return."""
-        reason = _docker_reason()
-        if reason is not None:
-            raise PrometheusUnavailable(reason)
-        from testcontainers.core.container import DockerContainer  # noqa: PLC0415 (optional Docker path: testcontainers only when used)
-
-        workdir = cls._prepare_workdir()
-        workdir.chmod(0o777)
-        for sub in ("rules", "data"):
-            (workdir / sub).chmod(0o777)
-        port = free_port()
-        container = (DockerContainer(image)
-                     .with_volume_mapping(str(workdir), str(workdir), "rw")
-                     .with_kwargs(network_mode="host")
-                     .with_command(_server_args(workdir, port)))
-        try:
-            container.start()
-        except Exception as exc:  # docker/testcontainers errors have no common base
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise PrometheusUnavailable(f"could not start {image}: {exc}") from exc
-        server = cls(f"http://127.0.0.1:{port}", workdir, container)
-        reaper.register(server)
-        try:
-            server.wait_ready(timeout)
-        except PrometheusUnavailable:
-            server.close()
-            raise
-        return server
+        return run_in_docker(cls, image, cls._prepare_workdir, _server_args, timeout)
 
     def close(self) -> None:
         """Stop and remove the container, then the temp dir."""
@@ -254,21 +227,6 @@ class DockerPrometheus(ManagedPrometheus):
             self._remove_workdir()
 
 
-def _docker_reason() -> str | None:
-    """None when a Docker daemon answers a ping, else why not."""
-    try:
-        import docker  # noqa: PLC0415 (optional Docker path: the docker SDK only when used)
-
-        client = docker.from_env(timeout=3)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:  # docker raises many unrelated types; all mean "not usable"
-        return f"no Docker daemon answers ({type(exc).__name__}: {str(exc)[:120]})"
-    return None
-
-
 def availability(mode: str) -> str | None:
     """None when ``mode`` can provide a real server, else the reason it cannot (cheap probe)."""
     if mode == "embedded":
@@ -276,13 +234,12 @@ def availability(mode: str) -> str | None:
     if mode == "local":
         return None if shutil.which("prometheus") else "no 'prometheus' binary on PATH"
     if mode == "docker":
-        return _docker_reason()
+        return docker_reason()
     if mode == "auto":
         if shutil.which("prometheus"):
             return None
-        docker_reason = _docker_reason()
-        return None if docker_reason is None else (
-            f"no 'prometheus' binary on PATH and {docker_reason}")
+        reason = docker_reason()
+        return None if reason is None else f"no 'prometheus' binary on PATH and {reason}"
     server = PrometheusServer(mode, timeout=3)
     try:
         return None if server.ready() else f"Prometheus at {mode} is not ready (/-/ready)"

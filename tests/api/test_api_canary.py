@@ -76,7 +76,9 @@ def test_get_canary_shows_state_policy_and_recent_records(client: TestClient,
     assert body["state"]["sampling"] == 0.5
     assert body["state"]["version"] == 3
     assert body["state"]["audit_count"] == 3
-    assert body["policy"] == {"steps": [0.05, 0.1, 0.25, 0.5, 1.0], "enforce_steps": True}
+    assert body["policy"] == {"steps": [0.05, 0.1, 0.25, 0.5, 1.0], "enforce_steps": True,
+                              "compare": None}
+    assert body["comparison"] is None
     assert [r["new"] for r in body["audit"]] == [0.25, 0.5]
     assert body["audit"][-1]["reason"] == "to 0.5"
     assert_error(client.get("/self/canary", params={"limit": 0}), 422, "validation_failed",

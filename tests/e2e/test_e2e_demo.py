@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_selfslo._core.errors import ConfigError, PrometheusUnavailable
-from pytest_selfslo.canary.policy import DEFAULT_POLICY
+from pytest_selfslo.canary.policy import DEFAULT_POLICY, ComparePolicy
 from pytest_selfslo.cli import demo
 from pytest_selfslo.prometheus import availability
 
@@ -66,9 +67,12 @@ def test_demo_with_the_embedded_engine() -> None:
     assert len(frames) >= 3
     last = frames[-1]
     assert "backend: embedded engine" in last
-    for heading in ("scenario", "canary", "gates", "decision", "firing", "health", "audit"):
+    for heading in ("scenario", "canary", "gates", "compare", "decision", "firing", "health",
+                    "audit"):
         assert f"\n{heading}" in last, last
     assert "sampling 5%" in last
+    compare = next(line for line in last.splitlines() if line.startswith("compare"))
+    assert compare.startswith("compare    coherence U=") and " n=" in compare, compare
 
 
 def test_demo_keeps_its_data_dir_when_given(tmp_path: Path) -> None:
@@ -90,6 +94,9 @@ def test_demo_with_a_real_prometheus_cleans_up(backend: str) -> None:
 
 
 def test_scaled_policy_shrinks_windows_and_dwell() -> None:
+    compared = demo.scaled_policy(
+        dataclasses.replace(DEFAULT_POLICY, compare=ComparePolicy(window="10m")), 60)
+    assert compared.compare is not None and compared.compare.expr == "self_coherence[10s]"
     fast = demo.scaled_policy(DEFAULT_POLICY, 60)
     assert fast.min_dwell == tuple(d / 60 for d in DEFAULT_POLICY.min_dwell)
     assert {g.window for g in fast.gates} == {"10s"}

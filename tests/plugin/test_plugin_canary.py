@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 # compiled extensions cannot be imported twice per process (in-process pytester drops modules)
+import pytest_selfslo.plugin.canary_properties  # noqa: F401  (scipy, numpy)
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
 
 PROPERTIES = ["never_advances_on_missing_data", "never_advances_on_failing_gate",
@@ -188,3 +189,41 @@ def test_policy_properties_use_the_configured_slo_spec(canary_project: pytest.Py
         "canary/safe.yml::property?gates_agree_with_slo? FAILED*",
         "selfslo::canary-default::property?gates_agree_with_slo? FAILED*",
     ])
+
+
+COMPARE_PROPERTIES = ["compare_never_advances_on_inconclusive", "compare_identical_cohorts_pass",
+                      "compare_detects_shift", "compare_ignores_fleet_dip"]
+COMPARE = {"metric": "coherence", "direction": "higher_is_better", "test": "mann_whitney",
+           "alpha": 0.05, "min_samples": 50, "max_relative_drop": 0.03}
+
+
+def test_a_compare_block_gets_its_four_properties(canary_project: pytest.Pytester) -> None:
+    _write(canary_project, "compare.yml", _policy(compare=COMPARE))
+    result = canary_project.runpytest("--self-slo", "canary/compare.yml", "-v", "-k", "compare.yml",
+                                      "-W", "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
+    result.assert_outcomes(passed=1 + len(PROPERTIES) + len(COMPARE_PROPERTIES),
+                           deselected=1 + len(PROPERTIES) + 2)
+    result.stdout.fnmatch_lines_random([f"canary/compare.yml::property?{name}? PASSED*"
+                                        for name in COMPARE_PROPERTIES])
+    result.stdout.no_fnmatch_line("*canary-default::property?compare_*")
+
+
+@pytest.mark.parametrize(("compare", "prop", "expected"), [
+    # stress moves ~0.03 around 0.15: a 4.5% shift is 0.2 sd, invisible in 50 samples
+    ({**COMPARE, "metric": "stress", "direction": "lower_is_better"}, "compare_detects_shift",
+     "*a canary 1.5 x max_relative_drop (0.03) worse*was caught: * of 300 trials*, expected >= "
+     "90.0%*raise min_samples*"),
+    # any drop at all counts: a canary median below the baseline's (half the trials) never passes
+    ({**COMPARE, "max_relative_drop": 0.0}, "compare_identical_cohorts_pass",
+     "*cohorts drawn from one distribution*passed: * of 300 trials*, expected >= 95.0%*"),
+])
+def test_a_weak_compare_block_fails_the_rate_property_with_the_numbers(
+        canary_project: pytest.Pytester, compare: dict[str, Any], prop: str,
+        expected: str) -> None:
+    _write(canary_project, "weak.yml", _policy(compare=compare))
+    result = canary_project.runpytest("--self-slo", "canary/weak.yml", "-k", f"weak and {prop}",
+                                      "-W", "ignore::pytest_selfslo.plugin.config.SelfSloConfigWarning")
+    result.assert_outcomes(failed=1,
+                           deselected=2 * (1 + len(PROPERTIES)) + len(COMPARE_PROPERTIES) + 2 - 1)
+    result.stdout.fnmatch_lines([f"*canary policy property {prop!r} violated:*", expected])
+    result.stdout.no_fnmatch_line("*Traceback*")
