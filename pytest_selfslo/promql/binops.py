@@ -41,6 +41,8 @@ from pytest_selfslo.promql.values import (
 __all__ = ["ARITHMETIC", "COMPARISON", "apply_op", "eval_binary"]
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "^", "%", "atan2"})
+#: arithmetic that keeps ``__name__`` before Prometheus 2.47 (``Semantics.atan2_drops_name``)
+_KEEPS_NAME_BEFORE_2_47 = frozenset({"atan2"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
 
@@ -77,12 +79,16 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     if op in SET_OPS and not (isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)):
         raise PromQLEvalError(f"set operator {op!r} not allowed in binary scalar expression {node}")
     fma = ev.semantics.exp_fma
+    name_ops = ARITHMETIC if ev.semantics.atan2_drops_name else (
+        ARITHMETIC - _KEEPS_NAME_BEFORE_2_47)
     if isinstance(lhs, ScalarValue) and isinstance(rhs, ScalarValue):
         return ScalarValue(apply_op(op, lhs.values, rhs.values, fma))
     if isinstance(lhs, InstantVector) and isinstance(rhs, ScalarValue):
-        return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed, fma))
+        return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed, fma,
+                                        name_ops))
     if isinstance(lhs, ScalarValue) and isinstance(rhs, InstantVector):
-        return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed, fma))
+        return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed, fma,
+                                        name_ops))
     assert isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)
     on, names = _matching(mod)
     if op in SET_OPS:
@@ -91,7 +97,7 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     include = list(mod.group_labels or []) if mod is not None else []
     try:
         result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed,
-                                fma)
+                                fma, name_ops)
     except PromQLEvalError as exc:
         # Prometheus' text first (scripts match on it), then where it happened
         raise PromQLEvalError(f"{exc} (in {node})") from None
@@ -111,9 +117,10 @@ def _signature(labels: Labels, on: bool, names: frozenset[str]) -> Labels:
 
 
 def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
-                   return_bool: bool, delayed: bool, fma: bool = True) -> InstantVector:
+                   return_bool: bool, delayed: bool, fma: bool = True,
+                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
     out: list[InstantSeries] = []
-    drops = op in ARITHMETIC or return_bool
+    drops = op in name_ops or return_bool
     for s in vec.series:
         values = (apply_op(op, scalar, s.values, fma) if swap
                   else apply_op(op, s.values, scalar, fma))
@@ -164,9 +171,10 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
 
 
 def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset[str],
-                   one_to_one: bool, include: list[str], drop_name: bool) -> Labels:
+                   one_to_one: bool, include: list[str], drop_name: bool,
+                   name_ops: frozenset[str] = ARITHMETIC) -> Labels:
     out = dict(lhs)
-    if drop_name or op in ARITHMETIC:
+    if drop_name or op in name_ops:
         out.pop(METRIC_NAME, None)
     if one_to_one:
         out = {k: v for k, v in out.items() if (k in names) == on}
@@ -181,7 +189,8 @@ def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset
 
 def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                    names: frozenset[str], card: str, include: list[str], return_bool: bool,
-                   delayed: bool, fma: bool = True) -> InstantVector:
+                   delayed: bool, fma: bool = True,
+                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
     one_to_one = card.endswith("OneToOne")
     swapped = card.endswith("OneToMany")
     many, one = (rhs, lhs) if swapped else (lhs, rhs)
@@ -216,7 +225,7 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
             else:
                 keep = present
             labels = _result_labels(ls.labels, rs.labels, op, on, names, one_to_one, include,
-                                    return_bool and not delayed)
+                                    return_bool and not delayed, name_ops)
             if not one_to_one:
                 key = (sig, labels)
                 seen = result_seen.get(key)

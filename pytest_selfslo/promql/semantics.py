@@ -11,6 +11,8 @@ compares version numbers itself:
 =================================  =========  ===================================================
 property                           since      what changes
 =================================  =========  ===================================================
+``atan2_drops_name``               2.47       ``atan2`` drops ``__name__`` like the other
+                                              arithmetic operators (before: keeps it)
 ``histogram_small_deltas``         2.49       ``histogram_quantile`` flattens bucket-count noise
                                               (1e-12 relative) before forcing monotonicity
 ``rate_caps_gap_first``            2.51       ``rate``/``increase``: the gap to the window start
@@ -105,6 +107,11 @@ class Semantics:
     def since(self, major: int, minor: int) -> bool:
         """This version is ``major.minor`` or newer."""
         return (self.major, self.minor) >= (major, minor)
+
+    @property
+    def atan2_drops_name(self) -> bool:
+        """``atan2`` removes the metric name (2.47)."""
+        return self.since(2, 47)
 
     @property
     def histogram_small_deltas(self) -> bool:

@@ -13,6 +13,11 @@ little-endian bits, so a failure names the inputs that differ.
 
 Inputs are derived from PCG64's raw output (stable across numpy versions) with
 exactly rounded operations only, so they are the same on every machine.
+
+The same functions also go through every available promtool's PromQL
+(``exp(x)``, ``a ^ b``...) on this machine, both ``math.Exp`` paths
+(``GODEBUG=cpu.fma=off`` for the plain one): Debian's 2.42 (Go 1.19), 2.53
+(Go 1.24) and 3.5 (Go 1.27) agree with the ports bit for bit.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from promtool_runs import Promtool, params as promtool_params, parse_output, run
 
 from pytest_selfslo.promql import gomath
 
@@ -107,6 +113,15 @@ def reference_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xs, px, py
 
 
+def _quiet(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy's rounding without its NaN warning (Go's Floor is silent)."""
+    def call(x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out: np.ndarray = fn(x)
+        return out
+    return call
+
+
 def unary_functions(fma: bool) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Name (as in the table) -> our port, for one ``math.Exp`` path."""
     return {
@@ -116,7 +131,7 @@ def unary_functions(fma: bool) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         "Atan": gomath.atan, "Sinh": lambda x: gomath.sinh(x, fma),
         "Cosh": lambda x: gomath.cosh(x, fma), "Tanh": lambda x: gomath.tanh(x, fma),
         "Asinh": gomath.asinh, "Acosh": gomath.acosh, "Atanh": gomath.atanh,
-        "Floor": np.floor, "Ceil": np.ceil,
+        "Floor": _quiet(np.floor), "Ceil": _quiet(np.ceil),
     }
 
 
@@ -128,7 +143,7 @@ def binary_functions(fma: bool) -> dict[str, Callable[[np.ndarray, np.ndarray], 
 
 def canonical_bits(values: np.ndarray) -> np.ndarray:
     """Output bits with every NaN the same (Go and numpy NaN payloads differ)."""
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64).copy()
+    bits: np.ndarray = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64).copy()
     bits[np.isnan(values)] = _NAN_BITS
     return bits
 
@@ -202,3 +217,75 @@ def test_issue_examples() -> None:
     assert float(gomath.exp(np.array([0.01 - 0.5]))[0]) == 0.612626394184416
     # log10(1e15) is 14.999999999999998 in Go
     assert float(gomath.log10(np.array([1e15]))[0]) == 14.999999999999998
+
+
+# --------------------------------------------------------------------------- real promtools
+#: PromQL spelling of each ported function (one-argument ones are applied to the series x)
+PROMQL_UNARY = {"exp": "Exp", "ln": "Log", "log2": "Log2", "log10": "Log10", "sqrt": "Sqrt",
+                "sin": "Sin", "cos": "Cos", "tan": "Tan", "asin": "Asin", "acos": "Acos",
+                "atan": "Atan", "sinh": "Sinh", "cosh": "Cosh", "tanh": "Tanh", "asinh": "Asinh",
+                "acosh": "Acosh", "atanh": "Atanh", "floor": "Floor", "ceil": "Ceil"}
+PROMQL_BINARY = {"^": "Pow", "%": "Mod", "atan2": "Atan2"}
+#: series per query: promtool's engine refuses queries that load more than 10,000 samples
+_CHUNK = 700
+
+
+def _cpu_has_fma() -> bool | None:
+    """Whether this x86-64 CPU has AVX and FMA (Go's Exp takes its FMA path); None if unknown."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return None
+    return "fma" in flags and "avx" in flags
+
+
+def _literal(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    return ("Inf" if v > 0 else "-Inf") if math.isinf(v) else repr(float(v))
+
+
+@pytest.mark.parametrize("path", ["fma", "nofma"])
+@pytest.mark.parametrize("binary", promtool_params())
+def test_math_matches_promtool_bit_for_bit(binary: Promtool, path: str, tmp_path: Path,
+                                           inputs: tuple[np.ndarray, np.ndarray, np.ndarray]
+                                           ) -> None:
+    """Every ported function through promtool's PromQL on this machine (``GODEBUG`` picks the path)."""
+    if path == "fma" and not _cpu_has_fma():
+        pytest.skip("this CPU has no AVX+FMA (or /proc/cpuinfo is unreadable): Go's Exp "
+                    "takes its plain path here")
+    xs, px, py = inputs
+    rng = np.random.default_rng(7)
+    xv = np.concatenate([xs[:SPECIAL_COUNT], xs[rng.choice(len(xs), 1400, replace=False)]])
+    pick = np.concatenate([np.arange(SPECIAL_PAIRS), rng.choice(len(px), 1400, replace=False)])
+    pxv, pyv = px[pick], py[pick]
+    series = [{"series": f'x{{c="{i // _CHUNK}",i="{i}"}}', "values": _literal(v)}
+              for i, v in enumerate(xv)]
+    series += [{"series": f'{n}{{c="{i // _CHUNK}",i="{i}"}}', "values": _literal(v)}
+               for n, vals in (("a", pxv), ("b", pyv)) for i, v in enumerate(vals)]
+    queries = [(f'{f}(x{{c="{c}"}})', name) for f, name in PROMQL_UNARY.items()
+               for c in range(-(-len(xv) // _CHUNK))]
+    queries += [(f'a{{c="{c}"}} {op} b{{c="{c}"}}', name) for op, name in PROMQL_BINARY.items()
+                for c in range(-(-len(pxv) // _CHUNK))]
+    tests = [{"expr": f"{q} # c0e{j}", "eval_time": "0s",
+              "exp_samples": [{"labels": 'impossible{x="1"}', "value": -1}]}
+             for j, (q, _) in enumerate(queries)]
+    doc = {"tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}]}
+    (tmp_path / "math_test.yml").write_text(json.dumps(doc))
+    env = {} if path == "fma" else {"GODEBUG": "cpu.fma=off"}
+    theirs = parse_output(run(binary, ["math_test.yml"], tmp_path, env=env))[0].exprs
+    fma = path == "fma"
+    failures, checked = [], 0
+    for j, (query, name) in enumerate(queries):
+        got = theirs.get((f"c0e{j}", "0s"))
+        assert isinstance(got, list) and got, f"{query}: promtool said {got!r}"
+        unary = name in unary_functions(fma)
+        ours = unary_functions(fma)[name](xv) if unary else binary_functions(fma)[name](pxv, pyv)
+        for labels, value in got:
+            i = int(dict(labels)["i"])
+            checked += 1
+            if canonical_bits(np.array([value]))[0] != canonical_bits(ours[i:i + 1])[0]:
+                args = repr(xv[i]) if unary else f"({pxv[i]!r}, {pyv[i]!r})"
+                failures.append(f"{name}{args}: promtool {value!r}, ours {ours[i]!r}")
+    assert checked >= len(PROMQL_UNARY) * len(xv)
+    assert not failures, f"{binary.name} ({binary.go}): " + "\n".join(failures[:20])
