@@ -78,7 +78,7 @@ def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
                                  "rules/phase_c_rules.yml")
     result.stdout.fnmatch_lines([
         "*real promtool and the embedded engine disagree on self_slo_test.yml: promtool FAILED, "
-        "embedded engine PASSED (Prometheus 2.x semantics)",
+        "embedded engine PASSED (Prometheus 2.42.x semantics)",
         "--- promtool test rules (exit 1) ---",
         "Unit Testing:  self_slo_test.yml",
         "  FAILED: stand-in promtool always fails",
