@@ -26,7 +26,7 @@ reproduces, operation for operation, the code the amd64 build of Go executes:
 
 Checked bit for bit against Go 1.19 (Debian's promtool 2.42 is built with
 go1.19.8) on about 300,000 inputs per function, both Exp paths
-(``tests/promql_functions/test_gomath.py``, table in ``tests/data/``).
+(``tests/promql/functions/test_gomath.py``, table in ``tests/data/``).
 
     >>> float(exp(np.array([0.01 - 0.5]))[0])
     0.612626394184416

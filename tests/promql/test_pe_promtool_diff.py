@@ -10,7 +10,7 @@ every sample it prints is compared with ours bit for bit (see
 starts at time 0: promtool creates the series of one load step in a random
 order, and such sums are exact in any order. ``topk``, ``avg`` and ``stddev``
 are left out for that reason (the rule-file differential test in
-``tests/promql_rules`` covers them with staggered series).
+``tests/ruletest`` covers them with staggered series).
 
 ``SELFSLO_DIFF_EXAMPLES`` (default 1000) scales the run: this test checks a
 tenth of that many cases (at least 50). promtool only loads samples up to each

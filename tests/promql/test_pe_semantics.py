@@ -52,7 +52,7 @@ def test_options_are_not_versions() -> None:
     sem = Semantics.parse("3").with_options(exp_fma=False, delayed_name_removal=True)
     assert (sem.major, sem.minor, sem.exp_fma, sem.delayed_name_removal) == (3, 5, False, True)
     assert sem.with_options() == sem
-    assert DEFAULT_SEMANTICS == Semantics.parse("3")
+    assert Semantics.parse("3") == DEFAULT_SEMANTICS
     assert not DEFAULT_SEMANTICS.delayed_name_removal  # promtool's default
 
 

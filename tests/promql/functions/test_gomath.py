@@ -36,7 +36,7 @@ from promtool_runs import Promtool, params as promtool_params, parse_output, run
 
 from pytest_selfslo.promql import gomath
 
-TABLE = Path(__file__).resolve().parents[1] / "data" / "gomath_go1.19_amd64.json"
+TABLE = Path(__file__).resolve().parents[2] / "data" / "gomath_go1.19_amd64.json"
 _NAN_BITS = np.uint64(0x7FF8000000000000)
 
 
