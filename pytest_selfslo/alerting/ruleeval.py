@@ -36,7 +36,7 @@ from pytest_selfslo._core.errors import PromQLError, PromQLEvalError, TemplateEr
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
-from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantSeries, InstantVector, ScalarValue
 from pytest_selfslo.rulefmt.model import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.template.parse import expand_template
@@ -217,12 +217,12 @@ def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArr
     needs_alerts = any(_reads_alerts(parse_expr(e)) for e in extra_exprs) or any(
         _reads_alerts(node) for node in exprs.values())
     if mode != "step" and (mode == "vectorised" or _vectorisable(rules, exprs)):
-        snapshot = _snapshot(storage)
+        snapshot = storage.snapshot()  # to undo a vectorised attempt that hits an error
         try:
             _run_vectorised(run, exprs, needs_alerts)
             return run
         except (PromQLError, _NeedsStepMode):
-            _restore(storage, snapshot)
+            storage.restore(snapshot)
             run.alerts.clear()
     run.mode = "step"
     _run_steps(run, exprs, needs_alerts, capped)
@@ -340,23 +340,6 @@ def _vectorisable(rules: list[Rule], exprs: dict[int, Any]) -> bool:
     return True
 
 
-# ---- storage snapshots (to retry a failed vectorised run step by step) ------------
-_Snapshot = list[tuple[Labels, IntArray, FloatArray]]
-
-
-def _snapshot(storage: Storage) -> _Snapshot:
-    """Copies of every stored series (to undo a vectorised attempt that hit an error)."""
-    everything = [LabelMatcher(METRIC_NAME, "=~", ".*")]
-    return [(lab, t.copy(), v.copy()) for lab, t, v in storage.select(everything)]
-
-
-def _restore(storage: Storage, snapshot: _Snapshot) -> None:
-    """Put storage back exactly as it was before the failed attempt."""
-    storage.clear()
-    for lab, t, v in snapshot:
-        storage.add_samples(lab, t, v)
-
-
 # ---- evaluation -------------------------------------------------------------------
 def _result_series(value: Any, n: int) -> list[InstantSeries]:
     if isinstance(value, ScalarValue):
@@ -367,15 +350,21 @@ def _result_series(value: Any, n: int) -> list[InstantSeries]:
 
 
 def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
-           values: FloatArray) -> None:
-    """Append samples where present plus a stale marker where the series disappears."""
+           values: FloatArray, offset_ms: int) -> None:
+    """Append samples where present plus a stale marker where the series disappears.
+
+    ``ts`` are sample times (evaluation times minus the group's ``query_offset``):
+    a new series counts as created at the evaluation that first produced it,
+    after the input series loaded for that evaluation (storage creation order).
+    """
     stale = np.zeros(len(present), dtype=bool)
     stale[1:] = present[:-1] & ~present[1:]
     mask = present | stale
     if not mask.any():
         return
     vals = np.where(present, values, STALE_NAN)
-    storage.add_samples(labels, ts[mask], vals[mask])
+    created = int(ts[int(np.argmax(mask))]) + offset_ms
+    storage.add_samples(labels, ts[mask], vals[mask], created_ms=created, phase=1)
 
 
 def _recording_output(rule: RecordingRule, series: list[InstantSeries],
@@ -472,11 +461,13 @@ def _write_alert_series(run: GroupRun, group: RuleGroup, result: _AlertResult, n
             mask = state == code
             if mask.any():
                 lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS", "alertstate": name})
-                _write(run.storage, lab, ts[lo:], mask[lo:], np.ones(n, dtype=np.float64)[lo:])
+                _write(run.storage, lab, ts[lo:], mask[lo:], np.ones(n, dtype=np.float64)[lo:],
+                       group.query_offset_ms)
         alive = state != _INACTIVE
         if alive.any():
             lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
-            _write(run.storage, lab, ts[lo:], alive[lo:], (active_at // 1000).astype(np.float64)[lo:])
+            _write(run.storage, lab, ts[lo:], alive[lo:], (active_at // 1000).astype(np.float64)[lo:],
+                   group.query_offset_ms)
 
 
 def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) -> None:
@@ -487,7 +478,7 @@ def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) ->
             series = _result_series(run.engine.evaluate(exprs[id(rule)], grid), n)
             if isinstance(rule, RecordingRule):
                 for lab, present, values in _recording_output(rule, series, group.limit):
-                    _write(run.storage, lab, grid, present, values)
+                    _write(run.storage, lab, grid, present, values, group.query_offset_ms)
             else:
                 result = _alert_result(run, group, rule, series, n)
                 run.alerts[id(rule)] = result
@@ -514,7 +505,7 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
                 series = _result_series(value, 1)
                 if isinstance(rule, RecordingRule):
                     out = _recording_output(rule, series, group.limit)
-                    _write_step(run.storage, previous.setdefault(id(rule), {}), out, at)
+                    _write_step(run.storage, previous.setdefault(id(rule), {}), out, at, ts)
                 else:
                     past = history.setdefault(id(rule), [])
                     _extend_history(past, series, i, n)
@@ -559,12 +550,12 @@ def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: i
 
 
 def _write_step(storage: Storage, previous: dict[Labels, float],
-                out: list[tuple[Labels, BoolArray, FloatArray]], at: int) -> None:
+                out: list[tuple[Labels, BoolArray, FloatArray]], at: int, eval_ms: int) -> None:
     now: dict[Labels, float] = {}
     for lab, present, values in out:
         if present[0]:
             now[lab] = float(values[0])
-            storage.add_samples(lab, [at], [float(values[0])])
+            storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
     for lab in previous:
         if lab not in now:
             storage.add_samples(lab, [at], [STALE_NAN])

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_selfslo.promql.semantics import Semantics
+
 #: option names, in one place (hypothesis ``SEED_OPTION`` style)
 SELF_SLO_OPTION = "--self-slo"
 RULES_OPTION = "--self-slo-rules"
@@ -49,7 +51,8 @@ DEFAULT_CANARY_MAX_EXAMPLES = 100
 DEFAULT_SCENARIO_GLOB = "fixtures/scenarios/*.jsonl"
 PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
 ALERTMANAGER_MODES = ("auto", "local", "docker")
-SEMANTICS = ("2", "3")
+#: examples of --self-slo-semantics values (any Prometheus 2.x/3.x version is accepted)
+SEMANTICS = ("2", "3", "2.42", "2.53", "3.5")
 
 
 class SelfSloConfigWarning(pytest.PytestWarning):
@@ -117,16 +120,17 @@ def parse_alertmanager(value: str) -> str:
 
 
 def parse_semantics(value: str) -> str:
-    """PromQL semantics of the embedded engine: ``2`` (Prometheus 2.x) or ``3``."""
-    text = value.strip()
-    if text.startswith("v"):
-        text = text[1:]
-    major = text.split(".", 1)[0]
-    if major not in SEMANTICS:
+    """PromQL semantics of the embedded engine: a Prometheus version, normalised to ``major.minor``.
+
+    ``2`` and ``3`` mean 2.53 and 3.5 (:data:`pytest_selfslo.promql.semantics.DEFAULTS`);
+    ``2.42``, ``v2.53.1`` or ``3.5`` name a release.
+    """
+    try:
+        return str(Semantics.parse(value))
+    except ValueError:
         raise pytest.UsageError(
-            f"{SEMANTICS_OPTION}: expected 2 or 3 (the Prometheus major version), got {value!r}"
-        )
-    return major
+            f"{SEMANTICS_OPTION}: expected a Prometheus version such as "
+            f"{', '.join(SEMANTICS)}, got {value!r}") from None
 
 
 def parse_percentage(value: str) -> float:
@@ -363,7 +367,9 @@ def add_options(parser: pytest.Parser) -> None:
                     metavar="auto|local|docker|URL",
                     help="Where the alertmanager fixture's server comes from (default: auto)")
     group.addoption(SEMANTICS_OPTION, dest="self_slo_semantics", type=parse_semantics,
-                    metavar="2|3", help="PromQL semantics of the embedded engine (default: 3)")
+                    metavar="VERSION",
+                    help="Prometheus version the embedded engine imitates: 2, 3 (= 2.53, 3.5), "
+                         "2.42, 2.53, 3.5... (default: 3)")
     group.addoption(COVERAGE_FAIL_UNDER_OPTION, dest="self_slo_coverage_fail_under",
                     type=parse_percentage, metavar="PCT",
                     help="Fail the session when rule coverage is below PCT percent")
@@ -396,7 +402,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
     parser.addini("selfslo_prometheus", "auto|embedded|local|docker|URL (default: auto)")
     parser.addini("selfslo_alertmanager", "auto|local|docker|URL (default: auto)")
-    parser.addini("selfslo_semantics", "PromQL semantics 2|3 (default: 3)")
+    parser.addini("selfslo_semantics", "Prometheus version to imitate: 2, 3, 2.42... (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")

@@ -211,5 +211,10 @@ def binary_version(binary: str) -> tuple[int, int, int]:
 
 
 def binary_semantics(binary: str = "promtool") -> str:
-    """The PromQL semantics (``"2"`` or ``"3"``) matching the binary's major version."""
-    return "2" if binary_version(binary)[0] < 3 else "3"
+    """The engine semantics matching the binary's version, ``"major.minor"`` (e.g. ``"2.42"``).
+
+    Prometheus' numerics change between minor releases (Kahan ``sum`` in 2.54,
+    ``avg`` in 2.55 and 3.5, ...), so the minor version matters.
+    """
+    major, minor, _ = binary_version(binary)
+    return f"{major}.{minor}"

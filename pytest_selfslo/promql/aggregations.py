@@ -1,16 +1,18 @@
 """Aggregation operators (``sum by (job) (...)`` and friends), vectorised over steps.
 
 Series are grouped once by their (static) labels; each group is reduced with
-one numpy pass per member series over the whole step grid. The numerics follow
-Prometheus' ``engine.go``:
+one numpy pass per member series over the whole step grid, members in input
+(storage) order, the first member initialising the group as in Prometheus'
+``engine.go``, whose numerics depend on the version (:class:`.Semantics`):
 
 * ``sum`` -- Kahan-Neumaier compensated summation, compensation reset when the
-  running sum becomes infinite (semantics "2": plain addition, as before 2.54);
-* ``avg`` -- compensated direct mean (sum / count) until the running sum would
-  overflow, then incremental mean from that step on (semantics "2": the 2.x
-  incremental ``mean += v/n - mean/n``, as before 2.55);
-* ``stddev``/``stdvar`` -- Welford's online algorithm (a lone Inf/NaN gives NaN;
-  0 under semantics "2");
+  running sum becomes infinite (2.54+); plain left-to-right addition before;
+* ``avg`` -- compensated direct mean until the running sum would overflow,
+  then incremental mean from that step on: ``sum/n + c/n`` (3.5+) or
+  ``(sum + c)/n`` (2.55-3.4); before 2.55 the incremental
+  ``mean += v/n - mean/n`` throughout;
+* ``stddev``/``stdvar`` -- Welford's online algorithm (a lone Inf/NaN gives NaN
+  since 3.0, 0 before);
 * ``min``/``max`` -- NaN loses against any number;
 * ``quantile`` -- NaN sorts first, linear interpolation between ranks
   (``promql/quantile.go``); q < 0 gives -Inf, q > 1 gives +Inf;
@@ -28,9 +30,11 @@ from typing import Any
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels
+from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
     InstantSeries,
     InstantVector,
@@ -152,7 +156,7 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
         if not isinstance(param, StringValue):
             raise PromQLEvalError("count_values: expected a string label name as parameter")
         return _count_values(vec, param.value, grouping, without, len(steps),
-                             utf8_names=ev.semantics == "3")
+                             utf8_names=ev.semantics.utf8_label_names)
     if (op in _K_OPS or op == "quantile") and not isinstance(param, ScalarValue):
         raise PromQLEvalError(f"{op}: expected a scalar parameter")
     groups: dict[Labels, list[InstantSeries]] = {}
@@ -189,7 +193,7 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=bool)
         if not any_present.any():
             continue
-        result = _reduce(op, values, present, q, legacy=ev.semantics == "2")
+        result = _reduce(op, values, present, q, ev.semantics)
         labels = key
         out.append(InstantSeries(labels, result, any_present,
                                  any(m.drop_name for m in members)))
@@ -201,8 +205,8 @@ def out_vector(series: list[InstantSeries]) -> InstantVector:
 
 
 def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | None,
-            legacy: bool = False) -> FloatArray:
-    """One aggregation over member rows; ``legacy`` selects Prometheus 2.x numerics."""
+            semantics: Semantics) -> FloatArray:
+    """One aggregation over member rows (in input order) with the numerics of ``semantics``."""
     n = values.shape[1]
     count: FloatArray = present.sum(axis=0).astype(np.float64)
     if op == "count":
@@ -213,16 +217,12 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
         assert q is not None
         return _quantile(values, present, q)
     with np.errstate(all="ignore"):
-        if op == "sum" and legacy:
-            return _plain_sum(values, present)
         if op == "sum":
-            total, comp = np.zeros(n), np.zeros(n)
-            for row, p in zip(values, present, strict=True):
-                t, c = kahan_inc(row, total, comp)
-                total, comp = np.where(p, t, total), np.where(p, c, comp)
-            return total + comp
+            return _kahan_sum(values, present) if semantics.kahan_sum else _plain_sum(values, present)
         if op == "avg":
-            return _avg_incremental(values, present) if legacy else _avg(values, present)
+            if semantics.avg_mode == "incremental":
+                return _avg_incremental(values, present)
+            return _avg(values, present, split=semantics.avg_mode == "direct_split")
         if op in ("min", "max"):
             acc = np.full(n, np.nan)
             seen = np.zeros(n, dtype=bool)
@@ -235,6 +235,7 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
         # stddev / stdvar: Welford
         mean, m2, cnt = np.zeros(n), np.zeros(n), np.zeros(n)
         seen = np.zeros(n, dtype=bool)
+        lone = np.nan if semantics.stddev_nan_for_inf else 0.0
         for row, p in zip(values, present, strict=True):
             first = p & ~seen
             later = p & seen
@@ -242,23 +243,39 @@ def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | Non
             delta = row - mean
             new_mean = mean + delta / np.where(cnt == 0, 1, cnt)
             mean = np.where(first, row, np.where(later, new_mean, mean))
-            m2 = np.where(first, np.where(np.isfinite(row) | legacy, 0.0, np.nan),
+            m2 = np.where(first, np.where(np.isfinite(row), 0.0, lone),
                           np.where(later, m2 + delta * (row - mean), m2))
             seen |= p
         var = m2 / np.where(cnt == 0, 1, cnt)
-        return np.sqrt(var) if op == "stddev" else var
+        return gomath.sqrt(var) if op == "stddev" else var
 
 
 def _plain_sum(values: FloatArray, present: BoolArray) -> FloatArray:
-    """Prometheus 2.x (< 2.54) ``sum``: plain left-to-right addition in input order."""
+    """``sum`` before 2.54: the first value, then plain left-to-right addition."""
     total = np.zeros(values.shape[1])
+    seen = np.zeros(values.shape[1], dtype=bool)
     for row, p in zip(values, present, strict=True):
-        total = np.where(p, total + row, total)
+        total = np.where(p, np.where(seen, total + row, row), total)
+        seen |= p
     return total
 
 
+def _kahan_sum(values: FloatArray, present: BoolArray) -> FloatArray:
+    """``sum`` since 2.54: Kahan-Neumaier from the first value, compensation added at the end."""
+    n = values.shape[1]
+    total, comp = np.zeros(n), np.zeros(n)
+    seen = np.zeros(n, dtype=bool)
+    for row, p in zip(values, present, strict=True):
+        t, c = kahan_inc(row, total, comp)
+        total = np.where(p, np.where(seen, t, row), total)
+        comp = np.where(p & seen, c, comp)
+        seen |= p
+    result: FloatArray = total + comp
+    return result
+
+
 def _avg_incremental(values: FloatArray, present: BoolArray) -> FloatArray:
-    """Prometheus 2.x (< 2.55) ``avg``: ``mean += v/n - mean/n``, keeping an infinite mean."""
+    """``avg`` before 2.55: ``mean += v/n - mean/n``, keeping an infinite mean."""
     n = values.shape[1]
     mean, cnt = np.zeros(n), np.zeros(n)
     seen = np.zeros(n, dtype=bool)
@@ -266,8 +283,7 @@ def _avg_incremental(values: FloatArray, present: BoolArray) -> FloatArray:
         first = p & ~seen
         later = p & seen
         cnt = cnt + p
-        keep_inf = np.isinf(mean) & (
-            (np.isinf(row) & ((mean > 0) == (row > 0))) | (~np.isinf(row) & ~np.isnan(row)))
+        keep_inf = _keeps_infinite_mean(mean, row)
         safe = np.where(cnt == 0, 1, cnt)
         updated = mean + (row / safe - mean / safe)
         mean = np.where(first, row, np.where(later & ~keep_inf, updated, mean))
@@ -275,7 +291,21 @@ def _avg_incremental(values: FloatArray, present: BoolArray) -> FloatArray:
     return mean
 
 
-def _avg(values: FloatArray, present: BoolArray) -> FloatArray:
+def _keeps_infinite_mean(mean: FloatArray, row: FloatArray) -> BoolArray:
+    """An infinite mean stays when the new value is the same Inf or any finite number."""
+    keep: BoolArray = np.isinf(mean) & (
+        (np.isinf(row) & ((mean > 0) == (row > 0))) | (~np.isinf(row) & ~np.isnan(row)))
+    return keep
+
+
+def _avg(values: FloatArray, present: BoolArray, split: bool) -> FloatArray:
+    """``avg`` since 2.55: direct Kahan mean, incremental once the sum would overflow.
+
+    ``split`` (3.5+): the incremental step is ``kahan(v/n, q*mean, q*c)`` with
+    ``q = (n-1)/n`` and the result ``sum/n + c/n``; otherwise (2.55-3.4) the step
+    is ``kahan(v/n - (mean+c)/n, mean, c)`` guarded for infinite means and the
+    result ``(sum + c)/n``.
+    """
     n = values.shape[1]
     total, comp, mean = np.zeros(n), np.zeros(n), np.zeros(n)
     cnt = np.zeros(n)
@@ -297,12 +327,19 @@ def _avg(values: FloatArray, present: BoolArray) -> FloatArray:
         comp = np.where(switch, comp / prev, comp)
         incremental |= switch
         step = later & incremental
-        qf = (cnt - 1) / np.where(cnt == 0, 1, cnt)
-        m, c = kahan_inc(row / np.where(cnt == 0, 1, cnt), qf * mean, qf * comp)
+        safe = np.where(cnt == 0, 1, cnt)
+        if split:
+            qf = (cnt - 1) / safe
+            m, c = kahan_inc(row / safe, qf * mean, qf * comp)
+        else:
+            step &= ~_keeps_infinite_mean(mean, row)
+            m, c = kahan_inc(row / safe - (mean + comp) / safe, mean, comp)
         mean, comp = np.where(step, m, mean), np.where(step, c, comp)
         seen |= p
     safe = np.where(cnt == 0, 1, cnt)
-    return np.where(incremental, mean + comp, total / safe + comp / safe)
+    direct_mean = total / safe + comp / safe if split else (total + comp) / safe
+    result: FloatArray = np.where(incremental, mean + comp, direct_mean)
+    return result
 
 
 def _quantile(values: FloatArray, present: BoolArray, q: FloatArray) -> FloatArray:

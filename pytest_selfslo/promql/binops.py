@@ -12,8 +12,10 @@ conflicting series are present at the same step:
 * "multiple matches for labels: grouping labels must ensure unique matches".
 
 Value semantics follow Go: ``%`` is ``math.Mod`` (sign of the dividend), ``^`` is
-``math.Pow``, division by zero gives ``±Inf``/``NaN``; a comparison without
-``bool`` filters and keeps the left-hand value.
+``math.Pow`` and ``atan2`` ``math.Atan2``, computed as Go computes them on amd64
+(:mod:`.gomath`; ``^`` uses ``math.Exp`` for fractional powers), division by zero
+gives ``±Inf``/``NaN``; a comparison without ``bool`` filters and keeps the
+left-hand value.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels, format_labels_go, make_labels
@@ -38,21 +41,26 @@ from pytest_selfslo.promql.values import (
 __all__ = ["ARITHMETIC", "COMPARISON", "apply_op", "eval_binary"]
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "^", "%", "atan2"})
+#: arithmetic that keeps ``__name__`` before Prometheus 2.47 (``Semantics.atan2_drops_name``)
+_KEEPS_NAME_BEFORE_2_47 = frozenset({"atan2"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
 
 _FUNCS: dict[str, Callable[[FloatArray, FloatArray], Any]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
-    "^": np.power, "%": np.fmod, "atan2": np.arctan2,
+    "%": gomath.mod, "atan2": gomath.atan2,
     "==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less,
     ">=": np.greater_equal, "<=": np.less_equal,
 }
 
 
-def apply_op(op: str, lhs: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Elementwise ``lhs op rhs`` with Go float semantics; comparisons give 0.0/1.0."""
+def apply_op(op: str, lhs: FloatArray, rhs: FloatArray, exp_fma: bool = True) -> FloatArray:
+    """Elementwise ``lhs op rhs`` with Go float semantics; comparisons give 0.0/1.0.
+
+    ``exp_fma``: which path of Go's ``math.Exp`` ``^`` relies on (see :mod:`.gomath`).
+    """
     with np.errstate(all="ignore"):
-        out = _FUNCS[op](lhs, rhs)
+        out = gomath.pow_(lhs, rhs, exp_fma) if op == "^" else _FUNCS[op](lhs, rhs)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -70,12 +78,17 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
                 f"{value_type_name(value)} on the {side} side of {op!r} in {node}")
     if op in SET_OPS and not (isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)):
         raise PromQLEvalError(f"set operator {op!r} not allowed in binary scalar expression {node}")
+    fma = ev.semantics.exp_fma
+    name_ops = ARITHMETIC if ev.semantics.atan2_drops_name else (
+        ARITHMETIC - _KEEPS_NAME_BEFORE_2_47)
     if isinstance(lhs, ScalarValue) and isinstance(rhs, ScalarValue):
-        return ScalarValue(apply_op(op, lhs.values, rhs.values))
+        return ScalarValue(apply_op(op, lhs.values, rhs.values, fma))
     if isinstance(lhs, InstantVector) and isinstance(rhs, ScalarValue):
-        return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed))
+        return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed, fma,
+                                        name_ops))
     if isinstance(lhs, ScalarValue) and isinstance(rhs, InstantVector):
-        return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed))
+        return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed, fma,
+                                        name_ops))
     assert isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)
     on, names = _matching(mod)
     if op in SET_OPS:
@@ -83,7 +96,8 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     card = str(mod.card) if mod is not None else "VectorMatchCardinality.OneToOne"
     include = list(mod.group_labels or []) if mod is not None else []
     try:
-        result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed)
+        result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed,
+                                fma, name_ops)
     except PromQLEvalError as exc:
         # Prometheus' text first (scripts match on it), then where it happened
         raise PromQLEvalError(f"{exc} (in {node})") from None
@@ -103,11 +117,13 @@ def _signature(labels: Labels, on: bool, names: frozenset[str]) -> Labels:
 
 
 def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
-                   return_bool: bool, delayed: bool) -> InstantVector:
+                   return_bool: bool, delayed: bool, fma: bool = True,
+                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
     out: list[InstantSeries] = []
-    drops = op in ARITHMETIC or return_bool
+    drops = op in name_ops or return_bool
     for s in vec.series:
-        values = apply_op(op, scalar, s.values) if swap else apply_op(op, s.values, scalar)
+        values = (apply_op(op, scalar, s.values, fma) if swap
+                  else apply_op(op, s.values, scalar, fma))
         present = s.present
         if op in COMPARISON:
             if return_bool:
@@ -155,9 +171,10 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
 
 
 def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset[str],
-                   one_to_one: bool, include: list[str], drop_name: bool) -> Labels:
+                   one_to_one: bool, include: list[str], drop_name: bool,
+                   name_ops: frozenset[str] = ARITHMETIC) -> Labels:
     out = dict(lhs)
-    if drop_name or op in ARITHMETIC:
+    if drop_name or op in name_ops:
         out.pop(METRIC_NAME, None)
     if one_to_one:
         out = {k: v for k, v in out.items() if (k in names) == on}
@@ -172,7 +189,8 @@ def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset
 
 def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                    names: frozenset[str], card: str, include: list[str], return_bool: bool,
-                   delayed: bool) -> InstantVector:
+                   delayed: bool, fma: bool = True,
+                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
     one_to_one = card.endswith("OneToOne")
     swapped = card.endswith("OneToMany")
     many, one = (rhs, lhs) if swapped else (lhs, rhs)
@@ -197,7 +215,7 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
             if one_to_one:
                 matched_count[sig] = matched_count.get(sig, 0) + present.astype(np.int64)
             fl, fr = (rs.values, ls.values) if swapped else (ls.values, rs.values)
-            values = apply_op(op, fl, fr)
+            values = apply_op(op, fl, fr, fma)
             if op in COMPARISON:
                 if return_bool:
                     keep = present
@@ -207,7 +225,7 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
             else:
                 keep = present
             labels = _result_labels(ls.labels, rs.labels, op, on, names, one_to_one, include,
-                                    return_bool and not delayed)
+                                    return_bool and not delayed, name_ops)
             if not one_to_one:
                 key = (sig, labels)
                 seen = result_seen.get(key)

@@ -11,31 +11,43 @@ is a grid of length one.
     >>> [s.value for s in Engine(store).instant_samples("up == 0", 120_000)]
     [0.0]
 
-Semantics switch (``Engine(..., semantics="3" | "2")``); every difference
-implemented:
+Semantics (``Engine(..., semantics="3.5")``): a Prometheus version, see
+:class:`~.semantics.Semantics` -- ``"2"``/``"3"`` mean 2.53/3.5, ``"2.42"``,
+``"2.53"``, ``"3.5"`` name a release. Every difference implemented, with the
+release that introduced it:
 
-* **Range-selector windows** -- 3: left-open ``(t - range, t]``; 2: closed
-  ``[t - range, t]`` (a sample exactly ``range`` old is included in 2).
-* **Lookback of instant selectors** -- 3: a sample counts if it is newer than
-  ``t - lookback`` (left-open); 2: ``t - lookback`` itself still counts.
-* **Regex matchers** -- 3: ``.`` matches newlines (``^(?s:re)$``); 2: it does not.
-* **Subquery step alignment** -- 3: the first inner step is the first multiple
-  of the subquery step strictly after ``t - range``; 2: at or after it.
-* **``__name__`` dropping** -- 3 (``promqltest``'s engine and Prometheus 3 with
-  delayed name removal): functions and operators only *mark* series whose name
-  must go (``drop_name``); the name is removed when the query finishes, which
-  lets ``label_replace(rate(x[5m]), "n", "$1", "__name__", "(.+)")`` still see
-  it. 2: the name is removed immediately by the function or operator.
-  In both, duplicate label sets after dropping fail with "vector cannot contain
+* **Range-selector windows** (3.0) -- left-open ``(t - range, t]``; before:
+  closed ``[t - range, t]`` (a sample exactly ``range`` old is included).
+* **Lookback of instant selectors** (3.0) -- a sample counts if it is newer than
+  ``t - lookback`` (left-open); before: ``t - lookback`` itself still counts.
+* **Regex matchers** (3.0) -- ``.`` matches newlines (``^(?s:re)$``).
+* **Subquery step alignment** (3.0) -- the first inner step is the first
+  multiple of the subquery step strictly after ``t - range``; before: at or after it.
+* **``__name__`` dropping** (``delayed_name_removal``, a feature flag that
+  ``promqltest`` turns on and ``promtool``/the server leave off): functions and
+  operators only *mark* series whose name must go (``drop_name``); the name is
+  removed when the query finishes, which lets
+  ``label_replace(rate(x[5m]), "n", "$1", "__name__", "(.+)")`` still see it.
+  Off: the name is removed immediately by the function or operator. In both,
+  duplicate label sets after dropping fail with "vector cannot contain
   metrics with the same labelset" at the steps where they collide.
-* **``holt_winters``** -- 2 only (Prometheus 3 renamed it ``double_exponential_smoothing``).
-* **Aggregation numerics** -- 3: ``sum``/``avg`` use Kahan summation (2.54/2.55+),
-  a lone Inf/NaN in ``stddev``/``stdvar`` gives NaN; 2: plain ``sum``,
-  incremental-mean ``avg``, and 0 for a lone Inf (the Debian 2.42 ``promtool``
-  agrees bit for bit; see ``tests/promql_engine/test_pe_promtool_diff.py``).
+* **``holt_winters``** (before 3.0; renamed ``double_exponential_smoothing``).
+* **Aggregation numerics** -- ``sum``: plain left-to-right addition before
+  2.54, Kahan-Neumaier since; ``avg``: incremental mean before 2.55, direct
+  Kahan mean ``(sum + c) / n`` in 2.55-3.4, ``sum/n + c/n`` since 3.5 (both
+  incremental after an overflow); ``stddev``/``stdvar`` of a lone Inf/NaN: 0
+  before 3.0, NaN since. ``*_over_time``, ``rate``, ``histogram_quantile`` and
+  ``histogram_fraction`` differences are listed in :mod:`.semantics`.
+* **Series order** -- aggregations see their input in storage order, i.e. the
+  order series were created (Prometheus' series references), which decides the
+  last bit of a plain or incremental sum; :class:`Storage` keeps that order.
+  ``promtool`` creates the series of one load step in Go map order, a rotation
+  of the file order chosen at random; the file order is the likeliest one and
+  the one we use.
 
-Not emulated in either: ties in ``topk``/``bottomk``/``limitk`` are broken by
-label order (Prometheus uses storage order, i.e. series creation order).
+Float functions and ``^``, ``%``, ``atan2`` compute exactly what Go's ``math``
+computes on amd64 (:mod:`.gomath`). Not emulated: ties in
+``topk``/``bottomk``/``limitk`` are broken by label order.
 
 Functions come from ``pytest_selfslo.promql.functions.FUNCTIONS`` (one table,
 ``name -> f(ctx, args, arg_exprs) -> Value``); binary operators live in
@@ -56,6 +68,7 @@ from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
 from pytest_selfslo.promql.aggregations import eval_aggregation
 from pytest_selfslo.promql.binops import eval_binary
 from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
@@ -85,7 +98,6 @@ FunctionImpl = Callable[[EvalContext, list[Value], list[Any]], Value]
 
 _MS = _dt.timedelta(milliseconds=1)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_SEMANTICS = ("2", "3")
 #: guard against subqueries such as ``x[30d:1s]`` exhausting memory
 _MAX_SUBQUERY_STEPS = 5_000_000
 _SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
@@ -182,14 +194,13 @@ class Engine:
         [3.0]
     """
 
-    def __init__(self, storage: Storage, semantics: str = "3", lookback_ms: int = 300_000,
-                 subquery_step_ms: int = 60_000) -> None:
-        if semantics not in _SEMANTICS:
-            raise ValueError(f"semantics must be '2' or '3', got {semantics!r}")
+    def __init__(self, storage: Storage, semantics: SemanticsLike = "3",
+                 lookback_ms: int = 300_000, subquery_step_ms: int = 60_000) -> None:
         if lookback_ms <= 0:
             raise ValueError(f"lookback must be positive, got {lookback_ms} ms")
         self.storage = storage
-        self.semantics = semantics
+        #: the Prometheus version imitated (``ValueError`` for anything else)
+        self.semantics = Semantics.parse(semantics)
         self.lookback_ms = lookback_ms
         #: step of subqueries written without one (``x[5m:]``): the rule/global evaluation interval
         self.subquery_step_ms = subquery_step_ms
@@ -298,8 +309,9 @@ class _Evaluator:
         self.engine = engine
         self.ctx = ctx
         self.semantics = engine.semantics
-        self.delayed = engine.semantics == "3"
-        self.left_open = engine.semantics == "3"
+        self.delayed = engine.semantics.delayed_name_removal
+        self.left_open = engine.semantics.left_open
+        self.dotall = engine.semantics.regex_dotall
         #: ``@`` time forced on selectors/subqueries without one (outside subqueries)
         self.pin_at: int | None = None
         #: each step is its own instant query (rule evaluation): @ start()/end() = the step
@@ -390,7 +402,7 @@ class _Evaluator:
         mint = int(ref.min()) - lookback
         out: list[InstantSeries] = []
         cache = _SameTimestamps()
-        for labels, t, v in self.engine.storage.select(_matchers(node, self.left_open), mint,
+        for labels, t, v in self.engine.storage.select(_matchers(node, self.dotall), mint,
                                                      int(ref.max())):
             hit = cache.get(t)
             if hit is None:
@@ -417,7 +429,7 @@ class _Evaluator:
         range_ms = _ms(node.range)
         ref = self.reference_times(vs, steps)
         out: list[RangeSeries] = []
-        selected = self.engine.storage.select(_matchers(vs, self.left_open),
+        selected = self.engine.storage.select(_matchers(vs, self.dotall),
                                               int(ref.min()) - range_ms,
                                               int(ref.max()))
         cache = _SameTimestamps()
@@ -495,7 +507,7 @@ class _Evaluator:
     def call(self, node: Any, steps: IntArray) -> Value:
         name = node.func.name
         if name in _LEGACY_ALIASES:
-            if self.engine.semantics != "2":
+            if not self.engine.semantics.holt_winters:
                 raise PromQLParseError(
                     f"unknown function with name '{name}' (renamed to "
                     f"{_LEGACY_ALIASES[name]} in Prometheus 3; use semantics='2' for 2.x)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import InstantVector, IntArray, Value
 
 __all__ = ["Evaluator"]
@@ -18,9 +19,9 @@ __all__ = ["Evaluator"]
 class Evaluator(Protocol):
     """One query's evaluation, as seen by an operator or aggregation."""
 
-    #: ``"3"`` or ``"2"``: which Prometheus major version's semantics applies
-    semantics: str
-    #: metric names are dropped at the end of the query (3.x), not right away (2.x)
+    #: the Prometheus version imitated (:class:`~.semantics.Semantics`)
+    semantics: Semantics
+    #: metric names are dropped at the end of the query (delayed name removal), not right away
     delayed: bool
 
     def eval(self, node: Any, steps: IntArray) -> Value:
@@ -30,7 +31,7 @@ class Evaluator(Protocol):
         """The value of ``node``, which must be an instant vector (type error otherwise)."""
 
     def settle(self, vec: InstantVector) -> InstantVector:
-        """Drop metric names now where the semantics says so (2.x), else leave them marked."""
+        """Drop metric names now unless removal is delayed, else leave them marked."""
 
     def annotate(self, message: str) -> None:
         """Record an info/warning annotation once."""

@@ -6,6 +6,14 @@ stored as :data:`~pytest_selfslo.promql.values.STALE_NAN` like Prometheus stores
 them. Samples may arrive in any order: arrays are sorted (and de-duplicated,
 the last write for a timestamp wins) lazily on the first read after a write.
 
+``select`` returns series in *creation order*, as Prometheus' head block does
+(series references grow as series are created, and postings are ordered by
+them). Aggregations add up their input in that order, so it decides the last
+bit of a sum. A series is created by its first ``add_samples``; a caller that
+replays a timeline out of order (rule evaluation over a whole grid at once)
+passes ``created_ms``/``phase`` to say when, and whether before or after the
+other series created at that time, Prometheus would have created it.
+
 Label matchers follow Prometheus: ``=``, ``!=``, ``=~``, ``!~``; regexes are
 fully anchored and ``.`` matches newlines (Prometheus 3 wraps them as
 ``^(?s:...)$``; ``LabelMatcher(..., dotall=False)`` gives the 2.x behaviour). Python's ``re`` is close to RE2 but accepts constructs RE2
@@ -42,6 +50,7 @@ from pytest_selfslo.promql.values import (
 __all__ = ["LabelMatcher", "Storage", "check_re2_compatible", "compile_matcher_regex"]
 
 _MATCH_OPS = ("=", "!=", "=~", "!~")
+_BEFORE_ALL = -(2**63)
 
 # Constructs Python's ``re`` accepts but RE2 (Go's regexp) rejects.
 _RE2_INCOMPATIBLE = (
@@ -199,12 +208,15 @@ class Storage:
     ``add_samples(labels, timestamps_ms, values)`` appends samples (any order);
     ``load(text, interval_ms)`` reads several series lines in series notation;
     ``select(matchers, mint_ms, maxt_ms)`` returns ``(labels, t, v)`` triples of
-    the matching series restricted to ``mint_ms <= t <= maxt_ms``, sorted by labels.
+    the matching series restricted to ``mint_ms <= t <= maxt_ms``, in creation order.
     """
 
     def __init__(self) -> None:
         self._series: dict[Labels, _Series] = {}
         self._by_name: dict[str, set[Labels]] = {}
+        #: creation order key per series: (created_ms, phase, sequence number)
+        self._order: dict[Labels, tuple[int, int, int]] = {}
+        self._created = 0
 
     def __len__(self) -> int:
         return len(self._series)
@@ -213,14 +225,41 @@ class Storage:
         """Drop every series."""
         self._series.clear()
         self._by_name.clear()
+        self._order.clear()
+
+    def snapshot(self) -> list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]:
+        """Copies of every series with its creation key, for :meth:`restore`."""
+        out = []
+        for key, series in self._series.items():
+            t, v = series.arrays()
+            out.append((key, t.copy(), v.copy(), self._order[key]))
+        return out
+
+    def restore(self, snapshot: list[tuple[Labels, IntArray, FloatArray,
+                                           tuple[int, int, int]]]) -> None:
+        """Put the storage back exactly as :meth:`snapshot` saw it (creation order included)."""
+        self.clear()
+        for key, t, v, order in snapshot:
+            self._series[key] = _Series(t, v)
+            self._by_name.setdefault(labels_get(key, METRIC_NAME), set()).add(key)
+            self._order[key] = order
+            self._created = max(self._created, order[2] + 1)
 
     def series_labels(self) -> list[Labels]:
         """Labels of every stored series, sorted."""
         return sorted(self._series)
 
     def add_samples(self, labels: Labels | dict[str, str], timestamps_ms: Sequence[int] | IntArray,
-                    values: Sequence[float] | FloatArray) -> None:
-        """Append samples to the series ``labels`` (created on first use)."""
+                    values: Sequence[float] | FloatArray, *, created_ms: int | None = None,
+                    phase: int = 0) -> None:
+        """Append samples to the series ``labels`` (created on first use).
+
+        A new series is ordered after every existing one, unless ``created_ms``
+        says when Prometheus would have created it: series then order by
+        ``(created_ms, phase, first use)`` (``phase`` orders series created at
+        the same time, e.g. 0 for loaded input and 1 for rule output). Series
+        created without ``created_ms`` order before those with one.
+        """
         key = make_labels(labels)
         t = np.asarray(timestamps_ms, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
@@ -232,6 +271,9 @@ class Storage:
         if series is None:
             series = self._series[key] = _Series()
             self._by_name.setdefault(labels_get(key, METRIC_NAME), set()).add(key)
+            when = _BEFORE_ALL if created_ms is None else created_ms
+            self._order[key] = (when, phase, self._created)
+            self._created += 1
         if len(t):
             series.add(t, v)
 
@@ -275,5 +317,6 @@ class Storage:
                     continue
                 t, v = t[a:b], v[a:b]
             out.append((key, t, v))
-        out.sort(key=lambda item: item[0])
+        order = self._order
+        out.sort(key=lambda item: order[item[0]])
         return out

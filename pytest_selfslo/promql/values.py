@@ -48,6 +48,7 @@ from pytest_selfslo.promql.labels import (
     labels_get as labels_get,
     make_labels as make_labels,
 )
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 
 
 def stale_mask(values: FloatArray) -> BoolArray:
@@ -126,12 +127,16 @@ class EvalContext:
     """What every function implementation may know about the evaluation (no clock, no I/O)."""
 
     steps: IntArray          # the step grid, ms
-    semantics: str = "3"     # "3" (Prometheus 3.x) or "2" (Prometheus 2.x)
+    semantics: Semantics = DEFAULT_SEMANTICS  # the Prometheus version imitated
     start_ms: int = 0        # query start, for start() and @ start()
     end_ms: int = 0          # query end, for end() and @ end()
     lookback_ms: int = 300_000
     #: annotations raised by functions (``PromQL warning: ...``); shared with derived contexts
     annotations: list[str] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.semantics, Semantics):  # a version string such as "2.42"
+            object.__setattr__(self, "semantics", Semantics.parse(self.semantics))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from pytest_selfslo._core.errors import PromQLError, SelfSloError, SeriesNotatio
 from pytest_selfslo.promql.astwalk import at_unsafe, selectors, unimplemented_experimental
 from pytest_selfslo.promql.engine import Engine, _matchers, parse_expr
 from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.series import (
     parse_series_labels,
     parse_series_values as _parse_values,
@@ -177,23 +178,30 @@ class PromQLTestFileResult:
                 f"{self.skipped} skipped ({self.pass_ratio:.1%} of non-skipped)")
 
 
-def run_promqltest_file(path: str | Path, semantics: str = "3") -> PromQLTestFileResult:
+def run_promqltest_file(path: str | Path, semantics: SemanticsLike = "3") -> PromQLTestFileResult:
     """Run one ``.test`` script; every eval becomes an :class:`EvalOutcome`."""
     text = Path(path).read_text(encoding="utf-8")
     return run_promqltest_text(text, str(path), semantics)
 
 
 def run_promqltest_text(text: str, name: str = "<string>",
-                        semantics: str = "3") -> PromQLTestFileResult:
-    """Run a ``.test`` script given as text."""
+                        semantics: SemanticsLike = "3") -> PromQLTestFileResult:
+    """Run a ``.test`` script given as text.
+
+    promqltest's engine enables delayed ``__name__`` removal (Prometheus 3 test
+    scripts rely on it); so does the runner for a 3.x semantics.
+    """
     return _Runner(name, semantics).run(text)
 
 
 class _Runner:
-    def __init__(self, name: str, semantics: str) -> None:
+    def __init__(self, name: str, semantics: SemanticsLike) -> None:
         self.name = name
         self.storage = Storage()
-        self.engine = Engine(self.storage, semantics=semantics)
+        sem = Semantics.parse(semantics)
+        if sem.major >= 3:
+            sem = sem.with_options(delayed_name_removal=True)
+        self.engine = Engine(self.storage, semantics=sem)
         self.histogram_names: set[str] = set()
         self.histogram_series: list[Labels] = []
         self.result = PromQLTestFileResult(name)

@@ -167,14 +167,24 @@ def _ordered_groups(groups: list[RuleGroup], order: tuple[str, ...]) -> list[Rul
     return sorted(groups, key=lambda g: rank.get(g.name, 0))
 
 
-def _load_storage(group: TestGroup) -> Storage:
+def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
+    """The input series, created in the order promtool creates them.
+
+    promtool appends input samples step by step (all samples up to each
+    evaluation time), so a series is created at the first evaluation at or
+    after its first sample; series of one step in Go map order, a random
+    rotation of the file order of which the file order itself is the likeliest.
+    """
     storage = Storage()
     for item in group.input_series:
         labels, values = item.parsed
         arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         keep = np.array([v is not None for v in values], dtype=bool)
         ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
-        storage.add_samples(labels, ts, arr[keep])
+        created = None
+        if len(ts):
+            created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
+        storage.add_samples(labels, ts, arr[keep], created_ms=created)
     return storage
 
 
@@ -202,7 +212,7 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
     mint = group.start_ms
     steps = np.arange(mint, mint + group.max_eval_time_ms + 1, eval_ms, dtype=np.int64)
     try:
-        run = evaluate_groups(rule_groups, _load_storage(group), steps, semantics=semantics,
+        run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
                               extra_exprs=[c.expr for c in group.expr_cases])
@@ -300,7 +310,7 @@ def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str =
         eval_ms = test_file.evaluation_interval_ms
         steps = np.arange(group.start_ms, group.start_ms + group.max_eval_time_ms + 1, eval_ms,
                           dtype=np.int64)
-        run = evaluate_groups(rule_groups, _load_storage(group), steps, semantics=semantics,
+        run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
                               extra_exprs=[c.expr for c in group.expr_cases], mode=mode)

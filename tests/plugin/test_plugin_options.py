@@ -35,14 +35,17 @@ def test_prometheus_values_rejected(value: str) -> None:
         parse_prometheus(value)
 
 
-@pytest.mark.parametrize(("value", "expected"), [("2", "2"), ("3", "3"), ("v2.42.0", "2"), ("3.1", "3")])
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2", "2.53"), ("3", "3.5"), ("v2.42.0", "2.42"), ("3.1", "3.1"), (" 2.53.3+ds1 ", "2.53")])
 def test_semantics_accepted(value: str, expected: str) -> None:
     assert parse_semantics(value) == expected
 
 
-@pytest.mark.parametrize("value", ["1", "4", "x", ""])
+@pytest.mark.parametrize("value", ["1", "4", "x", "", "2.x"])
 def test_semantics_rejected(value: str) -> None:
-    with pytest.raises(pytest.UsageError, match=r"--self-slo-semantics: expected 2 or 3"):
+    with pytest.raises(pytest.UsageError,
+                       match=r"--self-slo-semantics: expected a Prometheus version such as 2, 3, "
+                             r"2.42, 2.53, 3.5, got"):
         parse_semantics(value)
 
 
@@ -80,7 +83,7 @@ def test_command_line_options_are_parsed(pytester: pytest.Pytester) -> None:
         "--self-slo-coverage-fail-under=75", "--self-slo-report=out.json")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SETTINGS False ('a/*.yml', 'b/*.yml') ('t/*.yml',) "
-                                 "embedded 2 75.0 out.json"])
+                                 "embedded 2.53 75.0 out.json"])
 
 
 def test_ini_keys_apply_and_command_line_wins(pytester: pytest.Pytester) -> None:
@@ -97,7 +100,7 @@ def test_ini_keys_apply_and_command_line_wins(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("-s", "--self-slo-semantics=2")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*SETTINGS False ('alerts/*.yml',) ('alerts/tests/*.yml',) "
-                                 "embedded 2 50.0 r.json"])
+                                 "embedded 2.53 50.0 r.json"])
 
 
 def test_a_zero_on_the_command_line_still_wins_over_the_ini(pytester: pytest.Pytester) -> None:
@@ -116,7 +119,7 @@ def test_a_zero_on_the_command_line_still_wins_over_the_ini(pytester: pytest.Pyt
     (["--self-slo-prometheus=remote"],
      "*--self-slo-prometheus: expected one of auto, embedded, local, docker or an http(s):// URL, "
      "got 'remote'*"),
-    (["--self-slo-semantics=4"], "*--self-slo-semantics: expected 2 or 3*got '4'*"),
+    (["--self-slo-semantics=4"], "*--self-slo-semantics: expected a Prometheus version*got '4'*"),
     (["--self-slo-coverage-fail-under=120"],
      "*--self-slo-coverage-fail-under: expected a percentage between 0 and 100, got '120'*"),
     (["--self-slo", "--self-slo-slo=missing.yml"],
@@ -135,7 +138,8 @@ def test_bad_command_line_values_are_usage_errors(pytester: pytest.Pytester, arg
 @pytest.mark.parametrize(("ini", "message"), [
     ("selfslo_prometheus = sometimes",
      "*ini selfslo_prometheus: --self-slo-prometheus: expected one of*got 'sometimes'*"),
-    ("selfslo_semantics = three", "*ini selfslo_semantics: --self-slo-semantics: expected 2 or 3*"),
+    ("selfslo_semantics = three",
+     "*ini selfslo_semantics: --self-slo-semantics: expected a Prometheus version*"),
     ("selfslo_coverage_fail_under = lots", "*ini selfslo_coverage_fail_under: *got 'lots'*"),
     ("selfslo_enabled = maybe", "*selfslo_enabled: expected true or false, got 'maybe'*"),
     ("selfslo_enabled = true\nselfslo_slo = nowhere.yml",

@@ -9,13 +9,14 @@ import pytest
 
 from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
 from pytest_selfslo.promql.engine import Engine
+from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantVector, RangeVector, ScalarValue, StringValue
 
 MIN = 60_000
 
 
-def _engine(text: str, semantics: str = "3", interval: int = MIN) -> Engine:
+def _engine(text: str, semantics: SemanticsLike = "3", interval: int = MIN) -> Engine:
     store = Storage()
     store.load(text, interval_ms=interval)
     return Engine(store, semantics=semantics)
@@ -93,11 +94,16 @@ def test_subquery_step_alignment() -> None:
 
 def test_delayed_name_dropping_vs_immediate() -> None:
     text = 'a{j="1"} 1\nb{j="1"} 2'
-    # 3: the collision is only checked at the end; 2: right after the operator
-    for sem in ("3", "2"):
+    delayed = Semantics.parse("3").with_options(delayed_name_removal=True)
+    # delayed: the collision is only checked at the end; else right after the operator
+    for sem in (delayed, "3", "2"):
         with pytest.raises(PromQLEvalError, match="vector cannot contain metrics with the same labelset"):
             _engine(text, sem).instant_samples('-{j="1"}', 0)
-    assert _values(_engine(text), '-{j="1"} > -1.5', 0) == {"j=1": -1.0}
+    assert _values(_engine(text, delayed), '-{j="1"} > -1.5', 0) == {"j=1": -1.0}
+    # promtool's default (feature flag off), in 2.x and 3.x alike
+    for sem in ("3", "2"):
+        with pytest.raises(PromQLEvalError, match="vector cannot contain metrics with the same labelset"):
+            _engine(text, sem).instant_samples('-{j="1"} > -1.5', 0)
 
 
 def test_binop_matching_errors() -> None:
@@ -163,8 +169,9 @@ def test_range_query_rejects_range_vector_and_bad_args() -> None:
         e.range("x[1m]", 0, MIN, MIN)
     with pytest.raises(ValueError, match="step must be positive"):
         e.range("x", 0, MIN, 0)
-    with pytest.raises(ValueError, match="semantics must be '2' or '3'"):
-        Engine(Storage(), semantics="4")
+    for bad in ("4", "x", "1.8", ""):
+        with pytest.raises(ValueError, match="semantics must be a Prometheus version such as 2, 3"):
+            Engine(Storage(), semantics=bad)
 
 
 def test_evaluate_on_arbitrary_grid() -> None:

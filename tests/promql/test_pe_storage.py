@@ -133,3 +133,43 @@ def test_load_start_offset_and_listing() -> None:
     assert s.series_labels() == [(("__name__", "a"),), (("__name__", "b"), ("x", "1"))]
     [(_, t, v)] = s.select([LabelMatcher("__name__", "=", "b")])
     assert t.tolist() == [1_000, 61_000] and v.tolist() == [1.0, 3.0]
+
+
+def _order(store: Storage) -> list[str]:
+    return [dict(labels)["i"] for labels, _, _ in store.select([LabelMatcher("__name__", "=", "m")])]
+
+
+def test_select_returns_series_in_creation_order() -> None:
+    # Prometheus' head block hands out series in the order they were created (series
+    # references), which is the order aggregations add them up in
+    s = Storage()
+    for i in ("c", "a", "b"):
+        s.add_samples({"__name__": "m", "i": i}, [0], [1.0])
+    s.add_samples({"__name__": "m", "i": "a"}, [60_000], [2.0])  # not a new series
+    assert _order(s) == ["c", "a", "b"]
+
+
+def test_created_ms_and_phase_order_series_created_out_of_order() -> None:
+    s = Storage()
+    s.add_samples({"__name__": "m", "i": "late-input"}, [120_000], [1.0], created_ms=120_000)
+    s.add_samples({"__name__": "m", "i": "early"}, [0], [1.0], created_ms=0)
+    s.add_samples({"__name__": "m", "i": "rule-output"}, [60_000], [1.0], created_ms=60_000,
+                  phase=1)
+    s.add_samples({"__name__": "m", "i": "input"}, [60_000], [1.0], created_ms=60_000)
+    s.add_samples({"__name__": "m", "i": "unknown"}, [0], [1.0])  # before every timed one
+    assert _order(s) == ["unknown", "early", "input", "rule-output", "late-input"]
+
+
+def test_snapshot_restore_keeps_creation_order_and_samples() -> None:
+    s = Storage()
+    s.add_samples({"__name__": "m", "i": "b"}, [0, 60_000], [1.0, 2.0], created_ms=0)
+    s.add_samples({"__name__": "m", "i": "a"}, [0], [3.0], created_ms=0)
+    snap = s.snapshot()
+    s.add_samples({"__name__": "m", "i": "c"}, [0], [4.0])
+    s.add_samples({"__name__": "m", "i": "a"}, [60_000], [5.0])
+    s.restore(snap)
+    assert _order(s) == ["b", "a"]
+    assert [v.tolist() for _, _, v in s.select([LabelMatcher("__name__", "=", "m")])] == [
+        [1.0, 2.0], [3.0]]
+    s.add_samples({"__name__": "m", "i": "d"}, [0], [6.0], created_ms=0)  # after b and a
+    assert _order(s) == ["b", "a", "d"]

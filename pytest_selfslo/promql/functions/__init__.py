@@ -18,24 +18,21 @@ Implementations live in modules split by concern:
 * :mod:`.labels`     label_replace label_join sort* absent
 * :mod:`.histograms`  histogram_quantile(s)/histogram_fraction (classic buckets)
 
-Semantics (``EvalContext.semantics``): "3" follows Prometheus 3.x; "2"
-switches every function-level difference to Prometheus 2.x:
+Semantics (``EvalContext.semantics``, a :class:`~pytest_selfslo.promql.semantics.Semantics`):
+each function-level difference between Prometheus releases is a property
+there, named with the release that introduced it -- rate/increase
+extrapolation (2.51, :mod:`.rate`), ``avg_over_time`` (2.55 and 3.5,
+:mod:`.over_time`), ``histogram_quantile`` noise (2.49) and
+``histogram_fraction`` on classic buckets (3.4) (:mod:`.histograms`), UTF-8
+label names and ``.`` matching newlines in ``label_replace``/``label_join``
+(3.0, :mod:`.labels`).
 
-* rate/increase extrapolation: the counter zero point is applied before the
-  1.1-interval threshold (3.x: after capping) (:mod:`.rate`);
-* ``avg_over_time``: Kahan-compensated incremental mean (3.x: direct mean)
-  (:mod:`.over_time`);
-* ``label_replace``/``label_join``: label names must match
-  ``[a-zA-Z_][a-zA-Z0-9_]*`` (3.x: any UTF-8), and ``.`` in the regex does not
-  match a newline (3.x wraps it in ``(?s:...)``) (:mod:`.labels`);
-* ``histogram_fraction`` ignores classic buckets (2.x: native histograms only).
-
-Against promtool 2.42, 2,686 instant evaluations of every function on
-counters with resets, gaps, NaN, offsets, ``@`` and subqueries agree bit for
-bit, except trigonometric/hyperbolic functions (numpy uses the C library,
-Go its own pure-Go math: last-ulp differences) and ``holt_winters``, which
-``promql_parser`` no longer parses. ``ln``/``log2``/``log10`` reproduce Go's
-fdlibm-based logarithm bit for bit (Go's ``log10(1e15)`` is 14.999999999999998).
+Float functions compute what Go's ``math`` computes on amd64
+(:mod:`pytest_selfslo.promql.gomath`). Every available promtool (2.42, 2.53,
+3.5 in CI) agrees bit for bit on every function, including the
+trigonometric and hyperbolic ones (``tests/promql/functions/test_fn_promtool.py``,
+``tests/promql/functions/test_gomath.py``). ``holt_winters`` (the 2.x name of
+``double_exponential_smoothing``) exists under a 2.x semantics only.
 
 Declared unsupported (:data:`UNSUPPORTED`, each raises
 :class:`~pytest_selfslo._core.errors.PromQLUnsupportedError` with the reason): the

@@ -32,6 +32,7 @@ from pytest_selfslo.promql.functions.util import (
     string_arg,
     vector_arg,
 )
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     EvalContext,
@@ -85,19 +86,20 @@ def _coalesce(bounds: FloatArray, counts: FloatArray) -> tuple[FloatArray, Float
 
 
 def bucket_quantile(q: FloatArray, bounds: FloatArray, counts: FloatArray,
-                    semantics: str = "3") -> tuple[FloatArray, bool]:
+                    semantics: Semantics = DEFAULT_SEMANTICS) -> tuple[FloatArray, bool]:
     """``BucketQuantile`` for one set of buckets: ``counts`` is (buckets, steps), ``q`` (steps,).
 
     Returns the quantiles and whether any step's counts had to be forced
-    monotonic. Prometheus 2.x (``semantics="2"``) only raises decreasing counts
-    to the running maximum; 3.x also irons out float noise (1e-12 relative).
+    monotonic. Before Prometheus 2.49 decreasing counts are only raised to the
+    running maximum; since then float noise (1e-12 relative) is ironed out too
+    (``Semantics.histogram_small_deltas``).
     """
     bounds, counts = _coalesce(bounds, counts.copy())
     steps = counts.shape[1]
     forced = False
     if not math.isinf(bounds[-1]) or bounds[-1] < 0 or len(bounds) < 2:
         result = np.full(steps, math.nan)
-    elif semantics == "2":
+    elif not semantics.histogram_small_deltas:
         running = counts[0].copy()
         for i in range(1, len(bounds)):
             curr = counts[i].copy()
@@ -249,14 +251,14 @@ def fn_histogram_quantile(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
 def fn_histogram_fraction(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     """Estimated fraction of observations between ``lower`` and ``upper`` (classic buckets).
 
-    Prometheus 3 accepts classic buckets; 2.x only native histograms, so with
-    ``semantics="2"`` the result is empty, as there.
+    Prometheus 3.4 accepts classic buckets; earlier versions only native
+    histograms, so with an older semantics the result is empty, as there.
     """
     lower = scalar_arg(args, 0, "histogram_fraction")
     upper = scalar_arg(args, 1, "histogram_fraction")
     vec = vector_arg(args, 2, "histogram_fraction")
-    if ctx.semantics == "2":
-        return InstantVector([])  # Prometheus 2.x: native histograms only, floats are skipped
+    if not ctx.semantics.histogram_fraction_classic:
+        return InstantVector([])  # before 3.4: native histograms only, floats are skipped
     return _per_group(ctx, vec, lambda idx, b, c: bucket_fraction(lower[idx], upper[idx], b, c))
 
 

@@ -21,6 +21,7 @@ import promql_parser
 
 from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql.functions.util import Args, Exprs, annotate, string_arg, vector_arg
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from pytest_selfslo.promql.storage import compile_matcher_regex
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
@@ -41,19 +42,20 @@ _LEGACY_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 def _check_label_name(ctx: EvalContext, function: str, role: str, name: str) -> None:
     # Prometheus 3 accepts any non-empty UTF-8 label name, 2.x only [a-zA-Z_][a-zA-Z0-9_]*.
-    valid = _LEGACY_LABEL_NAME.fullmatch(name) if ctx.semantics == "2" else name != ""
+    valid = name != "" if ctx.semantics.utf8_label_names else _LEGACY_LABEL_NAME.fullmatch(name)
     if not valid:
         raise PromQLEvalError(f"invalid {role} label name in {function}(): {name}")
 
 
-def compile_go_regex(function: str, pattern: str, semantics: str = "3") -> re.Pattern[str]:
+def compile_go_regex(function: str, pattern: str,
+                     semantics: Semantics = DEFAULT_SEMANTICS) -> re.Pattern[str]:
     """Compile a fully anchored RE2 pattern (``^(?s:...)$`` in 3.x, ``^(?:...)$`` in 2.x).
 
     Uses the storage's RE2 translation (inline-flag scoping, RE2-only syntax
     rejected) and reports Prometheus' error text when the pattern is invalid.
     """
     try:
-        return compile_matcher_regex(pattern, dotall=semantics != "2")
+        return compile_matcher_regex(pattern, dotall=semantics.regex_dotall)
     except PromQLEvalError as exc:
         raise PromQLEvalError(
             f"invalid regular expression in {function}(): {pattern} ({exc})") from None

@@ -1,8 +1,11 @@
 """Math functions of PromQL: element-wise float functions, clamp, round, scalar/vector, pi.
 
 Element-wise functions keep the input labels and flag the name for removal
-(Prometheus' ``simpleFloatFunc``); Go's math returns NaN/Inf silently where
-numpy would warn, so numpy's warnings are silenced in :func:`map_values`.
+(Prometheus' ``simpleFloatFunc``). Their values are Go's ``math`` results on
+amd64, bit for bit (:mod:`.gomath`): numpy's C library differs in the last
+bit for about one input in six (``exp(-0.49)``, ``log10(1e15)``...), and
+thresholds decide on that bit. Go returns NaN/Inf silently where numpy would
+warn, so numpy's warnings are silenced in :func:`map_values`.
 Query-context functions (``start()``, ``end()``, ``range()``, ``step()``) are
 folded by Prometheus into numbers at the query level; here they read the
 :class:`EvalContext`.
@@ -15,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.functions.util import (
     Args,
     Exprs,
@@ -24,6 +28,7 @@ from pytest_selfslo.promql.functions.util import (
     scalar_arg,
     vector_arg,
 )
+from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
     EvalContext,
     FloatArray,
@@ -33,92 +38,45 @@ from pytest_selfslo.promql.values import (
     Value,
 )
 
-# fdlibm's log (the algorithm Go's pure-Go math.Log implements): x = 2^k * (1 + f) with
-# sqrt(2)/2 <= 1 + f < sqrt(2), then a degree-14 minimax polynomial in s = f / (2 + f).
-# Go's results differ from the C library's in the last bit for some inputs (Go's
-# log10(1e15) is 14.999999999999998), and thresholds on logarithms must agree with
-# Prometheus, so ln, log2 and log10 reproduce Go's arithmetic exactly.
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-# 1/ln 2 and 1/ln 10 correctly rounded (Go folds these constants exactly at compile time;
-# 1 / math.log(10) is one ulp off)
-_INV_LN2 = 1.4426950408889634
-_INV_LN10 = 0.4342944819032518
-_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
-       2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
-       1.479819860511658591e-01)
-
-
-def go_log(x: FloatArray) -> FloatArray:
-    """Natural logarithm computed the way Go's ``math.Log`` does (bit-identical)."""
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        frac, exp = np.frexp(x)
-        low = frac < math.sqrt(2) / 2
-        frac = np.where(low, frac * 2, frac)
-        k = (exp - low).astype(np.float64)
-        f = frac - 1
-        s = f / (2 + f)
-        s2 = s * s
-        s4 = s2 * s2
-        t1 = s2 * (_LG[0] + s4 * (_LG[2] + s4 * (_LG[4] + s4 * _LG[6])))
-        t2 = s4 * (_LG[1] + s4 * (_LG[3] + s4 * _LG[5]))
-        r = t1 + t2
-        hfsq = 0.5 * f * f
-        result: FloatArray = k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
-    special = np.isnan(x) | np.isinf(x) | (x <= 0)
-    if not special.any():
-        return result
-    fixed = np.where(x == 0, -math.inf, np.where(x < 0, math.nan, x))  # NaN, +Inf pass
-    return np.where(special, np.where(np.isneginf(x), math.nan, fixed), result)
-
-
-def go_log2(x: FloatArray) -> FloatArray:
-    """Go's ``math.Log2``: exact for powers of two, else Log(frac)/ln 2 + exponent."""
-    x = np.asarray(x, dtype=np.float64)
-    frac, exp = np.frexp(x)
-    with np.errstate(all="ignore"):
-        general = go_log(frac) * _INV_LN2 + exp
-    special = np.isnan(x) | np.isinf(x) | (x <= 0)
-    result = np.where(frac == 0.5, (exp - 1).astype(np.float64), general)
-    return np.where(special, go_log(x), result)
-
-
-def go_log10(x: FloatArray) -> FloatArray:
-    """Go's ``math.Log10``: Log(x) * (1 / ln 10)."""
-    return go_log(x) * _INV_LN10
-
 
 def _sgn(v: FloatArray) -> FloatArray:
-    # Go returns v itself for 0 and NaN; np.sign does the same for NaN and 0.
+    # Go returns v itself for 0 and NaN
     return np.where(v < 0, -1.0, np.where(v > 0, 1.0, v))
 
 
-#: name -> element-wise implementation (each is ``// === name(Vector) Vector ===``)
-ELEMENTWISE: dict[str, Callable[[FloatArray], FloatArray]] = {
-    "abs": np.abs,
-    "ceil": np.ceil,
-    "floor": np.floor,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "ln": go_log,
-    "log2": go_log2,
-    "log10": go_log10,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "asin": np.arcsin,
-    "acos": np.arccos,
-    "atan": np.arctan,
-    "sinh": np.sinh,
-    "cosh": np.cosh,
-    "tanh": np.tanh,
-    "asinh": np.arcsinh,
-    "acosh": np.arccosh,
-    "atanh": np.arctanh,
-    "rad": lambda v: v * math.pi / 180,
-    "deg": lambda v: v * 180 / math.pi,
-    "sgn": _sgn,
+Elementwise = Callable[[FloatArray, Semantics], FloatArray]
+
+
+def _plain(fn: Callable[[FloatArray], FloatArray]) -> Elementwise:
+    return lambda v, semantics: fn(v)
+
+
+#: name -> element-wise implementation (each is ``// === name(Vector) Vector ===``); the
+#: semantics only matters to functions built on ``math.Exp`` (its FMA path, see gomath)
+ELEMENTWISE: dict[str, Elementwise] = {
+    "abs": _plain(np.abs),
+    "ceil": _plain(np.ceil),
+    "floor": _plain(np.floor),
+    "exp": lambda v, semantics: gomath.exp(v, semantics.exp_fma),
+    "sqrt": _plain(gomath.sqrt),
+    "ln": _plain(gomath.log),
+    "log2": _plain(gomath.log2),
+    "log10": _plain(gomath.log10),
+    "sin": _plain(gomath.sin),
+    "cos": _plain(gomath.cos),
+    "tan": _plain(gomath.tan),
+    "asin": _plain(gomath.asin),
+    "acos": _plain(gomath.acos),
+    "atan": _plain(gomath.atan),
+    "sinh": lambda v, semantics: gomath.sinh(v, semantics.exp_fma),
+    "cosh": lambda v, semantics: gomath.cosh(v, semantics.exp_fma),
+    "tanh": lambda v, semantics: gomath.tanh(v, semantics.exp_fma),
+    "asinh": _plain(gomath.asinh),
+    "acosh": _plain(gomath.acosh),
+    "atanh": _plain(gomath.atanh),
+    "rad": _plain(lambda v: v * gomath.PI / 180),
+    "deg": _plain(lambda v: v * 180 / gomath.PI),
+    "sgn": _plain(_sgn),
 }
 
 
@@ -127,7 +85,7 @@ def elementwise(name: str) -> Callable[[EvalContext, Args, Exprs], Value]:
     fn = ELEMENTWISE[name]
 
     def call(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
-        return map_values(vector_arg(args, 0, name), fn)
+        return map_values(vector_arg(args, 0, name), lambda v: fn(v, ctx.semantics))
 
     call.__name__ = f"fn_{name}"
     call.__doc__ = f"=== {name}(v Vector) Vector === element-wise ``{name}``."
@@ -156,7 +114,8 @@ def fn_clamp_min(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
 
 
 def _clamp(vec: InstantVector, lo: FloatArray, hi: FloatArray) -> InstantVector:
-    # math.Max(min, math.Min(max, v)): NaN anywhere propagates, like np.maximum/np.minimum.
+    # math.Max(min, math.Min(max, v)) with Go's Max/Min (±Inf beats NaN, +0 > -0); clamp_min
+    # and clamp_max pass an infinite other bound, as Prometheus does since 3.1 (same values).
     valid = ~(hi < lo)
     out: list[InstantSeries] = []
     with np.errstate(all="ignore"):
@@ -165,7 +124,7 @@ def _clamp(vec: InstantVector, lo: FloatArray, hi: FloatArray) -> InstantVector:
             if not present.any():
                 continue
             out.append(InstantSeries(labels=result_labels(s.labels),
-                                     values=np.maximum(lo, np.minimum(hi, s.values)),
+                                     values=gomath.max_(lo, gomath.min_(hi, s.values)),
                                      present=present, drop_name=True))
     return InstantVector(out)
 
@@ -207,14 +166,14 @@ def fn_pi(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
 
 # === max_of(a, b Scalar) Scalar ===
 def fn_max_of(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
-    """The larger of two scalars (Go ``math.Max``: NaN wins)."""
-    return ScalarValue(np.maximum(scalar_arg(args, 0, "max_of"), scalar_arg(args, 1, "max_of")))
+    """The larger of two scalars (Go ``math.Max``: +Inf, then NaN wins)."""
+    return ScalarValue(gomath.max_(scalar_arg(args, 0, "max_of"), scalar_arg(args, 1, "max_of")))
 
 
 # === min_of(a, b Scalar) Scalar ===
 def fn_min_of(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
-    """The smaller of two scalars (Go ``math.Min``: NaN wins)."""
-    return ScalarValue(np.minimum(scalar_arg(args, 0, "min_of"), scalar_arg(args, 1, "min_of")))
+    """The smaller of two scalars (Go ``math.Min``: -Inf, then NaN wins)."""
+    return ScalarValue(gomath.min_(scalar_arg(args, 0, "min_of"), scalar_arg(args, 1, "min_of")))
 
 
 def _step_ms(ctx: EvalContext) -> int:

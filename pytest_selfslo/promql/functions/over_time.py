@@ -7,10 +7,11 @@ column by column so results are bit-identical to Prometheus'.
 ``last_over_time``/``first_over_time`` keep the metric name (they act like an
 offset); every other function flags it for removal.
 
-Semantics difference: with ``semantics="2"`` ``avg_over_time`` uses Prometheus
-2.x's Kahan-compensated *incremental* mean (3.x: direct mean, incremental only
-after overflow); the two differ in the last bit, which decides alert
-thresholds. Checked bit for bit against promtool 2.42.
+Semantics difference (:attr:`.Semantics.avg_mode`): ``avg_over_time`` is a
+Kahan-compensated *incremental* mean before 2.55, a direct Kahan mean
+``(sum + c) / n`` in 2.55-3.4 and ``sum/n + c/n`` since 3.5 (both incremental
+only after the sum overflows); they differ in the last bit, which decides
+alert thresholds. Checked bit for bit against promtool 2.42, 2.53 and 3.5.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.functions.labels import absent_series
 from pytest_selfslo.promql.functions.util import (
     Args,
@@ -29,6 +31,7 @@ from pytest_selfslo.promql.functions.util import (
     scalar_arg,
 )
 from pytest_selfslo.promql.functions.windows import Windows, kahan_inc, kahan_sums
+from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import BoolArray, EvalContext, FloatArray, InstantVector, Value
 
 #: cells (rows x window length) gathered at once by the sort-based functions
@@ -41,18 +44,21 @@ def _windows(ctx: EvalContext, args: Args, name: str) -> Windows:
     return Windows.of(range_arg(args, 0, name), len(ctx.steps))
 
 
-def _reduce(name: str, fn: Callable[[Windows], FloatArray], keep_name: bool = False,
-            doc: str = "", semantics2: Callable[[Windows], FloatArray] | None = None,
-            ) -> RangeFunction:
+Reducer = Callable[[Windows], FloatArray]
+
+
+def _reduce(name: str, fn: Reducer, keep_name: bool = False, doc: str = "",
+            by_version: Callable[[Semantics], Reducer] | None = None) -> RangeFunction:
     """Table entry for a function whose result exists wherever the window is non-empty.
 
-    ``semantics2`` is the Prometheus 2.x algorithm where it differs numerically.
+    ``by_version`` picks the algorithm of the semantics' Prometheus version
+    where versions differ numerically (``fn`` otherwise).
     """
     def call(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
         w = _windows(ctx, args, name)
         if not w.series:
             return InstantVector([])
-        reducer = semantics2 if semantics2 is not None and ctx.semantics == "2" else fn
+        reducer = fn if by_version is None else by_version(ctx.semantics)
         with np.errstate(all="ignore"):
             values = reducer(w)
         return InstantVector(w.outputs(values, w.count >= 1, keep_name))
@@ -69,22 +75,30 @@ def _sum(w: Windows) -> FloatArray:
     return result
 
 
-def _avg(w: Windows) -> FloatArray:
+def _avg(w: Windows, split: bool = True) -> FloatArray:
     # === avg_over_time(v Matrix) Vector ===
-    # Prometheus: direct Kahan mean while the running sum stays finite, incremental mean
-    # after. Overflow to ±Inf (or NaN) is sticky, so a finite final sum proves the direct
-    # path was taken all along; only the other rows replay the full algorithm.
+    # Prometheus 2.55+: direct Kahan mean while the running sum stays finite, incremental
+    # mean after. Overflow to ±Inf (or NaN) is sticky, so a finite final sum proves the
+    # direct path was taken all along; only the other rows replay the full algorithm.
     total, comp = kahan_sums(w)
     n = w.count.astype(np.float64)
-    result: FloatArray = total / n + comp / n
+    result: FloatArray = total / n + comp / n if split else (total + comp) / n
     dirty = np.flatnonzero(~np.isfinite(total) & (w.count >= 1))
     if len(dirty):
-        result[dirty] = _avg_general(w, dirty)
+        result[dirty] = _avg_general(w, dirty, split)
     return result
 
 
+def _avg_for(semantics: Semantics) -> Reducer:
+    """avg_over_time of a version: incremental (< 2.55), ``(sum+c)/n`` (< 3.5), ``sum/n+c/n``."""
+    mode = semantics.avg_mode
+    if mode == "incremental":
+        return _avg_v2
+    return _avg if mode == "direct_split" else lambda w: _avg(w, split=False)
+
+
 def _avg_v2(w: Windows) -> FloatArray:
-    # Prometheus 2.x avg_over_time: Kahan-compensated incremental mean, Inf kept once reached.
+    # Prometheus < 2.55 avg_over_time: Kahan-compensated incremental mean, Inf kept once reached.
     out = np.full(len(w.lo), math.nan)
     for block in w.blocks(np.flatnonzero(w.count >= 1)):
         mean = np.zeros(len(block.rows))
@@ -105,7 +119,7 @@ def _avg_v2(w: Windows) -> FloatArray:
     return out
 
 
-def _avg_general(w: Windows, rows: np.ndarray) -> FloatArray:
+def _avg_general(w: Windows, rows: np.ndarray, split: bool) -> FloatArray:
     sub = Windows(w.series, w.n_steps, w.t, w.v, w.lo[rows], w.hi[rows], w.start[rows])
     _, total = sub.at(sub.lo)
     size = len(sub.lo)
@@ -124,12 +138,18 @@ def _avg_general(w: Windows, rows: np.ndarray) -> FloatArray:
         comp = np.where(switch, comp / (count - 1), comp)
         incremental |= switch
         step = active & incremental
-        q = (count - 1) / count
-        new_mean, new_comp = kahan_inc(v_j / count, q * mean, q * comp)
+        if split:  # 3.5+
+            q = (count - 1) / count
+            new_mean, new_comp = kahan_inc(v_j / count, q * mean, q * comp)
+        else:  # 2.55-3.4: an infinite mean is kept, as in the incremental algorithm
+            step &= ~(np.isinf(mean) & ((np.isinf(v_j) & ((mean > 0) == (v_j > 0)))
+                                        | (~np.isinf(v_j) & ~np.isnan(v_j))))
+            new_mean, new_comp = kahan_inc(v_j / count - (mean + comp) / count, mean, comp)
         mean = np.where(step, new_mean, mean)
         comp = np.where(step, new_comp, comp)
     n = sub.count.astype(np.float64)
-    result: FloatArray = np.where(incremental, mean + comp, total / n + comp / n)
+    direct_mean = total / n + comp / n if split else (total + comp) / n
+    result: FloatArray = np.where(incremental, mean + comp, direct_mean)
     return result
 
 
@@ -258,7 +278,7 @@ def _last(w: Windows) -> FloatArray:
 OVER_TIME: dict[str, RangeFunction] = {
     "sum_over_time": _reduce("sum_over_time", _sum,
                              doc="=== sum_over_time(v Matrix) Vector === Kahan sum per window."),
-    "avg_over_time": _reduce("avg_over_time", _avg, semantics2=_avg_v2,
+    "avg_over_time": _reduce("avg_over_time", _avg, by_version=_avg_for,
                              doc="=== avg_over_time(v Matrix) Vector === overflow-safe mean."),
     "count_over_time": _reduce("count_over_time", lambda w: w.count.astype(np.float64),
                                doc="=== count_over_time(v Matrix) Vector ==="),
@@ -286,7 +306,7 @@ OVER_TIME: dict[str, RangeFunction] = {
                                  doc="=== present_over_time(v Matrix) Vector === 1 if any."),
     "stdvar_over_time": _reduce("stdvar_over_time", _variance,
                                 doc="=== stdvar_over_time(v Matrix) Vector === population."),
-    "stddev_over_time": _reduce("stddev_over_time", lambda w: np.sqrt(_variance(w)),
+    "stddev_over_time": _reduce("stddev_over_time", lambda w: gomath.sqrt(_variance(w)),
                                 doc="=== stddev_over_time(v Matrix) Vector === population."),
     "mad_over_time": _reduce("mad_over_time", _mad,
                              doc="=== mad_over_time(v Matrix) Vector === median abs deviation."),

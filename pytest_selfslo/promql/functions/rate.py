@@ -7,11 +7,11 @@ resets and double_exponential_smoothing -- each vectorised over all
 
 Semantics differences implemented (``EvalContext.semantics``):
 
-* **3** (Prometheus 3.x): the gap to the window start is first capped at
-  half the average sample interval when it exceeds 1.1 intervals, *then* the
-  counter zero point may shorten it further.
-* **2** (Prometheus 2.x): the zero point shortens the gap first, and only then
-  is the 1.1-interval threshold applied, so a counter that started inside the
+* **2.51 and later** (``Semantics.rate_caps_gap_first``): the gap to the
+  window start is first capped at half the average sample interval when it
+  exceeds 1.1 intervals, *then* the counter zero point may shorten it further.
+* **before 2.51**: the zero point shortens the gap first, and only then is
+  the 1.1-interval threshold applied, so a counter that started inside the
   window is extrapolated to its zero point even when that is far away.
 
 Window boundaries themselves (left-open in 3, closed in 2) are the engine's job.
@@ -27,6 +27,7 @@ from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.gofmt import go_quote
 from pytest_selfslo.promql.functions.util import Args, Exprs, annotate, range_arg, scalar_arg
 from pytest_selfslo.promql.functions.windows import Windows, kahan_inc, pair_prefix, pairs_in_window
+from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     EvalContext,
@@ -95,7 +96,7 @@ def _extrapolated_rate(ctx: EvalContext, args: Args, name: str, is_counter: bool
     return InstantVector(w.outputs(result, ok))
 
 
-def _extrapolation_factor(semantics: str, is_counter: bool, result: FloatArray,
+def _extrapolation_factor(semantics: Semantics, is_counter: bool, result: FloatArray,
                           first_t: IntArray, first_v: FloatArray, last_t: IntArray,
                           range_end: IntArray, n: IntArray, range_ms: int) -> FloatArray:
     """How much to scale the sampled increase to cover the whole window (extrapolatedRate)."""
@@ -106,7 +107,7 @@ def _extrapolation_factor(semantics: str, is_counter: bool, result: FloatArray,
     threshold = average * 1.1
     zero_ok = (result > 0) & (first_v >= 0)
     to_zero = np.where(zero_ok, sampled * (first_v / result), to_start)
-    if semantics == "2":
+    if not semantics.rate_caps_gap_first:
         if is_counter:
             to_start = np.where(to_zero < to_start, to_zero, to_start)
         to_start = np.where(to_start < threshold, to_start, average / 2)
@@ -117,7 +118,7 @@ def _extrapolation_factor(semantics: str, is_counter: bool, result: FloatArray,
             to_start = np.where(to_zero < to_start, to_zero, to_start)
     to_end = np.where(to_end >= threshold, average / 2, to_end)
     factor: FloatArray = (sampled + to_start + to_end) / sampled
-    if semantics != "2":
+    if semantics.rate_caps_gap_first:
         factor = np.where(sampled != 0, factor, 1.0)
     return factor
 

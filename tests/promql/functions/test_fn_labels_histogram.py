@@ -223,15 +223,16 @@ def test_histogram_fraction_ignores_classic_buckets_in_semantics_2() -> None:
     assert isinstance(out, InstantVector) and out.series == []
 
 
-def test_histogram_quantile_small_deltas_are_ironed_out_only_in_semantics_3() -> None:
-    # bucket le=3 exceeds le=2 by float noise (1e-11 on 10): Prometheus 3 flattens it, so the
-    # rank just above 10 lands in the +Inf bucket (-> 3); 2.x interpolates inside le=3.
+def test_histogram_quantile_small_deltas_are_ironed_out_since_2_49() -> None:
+    # bucket le=3 exceeds le=2 by float noise (1e-11 on 10): Prometheus 2.49+ flattens it, so
+    # the rank just above 10 lands in the +Inf bucket (-> 3); 2.42 interpolates inside le=3.
     vec = buckets(("1", 5), ("2", 10), ("3", 10 + 1e-11), ("+Inf", 20))
     q = (10 + 5e-12) / 20
     v3, _ = single(call("histogram_quantile", ctx(0), scalar(q), vec))
-    v2, _ = single(call("histogram_quantile", ctx(0, semantics="2"), scalar(q), vec))
-    assert v3 == [3.0]
-    assert v2 == [pytest.approx(2.5, abs=0.05)]
+    v253, _ = single(call("histogram_quantile", ctx(0, semantics="2.53"), scalar(q), vec))
+    v242, _ = single(call("histogram_quantile", ctx(0, semantics="2.42"), scalar(q), vec))
+    assert v3 == v253 == [3.0]
+    assert v242 == [pytest.approx(2.5, abs=0.05)]
 
 
 def test_histogram_quantiles_labels_each_quantile() -> None:

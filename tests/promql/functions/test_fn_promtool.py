@@ -1,31 +1,26 @@
-"""Every float function against the real ``promtool test rules``, bit for bit (skipped without it).
+"""Every float function against every available ``promtool test rules``, bit for bit.
 
 promtool prints what an expression returned when a ``promql_expr_test``
 fails, so each case is given an impossible expectation and promtool's "got"
 line is compared with our engine's result at the same time, with the
-semantics of promtool's major version. Values must be *identical* (not
-approximately equal): alert thresholds decide on the last bit. Trigonometric
-and hyperbolic functions are left out (Go's pure-Go math differs from the C
-library in the last ulp; documented in ``promql/functions.py``).
+semantics of promtool's version (``tests/promtool_runs.py``; skipped without
+promtool). Values must be *identical* (not approximately equal): alert
+thresholds decide on the last bit. That includes the trigonometric and
+hyperbolic functions, which compute what Go's ``math`` computes
+(``promql/gomath.py``).
 """
 
 from __future__ import annotations
 
-import math
-import re
-import shutil
-import subprocess
+import json
 from pathlib import Path
 
 import pytest
-import yaml
+from promtool_runs import Promtool, params, parse_output, run, same_samples
 
-from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.storage import Storage
-
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not on PATH")
 
 SERIES = {
     'c_total{i="a"}': "0 5 11 18 2 9 15 30 31 40 1 3 8 8 8 20",
@@ -52,54 +47,31 @@ EXPRESSIONS = (
        "hour(g)", "minute()", 'label_replace(g, "foo", "$1-x", "i", "(.*)")',
        'label_join(g, "foo", "-", "i", "__name__")', 'absent(nope{a="b"})',
        'absent_over_time(nope{a="b"}[5m])', 'scalar(g{i="x"})', "vector(time())", "deg(g)",
-       "year(vector(1700000000))"])
+       "year(vector(1700000000))", "sin(g)", "cos(g)", "tan(g)", "asin(g)", "acos(g)", "atan(g)",
+       "sinh(g)", "cosh(g)", "tanh(g)", "asinh(g)", "acosh(g)", "atanh(g)", "g ^ 1.5",
+       "g % 0.3", "g atan2 0.5", "exp(g - 0.5)"])
 TIMES = ("1m", "4m30s", "7m", "10m17s", "15m")
 
-_BLOCK = re.compile(r'expr: "((?:[^"\\]|\\.)*)", time: (\S+),\n\s*exp: .*\n\s*got: (.*)')
-_ITEM = re.compile(r'([a-zA-Z_:][\w:]*)?\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\} (\S+?)(?:, |$)')
 
-
-def _promtool_results(tmp_path: Path) -> dict[tuple[str, str], dict[tuple[tuple[str, str], ...], float]]:
-    tests = [{"interval": "1m",
-              "input_series": [{"series": k, "values": v} for k, v in SERIES.items()],
-              "promql_expr_test": [
-                  {"expr": e, "eval_time": t,
-                   "exp_samples": [{"labels": 'impossible{x="1"}', "value": -12345}]}
-                  for e in EXPRESSIONS for t in TIMES]}]
-    path = tmp_path / "functions_test.yml"
-    path.write_text(yaml.safe_dump({"tests": tests}))
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True,
-                          text=True, timeout=120, check=False)
-    results = {}
-    for expr, at, got in _BLOCK.findall(proc.stdout + proc.stderr):
-        samples = {}
-        for name, body, value in _ITEM.findall(got.strip()):
-            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', body))
-            if name:
-                labels["__name__"] = name
-            samples[tuple(sorted(labels.items()))] = float(value.replace("E", "e"))
-        results[(expr.encode().decode("unicode_escape"), at)] = samples
-    return results
-
-
-def _semantics() -> str:
-    assert PROMTOOL is not None
-    out = subprocess.run([PROMTOOL, "--version"], capture_output=True, text=True, check=False)
-    return "2" if "version 2." in out.stdout + out.stderr else "3"
-
-
-def test_functions_match_promtool_bit_for_bit(tmp_path: Path) -> None:
-    expected = _promtool_results(tmp_path)
-    assert len(expected) == len(EXPRESSIONS) * len(TIMES), "could not read promtool's output"
+@pytest.mark.parametrize("binary", params())
+def test_functions_match_promtool_bit_for_bit(binary: Promtool, tmp_path: Path) -> None:
+    tests = [{"expr": f"{e} # c0e{j}", "eval_time": t,
+              "exp_samples": [{"labels": 'impossible{x="1"}', "value": -12345}]}
+             for j, e in enumerate(EXPRESSIONS) for t in TIMES]
+    doc = {"tests": [{"interval": "1m", "promql_expr_test": tests,
+                      "input_series": [{"series": k, "values": v} for k, v in SERIES.items()]}]}
+    (tmp_path / "functions_test.yml").write_text(json.dumps(doc))
+    theirs = parse_output(run(binary, ["functions_test.yml"], tmp_path))[0].exprs
+    assert len(theirs) == len(EXPRESSIONS) * len(TIMES), "could not read promtool's output"
     store = Storage()
     store.load("\n".join(f"{k} {v}" for k, v in SERIES.items()), 60_000)
-    engine = Engine(store, semantics=_semantics())
+    engine = Engine(store, semantics=binary.semantics)
     mismatches = []
-    for (expr, at), want in expected.items():
-        got = {s.labels: s.value for s in engine.instant_samples(expr, parse_duration(at))}
-        same = set(got) == set(want) and all(
-            got[k] == want[k] or (math.isnan(got[k]) and math.isnan(want[k])) for k in want)
-        if not same:
-            mismatches.append(f"{expr} @ {at}: promtool {want}, ours {got}")
+    for j, expr in enumerate(EXPRESSIONS):
+        for at in TIMES:
+            want = theirs[(f"c0e{j}", format_duration(parse_duration(at)))]
+            got = sorted((s.labels, s.value)
+                         for s in engine.instant_samples(expr, parse_duration(at)))
+            if isinstance(want, str) or not same_samples(got, want):
+                mismatches.append(f"{expr} @ {at}: promtool {want}, ours {got}")
     assert mismatches == []

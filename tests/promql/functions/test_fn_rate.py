@@ -69,6 +69,20 @@ def test_rate_semantics_2_applies_zero_point_before_threshold() -> None:
     assert v3 == v2 == [pytest.approx(20 * 126 / 120)]
 
 
+def test_rate_zero_point_order_changed_in_2_51() -> None:
+    # gap to the window start 480 s (>= 1.1 intervals), counter zero point 48 s before the
+    # first sample: 2.42 takes the zero point (48 s < 66 s threshold); 2.51+ first caps the
+    # gap at half an interval (30 s), which the zero point does not shorten
+    samples = [(10 * M, 40.0), (11 * M, 90.0), (12 * M, 140.0)]
+    steps = [12 * M]
+    rs = rseries(samples, steps, 10 * M)
+    old, _ = single(call("increase", ctx(*steps, semantics="2.42"), rvec(steps, 10 * M, rs)))
+    new = [single(call("increase", ctx(*steps, semantics=s), rvec(steps, 10 * M, rs)))[0]
+           for s in ("2.51", "2.53", "3")]
+    assert old == [pytest.approx(100 * (120 + 48) / 120)]
+    assert new == [[pytest.approx(100 * (120 + 30) / 120)]] * 3
+
+
 def test_irate_and_idelta_use_last_two_samples() -> None:
     c = ctx(4 * M)
     rs = rseries(counter([0, 10, 30, 100, 5]), [4 * M], 5 * M)

@@ -1,0 +1,171 @@
+"""Running real ``promtool`` binaries from the differential tests.
+
+Which binaries: the paths in ``$SELFSLO_PROMTOOLS`` (``os.pathsep``-separated;
+``.ci/run`` lists Debian's 2.42, 2.53 and 3.5 there), else ``promtool`` on
+PATH. Each is compared with the engine semantics its ``--version`` implies,
+``major.minor`` (the numerics change between minor releases).
+
+How results come back: promtool prints what a ``promql_expr_test`` returned
+(``got: {labels} value, ...``, each value with Go's shortest round-trip
+``%E``) only when the expectation fails, so tests give every expression an
+impossible expectation and read the values back, bit for bit. Many test files
+go to one promtool process; 3.x prints failures without the file name, so
+every expression carries a ``# c<case>e<n>`` comment and every rule the case
+number in its name, which identify the case in the output.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PROMTOOLS_ENV = "SELFSLO_PROMTOOLS"
+_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)\.(\d+)")
+_GO = re.compile(r"go version:\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class Promtool:
+    """One runnable promtool and what its ``--version`` says."""
+
+    path: str
+    version: tuple[int, int, int]
+    go: str = ""
+
+    @property
+    def semantics(self) -> str:
+        """The engine semantics of this release: ``"2.42"``, ``"3.5"``..."""
+        return f"{self.version[0]}.{self.version[1]}"
+
+    @property
+    def name(self) -> str:
+        """``promtool-2.53.3``."""
+        return "promtool-" + ".".join(map(str, self.version))
+
+
+@functools.cache
+def _describe(path: str) -> Promtool | None:
+    try:
+        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = proc.stdout + proc.stderr
+    match = _VERSION.search(text)
+    if match is None:
+        return None
+    go = _GO.search(text)
+    version = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    return Promtool(path, version, go.group(1) if go else "")
+
+
+def available(environ: Mapping[str, str] | None = None) -> list[Promtool]:
+    """Every usable promtool (each real file once), oldest first."""
+    env = os.environ if environ is None else environ
+    listed = [p.strip() for p in env.get(PROMTOOLS_ENV, "").split(os.pathsep) if p.strip()]
+    found: dict[str, Promtool] = {}
+    for name in listed or ["promtool"]:
+        path = shutil.which(name)
+        if path is None or os.path.realpath(path) in found:
+            continue
+        described = _describe(path)
+        if described is not None:
+            found[os.path.realpath(path)] = described
+    return sorted(found.values(), key=lambda p: p.version)
+
+
+def params() -> list[object]:
+    """A ``pytest.param`` per promtool, or one skipped param that says why there is none."""
+    binaries = available()
+    if not binaries:
+        return [pytest.param(None, id="no-promtool", marks=pytest.mark.skip(
+            reason=f"no promtool: none on PATH and ${PROMTOOLS_ENV} names none"))]
+    return [pytest.param(p, id=p.name) for p in binaries]
+
+
+def run(binary: Promtool, files: Iterable[str], cwd: Path, env: Mapping[str, str] | None = None,
+        timeout: int = 900) -> str:
+    """``promtool test rules FILES...`` in ``cwd``; stdout and stderr together."""
+    proc = subprocess.run([binary.path, "test", "rules", *files], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, check=False,
+                          env=None if env is None else {**os.environ, **env})
+    return proc.stdout + proc.stderr
+
+
+Sample = tuple[tuple[tuple[str, str], ...], float]
+
+
+@dataclass
+class CaseOutput:
+    """What promtool printed about one case (one test file)."""
+
+    #: (expression tag, eval time as printed) -> samples, or the error text
+    exprs: dict[tuple[str, str], list[Sample] | str] = field(default_factory=dict)
+    #: (alertname, eval time as printed) -> the failure text
+    alerts: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (rule name, time as printed) of a rule evaluation error, with the message
+    rule_errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+_EXPR = re.compile(r'expr: "((?:[^"\\]|\\.)*)", time: ([^,\s]+),'
+                   r'(?: err: (.*)|\n\s*exp: .*\n\s*got: (.*))')
+_TAG = re.compile(r"# (c(\d+)e\d+)$")
+_ALERT = re.compile(r"alertname: (\S+), time: ([^,\s]+),")
+_RULE = re.compile(r"rule: (\S+), time: ([^,\s]+), err: (.*)")
+_CASE_NAME = re.compile(r"[A-Za-z_:]+?(\d+)$")
+_ITEM = re.compile(r"\{([^}]*)\} (\S+?)(?:, |$)")
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_got(text: str) -> list[Sample]:
+    """``{a="b", c="d"} 1E+00, ...`` (or ``nil``) as sorted (labels, value) pairs."""
+    if text.strip() == "nil":
+        return []
+    out = [(tuple(sorted(_LABEL.findall(body))), float(value))
+           for body, value in _ITEM.findall(text.strip())]
+    return sorted(out)
+
+
+def parse_output(output: str) -> dict[int, CaseOutput]:
+    """promtool's failure output, per case number."""
+    cases: dict[int, CaseOutput] = {}
+    for raw, at, err, got in _EXPR.findall(output):
+        tag = _TAG.search(raw.replace('\\"', '"'))
+        if tag is None:
+            continue
+        case = cases.setdefault(int(tag.group(2)), CaseOutput())
+        case.exprs[(tag.group(1), at)] = err if err else parse_got(got)
+    for name, at in _ALERT.findall(output):
+        number = _CASE_NAME.match(name)
+        if number:
+            cases.setdefault(int(number.group(1)), CaseOutput()).alerts[(name, at)] = name
+    for name, at, message in _RULE.findall(output):
+        number = _CASE_NAME.match(name)
+        if number:
+            cases.setdefault(int(number.group(1)), CaseOutput()).rule_errors.append(
+                (name, at, message))
+    return cases
+
+
+def same_samples(ours: list[Sample], theirs: list[Sample]) -> bool:
+    """Equal label sets and values bit for bit (every NaN equal to every NaN, -0 != 0)."""
+    if len(ours) != len(theirs):
+        return False
+    for (la, va), (lb, vb) in zip(sorted(ours), sorted(theirs), strict=True):
+        if la != lb:
+            return False
+        if math.isnan(va) or math.isnan(vb):
+            if not (math.isnan(va) and math.isnan(vb)):
+                return False
+        elif va != vb or math.copysign(1.0, va) != math.copysign(1.0, vb):
+            return False
+    return True
