@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "canary": ("pytest_selfslo.cli.canary", "Inspect, tune and steer the percentage canary"),
     "serve": ("pytest_selfslo.cli.serve", "Serve the operator API with uvicorn"),
     "demo": ("pytest_selfslo.cli.demo", "Run the whole loop locally with a live status view"),
+    "slo": ("pytest_selfslo.cli.slo", "Import SLO specs (Sloth, ...), generate burn-rate rules and tests"),
 }
 
 

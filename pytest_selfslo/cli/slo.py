@@ -1,0 +1,61 @@
+"""``selfslo slo``: import SLO specs (Sloth, ours), generate burn-rate rules and their tests.
+
+* ``selfslo slo import FILE -o slo.yml`` — any supported format → ``selfslo/v1``
+* ``selfslo slo generate slo.yml -o rules/slo.yml`` — multiwindow burn-rate rules
+* ``selfslo slo tests slo.yml -o rules/tests/slo_test.yml [--rules rules/slo.yml]``
+
+Bad specs exit 2 with ``path:line:col: why`` and write nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pytest_selfslo._core.atomicio import atomic_write_bytes
+from pytest_selfslo.slo.burnrate import generate_rules
+from pytest_selfslo.slo.importers import import_spec
+from pytest_selfslo.slo.service import dump_service_slos
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``selfslo slo``."""
+    sub = parser.add_subparsers(dest="slo_command", metavar="SUBCOMMAND")
+    sub.required = True
+    for name, help_text in (("import", "Convert a Sloth or selfslo spec to selfslo/v1"),
+                            ("generate", "Write multiwindow burn-rate rules for a spec"),
+                            ("tests", "Write promtool-format tests for the generated rules")):
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.add_argument("spec", help="SLO spec file")
+        sp.add_argument("-o", "--output", default="-", help="Output file ('-' = stdout)")
+        if name == "tests":
+            sp.add_argument("--rules", default=None,
+                            help="Rule file path written into rule_files (default: "
+                                 "../slo.yml relative to the output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read, convert, write atomically; errors propagate as ``SLOSpecError`` (exit 2)."""
+    spec = import_spec(args.spec)
+    if args.slo_command == "import":
+        text = dump_service_slos(spec)
+    elif args.slo_command == "generate":
+        text = generate_rules(spec)
+    else:
+        from pytest_selfslo.slo.testgen import generate_tests
+
+        rules = args.rules
+        if rules is None:
+            out_dir = Path(args.output).parent if args.output != "-" else Path(".")
+            rules = os.path.relpath(Path(out_dir).parent / "slo.yml", out_dir)
+        text = generate_tests(spec, rules)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_bytes(Path(args.output), text.encode())
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0

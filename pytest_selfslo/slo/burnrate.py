@@ -1,0 +1,162 @@
+"""Multiwindow, multi-burn-rate alert rules from service SLOs (Google SRE Workbook, ch. 5).
+
+For an objective with error budget ``b`` (0.001 for 99.9 %) and a window pair
+``(long, short)`` with factor ``f``, the alert fires when the error ratio over
+both windows exceeds ``f × b``. The defaults are budget fractions, so they
+scale with the compliance window ``P``: ``f = fraction × P / long`` — page 2 %
+in 1h (short 5m) and 5 % in 6h (30m), ticket 10 % in 1d (2h) and 10 % in 3d
+(6h); for 30d that is 14.4, 6, 3 and 1. With ``min_events`` set, a pair only
+fires when its long window saw at least that many events (low-traffic guard).
+
+    >>> [(w.long, w.short, w.factor) for w in default_burn_rates("30d")]
+    [('1h', '5m', 14.4), ('6h', '30m', 6.0), ('1d', '2h', 3.0), ('3d', '6h', 1.0)]
+
+Output is deterministic: same spec, same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs
+
+__all__ = ["ALERT_LABEL_KEYS", "burn_rates", "default_burn_rates", "error_ratio_record",
+           "events_record", "generate_rules", "rule_groups", "selector", "threshold_expr",
+           "window_seconds"]
+
+#: labels every generated series and alert carries
+ALERT_LABEL_KEYS = ("slo_service", "slo_name")
+_DEFAULTS: tuple[tuple[str, str, str, float], ...] = (
+    ("page", "1h", "5m", 0.02),
+    ("page", "6h", "30m", 0.05),
+    ("ticket", "1d", "2h", 0.10),
+    ("ticket", "3d", "6h", 0.10),
+)
+
+
+def default_burn_rates(window: str) -> tuple[BurnRateWindow, ...]:
+    """The four SRE Workbook window pairs scaled to the compliance ``window``."""
+    period = parse_duration(window)
+    return tuple(BurnRateWindow(sev, long, short,  # type: ignore[arg-type]
+                                round(frac * period / parse_duration(long), 6))
+                 for sev, long, short, frac in _DEFAULTS)
+
+
+def burn_rates(slo: ServiceLevel) -> tuple[BurnRateWindow, ...]:
+    """The SLO's own ``burn_rates`` or the defaults for its window."""
+    return slo.burn_rates or default_burn_rates(slo.window)
+
+
+def error_ratio_record(window: str) -> str:
+    """Name of the error-ratio recording rule for ``window``."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def events_record(window: str) -> str:
+    """Name of the event-count recording rule for ``window`` (low-traffic guard)."""
+    return f"slo:sli_total:events{window}"
+
+
+def selector(spec: ServiceSLOs, slo: ServiceLevel) -> str:
+    """Label matchers that pick this SLO's recorded series."""
+    return f'{{slo_service="{spec.service}",slo_name="{slo.name}"}}'
+
+
+def threshold_expr(w: BurnRateWindow, slo: ServiceLevel) -> str:
+    """The PromQL threshold ``(factor * budget)`` of a window pair."""
+    return f"({_num(w.factor)} * {_num(slo.error_budget)})"
+
+
+def _windows(slo: ServiceLevel) -> list[str]:
+    ws = {w for b in burn_rates(slo) for w in (b.long, b.short)}
+    return sorted(ws, key=parse_duration)
+
+
+def _series_labels(spec: ServiceSLOs, slo: ServiceLevel) -> dict[str, str]:
+    labels = {**spec.labels, **slo.labels}
+    labels.update({"slo_service": spec.service, "slo_name": slo.name})
+    return labels
+
+
+def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
+    """The rule groups (plain data, Prometheus rule-file shape) for every SLO."""
+    groups = []
+    for slo in spec.slos:
+        rules: list[dict[str, Any]] = []
+        errors, total = slo.sli.error_query()
+        base = _series_labels(spec, slo)
+        for w in _windows(slo):
+            e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
+            rules.append({"record": error_ratio_record(w), "expr": f"({e})\n/\n({t})\n",
+                          "labels": {**base, "slo_window": w}})
+        longs = sorted({b.long for b in burn_rates(slo)}, key=parse_duration)
+        if slo.min_events:
+            for w in longs:
+                secs = parse_duration(w) // 1000
+                rules.append({"record": events_record(w),
+                              "expr": f"({total.replace('{{.window}}', w)}) * {secs}\n",
+                              "labels": {**base, "slo_window": w}})
+        sel = selector(spec, slo)
+        alert_name = slo.alert_name or _camel(f"{spec.service}-{slo.name}") + "BudgetBurn"
+        for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
+            pairs = [b for b in burn_rates(slo) if b.severity == severity]
+            if not alert.enabled or not pairs:
+                continue
+            parts = []
+            for b in pairs:
+                conds = [f"max without (slo_window) ({error_ratio_record(w)}{sel} > "
+                         f"{threshold_expr(b, slo)})" for w in (b.long, b.short)]
+                if slo.min_events:
+                    conds.append(f"max without (slo_window) ({events_record(b.long)}{sel} >= "
+                                 f"{_num(slo.min_events)})")
+                parts.append("(\n  " + "\nand\n  ".join(conds) + "\n)")
+            labels = {**slo.alert_labels, **alert.labels, "slo_severity": severity}
+            annotations = {**slo.alert_annotations, **alert.annotations}
+            rule: dict[str, Any] = {"alert": alert_name, "expr": "\nor\n".join(parts) + "\n",
+                                    "labels": labels}
+            if annotations:
+                rule["annotations"] = annotations
+            rules.append(rule)
+        groups.append({"name": f"selfslo-slo-{spec.service}-{slo.name}", "rules": rules})
+    return groups
+
+
+def generate_rules(spec: ServiceSLOs) -> str:
+    """The Prometheus rule file text for ``spec`` (deterministic)."""
+    header = (f"# Generated by selfslo slo generate from the SLOs of {spec.service!r}.\n"
+              "# Do not edit: change the SLO spec and regenerate.\n")
+    return header + _dump({"groups": rule_groups(spec)})
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(data: object) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _camel(text: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in text.replace("_", "-").split("-") if p)
+
+
+def window_seconds(window: str) -> int:
+    """Seconds in a duration string."""
+    return parse_duration(window) // 1000
+

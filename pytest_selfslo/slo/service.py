@@ -1,0 +1,380 @@
+"""Service SLOs (the interop model): what Sloth, OpenSLO and Pyrra specs are imported into.
+
+A :class:`ServiceSLOs` holds one service's SLOs; each :class:`ServiceLevel` has
+an SLI of one kind (``ratio``: errors/total queries; ``latency``: a histogram
+and a threshold; ``threshold``: a gauge compared with a bound), an objective
+in percent, a compliance window (30d default, 7d or 28d), labels, page/ticket
+alerting and ``min_events`` (the low-traffic guard). The YAML format
+(``version: selfslo/v1``) is documented in ``docs/slo.md``::
+
+    >>> spec = load_service_slos_text('''
+    ... version: selfslo/v1
+    ... service: api
+    ... slos:
+    ...   - name: availability
+    ...     objective: 99.9
+    ...     sli:
+    ...       ratio:
+    ...         errors: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+    ...         total: sum(rate(http_requests_total[{{.window}}]))
+    ... ''', "slo.yml")
+    >>> spec.slos[0].error_budget
+    0.001
+    >>> spec.slos[0].window
+    '30d'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import promql_parser
+import yaml
+
+from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.slo.nodes import Doc, Node
+
+__all__ = [
+    "WINDOWS",
+    "AlertSpec",
+    "BurnRateWindow",
+    "ServiceLevel",
+    "ServiceSLOs",
+    "Sli",
+    "dump_service_slos",
+    "load_service_slos",
+    "load_service_slos_text",
+    "service_from_doc",
+]
+
+#: compliance windows we accept (the burn-rate defaults are defined for these)
+WINDOWS = ("7d", "28d", "30d")
+SliKind = Literal["ratio", "latency", "threshold"]
+_WINDOW_PLACEHOLDER = "{{.window}}"
+_COMPARISONS = ("<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class Sli:
+    """The indicator; queries contain ``{{.window}}`` where the range goes."""
+
+    kind: SliKind
+    errors: str = ""  #: ratio: bad events per second
+    total: str = ""  #: ratio: all events per second
+    metric: str = ""  #: latency: histogram name (without _bucket); threshold: gauge query
+    selector: str = ""  #: latency: label matchers, e.g. ``job="api"``
+    threshold: float = 0.0  #: latency: le bound in seconds; threshold: the bound
+    comparison: str = "<="  #: threshold: good when ``metric <comparison> threshold``
+
+    def error_query(self) -> tuple[str, str]:
+        """``(errors, total)`` query templates for every kind."""
+        sel = f"{{{self.selector}}}" if self.selector else ""
+        if self.kind == "ratio":
+            return self.errors, self.total
+        if self.kind == "latency":
+            inner = f'{self.selector},le="{_go_float(self.threshold)}"' if self.selector \
+                else f'le="{_go_float(self.threshold)}"'
+            total = f"sum(rate({self.metric}_count{sel}[{_WINDOW_PLACEHOLDER}]))"
+            good = f"sum(rate({self.metric}_bucket{{{inner}}}[{_WINDOW_PLACEHOLDER}]))"
+            return f"({total} - {good})", total
+        bad = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[self.comparison]
+        thr = _go_float(self.threshold)
+        errors = f"sum(count_over_time(({self.metric} {bad} {thr})[{_WINDOW_PLACEHOLDER}:]))"
+        total = f"sum(count_over_time(({self.metric})[{_WINDOW_PLACEHOLDER}:]))"
+        return errors, total
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One severity (page or ticket): enabled flag, extra labels and annotations."""
+
+    enabled: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    """One window pair: fire when both error ratios exceed ``factor`` × budget."""
+
+    severity: Literal["page", "ticket"]
+    long: str
+    short: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """One SLO of a service."""
+
+    name: str
+    objective: float  #: percent, 0 < objective < 100
+    sli: Sli
+    window: str = "30d"
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    alert_name: str = ""
+    alert_labels: dict[str, str] = field(default_factory=dict)
+    alert_annotations: dict[str, str] = field(default_factory=dict)
+    page: AlertSpec = field(default_factory=AlertSpec)
+    ticket: AlertSpec = field(default_factory=AlertSpec)
+    min_events: float = 0.0  #: no alert when the long window saw fewer events
+    burn_rates: tuple[BurnRateWindow, ...] = ()  #: empty: the defaults for ``window``
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed error ratio, e.g. 0.001 for 99.9 %."""
+        return round(1 - self.objective / 100, 12)
+
+
+@dataclass(frozen=True)
+class ServiceSLOs:
+    """Every SLO of one service (one spec file)."""
+
+    service: str
+    slos: tuple[ServiceLevel, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    source: str = "selfslo/v1"  #: the format it was read from
+
+
+def load_service_slos(path: str | Path) -> ServiceSLOs:
+    """Read a ``selfslo/v1`` spec file (errors are ``path:line:col: why``)."""
+    return load_service_slos_text(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def load_service_slos_text(text: str, path: str = "<slo>") -> ServiceSLOs:
+    """Parse a ``selfslo/v1`` spec from text."""
+    return service_from_doc(Doc.parse(text, path).root)
+
+
+def service_from_doc(root: Node) -> ServiceSLOs:
+    """Validate and build the model from a composed ``selfslo/v1`` document."""
+    root.only({"version", "service", "labels", "slos"}, "spec")
+    version = root.req("version")
+    if version.text("version") != "selfslo/v1":
+        raise version.error(f"version: expected 'selfslo/v1', got {version.text('version')!r}")
+    service = root.req("service").text("service")
+    labels = _labels(root.get("labels"), "labels")
+    slos_node = root.req("slos")
+    slos = tuple(_slo(n) for n in slos_node.seq())
+    if not slos:
+        raise slos_node.error("slos: at least one SLO is required")
+    seen: set[str] = set()
+    for node, slo in zip(slos_node.seq(), slos, strict=True):
+        if slo.name in seen:
+            raise node.error(f"duplicate SLO name {slo.name!r}")
+        seen.add(slo.name)
+    return ServiceSLOs(service=service, slos=slos, labels=labels)
+
+
+def _slo(node: Node) -> ServiceLevel:
+    node.only({"name", "objective", "window", "description", "labels", "sli", "alerting",
+               "min_events", "burn_rates"}, "slo")
+    name = node.req("name").text("name")
+    obj_node = node.req("objective")
+    objective = check_objective(obj_node, obj_node.number("objective"))
+    window = check_window(node.get("window"))
+    sli = _sli(node.req("sli"))
+    alerting = node.get("alerting")
+    page, ticket = AlertSpec(), AlertSpec()
+    alert_name, alert_labels, alert_ann = "", {}, {}
+    if alerting is not None:
+        alerting.only({"name", "labels", "annotations", "page", "ticket"}, "alerting")
+        alert_name = alerting.opt_text("name")
+        alert_labels = _labels(alerting.get("labels"), "alerting.labels")
+        alert_ann = _map(alerting.get("annotations"), "alerting.annotations")
+        page = _alert(alerting.get("page"), "page")
+        ticket = _alert(alerting.get("ticket"), "ticket")
+    min_node = node.get("min_events")
+    min_events = min_node.number("min_events") if min_node else 0.0
+    if min_node is not None and min_events < 0:
+        raise min_node.error(f"min_events: must be >= 0, got {min_events:g}")
+    burn = tuple(_burn(n) for n in node.opt_seq("burn_rates"))
+    return ServiceLevel(name=name, objective=objective, sli=sli, window=window,
+                        description=node.opt_text("description"),
+                        labels=_labels(node.get("labels"), "labels"), alert_name=alert_name,
+                        alert_labels=alert_labels, alert_annotations=alert_ann, page=page,
+                        ticket=ticket, min_events=min_events, burn_rates=burn)
+
+
+def check_objective(node: Node, value: float) -> float:
+    """The objective in percent, strictly between 0 and 100."""
+    if not 0 < value < 100:
+        raise node.error(f"objective: must be a percentage strictly between 0 and 100, got {value:g}")
+    return value
+
+
+def check_window(node: Node | None) -> str:
+    """A compliance window: 7d, 28d or 30d (default 30d)."""
+    if node is None:
+        return "30d"
+    text = node.text("window")
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise node.error(f"window: {text!r} is not a duration (expected one of "
+                         f"{', '.join(WINDOWS)})") from None
+    if text not in WINDOWS:
+        raise node.error(f"window: {text!r} is not supported (expected one of {', '.join(WINDOWS)})")
+    return text
+
+
+def check_query(node: Node, what: str, *, needs_window: bool = True) -> str:
+    """A PromQL template: parses (with the window filled in) and uses ``{{.window}}``."""
+    text = node.text(what).strip()
+    if needs_window and _WINDOW_PLACEHOLDER not in text:
+        raise node.error(f"{what}: the query must use {_WINDOW_PLACEHOLDER} as its range")
+    try:
+        promql_parser.parse(text.replace(_WINDOW_PLACEHOLDER, "5m"))
+    except (ValueError, RuntimeError) as exc:
+        raise node.error(f"{what}: invalid PromQL: {str(exc).splitlines()[0]}") from None
+    return text
+
+
+def _sli(node: Node) -> Sli:
+    kinds = node.keys()
+    if len(kinds) != 1 or kinds[0] not in ("ratio", "latency", "threshold"):
+        raise (node.key_node(kinds[0]) if kinds else node).error(
+            f"sli: unknown SLI kind {', '.join(kinds) or '(none)'!r} "
+            "(expected exactly one of ratio, latency, threshold)")
+    kind = kinds[0]
+    body = node.req(kind)
+    if kind == "ratio":
+        body.only({"errors", "total"}, "sli.ratio")
+        return Sli("ratio", errors=check_query(body.req("errors"), "sli.ratio.errors"),
+                   total=check_query(body.req("total"), "sli.ratio.total"))
+    if kind == "latency":
+        body.only({"metric", "selector", "threshold"}, "sli.latency")
+        thr = body.req("threshold")
+        sli = Sli("latency", metric=body.req("metric").text("sli.latency.metric"),
+                  selector=body.opt_text("selector"),
+                  threshold=thr.number("sli.latency.threshold"))
+        if sli.threshold <= 0:
+            raise thr.error("sli.latency.threshold: must be > 0 seconds")
+        _check_built(body, sli)
+        return sli
+    body.only({"metric", "comparison", "threshold"}, "sli.threshold")
+    comp_node = body.get("comparison")
+    comparison = comp_node.text("comparison") if comp_node else "<="
+    if comp_node is not None and comparison not in _COMPARISONS:
+        raise comp_node.error(f"sli.threshold.comparison: expected one of "
+                              f"{', '.join(_COMPARISONS)}, got {comparison!r}")
+    sli = Sli("threshold", metric=check_query(body.req("metric"), "sli.threshold.metric",
+                                              needs_window=False),
+              threshold=body.req("threshold").number("sli.threshold.threshold"),
+              comparison=comparison)
+    _check_built(body, sli)
+    return sli
+
+
+def _check_built(node: Node, sli: Sli) -> None:
+    for query in sli.error_query():
+        try:
+            promql_parser.parse(query.replace(_WINDOW_PLACEHOLDER, "5m"))
+        except (ValueError, RuntimeError) as exc:
+            raise node.error(f"sli.{sli.kind}: the generated query is invalid PromQL "
+                             f"({str(exc).splitlines()[0]}): {query}") from None
+
+
+def _alert(node: Node | None, what: str) -> AlertSpec:
+    if node is None:
+        return AlertSpec()
+    node.only({"enabled", "labels", "annotations"}, f"alerting.{what}")
+    enabled = node.get("enabled")
+    return AlertSpec(enabled=enabled.boolean(f"{what}.enabled") if enabled else True,
+                     labels=_labels(node.get("labels"), f"alerting.{what}.labels"),
+                     annotations=_map(node.get("annotations"), f"alerting.{what}.annotations"))
+
+
+def _burn(node: Node) -> BurnRateWindow:
+    node.only({"severity", "long", "short", "factor"}, "burn_rates")
+    sev = node.req("severity")
+    if sev.text("severity") not in ("page", "ticket"):
+        raise sev.error(f"burn_rates.severity: expected page or ticket, got {sev.text('severity')!r}")
+    durations = []
+    for key in ("long", "short"):
+        d = node.req(key)
+        try:
+            durations.append((parse_duration(d.text(key)), d.text(key)))
+        except ValueError:
+            raise d.error(f"burn_rates.{key}: {d.text(key)!r} is not a duration") from None
+    if durations[1][0] >= durations[0][0] or durations[1][0] <= 0:
+        raise node.error("burn_rates: short window must be positive and shorter than long window")
+    fac = node.req("factor")
+    factor = fac.number("factor")
+    if factor <= 0:
+        raise fac.error(f"burn_rates.factor: must be > 0, got {factor:g}")
+    return BurnRateWindow(sev.text("severity"), durations[0][1], durations[1][1],  # type: ignore[arg-type]
+                          factor)
+
+
+def _labels(node: Node | None, what: str) -> dict[str, str]:
+    out = _map(node, what)
+    for key in out:
+        if not key.replace("_", "a").isalnum() or key[0].isdigit():
+            assert node is not None
+            raise node.key_node(key).error(f"{what}: invalid label name {key!r}")
+    return out
+
+
+def _map(node: Node | None, what: str) -> dict[str, str]:
+    return {} if node is None else node.str_map(what)
+
+
+def _go_float(value: float) -> str:
+    return repr(value) if value != int(value) else str(int(value))
+
+
+def dump_service_slos(spec: ServiceSLOs) -> str:
+    """The ``selfslo/v1`` YAML of ``spec`` (stable key order: deterministic output)."""
+    slos = []
+    for slo in spec.slos:
+        item: dict[str, object] = {"name": slo.name, "objective": slo.objective,
+                                   "window": slo.window}
+        if slo.description:
+            item["description"] = slo.description
+        if slo.labels:
+            item["labels"] = dict(slo.labels)
+        s = slo.sli
+        if s.kind == "ratio":
+            item["sli"] = {"ratio": {"errors": s.errors, "total": s.total}}
+        elif s.kind == "latency":
+            lat: dict[str, object] = {"metric": s.metric, "threshold": s.threshold}
+            if s.selector:
+                lat["selector"] = s.selector
+            item["sli"] = {"latency": lat}
+        else:
+            item["sli"] = {"threshold": {"metric": s.metric, "comparison": s.comparison,
+                                         "threshold": s.threshold}}
+        alerting: dict[str, object] = {}
+        if slo.alert_name:
+            alerting["name"] = slo.alert_name
+        if slo.alert_labels:
+            alerting["labels"] = dict(slo.alert_labels)
+        if slo.alert_annotations:
+            alerting["annotations"] = dict(slo.alert_annotations)
+        for sev, a in (("page", slo.page), ("ticket", slo.ticket)):
+            body: dict[str, object] = {}
+            if not a.enabled:
+                body["enabled"] = False
+            if a.labels:
+                body["labels"] = dict(a.labels)
+            if a.annotations:
+                body["annotations"] = dict(a.annotations)
+            if body:
+                alerting[sev] = body
+        if alerting:
+            item["alerting"] = alerting
+        if slo.min_events:
+            item["min_events"] = slo.min_events
+        if slo.burn_rates:
+            item["burn_rates"] = [{"severity": b.severity, "long": b.long, "short": b.short,
+                                   "factor": b.factor} for b in slo.burn_rates]
+        slos.append(item)
+    doc: dict[str, object] = {"version": "selfslo/v1", "service": spec.service}
+    if spec.labels:
+        doc["labels"] = dict(spec.labels)
+    doc["slos"] = slos
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)

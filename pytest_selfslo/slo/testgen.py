@@ -1,0 +1,274 @@
+"""promtool-format unit tests for the rules :mod:`~pytest_selfslo.slo.burnrate` generates.
+
+For every alert (page, ticket) and each of its window pairs ``(long, short,
+factor)`` one test group feeds counters whose error ratio is ``factor ×
+budget`` one step (1 %) above, then one step below the boundary, for the
+last ``long`` of the history (good traffic before), and expects the alert to
+fire, respectively not to fire. What the other pairs of the same alert do in
+that history is computed (error ratio over a window ``W`` is
+``ratio × min(long, W) / W``) and expected too. With ``min_events`` set, a
+guard group shows that a burn far above every threshold does not page when
+the long window saw fewer events than ``min_events``.
+
+Input series come from the SLI queries: each ratio query must select one
+metric (the errors selector narrower than the total one) and aggregate to a
+single series; otherwise a :class:`~pytest_selfslo._core.errors.SLOSpecError`
+says why (no test is silently left out).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import promql_parser
+
+from pytest_selfslo._core.durations import format_duration, parse_duration
+from pytest_selfslo._core.errors import SLOSpecError
+from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.slo.burnrate import _dump, burn_rates
+from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs
+
+__all__ = ["generate_tests", "test_groups"]
+
+#: one step either side of a boundary, relative to the threshold
+STEP = 0.01
+#: events per scrape interval in the generated traffic
+TRAFFIC = 1000.0
+#: rule evaluation interval of the generated file (a 1m interval over 3d is slow in promtool)
+EVALUATION_MS = 300_000
+_CANDIDATES = ("200", "500", "503", "429", "error", "true", "fail", "201", "ok", "success",
+               "false", "0", "1", "x")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """How to write traffic with a given error ratio for one SLO."""
+
+    error_series: str
+    good_series: str
+    total_series: str = ""  #: latency: the _count series (errors = count - good bucket)
+
+
+def _matches(op: str, value: str, candidate: str) -> bool:
+    if op == "=":
+        return candidate == value
+    if op == "!=":
+        return candidate != value
+    if op == "=~":
+        return re.fullmatch(value, candidate) is not None
+    return re.fullmatch(value, candidate) is None
+
+
+def _matchers(query: str, what: str, slo: ServiceLevel) -> tuple[str, list[tuple[str, str, str]]]:
+    ast = promql_parser.parse(query.replace("{{.window}}", "5m"))
+    if not isinstance(ast, promql_parser.AggregateExpr) or ast.modifier is not None:
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the {what} query must "
+                           f"aggregate to one series (sum(...) without by): {query}")
+    sels = selectors(ast)
+    if len(sels) != 1:
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the {what} query must "
+                           f"select exactly one metric, found {len(sels)}: {query}")
+    ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~",
+           "MatchOp.NotRe": "!~"}
+    sel = sels[0]
+    out = [(m.name, ops[str(m.op)], m.value) for m in sel.matchers.matchers if m.name != "__name__"]
+    return str(sel.name or ""), out
+
+
+def _pick(name: str, constraints: list[tuple[str, str]], avoid: list[tuple[str, str]]
+          ) -> str | None:
+    equal = [v for op, v in constraints if op == "="]
+    alternatives = [p for _, v in constraints for p in v.strip("()").split("|")]
+    for cand in [*equal, *_CANDIDATES, *alternatives]:
+        if all(_matches(op, v, cand) for op, v in constraints) and \
+                (not avoid or not all(_matches(op, v, cand) for op, v in avoid)):
+            return cand
+    return None
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def _inputs(slo: ServiceLevel) -> _Inputs:
+    sli = slo.sli
+    if sli.kind == "threshold":
+        raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
+                           "supported yet")
+    if sli.kind == "latency":
+        name, matchers = _matchers(sli.error_query()[1], "total", slo)
+        labels = {k: v for k, op, v in matchers if op == "="}
+        if len(labels) != len(matchers):
+            raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the latency selector "
+                               "must only use = matchers")
+        bucket = f"{sli.metric}_bucket" + _label_text({**labels, "le": _le(sli.threshold)})
+        return _Inputs("", bucket, name + _label_text(labels))
+    e_name, e_match = _matchers(sli.errors, "errors", slo)
+    t_name, t_match = _matchers(sli.total, "total", slo)
+    if e_name != t_name:
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: errors and total select "
+                           f"different metrics ({e_name} vs {t_name})")
+    names = sorted({n for n, _, _ in e_match + t_match})
+    err: dict[str, str] = {}
+    good: dict[str, str] = {}
+    for n in names:
+        both = [(op, v) for k, op, v in e_match + t_match if k == n]
+        total_only = [(op, v) for k, op, v in t_match if k == n]
+        errors_only = [(op, v) for k, op, v in e_match if k == n]
+        e_val = _pick(n, both, [])
+        g_val = _pick(n, total_only, errors_only) if errors_only else e_val
+        if e_val is None:
+            raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: no value of label "
+                               f"{n!r} matches the errors query's matchers")
+        err[n] = e_val
+        good[n] = g_val if g_val is not None else e_val
+    if err == good:
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: found no series that the "
+                           "total query selects but the errors query does not")
+    return _Inputs(e_name + _label_text(err), e_name + _label_text(good))
+
+
+def _le(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _interval(pairs: list[BurnRateWindow]) -> int:
+    shortest = min(parse_duration(b.short) for b in pairs)
+    return 60_000 if shortest < 3_600_000 else 300_000
+
+
+def _history_steps(pairs: list[BurnRateWindow], step: int) -> int:
+    """Samples of history: the longest window plus ten, ending on a 5m evaluation."""
+    n = max(parse_duration(b.long) for b in pairs) // step + 10
+    while (n * step) % EVALUATION_MS:
+        n += 1
+    return n
+
+
+def _ratio_over(window_ms: int, errors_ms: int, ratio: float, history_ms: int) -> float:
+    seen = min(window_ms, history_ms)
+    return ratio * min(errors_ms, seen) / seen
+
+
+def _fires(pairs: list[BurnRateWindow], slo: ServiceLevel, errors_ms: int, ratio: float,
+           history_ms: int) -> bool | None:
+    """Whether the alert fires; ``None`` when a window ratio is within a step of a threshold."""
+    fires = False
+    for b in pairs:
+        t = b.factor * slo.error_budget
+        states = []
+        for w in (b.long, b.short):
+            r = _ratio_over(parse_duration(w), errors_ms, ratio, history_ms)
+            if abs(r - t) < t * STEP / 2:
+                return None
+            states.append(r > t)
+        fires = fires or all(states)
+    return fires
+
+
+def _series(inputs: _Inputs, n: int, k: int, ratio: float, per_step: float) -> list[dict[str, str]]:
+    bad = per_step * ratio
+    good_after = per_step - bad
+
+    def counter(before: float, after: float) -> str:
+        if k >= n:
+            return f"0+{_num(after)}x{n}"
+        head = f"0+{_num(before)}x{n - k - 1}"
+        return head + f" {_num(before * (n - k))}+{_num(after)}x{k}"
+
+    if inputs.total_series:  # latency: count and the good bucket
+        return [{"series": inputs.total_series, "values": counter(per_step, per_step)},
+                {"series": inputs.good_series, "values": counter(per_step, good_after)}]
+    return [{"series": inputs.error_series, "values": counter(0, bad)},
+            {"series": inputs.good_series, "values": counter(per_step, good_after)}]
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(round(value, 9))
+
+
+_Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any]]]
+
+
+def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
+              history_ms: int, what: str) -> list[dict[str, Any]]:
+    """The alerts (of every severity sharing the name) that fire in this history."""
+    out = []
+    for _sev, pairs, exp in alerts:
+        fires = _fires(pairs, slo, errors_ms, ratio, history_ms)
+        if fires is None:
+            raise SLOSpecError(f"slo {slo.name!r}: cannot generate the {what} test: "
+                               "another window pair is at its boundary")
+        if fires:
+            out.append(exp)
+    return out
+
+
+def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
+    """Test groups (plain data, promtool test-file shape) for every alert of ``spec``."""
+    groups: list[dict[str, Any]] = []
+    for slo in spec.slos:
+        inputs = _inputs(slo)
+        alert_name = slo.alert_name or "".join(
+            p[:1].upper() + p[1:] for p in f"{spec.service}-{slo.name}".replace("_", "-")
+            .split("-") if p) + "BudgetBurn"
+        base = {**spec.labels, **slo.labels, "slo_service": spec.service, "slo_name": slo.name}
+        alerts: _Alerts = []
+        for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
+            pairs = [b for b in burn_rates(slo) if b.severity == severity]
+            if alert.enabled and pairs:
+                exp: dict[str, Any] = {"exp_labels": {**base, **slo.alert_labels, **alert.labels,
+                                                      "slo_severity": severity}}
+                annotations = {**slo.alert_annotations, **alert.annotations}
+                if annotations:
+                    exp["exp_annotations"] = annotations
+                alerts.append((severity, pairs, exp))
+        if not alerts:
+            continue
+        every = [b for _, pairs, _ in alerts for b in pairs]
+        shortest_long = min(parse_duration(b.long) for b in every)
+
+        for severity, pairs, _exp in alerts:
+            step = _interval(pairs)
+            n = _history_steps(pairs, step)
+            per_step = TRAFFIC if not slo.min_events else max(
+                TRAFFIC, 2 * slo.min_events * step / shortest_long)
+            for b in pairs:
+                k = parse_duration(b.long) // step
+                for side, factor in (("above", 1 + STEP), ("below", 1 - STEP)):
+                    ratio = b.factor * slo.error_budget * factor
+                    what = f"{severity} {b.long}/{b.short} ×{_num(b.factor)} one step {side} the boundary"
+                    groups.append({
+                        "name": f"{spec.service}/{slo.name}: {what}",
+                        "interval": format_duration(step),
+                        "input_series": _series(inputs, n, k, ratio, per_step),
+                        "alert_rule_test": [{"eval_time": format_duration(n * step),
+                                             "alertname": alert_name,
+                                             "exp_alerts": _expected(slo, alerts, k * step, ratio,
+                                                                     n * step, what)}],
+                    })
+        if slo.min_events:
+            step = _interval(every)
+            n = _history_steps(every, step)
+            low = slo.min_events * step / (2 * max(parse_duration(b.long) for b in every))
+            ratio = min(0.5, 10 * max(b.factor for b in every) * slo.error_budget)
+            alert_rule_tests = [{"eval_time": format_duration(n * step), "alertname": alert_name,
+                                 "exp_alerts": []}]
+            groups.append({
+                "name": f"{spec.service}/{slo.name}: low-traffic guard (fewer than "
+                        f"{_num(slo.min_events)} events in every long window)",
+                "interval": format_duration(step),
+                "input_series": _series(inputs, n, n, ratio, low),
+                "alert_rule_test": alert_rule_tests,
+            })
+    return groups
+
+
+def generate_tests(spec: ServiceSLOs, rule_file: str) -> str:
+    """The promtool test file text (``rule_files: [rule_file]``), deterministic."""
+    header = (f"# Generated by selfslo slo tests from the SLOs of {spec.service!r}.\n"
+              "# Do not edit: change the SLO spec and regenerate.\n")
+    return header + _dump({"rule_files": [rule_file], "evaluation_interval": format_duration(EVALUATION_MS),
+                           "tests": test_groups(spec)})
