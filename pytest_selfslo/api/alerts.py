@@ -119,7 +119,8 @@ class _Services(Protocol):
     policy: CanaryPolicy
     auth: TokenAuth
 
-    def mutate(self, action: Any) -> Any: ...
+    async def mutate(self, action: Any) -> Any:
+        """Run one store mutation in the write lane (never shared with reads)."""
 
 
 _E = {"model": ErrorBody}
@@ -147,15 +148,15 @@ def add_alert_route(router: APIRouter, svc: _Services) -> None:
         client = request.client.host if request.client else "?"
         return svc.auth.authenticate_webhook(request.headers.get("authorization"), client)
 
-    def receive_alerts(body: AlertmanagerWebhook,
-                       who: str = Depends(webhook_actor)) -> AlertsResponse:
+    async def receive_alerts(body: AlertmanagerWebhook,
+                             who: str = Depends(webhook_actor)) -> AlertsResponse:
         context = {"receiver": body.receiver, "group_key": body.groupKey, "status": body.status,
                    "external_url": body.externalURL, "truncated_alerts": body.truncatedAlerts,
                    "alerts": [{"status": a.status, "labels": a.labels,
                                "starts_at": a.startsAt.isoformat(), "fingerprint": a.fingerprint}
                               for a in body.alerts[:20]]}
         alerts = [(a.status, a.labels) for a in body.alerts]
-        outcome = svc.mutate(lambda: rollback_on_alerts(svc.store, svc.policy, alerts, actor=who,
+        outcome = await svc.mutate(lambda: rollback_on_alerts(svc.store, svc.policy, alerts, actor=who,
                                                         now=time.time(), context=context))
         return AlertsResponse(**outcome.to_dict(), actor=who)
 
