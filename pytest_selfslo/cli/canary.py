@@ -189,13 +189,16 @@ def _print_decision(out: dict[str, Any], as_json: bool) -> None:
 
 
 def _tuner(args: argparse.Namespace, policy: CanaryPolicy) -> Any:
+    from prometheus_client import CollectorRegistry
+
     from pytest_selfslo.canary.cohorts import HeartbeatCohorts
     from pytest_selfslo.canary.tuner import CanaryAutoTuner
 
     cohorts = HeartbeatCohorts(args.heartbeats) if args.heartbeats else None
+    # the command serves no metrics: a registry of its own, so main() can run twice in a process
     return CanaryAutoTuner(prometheus_url=args.prometheus, policy=policy,
                            store=_store(args, policy), dry_run=args.dry_run, auto_apply=args.apply,
-                           cohorts=cohorts)
+                           cohorts=cohorts, registry=CollectorRegistry())
 
 
 def _run_loop(args: argparse.Namespace, policy: CanaryPolicy) -> int:
