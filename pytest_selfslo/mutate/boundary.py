@@ -195,6 +195,10 @@ def _at(tree: Node, path: tuple[int, ...]) -> float:
     return node.value
 
 
+_ROLES = {"low": "just below the threshold", "at": "at the threshold",
+          "high": "just above the threshold", "zero": "0", "one": "1"}
+
+
 def _roles(threshold: float | None) -> dict[str, float]:
     """Levels of one input: just below, at and just above its threshold, 0 and 1."""
     if threshold is None:
@@ -246,10 +250,11 @@ def generated_inputs(trees: Sequence[Node], rules: Sequence[Rule],
         return tuple((sel, shape(levels)) for sel, levels in zip(inputs, roles, strict=True))
 
     for role in ("low", "at", "high", "zero", "one"):
-        yield Candidate(f"constant at {role}", each(lambda lv, r=role: f"{_num(lv[r])}x{n}"), n)
+        yield Candidate(f"constant {_ROLES[role]}",
+                        each(lambda lv, r=role: f"{_num(lv[r])}x{n}"), n)
     for a, b in (("high", "low"), ("low", "high"), ("at", "low"), ("low", "at"), ("at", "high"),
                  ("high", "at"), ("one", "zero"), ("zero", "one")):
-        yield Candidate(f"{a} then {b}", each(
+        yield Candidate(f"{_ROLES[a]}, then {_ROLES[b]}", each(
             lambda lv, a=a, b=b: f"{_num(lv[a])}x{phase - 1} {_num(lv[b])}x{n - phase}"), n)
     counter = f"0+1x{n}"
     counter_flat = f"0+1x{phase - 1} {phase - 1}x{n - phase}"
@@ -261,7 +266,7 @@ def generated_inputs(trees: Sequence[Node], rules: Sequence[Rule],
         for i, sel in enumerate(inputs):
             for what, values in (("counter, then flat", counter_flat),
                                  ("flat, then counter", flat_counter),
-                                 ("high then low", None)):
+                                 ("just above, then just below its threshold", None)):
                 series = []
                 for j, (other, levels) in enumerate(zip(inputs, roles, strict=True)):
                     if j != i:
@@ -273,7 +278,7 @@ def generated_inputs(trees: Sequence[Node], rules: Sequence[Rule],
                         series.append((other, values))
                 yield Candidate(f"{sel}: {what}, the others constant", tuple(series), n)
     for role in ("low", "at", "high"):
-        yield Candidate(f"{role}, then no samples",
+        yield Candidate(f"{_ROLES[role]}, then no samples",
                         each(lambda lv, r=role: f"{_num(lv[r])}x{phase - 1} stale"), n)
     yield Candidate("no series", (), n)
 

@@ -8,9 +8,10 @@ Expression operators rewrite the tree, never the text.
 
 ``threshold-step`` is the one data-dependent operator: it asks the
 :class:`DataContext` which values the compared side takes in the rule tests
-and moves the threshold just past the nearest one, so the mutant changes at
-least one comparison the tests evaluate; without data it moves by one unit of
-the threshold's third significant digit.
+and moves the threshold just past the nearest one at which the *rule* (not
+only the comparison: ``and``, ``for``... may hide it) behaves differently on
+the tests' inputs; without such a value it moves by one unit of the
+threshold's third significant digit.
 
     >>> [op.code for op in OPERATORS][:3]
     ['MU01', 'MU02', 'MU03']
@@ -63,6 +64,8 @@ _RATE_SWAPS = {"rate": ("irate", "increase"), "irate": ("rate",), "increase": ("
 _SCALAR_FUNCS = frozenset({"time", "scalar", "pi", "minute", "hour", "day_of_month",
                            "day_of_week", "day_of_year", "days_in_month", "month", "year"})
 _SUFFIX = "_mutant"
+#: data-derived thresholds tried per direction before falling back to a fixed step
+_MAX_STEP_CANDIDATES = 8
 
 
 class DataContext(Protocol):
@@ -74,6 +77,9 @@ class DataContext(Protocol):
     def label_values(self, name: str) -> tuple[str, ...]:
         """Values label ``name`` has in the tests' input series and the rules' labels."""
 
+    def changes(self, expr: Node) -> bool:
+        """Whether the rule with expression ``expr`` behaves differently on the tests' inputs."""
+
 
 class NoData:
     """A :class:`DataContext` with no tests: data-dependent operators fall back to fixed steps."""
@@ -83,6 +89,9 @@ class NoData:
 
     def label_values(self, name: str) -> tuple[str, ...]:
         return ()
+
+    def changes(self, expr: Node) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -180,22 +189,26 @@ def _outcomes(values: FloatArray, op: str, threshold: float, side: int) -> npt.N
     return result
 
 
-def _data_step(threshold: float, values: FloatArray, op: str, side: int,
-               direction: int) -> float | None:
-    """The nearest threshold in ``direction`` that changes a comparison on ``values``."""
+def _data_steps(threshold: float, values: FloatArray, op: str, side: int,
+                direction: int) -> Iterator[float]:
+    """Thresholds in ``direction``, nearest first, each changing a comparison on ``values``."""
     if len(values) == 0:
-        return None
+        return
     now = _outcomes(values, op, threshold, side)
     distinct = np.unique(values)
     beyond = distinct[distinct >= threshold] if direction > 0 else distinct[distinct <= threshold][::-1]
+    seen: set[float] = set()
     for v in beyond.tolist():
         for candidate in (v, _tidy(v + direction * _unit(threshold))):
             if candidate == threshold:
                 continue
             changed = _outcomes(values, op, candidate, side)
             if np.any(changed != now):
-                return _shortest(candidate, threshold, values, op, side, changed)
-    return None
+                short = _shortest(candidate, threshold, values, op, side, changed)
+                if short not in seen:
+                    seen.add(short)
+                    yield short
+                break
 
 
 def _shortest(value: float, threshold: float, values: FloatArray, op: str, side: int,
@@ -219,7 +232,13 @@ def _threshold_step(view: RuleView, data: DataContext) -> Iterator[Change]:
         values = data.operand_values(operand) if not _is_scalar(operand) else np.zeros(0)
         number = _literal(view.tree, path)
         for direction in (1, -1):
-            new = _data_step(number, values, cmp.op, side, direction)
+            new = None
+            for i, candidate in enumerate(_data_steps(number, values, cmp.op, side, direction)):
+                if i == _MAX_STEP_CANDIDATES:
+                    break
+                if data.changes(replace_at(view.tree, path, Number(candidate))):
+                    new = candidate
+                    break
             if new is None:
                 new = _tidy(number + direction * _unit(number))
             yield _set_number(view, path, cmp, number, new)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from pytest_selfslo.mutate.sites import Marker, RuleSite
 
 __all__ = ["EQUIVALENT", "KILLED", "STATUSES", "SURVIVED", "SUSPECT", "Difference",
-           "MutantResult", "MutationReport", "RuleResult", "Suggestion", "score"]
+           "MutantResult", "MutationReport", "RuleResult", "Suggestion", "format_results",
+           "score"]
 
 KILLED = "killed"
 SURVIVED = "survived"
@@ -85,8 +86,11 @@ class MutantResult:
             "note": self.note,
         }
 
-    def format(self, root: Path | None = None) -> str:
-        """The survivor message: position, operator, diff, difference, suggested test."""
+    def format(self, root: Path | None = None, same_as: str | None = None) -> str:
+        """The survivor message: position, operator, diff, difference, suggested test.
+
+        ``same_as`` names an earlier mutant whose suggested test is the same one.
+        """
         m = self.mutant
         line, col = m.position
         head = (f"{_rel(m.site.path, root)}:{line}:{col}: {m.operator.code} {m.operator.name} "
@@ -99,7 +103,9 @@ class MutantResult:
         if self.difference is not None:
             out.append(f"  no test fails; original and mutant differ at eval_time "
                        f"{self.difference.eval_time} on {_rel_text(self.difference.where, root)}")
-        if self.suggestion is not None:
+        if self.suggestion is not None and same_as is not None:
+            out.append(f"  suggested test: the one shown for {same_as} kills it too")
+        elif self.suggestion is not None:
             out.append(f"  suggested test (paste under `tests:` in "
                        f"{_rel(self.suggestion.test_file, root)}):")
             out.append(self.suggestion.yaml.rstrip("\n"))
@@ -108,6 +114,22 @@ class MutantResult:
         if self.note:
             out.append(f"  note: {self.note}")
         return "\n".join(out)
+
+
+def format_results(results: list[MutantResult], root: Path | None = None) -> list[str]:
+    """Each result's message; a suggested test already shown is referred to, not repeated."""
+    shown: dict[tuple[str, str], str] = {}
+    out = []
+    for result in results:
+        same_as = None
+        if result.suggestion is not None:
+            body = result.suggestion.yaml.split("\n", 1)[-1]
+            key = (result.suggestion.test_file, body)
+            same_as = shown.get(key)
+            if same_as is None:
+                shown[key] = f"{result.mutant.site.name} {result.mutant.id}"
+        out.append(result.format(root, same_as))
+    return out
 
 
 def _rel(path: str | None, root: Path | None) -> str | None:
@@ -203,7 +225,7 @@ class MutationReport:
 
     def format_text(self, root: Path | None = None) -> str:
         """Every open mutant's message, then the summary."""
-        blocks = [m.format(root) for r in self.rules for m in r.open]
+        blocks = format_results([m for r in self.rules for m in r.open], root)
         notes = [f"{_rel(m.mutant.site.path, root)}:{m.mutant.position[0]}: note: {m.note}"
                  for r in self.rules for m in r.mutants if m.note and m.status == KILLED]
         return "\n\n".join([*blocks, *notes, self.summary()])

@@ -187,6 +187,7 @@ class _SiteData:
         self.suite = suite
         self.site = site
         self._values: dict[str, FloatArray] = {}
+        self._changes: dict[str, bool] = {}
 
     def operand_values(self, expr: Node) -> FloatArray:
         text = to_promql(expr)
@@ -210,6 +211,14 @@ class _SiteData:
 
     def label_values(self, name: str) -> tuple[str, ...]:
         return self.suite.label_values(self.site.path, name)
+
+    def changes(self, expr: Node) -> bool:
+        text = to_promql(expr)
+        if text not in self._changes:
+            rule = dataclasses.replace(self.site.rule, expr=text)
+            self._changes[text] = any(
+                self.suite.differs(src, g, r, rule) for src, g, r in self.suite.references(self.site))
+        return self._changes[text]
 
 
 @dataclass
@@ -327,6 +336,19 @@ class MutationSuite:
                                            coverage=False)
             self._baselines[key] = (result.passed, run, "\n".join(result.failures))
         return self._baselines[key]
+
+    def differs(self, src: _Source, g: int, r: int, rule: Rule) -> bool:
+        """Whether ``rule`` in place of rule ``r`` (same reads) changes what test group ``g``
+        sees of it: its firing alerts or recorded samples at some evaluated step."""
+        keep = self.subset_for(src, g, r)
+        _, base, _ = self.baseline(src, g, keep)
+        if base is None:
+            return False
+        _, run = check_test_group(src.test_file, src.test_file.groups[g],
+                                  src.rules.subset(keep, {r: rule}), semantics=self.semantics,
+                                  storage=src.storage(g), coverage=False, quick=True)
+        return run is not None and boundary.first_difference(base, src.rules.flat[r], run,
+                                                             rule) is not None
 
     # ------------------------------------------------------------ running
     def neighbour(self, site: RuleSite) -> tuple[str, str] | None:
@@ -502,10 +524,15 @@ class MutationSuite:
         return None
 
     def _source_for(self, site: RuleSite) -> _Source:
+        """The test file a new test for ``site`` belongs in: the first one testing the rule,
+        else the first one loading its file, else a new file next to it."""
         key = (_real(site.path), site.group_index, site.rule_index)
-        for src in self.sources:
-            if key in src.rules.index:
+        loading = [src for src in self.sources if key in src.rules.index]
+        for src in loading:
+            if any(src.rules.index[key] in needed for needed in src.needed):
                 return src
+        if loading:
+            return loading[0]
         # no test file loads this rule file: a bare one, as a new test file would be
         text = f"rule_files: [{Path(site.path).name}]\ntests: []\n"
         test_file = parse_test_text(text, str(Path(site.path).parent / "mutation_test.yml"))
