@@ -65,7 +65,7 @@ _SCALAR_FUNCS = frozenset({"time", "scalar", "pi", "minute", "hour", "day_of_mon
                            "day_of_week", "day_of_year", "days_in_month", "month", "year"})
 _SUFFIX = "_mutant"
 #: data-derived thresholds tried per direction before falling back to a fixed step
-_MAX_STEP_CANDIDATES = 8
+_MAX_STEP_CANDIDATES = 64
 
 
 class DataContext(Protocol):

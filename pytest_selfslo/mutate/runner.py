@@ -188,6 +188,7 @@ class _SiteData:
         self.site = site
         self._values: dict[str, FloatArray] = {}
         self._changes: dict[str, bool] = {}
+        self._outputs: dict[tuple[int, str], object] = {}
 
     def operand_values(self, expr: Node) -> FloatArray:
         text = to_promql(expr)
@@ -216,9 +217,28 @@ class _SiteData:
         text = to_promql(expr)
         if text not in self._changes:
             rule = dataclasses.replace(self.site.rule, expr=text)
-            self._changes[text] = any(
+            # cheap first: does the expression's output change anywhere? only then the rule's
+            # alerts or samples (``for``, templates and downstream rules may still hide it)
+            self._changes[text] = self._output_changes(text) and any(
                 self.suite.differs(src, g, r, rule) for src, g, r in self.suite.references(self.site))
         return self._changes[text]
+
+    def _output_changes(self, text: str) -> bool:
+        for src, g, r in self.suite.references(self.site):
+            run = self.suite.baseline(src, g, self.suite.subset_for(src, g, r))[1]
+            if run is None:
+                continue
+            steps = run.steps[:run.steps_done]
+            key = (id(run), self.site.rule.expr)
+            try:
+                if key not in self._outputs:
+                    self._outputs[key] = _output(run.engine.evaluate(
+                        parse_expr(self.site.rule.expr), steps))
+                if _output(run.engine.evaluate(parse_expr(text), steps)) != self._outputs[key]:
+                    return True
+            except PromQLError:
+                return True
+        return False
 
 
 @dataclass
@@ -577,6 +597,17 @@ class MutationSuite:
             out.append(to_promql(Selector(name, tuple(Matcher(k, "=", v)
                                                       for k, v in sorted(labels.items())))))
         return out
+
+
+def _output(value: object) -> object:
+    """A comparable form of an evaluation result (absent samples and NaN made equal)."""
+    if isinstance(value, InstantVector):
+        return sorted((s.labels, s.present.tobytes(),
+                       np.where(s.present, np.nan_to_num(s.values, nan=-1.5e308), 0).tobytes())
+                      for s in value.series)
+    if isinstance(value, ScalarValue):
+        return np.nan_to_num(np.asarray(value.values), nan=-1.5e308).tobytes()
+    return repr(value)
 
 
 def _union(a: _Reads, b: _Reads) -> _Reads:

@@ -109,9 +109,9 @@ def _parse_marker(path: str, line_no: int, text: str) -> Marker | None:
     return Marker(tuple(ids), reason, line_no, col)
 
 
-def _markers(path: str, lines: list[str]) -> dict[int, Marker]:
+def _markers(path: str, lines: list[str]) -> dict[int, list[Marker]]:
     """Markers by the line they apply to (a comment-only line applies to the next content line)."""
-    out: dict[int, Marker] = {}
+    out: dict[int, list[Marker]] = {}
     for no, text in enumerate(lines, start=1):
         if MARKER not in text:
             continue
@@ -125,7 +125,7 @@ def _markers(path: str, lines: list[str]) -> dict[int, Marker]:
                 if stripped and not stripped.startswith("#"):
                     target = nxt + 1
                     break
-        out[target] = marker
+        out.setdefault(target, []).append(marker)
     return out
 
 
@@ -149,7 +149,8 @@ def load_rule_sites(path: str | Path) -> list[RuleSite]:
         for ri, rule in enumerate(group.rules):
             rnode = rule_nodes.value[ri] if isinstance(rule_nodes, yaml.SequenceNode) else None
             positions, first, last = _positions(rnode)
-            marks = tuple(m for line, m in sorted(markers.items()) if first <= line <= last)
+            marks = tuple(m for line, ms in sorted(markers.items()) if first <= line <= last
+                          for m in ms)
             sites.append(RuleSite(spath, gi, ri, group, rule, positions, marks))
     return sites
 
