@@ -17,7 +17,7 @@ checking that it passes on the original rules and fails on the mutant.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +182,7 @@ def _direct_threshold(trees: Sequence[Node], name: str) -> float | None:
     for tree in trees:
         for path, cmp, side in threshold_literals(tree):
             got = deps.names(deps.reads(cmp.lhs if side == 1 else cmp.rhs))
-            if got == {name}:
+            if got == frozenset({name}):
                 found.append(_at(tree, path))
     return min(found) if found else None
 
@@ -246,40 +246,39 @@ def generated_inputs(trees: Sequence[Node], rules: Sequence[Rule],
     n = 2 * phase
     roles = [_roles(_direct_threshold(trees, sel.split("{", 1)[0])) for sel in inputs]
 
-    def each(shape: Callable[[dict[str, float]], str]) -> tuple[tuple[str, str], ...]:
-        return tuple((sel, shape(levels)) for sel, levels in zip(inputs, roles, strict=True))
+    def shaped(*parts: tuple[str, int]) -> tuple[tuple[str, str], ...]:
+        """Every input: consecutive runs of (role, count) at that input's levels."""
+        return tuple((sel, " ".join(f"{_num(levels[role])}x{count}" for role, count in parts))
+                     for sel, levels in zip(inputs, roles, strict=True))
+
+    def same(values: str) -> tuple[tuple[str, str], ...]:
+        return tuple((sel, values) for sel in inputs)
 
     for role in ("low", "at", "high", "zero", "one"):
-        yield Candidate(f"constant {_ROLES[role]}",
-                        each(lambda lv, r=role: f"{_num(lv[r])}x{n}"), n)
+        yield Candidate(f"constant {_ROLES[role]}", shaped((role, n)), n)
     for a, b in (("high", "low"), ("low", "high"), ("at", "low"), ("low", "at"), ("at", "high"),
                  ("high", "at"), ("one", "zero"), ("zero", "one")):
-        yield Candidate(f"{_ROLES[a]}, then {_ROLES[b]}", each(
-            lambda lv, a=a, b=b: f"{_num(lv[a])}x{phase - 1} {_num(lv[b])}x{n - phase}"), n)
+        yield Candidate(f"{_ROLES[a]}, then {_ROLES[b]}",
+                        shaped((a, phase - 1), (b, n - phase)), n)
     counter = f"0+1x{n}"
     counter_flat = f"0+1x{phase - 1} {phase - 1}x{n - phase}"
     flat_counter = f"0x{phase - 1} 0+1x{n - phase}"
     for what, values in (("counter", counter), ("counter, then flat", counter_flat),
                          ("flat, then counter", flat_counter)):
-        yield Candidate(what, each(lambda lv, v=values: v), n)
+        yield Candidate(what, same(values), n)
     if len(inputs) > 1:
         for i, sel in enumerate(inputs):
+            step = (f"{_num(roles[i]['high'])}x{phase - 1} {_num(roles[i]['low'])}x{n - phase}")
             for what, values in (("counter, then flat", counter_flat),
                                  ("flat, then counter", flat_counter),
-                                 ("just above, then just below its threshold", None)):
-                series = []
-                for j, (other, levels) in enumerate(zip(inputs, roles, strict=True)):
-                    if j != i:
-                        series.append((other, f"{_num(levels['at'])}x{n}"))
-                    elif values is None:
-                        series.append((other, f"{_num(levels['high'])}x{phase - 1} "
-                                              f"{_num(levels['low'])}x{n - phase}"))
-                    else:
-                        series.append((other, values))
-                yield Candidate(f"{sel}: {what}, the others constant", tuple(series), n)
+                                 ("just above, then just below its threshold", step)):
+                series = tuple((other, values if j == i else f"{_num(levels['at'])}x{n}")
+                               for j, (other, levels) in enumerate(zip(inputs, roles, strict=True)))
+                yield Candidate(f"{sel}: {what}, the others constant", series, n)
     for role in ("low", "at", "high"):
         yield Candidate(f"{_ROLES[role]}, then no samples",
-                        each(lambda lv, r=role: f"{_num(lv[r])}x{phase - 1} stale"), n)
+                        tuple((sel, f"{_num(levels[role])}x{phase - 1} stale")
+                              for sel, levels in zip(inputs, roles, strict=True)), n)
     yield Candidate("no series", (), n)
 
 

@@ -13,9 +13,12 @@ Ids are ``<operator code>#<n>``, ``n`` counting that operator's mutants of the
 rule from 1 in a fixed order (the expression's nodes pre-order, then the
 operator's variants), so the same rule and tests always give the same ids.
 
+    >>> from pytest_selfslo.mutate.operators import NoData
+    >>> from pytest_selfslo.mutate.sites import load_rule_sites
+    >>> site = load_rule_sites("rules/phase_c_rules.yml")[0]    # avg_over_time(...) < 0.80
     >>> gen = generate_mutants(site, NoData())
-    >>> [(m.id, m.detail) for m in gen.mutants][:2]
-    [('MU01#1', '< 0.8 -> < 0.801'), ('MU01#2', '< 0.8 -> < 0.799')]
+    >>> [(m.id, m.detail) for m in gen.mutants][:3]
+    [('MU01#1', '< 0.8 -> < 0.801'), ('MU01#2', '< 0.8 -> < 0.799'), ('MU02#1', '< 0.8 -> < 0.88')]
 """
 
 from __future__ import annotations

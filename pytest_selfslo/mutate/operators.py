@@ -352,7 +352,7 @@ def _matcher_value(view: RuleView, data: DataContext) -> Iterator[Change]:
         others = [v for v in data.label_values(m.name) if v != m.value and v]
         value = others[0] if others else m.value + _SUFFIX
         new = dataclasses.replace(m, value=value)
-        matchers = sel.matchers[:i] + (new,) + sel.matchers[i + 1:]
+        matchers = (*sel.matchers[:i], new, *sel.matchers[i + 1:])
         yield Change(f"{m.name}{m.op}{m.value!r} -> {m.name}{m.op}{value!r}", expr=replace_at(
             view.tree, path, dataclasses.replace(sel, matchers=matchers)))
 

@@ -44,12 +44,11 @@ from pytest_selfslo._core.errors import PromQLError, RuleFileError, SelfSloError
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
 from pytest_selfslo.mutate import boundary, deps
 from pytest_selfslo.mutate.engine import Generated, Mutant, expr_tree, generate_mutants
-from pytest_selfslo.mutate.operators import FloatArray
 from pytest_selfslo.mutate.report import (
     EQUIVALENT,
     KILLED,
-    SUSPECT,
     SURVIVED,
+    SUSPECT,
     Difference,
     MutantResult,
     MutationReport,
@@ -57,11 +56,19 @@ from pytest_selfslo.mutate.report import (
     Suggestion,
 )
 from pytest_selfslo.mutate.sites import RuleSite, load_rule_sites
-from pytest_selfslo.mutate.tree import Matcher, Matrix, Node, Selector, to_promql, walk
+from pytest_selfslo.mutate.tree import (
+    Matcher,
+    Matrix,
+    Node,
+    Selector,
+    Subquery,
+    to_promql,
+    walk,
+)
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.series import parse_series_line
-from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.promql.values import InstantVector, ScalarValue
+from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.values import FloatArray, InstantVector, IntArray, Labels, ScalarValue
 from pytest_selfslo.rulefmt.model import Rule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import expand_rule_paths
 from pytest_selfslo.rulefmt.testfile import (
@@ -71,11 +78,13 @@ from pytest_selfslo.rulefmt.testfile import (
     load_test_file,
     parse_test_text,
 )
-from pytest_selfslo.ruletest.runner import check_test_group
+from pytest_selfslo.ruletest.runner import GroupResult, check_test_group
 
 __all__ = ["MutationSetupError", "MutationSuite"]
 
 _Reads = deps.Reads
+_Arrays = tuple[Labels, IntArray, FloatArray]
+_EVERYTHING = [LabelMatcher("__name__", "=~", ".*")]
 _Key = tuple[str, int, int]
 
 
@@ -153,7 +162,7 @@ class _Source:
     test_file: RuleTestFile
     rules: _RuleSet
     needed: list[frozenset[int]]
-    inputs: list[list[tuple[object, np.ndarray, np.ndarray]]] = field(default_factory=list)
+    inputs: list[list[_Arrays]] = field(default_factory=list)
 
     def storage(self, g: int) -> Storage:
         """A fresh storage with test group ``g``'s input (arrays built once)."""
@@ -161,12 +170,12 @@ class _Source:
             self.inputs = [_input_arrays(group) for group in self.test_file.groups]
         store = Storage()
         for labels, ts, vs in self.inputs[g]:
-            store.add_samples(labels, ts, vs)  # type: ignore[arg-type]
+            store.add_samples(labels, ts, vs)
         return store
 
 
-def _input_arrays(group: TestGroup) -> list[tuple[object, np.ndarray, np.ndarray]]:
-    out = []
+def _input_arrays(group: TestGroup) -> list[_Arrays]:
+    out: list[_Arrays] = []
     for item in group.input_series:
         labels, values = item.parsed
         keep = np.array([v is not None for v in values], dtype=bool)
@@ -249,11 +258,16 @@ class MutationSuite:
     sources: list[_Source]
     semantics: str = "3"
     only: tuple[str, ...] | None = None
+    #: copy the outputs of the rules upstream of a mutant from the original run (exact; off:
+    #: every mutant re-evaluates all the rules its test groups need)
+    incremental: bool = True
     _baselines: dict[tuple[int, int, frozenset[int]], tuple[bool, GroupRun | None, str]] = field(
         default_factory=dict)
     _labels: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     _file_sites: dict[str, list[RuleSite]] = field(default_factory=dict)
     _generated: dict[tuple[int, frozenset[int], boundary.Candidate], GroupRun | None] = field(
+        default_factory=dict)
+    _prefills: dict[tuple[int, int, frozenset[int], frozenset[int]], list[_Arrays]] = field(
         default_factory=dict)
 
     # ------------------------------------------------------------ loading
@@ -364,11 +378,62 @@ class MutationSuite:
         _, base, _ = self.baseline(src, g, keep)
         if base is None:
             return False
-        _, run = check_test_group(src.test_file, src.test_file.groups[g],
-                                  src.rules.subset(keep, {r: rule}), semantics=self.semantics,
-                                  storage=src.storage(g), coverage=False, quick=True)
+        _, run = self.check(src, g, r, keep, rule, src.rules.reads[r])
         return run is not None and boundary.first_difference(base, src.rules.flat[r], run,
                                                              rule) is not None
+
+    def check(self, src: _Source, g: int, r: int, keep: frozenset[int], rule: Rule,
+              reads: _Reads) -> tuple[GroupResult, GroupRun | None]:
+        """Test group ``g`` with rule ``r`` replaced by ``rule`` (which reads ``reads``).
+
+        Incremental when that is exact: the rules upstream of ``r`` produce what they
+        produced in the original run, so their outputs are copied from it and only
+        ``r`` and its downstream are evaluated (and only their alerts checked).
+        """
+        group = src.test_file.groups[g]
+        plan = self._incremental(src, g, r, keep, rule, reads)
+        if plan is None:
+            return check_test_group(src.test_file, group, src.rules.subset(keep, {r: rule}),
+                                    semantics=self.semantics, storage=src.storage(g),
+                                    coverage=False, quick=True)
+        changed, arrays = plan
+        store = Storage()
+        for labels, ts, vs in arrays:
+            store.add_samples(labels, ts, vs)
+        alerts = {(rule if i == r else src.rules.flat[i]).name for i in changed
+                  if (rule if i == r else src.rules.flat[i]).kind == "alert"}
+        return check_test_group(src.test_file, group, src.rules.subset(changed, {r: rule}),
+                                semantics=self.semantics, storage=store, coverage=False,
+                                quick=True, only_alerts=alerts)
+
+    def _incremental(self, src: _Source, g: int, r: int, keep: frozenset[int], rule: Rule,
+                     reads: _Reads) -> tuple[frozenset[int], list[_Arrays]] | None:
+        """(rules to evaluate, the storage to start from), or None when a full run is needed."""
+        _, base, _ = self.baseline(src, g, keep)
+        if not self.incremental or base is None or base.mode != "vectorised":
+            return None
+        flat = src.rules.flat
+        mutated = list(flat)
+        mutated[r] = rule
+        read = src.rules.read_of({r: reads})
+        changed = (deps.downstream(r, mutated, read) | deps.downstream(r, flat, src.rules.read_of())
+                   ) & keep
+        upstream = keep - changed
+        for i in changed:
+            if any(j >= i and deps.feeds(mutated[j], read(i)) for j in keep):
+                return None  # reads itself or a later rule: only step mode is exact
+            tree = deps_tree(src, r, i, rule)
+            if tree is None or _time_shifted(tree):
+                return None
+            if any(not _separable(mutated[i], flat[u]) for u in upstream):
+                return None
+        key = (id(src), g, keep, changed)
+        if key not in self._prefills:
+            produced = [flat[i] for i in changed]
+            self._prefills[key] = [
+                (labels, ts, vs) for labels, ts, vs in base.storage.select(_EVERYTHING)
+                if not any(_produced_by(labels, p) for p in produced)]
+        return changed, self._prefills[key]
 
     # ------------------------------------------------------------ running
     def neighbour(self, site: RuleSite) -> tuple[str, str] | None:
@@ -418,10 +483,8 @@ class MutationSuite:
         for src, g, r in self.references(site):
             keep = self.subset_for(src, g, r, mutant)
             group = src.test_file.groups[g]
-            result, run = check_test_group(src.test_file, group,
-                                           src.rules.subset(keep, {r: mutant.rule}),
-                                           semantics=self.semantics, storage=src.storage(g),
-                                           coverage=False, quick=True)
+            reads = deps.reads(mutant.tree) if mutant.field == "expr" else src.rules.reads[r]
+            result, run = self.check(src, g, r, keep, mutant.rule, reads)
             if not result.passed:
                 note = (f"marked equivalent at line {marker.line} but killed: remove the marker"
                         if marker is not None else None)
@@ -599,6 +662,44 @@ class MutationSuite:
         return out
 
 
+def deps_tree(src: _Source, r: int, i: int, rule: Rule) -> Node | None:
+    """The tree of rule ``i`` of ``src`` (``rule``'s when ``i`` is the mutated ``r``)."""
+    return expr_tree(rule.expr) if i == r else src.rules.trees[i]
+
+
+def _time_shifted(tree: Node) -> bool:
+    """``@`` or a negative offset: the rule looks ahead of the step being evaluated."""
+    for _, node in walk(tree):
+        sel = node.selector if isinstance(node, Matrix) else node
+        if isinstance(sel, (Selector, Subquery)) and (
+                sel.at is not None or (sel.offset_ms or 0) < 0):
+            return True
+    return False
+
+
+def _static(rule: Rule) -> dict[str, str]:
+    return {k: v for k, v in rule.labels.items() if "{{" not in v}
+
+
+def _produced_by(labels: Labels, rule: Rule) -> bool:
+    """Whether series ``labels`` is one ``rule`` writes (by name and static labels)."""
+    got = dict(labels)
+    name = got.get("__name__")
+    if rule.kind == "alert":
+        return name in ("ALERTS", "ALERTS_FOR_STATE") and got.get("alertname") == rule.name
+    return name == rule.name and all(got.get(k) == v for k, v in _static(rule).items())
+
+
+def _separable(a: Rule, b: Rule) -> bool:
+    """Whether the series of ``a`` and ``b`` can never be the same (name or a static label)."""
+    if a.kind != b.kind or (a.kind == "record" and a.name != b.name):
+        return True
+    if a.kind == "alert":
+        return a.name != b.name
+    la, lb = _static(a), _static(b)
+    return any(k in lb and lb[k] != v for k, v in la.items())
+
+
 def _output(value: object) -> object:
     """A comparable form of an evaluation result (absent samples and NaN made equal)."""
     if isinstance(value, InstantVector):
@@ -627,7 +728,7 @@ def _evaluate(groups: list[RuleGroup], group: TestGroup, steps: np.ndarray, sema
               eval_ms: int) -> GroupRun | None:
     store = Storage()
     for labels, ts, vs in _input_arrays(group):
-        store.add_samples(labels, ts, vs)  # type: ignore[arg-type]
+        store.add_samples(labels, ts, vs)
     try:
         return evaluate_groups(groups, store, steps, semantics=semantics,
                                subquery_step_ms=eval_ms)

@@ -27,7 +27,7 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import promql_parser
 
@@ -165,7 +165,8 @@ class Unary:
     expr: Node
 
 
-Node = Union[Number, String, Selector, Matrix, Subquery, Call, Aggregate, Binary, Paren, Unary]
+Node: TypeAlias = (Number | String | Selector | Matrix | Subquery | Call | Aggregate | Binary
+                   | Paren | Unary)
 
 
 # ---------------------------------------------------------------- from promql_parser

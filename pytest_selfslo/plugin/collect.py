@@ -58,8 +58,8 @@ from pytest_selfslo.plugin.config import (
     SelfSloSettings,
 )
 from pytest_selfslo.plugin.coverage_table import CoverageTracker
-from pytest_selfslo.plugin.mutation_items import MutationTracker
 from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
+from pytest_selfslo.plugin.mutation_items import MutationTracker
 from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem, warn_lint
 
 _SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build",
