@@ -255,6 +255,7 @@ def _binary(node: Any) -> Binary:
 
 # ---------------------------------------------------------------- printing
 def _number(value: float) -> str:
+    value = float(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -315,9 +316,9 @@ def to_promql(node: Node) -> str:
     if isinstance(node, Aggregate):
         head = node.op
         if node.grouping is not None:
-            head += f" {node.grouping} {_labels(node.labels)}"
+            head += f" {node.grouping} {_labels(node.labels)} "
         args = ([to_promql(node.param)] if node.param is not None else []) + [to_promql(node.expr)]
-        return f"{head} ({', '.join(args)})"
+        return f"{head}({', '.join(args)})"
     if isinstance(node, Binary):
         mods = " bool" if node.return_bool else ""
         if node.matching is not None:
