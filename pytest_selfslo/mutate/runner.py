@@ -269,6 +269,8 @@ class MutationSuite:
         default_factory=dict)
     _prefills: dict[tuple[int, int, frozenset[int], frozenset[int]], list[_Arrays]] = field(
         default_factory=dict)
+    _subsets: dict[tuple[object, ...], frozenset[int]] = field(default_factory=dict)
+    _plans: dict[tuple[object, ...], frozenset[int] | None] = field(default_factory=dict)
 
     # ------------------------------------------------------------ loading
     @classmethod
@@ -329,16 +331,23 @@ class MutationSuite:
     def subset_for(self, src: _Source, g: int, r: int, mutant: Mutant | None = None
                    ) -> frozenset[int]:
         """Rules to evaluate for test group ``g`` when rule ``r`` is (replaced by ``mutant``)."""
+        reads = src.rules.reads[r]
+        if mutant is not None and mutant.field == "expr":
+            reads = deps.reads(mutant.tree)
+        key = (id(src), g, r, None if mutant is None else _signature(mutant.rule, reads))
+        if key in self._subsets:
+            return self._subsets[key]
         override = None
         flat = src.rules.flat
         start = set(src.needed[g]) | deps.downstream(r, flat, src.rules.read_of())
         if mutant is not None:
             if mutant.field == "expr":
-                override = {r: _union(src.rules.reads[r], deps.reads(mutant.tree))}
+                override = {r: _union(src.rules.reads[r], reads)}
             mutated = list(flat)
             mutated[r] = mutant.rule
             start |= deps.downstream(r, mutated, src.rules.read_of(override))
-        return deps.closure(start, flat, src.rules.read_of(override))
+        self._subsets[key] = deps.closure(start, flat, src.rules.read_of(override))
+        return self._subsets[key]
 
     def label_values(self, path: str, name: str) -> tuple[str, ...]:
         """Values of label ``name`` in the tests of rule file ``path`` and in its rules."""
@@ -408,32 +417,50 @@ class MutationSuite:
 
     def _incremental(self, src: _Source, g: int, r: int, keep: frozenset[int], rule: Rule,
                      reads: _Reads) -> tuple[frozenset[int], list[_Arrays]] | None:
-        """(rules to evaluate, the storage to start from), or None when a full run is needed."""
+        """(rules to evaluate, the storage to start from), or None when a full run is needed.
+
+        Evaluated: ``r``, its downstream, and any rule that one of those reads although it
+        comes later in the evaluation order (promtool shows it one step late, so it must be
+        evaluated along); every other rule of ``keep`` is copied from the original run.
+        """
         _, base, _ = self.baseline(src, g, keep)
-        if not self.incremental or base is None or base.mode != "vectorised":
+        if not self.incremental or base is None:
             return None
-        flat = src.rules.flat
-        mutated = list(flat)
-        mutated[r] = rule
-        read = src.rules.read_of({r: reads})
-        changed = (deps.downstream(r, mutated, read) | deps.downstream(r, flat, src.rules.read_of())
-                   ) & keep
-        upstream = keep - changed
-        for i in changed:
-            if any(j >= i and deps.feeds(mutated[j], read(i)) for j in keep):
-                return None  # reads itself or a later rule: only step mode is exact
-            tree = deps_tree(src, r, i, rule)
-            if tree is None or _time_shifted(tree):
-                return None
-            if any(not _separable(mutated[i], flat[u]) for u in upstream):
-                return None
+        sig = (id(src), g, r, keep, _signature(rule, reads))
+        if sig not in self._plans:
+            self._plans[sig] = self._plan(src, r, keep, rule, reads)
+        changed = self._plans[sig]
+        if changed is None:
+            return None
         key = (id(src), g, keep, changed)
         if key not in self._prefills:
-            produced = [flat[i] for i in changed]
+            produced = [src.rules.flat[i] for i in changed]
             self._prefills[key] = [
                 (labels, ts, vs) for labels, ts, vs in base.storage.select(_EVERYTHING)
                 if not any(_produced_by(labels, p) for p in produced)]
         return changed, self._prefills[key]
+
+    def _plan(self, src: _Source, r: int, keep: frozenset[int], rule: Rule,
+              reads: _Reads) -> frozenset[int] | None:
+        flat = src.rules.flat
+        mutated = list(flat)
+        mutated[r] = rule
+        read = src.rules.read_of({r: reads})
+        changed = set((deps.downstream(r, mutated, read)
+                       | deps.downstream(r, flat, src.rules.read_of())) & keep)
+        grown = True
+        while grown:
+            late = {j for i in changed for j in keep - changed
+                    if j >= i and deps.feeds(mutated[j], read(i))}
+            grown = bool(late)
+            changed |= late
+        for i in changed:
+            tree = deps_tree(src, r, i, rule)
+            if tree is None or _time_shifted(tree):
+                return None
+            if any(not _separable(mutated[i], flat[u]) for u in keep - changed):
+                return None
+        return frozenset(changed)
 
     # ------------------------------------------------------------ running
     def neighbour(self, site: RuleSite) -> tuple[str, str] | None:
@@ -675,6 +702,11 @@ def _time_shifted(tree: Node) -> bool:
                 sel.at is not None or (sel.offset_ms or 0) < 0):
             return True
     return False
+
+
+def _signature(rule: Rule, reads: _Reads) -> tuple[object, ...]:
+    """What the rule sets (kind, name, static labels) and reads: all the dependency analysis sees."""
+    return (reads, rule.kind, rule.name, tuple(sorted(_static(rule).items())))
 
 
 def _static(rule: Rule) -> dict[str, str]:

@@ -16,35 +16,10 @@ from pytest_selfslo.mutate.report import KILLED, SURVIVED, MutationReport
 from pytest_selfslo.mutate.runner import MutationSuite
 from pytest_selfslo.ruletest.runner import run_rule_tests
 
-RULES = """\
-groups:
-  - name: weak
-    rules:
-      - alert: CoherenceLow
-        expr: avg_over_time(self_coherence[5m]) < 0.8
-        for: 5m
-        labels:
-          severity: warning
-        annotations:
-          summary: 'coherence of {{ $labels.token_id }} is {{ $value }}'
-"""
-
-WEAK_TEST = """\
-rule_files: [../alerts.yml]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'self_coherence{token_id="a"}'
-        values: '0.2x20'
-    alert_rule_test:
-      - eval_time: 10m
-        alertname: CoherenceLow
-        exp_alerts:
-          - exp_labels: {severity: warning, token_id: a}
-            exp_annotations:
-              summary: 'coherence of a is 0.2'
-"""
+#: a rule file and a deliberately weak unit test of it (docs/mutation.md's worked example)
+WEAK = Path(__file__).resolve().parent / "weak"
+RULES = (WEAK / "alerts.yml").read_text(encoding="utf-8")
+WEAK_TEST = (WEAK / "tests" / "alerts_test.yml").read_text(encoding="utf-8")
 
 
 @pytest.fixture

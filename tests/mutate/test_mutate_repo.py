@@ -77,3 +77,20 @@ def test_markers_are_emitted_only_where_equivalence_is_proved() -> None:
     assert not any("MU03#1" in m for m in other["AURIS_SELF_Coherence_BurnRate_Fast"])
     rules = (ROOT / "rules" / "phase_c_rules.yml").read_text(encoding="utf-8")
     assert all(line in rules for lines in default.values() for line in lines)
+
+
+def test_dependency_changing_mutants_incremental_equals_full() -> None:
+    # matcher, label and neighbour mutants change what a rule reads or writes (MU10 makes a
+    # ratio read a *later* rule, MU17 a rule read itself): the cases the plan must get right
+    only = ["MU09", "MU10", "MU16", "MU17"]
+    fast = MutationSuite.load([str(ROOT / "rules" / "*.yml")],
+                              [str(ROOT / "rules" / "tests" / "*.yml")], only=only)
+    full = MutationSuite.load([str(ROOT / "rules" / "*.yml")],
+                              [str(ROOT / "rules" / "tests" / "*.yml")], only=only)
+    full.incremental = False
+    sites = [s for s in fast.sites if s.rule.kind == "record"][:5]
+    full_sites = [s for s in full.sites if s.rule.kind == "record"][:5]
+    for a, b in zip(sites, full_sites, strict=True):
+        got = [(m.mutant.id, m.status, m.killed_by) for m in fast.run_rule(a).mutants]
+        assert got == [(m.mutant.id, m.status, m.killed_by) for m in full.run_rule(b).mutants]
+        assert got

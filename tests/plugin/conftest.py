@@ -15,8 +15,10 @@ import pydantic_core  # noqa: F401
 import pytest
 import yaml  # noqa: F401  (libyaml's _yaml keeps the first yaml.nodes classes it saw)
 
+import pytest_selfslo.mutate.runner
 import pytest_selfslo.plugin.canary_items
-import pytest_selfslo.plugin.items  # noqa: F401
+import pytest_selfslo.plugin.items
+import pytest_selfslo.plugin.mutation_items  # noqa: F401
 
 #: inner pytester runs under an xdist worker make pytest-benchmark warn that it is disabled
 _QUIET_BENCHMARK = pytest.mark.filterwarnings(
