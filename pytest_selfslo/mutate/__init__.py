@@ -10,10 +10,11 @@ Operators (:mod:`.operators`) change one thing in a rule on the PromQL AST (a
 threshold, a comparison, ``for``, a window, a matcher, an aggregation...) through
 a printable mirror of the promql-parser tree (:mod:`.tree`); :mod:`.engine` checks
 every mutant is a valid rule and numbers it; :mod:`.runner` runs each against the
-promtool-format unit tests that load its rule file, on the embedded engine
-(:mod:`.deps` decides which test groups and rules), and classifies it killed,
-survived or equivalent-suspect; survivors come with a verified boundary test to
-paste (:mod:`.boundary`); :mod:`.sites` reads rules with their positions and
+promtool-format unit tests that load its rule file (:mod:`.sources`), on the
+embedded engine (:mod:`.deps` decides which test groups and rules), and classifies
+it killed, survived or equivalent-suspect; survivors come with a verified boundary
+test to paste (:mod:`.suggest`, :mod:`.boundary`); :mod:`.sites` reads rules with
+their positions and
 ``selfslo-mutate`` equivalence markers; :mod:`.report` renders results. Used by
 ``selfslo mutate`` (:mod:`pytest_selfslo.cli.mutate`) and ``pytest --self-slo
 --self-slo-mutate``; see ``docs/mutation.md``. Names are imported lazily.
