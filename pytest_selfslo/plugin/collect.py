@@ -363,8 +363,19 @@ class SelfSloCollection:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
-        if not self._is_controller() or not self._reporting():
+        if not self._is_controller():
             return
+        if self._reporting():
+            self._coverage_summary(terminalreporter, config)
+        if self.mutation.rules:
+            terminalreporter.write_sep("=", "mutation score")
+            for line in self.mutation.format_table().splitlines():
+                terminalreporter.write_line(line)
+            below = self._below_mutation_bar()
+            if below is not None:
+                terminalreporter.write_line(f"FAIL: {below}", red=True, bold=True)
+
+    def _coverage_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         summary = self.coverage.summary()
         config.hook.pytest_selfslo_coverage(config=config, coverage=summary)
         terminalreporter.write_sep("=", "rule coverage")
@@ -376,13 +387,6 @@ class SelfSloCollection:
             terminalreporter.write_line(
                 f"FAIL: rule coverage {summary['percentage']:.1f}% is below "
                 f"--self-slo-coverage-fail-under {threshold:g}%", red=True, bold=True)
-        if self.mutation.rules:
-            terminalreporter.write_sep("=", "mutation score")
-            for line in self.mutation.format_table().splitlines():
-                terminalreporter.write_line(line)
-            below = self._below_mutation_bar()
-            if below is not None:
-                terminalreporter.write_line(f"FAIL: {below}", red=True, bold=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -38,7 +38,7 @@ def test_survivors_fail_their_rule_item(weak: pytest.Pytester) -> None:
         "  suggested test (paste under `tests:` in rules/tests/alerts_test.yml):",
         "  - name: 'CoherenceLow: threshold-step < 0.8 -> < 0.801'",
     ])
-    result.stdout.fnmatch_lines(["*= SELF mutation score =*",
+    result.stdout.fnmatch_lines(["*= mutation score =*",
                                  "CoherenceLow       4         9        0           0   30.8%",
                                  "mutation score: 30.8% (killed 4, survived 9, *"])
     result.stdout.no_fnmatch_line("*Traceback*")
@@ -76,7 +76,7 @@ def test_mutation_items_run_under_xdist(weak: pytest.Pytester) -> None:
     result = weak.runpytest("--self-slo", "--self-slo-mutate", "rules", "-n", "2", "-k",
                             "mutants or alerts_test", "-p", "no:cacheprovider",
                             "--self-slo-report=report.json")
-    result.stdout.fnmatch_lines(["*= SELF mutation score =*", "mutation score: 30.8%*"])
+    result.stdout.fnmatch_lines(["*= mutation score =*", "mutation score: 30.8%*"])
     report = json.loads((weak.path / "report.json").read_text())
     assert report["mutation"]["counts"]["killed"] == 4
 
