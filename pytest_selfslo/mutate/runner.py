@@ -55,8 +55,8 @@ from pytest_selfslo.mutate.report import (
 )
 from pytest_selfslo.mutate.sites import RuleSite, load_rule_sites
 from pytest_selfslo.mutate.sources import (
-    Arrays,
     RuleSet,
+    Snapshot,
     TestSource,
     expr_reads,
     real,
@@ -72,7 +72,7 @@ from pytest_selfslo.mutate.tree import (
     walk,
 )
 from pytest_selfslo.promql.engine import parse_expr
-from pytest_selfslo.promql.storage import LabelMatcher, Storage
+from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import FloatArray, InstantVector, Labels, ScalarValue
 from pytest_selfslo.rulefmt.model import Rule
 from pytest_selfslo.rulefmt.rulefile import expand_rule_paths
@@ -84,7 +84,6 @@ from pytest_selfslo.ruletest.runner import GroupResult, check_test_group
 __all__ = ["MutationSetupError", "MutationSuite"]
 
 _Reads = deps.Reads
-_EVERYTHING = [LabelMatcher("__name__", "=~", ".*")]
 
 
 class MutationSetupError(SelfSloError, ValueError):
@@ -168,7 +167,7 @@ class MutationSuite:
     _labels: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     _file_sites: dict[str, list[RuleSite]] = field(default_factory=dict)
     _suggester: Suggester | None = None
-    _prefills: dict[tuple[int, int, frozenset[int], frozenset[int]], list[Arrays]] = field(
+    _prefills: dict[tuple[int, int, frozenset[int], frozenset[int]], Snapshot] = field(
         default_factory=dict)
     _subsets: dict[tuple[object, ...], frozenset[int]] = field(default_factory=dict)
     _plans: dict[tuple[object, ...], frozenset[int] | None] = field(default_factory=dict)
@@ -314,10 +313,9 @@ class MutationSuite:
             return check_test_group(src.test_file, group, src.rules.subset(keep, {r: rule}),
                                     semantics=self.semantics, storage=src.storage(g),
                                     coverage=False, quick=True)
-        changed, arrays = plan
+        changed, snapshot = plan
         store = Storage()
-        for labels, ts, vs in arrays:
-            store.add_samples(labels, ts, vs)
+        store.restore(snapshot)
         alerts = {(rule if i == r else src.rules.flat[i]).name for i in changed
                   if (rule if i == r else src.rules.flat[i]).kind == "alert"}
         return check_test_group(src.test_file, group, src.rules.subset(changed, {r: rule}),
@@ -325,7 +323,7 @@ class MutationSuite:
                                 quick=True, only_alerts=alerts)
 
     def _incremental(self, src: TestSource, g: int, r: int, keep: frozenset[int], rule: Rule,
-                     reads: _Reads) -> tuple[frozenset[int], list[Arrays]] | None:
+                     reads: _Reads) -> tuple[frozenset[int], Snapshot] | None:
         """(rules to evaluate, the storage to start from), or None when a full run is needed.
 
         Evaluated: ``r``, its downstream, and any rule that one of those reads although it
@@ -344,9 +342,8 @@ class MutationSuite:
         key = (id(src), g, keep, changed)
         if key not in self._prefills:
             produced = [src.rules.flat[i] for i in changed]
-            self._prefills[key] = [
-                (labels, ts, vs) for labels, ts, vs in base.storage.select(_EVERYTHING)
-                if not any(_produced_by(labels, p) for p in produced)]
+            self._prefills[key] = [entry for entry in base.storage.snapshot()
+                                   if not any(_produced_by(entry[0], p) for p in produced)]
         return changed, self._prefills[key]
 
     def _plan(self, src: TestSource, r: int, keep: frozenset[int], rule: Rule,

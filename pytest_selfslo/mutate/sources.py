@@ -3,8 +3,8 @@
 A :class:`TestSource` is one promtool-format test file with the rules it loads
 as a :class:`RuleSet` (every rule in evaluation order, its expression tree and
 what it reads) and, per test group, the rules the group needs (:mod:`.deps`);
-each group's input arrays are built once and copied into a fresh storage for
-every run.
+each group's input is loaded once (in promtool's series creation order) and
+restored into a fresh storage for every run.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from pytest_selfslo.mutate import deps
 from pytest_selfslo.mutate.engine import expr_tree
 from pytest_selfslo.mutate.sites import RuleSite
@@ -23,14 +21,14 @@ from pytest_selfslo.mutate.tree import Node
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import FloatArray, IntArray, Labels
 from pytest_selfslo.rulefmt.model import Rule, RuleGroup
-from pytest_selfslo.rulefmt.testfile import RuleTestFile, TestGroup
+from pytest_selfslo.rulefmt.testfile import RuleTestFile
+from pytest_selfslo.ruletest.runner import input_storage
 
-__all__ = ["Arrays", "RuleKey", "RuleSet", "TestSource", "expr_reads", "input_arrays", "real",
-           "union"]
+__all__ = ["RuleKey", "RuleSet", "Snapshot", "TestSource", "expr_reads", "real", "union"]
 
 Reads = deps.Reads
-#: one series: labels, timestamps (ms), values
-Arrays = tuple[Labels, IntArray, FloatArray]
+#: a storage's series with their creation keys (``Storage.snapshot``/``restore``)
+Snapshot = list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]
 #: a rule's identity across files: (real path, group index, rule index)
 RuleKey = tuple[str, int, int]
 
@@ -108,28 +106,16 @@ class TestSource:
     test_file: RuleTestFile
     rules: RuleSet
     needed: list[frozenset[int]]
-    inputs: list[list[Arrays]] = field(default_factory=list)
+    inputs: dict[int, Snapshot] = field(default_factory=dict)
 
     def storage(self, g: int) -> Storage:
-        """A fresh storage with test group ``g``'s input (arrays built once)."""
-        if not self.inputs:
-            self.inputs = [input_arrays(group) for group in self.test_file.groups]
+        """A fresh storage with test group ``g``'s input, loaded once (creation order kept)."""
+        if g not in self.inputs:
+            group = self.test_file.groups[g]
+            self.inputs[g] = input_storage(group, self.test_file.evaluation_interval_ms).snapshot()
         store = Storage()
-        for labels, ts, vs in self.inputs[g]:
-            store.add_samples(labels, ts, vs)
+        store.restore(self.inputs[g])
         return store
-
-
-def input_arrays(group: TestGroup) -> list[Arrays]:
-    """The group's input series as (labels, timestamps, values), gaps dropped."""
-    out: list[Arrays] = []
-    for item in group.input_series:
-        labels, values = item.parsed
-        keep = np.array([v is not None for v in values], dtype=bool)
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
-        out.append((labels, ts, arr[keep]))
-    return out
 
 
 def expr_reads(expr: str) -> Reads:

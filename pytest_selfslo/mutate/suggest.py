@@ -23,13 +23,12 @@ from pytest_selfslo.mutate import boundary, deps
 from pytest_selfslo.mutate.engine import Mutant
 from pytest_selfslo.mutate.report import Difference, Suggestion
 from pytest_selfslo.mutate.sites import RuleSite
-from pytest_selfslo.mutate.sources import RuleSet, TestSource, input_arrays, real, union
+from pytest_selfslo.mutate.sources import RuleSet, TestSource, real, union
 from pytest_selfslo.mutate.tree import Matcher, Matrix, Selector, to_promql, walk
 from pytest_selfslo.promql.series import parse_series_line
-from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.rulefmt.model import RuleGroup
 from pytest_selfslo.rulefmt.testfile import InputSeries, TestGroup, parse_test_text
-from pytest_selfslo.ruletest.runner import check_test_group
+from pytest_selfslo.ruletest.runner import check_test_group, input_storage
 
 __all__ = ["Found", "Run", "Suggester"]
 
@@ -226,9 +225,7 @@ def _synthetic_group(cand: boundary.Candidate, eval_ms: int) -> TestGroup:
 
 def _evaluate(groups: list[RuleGroup], group: TestGroup, steps: np.ndarray, semantics: str,
               eval_ms: int) -> GroupRun | None:
-    store = Storage()
-    for labels, ts, vs in input_arrays(group):
-        store.add_samples(labels, ts, vs)
+    store = input_storage(group, eval_ms)
     try:
         return evaluate_groups(groups, store, steps, semantics=semantics,
                                subquery_step_ms=eval_ms)
