@@ -13,6 +13,7 @@ import orjson  # noqa: F401
 import promql_parser  # noqa: F401
 import pydantic_core  # noqa: F401
 import pytest
+import scipy.stats  # noqa: F401  (numpy.fft and scipy's extensions, via canary.cohorts)
 import yaml  # noqa: F401  (libyaml's _yaml keeps the first yaml.nodes classes it saw)
 
 import pytest_selfslo.mutate.runner
