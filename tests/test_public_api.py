@@ -72,6 +72,10 @@ PUBLIC: dict[str, list[str]] = {
         "default_exporter", "default_scores", "install_export_hook", "metrics_enabled",
         "remove_export_hook", "reset_default_exporter", "update_self_metrics",
     ],
+    "pytest_selfslo.mutate": [
+        "Mutant", "MutantResult", "MutationReport", "MutationSetupError", "MutationSuite",
+        "OPERATORS", "Operator", "RuleResult", "generate_mutants", "resolve_operators",
+    ],
     "pytest_selfslo.prometheus": [
         "AlertmanagerServer", "PrometheusServer", "availability", "binary_semantics",
         "binary_version", "start_alertmanager", "start_prometheus",

@@ -168,24 +168,49 @@ class GroupRun:
             for rule in group.rules:
                 yield group, rule
 
-    def alerts_at(self, rule: AlertingRule, step: int) -> list[Alert]:
-        """Active (pending or firing) alerts of ``rule`` after evaluating step ``step``."""
+    def alerts_at(self, rule: AlertingRule, step: int, *, firing_only: bool = False,
+                  annotations: bool = True) -> list[Alert]:
+        """Active (pending or firing) alerts of ``rule`` after evaluating step ``step``.
+
+        ``firing_only`` skips pending alerts; ``annotations=False`` leaves them
+        unrendered (empty), which is much cheaper when only labels matter.
+        """
         result = self.alerts.get(id(rule))
         if result is None:
             return []
         out: list[Alert] = []
+        lowest = _FIRING if firing_only else _PENDING
         for inst, (state, active_at, last_present) in zip(result.instances, result.timelines, strict=True):
             s = int(state[step])
-            if s == _INACTIVE:
+            if s < lowest:
                 continue
             src = int(last_present[step])
             value = float(inst.values[src])
             series_labels = inst.series_labels[src] or ()
-            annotations = {
+            rendered = {
                 k: self._render(rule, text, series_labels, value, int(self.steps[src]))
-                for k, text in rule.annotations.items()}
-            out.append(Alert(dict(inst.labels), annotations, _STATE_NAMES[s],
+                for k, text in rule.annotations.items()} if annotations else {}
+            out.append(Alert(dict(inst.labels), rendered, _STATE_NAMES[s],
                              int(active_at[step]), value))
+        return out
+
+    def firing_series(self, rule: AlertingRule) -> dict[Labels, tuple[BoolArray, FloatArray]]:
+        """Per alert identity of ``rule``: at which steps it fires, and the value there.
+
+        The value is the one its annotations render (``$value``: the last present
+        sample, also while ``keep_firing_for`` holds it); NaN where it is not firing.
+        Arrays cover the evaluated steps (``steps_done``).
+        """
+        result = self.alerts.get(id(rule))
+        out: dict[Labels, tuple[BoolArray, FloatArray]] = {}
+        if result is None:
+            return out
+        n = self.steps_done
+        for inst, (state, _, last_present) in zip(result.instances, result.timelines, strict=True):
+            firing = state[:n] == _FIRING
+            src = np.clip(last_present[:n], 0, None)
+            values = np.where(firing, inst.values[src], np.nan)
+            out[make_labels(inst.labels)] = (firing, values)
         return out
 
     def _render(self, rule: AlertingRule, text: str, labels: Labels, value: float,

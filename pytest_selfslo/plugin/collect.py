@@ -59,6 +59,7 @@ from pytest_selfslo.plugin.config import (
 )
 from pytest_selfslo.plugin.coverage_table import CoverageTracker
 from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
+from pytest_selfslo.plugin.mutation_items import MutationTracker
 from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem, warn_lint
 
 _SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build",
@@ -108,6 +109,7 @@ class SelfSloCollection:
         if not settings.canary_policies_explicit:  # canary/*.yml: only what is a policy
             self.policy_files = {p for p in self.policy_files if _looks_like(p, "policy")}
         self.coverage = CoverageTracker(settings.rootpath)
+        self.mutation = MutationTracker()
         self.results: list[dict[str, Any]] = []
         #: files collected in this session, by kind ("rules", "rule-test", "policy")
         self.collected: dict[str, set[Path]] = {"rules": set(), "rule-test": set(),
@@ -305,12 +307,36 @@ class SelfSloCollection:
         if data is None or report.when != "call":
             return
         self.coverage.add(data.get("coverage"))
+        if data.get("mutation"):
+            self.mutation.add(data["mutation"])
+            self._junit_mutation_score()
         result = {"nodeid": report.nodeid, "kind": data.get("kind"),
                   "outcome": report.outcome, "duration": round(report.duration, 6),
                   "message": str(report.longrepr) if report.failed else None}
         if "findings" in data:
             result["findings"] = data["findings"]
         self.results.append(result)
+
+    def _junit_mutation_score(self) -> None:
+        """The total mutation score as a junit testsuite property (kept current per report)."""
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:  # pragma: no cover - pytest moved it
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        props = [p for p in xml.global_properties if p[0] != "selfslo_mutation_score"]
+        props.append(("selfslo_mutation_score", f"{self.mutation.score:.1f}"))
+        xml.global_properties[:] = props
+
+    def _below_mutation_bar(self) -> str | None:
+        """The fail-under message when the total mutation score misses its bar."""
+        bar = self.settings.mutation_fail_under
+        if bar is None or not self.mutation.rules or self.mutation.score >= bar:
+            return None
+        return (f"mutation score {self.mutation.score:.1f}% is below "
+                f"--self-slo-mutation-fail-under {bar:g}%")
 
     def _reporting(self) -> bool:
         """Coverage is reported only when SLO assets ran (this process collected them, or
@@ -337,8 +363,19 @@ class SelfSloCollection:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
-        if not self._is_controller() or not self._reporting():
+        if not self._is_controller():
             return
+        if self._reporting():
+            self._coverage_summary(terminalreporter, config)
+        if self.mutation.rules:
+            terminalreporter.write_sep("=", "mutation score")
+            for line in self.mutation.format_table().splitlines():
+                terminalreporter.write_line(line)
+            below = self._below_mutation_bar()
+            if below is not None:
+                terminalreporter.write_line(f"FAIL: {below}", red=True, bold=True)
+
+    def _coverage_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         summary = self.coverage.summary()
         config.hook.pytest_selfslo_coverage(config=config, coverage=summary)
         terminalreporter.write_sep("=", "rule coverage")
@@ -361,15 +398,21 @@ class SelfSloCollection:
             self._report_coverage_failure(below)
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        below_mutation = self._below_mutation_bar()
+        if below_mutation is not None:
+            self._report_coverage_failure(below_mutation, "selfslo::mutation")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report is not None:
             self._write_report(summary, self.settings.coverage_fail_under, below is not None,
                                int(session.exitstatus))
 
-    def _report_coverage_failure(self, message: str) -> None:
-        """The fail-under miss as a failed test report ``selfslo::coverage``, so junit XML
-        (``--junitxml``) and the short summary show it like any failed item."""
+    def _report_coverage_failure(self, message: str, nodeid: str = "selfslo::coverage") -> None:
+        """The fail-under miss as a failed test report ``selfslo::coverage`` (or
+        ``selfslo::mutation``), so junit XML (``--junitxml``) and the short summary show it
+        like any failed item."""
         report = pytest.TestReport(
-            nodeid="selfslo::coverage", location=("selfslo", None, "selfslo::coverage"),
+            nodeid=nodeid, location=("selfslo", None, nodeid),
             keywords={"selfslo": 1}, outcome="failed", longrepr=message, when="call",
             sections=[], duration=0.0, start=0.0, stop=0.0, user_properties=[])
         self.config.hook.pytest_runtest_logreport(report=report)
@@ -392,6 +435,9 @@ class SelfSloCollection:
             "coverage_ok": not below,
             "lint": lint,
         }
+        if self.mutation.rules:
+            report["mutation"] = self.mutation.to_json()
+            report["mutation_fail_under"] = self.settings.mutation_fail_under
         self.config.hook.pytest_selfslo_report(config=self.config, report=report)
         path = self.settings.report
         assert path is not None

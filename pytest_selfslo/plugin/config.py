@@ -38,6 +38,8 @@ DRIFT_OPTION = "--self-slo-drift"
 CANARY_DEFAULT_OPTION = "--self-slo-canary-default"
 LINT_DOMAIN_OPTION = "--self-slo-lint-domain"
 LINT_PROMETHEUS_OPTION = "--self-slo-lint-prometheus"
+MUTATE_OPTION = "--self-slo-mutate"
+MUTATION_FAIL_UNDER_OPTION = "--self-slo-mutation-fail-under"
 
 DEFAULT_RULES_GLOBS = ("rules/*.yml", "rules/*.yaml")
 DEFAULT_RULE_TESTS_GLOBS = ("rules/tests/*.yml", "rules/tests/*.yaml")
@@ -133,7 +135,7 @@ def parse_semantics(value: str) -> str:
             f"{', '.join(SEMANTICS)}, got {value!r}") from None
 
 
-def parse_percentage(value: str) -> float:
+def parse_percentage(value: str, option: str = COVERAGE_FAIL_UNDER_OPTION) -> float:
     """A coverage threshold in percent, 0 to 100 (a trailing ``%`` is allowed)."""
     text = value.strip().removesuffix("%")
     try:
@@ -142,9 +144,14 @@ def parse_percentage(value: str) -> float:
         number = float("nan")
     if not 0.0 <= number <= 100.0:  # also rejects NaN
         raise pytest.UsageError(
-            f"{COVERAGE_FAIL_UNDER_OPTION}: expected a percentage between 0 and 100, got {value!r}"
+            f"{option}: expected a percentage between 0 and 100, got {value!r}"
         )
     return number
+
+
+def parse_mutation_percentage(value: str) -> float:
+    """A mutation-score threshold in percent, 0 to 100."""
+    return parse_percentage(value, MUTATION_FAIL_UNDER_OPTION)
 
 
 def parse_globs(value: str) -> tuple[str, ...]:
@@ -180,14 +187,14 @@ def _family_type(option: str) -> Any:
     return parse
 
 
-def parse_bool(value: str) -> bool:
+def parse_bool(value: str, key: str = "selfslo_enabled") -> bool:
     """An ini boolean as pytest spells them (true/false, yes/no, on/off, 1/0)."""
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise pytest.UsageError(f"selfslo_enabled: expected true or false, got {value!r}")
+    raise pytest.UsageError(f"{key}: expected true or false, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +230,10 @@ class SelfSloSettings:
     lint_max_series: int | None = None
     lint_max_samples: int | None = None
     alertmanager: str = "auto"
+    #: mutation-test every rule (one ``mutants[<rule>]`` item per rule)
+    mutate: bool = False
+    #: fail when a rule's mutation score (and the total) is below this; None: any survivor fails
+    mutation_fail_under: float | None = None
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -316,6 +327,10 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     lint_numbers = {k: (None if v in (None, "") else v) for k, v in lint_numbers.items()}
     lookback = _reparse(parse_lint_lookback, config.getini("selfslo_lint_lookback"),
                         "ini selfslo_lint_lookback") or "1d"
+    mutate = bool(config.getoption("self_slo_mutate", default=False)) or parse_bool(
+        str(config.getini("selfslo_mutate")), "selfslo_mutate")
+    mut, origin = _raw(config, "self_slo_mutation_fail_under", "selfslo_mutation_fail_under")
+    mut = _reparse(parse_mutation_percentage, mut, origin)
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
     return SelfSloSettings(
@@ -343,6 +358,8 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         lint_max_series=lint_numbers["max_series"],
         lint_max_samples=lint_numbers["max_samples"],
         alertmanager=str(am),
+        mutate=mutate,
+        mutation_fail_under=None if mut in (None, "") else float(mut),
     )
 
 
@@ -377,6 +394,13 @@ def add_options(parser: pytest.Parser) -> None:
                     type=parse_globs,
                     help=f"Canary policy files to prove safe, besides the built-in default "
                          f"(default: {DEFAULT_CANARY_GLOB})")
+    group.addoption(MUTATE_OPTION, action="store_true", dest="self_slo_mutate", default=False,
+                    help="Mutation-test the rules: one mutants[<rule>] item per rule, failing "
+                         "when a mutant survives the rule tests")
+    group.addoption(MUTATION_FAIL_UNDER_OPTION, dest="self_slo_mutation_fail_under",
+                    type=parse_mutation_percentage, metavar="PCT",
+                    help="With --self-slo-mutate: fail only when a rule's (or the total) "
+                         "mutation score is below PCT percent")
     group.addoption(REPORT_OPTION, dest="self_slo_report", metavar="FILE",
                     help="Write a JSON report of the SLO items and rule coverage to FILE")
     group.addoption(DRIFT_OPTION, dest="self_slo_drift", metavar="auto|on|off",
@@ -405,6 +429,9 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_semantics", "Prometheus version to imitate: 2, 3, 2.42... (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
+    parser.addini("selfslo_mutate", "Turn on --self-slo-mutate by default (true/false)",
+                  default="false")
+    parser.addini("selfslo_mutation_fail_under", "Minimum mutation score in percent")
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
     parser.addini("selfslo_canary_scenarios",
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")

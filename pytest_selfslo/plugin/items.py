@@ -162,6 +162,10 @@ class RuleFile(pytest.File):
         yield _item(self, "lint", "lint", _check_lint)
         if promtool_available(settings_of(self)):
             yield _item(self, "promtool-check", "promtool", _check_promtool_rules)
+        if settings_of(self).mutate:
+            from pytest_selfslo.plugin.mutation_items import mutation_items
+
+            yield from mutation_items(self)
 
 
 def _item(parent: pytest.Collector, name: str, kind: str, check: Any) -> SelfSloItem:

@@ -30,6 +30,7 @@ import glob
 import json
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,8 @@ __all__ = [
     "GroupResult",
     "Observation",
     "RuleTestReport",
+    "check_test_group",
+    "input_storage",
     "load_test_file",
     "observe_group",
     "run_rule_tests",
@@ -196,59 +199,106 @@ def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
 
 def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
     """Run one test group of ``test_file`` exactly as promtool would."""
-    header = f"    name: {group.name},\n" if group.name else ""
-    result = GroupResult(group.display_name, True, line=group.line)
     try:
         rule_groups = load_rule_files(test_file.rule_files,
                                       ignore_unknown_fields=test_file.ignore_unknown_fields)
     except RuleFileError as exc:
-        result.passed = False
+        result = GroupResult(group.display_name, False, line=group.line)
         result.fail(group.line, _indent(str(exc), "    "))
         return result
+    return check_test_group(test_file, group, rule_groups, semantics=semantics)[0]
+
+
+def input_storage(group: TestGroup, eval_ms: int) -> Storage:
+    """A fresh storage holding the group's ``input_series`` (what promtool loads)."""
+    return _load_storage(group, eval_ms)
+
+
+def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: list[RuleGroup], *,
+                     semantics: str = "3", storage: Storage | None = None,
+                     coverage: bool = True, quick: bool = False,
+                     only_alerts: Collection[str] | None = None
+                     ) -> tuple[GroupResult, GroupRun | None]:
+    """Run one test group against already loaded ``rule_groups``; also return the evaluation.
+
+    ``storage`` (default: a fresh :func:`input_storage`) receives the rule outputs.
+    With ``coverage=False`` no rule coverage is computed; with ``quick=True`` the
+    check stops at the first failure and reports it in one line, without diff or
+    explanation (the mutation runner checks hundreds of variants of one rule and
+    only needs pass or fail); ``only_alerts`` skips the ``alert_rule_test`` items of
+    other alerts (their rules are not in ``rule_groups``: their results are known).
+    The run is ``None`` when evaluation failed before any step.
+    """
+    header = f"    name: {group.name},\n" if group.name else ""
+    result = GroupResult(group.display_name, True, line=group.line)
     rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
     keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
-    result.coverage = RuleCoverage.of(keys.values())
+    if coverage:
+        result.coverage = RuleCoverage.of(keys.values())
     eval_ms = test_file.evaluation_interval_ms
     mint = group.start_ms
     steps = np.arange(mint, mint + group.max_eval_time_ms + 1, eval_ms, dtype=np.int64)
     try:
-        run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
+        run = evaluate_groups(rule_groups,
+                              _load_storage(group, eval_ms) if storage is None else storage,
+                              steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
                               extra_exprs=[c.expr for c in group.expr_cases])
     except PromQLError as exc:
         result.passed = False
         result.fail(group.line, f"    {exc}")
-        return result
+        return result, None
     result.mode = run.mode
     firing_tested: set[int] = set()
     for case in sorted(group.alert_cases, key=lambda c: c.eval_time_ms):
         step = case.eval_time_ms // eval_ms
-        if step >= run.steps_done:
+        if step >= run.steps_done or (only_alerts is not None
+                                      and case.alertname not in only_alerts):
             continue
         got = []
         rules = [r for _, r in run.rules() if isinstance(r, AlertingRule) and r.name == case.alertname]
+        if quick and _labels_differ(run, rules, case, step):
+            result.passed = False
+            result.fail(case.line, f"    alertname: {case.alertname}, "
+                                   f"time: {format_duration(case.eval_time_ms)}: alerts differ")
+            return result, run
         for rule in rules:
-            got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step)
-                    if a.state.value == "firing"]
+            got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step, firing_only=True)]
             if case.exp_alerts:
                 firing_tested.add(id(rule))
-            result.coverage.mark(keys[id(rule)], "silent")
+            if coverage:
+                result.coverage.mark(keys[id(rule)], "silent")
         exp = [(a.labels, a.annotations) for a in case.exp_alerts]
         if sorted(exp, key=sample_key) != sorted(got, key=sample_key):
+            if quick:
+                result.passed = False
+                result.fail(case.line, f"    alertname: {case.alertname}, time: "
+                                       f"{format_duration(case.eval_time_ms)}: annotations differ")
+                return result, run
             result.fail(case.line, header + alert_failure(run, case, rules, exp, got, step))
     if run.error is not None:
         result.fail(group.line, f"    {run.error}")
         result.passed = False
-        return result
+        return result, run
     for expr_case in group.expr_cases:
         failure = _check_expr(run, test_file, group, expr_case)
         if failure:
             result.fail(expr_case.line, failure)
+            if quick:
+                break
     result.passed = not result.failures
-    if result.passed:
+    if result.passed and coverage:
         _mark_coverage(result.coverage, run, keys, firing_tested, group)
-    return result
+    return result, run
+
+
+def _labels_differ(run: GroupRun, rules: list[AlertingRule], case: Any, step: int) -> bool:
+    """Whether the firing alerts' label sets already differ from the expected ones."""
+    got = sorted(sorted(a.labels.items()) for rule in rules
+                 for a in run.alerts_at(rule, step, firing_only=True, annotations=False))
+    exp = sorted(sorted(a.labels.items()) for a in case.exp_alerts)
+    return got != exp
 
 
 def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
