@@ -23,6 +23,7 @@ from pytest_selfslo.plugin.nodes import (
     configured_spec,
     item_name,
     promtool_available,
+    promtool_path,
     settings_of,
     warn_lint,
 )
@@ -113,7 +114,9 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
     from pytest_selfslo.prometheus.client import binary_version
     from pytest_selfslo.ruletest.runner import run_rule_tests
 
-    numbers = binary_version("promtool")
+    promtool = promtool_path(settings_of(item))
+    assert promtool is not None  # the item exists only when there is one
+    numbers = binary_version(promtool)
     version = ".".join(str(n) for n in numbers)
     semantics = "2" if numbers[0] < 3 else "3"
     selected = settings_of(item).effective_semantics
@@ -124,10 +127,11 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
             f"selected {selected}.x (--self-slo-semantics): the rule-test items run with "
             f"{selected}.x, the ::promtool cross-checks with promtool's {semantics}.x"),
             stacklevel=2)
-    proc = subprocess.run(["promtool", "test", "rules", item.path.name], cwd=item.path.parent,
+    proc = subprocess.run([promtool, "test", "rules", item.path.name], cwd=item.path.parent,
                           capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
-    ours = run_rule_tests([str(item.path)], semantics=semantics)
+    # that release's file formats (fields, defaults), its major version's engine semantics
+    ours = run_rule_tests([str(item.path)], semantics=f"{numbers[0]}.{numbers[1]}")
     ours_ok = bool(ours.passed)
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
                                      "semantics": semantics, "promtool_version": version,
@@ -259,7 +263,9 @@ def _check_promtool_rules(item: SelfSloItem) -> None:
 
 
 def _promtool_check(item: SelfSloItem, paths: list[Path], rename: dict[str, str]) -> None:
-    proc = subprocess.run(["promtool", "check", "rules", *map(str, paths)], capture_output=True,
+    promtool = promtool_path(settings_of(item))
+    assert promtool is not None  # the item exists only when there is one
+    proc = subprocess.run([promtool, "check", "rules", *map(str, paths)], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()
