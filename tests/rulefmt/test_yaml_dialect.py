@@ -1,0 +1,59 @@
+"""Go's YAML dialect, case by case, as real promtool 2.42, 2.53 and 3.5 read it.
+
+Prometheus reads rule files with ``gopkg.in/yaml.v3`` (a ``Decoder`` with
+``KnownFields(true)``, ``model/rulefmt``) and promtool test files with
+``gopkg.in/yaml.v2`` ``UnmarshalStrict`` (``cmd/promtool/unittest.go``), the
+same two libraries (v2.4.0, v3.0.1) in all three releases. Each directory of
+``yaml_dialect/`` is one case (merge keys, Go's scalar resolution, duplicate
+keys, aliases, hostile input, fields that came and went between releases);
+``manifest.json`` holds the verdict each promtool gave
+(``record_yaml_dialect.py`` writes it).
+
+* :func:`test_our_verdict_is_promtools` runs our loader or test runner on every
+  case with the format of each recorded release and wants the same verdict;
+  where promtool names the line of a YAML problem, our message names it too.
+* :func:`test_recorded_verdict_is_still_promtools` reruns the case through
+  each real promtool present and wants the recorded verdict (skipped, with
+  the reason, for releases not installed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_selfslo.prometheus import PromtoolBinary
+
+CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["cases"]
+RECORDED = sorted((name, version) for name, case in MANIFEST.items() for version in case["verdicts"])
+
+
+def _promtool_for(version: str, promtools: list[PromtoolBinary]) -> PromtoolBinary | None:
+    return next((p for p in promtools if f"{p.version[0]}.{p.version[1]}" == version), None)
+
+
+@pytest.mark.parametrize(("name", "version"), RECORDED, ids=[f"{n}@{v}" for n, v in RECORDED])
+def test_recorded_verdict_is_still_promtools(name: str, version: str) -> None:
+    from conftest import PROMTOOLS
+    from record_yaml_dialect import run
+
+    promtool = _promtool_for(version, PROMTOOLS)
+    if promtool is None:
+        pytest.skip(f"no promtool {version} here (set $SELFSLO_PROMTOOLS; .ci/run does)")
+    code, output = run(promtool.path, CORPUS / name)
+    assert code == MANIFEST[name]["verdicts"][version]["exit"], output
+
+
+def test_the_corpus_covers_the_issue() -> None:
+    """Merge keys in rules and tests, Go scalars, duplicates and bombs are all there."""
+    for needed in ("rules-merge-common", "rules-merge-list", "rules-merge-unknown-key",
+                   "test-merge-series-defaults", "test-merge-list-ok", "test-merge-unknown-key",
+                   "test-value-float-6E-01", "test-value-float-8E-1", "test-value-bool-yes",
+                   "test-value-int-octal-0o17", "test-value-int-1_000", "test-value-inf",
+                   "test-value-tilde", "test-value-timestamp", "test-duplicate-key",
+                   "rules-duplicate-key", "rules-billion-laughs", "test-deep-nesting"):
+        assert needed in MANIFEST, needed
+    assert {v for case in MANIFEST.values() for v in case["verdicts"]} >= {"2.42", "2.53", "3.5"}
