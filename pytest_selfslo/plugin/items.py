@@ -46,10 +46,13 @@ class RuleTestFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_selfslo._core.errors import SelfSloError
-        from pytest_selfslo.ruletest.runner import load_test_file
+        from pytest_selfslo.ruletest.runner import load_test_file, rule_groups_of
 
         try:
-            test_file = load_test_file(self.path)
+            test_file = load_test_file(self.path,
+                                       semantics=settings_of(self).effective_semantics)
+            if test_file.groups:  # a bad rule file is reported once, not once per group
+                rule_groups_of(test_file)
         except (SelfSloError, OSError) as exc:
             raise self.CollectError(f"invalid rule test file: {exc}") from exc
         for warning in test_file.warnings:  # e.g. a rule_files glob that matches nothing
@@ -179,7 +182,7 @@ def _check_valid(item: SelfSloItem) -> None:
     from pytest_selfslo.plugin.coverage_table import rules_payload
     from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 
-    problems = check_rule_file(item.path)
+    problems = check_rule_file(item.path, semantics=settings_of(item).effective_semantics)
     if not problems:  # the rules of every collected rule file count in the coverage
         item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath)
     if problems:

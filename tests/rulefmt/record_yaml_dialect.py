@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pytest_selfslo.prometheus import PromtoolBinary, available_promtools, binary_version  # noqa: E402
+from pytest_selfslo.prometheus.client import PromtoolBinary, available_promtools, binary_version  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
 MANIFEST = CORPUS / "manifest.json"

@@ -11,7 +11,9 @@ keys, aliases, hostile input, fields that came and went between releases);
 
 * :func:`test_our_verdict_is_promtools` runs our loader or test runner on every
   case with the format of each recorded release and wants the same verdict;
-  where promtool names the line of a YAML problem, our message names it too.
+  where promtool names the line of a YAML problem, our message names it too
+  (a file the reader refuses for a limit, such as a billion-laughs bomb, names
+  the limit and the alias instead).
 * :func:`test_recorded_verdict_is_still_promtools` reruns the case through
   each real promtool present and wants the recorded verdict (skipped, with
   the reason, for releases not installed).
@@ -20,15 +22,45 @@ keys, aliases, hostile input, fields that came and went between releases);
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.prometheus import PromtoolBinary
+from pytest_selfslo.prometheus.client import PromtoolBinary
+from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
+from pytest_selfslo.ruletest.runner import run_rule_tests
 
 CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["cases"]
 RECORDED = sorted((name, version) for name, case in MANIFEST.items() for version in case["verdicts"])
+#: where promtool names a line: yaml errors ("line 7:"), rulefmt positions ("rules.yml: 5:15:")
+_LINE = re.compile(r"(?:^|\s)line (\d+)[:,]|\.yml: (\d+):\d+:")
+
+
+def _ours(name: str, version: str) -> tuple[int, str]:
+    """Our exit code and output for one case under the file format of ``version``."""
+    case = CORPUS / name
+    if (case / "test.yml").is_file():
+        report = run_rule_tests([str(case / "test.yml")], semantics=version)
+        return report.exit_code, report.format_text()
+    problems = check_rule_file(case / "rules.yml", semantics=version)
+    return (1 if problems else 0), format_problems(problems)
+
+
+@pytest.mark.parametrize(("name", "version"), RECORDED, ids=[f"{n}@{v}" for n, v in RECORDED])
+def test_our_verdict_is_promtools(name: str, version: str) -> None:
+    recorded = MANIFEST[name]["verdicts"][version]
+    code, text = _ours(name, version)
+    assert code == recorded["exit"], (
+        f"{name} ({MANIFEST[name]['note']}): promtool {version} exit {recorded['exit']}, "
+        f"ours {code}\n--- promtool ---\n" + "\n".join(recorded["output"])
+        + f"\n--- ours ---\n{text}")
+    assert "Traceback" not in text
+    lines = [int(a or b) for a, b in _LINE.findall("\n".join(recorded["output"]))]
+    # a bomb is refused by the reader's limits (MAX_...) before any field is looked at
+    if code and lines and "(MAX_" not in text:
+        assert f":{lines[0]}:" in text, (name, recorded["output"], text)
 
 
 def _promtool_for(version: str, promtools: list[PromtoolBinary]) -> PromtoolBinary | None:
