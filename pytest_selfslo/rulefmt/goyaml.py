@@ -384,10 +384,10 @@ def resolve(node: Node, dialect: Dialect) -> tuple[str, Any]:
     if node.plain:
         return _resolve_plain(node.value, dialect)
     tag = node.tag
-    if tag not in _RESOLVABLE or tag == "!":
-        return (STR_TAG, node.value) if tag in (None, "!") else (str(tag), node.value)
-    if tag == STR_TAG:
+    if tag is None or tag == "!" or tag == STR_TAG:  # quoted or block text, or !!str
         return STR_TAG, node.value
+    if tag not in _RESOLVABLE:
+        return str(tag), node.value
     rtag, value = _resolve_plain(node.value, dialect)
     if rtag == tag:
         return rtag, value
