@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_selfslo.prometheus import PromtoolBinary
-from pytest_selfslo.promql.releases import SAMPLE_HISTOGRAM
-from pytest_selfslo.promql.unittest import run_rule_tests
+from pytest_selfslo.prometheus.client import PromtoolBinary
+from pytest_selfslo.rulefmt.releases import SAMPLE_HISTOGRAM
+from pytest_selfslo.ruletest.runner import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promtool"
