@@ -60,8 +60,27 @@ def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False,
         text = read_rule_text(path)
     except RuleFileError as exc:
         return [RuleProblem(str(path), 1, 1, "read", str(exc).split(": ", 1)[1])]
-    return check_rule_text(text, str(path), ignore_unknown_fields=ignore_unknown_fields,
-                           semantics=semantics)
+    return _parsed(text, str(path), ignore_unknown_fields, semantics)[1]
+
+
+#: (path, text, ignore_unknown_fields, semantics) -> parse result: a rule file that
+#: ``::valid``, several rule-test files and the drift check all read is parsed once per
+#: run (keyed by content, so a rewritten file is parsed again)
+_PARSED: dict[tuple[str, str, bool, str], tuple[list[RuleGroup], list[RuleProblem]]] = {}
+_PARSED_MAX = 64
+
+
+def _parsed(text: str, path: str, ignore_unknown_fields: bool,
+            semantics: str) -> tuple[list[RuleGroup], list[RuleProblem]]:
+    key = (path, text, ignore_unknown_fields, semantics)
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = parse_rule_text(text, path, ignore_unknown_fields=ignore_unknown_fields,
+                              semantics=semantics)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = hit
+    return list(hit[0]), list(hit[1])
 
 
 def read_rule_text(path: str | Path) -> str:
@@ -282,10 +301,8 @@ def load_rule_files(paths_or_globs: Iterable[str | Path], *, ignore_unknown_fiel
     """
     groups: list[RuleGroup] = []
     for path in expand_rule_paths(paths_or_globs):
-        text = read_rule_text(path)
-        file_groups, problems = parse_rule_text(text, path,
-                                                ignore_unknown_fields=ignore_unknown_fields,
-                                                semantics=semantics)
+        file_groups, problems = _parsed(read_rule_text(path), path, ignore_unknown_fields,
+                                        semantics)
         if problems:
             raise RuleFileError(format_problems(problems))
         groups.extend(file_groups)

@@ -21,17 +21,20 @@ keys, aliases, hostile input, fields that came and went between releases);
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_selfslo.prometheus.client import PromtoolBinary
+from pytest_selfslo.prometheus.client import PromtoolBinary, available_promtools
 from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 from pytest_selfslo.ruletest.runner import run_rule_tests
 
 CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
+PROMTOOLS = available_promtools()
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["cases"]
 RECORDED = sorted((name, version) for name, case in MANIFEST.items() for version in case["verdicts"])
 #: where promtool names a line: yaml errors ("line 7:"), rulefmt positions ("rules.yml: 5:15:")
@@ -63,15 +66,23 @@ def test_our_verdict_is_promtools(name: str, version: str) -> None:
         assert f":{lines[0]}:" in text, (name, recorded["output"], text)
 
 
+def _recorder() -> Any:
+    """``record_yaml_dialect.py`` (beside this file; not importable by name under xdist)."""
+    spec = importlib.util.spec_from_file_location(
+        "record_yaml_dialect", Path(__file__).with_name("record_yaml_dialect.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _promtool_for(version: str, promtools: list[PromtoolBinary]) -> PromtoolBinary | None:
     return next((p for p in promtools if f"{p.version[0]}.{p.version[1]}" == version), None)
 
 
 @pytest.mark.parametrize(("name", "version"), RECORDED, ids=[f"{n}@{v}" for n, v in RECORDED])
 def test_recorded_verdict_is_still_promtools(name: str, version: str) -> None:
-    from conftest import PROMTOOLS
-    from record_yaml_dialect import run
-
+    run = _recorder().run
     promtool = _promtool_for(version, PROMTOOLS)
     if promtool is None:
         pytest.skip(f"no promtool {version} here (set $SELFSLO_PROMTOOLS; .ci/run does)")
