@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
 from yaml.events import (
@@ -397,8 +397,6 @@ def resolve(node: Node, dialect: Dialect) -> tuple[str, Any]:
 
 
 # ------------------------------------------------------------------ decoding
-_T = TypeVar("_T")
-_Pairs = list[tuple[Node, Node]]
 
 
 def _is_merge(key: Node) -> bool:
@@ -644,15 +642,6 @@ class Reader:
             self.problem(node, "type", f"{what}: expected a duration, got {text!r}")
             return 0
 
-    def convert(self, node: Node | None, what: str, text: str, fn: Callable[[str], _T],
-                kind: str, default: _T) -> _T:
-        """``fn(text)``, or ``default`` with a problem ``expected a <kind>`` when it raises ValueError."""
-        try:
-            return fn(text)
-        except ValueError:
-            self.problem(node, "type", f"{what}: expected a {kind}, got {text!r}")
-            return default
-
 
 def _describe_kind(node: Node) -> str:
     return _KIND_TAGS.get(node.kind, "a scalar")
@@ -706,17 +695,3 @@ def to_python(root: Node | None, path: str,
                 tag, value = STR_TAG, target.value
             container[slot] = value if tag not in (TIMESTAMP_TAG, MERGE_TAG) else target.value
     return result[0], nodes, reader.problems
-
-
-def walk(root: Node | None) -> Iterator[Node]:
-    """Every node of the tree once (aliases not followed), depth first, iteratively."""
-    work = [root] if root is not None else []
-    while work:
-        node = work.pop()
-        yield node
-        if node.kind == SEQUENCE:
-            work.extend(reversed(node.value))
-        elif node.kind == MAPPING:
-            for key, value in reversed(node.value):
-                work.append(value)
-                work.append(key)
