@@ -6,7 +6,7 @@ Each directory under ``tests/rulefmt/yaml_dialect/`` is one case: a
 ``rules.yml`` (checked with ``promtool check rules rules.yml``) and, when
 present, a ``test.yml`` (then ``promtool test rules test.yml`` runs instead,
 loading ``rules.yml``). The binaries default to every promtool
-:func:`pytest_selfslo.prometheus.available_promtools` finds
+:func:`pytest_selfslo.prometheus.client.available_promtools` finds
 (``$SELFSLO_PROMTOOLS``). The verdicts (exit code and promtool's output) are
 written to ``manifest.json`` keyed by ``major.minor``; a case's ``note`` is
 kept. ``test_yaml_dialect.py`` holds our loader to these verdicts and checks
