@@ -6,7 +6,7 @@ Each directory under ``tests/rulefmt/yaml_dialect/`` is one case: a
 ``rules.yml`` (checked with ``promtool check rules rules.yml``) and, when
 present, a ``test.yml`` (then ``promtool test rules test.yml`` runs instead,
 loading ``rules.yml``). The binaries default to every promtool
-:func:`pytest_selfslo.prometheus.client.available_promtools` finds
+:func:`promtool_runs.available` finds
 (``$SELFSLO_PROMTOOLS``). The verdicts (exit code and promtool's output) are
 written to ``manifest.json`` keyed by ``major.minor``; a case's ``note`` is
 kept. ``test_yaml_dialect.py`` holds our loader to these verdicts and checks
@@ -21,9 +21,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from pytest_selfslo.prometheus.client import PromtoolBinary, available_promtools, binary_version  # noqa: E402
+from promtool_runs import Promtool, available  # noqa: E402
+
+from pytest_selfslo.prometheus.client import binary_version  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
 MANIFEST = CORPUS / "manifest.json"
@@ -47,14 +49,13 @@ def run(promtool: str, case: Path) -> tuple[int, list[str]]:
     return proc.returncode, lines[:8]
 
 
-def version_key(binary: PromtoolBinary) -> str:
+def version_key(binary: Promtool) -> str:
     """``2.53`` for promtool 2.53.3."""
     return f"{binary.version[0]}.{binary.version[1]}"
 
 
 def main(argv: list[str]) -> int:
-    binaries = ([PromtoolBinary(p, binary_version(p)) for p in argv] if argv
-                else available_promtools())
+    binaries = ([Promtool(p, binary_version(p)) for p in argv] if argv else available())
     if not binaries:
         print("no promtool binary found", file=sys.stderr)
         return 2

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from promtool_runs import Promtool, available
 
-from pytest_selfslo.prometheus.client import PromtoolBinary, available_promtools
 from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 from pytest_selfslo.ruletest.runner import run_rule_tests
 
 CORPUS = Path(__file__).resolve().parent / "yaml_dialect"
-PROMTOOLS = available_promtools()
+PROMTOOLS = available()
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["cases"]
 RECORDED = sorted((name, version) for name, case in MANIFEST.items() for version in case["verdicts"])
 #: where promtool names a line: yaml errors ("line 7:"), rulefmt positions ("rules.yml: 5:15:")
@@ -76,7 +76,7 @@ def _recorder() -> Any:
     return module
 
 
-def _promtool_for(version: str, promtools: list[PromtoolBinary]) -> PromtoolBinary | None:
+def _promtool_for(version: str, promtools: list[Promtool]) -> Promtool | None:
     return next((p for p in promtools if f"{p.version[0]}.{p.version[1]}" == version), None)
 
 
