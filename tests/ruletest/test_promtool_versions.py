@@ -71,4 +71,4 @@ def test_cli_takes_a_release(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120, check=False)
     assert (ok.returncode, old.returncode, bad.returncode) == (0, 1, 2), (ok, old, bad)
     assert "t.yml:1:1: test file: field 'fuzzy_compare' not found" in old.stderr + old.stdout
-    assert "expected a Prometheus version such as 2, 3, 2.53 or 3.5, got '4.0'" in bad.stderr
+    assert "must be a Prometheus version such as 2, 3, 2.42, 2.53 or 3.5, got '4.0'" in bad.stderr
