@@ -51,10 +51,10 @@ from pathlib import Path
 from typing import Any
 
 import promql_parser
-import yaml
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PolicyError, located
+from pytest_selfslo.rulefmt.goyaml import compose, to_python
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
@@ -635,20 +635,6 @@ def policy_from_mapping(data: Any, path: str | None = None,
     return dataclasses.replace(base, **kwargs)
 
 
-def _key_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
-    """Record the 1-based line of every key path (``gates[0].threshold``) in ``node``."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            out[key] = key_node.start_mark.line + 1
-            _key_lines(value_node, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            key = f"{prefix}[{i}]"
-            out[key] = item.start_mark.line + 1
-            _key_lines(item, key, out)
-
-
 def load_policy(path: str | Path) -> CanaryPolicy:
     """Read a canary policy YAML file; any problem is a :class:`PolicyError` naming file, line and key."""
     text_path = str(path)
@@ -659,17 +645,15 @@ def load_policy(path: str | Path) -> CanaryPolicy:
     except UnicodeDecodeError as exc:
         raise PolicyError(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
                                   text_path)) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(located(f"invalid YAML: {problem}", text_path, line)) from None
-    lines: dict[str, int] = {}
-    if node is not None:
-        _key_lines(node, "", lines)
+    node, problem = compose(text, text_path)
+    if problem is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
+        message = problem.message if problem.code == "yaml-syntax" else \
+            f"invalid YAML: {problem.message}"
+        raise PolicyError(located(message, text_path, problem.line))
+    data, nodes, problems = to_python(node, text_path)
+    if problems:
+        raise PolicyError(located(problems[0].message, text_path, problems[0].line))
+    lines = {key: n.line for key, n in nodes.items() if key}
     if data is not None and not isinstance(data, Mapping):
         raise PolicyError(located(f"expected a mapping of policy keys at the top level, got "
                                   f"{type(data).__name__}", text_path, 1))

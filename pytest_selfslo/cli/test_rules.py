@@ -35,8 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", action="append", metavar="REGEX",
                         help="Only run test groups whose name matches (repeatable, OR-ed)")
     parser.add_argument("--semantics", type=_semantics_arg, default="3", metavar="VERSION",
-                        help="Prometheus version to imitate: 2, 3 (= 2.53, 3.5), 2.42, 3.5... "
-                             "(default 3)")
+                        help="Prometheus version to imitate, its numerics and its file formats: "
+                             "2, 3 (= 2.53, 3.5), 2.42, 3.5... (default 3)")
     parser.add_argument("--ignore-unknown-fields", action="store_true",
                         help="Ignore unknown fields in rule files")
     parser.add_argument("--format", choices=FORMATS, default="text",

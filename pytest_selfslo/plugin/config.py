@@ -14,6 +14,7 @@ import dataclasses
 import glob
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ SLO_OPTION = "--self-slo-slo"
 HEARTBEATS_OPTION = "--self-slo-heartbeats"
 PROMETHEUS_OPTION = "--self-slo-prometheus"
 ALERTMANAGER_OPTION = "--self-slo-alertmanager"
+PROMTOOL_OPTION = "--self-slo-promtool"
 SEMANTICS_OPTION = "--self-slo-semantics"
 COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
 REPORT_OPTION = "--self-slo-report"
@@ -55,6 +57,8 @@ PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
 ALERTMANAGER_MODES = ("auto", "local", "docker")
 #: examples of --self-slo-semantics values (any Prometheus 2.x/3.x version is accepted)
 SEMANTICS = ("2", "3", "2.42", "2.53", "3.5")
+#: ``--self-slo-prometheus local:/path/to/prometheus`` names the binary to run
+LOCAL_PREFIX = "local:"
 
 
 class SelfSloConfigWarning(pytest.PytestWarning):
@@ -62,16 +66,22 @@ class SelfSloConfigWarning(pytest.PytestWarning):
 
 
 def parse_prometheus(value: str) -> str:
-    """``auto``/``embedded``/``local``/``docker`` or an ``http(s)://host:port`` URL."""
+    """``auto``/``embedded``/``local``/``docker``, ``local:PATH`` or an ``http(s)://`` URL.
+
+    A ``local:PATH`` stays relative here; :func:`resolve_settings` anchors it
+    (command line: the current directory, ini: the rootdir) and checks it exists.
+    """
     text = value.strip()
     if text.lower() in PROMETHEUS_MODES:
         return text.lower()
+    if text.startswith(LOCAL_PREFIX) and text[len(LOCAL_PREFIX):].strip():
+        return LOCAL_PREFIX + text[len(LOCAL_PREFIX):].strip()
     parts = urlsplit(text)
     if parts.scheme in ("http", "https") and parts.netloc:
         return text.rstrip("/")
     raise pytest.UsageError(
-        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)} "
-        f"or an http(s):// URL, got {value!r}"
+        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
+        f"local:PATH or an http(s):// URL, got {value!r}"
     )
 
 
@@ -106,6 +116,20 @@ def parse_lint_lookback(value: str) -> str:
     except ValueError:
         raise pytest.UsageError(f"expected a duration such as '1d', got {value!r}") from None
     return str(value).strip()
+
+
+def _executable(text: str, base: Path, what: str, origin: str) -> str:
+    """The absolute path of an executable named by a path (relative to ``base``) or on PATH."""
+    if os.sep not in text and (os.altsep is None or os.altsep not in text):
+        found = shutil.which(text)
+        if found is None:
+            raise pytest.UsageError(f"{what} ({origin}): no {text!r} on PATH")
+        return found
+    path = (base / text).resolve()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise pytest.UsageError(f"{what} ({origin}): no such executable file: {text} "
+                                f"(looked at {path})")
+    return str(path)
 
 
 def parse_alertmanager(value: str) -> str:
@@ -234,6 +258,9 @@ class SelfSloSettings:
     mutate: bool = False
     #: fail when a rule's mutation score (and the total) is below this; None: any survivor fails
     mutation_fail_under: float | None = None
+    #: the promtool the cross-checks run: ``--self-slo-promtool``, else the one next to a
+    #: ``local:PATH`` prometheus, else None (``promtool`` on PATH, when there is one)
+    promtool: str | None = None
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -305,6 +332,17 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         families[dest] = _reparse(_family_type(ini), value, origin) or None
     prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
     prom = _reparse(parse_prometheus, prom, origin) or "auto"
+    base = Path.cwd() if origin == "command line" else config.rootpath
+    if prom.startswith(LOCAL_PREFIX):
+        prom = LOCAL_PREFIX + _executable(prom[len(LOCAL_PREFIX):], base, PROMETHEUS_OPTION,
+                                          origin)
+    promtool, origin = _raw(config, "self_slo_promtool", "selfslo_promtool")
+    if promtool:
+        base = Path.cwd() if origin == "command line" else config.rootpath
+        promtool = _executable(str(promtool).strip(), base, PROMTOOL_OPTION, origin)
+    elif prom.startswith(LOCAL_PREFIX):  # the promtool shipped beside that prometheus
+        sibling = Path(prom[len(LOCAL_PREFIX):]).with_name("promtool")
+        promtool = str(sibling) if os.access(sibling, os.X_OK) else None
     am, origin = _raw(config, "self_slo_alertmanager", "selfslo_alertmanager")
     am = _reparse(parse_alertmanager, am, origin) or "auto"
     sem, origin = _raw(config, "self_slo_semantics", "selfslo_semantics")
@@ -341,6 +379,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         slo=slo_path,
         heartbeats=beats_path,
         prometheus=str(prom),
+        promtool=promtool or None,
         semantics=sem,
         coverage_fail_under=None if cov in (None, "") else float(cov),
         report=(report_base / str(report)).resolve() if report else None,
@@ -378,8 +417,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(HEARTBEATS_OPTION, dest="self_slo_heartbeats", metavar="FILE",
                     help="Heartbeat log (JSON Lines) to check against every SLO objective")
     group.addoption(PROMETHEUS_OPTION, dest="self_slo_prometheus", type=parse_prometheus,
-                    metavar="auto|embedded|local|docker|URL",
-                    help="Where a real Prometheus comes from (default: auto)")
+                    metavar="auto|embedded|local|local:PATH|docker|URL",
+                    help="Where a real Prometheus comes from (default: auto; local:PATH runs "
+                         "that prometheus binary)")
+    group.addoption(PROMTOOL_OPTION, dest="self_slo_promtool", metavar="PATH",
+                    help="The promtool binary of the cross-checks (default: the one beside a "
+                         "local:PATH prometheus, else promtool on PATH)")
     group.addoption(ALERTMANAGER_OPTION, dest="self_slo_alertmanager", type=parse_alertmanager,
                     metavar="auto|local|docker|URL",
                     help="Where the alertmanager fixture's server comes from (default: auto)")
@@ -424,7 +467,10 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
     parser.addini("selfslo_slo", "SLO spec YAML, relative to the rootdir")
     parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
-    parser.addini("selfslo_prometheus", "auto|embedded|local|docker|URL (default: auto)")
+    parser.addini("selfslo_prometheus",
+                  "auto|embedded|local|local:PATH|docker|URL (default: auto)")
+    parser.addini("selfslo_promtool", "promtool binary of the cross-checks, relative to the "
+                                      "rootdir (default: promtool on PATH)")
     parser.addini("selfslo_alertmanager", "auto|local|docker|URL (default: auto)")
     parser.addini("selfslo_semantics", "Prometheus version to imitate: 2, 3, 2.42... (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")

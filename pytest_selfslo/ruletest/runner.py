@@ -184,11 +184,36 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
         arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         keep = np.array([v is not None for v in values], dtype=bool)
         ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
+        vals = arr[keep]
+        if group.interval_ms == 0:  # promtool < 2.49 without interval: all at 0s, the first stays
+            ts, vals = ts[:1], vals[:1]
         created = None
         if len(ts):
             created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
-        storage.add_samples(labels, ts, arr[keep], created_ms=created)
+        storage.add_samples(labels, ts, vals, created_ms=created)
     return storage
+
+
+def rule_groups_of(test_file: RuleTestFile) -> list[RuleGroup]:
+    """The rule groups a test file loads (read once per file), in ``group_eval_order``.
+
+    Raises :class:`RuleFileError` listing every problem of the first bad rule file.
+    """
+    cached = _RULES.get(id(test_file))
+    if cached is not None and cached[0] is test_file:
+        return cached[1]
+    groups = _ordered_groups(load_rule_files(test_file.rule_files,
+                                             ignore_unknown_fields=test_file.ignore_unknown_fields,
+                                             semantics=test_file.semantics),
+                             test_file.group_eval_order)
+    if len(_RULES) > 64:
+        _RULES.clear()
+    _RULES[id(test_file)] = (test_file, groups)
+    return groups
+
+
+#: id(test file) -> (test file, its rule groups): the rules of a file are read once
+_RULES: dict[int, tuple[RuleTestFile, list[RuleGroup]]] = {}
 
 
 def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
@@ -198,10 +223,12 @@ def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
 
 
 def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
-    """Run one test group of ``test_file`` exactly as promtool would."""
+    """Run one test group of ``test_file`` exactly as promtool would.
+
+    ``semantics`` may name a release (``"3.5"``); the engine follows its major version.
+    """
     try:
-        rule_groups = load_rule_files(test_file.rule_files,
-                                      ignore_unknown_fields=test_file.ignore_unknown_fields)
+        rule_groups = rule_groups_of(test_file)
     except RuleFileError as exc:
         result = GroupResult(group.display_name, False, line=group.line)
         result.fail(group.line, _indent(str(exc), "    "))
@@ -354,9 +381,7 @@ def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str =
     """
     obs = Observation()
     try:
-        rule_groups = _ordered_groups(load_rule_files(
-            test_file.rule_files, ignore_unknown_fields=test_file.ignore_unknown_fields),
-            test_file.group_eval_order)
+        rule_groups = rule_groups_of(test_file)
         eval_ms = test_file.evaluation_interval_ms
         steps = np.arange(group.start_ms, group.start_ms + group.max_eval_time_ms + 1, eval_ms,
                           dtype=np.int64)
@@ -414,7 +439,12 @@ def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
 def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
                    run: list[str] | None = None, ignore_unknown_fields: bool = False
                    ) -> RuleTestReport:
-    """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``."""
+    """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``.
+
+    ``semantics`` is ``"2"``, ``"3"`` or a release such as ``"2.53"``: the
+    files are read with that release's fields and defaults, the engine
+    follows its major version (:mod:`~pytest_selfslo.rulefmt.releases`).
+    """
     pattern = re.compile("|".join(run)) if run else None
     report = RuleTestReport()
     for raw in paths:
@@ -426,8 +456,11 @@ def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
 def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
               ignore_unknown_fields: bool) -> FileResult:
     try:
-        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields)
-    except RuleTestFileError as exc:
+        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields,
+                                   semantics=semantics)
+        if test_file.groups:
+            rule_groups_of(test_file)
+    except (RuleTestFileError, RuleFileError) as exc:  # each problem once, not once per group
         return FileResult(path, error=str(exc))
     result = FileResult(path, warnings=list(test_file.warnings),
                         rule_files=tuple(test_file.rule_files))
