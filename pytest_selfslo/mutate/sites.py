@@ -21,13 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from pytest_selfslo._core.errors import RuleFileError
 from pytest_selfslo.mutate.operators import resolve_operators
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose
 from pytest_selfslo.rulefmt.model import Rule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import format_problems, parse_rule_text
-from pytest_selfslo.rulefmt.yamlnodes import compose
 
 __all__ = ["MARKER", "Marker", "RuleSite", "load_rule_sites"]
 
@@ -78,8 +76,8 @@ class RuleSite:
         return next((m for m in self.markers if m.covers(mutant_id)), None)
 
 
-def _pos(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _pos(node: Node) -> tuple[int, int]:
+    return node.line, node.column
 
 
 def _parse_marker(path: str, line_no: int, text: str) -> Marker | None:
@@ -144,10 +142,10 @@ def load_rule_sites(path: str | Path) -> list[RuleSite]:
     sites: list[RuleSite] = []
     group_nodes = _value(root, "groups")
     for gi, group in enumerate(groups):
-        gnode = group_nodes.value[gi] if isinstance(group_nodes, yaml.SequenceNode) else None
+        gnode = _item(group_nodes, gi)
         rule_nodes = _value(gnode, "rules")
         for ri, rule in enumerate(group.rules):
-            rnode = rule_nodes.value[ri] if isinstance(rule_nodes, yaml.SequenceNode) else None
+            rnode = _item(rule_nodes, ri)
             positions, first, last = _positions(rnode)
             marks = tuple(m for line, ms in sorted(markers.items()) if first <= line <= last
                           for m in ms)
@@ -155,32 +153,39 @@ def load_rule_sites(path: str | Path) -> list[RuleSite]:
     return sites
 
 
-def _value(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
+def _item(node: Node | None, index: int) -> Node | None:
+    if node is None or node.deref.kind != SEQUENCE or index >= len(node.deref.value):
         return None
-    return next((v for k, v in node.value if k.value == key), None)
+    item: Node = node.deref.value[index]
+    return item.deref
 
 
-def _positions(node: yaml.Node | None) -> tuple[dict[str, tuple[int, int]], int, int]:
-    if not isinstance(node, yaml.MappingNode):
+def _value(node: Node | None, key: str) -> Node | None:
+    if node is None or node.deref.kind != MAPPING:
+        return None
+    return next((v.deref for k, v in node.deref.value if k.deref.value == key), None)
+
+
+def _positions(node: Node | None) -> tuple[dict[str, tuple[int, int]], int, int]:
+    if node is None or node.kind != MAPPING:
         return {}, 0, -1
     positions = {"rule": _pos(node)}
     for key, value in node.value:
+        if key.kind != SCALAR or key.value == "<<":
+            continue
         positions[key.value] = _pos(value)
-        if key.value in ("labels", "annotations") and isinstance(value, yaml.MappingNode):
-            for k, _v in value.value:
-                positions[f"{key.value}.{k.value}"] = _pos(k)
-    return positions, node.start_mark.line + 1, _last_line(node)
+        if key.value in ("labels", "annotations") and value.deref.kind == MAPPING:
+            for k, _v in value.deref.value:
+                positions[f"{key.value}.{k.deref.value}"] = _pos(k)
+    return positions, node.line, _last_line(node)
 
 
-def _last_line(node: yaml.Node) -> int:
-    """1-based line of the last character of ``node`` (a block scalar's end mark is the next line)."""
-    if isinstance(node, yaml.ScalarNode):
-        mark = node.end_mark
-        return mark.line + (1 if mark.column > 0 else 0)
-    kids: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
+def _last_line(node: Node) -> int:
+    """1-based line of the last character of ``node`` (aliases end where they are written)."""
+    if node.kind == MAPPING:
         kids = [n for pair in node.value for n in pair]
-    elif isinstance(node, yaml.SequenceNode):
+    elif node.kind == SEQUENCE:
         kids = list(node.value)
-    return max((_last_line(k) for k in kids), default=node.start_mark.line + 1)
+    else:
+        return node.end_line
+    return max((_last_line(k) for k in kids), default=node.line)

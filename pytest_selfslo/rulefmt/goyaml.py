@@ -187,6 +187,8 @@ def _compose_events(get: Callable[[], Any], path: str) -> Node | None:
             tag = event.tag
             node = Node(SCALAR, _short_tag(tag) if tag not in (None, "!") else tag, event.value,
                         mark.line + 1, mark.column + 1, tag is None and event.implicit[0])
+            end = event.end_mark  # a block scalar ends at column 0 of the line after its last
+            node.end_line = max(node.line, end.line + (1 if end.column > 0 else 0))
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             mark = event.start_mark
             kind = MAPPING if cls is MappingStartEvent else SEQUENCE
