@@ -48,7 +48,7 @@ class RuleTestFile(pytest.File):
         from pytest_selfslo.ruletest.runner import load_test_file
 
         try:
-            test_file = load_test_file(self.path)
+            test_file = load_test_file(self.path, limits=settings_of(self).limits)
         except (SelfSloError, OSError) as exc:
             raise self.CollectError(f"invalid rule test file: {exc}") from exc
         for warning in test_file.warnings:  # e.g. a rule_files glob that matches nothing
@@ -124,11 +124,13 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
             f"selected {selected}.x (--self-slo-semantics): the rule-test items run with "
             f"{selected}.x, the ::promtool cross-checks with promtool's {semantics}.x"),
             stacklevel=2)
+    # ours first: input over a limit (rule_files: [/dev/zero]...) raises LimitError here,
+    # before promtool is handed a file it would read forever
+    ours = run_rule_tests([str(item.path)], semantics=semantics, limits=settings_of(item).limits)
+    ours_ok = bool(ours.passed)
     proc = subprocess.run(["promtool", "test", "rules", item.path.name], cwd=item.path.parent,
                           capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
-    ours = run_rule_tests([str(item.path)], semantics=semantics)
-    ours_ok = bool(ours.passed)
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
                                      "semantics": semantics, "promtool_version": version,
                                      "selected_semantics": selected}
@@ -175,9 +177,11 @@ def _check_valid(item: SelfSloItem) -> None:
     from pytest_selfslo.plugin.coverage_table import rules_payload
     from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 
-    problems = check_rule_file(item.path)
+    limits = settings_of(item).limits
+    problems = check_rule_file(item.path, limits=limits)
     if not problems:  # the rules of every collected rule file count in the coverage
-        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath)
+        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath,
+                                                      limits)
     if problems:
         raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
                              f"({len(problems)} problem(s)):\n{format_problems(problems)}")

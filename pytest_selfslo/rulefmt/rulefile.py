@@ -32,6 +32,10 @@ import promql_parser
 import yaml
 
 from pytest_selfslo._core.errors import RuleFileError, TemplateError
+from pytest_selfslo._core.goregex import go_parse_error
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
+from pytest_selfslo.promql.astwalk import regex_matcher_error
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
 from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.rulefmt.yamlnodes import Problem, YamlReader, compose
@@ -48,10 +52,16 @@ _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False) -> list[RuleProblem]:
-    """Every problem in the rule file at ``path`` (empty list: the file is valid)."""
+def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False,
+                    limits: Limits = DEFAULT_LIMITS) -> list[RuleProblem]:
+    """Every problem in the rule file at ``path`` (empty list: the file is valid).
+
+    A file that is not a regular file or is over ``limits.max_file_bytes``, or an
+    expression over the PromQL size limits, raises
+    :class:`~pytest_selfslo.errors.LimitError` instead.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_limited_text(path, "rule file", limits)
     except (OSError, UnicodeDecodeError) as exc:
         return [RuleProblem(str(path), 1, 1, "read", f"cannot read rule file: {exc}")]
     return check_rule_text(text, str(path), ignore_unknown_fields=ignore_unknown_fields)
@@ -203,13 +213,18 @@ def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int
 
 
 def _check_expr(reader: YamlReader, node: yaml.Node | None, expr: str, where: str) -> None:
+    ensure_recursion(check_expr(expr, reader.where(node)))
     try:
         parsed = promql_parser.parse(expr)
     except BaseException as exc:  # the Rust binding can panic (pyo3 PanicException)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         reader.problem(node, "bad-expr",
-                       f"{where}: could not parse expression {expr!r}: {exc}")
+                       f"{where}: could not parse expression {expr!r}: {go_parse_error(str(exc))}")
+        return
+    problem = regex_matcher_error(parsed) if "~" in expr else None
+    if problem is not None:
+        reader.problem(node, "bad-expr", f"{where}: could not parse expression {expr!r}: {problem}")
         return
     while isinstance(parsed, promql_parser.ParenExpr):
         parsed = parsed.expr
@@ -240,16 +255,18 @@ def expand_rule_paths(paths_or_globs: Iterable[str | Path]) -> list[str]:
 
 
 def load_rule_files(paths_or_globs: Iterable[str | Path], *,
-                    ignore_unknown_fields: bool = False) -> list[RuleGroup]:
+                    ignore_unknown_fields: bool = False,
+                    limits: Limits = DEFAULT_LIMITS) -> list[RuleGroup]:
     """Load every rule group from the given files/globs, in file then group order.
 
     Raises :class:`RuleFileError` for the first file with problems, listing all of
-    them (one ``path:line:column: message`` per line).
+    them (one ``path:line:column: message`` per line), and
+    :class:`~pytest_selfslo.errors.LimitError` for a file or expression over ``limits``.
     """
     groups: list[RuleGroup] = []
     for path in expand_rule_paths(paths_or_globs):
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_limited_text(path, "rule file", limits)
         except (OSError, UnicodeDecodeError) as exc:
             raise RuleFileError(f"{path}: cannot read rule file: {exc}") from exc
         file_groups, problems = parse_rule_text(text, path,

@@ -71,6 +71,13 @@ class YamlReader:
         self.ignore_unknown_fields = ignore_unknown_fields
         self.problems: list[Problem] = []
 
+    def where(self, node: yaml.Node | None) -> str:
+        """``path:line:column`` of ``node`` (line 1 when there is no node)."""
+        if node is None:
+            return f"{self.path}:1:1"
+        mark = node.start_mark
+        return f"{self.path}:{mark.line + 1}:{mark.column + 1}"
+
     def problem(self, node: yaml.Node | None, code: str, message: str) -> None:
         """Record a problem located at ``node`` (or line 1 when there is no node)."""
         if node is None:
