@@ -50,7 +50,7 @@ PUBLIC: dict[str, list[str]] = {
     "pytest_selfslo.errors": [
         "AuditChainError", "CanaryError", "CanaryRequestError", "CanaryStateError",
         "ConcurrentModificationError", "ConfigError", "HeartbeatFormatError", "InputError",
-        "PolicyError", "PromQLError", "PromQLEvalError", "PromQLParseError",
+        "LimitError", "PolicyError", "PromQLError", "PromQLEvalError", "PromQLParseError",
         "PromQLUnsupportedError", "PrometheusError", "PrometheusUnavailable", "RuleFileError",
         "RuleTestFileError", "SLOSpecError", "SelfSloError", "SeriesNotationError",
         "TemplateError", "located",

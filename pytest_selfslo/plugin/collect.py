@@ -16,6 +16,11 @@ Collection
     (:meth:`SelfSloCollection.lint_findings`), the same lint ``selfslo lint``
     runs on those files with the project's lint configuration.
 
+    Input over a documented limit (``docs/limits.md``) is an input error, not a
+    failed check: found while collecting it is a collection error; found while an
+    item runs (a template's output, a rule file a test loads) the item fails with
+    the one-line message and the session ends with exit status 2 all the same.
+
     Assets that are not files under the given paths -- the SLO spec, the drift
     check between rules and spec, the heartbeat log, the built-in canary
     policy -- hang off one virtual collector ``selfslo`` (items
@@ -50,6 +55,7 @@ from typing import Any
 
 import pytest
 
+from pytest_selfslo._core.limits import read_head
 from pytest_selfslo.plugin.config import (
     CANARY_POLICIES_OPTION,
     RULE_TESTS_OPTION,
@@ -85,9 +91,8 @@ def _yaml_near(root: Path, limit: int = 2000) -> list[Path]:
 
 def _looks_like(path: Path, kind: str) -> bool:
     """Whether a YAML file's top-level keys say it is a rule file / rule-test file / policy."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
-    except OSError:
+    text = read_head(path, 200_000)  # never blocks on a FIFO nor reads a huge file whole
+    if text is None:
         return False
     if kind == "rules":
         return _RULES_KEY.search(text) is not None and _TESTS_KEY.search(text) is None
@@ -111,6 +116,8 @@ class SelfSloCollection:
         self.coverage = CoverageTracker(settings.rootpath)
         self.mutation = MutationTracker()
         self.results: list[dict[str, Any]] = []
+        #: LimitError messages of items (their reports carry them from xdist workers)
+        self.limit_errors: list[str] = []
         #: files collected in this session, by kind ("rules", "rule-test", "policy")
         self.collected: dict[str, set[Path]] = {"rules": set(), "rule-test": set(),
                                                  "policy": set()}
@@ -198,9 +205,8 @@ class SelfSloCollection:
         if why is not None:
             return True, why
         for path in sorted(self.collected["rules"] | self.collected["rule-test"]):
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            text = read_head(path, self.settings.limits.max_file_bytes)
+            if text is None:
                 continue
             if text_uses_self_metrics(text):
                 return True, f"{_rel(path, self.settings.rootpath)} uses SELF metrics"
@@ -299,6 +305,10 @@ class SelfSloCollection:
                                   ) -> Iterator[None]:
         report = yield
         if isinstance(item, SelfSloItem) and call.when == "call":
+            from pytest_selfslo._core.errors import LimitError
+
+            if call.excinfo is not None and isinstance(call.excinfo.value, LimitError):
+                item.selfslo_data["limit_error"] = str(call.excinfo.value)
             setattr(report, REPORT_ATTR, item.selfslo_data)
         return report
 
@@ -310,6 +320,8 @@ class SelfSloCollection:
         if data.get("mutation"):
             self.mutation.add(data["mutation"])
             self._junit_mutation_score()
+        if data.get("limit_error"):
+            self.limit_errors.append(f"{report.nodeid}: {data['limit_error']}")
         result = {"nodeid": report.nodeid, "kind": data.get("kind"),
                   "outcome": report.outcome, "duration": round(report.duration, 6),
                   "message": str(report.longrepr) if report.failed else None}
@@ -365,6 +377,8 @@ class SelfSloCollection:
                                 config: pytest.Config) -> None:
         if not self._is_controller():
             return
+        for message in self.limit_errors:
+            terminalreporter.write_line(f"ERROR: input refused: {message}", red=True, bold=True)
         if self._reporting():
             self._coverage_summary(terminalreporter, config)
         if self.mutation.rules:
@@ -403,6 +417,9 @@ class SelfSloCollection:
             self._report_coverage_failure(below_mutation, "selfslo::mutation")
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.limit_errors and session.exitstatus in (pytest.ExitCode.OK,
+                                                        pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a collection error
         if self.settings.report is not None:
             self._write_report(summary, self.settings.coverage_fail_under, below is not None,
                                int(session.exitstatus))

@@ -15,12 +15,14 @@ import glob
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits
 from pytest_selfslo.promql.semantics import Semantics
 
 #: option names, in one place (hypothesis ``SEED_OPTION`` style)
@@ -211,6 +213,20 @@ def _family_type(option: str) -> Any:
     return parse
 
 
+def parse_limit(name: str) -> Callable[[str], int]:
+    """The parser of budget ``name`` (``max_samples``...): a positive whole number."""
+    option = f"--self-slo-{name.replace('_', '-')}"
+
+    def parse(value: str) -> int:
+        text = str(value).strip().replace("_", "")
+        if not text.isdigit() or int(text) < 1:
+            raise pytest.UsageError(f"{option}: expected a positive whole number, got {value!r}")
+        return int(text)
+
+    parse.__name__ = f"parse_{name}"
+    return parse
+
+
 def parse_bool(value: str, key: str = "selfslo_enabled") -> bool:
     """An ini boolean as pytest spells them (true/false, yes/no, on/off, 1/0)."""
     text = str(value).strip().lower()
@@ -261,6 +277,8 @@ class SelfSloSettings:
     #: the promtool the cross-checks run: ``--self-slo-promtool``, else the one next to a
     #: ``local:PATH`` prometheus, else None (``promtool`` on PATH, when there is one)
     promtool: str | None = None
+    #: resource budgets of rule tests and the promql_engine fixture (docs/limits.md)
+    limits: Limits = DEFAULT_LIMITS
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -371,6 +389,10 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     mut = _reparse(parse_mutation_percentage, mut, origin)
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
+    budgets = {}
+    for name in LIMIT_NAMES:
+        value, origin = _raw(config, f"self_slo_{name}", f"selfslo_{name}")
+        budgets[name] = _reparse(parse_limit(name), value, origin) or getattr(DEFAULT_LIMITS, name)
     return SelfSloSettings(
         enabled=enabled,
         rootpath=config.rootpath,
@@ -399,6 +421,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         alertmanager=str(am),
         mutate=mutate,
         mutation_fail_under=None if mut in (None, "") else float(mut),
+        limits=Limits(**budgets),
     )
 
 
@@ -462,6 +485,12 @@ def add_options(parser: pytest.Parser) -> None:
                     type=parse_lint_prometheus, metavar="fixture|URL",
                     help="Also lint rule files against a running server (SL050-SL055): "
                          "'fixture' is the real Prometheus this session starts")
+    for name, what in LIMIT_NAMES.items():
+        group.addoption(f"--self-slo-{name.replace('_', '-')}", dest=f"self_slo_{name}",
+                        type=parse_limit(name), metavar="N",
+                        help=f"Limit on {what} (default: {getattr(DEFAULT_LIMITS, name)})")
+        parser.addini(f"selfslo_{name}", f"Limit on {what} "
+                      f"(default: {getattr(DEFAULT_LIMITS, name)}; docs/limits.md)")
     parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
     parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")

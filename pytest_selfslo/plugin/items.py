@@ -50,7 +50,8 @@ class RuleTestFile(pytest.File):
 
         try:
             test_file = load_test_file(self.path,
-                                       semantics=settings_of(self).effective_semantics)
+                                       semantics=settings_of(self).effective_semantics,
+                                       limits=settings_of(self).limits)
             if test_file.groups:  # a bad rule file is reported once, not once per group
                 rule_groups_of(test_file)
         except (SelfSloError, OSError) as exc:
@@ -130,12 +131,15 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
             f"selected {selected}.x (--self-slo-semantics): the rule-test items run with "
             f"{selected}.x, the ::promtool cross-checks with promtool's {semantics}.x"),
             stacklevel=2)
+    # ours first, with that release's numerics and file formats (fields, defaults): input
+    # over a limit (rule_files: [/dev/zero]...) raises LimitError here, before promtool is
+    # handed a file it would read forever
+    ours = run_rule_tests([str(item.path)], semantics=f"{numbers[0]}.{numbers[1]}",
+                          limits=settings_of(item).limits)
+    ours_ok = bool(ours.passed)
     proc = subprocess.run([promtool, "test", "rules", item.path.name], cwd=item.path.parent,
                           capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
-    # that release's numerics and file formats (fields, defaults)
-    ours = run_rule_tests([str(item.path)], semantics=f"{numbers[0]}.{numbers[1]}")
-    ours_ok = bool(ours.passed)
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
                                      "semantics": semantics, "promtool_version": version,
                                      "selected_semantics": selected}
@@ -186,9 +190,12 @@ def _check_valid(item: SelfSloItem) -> None:
     from pytest_selfslo.plugin.coverage_table import rules_payload
     from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 
-    problems = check_rule_file(item.path, semantics=settings_of(item).effective_semantics)
+    limits = settings_of(item).limits
+    problems = check_rule_file(item.path, semantics=settings_of(item).effective_semantics,
+                               limits=limits)
     if not problems:  # the rules of every collected rule file count in the coverage
-        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath)
+        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath,
+                                                      limits, settings_of(item).effective_semantics)
     if problems:
         raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
                              f"({len(problems)} problem(s)):\n{format_problems(problems)}")

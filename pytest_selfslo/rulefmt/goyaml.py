@@ -431,6 +431,12 @@ class Reader:
         self.problems: list[Problem] = []
         self._seen: set[tuple[int, int, str]] = set()
 
+    def where(self, node: Node | None) -> str:
+        """``path:line:column`` of ``node`` (line 1 when there is no node)."""
+        if node is None:
+            return f"{self.path}:1:1"
+        return f"{self.path}:{node.line}:{node.column}"
+
     def problem(self, node: Node | None, code: str, message: str) -> None:
         """Record a problem at ``node`` (line 1 without one); the same one twice is kept once."""
         line, col = (node.line, node.column) if node is not None else (1, 1)

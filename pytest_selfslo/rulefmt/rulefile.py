@@ -38,6 +38,10 @@ from pathlib import Path
 import promql_parser
 
 from pytest_selfslo._core.errors import RuleFileError, TemplateError
+from pytest_selfslo._core.goregex import go_parse_error
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
+from pytest_selfslo.promql.astwalk import regex_matcher_error
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
 from pytest_selfslo.rulefmt import releases
 from pytest_selfslo.rulefmt.goyaml import ALIAS, MAPPING, SCALAR, Node, Problem, Reader, compose
 from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
@@ -54,10 +58,15 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False,
-                    semantics: str = "3") -> list[RuleProblem]:
-    """Every problem in the rule file at ``path`` (empty list: the file is valid)."""
+                    semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> list[RuleProblem]:
+    """Every problem in the rule file at ``path`` (empty list: the file is valid).
+
+    A file that is not a regular file or is over ``limits.max_file_bytes``, or an
+    expression over the PromQL size limits, raises
+    :class:`~pytest_selfslo.errors.LimitError` instead.
+    """
     try:
-        text = read_rule_text(path)
+        text = read_rule_text(path, limits)
     except RuleFileError as exc:
         return [RuleProblem(str(path), 1, 1, "read", str(exc).split(": ", 1)[1])]
     return _parsed(text, str(path), ignore_unknown_fields, semantics)[1]
@@ -83,10 +92,11 @@ def _parsed(text: str, path: str, ignore_unknown_fields: bool,
     return list(hit[0]), list(hit[1])
 
 
-def read_rule_text(path: str | Path) -> str:
-    """The text of a rule file; :class:`RuleFileError` when it cannot be read as UTF-8."""
+def read_rule_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The text of a rule file; :class:`RuleFileError` when it cannot be read as UTF-8,
+    :class:`~pytest_selfslo.errors.LimitError` when it is not a regular file or too big."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return read_limited_text(path, "rule file", limits)
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{path}: cannot read rule file: {exc}") from exc
 
@@ -256,13 +266,18 @@ def _rule(reader: Reader, node: Node, path: str, where: str, index: int,
 
 
 def _check_expr(reader: Reader, node: Node | None, expr: str, where: str) -> None:
+    ensure_recursion(check_expr(expr, reader.where(node)))
     try:
         parsed = promql_parser.parse(expr)
     except BaseException as exc:  # the Rust binding can panic (pyo3 PanicException)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         reader.problem(node, "bad-expr",
-                       f"{where}: could not parse expression {expr!r}: {exc}")
+                       f"{where}: could not parse expression {expr!r}: {go_parse_error(str(exc))}")
+        return
+    problem = regex_matcher_error(parsed) if "~" in expr else None
+    if problem is not None:
+        reader.problem(node, "bad-expr", f"{where}: could not parse expression {expr!r}: {problem}")
         return
     while isinstance(parsed, promql_parser.ParenExpr):
         parsed = parsed.expr
@@ -293,16 +308,17 @@ def expand_rule_paths(paths_or_globs: Iterable[str | Path]) -> list[str]:
 
 
 def load_rule_files(paths_or_globs: Iterable[str | Path], *, ignore_unknown_fields: bool = False,
-                    semantics: str = "3") -> list[RuleGroup]:
+                    semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> list[RuleGroup]:
     """Load every rule group from the given files/globs, in file then group order.
 
     Raises :class:`RuleFileError` for the first file with problems, listing all of
-    them (one ``path:line:column: message`` per line).
+    them (one ``path:line:column: message`` per line), and
+    :class:`~pytest_selfslo.errors.LimitError` for a file or expression over ``limits``.
     """
     groups: list[RuleGroup] = []
     for path in expand_rule_paths(paths_or_globs):
-        file_groups, problems = _parsed(read_rule_text(path), path, ignore_unknown_fields,
-                                        semantics)
+        file_groups, problems = _parsed(read_rule_text(path, limits), path,
+                                        ignore_unknown_fields, semantics)
         if problems:
             raise RuleFileError(format_problems(problems))
         groups.extend(file_groups)

@@ -15,6 +15,11 @@ apply (:mod:`pytest_selfslo.rulefmt.releases`): ``fuzzy_compare`` from 3.5,
 loads every sample at 0s. Every error is a
 :class:`~pytest_selfslo._core.errors.RuleTestFileError` of ``path:line:column:``
 lines, in file order, each once.
+
+Before anything is expanded or evaluated, a file is checked against its
+:class:`~pytest_selfslo._core.limits.Limits` (file size, input samples, evaluation
+steps, input series x steps) and PromQL size limits; exceeding one raises
+:class:`~pytest_selfslo._core.errors.LimitError` at the offending line.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from pathlib import Path
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.errors import RuleTestFileError, SeriesNotationError
-from pytest_selfslo.promql.series import parse_series_labels, parse_series_line
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
+from pytest_selfslo.promql.exprguard import check_expr
+from pytest_selfslo.promql.series import (
+    count_series_values,
+    parse_series_labels,
+    parse_series_line,
+)
 from pytest_selfslo.promql.values import Labels
 from pytest_selfslo.rulefmt import releases
 from pytest_selfslo.rulefmt.goyaml import Node, Problem, Reader, compose
@@ -64,6 +75,7 @@ class AlertCase:
     alertname: str
     exp_alerts: tuple[ExpectedAlert, ...]
     line: int
+    column: int = 1
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,7 @@ class ExprCase:
     eval_time_ms: int
     exp_samples: tuple[ExpectedSample, ...]
     line: int
+    column: int = 1
 
 
 @dataclass(frozen=True)
@@ -129,27 +142,30 @@ class RuleTestFile:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     #: the semantics it was read with (its rule files are read the same way)
     semantics: str = "3"
+    #: the budgets the file was checked against; running it uses them too
+    limits: Limits = DEFAULT_LIMITS
 
     __test__ = False
 
 
 def load_test_file(path: str | Path, *, ignore_unknown_fields: bool = False,
-                   semantics: str = "3") -> RuleTestFile:
+                   semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> RuleTestFile:
     """Read and validate a promtool unit-test file (raises :class:`RuleTestFileError`).
 
     ``ignore_unknown_fields`` applies to the *rule files* it loads, like promtool's
-    ``--ignore-unknown-fields``; the test file itself is always strict.
+    ``--ignore-unknown-fields``; the test file itself is always strict. A file over
+    ``limits`` raises :class:`~pytest_selfslo.errors.LimitError`.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_limited_text(path, "rule unit-test file", limits)
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleTestFileError(f"{path}: cannot read test file: {exc}") from exc
     return parse_test_text(text, str(path), ignore_unknown_fields=ignore_unknown_fields,
-                           semantics=semantics)
+                           semantics=semantics, limits=limits)
 
 
 def parse_test_text(text: str, path: str, *, ignore_unknown_fields: bool = False,
-                    semantics: str = "3") -> RuleTestFile:
+                    semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> RuleTestFile:
     """Parse unit-test file text; ``path`` locates errors and resolves ``rule_files``."""
     root, syntax = compose(text, path)
     if syntax is not None:
@@ -173,12 +189,29 @@ def parse_test_text(text: str, path: str, *, ignore_unknown_fields: bool = False
             reader.problem(n, "group-order", f"group name repeated in evaluation order: {name}")
         seen.add(name)
     fuzzy = reader.boolean(node(top, "fuzzy_compare"), "fuzzy_compare")
-    groups = [_group(reader, n, i, interval_default, release)
+    groups = [_group(reader, n, i, interval_default, release, limits)
               for i, n in enumerate(reader.sequence(node(top, "tests"), "tests"))]
     _raise(reader.problems)
+    for group in groups:
+        _check_budget(reader.path, group, eval_ms, limits)
     files, warnings = _resolve(path, patterns)
     return RuleTestFile(path, tuple(files), eval_ms, tuple(order), groups, fuzzy,
-                        ignore_unknown_fields, tuple(warnings), semantics)
+                        ignore_unknown_fields, tuple(warnings), semantics, limits)
+
+
+def _check_budget(path: str, group: TestGroup, eval_ms: int, limits: Limits) -> None:
+    """Evaluation steps and series x steps of a group, before anything is evaluated."""
+    cases: list[AlertCase | ExprCase] = [*group.alert_cases, *group.expr_cases]
+    if not cases or eval_ms <= 0:
+        return
+    last = max(cases, key=lambda c: c.eval_time_ms)
+    steps = last.eval_time_ms // eval_ms + 1
+    where = f"{path}:{last.line}:{last.column}"
+    limits.check("max_steps", steps, f"evaluation steps (eval_time {_fmt(last.eval_time_ms)} "
+                 f"at evaluation_interval {_fmt(eval_ms)}) in tests[{group.index}]", where)
+    limits.check("max_samples", steps * len(group.input_series),
+                 f"series x steps ({len(group.input_series):,} input series x {steps:,} "
+                 f"evaluation steps) in tests[{group.index}]", where)
 
 
 def _raise(problems: list[Problem]) -> None:
@@ -204,7 +237,7 @@ def _resolve(path: str, patterns: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _group(reader: Reader, node: Node, index: int, interval_default: int,
-           release: releases.Release) -> TestGroup:
+           release: releases.Release, limits: Limits) -> TestGroup:
     fields = reader.mapping(node, f"tests[{index}]", releases.test_group_fields(release))
 
     def get(key: str) -> Node | None:
@@ -212,10 +245,15 @@ def _group(reader: Reader, node: Node, index: int, interval_default: int,
 
     where = f"tests[{index}]"
     series: list[InputSeries] = []
+    samples = 0
     for n in reader.sequence(get("input_series"), f"{where}.input_series"):
         f = reader.mapping(n, f"{where}.input_series item", ("series", "values"))
         text = reader.string(f["series"][1] if "series" in f else None, "series")
         values = reader.string(f["values"][1] if "values" in f else None, "values")
+        check_expr(text, reader.where(f["series"][1] if "series" in f else n))
+        samples += count_series_values(values)
+        limits.check("max_samples", samples, f"input samples in {where}.input_series",
+                     reader.where(f["values"][1] if "values" in f else n))
         try:
             parsed = parse_series_line(f"{text} {values}")
         except SeriesNotationError as exc:
@@ -255,7 +293,7 @@ def _alert_case(reader: Reader, node: Node, where: str, group_name: str) -> Aler
         alerts.append(ExpectedAlert(
             labels, reader.string_map(a["exp_annotations"][1] if "exp_annotations" in a else None,
                                       "exp_annotations")))
-    return AlertCase(eval_ms, alertname, tuple(alerts), node.line)
+    return AlertCase(eval_ms, alertname, tuple(alerts), node.line, node.column)
 
 
 def _expr_case(reader: Reader, node: Node, where: str, release: releases.Release) -> ExprCase:
@@ -270,9 +308,12 @@ def _expr_case(reader: Reader, node: Node, where: str, release: releases.Release
             reader.string(s["labels"][1] if "labels" in s else None, "labels"),
             reader.number(s["value"][1] if "value" in s else None, "value"),
             n.line))
-    return ExprCase(reader.string(f["expr"][1] if "expr" in f else None, "expr"),
+    expr_node = f["expr"][1] if "expr" in f else None
+    expr = reader.string(expr_node, "expr")
+    check_expr(expr, reader.where(expr_node or node))
+    return ExprCase(expr,
                     reader.duration(f["eval_time"][1] if "eval_time" in f else None, "eval_time"),
-                    tuple(samples), node.line)
+                    tuple(samples), node.line, node.column)
 
 
 def _start(reader: Reader, node: Node | None, where: str) -> int:

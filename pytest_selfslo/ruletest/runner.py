@@ -29,7 +29,6 @@ from __future__ import annotations
 import glob
 import json
 import math
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +37,15 @@ import numpy as np
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.errors import (
+    InputError,
     PromQLError,
     PromQLEvalError,
     RuleFileError,
     RuleTestFileError,
     SelfSloError,
 )
+from pytest_selfslo._core.goregex import GoRegexError, Regexp, compile_go
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.storage import Storage
@@ -204,7 +206,8 @@ def rule_groups_of(test_file: RuleTestFile) -> list[RuleGroup]:
         return cached[1]
     groups = _ordered_groups(load_rule_files(test_file.rule_files,
                                              ignore_unknown_fields=test_file.ignore_unknown_fields,
-                                             semantics=test_file.semantics),
+                                             semantics=test_file.semantics,
+                                             limits=test_file.limits),
                              test_file.group_eval_order)
     if len(_RULES) > 64:
         _RULES.clear()
@@ -271,7 +274,8 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
                               steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
-                              extra_exprs=[c.expr for c in group.expr_cases])
+                              extra_exprs=[c.expr for c in group.expr_cases],
+                              limits=test_file.limits)
     except PromQLError as exc:
         result.passed = False
         result.fail(group.line, f"    {exc}")
@@ -388,7 +392,8 @@ def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str =
         run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
-                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode)
+                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode,
+                              limits=test_file.limits)
     except (RuleFileError, PromQLError) as exc:
         obs.error = str(exc)
         return obs
@@ -437,27 +442,33 @@ def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
 
 
 def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
-                   run: list[str] | None = None, ignore_unknown_fields: bool = False
-                   ) -> RuleTestReport:
+                   run: list[str] | None = None, ignore_unknown_fields: bool = False,
+                   limits: Limits = DEFAULT_LIMITS) -> RuleTestReport:
     """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``.
 
     ``semantics`` is ``"2"``, ``"3"`` or a release such as ``"2.53"``: the
     files are read with that release's fields and defaults, the engine
     follows its major version (:mod:`~pytest_selfslo.rulefmt.releases`).
+    Input over ``limits`` (or the PromQL size limits) raises
+    :class:`~pytest_selfslo.errors.LimitError` rather than failing a test.
     """
-    pattern = re.compile("|".join(run)) if run else None
+    try:
+        pattern = compile_go("|".join(run)) if run else None
+    except GoRegexError as exc:
+        raise InputError(f"--run: {exc}") from None
     report = RuleTestReport()
     for raw in paths:
         for path in sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]:
-            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields))
+            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields,
+                                          limits))
     return report
 
 
-def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
-              ignore_unknown_fields: bool) -> FileResult:
+def _run_file(path: str, semantics: str, pattern: Regexp | None,
+              ignore_unknown_fields: bool, limits: Limits) -> FileResult:
     try:
         test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields,
-                                   semantics=semantics)
+                                   semantics=semantics, limits=limits)
         if test_file.groups:
             rule_groups_of(test_file)
     except (RuleTestFileError, RuleFileError) as exc:  # each problem once, not once per group
@@ -469,5 +480,6 @@ def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
             continue
         result.groups.append(run_test_group(test_file, group, semantics=semantics))
     return result
+
 
 
