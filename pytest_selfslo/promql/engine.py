@@ -41,9 +41,9 @@ release that introduced it:
 * **Series order** -- aggregations see their input in storage order, i.e. the
   order series were created (Prometheus' series references), which decides the
   last bit of a plain or incremental sum; :class:`Storage` keeps that order.
-  ``promtool`` creates the series of one load step in Go map order, a rotation
-  of the file order chosen at random; the file order is the likeliest one and
-  the one we use.
+  ``promtool`` creates the series of one load step in Go map order, chosen at
+  random on each run (for up to eight series a rotation of the file order);
+  we use the file order, the likeliest one.
 
 Float functions and ``^``, ``%``, ``atan2`` compute exactly what Go's ``math``
 computes on amd64 (:mod:`.gomath`). Not emulated: ties in

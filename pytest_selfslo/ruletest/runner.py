@@ -177,8 +177,9 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
 
     promtool appends input samples step by step (all samples up to each
     evaluation time), so a series is created at the first evaluation at or
-    after its first sample; series of one step in Go map order, a random
-    rotation of the file order of which the file order itself is the likeliest.
+    after its first sample; the series of one step in Go map order, random on
+    each run (for up to eight series a rotation of the file order), of which
+    the file order, used here, is the likeliest.
     """
     storage = Storage()
     for item in group.input_series:
