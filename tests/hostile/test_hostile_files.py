@@ -177,3 +177,25 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path, comman
         proc.kill()
     assert code == 141, err.decode()
     assert err == b""
+
+
+# -- item 4: rollback_alerts patterns run on RE2 -------------------------------------------
+
+ROLLBACK_CHILD = """
+import sys
+from pytest_selfslo.canary.policy import load_policy
+policy = load_policy(sys.argv[1])
+hostile = {"alertname": "a" * 40, "severity": "critical"}
+print(sum(m.matches(hostile) for m in policy.rollback_alerts for _ in range(1000)),
+      sum(m.matches({"alertname": "a" * 40 + "b"}) for m in policy.rollback_alerts))
+"""
+
+
+def test_rollback_alert_patterns_match_in_linear_time(tmp_path: Path) -> None:
+    """``(a+)+b`` on 40 ``a``s backtracked for minutes in Python's ``re``; 1000 matches on
+    RE2 take milliseconds. The pattern is anchored like Alertmanager's ``=~``."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text('rollback_alerts:\n  - {alertname: "(a+)+b"}\n')
+    outcome = run_limited([sys.executable, "-c", ROLLBACK_CHILD, str(policy)])
+    outcome.assert_ended_cleanly(0)
+    assert outcome.stdout.split() == ["0", "1"], outcome.describe()
