@@ -199,3 +199,10 @@ def test_rollback_alert_patterns_match_in_linear_time(tmp_path: Path) -> None:
     outcome = run_limited([sys.executable, "-c", ROLLBACK_CHILD, str(policy)])
     outcome.assert_ended_cleanly(0)
     assert outcome.stdout.split() == ["0", "1"], outcome.describe()
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_mutate_refuses_a_special_rule_file(fifo: Path, special: str) -> None:
+    path = fifo if special == "fifo" else Path(special)
+    outcome = run_limited(selfslo("mutate", "--rules", path))
+    outcome.assert_clean_error(2, [f"{path}: not a regular file"])
