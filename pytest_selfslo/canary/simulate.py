@@ -110,9 +110,11 @@ def load_series_file(storage: Storage, path: str | Path) -> tuple[float, float]:
         return InputError(located(message, spath, node.line if node else None,
                                   node.column if node else None))
 
-    if not isinstance(data, dict) or not isinstance(data.get("input_series"), list):
-        raise at("expected a mapping with an 'input_series' list, got "
-                 f"{type(data).__name__ if not isinstance(data, dict) else 'no such list'}")
+    if not isinstance(data, dict):
+        raise at(f"expected a mapping with an 'input_series' list, got {type(data).__name__}")
+    if not isinstance(data.get("input_series"), list):
+        raise at("expected a mapping with an 'input_series' list, got input_series: "
+                 f"{data.get('input_series')!r}", "input_series")
     try:
         interval_ms = parse_duration(str(data.get("interval", "1m")))
     except ValueError:

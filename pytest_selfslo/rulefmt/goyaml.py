@@ -105,9 +105,10 @@ class Node:
     unquoted scalar without a tag (the only kind Go resolves implicitly).
     ``size`` counts the nodes the node expands to, aliases followed.
     ``stop_line``/``stop_column`` are libyaml's end mark, the 0-based line and
-    column of the first character after the node, and ``style`` a scalar's style (``None`` plain,
-    ``"|"``, ``">"``, ``"'"``, ``'"'``) -- what a reader that cuts a document
-    into regions (:mod:`.manifests`) needs.
+    column of the first character after the node, and ``style`` a scalar's
+    style as libyaml reports it (``"|"``, ``">"``, ``"'"``, ``'"'``; ``""`` or
+    None for a plain one) -- what a reader that cuts a document into regions
+    (:mod:`.manifests`) needs.
     """
 
     __slots__ = ("column", "end_line", "kind", "line", "plain", "size", "stop_column",
@@ -206,7 +207,8 @@ def compose_text(text: str, path: str) -> Node | None:
 
 
 def compose_all_text(text: str, path: str) -> list[Node | None]:
-    """Every document of the stream ``text`` (None for an empty one), as :func:`compose_text`.
+    """Every document of the stream ``text`` as :func:`compose_text` reads the first one
+    (an empty document is a null scalar; an empty stream has no documents).
 
     The size limit applies to the whole stream; depth, node and alias limits
     to each document (anchors do not cross documents, as in YAML).

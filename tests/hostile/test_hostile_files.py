@@ -206,3 +206,18 @@ def test_mutate_refuses_a_special_rule_file(fifo: Path, special: str) -> None:
     path = fifo if special == "fifo" else Path(special)
     outcome = run_limited(selfslo("mutate", "--rules", path))
     outcome.assert_clean_error(2, [f"{path}: not a regular file"])
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_lint_reports_a_file_over_the_document_limit_unread(tmp_path: Path, cached: bool) -> None:
+    """A sparse 100 GB rule file: an SL001 finding from its size alone, with or without
+    the findings cache (which would otherwise read it whole to hash it)."""
+    path = tmp_path / "huge.yml"
+    with path.open("wb") as fh:
+        fh.truncate(100 << 30)
+    extra = ["--cache-dir", str(tmp_path / "cache")] if cached else []
+    outcome = run_limited(selfslo("lint", path, *extra))
+    outcome.assert_ended_cleanly(1)
+    assert outcome.stdout.strip() == (
+        f"{path}:1:1 SL001 cannot read the file: the rule file is larger than 67108864 bytes "
+        "(MAX_DOCUMENT_BYTES)"), outcome.describe()
