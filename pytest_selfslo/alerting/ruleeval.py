@@ -144,6 +144,10 @@ class _CappedStorage:
                 return []
         return self.inner.select(matchers, mint_ms, maxt_ms)
 
+    def histograms(self, labels: Labels, t: IntArray, v: FloatArray) -> Any:
+        """Native-histogram samples of the selected arrays (see :meth:`Storage.histograms`)."""
+        return self.inner.histograms(labels, t, v)
+
 
 @dataclass
 class GroupRun:

@@ -67,10 +67,17 @@ import promql_parser
 from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
 from pytest_selfslo.promql.aggregations import eval_aggregation
 from pytest_selfslo.promql.binops import eval_binary
-from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.functions import FUNCTIONS, HISTOGRAM_AWARE, floats_only
+from pytest_selfslo.promql.histogram import (
+    COUNTER_RESET,
+    NOT_COUNTER_RESET,
+    UNKNOWN_COUNTER_RESET,
+)
+from pytest_selfslo.promql.histops import ignored_in_mixed_range_info
 from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import (
+    HIST_NAN,
     METRIC_NAME,
     BoolArray,
     EvalContext,
@@ -87,6 +94,7 @@ from pytest_selfslo.promql.values import (
     Value,
     drop_metric_name,
     format_labels,
+    hist_mask,
     labels_get,
     stale_mask,
     value_type_name,
@@ -153,7 +161,8 @@ def settle_names(vec: InstantVector) -> InstantVector:
     """
     if not any(s.drop_name for s in vec.series):
         return _check_unique(vec)
-    out = [InstantSeries(drop_metric_name(s.labels), s.values, s.present, False, s.timestamps)
+    out = [InstantSeries(drop_metric_name(s.labels), s.values, s.present, False, s.timestamps,
+                         s.hist)
            if s.drop_name else s for s in vec.series]
     return _check_unique(InstantVector(out))
 
@@ -175,10 +184,15 @@ def _check_unique(vec: InstantVector) -> InstantVector:
                                   f"({format_labels(labels)})")
         values = members[0].values.copy()
         present = members[0].present.copy()
-        for m in members[1:]:
+        hist = None
+        if any(m.hist is not None for m in members):
+            hist = np.full(len(values), None, dtype=object)
+        for m in members:
             values[m.present] = m.values[m.present]
             present |= m.present
-        out.append(InstantSeries(labels, values, present))
+            if hist is not None and m.hist is not None:
+                hist[m.present] = m.hist[m.present]
+        out.append(InstantSeries(labels, values, present, hist=hist))
     return InstantVector(out)
 
 
@@ -402,8 +416,8 @@ class _Evaluator:
         mint = int(ref.min()) - lookback
         out: list[InstantSeries] = []
         cache = _SameTimestamps()
-        for labels, t, v in self.engine.storage.select(_matchers(node, self.dotall), mint,
-                                                     int(ref.max())):
+        storage = self.engine.storage
+        for labels, t, v in storage.select(_matchers(node, self.dotall), mint, int(ref.max())):
             hit = cache.get(t)
             if hit is None:
                 idx = np.searchsorted(t, ref, side="right") - 1
@@ -415,7 +429,12 @@ class _Evaluator:
             vals = v[safe]
             present: BoolArray = found & ~stale_mask(vals)
             if present.any():
-                out.append(InstantSeries(labels, vals, present, timestamps=ts))
+                hists = storage.histograms(labels, t, v)
+                hv = None
+                if hists is not None:
+                    hv = hists[safe]
+                    hv[~present] = None
+                out.append(InstantSeries(labels, vals, present, timestamps=ts, hist=hv))
         return InstantVector(out)
 
     def windows(self, t: IntArray, ref: IntArray, range_ms: int) -> tuple[IntArray, IntArray]:
@@ -433,17 +452,19 @@ class _Evaluator:
                                               int(ref.min()) - range_ms,
                                               int(ref.max()))
         cache = _SameTimestamps()
+        storage = self.engine.storage
         for labels, t, v in selected:
             keep = ~stale_mask(v)
             if not keep.all():
                 t, v = t[keep], v[keep]
+            hists = storage.histograms(labels, t, v)
             hit = cache.get(t)
             if hit is None:
                 lo, hi = self.windows(t, ref, range_ms)
                 hit = cache.put(t, (lo, hi, bool(np.any(hi > lo))))
             lo, hi, nonempty = hit
             if nonempty:
-                out.append(RangeSeries(labels, t, v, lo, hi))
+                out.append(RangeSeries(labels, t, v, lo, hi, h=hists))
         return RangeVector(out, range_ms, ref)
 
     def subquery(self, node: Any, steps: IntArray) -> RangeVector:
@@ -487,9 +508,10 @@ class _Evaluator:
         for s in value.series:
             t = inner[s.present]
             v = s.values[s.present]
+            h = _unknown_hints(s.hist[s.present]) if s.hist is not None else None
             lo, hi = self.windows(t, ref, range_ms)
             if np.any(hi > lo):
-                out.append(RangeSeries(s.labels, t, v, lo, hi, drop_name=s.drop_name))
+                out.append(RangeSeries(s.labels, t, v, lo, hi, drop_name=s.drop_name, h=h))
         return RangeVector(out, range_ms, ref)
 
     # ------------------------------------------------------------------ operators
@@ -498,7 +520,8 @@ class _Evaluator:
         if isinstance(value, ScalarValue):
             return ScalarValue(-value.values)
         if isinstance(value, InstantVector):
-            out = [InstantSeries(s.labels, -s.values, s.present, True) for s in value.series]
+            out = [InstantSeries(s.labels, _negated_values(s), s.present, True, hist=_negate(s))
+                   for s in value.series]
             return self.settle(InstantVector(out))
         raise PromQLEvalError(
             f"unary expression only allowed on expressions of type scalar or instant vector, "
@@ -517,6 +540,11 @@ class _Evaluator:
         if impl is None:
             raise PromQLEvalError(f"unknown function {name}() (not supported by the embedded engine)")
         args = [self.eval(arg, steps) for arg in node.args]
+        if name not in HISTOGRAM_AWARE:
+            for a in args:
+                if isinstance(a, RangeVector):
+                    self._note_mixed_ranges(a)
+            args = [floats_only(a) for a in args]
         result = impl(self.context(steps), args, list(node.args))
         self._annotate_call(name, args, result)
         if isinstance(result, InstantVector):
@@ -527,6 +555,16 @@ class _Evaluator:
                                         for s in result.series])
             return self.settle(result)
         return result
+
+    def _note_mixed_ranges(self, rv: RangeVector) -> None:
+        """Float range functions ignore histograms in ranges that also hold floats (an info)."""
+        for rs in rv.series:
+            if rs.h is None:
+                continue
+            is_h = np.concatenate([[0], np.cumsum(hist_mask(rs.v))])
+            nh = is_h[rs.hi] - is_h[rs.lo]
+            if np.any((nh > 0) & (rs.hi - rs.lo > nh)):
+                self.annotate(ignored_in_mixed_range_info(labels_get(rs.labels, METRIC_NAME)))
 
     def annotate(self, message: str) -> None:
         """Record an annotation once (Prometheus keeps them in a set)."""
@@ -542,10 +580,40 @@ class _Evaluator:
             for rs in args[0].series:
                 metric = labels_get(rs.labels, METRIC_NAME)
                 # like Prometheus: only for series that produced a value (>= 2 samples)
-                produced = bool(np.any(rs.hi - rs.lo >= 2))
+                if rs.h is not None:  # only windows of floats produce float output
+                    floats = np.concatenate([[0], np.cumsum(~hist_mask(rs.v))])
+                    produced = bool(np.any(floats[rs.hi] - floats[rs.lo] >= 2))
+                else:
+                    produced = bool(np.any(rs.hi - rs.lo >= 2))
                 if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
                     self.annotate("PromQL info: metric might not be a counter, name does not "
                                   f'end in _total/_sum/_count/_bucket: "{metric}"')
+
+
+def _unknown_hints(hists: Any) -> Any:
+    """Subquery results forget reset/not-reset hints (Prometheus: they may repeat or skip samples)."""
+    out = hists.copy()
+    for i, h in enumerate(hists):
+        if h is not None and h.hint in (COUNTER_RESET, NOT_COUNTER_RESET):
+            out[i] = h.with_hint(UNKNOWN_COUNTER_RESET)
+    return out
+
+
+def _negate(s: InstantSeries) -> Any:
+    """Unary minus on histogram samples: ``Mul(-1)`` (a gauge)."""
+    if s.hist is None:
+        return None
+    out = s.hist.copy()
+    for i in np.flatnonzero(s.hist_present()).tolist():
+        out[i] = s.hist[i].mul(-1.0)
+    return out
+
+
+def _negated_values(s: InstantSeries) -> FloatArray:
+    values: FloatArray = -s.values
+    if s.hist is not None:
+        values[s.hist_present()] = HIST_NAN  # keep the placeholder (negation flips its sign)
+    return values
 
 
 class _SameTimestamps:
