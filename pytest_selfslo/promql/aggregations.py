@@ -166,7 +166,7 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     param: Value | None = ev.eval(node.param, steps) if node.param is not None else None
     vec = ev.eval_instant(node.expr, steps, f"{op}()")
     if any(s.hist is not None for s in vec.series) and op not in (
-            "sum", "avg", "count", "group", "limitk", "limit_ratio"):
+            "sum", "avg", "count", "group", "limitk", "limit_ratio", "count_values"):
         vec = _without_histograms(vec, op, ev)
     if op == "count_values":
         if not isinstance(param, StringValue):
@@ -509,10 +509,17 @@ def _count_values(vec: InstantVector, label: str, grouping: frozenset[str], with
         key = dict(_grouping_key(s.labels, grouping, without))
         # group by the printed value: -0 and 0 are different groups, every NaN is "NaN"
         bits = s.values.view(np.uint64)
-        for pattern in np.unique(bits[s.present]):
+        hp = s.hist_present()
+        for i in np.flatnonzero(hp).tolist():
+            # a histogram counts under its Go String() form
+            assert s.hist is not None
+            key[label] = s.hist[i].go_string()
+            labels = tuple(sorted(key.items()))
+            counts.setdefault(labels, np.zeros(n_steps))[i] += 1
+        for pattern in np.unique(bits[s.present & ~hp]):
             value = float(np.array([pattern], dtype=np.uint64).view(np.float64)[0])
             key[label] = format_go_float(value)
             labels = tuple(sorted(key.items()))
-            match = s.present & (bits == pattern)
+            match = s.present & ~hp & (bits == pattern)
             counts[labels] = counts.get(labels, np.zeros(n_steps)) + match
     return InstantVector([InstantSeries(lbl, c, c > 0) for lbl, c in counts.items()])

@@ -110,6 +110,8 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MAX_SUBQUERY_STEPS = 5_000_000
 _SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+_STATS_FUNCS = frozenset({"histogram_count", "histogram_sum", "histogram_avg"})
+_BUCKET_FUNCS = frozenset({"histogram_quantile", "histogram_quantiles", "histogram_fraction"})
 
 
 def _register_legacy_functions() -> None:
@@ -331,6 +333,9 @@ class _Evaluator:
         #: each step is its own instant query (rule evaluation): @ start()/end() = the step
         self.steps_are_instants = False
         self.subquery_depth = 0
+        #: selectors feed only histogram_count/sum/avg: Prometheus reads them with its
+        #: HistogramStatsIterator, which detects counter resets on the fly
+        self.stats_mode = False
 
     def context(self, steps: IntArray) -> EvalContext:
         if steps is self.ctx.steps:
@@ -434,6 +439,8 @@ class _Evaluator:
                 if hists is not None:
                     hv = hists[safe]
                     hv[~present] = None
+                    if self.stats_mode:
+                        hv = _stats_hints(hv, hists, t, safe, ref - lookback)
                 out.append(InstantSeries(labels, vals, present, timestamps=ts, hist=hv))
         return InstantVector(out)
 
@@ -458,6 +465,9 @@ class _Evaluator:
             if not keep.all():
                 t, v = t[keep], v[keep]
             hists = storage.histograms(labels, t, v)
+            if hists is not None and self.stats_mode:
+                hists = _stats_hints(hists, hists, t, np.arange(len(t)),
+                                     np.full(len(t), -(2**62), dtype=np.int64))
             hit = cache.get(t)
             if hit is None:
                 lo, hi = self.windows(t, ref, range_ms)
@@ -491,11 +501,13 @@ class _Evaluator:
         if len(inner) == 0:
             return RangeVector([], range_ms, ref)
         pinned, self.pin_at = self.pin_at, None
+        stats, self.stats_mode = self.stats_mode, False
         self.subquery_depth += 1
         try:
             value = self.eval(node.expr, inner)
         finally:
             self.pin_at = pinned
+            self.stats_mode = stats
             self.subquery_depth -= 1
         if isinstance(value, ScalarValue):
             value = InstantVector([InstantSeries((), value.values, np.ones(len(inner), bool))])
@@ -539,7 +551,15 @@ class _Evaluator:
             impl = FUNCTIONS.get(name)
         if impl is None:
             raise PromQLEvalError(f"unknown function {name}() (not supported by the embedded engine)")
-        args = [self.eval(arg, steps) for arg in node.args]
+        stats = self.stats_mode
+        if name in _STATS_FUNCS:
+            self.stats_mode = True
+        elif name in _BUCKET_FUNCS:
+            self.stats_mode = False
+        try:
+            args = [self.eval(arg, steps) for arg in node.args]
+        finally:
+            self.stats_mode = stats
         if name not in HISTOGRAM_AWARE:
             for a in args:
                 if isinstance(a, RangeVector):
@@ -588,6 +608,21 @@ class _Evaluator:
                 if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
                     self.annotate("PromQL info: metric might not be a counter, name does not "
                                   f'end in _total/_sum/_count/_bucket: "{metric}"')
+
+
+def _stats_hints(selected: Any, stored: Any, t: IntArray, idx: IntArray, after: IntArray) -> Any:
+    """``HistogramStatsIterator``: ``unknown`` hints become reset/not_reset against the sample
+    read just before (``stored[idx - 1]``, when it is newer than ``after``)."""
+    out = selected.copy()
+    for k, h in enumerate(selected):
+        if h is None or h.hint != UNKNOWN_COUNTER_RESET:
+            continue
+        j = int(idx[k]) - 1
+        prev = stored[j] if j >= 0 else None
+        if prev is None or int(t[j]) <= int(after[k]):
+            continue
+        out[k] = h.with_hint(COUNTER_RESET if h.detect_reset(prev) else NOT_COUNTER_RESET)
+    return out
 
 
 def _unknown_hints(hists: Any) -> Any:

@@ -82,6 +82,7 @@ _PAT_RANGE = re.compile(
 _PAT_EXPECT_RANGE = re.compile(r"^expect range vector from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
 _PAT_CONTEXT_FUNCS = re.compile(r"\b(range|step|start|end)\(")
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_TRIM_OPERATOR = re.compile(r"[<>]/")
 _DURATION_MS = (31_536_000_000, 604_800_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 
 
@@ -330,6 +331,10 @@ class _Runner:
         except PromQLError as exc:
             if ev.kinds("fail"):
                 return self._check_failure(ev, exc)
+            if _TRIM_OPERATOR.search(ev.query):
+                return EvalOutcome(ev.line, ev.query, "skip",
+                                   "histogram trim operators '</' and '>/' (experimental "
+                                   "native-histogram syntax): promql-parser cannot parse them")
             return EvalOutcome(ev.line, ev.query, "skip",
                                f"promql-parser cannot parse this syntax: {exc}")
         experimental = unimplemented_experimental(node, FUNCTIONS)
