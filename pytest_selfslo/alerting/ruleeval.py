@@ -354,7 +354,7 @@ def _result_series(value: Any, n: int) -> list[InstantSeries]:
 
 
 def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
-           values: FloatArray, offset_ms: int) -> None:
+           values: FloatArray, offset_ms: int, hist: Any = None) -> None:
     """Append samples where present plus a stale marker where the series disappears.
 
     ``ts`` are sample times (evaluation times minus the group's ``query_offset``):
@@ -368,12 +368,19 @@ def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
         return
     vals = np.where(present, values, STALE_NAN)
     created = int(ts[int(np.argmax(mask))]) + offset_ms
+    if hist is not None:
+        is_h = np.array([h is not None for h in hist], dtype=bool) & present
+        if is_h.any():
+            mask = mask & ~is_h
+            storage.add_histograms(labels, ts[is_h], list(hist[is_h]), created_ms=created,
+                                   phase=1)
     storage.add_samples(labels, ts[mask], vals[mask], created_ms=created, phase=1)
 
 
 def _recording_output(rule: RecordingRule, series: list[InstantSeries],
-                      limit: int) -> list[tuple[Labels, BoolArray, FloatArray]]:
+                      limit: int) -> list[tuple[Labels, BoolArray, FloatArray, Any]]:
     out: dict[Labels, tuple[BoolArray, FloatArray]] = {}
+    hists: dict[Labels, Any] = {}
     for s in series:
         lab = dict(s.labels)
         lab.update(rule.labels)
@@ -386,14 +393,22 @@ def _recording_output(rule: RecordingRule, series: list[InstantSeries],
                                        "vector contains metrics with the same labelset after "
                                        "applying rule labels")
             out[key] = (prev_present | s.present, np.where(s.present, s.values, prev_values))
+            if s.hist is not None:
+                merged = hists.get(key)
+                merged = (np.full(len(s.present), None, dtype=object) if merged is None
+                          else merged.copy())
+                merged[s.present] = s.hist[s.present]
+                hists[key] = merged
         else:
             out[key] = (s.present.copy(), s.values)
+            if s.hist is not None:
+                hists[key] = s.hist
     if limit > 0 and out:
         counts = np.sum([p for p, _ in out.values()], axis=0)
         if np.any(counts > limit):
             i = int(np.argmax(counts > limit))
             raise _DuplicateSeries(i, f"exceeded limit of {limit} with {int(counts[i])} series")
-    return [(k, p, v) for k, (p, v) in out.items()]
+    return [(k, p, v, hists.get(k)) for k, (p, v) in out.items()]
 
 
 class _DuplicateSeries(Exception):
@@ -481,8 +496,8 @@ def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) ->
         try:
             series = _result_series(run.engine.evaluate(exprs[id(rule)], grid), n)
             if isinstance(rule, RecordingRule):
-                for lab, present, values in _recording_output(rule, series, group.limit):
-                    _write(run.storage, lab, grid, present, values, group.query_offset_ms)
+                for lab, present, values, hist in _recording_output(rule, series, group.limit):
+                    _write(run.storage, lab, grid, present, values, group.query_offset_ms, hist)
             else:
                 result = _alert_result(run, group, rule, series, n)
                 run.alerts[id(rule)] = result
@@ -554,12 +569,16 @@ def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: i
 
 
 def _write_step(storage: Storage, previous: dict[Labels, float],
-                out: list[tuple[Labels, BoolArray, FloatArray]], at: int, eval_ms: int) -> None:
+                out: list[tuple[Labels, BoolArray, FloatArray, Any]], at: int,
+                eval_ms: int) -> None:
     now: dict[Labels, float] = {}
-    for lab, present, values in out:
+    for lab, present, values, hist in out:
         if present[0]:
             now[lab] = float(values[0])
-            storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
+            if hist is not None and hist[0] is not None:
+                storage.add_histograms(lab, [at], [hist[0]], created_ms=eval_ms, phase=1)
+            else:
+                storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
     for lab in previous:
         if lab not in now:
             storage.add_samples(lab, [at], [STALE_NAN])

@@ -34,12 +34,14 @@ from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
 from pytest_selfslo.promql.histogram import (
+    IncompatibleBoundsError,
     IncompatibleSchemaError,
     avg_histograms,
     sum_histograms,
 )
 from pytest_selfslo.promql.histops import (
     ignored_in_aggregation_info,
+    incompatible_custom_warning,
     mismatched_custom_info,
     mixed_custom_warning,
     mixed_floats_histograms_agg_warning,
@@ -264,12 +266,17 @@ def _aggregate_histograms(op: str, groups: dict[Labels, list[InstantSeries]], n_
                 hs = [m.hist[i] for m, p in zip(members, hp[:, i], strict=True)  # type: ignore[index]
                       if p]
                 try:
-                    total, collision, reconciled = (sum_histograms(hs) if op == "sum"
-                                                    else avg_histograms(hs))
+                    sem = ev.semantics
+                    combine = sum_histograms if op == "sum" else avg_histograms
+                    total, collision, reconciled = combine(hs, sem.histogram_kahan,
+                                                           sem.nhcb_reconcile)
+                except IncompatibleBoundsError:
+                    ev.annotate(incompatible_custom_warning(_metric_name(members)))
+                    continue
                 except IncompatibleSchemaError:
                     ev.annotate(mixed_custom_warning(_metric_name(members)))
                     continue
-                if collision:
+                if collision and ev.semantics.histogram_gauge_ops:
                     ev.annotate(reset_collision_warning("aggregation"))
                 if reconciled:
                     ev.annotate(mismatched_custom_info("aggregation"))

@@ -31,6 +31,7 @@ from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
 from pytest_selfslo.promql.histops import elem_binop
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels, format_labels_go, make_labels
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from pytest_selfslo.promql.values import (
     HIST_NAN,
     InstantSeries,
@@ -87,10 +88,10 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
         return ScalarValue(apply_op(op, lhs.values, rhs.values, fma))
     if isinstance(lhs, InstantVector) and isinstance(rhs, ScalarValue):
         return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed, fma,
-                                        name_ops, ev.annotate))
+                                        name_ops, ev.annotate, ev.semantics))
     if isinstance(lhs, ScalarValue) and isinstance(rhs, InstantVector):
         return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed, fma,
-                                        name_ops, ev.annotate))
+                                        name_ops, ev.annotate, ev.semantics))
     assert isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)
     on, names = _matching(mod)
     if op in SET_OPS:
@@ -99,7 +100,7 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     include = list(mod.group_labels or []) if mod is not None else []
     try:
         result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed,
-                                fma, name_ops, ev.annotate)
+                                fma, name_ops, ev.annotate, ev.semantics)
     except PromQLEvalError as exc:
         # Prometheus' text first (scripts match on it), then where it happened
         raise PromQLEvalError(f"{exc} (in {node})") from None
@@ -121,7 +122,8 @@ def _signature(labels: Labels, on: bool, names: frozenset[str]) -> Labels:
 def _hist_steps(values: FloatArray, present: BoolArray, hist: Any, lf: FloatArray,
                 rf: FloatArray, lh: Any, rh: Any, op: str, return_bool: bool,
                 annotate: Callable[[str], None] | None,
-                comparison_keeps_left: bool = True) -> Any:
+                comparison_keeps_left: bool = True,
+                semantics: Semantics = DEFAULT_SEMANTICS) -> Any:
     """Overwrite ``values``/``present`` at histogram steps (``lh``/``rh``: object arrays or None).
 
     Returns the result's histogram object array (or None when no step yields one).
@@ -135,7 +137,7 @@ def _hist_steps(values: FloatArray, present: BoolArray, hist: Any, lf: FloatArra
     for i in idx.tolist():
         hl = lh[i] if lh is not None else None
         hr = rh[i] if rh is not None else None
-        f, h, keep, notes = elem_binop(op, float(lf[i]), float(rf[i]), hl, hr)
+        f, h, keep, notes = elem_binop(op, float(lf[i]), float(rf[i]), hl, hr, semantics)
         for note in notes:
             if annotate is not None:
                 annotate(note)
@@ -167,7 +169,8 @@ def _has(objs: Any) -> Any:
 def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
                    return_bool: bool, delayed: bool, fma: bool = True,
                    name_ops: frozenset[str] = ARITHMETIC,
-                   annotate: Callable[[str], None] | None = None) -> InstantVector:
+                   annotate: Callable[[str], None] | None = None,
+                   semantics: Semantics = DEFAULT_SEMANTICS) -> InstantVector:
     out: list[InstantSeries] = []
     drops = op in name_ops or return_bool
     for s in vec.series:
@@ -193,7 +196,8 @@ def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
                               else (s.values, scalar, s.hist, None))
             hp = s.hist_present()
             mask = present & hp
-            hist = _hist_steps(values, mask, None, lf, rf, lh, rh, op, return_bool, annotate)
+            hist = _hist_steps(values, mask, None, lf, rf, lh, rh, op, return_bool, annotate,
+                               semantics=semantics)
             present = np.where(hp, mask, present)
         labels = s.labels
         if drops and not delayed:
@@ -257,7 +261,8 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                    names: frozenset[str], card: str, include: list[str], return_bool: bool,
                    delayed: bool, fma: bool = True,
                    name_ops: frozenset[str] = ARITHMETIC,
-                   annotate: Callable[[str], None] | None = None) -> InstantVector:
+                   annotate: Callable[[str], None] | None = None,
+                   semantics: Semantics = DEFAULT_SEMANTICS) -> InstantVector:
     one_to_one = card.endswith("OneToOne")
     swapped = card.endswith("OneToMany")
     many, one = (rhs, lhs) if swapped else (lhs, rhs)
@@ -304,7 +309,7 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                 mask = present & hsteps
                 keep[mask] = True
                 hist = _hist_steps(values, keep, None, fl_all, fr_all, hl, hr, op, return_bool,
-                                   annotate)
+                                   annotate, semantics=semantics)
             labels = _result_labels(ls.labels, rs.labels, op, on, names, one_to_one, include,
                                     return_bool and not delayed, name_ops)
             if not one_to_one:

@@ -532,8 +532,9 @@ class _Evaluator:
         if isinstance(value, ScalarValue):
             return ScalarValue(-value.values)
         if isinstance(value, InstantVector):
-            out = [InstantSeries(s.labels, _negated_values(s), s.present, True, hist=_negate(s))
-                   for s in value.series]
+            gauge = self.semantics.histogram_gauge_ops
+            out = [InstantSeries(s.labels, _negated_values(s), s.present, True,
+                                 hist=_negate(s, gauge)) for s in value.series]
             return self.settle(InstantVector(out))
         raise PromQLEvalError(
             f"unary expression only allowed on expressions of type scalar or instant vector, "
@@ -634,13 +635,13 @@ def _unknown_hints(hists: Any) -> Any:
     return out
 
 
-def _negate(s: InstantSeries) -> Any:
-    """Unary minus on histogram samples: ``Mul(-1)`` (a gauge)."""
+def _negate(s: InstantSeries, gauge: bool) -> Any:
+    """Unary minus on histogram samples: ``Mul(-1)`` (a gauge since 3.7)."""
     if s.hist is None:
         return None
     out = s.hist.copy()
     for i in np.flatnonzero(s.hist_present()).tolist():
-        out[i] = s.hist[i].mul(-1.0)
+        out[i] = s.hist[i].mul(-1.0, gauge)
     return out
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.gofmt import format_float_g
+from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import FloatArray, IntArray
 
 __all__ = [
@@ -74,6 +75,10 @@ _FRACTIONS: list[FloatArray] = [
 
 class IncompatibleSchemaError(PromQLEvalError):
     """Exponential and custom-bucket histograms cannot be combined."""
+
+
+class IncompatibleBoundsError(IncompatibleSchemaError):
+    """NHCBs with different custom bounds (before Prometheus 3.8 reconciled them)."""
 
 
 def bucket_upper_bounds(idx: IntArray, schema: int,
@@ -200,14 +205,14 @@ class FloatHistogram:
                     or np.any(np.isinf(self.pos)) or np.any(np.isinf(self.neg)))
 
     # ------------------------------------------------------------------ scaling
-    def mul(self, factor: float) -> FloatHistogram:
-        """Every count and the sum times ``factor`` (negative: a gauge), ``Mul``."""
-        hint = GAUGE_TYPE if factor < 0 else self.hint
+    def mul(self, factor: float, gauge: bool = True) -> FloatHistogram:
+        """Every count and the sum times ``factor``, ``Mul`` (negative: a gauge, since 3.7)."""
+        hint = GAUGE_TYPE if factor < 0 and gauge else self.hint
         return replace(self, count=self.count * factor, sum=self.sum * factor,
                        zero_count=self.zero_count * factor, pos=self.pos * factor,
                        neg=self.neg * factor, hint=hint)
 
-    def div(self, divisor: float) -> FloatHistogram:
+    def div(self, divisor: float, gauge: bool = True) -> FloatHistogram:
         """``Div``: dividing by zero keeps Inf/NaN count, sum and zero count but drops all buckets."""
         with np.errstate(divide="ignore", invalid="ignore"):
             count = _fdiv(self.count, divisor)
@@ -216,7 +221,7 @@ class FloatHistogram:
             if divisor == 0:
                 return replace(self, count=count, sum=total, zero_count=zero,
                                pos_offset=0, pos=_EMPTY, neg_offset=0, neg=_EMPTY)
-            hint = GAUGE_TYPE if divisor < 0 else self.hint
+            hint = GAUGE_TYPE if divisor < 0 and gauge else self.hint
             return replace(self, count=count, sum=total, zero_count=zero, pos=self.pos / divisor,
                            neg=self.neg / divisor, hint=hint)
 
@@ -299,15 +304,20 @@ class FloatHistogram:
         return h, other_zc, h.zero_threshold
 
     # ------------------------------------------------------------------ arithmetic
-    def add(self, other: FloatHistogram) -> tuple[FloatHistogram, bool, bool]:
-        """``self + other``: (result, counter-reset collision, NHCB bounds reconciled)."""
-        return self._combine(other, 1.0)
+    def add(self, other: FloatHistogram, reconcile: bool = True) -> tuple[FloatHistogram, bool, bool]:
+        """``self + other``: (result, counter-reset collision, NHCB bounds reconciled).
 
-    def sub(self, other: FloatHistogram) -> tuple[FloatHistogram, bool, bool]:
+        ``reconcile=False`` (before 3.8): NHCBs with different bounds raise
+        :class:`IncompatibleBoundsError`.
+        """
+        return self._combine(other, 1.0, reconcile)
+
+    def sub(self, other: FloatHistogram, reconcile: bool = True) -> tuple[FloatHistogram, bool, bool]:
         """``self - other`` (the hint follows ``adjustCounterReset``; ``-`` sets gauge itself)."""
-        return self._combine(other, -1.0)
+        return self._combine(other, -1.0, reconcile)
 
-    def _combine(self, other: FloatHistogram, sign: float) -> tuple[FloatHistogram, bool, bool]:
+    def _combine(self, other: FloatHistogram, sign: float,
+                 reconcile: bool = True) -> tuple[FloatHistogram, bool, bool]:
         if self.uses_custom_buckets != other.uses_custom_buckets:
             raise IncompatibleSchemaError(
                 "cannot apply this operation on histograms with a mix of exponential and "
@@ -321,6 +331,10 @@ class FloatHistogram:
                 po, p = _add_dense(self.pos_offset, self.pos, other.pos_offset, other.pos, sign)
                 return replace(self, count=count, sum=total, pos_offset=po, pos=p,
                                hint=hint), collision, False
+            if not reconcile:
+                raise IncompatibleBoundsError(
+                    "cannot apply this operation on custom buckets histograms with different "
+                    "custom bounds")
             common = np.intersect1d(a_cv, b_cv)
             mine = _map_custom(self.pos_offset, self.pos, a_cv, common)
             theirs = _map_custom(other.pos_offset, other.pos, b_cv, common)
@@ -465,11 +479,11 @@ class FloatHistogram:
         fraction = rank / b_count
         if self.uses_custom_buckets or (b_lower <= 0 <= b_upper):
             return b_lower + (b_upper - b_lower) * fraction, note
-        log_lower = math.log2(abs(b_lower))
-        log_upper = math.log2(abs(b_upper))
+        log_lower = _log2(abs(b_lower))
+        log_upper = _log2(abs(b_upper))
         if b_lower > 0:
-            return 2.0 ** (log_lower + (log_upper - log_lower) * fraction), note
-        return -(2.0 ** (log_upper + (log_lower - log_upper) * (1 - fraction))), note
+            return _exp2(log_lower + (log_upper - log_lower) * fraction), note
+        return -_exp2(log_upper + (log_lower - log_upper) * (1 - fraction)), note
 
     def fraction(self, lower: float, upper: float) -> tuple[float, bool]:
         """``HistogramFraction``: share of observations in ``[lower, upper]``, NaN-observations flag."""
@@ -532,7 +546,8 @@ class FloatHistogram:
             vals = np.where(upper < 0, -vals, vals)
             vals = np.where((lower <= 0) & (upper >= 0), 0.0, vals)
         with np.errstate(invalid="ignore", over="ignore"):
-            terms = counts * (vals - mean) ** 2
+            delta = vals - mean
+            terms = (counts * delta) * delta  # Go's left-to-right count*delta*delta
         total, comp = 0.0, 0.0
         for term in terms.tolist():
             total, comp = _kahan_inc(term, total, comp)
@@ -646,13 +661,23 @@ def _interpolate(rank: float, lower: float, upper: float, count: float, v: float
         if lower == -math.inf:
             return count
         return rank + count * ((v - lower) / (upper - lower))
-    log_lower, log_upper = math.log2(abs(lower)), math.log2(abs(upper))
-    log_v = math.log2(abs(v))
+    log_lower, log_upper = _log2(abs(lower)), _log2(abs(upper))
+    log_v = _log2(abs(v))
     if v > 0:
         frac = (log_v - log_lower) / (log_upper - log_lower)
     else:
         frac = 1 - ((log_v - log_upper) / (log_lower - log_upper))
     return rank + count * frac
+
+
+def _log2(x: float) -> float:
+    """Go's ``math.Log2`` (what Prometheus interpolates with)."""
+    return float(gomath.log2(np.array([x]))[0])
+
+
+def _exp2(x: float) -> float:
+    """Go's ``math.Exp2``."""
+    return float(gomath.exp2(np.array([x]))[0])
 
 
 def _adjust_hint(mine: int, other: int) -> tuple[int, bool]:
@@ -720,8 +745,12 @@ def _kahan_list(values: list[float]) -> float:
     return total + comp
 
 
-def sum_histograms(hists: list[FloatHistogram]) -> tuple[FloatHistogram, bool, bool]:
+def sum_histograms(hists: list[FloatHistogram], kahan: bool = True,
+                   reconcile: bool = True) -> tuple[FloatHistogram, bool, bool]:
     """Kahan sum of histograms in order, as ``sum`` aggregates them.
+
+    ``kahan=False`` (before 3.10): plain addition in order; ``reconcile``: see
+    :meth:`FloatHistogram.add`.
 
     Returns (sum, counter-reset collision, NHCB bounds reconciled); raises
     :class:`IncompatibleSchemaError` for a mix of exponential and custom buckets.
@@ -734,6 +763,13 @@ def sum_histograms(hists: list[FloatHistogram]) -> tuple[FloatHistogram, bool, b
         raise IncompatibleSchemaError(
             "cannot apply this operation on histograms with a mix of exponential and custom "
             "bucket schemas")
+    if not kahan or not reconcile:
+        acc, collision, reconciled = first, False, False
+        for h in hists[1:]:
+            acc, hit, rec = acc.add(h, reconcile)
+            collision |= hit
+            reconciled |= rec
+        return acc, collision, reconciled
     hint = first.hint
     resets = {h.hint for h in hists}
     collision = COUNTER_RESET in resets and NOT_COUNTER_RESET in resets
@@ -813,9 +849,22 @@ def chunk_hints(prev: FloatHistogram | None, hists: list[FloatHistogram],
     return out
 
 
-def avg_histograms(hists: list[FloatHistogram]) -> tuple[FloatHistogram, bool, bool]:
-    """The mean of histograms as ``avg`` computes it: a direct Kahan mean, incremental on overflow."""
-    total, collision, reconciled = sum_histograms(hists)
+def avg_histograms(hists: list[FloatHistogram], kahan: bool = True,
+                   reconcile: bool = True) -> tuple[FloatHistogram, bool, bool]:
+    """The mean of histograms as ``avg`` computes it: a direct Kahan mean, incremental on overflow.
+
+    ``kahan=False`` (before 3.10): the incremental mean ``mean += h/n - mean/n`` throughout.
+    """
+    if not kahan:
+        mean, collision, reconciled = hists[0], False, False
+        for k, h in enumerate(hists[1:], start=2):
+            n = float(k)
+            delta, _, rec = h.div(n).sub(mean.div(n), reconcile)
+            mean, hit, rec2 = mean.add(delta, reconcile)
+            collision |= hit
+            reconciled |= rec or rec2
+        return mean, collision, reconciled
+    total, collision, reconciled = sum_histograms(hists, True, reconcile)
     n = float(len(hists))
     if not total.has_overflow():
         return total.div(n), collision, reconciled

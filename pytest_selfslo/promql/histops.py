@@ -11,6 +11,7 @@ encountered for binary operator". The annotation texts are those of
 from __future__ import annotations
 
 from pytest_selfslo.promql.histogram import GAUGE_TYPE, FloatHistogram, IncompatibleSchemaError
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 
 __all__ = [
     "bucket_layout_warning",
@@ -58,6 +59,11 @@ def mixed_custom_warning(metric: str) -> str:
             f'buckets schemas for metric name "{metric}"')
 
 
+def incompatible_custom_warning(metric: str) -> str:
+    return ("PromQL warning: vector contains histograms with incompatible custom buckets for "
+            f'metric name "{metric}"')
+
+
 def not_counter_warning(metric: str) -> str:
     return f'PromQL warning: this native histogram metric is not a counter: "{metric}"'
 
@@ -76,32 +82,36 @@ def ignored_in_mixed_range_info(metric: str) -> str:
 
 
 def elem_binop(op: str, lf: float, rf: float, lh: FloatHistogram | None,
-               rh: FloatHistogram | None) -> tuple[float, FloatHistogram | None, bool, list[str]]:
+               rh: FloatHistogram | None, semantics: Semantics = DEFAULT_SEMANTICS,
+               ) -> tuple[float, FloatHistogram | None, bool, list[str]]:
     """One sample pair with at least one histogram: (float, histogram, keep, annotations).
 
     An incompatible pair comes back with annotations and ``keep`` False and is
     dropped even by a ``bool`` comparison (``errored``).
     """
+    gauge = semantics.histogram_gauge_ops
     if lh is None and rh is not None:
         if op == "*":
-            return 0.0, rh.mul(lf).compact(), True, []
+            return 0.0, rh.mul(lf, gauge).compact(), True, []
         return 0.0, None, False, [incompatible_types_info("float", op, "histogram")]
     if lh is not None and rh is None:
         if op == "*":
-            return 0.0, lh.mul(rf).compact(), True, []
+            return 0.0, lh.mul(rf, gauge).compact(), True, []
         if op == "/":
-            return 0.0, lh.div(rf).compact(), True, []
+            return 0.0, lh.div(rf, gauge).compact(), True, []
         return 0.0, None, False, [incompatible_types_info("histogram", op, "float")]
     assert lh is not None and rh is not None
     if op in ("+", "-"):
+        reconcile = semantics.nhcb_reconcile
         try:
-            res, collision, reconciled = lh.add(rh) if op == "+" else lh.sub(rh)
+            res, collision, reconciled = (lh.add(rh, reconcile) if op == "+"
+                                          else lh.sub(rh, reconcile))
         except IncompatibleSchemaError:
             return 0.0, None, False, [bucket_layout_warning(op)]
         notes = []
-        if op == "-":
+        if op == "-" and gauge:
             res = res.with_hint(GAUGE_TYPE)
-        if collision:
+        if collision and gauge:
             notes.append(reset_collision_warning(_OPNAMES[op]))
         if reconciled:
             notes.append(mismatched_custom_info(_OPNAMES[op]))

@@ -316,14 +316,22 @@ class Storage:
                   phase: int = 0) -> None:
         """Append samples that may be floats or native histograms."""
         t = np.asarray(timestamps_ms, dtype=np.int64)
-        floats = [i for i, v in enumerate(values) if not isinstance(v, FloatHistogram)]
-        hists = [i for i, v in enumerate(values) if isinstance(v, FloatHistogram)]
-        if len(hists) == 0 or floats:
+        order = np.argsort(t, kind="stable")
+        floats = [int(i) for i in order if not isinstance(values[i], FloatHistogram)]
+        if not any(isinstance(v, FloatHistogram) for v in values) or floats:
             self.add_samples(labels, t[floats], [float(values[i]) for i in floats],  # type: ignore[arg-type]
                              created_ms=created_ms, phase=phase)
-        if hists:
-            self.add_histograms(labels, t[hists], [values[i] for i in hists],  # type: ignore[misc]
-                                created_ms=created_ms, phase=phase)
+        # runs of histograms between float samples (a float, stale markers included, ends a
+        # TSDB chunk: the next histogram starts a new one)
+        run: list[int] = []
+        for i in [*order.tolist(), None]:
+            if i is not None and isinstance(values[i], FloatHistogram):
+                run.append(i)
+                continue
+            if run:
+                self.add_histograms(labels, t[run], [values[k] for k in run],  # type: ignore[misc]
+                                    created_ms=created_ms, phase=phase)
+                run = []
 
     def histograms(self, labels: Labels, t: IntArray, v: FloatArray) -> ObjArray | None:
         """The histogram samples of series ``labels`` at ``t`` where ``v`` is HIST_NAN (else None).

@@ -42,11 +42,20 @@ from pytest_selfslo._core.errors import (
     RuleFileError,
     RuleTestFileError,
     SelfSloError,
+    SeriesNotationError,
 )
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.histogram import FloatHistogram
+from pytest_selfslo.promql.series import parse_series_samples
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.promql.values import InstantVector, Labels, ScalarValue, StringValue
+from pytest_selfslo.promql.values import (
+    InstantSeries,
+    InstantVector,
+    Labels,
+    ScalarValue,
+    StringValue,
+)
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 from pytest_selfslo.rulefmt.testfile import (
@@ -178,12 +187,16 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
     storage = Storage()
     for item in group.input_series:
         labels, values = item.parsed
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         keep = np.array([v is not None for v in values], dtype=bool)
         ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
         created = None
         if len(ts):
             created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
+        if any(isinstance(v, FloatHistogram) for v in values):
+            storage.add_mixed(labels, ts, [v for v in values if v is not None],
+                              created_ms=created)
+            continue
+        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         storage.add_samples(labels, ts, arr[keep], created_ms=created)
     return storage
 
@@ -251,14 +264,18 @@ def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str 
     return result
 
 
-def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
-    """promtool's ``query``: an instant query; a scalar becomes one sample without labels."""
+def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[SampleValue]:
+    """promtool's ``query``: an instant query; a scalar becomes one sample without labels.
+
+    A native-histogram sample comes back as its histogram.
+    """
     at = group.start_ms + eval_time_ms
     value = run.engine.evaluate(parse_expr(expr), np.array([at], dtype=np.int64))
     if isinstance(value, ScalarValue):
         return [((), float(value.values[0]))]
     if isinstance(value, InstantVector):
-        return sorted((s.labels, float(s.values[0])) for s in value.series if s.present[0])
+        return sorted(((s.labels, _value_at(s)) for s in value.series if s.present[0]),
+                      key=lambda item: item[0])
     kind = "string" if isinstance(value, StringValue) else "range vector"
     raise PromQLEvalError(f"rule result is not a vector or scalar (got a {kind})")
 
@@ -269,15 +286,48 @@ def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: 
         got = _query(run, group, case.expr, case.eval_time_ms)
     except PromQLError as exc:
         return f"{where}, err: {exc}"
-    try:
-        exp = [(expected_labels(s.labels), s.value) for s in case.exp_samples]
-    except SelfSloError as exc:
-        return f"{where}, err: {exc}"
+    exp: list[SampleValue] = []
+    for s in case.exp_samples:
+        try:
+            exp.append((expected_labels(s.labels), _expected_value(s)))
+        except SelfSloError as exc:
+            return f"{where}, err: labels {json.dumps(s.labels)}: {exc}"
     exp.sort(key=lambda x: x[0])
     same = len(exp) == len(got) and all(
-        e[0] == g[0] and _float_equal(e[1], g[1], test_file.fuzzy_compare)
+        e[0] == g[0] and _same_value(e[1], g[1], test_file.fuzzy_compare)
         for e, g in zip(exp, got, strict=True))
     return None if same else expr_failure(where, exp, got)
+
+
+#: one query result or expectation: labels and a float or a native histogram
+SampleValue = tuple[Labels, "float | FloatHistogram"]
+
+
+def _value_at(s: InstantSeries) -> float | FloatHistogram:
+    if s.hist is not None and s.hist[0] is not None:
+        h: FloatHistogram = s.hist[0]
+        return h
+    return float(s.values[0])
+
+
+def _expected_value(sample: Any) -> float | FloatHistogram:
+    """An ``exp_samples`` item's value: its ``histogram:`` when set (then ``value`` is ignored)."""
+    if not sample.histogram:
+        return float(sample.value)
+    values = parse_series_samples(sample.histogram)
+    if len(values) != 1:
+        raise SeriesNotationError(f"expected 1 value, got {len(values)}")
+    if not isinstance(values[0], FloatHistogram):
+        raise SeriesNotationError(f"expected histogram, got {values[0]}")
+    return values[0]
+
+
+def _same_value(exp: float | FloatHistogram, got: float | FloatHistogram, fuzzy: bool) -> bool:
+    """promtool compares histograms by their series notation (``TestExpression``), floats exactly."""
+    if isinstance(exp, FloatHistogram) or isinstance(got, FloatHistogram):
+        return (isinstance(exp, FloatHistogram) and isinstance(got, FloatHistogram)
+                and exp.test_expression() == got.test_expression())
+    return _float_equal(exp, got, fuzzy)
 
 
 @dataclass

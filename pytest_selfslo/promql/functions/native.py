@@ -34,11 +34,13 @@ from pytest_selfslo.promql.functions.util import annotate, result_labels
 from pytest_selfslo.promql.histogram import (
     GAUGE_TYPE,
     FloatHistogram,
+    IncompatibleBoundsError,
     IncompatibleSchemaError,
     avg_histograms,
     sum_histograms,
 )
 from pytest_selfslo.promql.histops import (
+    incompatible_custom_warning,
     mismatched_custom_info,
     mixed_custom_warning,
     mixed_floats_histograms_warning,
@@ -385,7 +387,10 @@ def _hist_rate(ctx: EvalContext, rs: RangeSeries, hs: list[FloatHistogram], is_c
             annotate(ctx, mixed_custom_warning(name))
             return None
     try:
-        h, _, reconciled = last.to_schema(min_schema).sub(prev)
+        h, _, reconciled = last.to_schema(min_schema).sub(prev, ctx.semantics.nhcb_reconcile)
+    except IncompatibleBoundsError:
+        annotate(ctx, incompatible_custom_warning(name))
+        return None
     except IncompatibleSchemaError:
         annotate(ctx, mixed_custom_warning(name))
         return None
@@ -396,7 +401,10 @@ def _hist_rate(ctx: EvalContext, rs: RangeSeries, hs: list[FloatHistogram], is_c
         for cur in hs[1:]:
             if cur.detect_reset(p):
                 try:
-                    h, _, reconciled = h.add(p)
+                    h, _, reconciled = h.add(p, ctx.semantics.nhcb_reconcile)
+                except IncompatibleBoundsError:
+                    annotate(ctx, incompatible_custom_warning(name))
+                    return None
                 except IncompatibleSchemaError:
                     annotate(ctx, mixed_custom_warning(name))
                     return None
@@ -429,7 +437,8 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> Callable[..., WindowResult
         threshold = avg_between * 1.1
         if to_start >= threshold:
             to_start = avg_between / 2
-        if is_counter and result.count > 0 and hs[0].count >= 0:
+        if (is_counter and ctx.semantics.histogram_rate_zero_point and result.count > 0
+                and hs[0].count >= 0):
             to_zero = sampled * (hs[0].count / result.count)
             to_start = min(to_start, to_zero)
         if to_end >= threshold:
@@ -462,7 +471,10 @@ def _instant_window(is_rate: bool) -> Callable[..., WindowResult]:
         res = h1
         if not is_rate or not h1.detect_reset(h0):
             try:
-                res, _, reconciled = h1.sub(h0)
+                res, _, reconciled = h1.sub(h0, ctx.semantics.nhcb_reconcile)
+            except IncompatibleBoundsError:
+                annotate(ctx, incompatible_custom_warning(name))
+                return None
             except IncompatibleSchemaError:
                 annotate(ctx, mixed_custom_warning(name))
                 return None
@@ -506,13 +518,18 @@ def _sum_window(avg: bool) -> Callable[..., WindowResult]:
                rv: RangeVector) -> WindowResult:
         if _mixed(ctx, rs, is_h):
             return None
+        sem = ctx.semantics
         try:
-            total, collision, reconciled = (avg_histograms(list(h)) if avg
-                                            else sum_histograms(list(h)))
+            combine = avg_histograms if avg else sum_histograms
+            total, collision, reconciled = combine(list(h), sem.histogram_kahan,
+                                                   sem.nhcb_reconcile)
+        except IncompatibleBoundsError:
+            annotate(ctx, incompatible_custom_warning(_metric(rs.labels)))
+            return None
         except IncompatibleSchemaError:
             annotate(ctx, mixed_custom_warning(_metric(rs.labels)))
             return None
-        if collision:
+        if collision and sem.histogram_gauge_ops:
             annotate(ctx, reset_collision_warning("aggregation"))
         if reconciled:
             annotate(ctx, mismatched_custom_info("aggregation"))
