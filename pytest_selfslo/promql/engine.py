@@ -307,13 +307,17 @@ def _samples(result: Value, steps: IntArray) -> list[Sample]:
         out: list[Sample] = []
         for s in sorted(result.series, key=lambda s: s.labels):
             idx = np.flatnonzero(s.present)
-            out.extend(Sample(s.labels, float(s.values[i]), int(steps[i])) for i in idx)
+            hist = s.hist if s.hist is not None else np.full(len(s.present), None, dtype=object)
+            out.extend(Sample(s.labels, float(s.values[i]), int(steps[i]), hist[i]) for i in idx)
         return out
     if isinstance(result, RangeVector):
         out = []
         for rs in sorted(result.series, key=lambda s: s.labels):
             t, v = rs.window(len(steps) - 1)
-            out.extend(Sample(rs.labels, float(b), int(a)) for a, b in zip(t, v, strict=True))
+            lo = int(rs.lo[len(steps) - 1])
+            hs = rs.h[lo:lo + len(t)] if rs.h is not None else [None] * len(t)
+            out.extend(Sample(rs.labels, float(b), int(a), h)
+                       for a, b, h in zip(t, v, hs, strict=True))
         return out
     raise PromQLEvalError(f"a {value_type_name(result)} has no samples")
 

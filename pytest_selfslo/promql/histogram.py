@@ -93,14 +93,14 @@ def bucket_upper_bounds(idx: IntArray, schema: int,
     with np.errstate(over="ignore"):
         if schema <= 0:
             exp = idx << -schema
-            res = np.ldexp(1.0, np.clip(exp, -2000, 2000).astype(np.int32))
+            res: FloatArray = np.ldexp(1.0, np.clip(exp, -2000, 2000).astype(np.int32))
             res[exp == 1024] = _MAX_FLOAT
             return res
         frac = _FRACTIONS[schema][idx & ((1 << schema) - 1)]
         exp = (idx >> schema) + 1
-        res = np.ldexp(frac, np.clip(exp, -2000, 2000).astype(np.int32))
-        res[(frac == 0.5) & (exp == 1025)] = _MAX_FLOAT
-        return res
+        scaled: FloatArray = np.ldexp(frac, np.clip(exp, -2000, 2000).astype(np.int32))
+        scaled[(frac == 0.5) & (exp == 1025)] = _MAX_FLOAT
+        return scaled
 
 
 def _bound(i: int, schema: int, custom_values: FloatArray | None) -> float:
@@ -382,9 +382,9 @@ class FloatHistogram:
             return True
         if self.zero_count < prev_zc:
             return True
-        prev = previous.to_schema(self.schema) if not self.uses_custom_buckets else previous
-        for co, c, po, p in ((self.pos_offset, self.pos, prev.pos_offset, prev.pos),
-                             (self.neg_offset, self.neg, prev.neg_offset, prev.neg)):
+        before = previous.to_schema(self.schema) if not self.uses_custom_buckets else previous
+        for co, c, po, p in ((self.pos_offset, self.pos, before.pos_offset, before.pos),
+                             (self.neg_offset, self.neg, before.neg_offset, before.neg)):
             if not self.uses_custom_buckets:
                 po, p = _above(po, p, self.schema, self.zero_threshold)
             if len(p) == 0:
@@ -856,14 +856,14 @@ def avg_histograms(hists: list[FloatHistogram], kahan: bool = True,
     ``kahan=False`` (before 3.10): the incremental mean ``mean += h/n - mean/n`` throughout.
     """
     if not kahan:
-        mean, collision, reconciled = hists[0], False, False
+        running, collision, reconciled = hists[0], False, False
         for k, h in enumerate(hists[1:], start=2):
             n = float(k)
-            delta, _, rec = h.div(n).sub(mean.div(n), reconcile)
-            mean, hit, rec2 = mean.add(delta, reconcile)
+            delta, _, rec = h.div(n).sub(running.div(n), reconcile)
+            running, hit, rec2 = running.add(delta, reconcile)
             collision |= hit
             reconciled |= rec or rec2
-        return mean, collision, reconciled
+        return running, collision, reconciled
     total, collision, reconciled = sum_histograms(hists, True, reconcile)
     n = float(len(hists))
     if not total.has_overflow():

@@ -77,12 +77,14 @@ def classic_to_nhcb(series: Sequence[tuple[Labels, Sequence[int], Sequence[objec
         base = dict(labels)
         base[METRIC_NAME] = name[: -len(suffix)]
         le = base.pop("le", None)
+        bound = 0.0
         if suffix == "_bucket":
             if le is None:
                 continue
-            bound = _parse_le(le)
-            if bound is None:
+            parsed = _parse_le(le)
+            if parsed is None:
                 continue
+            bound = parsed
         key = make_labels(base)
         by_t = temps.setdefault(key, {})
         for t, v in zip(ts, values, strict=True):

@@ -25,6 +25,7 @@ matching), cheap to compare, and immutable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -176,6 +177,8 @@ class Sample:
     labels: Labels
     value: float
     timestamp_ms: int
+    #: the native histogram when the sample is one (``value`` is then meaningless)
+    histogram: Any = None
 
 
 def value_type_name(value: Value) -> str:

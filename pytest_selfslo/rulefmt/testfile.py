@@ -22,7 +22,7 @@ import yaml
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.errors import RuleTestFileError, SeriesNotationError
-from pytest_selfslo.promql.series import parse_series_labels, parse_series_line
+from pytest_selfslo.promql.series import SeriesSample, parse_series_labels, parse_series_line
 from pytest_selfslo.promql.values import Labels
 from pytest_selfslo.rulefmt.yamlnodes import Problem, YamlReader, compose
 
@@ -42,7 +42,7 @@ class InputSeries:
     values: str
     line: int
     #: labels and expanded values, parsed once when the file is loaded
-    parsed: tuple[Labels, list[float | None]] = field(default=((), []), compare=False, repr=False)
+    parsed: tuple[Labels, list[SeriesSample]] = field(default=((), []), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

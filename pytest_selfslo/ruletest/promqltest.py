@@ -455,17 +455,18 @@ class _Runner:
         for pos, s in enumerate(result.series):
             if not s.present[0]:
                 continue
-            got = _sample_at(s, 0)
+            sample = _sample_at(s, 0)
             if s.labels not in expected:
                 return (f"unexpected metric {format_labels(s.labels)} in result, has value "
-                        f"{_show(got)}")
+                        f"{_show(sample)}")
             if want_order and position[s.labels] != len(seen):
                 return (f"expected metric {format_labels(s.labels)} at position "
                         f"{position[s.labels] + 1} but was at {pos + 1}")
             want = expected[s.labels][0]
             hint = bool(ev.hint_set.get(s.labels, [False])[0:1] == [True])
-            if want is None or not _same(want, got, hint):
-                return f"expected {_show(want)} for {format_labels(s.labels)} but got {_show(got)}"
+            if want is None or not _same(want, sample, hint):
+                return (f"expected {_show(want)} for {format_labels(s.labels)} but got "
+                        f"{_show(sample)}")
             seen.add(s.labels)
         for labels in expected:
             if labels not in seen:

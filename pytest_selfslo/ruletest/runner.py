@@ -341,7 +341,7 @@ class Observation:
 
     alerts: dict[tuple[str, int], list[tuple[dict[str, str], dict[str, str]]]] = field(
         default_factory=dict)
-    samples: dict[tuple[str, int], list[tuple[Labels, float]] | str] = field(default_factory=dict)
+    samples: dict[tuple[str, int], list[SampleValue] | str] = field(default_factory=dict)
     error: str | None = None
     mode: str = ""
 

@@ -154,6 +154,7 @@ def with_native_quantile(classic: Impl) -> Impl:
         for s in native:
             hp = s.hist_present()
             values = np.full(len(hp), np.nan)
+            assert s.hist is not None
             for i in np.flatnonzero(hp).tolist():
                 values[i], note = s.hist[i].quantile(float(q_arg.values[i]))
                 _quantile_note(ctx, note, s.labels)
@@ -186,6 +187,7 @@ def with_native_fraction(classic: Impl) -> Impl:
         for s in native:
             hp = s.hist_present()
             values = np.full(len(hp), np.nan)
+            assert s.hist is not None
             for i in np.flatnonzero(hp).tolist():
                 values[i], nans = s.hist[i].fraction(float(lo_arg.values[i]),
                                                      float(hi_arg.values[i]))
@@ -215,6 +217,7 @@ def with_native_quantiles(classic: Impl) -> Impl:
             for s in native:
                 hp = s.hist_present()
                 values = np.full(len(hp), np.nan)
+                assert s.hist is not None
                 for i in np.flatnonzero(hp).tolist():
                     values[i], note = s.hist[i].quantile(float(q_arg.values[i]))
                     _quantile_note(ctx, note, s.labels)
@@ -483,7 +486,8 @@ def _instant_window(is_rate: bool) -> Callable[..., WindowResult]:
         res = res.with_hint(GAUGE_TYPE).compact()
         if is_rate:
             res = res.div(interval / 1000)
-        return res
+        out: WindowResult = res
+        return out
     return window
 
 
@@ -549,12 +553,14 @@ def _present_window(ctx: EvalContext, rs: RangeSeries, i: int, t: Any, v: Any, h
 
 def _last_window(ctx: EvalContext, rs: RangeSeries, i: int, t: Any, v: Any, h: Any, is_h: Any,
                  rv: RangeVector) -> WindowResult:
-    return h[-1] if is_h[-1] else float(v[-1])
+    last: WindowResult = h[-1] if is_h[-1] else float(v[-1])
+    return last
 
 
 def _first_window(ctx: EvalContext, rs: RangeSeries, i: int, t: Any, v: Any, h: Any, is_h: Any,
                   rv: RangeVector) -> WindowResult:
-    return h[0] if is_h[0] else float(v[0])
+    first: WindowResult = h[0] if is_h[0] else float(v[0])
+    return first
 
 
 def _ts_last_window(ctx: EvalContext, rs: RangeSeries, i: int, t: Any, v: Any, h: Any, is_h: Any,
