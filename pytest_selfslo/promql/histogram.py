@@ -428,6 +428,15 @@ class FloatHistogram:
 
     def quantile(self, q: float) -> tuple[float, str | None]:
         """``HistogramQuantile``: the estimated ``q``-quantile and an info about NaN observations."""
+        value, note = self.quantile_parts(q)
+        if isinstance(value, tuple):
+            return float(exponential_interpolation(*(np.array([v]) for v in value))[0]), note
+        return value, note
+
+    def quantile_parts(self, q: float) -> tuple[float | tuple[float, float, float], str | None]:
+        """:meth:`quantile` up to the exponential interpolation, which is left to the caller
+        as ``(lower, upper, fraction)`` so that many steps can share one vectorised pass
+        (:func:`exponential_interpolation`)."""
         if q < 0:
             return -math.inf, None
         if q > 1:
@@ -479,11 +488,7 @@ class FloatHistogram:
         fraction = rank / b_count
         if self.uses_custom_buckets or (b_lower <= 0 <= b_upper):
             return b_lower + (b_upper - b_lower) * fraction, note
-        log_lower = _log2(abs(b_lower))
-        log_upper = _log2(abs(b_upper))
-        if b_lower > 0:
-            return _exp2(log_lower + (log_upper - log_lower) * fraction), note
-        return -_exp2(log_upper + (log_lower - log_upper) * (1 - fraction)), note
+        return (b_lower, b_upper, fraction), note
 
     def fraction(self, lower: float, upper: float) -> tuple[float, bool]:
         """``HistogramFraction``: share of observations in ``[lower, upper]``, NaN-observations flag."""
@@ -668,6 +673,18 @@ def _interpolate(rank: float, lower: float, upper: float, count: float, v: float
     else:
         frac = 1 - ((log_v - log_upper) / (log_lower - log_upper))
     return rank + count * frac
+
+
+def exponential_interpolation(lower: FloatArray, upper: FloatArray,
+                              fraction: FloatArray) -> FloatArray:
+    """Interpolation on a log scale inside exponential buckets (Go's Log2/Exp2), vectorised."""
+    log_lower = gomath.log2(np.abs(lower))
+    log_upper = gomath.log2(np.abs(upper))
+    with np.errstate(all="ignore"):
+        pos = gomath.exp2(log_lower + (log_upper - log_lower) * fraction)
+        neg = -gomath.exp2(log_upper + (log_lower - log_upper) * (1 - fraction))
+    out: FloatArray = np.where(lower > 0, pos, neg)
+    return out
 
 
 def _log2(x: float) -> float:

@@ -80,7 +80,7 @@ def test_notation_errors_name_the_token(text: str, fragment: str) -> None:
 
 
 def test_float_reader_refuses_histograms() -> None:
-    with pytest.raises(SeriesNotationError, match="column 3.*not allowed here|not allowed here"):
+    with pytest.raises(SeriesNotationError, match="not allowed here"):
         parse_series_values("1 {{count:1}}")
 
 

@@ -37,6 +37,7 @@ from pytest_selfslo.promql.histogram import (
     IncompatibleBoundsError,
     IncompatibleSchemaError,
     avg_histograms,
+    exponential_interpolation,
     sum_histograms,
 )
 from pytest_selfslo.promql.histops import (
@@ -153,14 +154,31 @@ def with_native_quantile(classic: Impl) -> Impl:
         out = list(result.series)
         for s in native:
             hp = s.hist_present()
-            values = np.full(len(hp), np.nan)
-            assert s.hist is not None
-            for i in np.flatnonzero(hp).tolist():
-                values[i], note = s.hist[i].quantile(float(q_arg.values[i]))
-                _quantile_note(ctx, note, s.labels)
-            out.append(InstantSeries(result_labels(s.labels), values, hp, True))
+            out.append(InstantSeries(result_labels(s.labels), _quantiles(ctx, s, q_arg.values),
+                                     hp, True))
         return InstantVector(out)
     return impl
+
+
+def _quantiles(ctx: EvalContext, s: InstantSeries, q: Any) -> Any:
+    """Per step, the ``q[i]``-quantile of the histogram sample (NaN elsewhere)."""
+    hp = s.hist_present()
+    values = np.full(len(hp), np.nan)
+    assert s.hist is not None
+    idx, lows, ups, fracs = [], [], [], []
+    for i in np.flatnonzero(hp).tolist():
+        value, note = s.hist[i].quantile_parts(float(q[i]))
+        _quantile_note(ctx, note, s.labels)
+        if isinstance(value, tuple):
+            idx.append(i)
+            lows.append(value[0])
+            ups.append(value[1])
+            fracs.append(value[2])
+        else:
+            values[i] = value
+    if idx:
+        values[idx] = exponential_interpolation(np.array(lows), np.array(ups), np.array(fracs))
+    return values
 
 
 def _quantile_note(ctx: EvalContext, note: str | None, labels: Any) -> None:
@@ -216,11 +234,7 @@ def with_native_quantiles(classic: Impl) -> Impl:
             assert isinstance(q_arg, ScalarValue)
             for s in native:
                 hp = s.hist_present()
-                values = np.full(len(hp), np.nan)
-                assert s.hist is not None
-                for i in np.flatnonzero(hp).tolist():
-                    values[i], note = s.hist[i].quantile(float(q_arg.values[i]))
-                    _quantile_note(ctx, note, s.labels)
+                values = _quantiles(ctx, s, q_arg.values)
                 q_text = _openmetrics_float(float(q_arg.values[0]))
                 labels = tuple(sorted([kv for kv in result_labels(s.labels) if kv[0] != label]
                                       + [(label, q_text)]))
