@@ -31,12 +31,17 @@ import re
 import promql_parser
 
 from pytest_selfslo._core.errors import SeriesNotationError
-from pytest_selfslo.promql.histnotation import expand_histogram_token, histogram_token_end
+from pytest_selfslo.promql.exprguard import check_expr
+from pytest_selfslo.promql.histnotation import (
+    expand_histogram_token,
+    histogram_token_end,
+    parse_histogram,
+)
 from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
 
-__all__ = ["SeriesSample", "parse_series_line", "parse_series_samples", "parse_series_values",
-           "split_series_line"]
+__all__ = ["SeriesSample", "check_series_values", "count_series_values", "parse_series_line",
+           "parse_series_samples", "parse_series_values", "split_series_line"]
 
 #: one entry of an expanded series: a float (or STALE_NAN), a histogram, or None (no sample)
 SeriesSample = float | FloatHistogram | None
@@ -106,6 +111,50 @@ def _repeat(text: str, offset: int, token: str, times: str | None) -> int:
     return count
 
 
+def count_series_values(text: str) -> int:
+    """How many entries :func:`parse_series_samples` returns for ``text``, without expanding.
+
+    Cheap (no number is parsed) so a caller can check a sample budget before
+    ``0+1x10000000`` is expanded. Exact for valid notation; a malformed token
+    counts as what it asks for (the parse reports it).
+
+    >>> count_series_values("1+2x2 _ stale _x3 {{count:1}}+{{count:1}}x2")
+    11
+    """
+    total = 0
+    for _, token in _tokens(text) if "{{" in text else enumerate(text.split()):
+        at = token.rfind("x")
+        times = token[at + 1:]
+        if at > 0 and times.isdigit() and (not token.startswith("{{") or token[at - 1] == "}"):
+            total += int(times) + (token[0] != "_")
+        else:
+            total += 1
+    return total
+
+
+def check_series_values(text: str) -> int:
+    """Validate series notation without expanding it; returns its number of entries.
+
+    Raises :class:`SeriesNotationError` like :func:`parse_series_samples` (a linter
+    can check ``0+1x10000000`` at no cost). Histogram descriptions are parsed,
+    their expansions only counted.
+    """
+    total = 0
+    for offset, token in _tokens(text):
+        if token.startswith("{{"):
+            try:
+                for part in re.findall(r"\{\{.*?\}\}", token):
+                    parse_histogram(part)
+            except SeriesNotationError as exc:
+                raise _fail(text, offset, token, str(exc)) from None
+            total += count_series_values(token)
+            continue
+        if token.endswith("}}"):
+            raise _fail(text, offset, token, "a histogram must start with '{{'")
+        total += _float_token(text, offset, token, None)
+    return total
+
+
 def parse_series_values(text: str) -> list[float | None]:
     """Expand series notation into one entry per interval: a float, ``STALE_NAN``, or ``None`` (no sample).
 
@@ -153,14 +202,16 @@ def parse_series_samples(text: str, hint_set: list[bool] | None = None) -> list[
     return out
 
 
-def _float_token(text: str, offset: int, token: str, out: list[SeriesSample]) -> None:
-    """Expand one float token (``1+2x3``, ``_x2``, ``stale``...) into ``out``."""
+def _float_token(text: str, offset: int, token: str, out: list[SeriesSample] | None) -> int:
+    """Expand one float token (``1+2x3``, ``_x2``, ``stale``...) into ``out`` (unless None);
+    returns its number of entries."""
     blank = _BLANK.fullmatch(token)
     if blank:
         count = 1 if blank.group("times") is None else _repeat(
             text, offset, token, blank.group("times"))
-        out.extend([None] * count)
-        return
+        if out is not None:
+            out.extend([None] * count)
+        return count
     item = _ITEM.fullmatch(token)
     if item is None:
         if _DURATION_VALUE.match(token) or any(_DURATION_VALUE.match(part) for part in
@@ -180,9 +231,11 @@ def _float_token(text: str, offset: int, token: str, out: list[SeriesSample]) ->
         raise _fail(text, offset, token, "an increment needs a repetition count "
                     "('a+bxn', e.g. '1+2x3')")
     count = _repeat(text, offset, token, item.group("times"))
+    if out is None:
+        return count + 1
     if item.group("times") is None:
         out.append(base)
-        return
+        return 1
     step = 0.0
     if item.group("step") is not None:
         step = _number(item.group("step"))
@@ -192,6 +245,7 @@ def _float_token(text: str, offset: int, token: str, out: list[SeriesSample]) ->
     for _ in range(count + 1):
         out.append(value)
         value += step
+    return count + 1
 
 
 def split_series_line(line: str) -> tuple[str, str]:
@@ -232,6 +286,7 @@ def parse_series_labels(selector: str) -> Labels:
     """Labels of a series descriptor such as ``metric{a="b"}`` (equality matchers only)."""
     if selector.replace(" ", "") == "{}":
         return ()
+    check_expr(selector)  # a LimitError before the parser sees a hostile descriptor
     try:
         expr = promql_parser.parse(selector)
     except ValueError as exc:
