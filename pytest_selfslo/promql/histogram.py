@@ -885,18 +885,88 @@ def avg_histograms(hists: list[FloatHistogram], kahan: bool = True,
     n = float(len(hists))
     if not total.has_overflow():
         return total.div(n), collision, reconciled
-    value = hists[0]
+    # Prometheus' path: Kahan sum until it would overflow, then a Kahan-compensated
+    # incremental mean (``mean*q + h/count``) carrying the compensation along
+    acc, comp = hists[0], _zero_like(hists[0])
     count = 1.0
     mean: FloatHistogram | None = None
     for h in hists[1:]:
         count += 1
         if mean is None:
-            candidate = value.add(h)[0]
-            if not candidate.has_overflow():
-                value = candidate
+            cand, cand_c = kahan_add(acc, h, comp)
+            if not cand.has_overflow():
+                acc, comp = cand, cand_c
                 continue
-            mean = value.div(count - 1)
+            mean = acc.div(count - 1)
+            comp = comp.div(count - 1)
         q = (count - 1) / count
-        mean = mean.mul(q).add(h.div(count))[0]
+        comp = comp.mul(q)
+        mean, comp = kahan_add(mean.mul(q), h.div(count), comp)
     assert mean is not None
-    return mean.with_hint(total.hint), collision, reconciled
+    return mean.add(comp)[0].with_hint(total.hint), collision, reconciled
+
+
+def _zero_like(h: FloatHistogram) -> FloatHistogram:
+    """A compensation histogram: ``h``'s layout, every count zero."""
+    return replace(h, count=0.0, sum=0.0, zero_count=0.0, pos=np.zeros_like(h.pos),
+                   neg=np.zeros_like(h.neg))
+
+
+def _kahan_arrays(total: FloatArray, inc: FloatArray,
+                  comp: FloatArray) -> tuple[FloatArray, FloatArray]:
+    with np.errstate(all="ignore"):
+        t = total + inc
+        big = np.abs(total) >= np.abs(inc)
+        comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
+        comp = np.where(np.isinf(t), 0.0, comp)
+    return t, comp
+
+
+def _align(runs: list[tuple[int, FloatArray]]) -> tuple[int, list[FloatArray]]:
+    live = [(o, c) for o, c in runs if len(c)]
+    if not live:
+        return 0, [_EMPTY for _ in runs]
+    lo = min(o for o, _ in live)
+    hi = max(o + len(c) for o, c in live)
+    out = []
+    for o, c in runs:
+        grid = np.zeros(hi - lo, dtype=np.float64)
+        if len(c):
+            grid[o - lo:o - lo + len(c)] = c
+        out.append(grid)
+    return lo, out
+
+
+def kahan_add(h: FloatHistogram, other: FloatHistogram,
+              comp: FloatHistogram) -> tuple[FloatHistogram, FloatHistogram]:
+    """``KahanAdd``: ``h + other`` with the compensation histogram ``comp`` (``h``'s layout).
+
+    Histograms with different zero thresholds or custom bounds fall back to a
+    plain addition (the compensation is kept as it is).
+    """
+    if (h.zero_threshold != other.zero_threshold
+            or h.uses_custom_buckets != other.uses_custom_buckets
+            or (h.uses_custom_buckets and not _bounds_match(_cv(h), _cv(other)))):
+        return h.add(other)[0], comp
+    if other.schema < h.schema and not h.uses_custom_buckets:
+        h, comp = h.to_schema(other.schema), comp.to_schema(other.schema)
+    elif other.schema > h.schema and not h.uses_custom_buckets:
+        other = other.to_schema(h.schema)
+    count, c_count = _kahan_arrays(np.array([h.count]), np.array([other.count]),
+                                   np.array([comp.count]))
+    total, c_sum = _kahan_arrays(np.array([h.sum]), np.array([other.sum]), np.array([comp.sum]))
+    zero, c_zero = _kahan_arrays(np.array([h.zero_count]), np.array([other.zero_count]),
+                                 np.array([comp.zero_count]))
+    po, (hp, op_, cp) = _align([(h.pos_offset, h.pos), (other.pos_offset, other.pos),
+                                (comp.pos_offset, comp.pos)])
+    no, (hn, on, cn) = _align([(h.neg_offset, h.neg), (other.neg_offset, other.neg),
+                               (comp.neg_offset, comp.neg)])
+    pos, c_pos = _kahan_arrays(hp, op_, cp)
+    neg, c_neg = _kahan_arrays(hn, on, cn)
+    hint = _adjust_hint(h.hint, other.hint)[0]
+    new_h = replace(h, count=float(count[0]), sum=float(total[0]), zero_count=float(zero[0]),
+                    pos_offset=po, pos=pos, neg_offset=no, neg=neg, hint=hint)
+    new_c = replace(comp, schema=new_h.schema, count=float(c_count[0]), sum=float(c_sum[0]),
+                    zero_count=float(c_zero[0]), pos_offset=po, pos=c_pos, neg_offset=no,
+                    neg=c_neg)
+    return new_h, new_c
