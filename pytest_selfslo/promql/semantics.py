@@ -161,6 +161,11 @@ class Semantics:
         return self.major < 3
 
     @property
+    def histogram_hint_in_notation(self) -> bool:
+        """promtool prints (and compares) a histogram's ``counter_reset_hint`` (3.0)."""
+        return self.major >= 3
+
+    @property
     def histogram_rate_zero_point(self) -> bool:
         """rate/increase of native histograms stop extrapolating at the count's zero
         point, as for floats (3.6)."""
