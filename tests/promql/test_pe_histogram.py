@@ -285,3 +285,4 @@ def test_recorded_reset_hint_survives_storage() -> None:
     assert out[0].histogram.hint == UNKNOWN_COUNTER_RESET  # a new chunk after the reset
     assert out[0].histogram.detect_reset(h("{{count:5}}"))
     assert COUNTER_RESET != UNKNOWN_COUNTER_RESET
+
