@@ -127,6 +127,8 @@ class _Instance:
     present: BoolArray
     values: FloatArray
     series_labels: list[Labels | None]
+    #: per step, the native histogram the alert's ``$value`` renders (None: the float)
+    hists: list[Any] | None = None
 
 
 @dataclass
@@ -200,8 +202,11 @@ class GroupRun:
             src = int(last_present[step])
             value = float(inst.values[src])
             series_labels = inst.series_labels[src] or ()
+            shown: Any = value
+            if inst.hists is not None and inst.hists[src] is not None:
+                shown = inst.hists[src]  # $value of a histogram sample is the histogram
             rendered = {
-                k: self._render(rule, text, series_labels, value, int(self.steps[src]))
+                k: self._render(rule, text, series_labels, shown, int(self.steps[src]))
                 for k, text in rule.annotations.items()} if annotations else {}
             out.append(Alert(dict(inst.labels), rendered, _STATE_NAMES[s],
                              int(active_at[step]), value))
@@ -226,7 +231,7 @@ class GroupRun:
             out[make_labels(inst.labels)] = (firing, values)
         return out
 
-    def _render(self, rule: AlertingRule, text: str, labels: Labels, value: float,
+    def _render(self, rule: AlertingRule, text: str, labels: Labels, value: Any,
                 time_ms: int) -> str:
         try:
             return expand_template(text, f"__alert_{rule.name}", dict(labels), value,
@@ -465,13 +470,16 @@ def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeri
     static = not any("{{" in v and ("value" in v.lower() or "now" in v)
                      for v in rule.labels.values())
     for full in series:
-        s = InstantSeries(full.labels, full.values[:n], full.present[:n])
+        s = InstantSeries(full.labels, full.values[:n], full.present[:n],
+                          hist=None if full.hist is None else full.hist[:n])
         idx = [0] if static else np.flatnonzero(s.present).tolist()
         for i in idx:
             lab = {k: v for k, v in s.labels if k != METRIC_NAME}
+            shown: Any = float(s.values[i])
+            if s.hist is not None and s.hist[i] is not None:
+                shown = s.hist[i]
             for key, text in rule.labels.items():
-                lab[key] = run._render(rule, text, s.labels, float(s.values[i]),
-                                       int(run.steps[i]))
+                lab[key] = run._render(rule, text, s.labels, shown, int(run.steps[i]))
             lab["alertname"] = rule.name
             key_labels = make_labels(lab)
             mask = s.present if static else _one_hot(n, i)
@@ -486,6 +494,11 @@ def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeri
                                        "applying alert labels")
             inst.present |= mask
             inst.values[mask] = s.values[mask]
+            if s.hist is not None:
+                if inst.hists is None:
+                    inst.hists = [None] * n
+                for j in np.flatnonzero(mask).tolist():
+                    inst.hists[j] = s.hist[j]
             for j in np.flatnonzero(mask).tolist():
                 inst.series_labels[j] = s.labels
     return list(by_identity.values())
@@ -540,7 +553,7 @@ def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) ->
                 for lab, present, values, hist in _recording_output(rule, series, group.limit):
                     _write(run.storage, lab, grid, present, values, group.query_offset_ms, hist)
             else:
-                result = _alert_result(run, group, rule, series, n)
+                result = _alert_result(run, group, rule, _alert_values(series), n)
                 run.alerts[id(rule)] = result
                 if needs_alerts:
                     _write_alert_series(run, group, result, n)
@@ -567,6 +580,7 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
                     out = _recording_output(rule, series, group.limit)
                     _write_step(run.storage, previous.setdefault(id(rule), {}), out, at, ts)
                 else:
+                    series = _alert_values(series)
                     past = history.setdefault(id(rule), [])
                     _extend_history(past, series, i, n)
                     # duplicates are checked on this step alone; the (quadratic) full state
@@ -593,6 +607,17 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
     for group, rule in run.rules():
         if isinstance(rule, AlertingRule) and id(rule) in history:
             run.alerts[id(rule)] = _alert_result(run, group, rule, history[id(rule)], i)
+
+
+def _alert_values(series: list[InstantSeries]) -> list[InstantSeries]:
+    """An alert's value is the sample's float: 0 for a native histogram (Prometheus' ``smpl.F``)."""
+    out = []
+    for s in series:
+        if s.hist is not None and s.hist_present().any():
+            s = InstantSeries(s.labels, np.where(s.hist_present(), 0.0, s.values), s.present,
+                              s.drop_name, s.timestamps, s.hist)
+        out.append(s)
+    return out
 
 
 def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: int, n: int) -> None:

@@ -638,6 +638,10 @@ class FloatHistogram:
     def __repr__(self) -> str:
         return f"FloatHistogram({self.test_expression()})"
 
+    def __str__(self) -> str:
+        """Go prints a histogram with its ``String()`` (e.g. ``{{ $value }}`` in alert templates)."""
+        return self.go_string()
+
 
 def _bucket_text(lo: float, up: float, count: float, lower_incl: bool, upper_incl: bool,
                  custom: bool) -> str:

@@ -112,7 +112,9 @@ def _expr_values(run: GroupRun, expr: str, at: int) -> list[str]:
         series = getattr(value, "series", None)
         if series is None:
             return [format_float_g(float(value.values[0]))]  # type: ignore[union-attr]
-        return [f"{format_labels(s.labels)} {format_float_g(float(s.values[0]))}"
+        return [f"{format_labels(s.labels)} "
+                + (s.hist[0].test_expression() if s.hist is not None and s.hist[0] is not None
+                   else format_float_g(float(s.values[0])))
                 for s in series if s.present[0]]
 
     try:

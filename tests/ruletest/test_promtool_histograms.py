@@ -329,3 +329,43 @@ def _last_bits_only(expr: str, series: str, theirs: str | None, ours: str) -> bo
         return False
     x, y = float(a.group(1)), float(b.group(1))
     return abs(x - y) <= 4 * math.ulp(max(abs(x), abs(y)))
+
+
+ALERT_RULES = """groups:
+  - name: g
+    rules:
+      - alert: HistAlert
+        expr: h
+        labels:
+          v: '{{ $value }}'
+        annotations:
+          summary: 'value {{ $value }}'
+"""
+
+ALERT_TEST = """rule_files: [alerts.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'h{job="a"}'
+        values: '{{schema:0 sum:5 count:4 buckets:[1 2 1] n_buckets:[1]}}x5'
+    alert_rule_test:
+      - eval_time: 2m
+        alertname: HistAlert
+        exp_alerts:
+          - exp_labels: {job: a, v: "%s"}
+            exp_annotations: {summary: "value %s"}
+"""
+
+
+@pytest.mark.parametrize("shown", ["{count:4, sum:5, [-1,-0.5):1, (0.5,1]:1, (1,2]:2, (2,4]:1}",
+                                   "0"])
+def test_alert_value_of_a_histogram_is_its_string(shown: str, tmp_path: Path) -> None:
+    """``$value`` of an alert on a histogram sample renders the histogram's ``String()``."""
+    (tmp_path / "alerts.yml").write_text(ALERT_RULES)
+    path = tmp_path / "t.yml"
+    path.write_text(ALERT_TEST % (shown, shown))
+    code, text = _ours(path)
+    assert code == (0 if shown != "0" else 1), text
+    if _PROMTOOL3:
+        assert _promtool(_PROMTOOL3[-1], path)[0] == code
