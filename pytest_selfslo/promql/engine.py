@@ -45,6 +45,13 @@ release that introduced it:
   random on each run (for up to eight series a rotation of the file order);
   we use the file order, the likeliest one.
 
+Native histograms (:mod:`.histogram`) flow through the same grid: a series'
+histogram samples sit beside its float array (``InstantSeries.hist``,
+``RangeSeries.h``); float functions see only floats (:func:`.functions.floats_only`),
+operators and aggregations combine histograms (:mod:`.histops`), and the
+releases where native-histogram behaviour changed (3.0-3.10) are properties of
+:class:`~.semantics.Semantics`.
+
 Float functions and ``^``, ``%``, ``atan2`` compute exactly what Go's ``math``
 computes on amd64 (:mod:`.gomath`). Not emulated: ties in
 ``topk``/``bottomk``/``limitk`` are broken by label order.
