@@ -127,6 +127,8 @@ class _Instance:
     present: BoolArray
     values: FloatArray
     series_labels: list[Labels | None]
+    #: per step, the native histogram the alert's ``$value`` renders (None: the float)
+    hists: list[Any] | None = None
 
 
 @dataclass
@@ -150,6 +152,10 @@ class _CappedStorage:
             if mint_ms is not None and mint_ms > maxt_ms:
                 return []
         return self.inner.select(matchers, mint_ms, maxt_ms)
+
+    def histograms(self, labels: Labels, t: IntArray, v: FloatArray) -> Any:
+        """Native-histogram samples of the selected arrays (see :meth:`Storage.histograms`)."""
+        return self.inner.histograms(labels, t, v)
 
 
 @dataclass
@@ -196,8 +202,11 @@ class GroupRun:
             src = int(last_present[step])
             value = float(inst.values[src])
             series_labels = inst.series_labels[src] or ()
+            shown: Any = value
+            if inst.hists is not None and inst.hists[src] is not None:
+                shown = inst.hists[src]  # $value of a histogram sample is the histogram
             rendered = {
-                k: self._render(rule, text, series_labels, value, int(self.steps[src]))
+                k: self._render(rule, text, series_labels, shown, int(self.steps[src]))
                 for k, text in rule.annotations.items()} if annotations else {}
             out.append(Alert(dict(inst.labels), rendered, _STATE_NAMES[s],
                              int(active_at[step]), value))
@@ -222,7 +231,7 @@ class GroupRun:
             out[make_labels(inst.labels)] = (firing, values)
         return out
 
-    def _render(self, rule: AlertingRule, text: str, labels: Labels, value: float,
+    def _render(self, rule: AlertingRule, text: str, labels: Labels, value: Any,
                 time_ms: int) -> str:
         try:
             return expand_template(text, f"__alert_{rule.name}", dict(labels), value,
@@ -391,7 +400,7 @@ def _result_series(value: Any, n: int) -> list[InstantSeries]:
 
 
 def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
-           values: FloatArray, offset_ms: int) -> None:
+           values: FloatArray, offset_ms: int, hist: Any = None) -> None:
     """Append samples where present plus a stale marker where the series disappears.
 
     ``ts`` are sample times (evaluation times minus the group's ``query_offset``):
@@ -405,12 +414,19 @@ def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
         return
     vals = np.where(present, values, STALE_NAN)
     created = int(ts[int(np.argmax(mask))]) + offset_ms
+    if hist is not None:
+        is_h = np.array([h is not None for h in hist], dtype=bool) & present
+        if is_h.any():
+            mask = mask & ~is_h
+            storage.add_histograms(labels, ts[is_h], list(hist[is_h]), created_ms=created,
+                                   phase=1)
     storage.add_samples(labels, ts[mask], vals[mask], created_ms=created, phase=1)
 
 
 def _recording_output(rule: RecordingRule, series: list[InstantSeries],
-                      limit: int) -> list[tuple[Labels, BoolArray, FloatArray]]:
+                      limit: int) -> list[tuple[Labels, BoolArray, FloatArray, Any]]:
     out: dict[Labels, tuple[BoolArray, FloatArray]] = {}
+    hists: dict[Labels, Any] = {}
     for s in series:
         lab = dict(s.labels)
         lab.update(rule.labels)
@@ -423,14 +439,22 @@ def _recording_output(rule: RecordingRule, series: list[InstantSeries],
                                        "vector contains metrics with the same labelset after "
                                        "applying rule labels")
             out[key] = (prev_present | s.present, np.where(s.present, s.values, prev_values))
+            if s.hist is not None:
+                merged = hists.get(key)
+                merged = (np.full(len(s.present), None, dtype=object) if merged is None
+                          else merged.copy())
+                merged[s.present] = s.hist[s.present]
+                hists[key] = merged
         else:
             out[key] = (s.present.copy(), s.values)
+            if s.hist is not None:
+                hists[key] = s.hist
     if limit > 0 and out:
         counts = np.sum([p for p, _ in out.values()], axis=0)
         if np.any(counts > limit):
             i = int(np.argmax(counts > limit))
             raise _DuplicateSeries(i, f"exceeded limit of {limit} with {int(counts[i])} series")
-    return [(k, p, v) for k, (p, v) in out.items()]
+    return [(k, p, v, hists.get(k)) for k, (p, v) in out.items()]
 
 
 class _DuplicateSeries(Exception):
@@ -446,13 +470,16 @@ def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeri
     static = not any("{{" in v and ("value" in v.lower() or "now" in v)
                      for v in rule.labels.values())
     for full in series:
-        s = InstantSeries(full.labels, full.values[:n], full.present[:n])
+        s = InstantSeries(full.labels, full.values[:n], full.present[:n],
+                          hist=None if full.hist is None else full.hist[:n])
         idx = [0] if static else np.flatnonzero(s.present).tolist()
         for i in idx:
             lab = {k: v for k, v in s.labels if k != METRIC_NAME}
+            shown: Any = float(s.values[i])
+            if s.hist is not None and s.hist[i] is not None:
+                shown = s.hist[i]
             for key, text in rule.labels.items():
-                lab[key] = run._render(rule, text, s.labels, float(s.values[i]),
-                                       int(run.steps[i]))
+                lab[key] = run._render(rule, text, s.labels, shown, int(run.steps[i]))
             lab["alertname"] = rule.name
             key_labels = make_labels(lab)
             mask = s.present if static else _one_hot(n, i)
@@ -467,6 +494,11 @@ def _alert_instances(run: GroupRun, rule: AlertingRule, series: list[InstantSeri
                                        "applying alert labels")
             inst.present |= mask
             inst.values[mask] = s.values[mask]
+            if s.hist is not None:
+                if inst.hists is None:
+                    inst.hists = [None] * n
+                for j in np.flatnonzero(mask).tolist():
+                    inst.hists[j] = s.hist[j]
             for j in np.flatnonzero(mask).tolist():
                 inst.series_labels[j] = s.labels
     return list(by_identity.values())
@@ -518,10 +550,10 @@ def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) ->
         try:
             series = _result_series(run.engine.evaluate(exprs[id(rule)], grid), n)
             if isinstance(rule, RecordingRule):
-                for lab, present, values in _recording_output(rule, series, group.limit):
-                    _write(run.storage, lab, grid, present, values, group.query_offset_ms)
+                for lab, present, values, hist in _recording_output(rule, series, group.limit):
+                    _write(run.storage, lab, grid, present, values, group.query_offset_ms, hist)
             else:
-                result = _alert_result(run, group, rule, series, n)
+                result = _alert_result(run, group, rule, _alert_values(series), n)
                 run.alerts[id(rule)] = result
                 if needs_alerts:
                     _write_alert_series(run, group, result, n)
@@ -548,6 +580,7 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
                     out = _recording_output(rule, series, group.limit)
                     _write_step(run.storage, previous.setdefault(id(rule), {}), out, at, ts)
                 else:
+                    series = _alert_values(series)
                     past = history.setdefault(id(rule), [])
                     _extend_history(past, series, i, n)
                     # duplicates are checked on this step alone; the (quadratic) full state
@@ -576,6 +609,17 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
             run.alerts[id(rule)] = _alert_result(run, group, rule, history[id(rule)], i)
 
 
+def _alert_values(series: list[InstantSeries]) -> list[InstantSeries]:
+    """An alert's value is the sample's float: 0 for a native histogram (Prometheus' ``smpl.F``)."""
+    out = []
+    for s in series:
+        if s.hist is not None and s.hist_present().any():
+            s = InstantSeries(s.labels, np.where(s.hist_present(), 0.0, s.values), s.present,
+                              s.drop_name, s.timestamps, s.hist)
+        out.append(s)
+    return out
+
+
 def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: int, n: int) -> None:
     index = {s.labels: s for s in past}
     for s in series:
@@ -591,12 +635,16 @@ def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: i
 
 
 def _write_step(storage: Storage, previous: dict[Labels, float],
-                out: list[tuple[Labels, BoolArray, FloatArray]], at: int, eval_ms: int) -> None:
+                out: list[tuple[Labels, BoolArray, FloatArray, Any]], at: int,
+                eval_ms: int) -> None:
     now: dict[Labels, float] = {}
-    for lab, present, values in out:
+    for lab, present, values, hist in out:
         if present[0]:
             now[lab] = float(values[0])
-            storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
+            if hist is not None and hist[0] is not None:
+                storage.add_histograms(lab, [at], [hist[0]], created_ms=eval_ms, phase=1)
+            else:
+                storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
     for lab in previous:
         if lab not in now:
             storage.add_samples(lab, [at], [STALE_NAN])

@@ -125,7 +125,13 @@ def _check_test_file(rf: RuleFile) -> _TestData:
                 add("SL005", sel.line, sel.column, f"input_series: {exc}")
                 continue
             series.append(labels)
-            if values is sel or "{{" in values.value:  # native histograms: promtool-only
+            if values is sel:
+                continue
+            if "{{" in values.value:  # native histograms: notation checked, no float shape
+                try:
+                    check_series_values(values.value)
+                except ValueError as exc:
+                    add("SL005", values.line, values.column, f"input_series values: {exc}")
                 continue
             try:
                 if count_series_values(values.value) > _SHAPE_VALUES:

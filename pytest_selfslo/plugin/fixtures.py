@@ -231,6 +231,9 @@ class EmbeddedPromQL:
         samples = self.query(expr, _at_or_time(at, time))
         if len(samples) > 1:
             raise ValueError(f"{expr!r} returned {len(samples)} samples, expected at most one")
+        if samples and samples[0].histogram is not None:
+            raise ValueError(f"{expr!r} returned a native histogram, not a float: use query() "
+                             f"(Sample.histogram) or histogram_count()/histogram_quantile()")
         return samples[0].value if samples else None
 
     def query_range(self, expr: str, start: str | float, end: str | float,

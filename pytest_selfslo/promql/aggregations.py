@@ -33,9 +33,24 @@ from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
+from pytest_selfslo.promql.histogram import (
+    IncompatibleBoundsError,
+    IncompatibleSchemaError,
+    avg_histograms,
+    sum_histograms,
+)
+from pytest_selfslo.promql.histops import (
+    ignored_in_aggregation_info,
+    incompatible_custom_warning,
+    mismatched_custom_info,
+    mixed_custom_warning,
+    mixed_floats_histograms_agg_warning,
+    reset_collision_warning,
+)
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels
 from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
+    HIST_NAN,
     InstantSeries,
     InstantVector,
     ScalarValue,
@@ -152,6 +167,9 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     grouping = frozenset(mod.labels) if mod is not None else frozenset()
     param: Value | None = ev.eval(node.param, steps) if node.param is not None else None
     vec = ev.eval_instant(node.expr, steps, f"{op}()")
+    if any(s.hist is not None for s in vec.series) and op not in (
+            "sum", "avg", "count", "group", "limitk", "limit_ratio", "count_values"):
+        vec = _without_histograms(vec, op, ev)
     if op == "count_values":
         if not isinstance(param, StringValue):
             raise PromQLEvalError("count_values: expected a string label name as parameter")
@@ -162,6 +180,8 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     groups: dict[Labels, list[InstantSeries]] = {}
     for s in vec.series:
         groups.setdefault(_grouping_key(s.labels, grouping, without), []).append(s)
+    if op in ("sum", "avg") and any(s.hist is not None for s in vec.series):
+        return _aggregate_histograms(op, groups, len(steps), ev)
     if op in _K_OPS:
         assert isinstance(param, ScalarValue)
         if op == "limit_ratio" and not np.any(np.isnan(param.values)):
@@ -202,6 +222,79 @@ def eval_aggregation(ev: Evaluator, node: Any, steps: IntArray) -> Value:
 
 def out_vector(series: list[InstantSeries]) -> InstantVector:
     return InstantVector(series)
+
+
+def _without_histograms(vec: InstantVector, op: str, ev: Evaluator) -> InstantVector:
+    """Histogram samples are ignored by min, max, stddev, ... (with an info annotation)."""
+    out = []
+    for s in vec.series:
+        if s.hist is None:
+            out.append(s)
+            continue
+        hp = s.hist_present()
+        if hp.any() and op != "count_values":
+            ev.annotate(ignored_in_aggregation_info(op))
+        present = s.present & ~hp
+        out.append(InstantSeries(s.labels, s.values, present, s.drop_name))
+    return InstantVector(out)
+
+
+def _aggregate_histograms(op: str, groups: dict[Labels, list[InstantSeries]], n_steps: int,
+                          ev: Evaluator) -> InstantVector:
+    """``sum``/``avg`` over groups that hold native histograms at some steps."""
+    out: list[InstantSeries] = []
+    for key, members in groups.items():
+        fp = np.array([m.float_present() for m in members])
+        hp = np.array([m.hist_present() for m in members])
+        any_f, any_h = fp.any(axis=0), hp.any(axis=0)
+        mixed = any_f & any_h
+        if mixed.any():
+            ev.annotate(mixed_floats_histograms_agg_warning(op))
+        values = np.full(n_steps, np.nan)
+        present = np.zeros(n_steps, dtype=bool)
+        only_f = any_f & ~any_h
+        if only_f.any():
+            rows = np.array([m.values for m in members])
+            result = _reduce(op, rows, fp & only_f, None, ev.semantics)
+            values = np.where(only_f, result, values)
+            present |= only_f
+        hist = None
+        only_h = np.flatnonzero(any_h & ~any_f)
+        if len(only_h):
+            hist = np.full(n_steps, None, dtype=object)
+            for i in only_h.tolist():
+                hs = [m.hist[i] for m, p in zip(members, hp[:, i], strict=True)  # type: ignore[index]
+                      if p]
+                try:
+                    sem = ev.semantics
+                    combine = sum_histograms if op == "sum" else avg_histograms
+                    total, collision, reconciled = combine(hs, sem.histogram_kahan,
+                                                           sem.nhcb_reconcile)
+                except IncompatibleBoundsError:
+                    ev.annotate(incompatible_custom_warning(_metric_name(members)))
+                    continue
+                except IncompatibleSchemaError:
+                    ev.annotate(mixed_custom_warning(_metric_name(members)))
+                    continue
+                if collision and ev.semantics.histogram_gauge_ops:
+                    ev.annotate(reset_collision_warning("aggregation"))
+                if reconciled:
+                    ev.annotate(mismatched_custom_info("aggregation"))
+                hist[i] = total.compact()
+                values[i] = HIST_NAN
+                present[i] = True
+        if present.any():
+            out.append(InstantSeries(key, values, present, any(m.drop_name for m in members),
+                                     hist=hist))
+    return InstantVector(out)
+
+
+def _metric_name(members: list[InstantSeries]) -> str:
+    for m in members:
+        for k, v in m.labels:
+            if k == METRIC_NAME:
+                return v
+    return ""
 
 
 def _reduce(op: str, values: FloatArray, present: BoolArray, q: FloatArray | None,
@@ -377,7 +470,8 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
                 keep = np.where(ratio >= 0, offset < ratio, offset >= 1 + ratio)
                 present = m.present & keep & (param != 0)
                 if present.any():
-                    out.append(InstantSeries(m.labels, m.values, present, m.drop_name))
+                    out.append(InstantSeries(m.labels, m.values, present, m.drop_name,
+                                             hist=m.hist))
         return InstantVector(out)
     if np.max(param) < 1:
         return InstantVector([])
@@ -405,7 +499,7 @@ def _aggregate_k(op: str, groups: dict[Labels, list[InstantSeries]], param: Floa
         for i, m in enumerate(members):
             if selected[i].any():
                 ranked.append((int(rank[i, 0]), InstantSeries(
-                    m.labels, m.values, selected[i], m.drop_name), values[i]))
+                    m.labels, m.values, selected[i], m.drop_name, hist=m.hist), values[i]))
     if n_steps == 1 and op != "limitk":
         ranked.sort(key=lambda item: item[0])
     return InstantVector([s for _, s, _ in ranked])
@@ -422,10 +516,17 @@ def _count_values(vec: InstantVector, label: str, grouping: frozenset[str], with
         key = dict(_grouping_key(s.labels, grouping, without))
         # group by the printed value: -0 and 0 are different groups, every NaN is "NaN"
         bits = s.values.view(np.uint64)
-        for pattern in np.unique(bits[s.present]):
+        hp = s.hist_present()
+        for i in np.flatnonzero(hp).tolist():
+            # a histogram counts under its Go String() form
+            assert s.hist is not None
+            key[label] = s.hist[i].go_string()
+            labels = tuple(sorted(key.items()))
+            counts.setdefault(labels, np.zeros(n_steps))[i] += 1
+        for pattern in np.unique(bits[s.present & ~hp]):
             value = float(np.array([pattern], dtype=np.uint64).view(np.float64)[0])
             key[label] = format_go_float(value)
             labels = tuple(sorted(key.items()))
-            match = s.present & (bits == pattern)
+            match = s.present & ~hp & (bits == pattern)
             counts[labels] = counts.get(labels, np.zeros(n_steps)) + match
     return InstantVector([InstantSeries(lbl, c, c > 0) for lbl, c in counts.items()])

@@ -29,8 +29,11 @@ from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.evaluator import Evaluator
+from pytest_selfslo.promql.histops import elem_binop
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels, format_labels_go, make_labels
+from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from pytest_selfslo.promql.values import (
+    HIST_NAN,
     InstantSeries,
     InstantVector,
     ScalarValue,
@@ -85,10 +88,10 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
         return ScalarValue(apply_op(op, lhs.values, rhs.values, fma))
     if isinstance(lhs, InstantVector) and isinstance(rhs, ScalarValue):
         return ev.settle(_vector_scalar(op, lhs, rhs.values, False, return_bool, ev.delayed, fma,
-                                        name_ops))
+                                        name_ops, ev.annotate, ev.semantics))
     if isinstance(lhs, ScalarValue) and isinstance(rhs, InstantVector):
         return ev.settle(_vector_scalar(op, rhs, lhs.values, True, return_bool, ev.delayed, fma,
-                                        name_ops))
+                                        name_ops, ev.annotate, ev.semantics))
     assert isinstance(lhs, InstantVector) and isinstance(rhs, InstantVector)
     on, names = _matching(mod)
     if op in SET_OPS:
@@ -97,7 +100,7 @@ def eval_binary(ev: Evaluator, node: Any, steps: IntArray) -> Value:
     include = list(mod.group_labels or []) if mod is not None else []
     try:
         result = _vector_vector(op, lhs, rhs, on, names, card, include, return_bool, ev.delayed,
-                                fma, name_ops)
+                                fma, name_ops, ev.annotate, ev.semantics)
     except PromQLEvalError as exc:
         # Prometheus' text first (scripts match on it), then where it happened
         raise PromQLEvalError(f"{exc} (in {node})") from None
@@ -116,9 +119,58 @@ def _signature(labels: Labels, on: bool, names: frozenset[str]) -> Labels:
     return tuple(kv for kv in labels if kv[0] not in names and kv[0] != METRIC_NAME)
 
 
+def _hist_steps(values: FloatArray, present: BoolArray, hist: Any, lf: FloatArray,
+                rf: FloatArray, lh: Any, rh: Any, op: str, return_bool: bool,
+                annotate: Callable[[str], None] | None,
+                comparison_keeps_left: bool = True,
+                semantics: Semantics = DEFAULT_SEMANTICS) -> Any:
+    """Overwrite ``values``/``present`` at histogram steps (``lh``/``rh``: object arrays or None).
+
+    Returns the result's histogram object array (or None when no step yields one).
+    """
+    steps = np.zeros(len(present), dtype=bool)
+    for side in (lh, rh):
+        if side is not None:
+            steps |= _has(side)
+    idx = np.flatnonzero(present & steps)
+    out_h = None
+    for i in idx.tolist():
+        hl = lh[i] if lh is not None else None
+        hr = rh[i] if rh is not None else None
+        f, h, keep, notes = elem_binop(op, float(lf[i]), float(rf[i]), hl, hr, semantics)
+        for note in notes:
+            if annotate is not None:
+                annotate(note)
+        if op in COMPARISON and return_bool and (keep or not notes):
+            values[i] = 1.0 if keep else 0.0
+            continue
+        if not keep:
+            present[i] = False
+            continue
+        if op in COMPARISON and comparison_keeps_left:
+            h = hl if hl is not None else None
+            if h is None:
+                values[i] = lf[i]
+                continue
+        if h is not None:
+            if out_h is None:
+                out_h = np.full(len(values), None, dtype=object)
+            out_h[i] = h
+            values[i] = HIST_NAN
+        else:
+            values[i] = f
+    return out_h
+
+
+def _has(objs: Any) -> Any:
+    return np.array([o is not None for o in objs], dtype=bool)
+
+
 def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
                    return_bool: bool, delayed: bool, fma: bool = True,
-                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
+                   name_ops: frozenset[str] = ARITHMETIC,
+                   annotate: Callable[[str], None] | None = None,
+                   semantics: Semantics = DEFAULT_SEMANTICS) -> InstantVector:
     out: list[InstantSeries] = []
     drops = op in name_ops or return_bool
     for s in vec.series:
@@ -131,10 +183,27 @@ def _vector_scalar(op: str, vec: InstantVector, scalar: FloatArray, swap: bool,
             else:
                 present = present & (values == 1.0)
                 values = s.values
+        hist = None
+        if s.hist is not None:
+            values = np.array(values, dtype=np.float64)
+            present = s.present.copy()
+            if op in COMPARISON and not return_bool:
+                fp = s.float_present()
+                cmp = (apply_op(op, scalar, s.values, fma) if swap
+                       else apply_op(op, s.values, scalar, fma))
+                present = np.where(fp, fp & (cmp == 1.0), present)
+            lf, rf, lh, rh = ((scalar, s.values, None, s.hist) if swap
+                              else (s.values, scalar, s.hist, None))
+            hp = s.hist_present()
+            mask = present & hp
+            hist = _hist_steps(values, mask, None, lf, rf, lh, rh, op, return_bool, annotate,
+                               semantics=semantics)
+            present = np.where(hp, mask, present)
         labels = s.labels
         if drops and not delayed:
             labels = tuple(kv for kv in labels if kv[0] != METRIC_NAME)
-        out.append(InstantSeries(labels, values, present, s.drop_name or (drops and delayed)))
+        out.append(InstantSeries(labels, values, present, s.drop_name or (drops and delayed),
+                                 hist=hist))
     return InstantVector(out)
 
 
@@ -150,12 +219,13 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
 
     if op == "or":
         left = presence_by_sig(lhs)
-        out = [InstantSeries(s.labels, s.values, s.present, s.drop_name) for s in lhs.series]
+        out = [InstantSeries(s.labels, s.values, s.present, s.drop_name, hist=s.hist)
+               for s in lhs.series]
         for s in rhs.series:
             blocked = left.get(_signature(s.labels, on, names))
             present = s.present if blocked is None else (s.present & ~blocked)
             if present.any():
-                out.append(InstantSeries(s.labels, s.values, present, s.drop_name))
+                out.append(InstantSeries(s.labels, s.values, present, s.drop_name, hist=s.hist))
         return InstantVector(out)
     right = presence_by_sig(rhs)
     out = []
@@ -166,7 +236,7 @@ def _set_op(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
         else:
             present = s.present if hit is None else (s.present & ~hit)
         if present.any():
-            out.append(InstantSeries(s.labels, s.values, present, s.drop_name))
+            out.append(InstantSeries(s.labels, s.values, present, s.drop_name, hist=s.hist))
     return InstantVector(out)
 
 
@@ -190,7 +260,9 @@ def _result_labels(lhs: Labels, rhs: Labels, op: str, on: bool, names: frozenset
 def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                    names: frozenset[str], card: str, include: list[str], return_bool: bool,
                    delayed: bool, fma: bool = True,
-                   name_ops: frozenset[str] = ARITHMETIC) -> InstantVector:
+                   name_ops: frozenset[str] = ARITHMETIC,
+                   annotate: Callable[[str], None] | None = None,
+                   semantics: Semantics = DEFAULT_SEMANTICS) -> InstantVector:
     one_to_one = card.endswith("OneToOne")
     swapped = card.endswith("OneToMany")
     many, one = (rhs, lhs) if swapped else (lhs, rhs)
@@ -224,6 +296,20 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                     values = fl
             else:
                 keep = present
+            hist = None
+            if ls.hist is not None or rs.hist is not None:
+                hl, hr = (rs.hist, ls.hist) if swapped else (ls.hist, rs.hist)
+                fl_all, fr_all = (rs.values, ls.values) if swapped else (ls.values, rs.values)
+                values = np.array(values, dtype=np.float64)
+                keep = keep.copy()
+                hsteps = np.zeros(len(present), dtype=bool)
+                for side in (hl, hr):
+                    if side is not None:
+                        hsteps |= _has(side)
+                mask = present & hsteps
+                keep[mask] = True
+                hist = _hist_steps(values, keep, None, fl_all, fr_all, hl, hr, op, return_bool,
+                                   annotate, semantics=semantics)
             labels = _result_labels(ls.labels, rs.labels, op, on, names, one_to_one, include,
                                     return_bool and not delayed, name_ops)
             if not one_to_one:
@@ -233,7 +319,7 @@ def _vector_vector(op: str, lhs: InstantVector, rhs: InstantVector, on: bool,
                     raise PromQLEvalError(
                         "multiple matches for labels: grouping labels must ensure unique matches")
                 result_seen[key] = present if seen is None else (seen | present)
-            out.append(InstantSeries(labels, values, keep, return_bool and delayed))
+            out.append(InstantSeries(labels, values, keep, return_bool and delayed, hist=hist))
     for count in matched_count.values():
         if np.any(np.asarray(count) > 1):
             raise PromQLEvalError("multiple matches for labels: many-to-one matching must be "

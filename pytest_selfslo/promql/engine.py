@@ -45,6 +45,13 @@ release that introduced it:
   random on each run (for up to eight series a rotation of the file order);
   we use the file order, the likeliest one.
 
+Native histograms (:mod:`.histogram`) flow through the same grid: a series'
+histogram samples sit beside its float array (``InstantSeries.hist``,
+``RangeSeries.h``); float functions see only floats (:func:`.functions.floats_only`),
+operators and aggregations combine histograms (:mod:`.histops`), and the
+releases where native-histogram behaviour changed (3.0-3.10) are properties of
+:class:`~.semantics.Semantics`.
+
 Float functions and ``^``, ``%``, ``atan2`` compute exactly what Go's ``math``
 computes on amd64 (:mod:`.gomath`). Not emulated: ties in
 ``topk``/``bottomk``/``limitk`` are broken by label order.
@@ -71,10 +78,17 @@ from pytest_selfslo.promql.aggregations import eval_aggregation
 from pytest_selfslo.promql.astwalk import regex_matcher_error
 from pytest_selfslo.promql.binops import eval_binary
 from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
-from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.functions import FUNCTIONS, HISTOGRAM_AWARE, floats_only
+from pytest_selfslo.promql.histogram import (
+    COUNTER_RESET,
+    NOT_COUNTER_RESET,
+    UNKNOWN_COUNTER_RESET,
+)
+from pytest_selfslo.promql.histops import ignored_in_mixed_range_info
 from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import (
+    HIST_NAN,
     METRIC_NAME,
     BoolArray,
     EvalContext,
@@ -91,6 +105,7 @@ from pytest_selfslo.promql.values import (
     Value,
     drop_metric_name,
     format_labels,
+    hist_mask,
     labels_get,
     stale_mask,
     value_type_name,
@@ -106,6 +121,8 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MAX_SUBQUERY_STEPS = 5_000_000
 _SORT_FUNCS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label_desc"})
 _COUNTER_SUFFIXES = ("_total", "_sum", "_count", "_bucket")
+_STATS_FUNCS = frozenset({"histogram_count", "histogram_sum", "histogram_avg"})
+_BUCKET_FUNCS = frozenset({"histogram_quantile", "histogram_quantiles", "histogram_fraction"})
 
 
 def _register_legacy_functions() -> None:
@@ -167,7 +184,8 @@ def settle_names(vec: InstantVector) -> InstantVector:
     """
     if not any(s.drop_name for s in vec.series):
         return _check_unique(vec)
-    out = [InstantSeries(drop_metric_name(s.labels), s.values, s.present, False, s.timestamps)
+    out = [InstantSeries(drop_metric_name(s.labels), s.values, s.present, False, s.timestamps,
+                         s.hist)
            if s.drop_name else s for s in vec.series]
     return _check_unique(InstantVector(out))
 
@@ -189,10 +207,15 @@ def _check_unique(vec: InstantVector) -> InstantVector:
                                   f"({format_labels(labels)})")
         values = members[0].values.copy()
         present = members[0].present.copy()
-        for m in members[1:]:
+        hist = None
+        if any(m.hist is not None for m in members):
+            hist = np.full(len(values), None, dtype=object)
+        for m in members:
             values[m.present] = m.values[m.present]
             present |= m.present
-        out.append(InstantSeries(labels, values, present))
+            if hist is not None and m.hist is not None:
+                hist[m.present] = m.hist[m.present]
+        out.append(InstantSeries(labels, values, present, hist=hist))
     return InstantVector(out)
 
 
@@ -310,13 +333,17 @@ def _samples(result: Value, steps: IntArray) -> list[Sample]:
         out: list[Sample] = []
         for s in sorted(result.series, key=lambda s: s.labels):
             idx = np.flatnonzero(s.present)
-            out.extend(Sample(s.labels, float(s.values[i]), int(steps[i])) for i in idx)
+            hist = s.hist if s.hist is not None else np.full(len(s.present), None, dtype=object)
+            out.extend(Sample(s.labels, float(s.values[i]), int(steps[i]), hist[i]) for i in idx)
         return out
     if isinstance(result, RangeVector):
         out = []
         for rs in sorted(result.series, key=lambda s: s.labels):
             t, v = rs.window(len(steps) - 1)
-            out.extend(Sample(rs.labels, float(b), int(a)) for a, b in zip(t, v, strict=True))
+            lo = int(rs.lo[len(steps) - 1])
+            hs = rs.h[lo:lo + len(t)] if rs.h is not None else [None] * len(t)
+            out.extend(Sample(rs.labels, float(b), int(a), h)
+                       for a, b, h in zip(t, v, hs, strict=True))
         return out
     raise PromQLEvalError(f"a {value_type_name(result)} has no samples")
 
@@ -336,6 +363,9 @@ class _Evaluator:
         #: each step is its own instant query (rule evaluation): @ start()/end() = the step
         self.steps_are_instants = False
         self.subquery_depth = 0
+        #: selectors feed only histogram_count/sum/avg: Prometheus reads them with its
+        #: HistogramStatsIterator, which detects counter resets on the fly
+        self.stats_mode = False
 
     def context(self, steps: IntArray) -> EvalContext:
         if steps is self.ctx.steps:
@@ -421,8 +451,8 @@ class _Evaluator:
         mint = int(ref.min()) - lookback
         out: list[InstantSeries] = []
         cache = _SameTimestamps()
-        for labels, t, v in self.engine.storage.select(_matchers(node, self.dotall), mint,
-                                                     int(ref.max())):
+        storage = self.engine.storage
+        for labels, t, v in storage.select(_matchers(node, self.dotall), mint, int(ref.max())):
             hit = cache.get(t)
             if hit is None:
                 idx = np.searchsorted(t, ref, side="right") - 1
@@ -434,7 +464,14 @@ class _Evaluator:
             vals = v[safe]
             present: BoolArray = found & ~stale_mask(vals)
             if present.any():
-                out.append(InstantSeries(labels, vals, present, timestamps=ts))
+                hists = storage.histograms(labels, t, v)
+                hv = None
+                if hists is not None:
+                    hv = hists[safe]
+                    hv[~present] = None
+                    if self.stats_mode:
+                        hv = _stats_hints(hv, hists, t, safe, ref - lookback)
+                out.append(InstantSeries(labels, vals, present, timestamps=ts, hist=hv))
         return InstantVector(out)
 
     def windows(self, t: IntArray, ref: IntArray, range_ms: int) -> tuple[IntArray, IntArray]:
@@ -452,17 +489,22 @@ class _Evaluator:
                                               int(ref.min()) - range_ms,
                                               int(ref.max()))
         cache = _SameTimestamps()
+        storage = self.engine.storage
         for labels, t, v in selected:
             keep = ~stale_mask(v)
             if not keep.all():
                 t, v = t[keep], v[keep]
+            hists = storage.histograms(labels, t, v)
+            if hists is not None and self.stats_mode:
+                hists = _stats_hints(hists, hists, t, np.arange(len(t)),
+                                     np.full(len(t), -(2**62), dtype=np.int64))
             hit = cache.get(t)
             if hit is None:
                 lo, hi = self.windows(t, ref, range_ms)
                 hit = cache.put(t, (lo, hi, bool(np.any(hi > lo))))
             lo, hi, nonempty = hit
             if nonempty:
-                out.append(RangeSeries(labels, t, v, lo, hi))
+                out.append(RangeSeries(labels, t, v, lo, hi, h=hists))
         return RangeVector(out, range_ms, ref)
 
     def subquery(self, node: Any, steps: IntArray) -> RangeVector:
@@ -489,11 +531,13 @@ class _Evaluator:
         if len(inner) == 0:
             return RangeVector([], range_ms, ref)
         pinned, self.pin_at = self.pin_at, None
+        stats, self.stats_mode = self.stats_mode, False
         self.subquery_depth += 1
         try:
             value = self.eval(node.expr, inner)
         finally:
             self.pin_at = pinned
+            self.stats_mode = stats
             self.subquery_depth -= 1
         if isinstance(value, ScalarValue):
             value = InstantVector([InstantSeries((), value.values, np.ones(len(inner), bool))])
@@ -506,9 +550,10 @@ class _Evaluator:
         for s in value.series:
             t = inner[s.present]
             v = s.values[s.present]
+            h = _unknown_hints(s.hist[s.present]) if s.hist is not None else None
             lo, hi = self.windows(t, ref, range_ms)
             if np.any(hi > lo):
-                out.append(RangeSeries(s.labels, t, v, lo, hi, drop_name=s.drop_name))
+                out.append(RangeSeries(s.labels, t, v, lo, hi, drop_name=s.drop_name, h=h))
         return RangeVector(out, range_ms, ref)
 
     # ------------------------------------------------------------------ operators
@@ -517,7 +562,9 @@ class _Evaluator:
         if isinstance(value, ScalarValue):
             return ScalarValue(-value.values)
         if isinstance(value, InstantVector):
-            out = [InstantSeries(s.labels, -s.values, s.present, True) for s in value.series]
+            gauge = self.semantics.histogram_gauge_ops
+            out = [InstantSeries(s.labels, _negated_values(s), s.present, True,
+                                 hist=_negate(s, gauge)) for s in value.series]
             return self.settle(InstantVector(out))
         raise PromQLEvalError(
             f"unary expression only allowed on expressions of type scalar or instant vector, "
@@ -535,7 +582,20 @@ class _Evaluator:
             impl = FUNCTIONS.get(name)
         if impl is None:
             raise PromQLEvalError(f"unknown function {name}() (not supported by the embedded engine)")
-        args = [self.eval(arg, steps) for arg in node.args]
+        stats = self.stats_mode
+        if name in _STATS_FUNCS:
+            self.stats_mode = True
+        elif name in _BUCKET_FUNCS:
+            self.stats_mode = False
+        try:
+            args = [self.eval(arg, steps) for arg in node.args]
+        finally:
+            self.stats_mode = stats
+        if name not in HISTOGRAM_AWARE:
+            for a in args:
+                if isinstance(a, RangeVector):
+                    self._note_mixed_ranges(a)
+            args = [floats_only(a) for a in args]
         result = impl(self.context(steps), args, list(node.args))
         self._annotate_call(name, args, result)
         if isinstance(result, InstantVector):
@@ -546,6 +606,16 @@ class _Evaluator:
                                         for s in result.series])
             return self.settle(result)
         return result
+
+    def _note_mixed_ranges(self, rv: RangeVector) -> None:
+        """Float range functions ignore histograms in ranges that also hold floats (an info)."""
+        for rs in rv.series:
+            if rs.h is None:
+                continue
+            is_h = np.concatenate([[0], np.cumsum(hist_mask(rs.v))])
+            nh = is_h[rs.hi] - is_h[rs.lo]
+            if np.any((nh > 0) & (rs.hi - rs.lo > nh)):
+                self.annotate(ignored_in_mixed_range_info(labels_get(rs.labels, METRIC_NAME)))
 
     def annotate(self, message: str) -> None:
         """Record an annotation once (Prometheus keeps them in a set)."""
@@ -561,10 +631,55 @@ class _Evaluator:
             for rs in args[0].series:
                 metric = labels_get(rs.labels, METRIC_NAME)
                 # like Prometheus: only for series that produced a value (>= 2 samples)
-                produced = bool(np.any(rs.hi - rs.lo >= 2))
+                if rs.h is not None:  # only windows of floats produce float output
+                    floats = np.concatenate([[0], np.cumsum(~hist_mask(rs.v))])
+                    produced = bool(np.any(floats[rs.hi] - floats[rs.lo] >= 2))
+                else:
+                    produced = bool(np.any(rs.hi - rs.lo >= 2))
                 if produced and metric and not metric.endswith(_COUNTER_SUFFIXES):
                     self.annotate("PromQL info: metric might not be a counter, name does not "
                                   f'end in _total/_sum/_count/_bucket: "{metric}"')
+
+
+def _stats_hints(selected: Any, stored: Any, t: IntArray, idx: IntArray, after: IntArray) -> Any:
+    """``HistogramStatsIterator``: ``unknown`` hints become reset/not_reset against the sample
+    read just before (``stored[idx - 1]``, when it is newer than ``after``)."""
+    out = selected.copy()
+    for k, h in enumerate(selected):
+        if h is None or h.hint != UNKNOWN_COUNTER_RESET:
+            continue
+        j = int(idx[k]) - 1
+        prev = stored[j] if j >= 0 else None
+        if prev is None or int(t[j]) <= int(after[k]):
+            continue
+        out[k] = h.with_hint(COUNTER_RESET if h.detect_reset(prev) else NOT_COUNTER_RESET)
+    return out
+
+
+def _unknown_hints(hists: Any) -> Any:
+    """Subquery results forget reset/not-reset hints (Prometheus: they may repeat or skip samples)."""
+    out = hists.copy()
+    for i, h in enumerate(hists):
+        if h is not None and h.hint in (COUNTER_RESET, NOT_COUNTER_RESET):
+            out[i] = h.with_hint(UNKNOWN_COUNTER_RESET)
+    return out
+
+
+def _negate(s: InstantSeries, gauge: bool) -> Any:
+    """Unary minus on histogram samples: ``Mul(-1)`` (a gauge since 3.7)."""
+    if s.hist is None:
+        return None
+    out = s.hist.copy()
+    for i in np.flatnonzero(s.hist_present()).tolist():
+        out[i] = s.hist[i].mul(-1.0, gauge)
+    return out
+
+
+def _negated_values(s: InstantSeries) -> FloatArray:
+    values: FloatArray = -s.values
+    if s.hist is not None:
+        values[s.hist_present()] = HIST_NAN  # keep the placeholder (negation flips its sign)
+    return values
 
 
 class _SameTimestamps:

@@ -52,6 +52,7 @@ __all__ = [
     "cos",
     "cosh",
     "exp",
+    "exp2",
     "log",
     "log1p",
     "log2",
@@ -248,6 +249,32 @@ def log2(x: FloatArray) -> FloatArray:
     with np.errstate(all="ignore"):
         general = log(frac) * _INV_LN2 + e.astype(np.float64)
     result: FloatArray = np.where(frac == 0.5, (e - 1).astype(np.float64), general)
+    return result
+
+
+_EXPM_P = (1.66666666666666657415e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05,
+           -1.65339022054652515390e-06, 4.13813679705723846039e-08)
+
+
+def exp2(x: FloatArray) -> FloatArray:
+    """``math.Exp2`` (pure Go on amd64: fdlibm's ``expmulti`` after reducing ``x = k + t``)."""
+    x = _f64(x)
+    with np.errstate(all="ignore"):
+        k = np.where(x > 0, np.trunc(x + 0.5), np.where(x < 0, np.trunc(x - 0.5), 0.0))
+        k = np.where(np.isfinite(k) & (np.abs(k) < 2.0**31), k, 0.0)
+        t = x - k
+        hi = t * _LN2_HI
+        lo = -t * _LN2_LO
+        r = hi - lo
+        tt = r * r
+        p1, p2, p3, p4, p5 = _EXPM_P
+        c = r - tt * (p1 + tt * (p2 + tt * (p3 + tt * (p4 + tt * p5))))
+        y = 1 - ((lo - (r * c) / (2 - c)) - hi)
+        out = np.ldexp(y, k.astype(np.int64))
+        out = np.where(x > 1.0239999999999999e+03, _INF, out)
+        out = np.where(x < -1.0740e+03, 0.0, out)
+        out = np.where(np.isnan(x) | (x == _INF), x, np.where(x == -_INF, 0.0, out))
+    result: FloatArray = out
     return result
 
 

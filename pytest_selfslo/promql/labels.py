@@ -10,7 +10,7 @@ import math
 import struct
 from collections.abc import Iterable, Mapping
 
-__all__ = ["METRIC_NAME", "STALE_NAN", "STALE_NAN_BITS", "Labels", "drop_metric_name",
+__all__ = ["HIST_NAN", "HIST_NAN_BITS", "METRIC_NAME", "STALE_NAN", "STALE_NAN_BITS", "Labels", "drop_metric_name",
            "format_labels", "format_labels_go", "is_stale_marker", "labels_get", "make_labels"]
 
 Labels = tuple[tuple[str, str], ...]
@@ -20,6 +20,10 @@ METRIC_NAME = "__name__"
 #: Prometheus' staleness marker: a NaN with a specific bit pattern (value.StaleNaN).
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+#: placeholder stored in float arrays where a sample is a native histogram (a quiet NaN
+#: no arithmetic produces); the histogram itself lives beside the array
+HIST_NAN_BITS = 0x7FF8_0000_4849_5354
+HIST_NAN: float = struct.unpack("<d", struct.pack("<Q", HIST_NAN_BITS))[0]
 
 
 def is_stale_marker(value: float) -> bool:

@@ -161,6 +161,36 @@ class Semantics:
         return self.major < 3
 
     @property
+    def histogram_hint_in_notation(self) -> bool:
+        """promtool prints (and compares) a histogram's ``counter_reset_hint`` (3.0)."""
+        return self.major >= 3
+
+    @property
+    def histogram_rate_zero_point(self) -> bool:
+        """rate/increase of native histograms stop extrapolating at the count's zero
+        point, as for floats (3.6)."""
+        return self.since(3, 6)
+
+    @property
+    def histogram_gauge_ops(self) -> bool:
+        """Native histograms: subtraction and negative scaling give gauge histograms, and
+        conflicting counter-reset hints are warned about (3.7)."""
+        return self.since(3, 7)
+
+    @property
+    def nhcb_reconcile(self) -> bool:
+        """NHCBs with different custom bounds combine over their common bounds (3.8);
+        before, they are incompatible."""
+        return self.since(3, 8)
+
+    @property
+    def histogram_kahan(self) -> bool:
+        """``sum``/``sum_over_time`` of native histograms with Kahan compensation and ``avg``
+        as a direct mean (incremental only on overflow) (3.10); before, plain addition and
+        an incremental mean."""
+        return self.since(3, 10)
+
+    @property
     def histogram_fraction_classic(self) -> bool:
         """histogram_fraction works on classic buckets (3.4)."""
         return self.since(3, 4)

@@ -13,8 +13,10 @@ Prometheus' ``.test`` scripts (``load`` blocks) use to describe samples:
   ``-Inf``, ``NaN`` (case-insensitive). A duration (``5m``) is not a sample value:
   promtool rejects it ("bad number syntax"), and so do we.
 
-Native histogram notation (``{{schema:0 ...}}``) is rejected with a
-"native histograms are not supported" error: the embedded engine is float-only.
+Native histogram samples (``{{schema:0 sum:5 count:4 buckets:[1 2 1]}}``, the
+``{{a}}+{{b}}xN`` / ``{{a}}xN`` expanding forms) are read by
+:func:`parse_series_samples` (see :mod:`.histnotation`);
+:func:`parse_series_values` is the float-only reader and refuses them.
 
 Errors are :class:`~pytest_selfslo._core.errors.SeriesNotationError` naming the offending
 token and its 1-based column, because a typo in a 200-value series is otherwise
@@ -30,10 +32,19 @@ import promql_parser
 
 from pytest_selfslo._core.errors import SeriesNotationError
 from pytest_selfslo.promql.exprguard import check_expr
+from pytest_selfslo.promql.histnotation import (
+    expand_histogram_token,
+    histogram_token_end,
+    parse_histogram,
+)
+from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
 
-__all__ = ["check_series_values", "count_series_values", "parse_series_line", "parse_series_values",
-           "split_series_line"]
+__all__ = ["SeriesSample", "check_series_values", "count_series_values", "parse_series_line",
+           "parse_series_samples", "parse_series_values", "split_series_line"]
+
+#: one entry of an expanded series: a float (or STALE_NAN), a histogram, or None (no sample)
+SeriesSample = float | FloatHistogram | None
 
 _NUMBER = (
     r"(?:[iI][nN][fF]|[nN][aA][nN]"
@@ -68,8 +79,21 @@ def _number(text: str) -> float:
 
 
 def _tokens(text: str) -> list[tuple[int, str]]:
-    """Whitespace-separated tokens with their 0-based start offsets."""
-    return [(m.start(), m.group(0)) for m in re.finditer(r"\S+", text)]
+    """Whitespace-separated tokens with their 0-based start offsets (``{{...}}`` is one token)."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while True:
+        m = re.compile(r"\S").search(text, pos)
+        if m is None:
+            return out
+        start = m.start()
+        if text.startswith("{{", start):
+            end = histogram_token_end(text, start)
+        else:
+            space = re.compile(r"\s").search(text, start)
+            end = len(text) if space is None else space.start()
+        out.append((start, text[start:end]))
+        pos = end
 
 
 def _fail(text: str, offset: int, token: str, why: str) -> SeriesNotationError:
@@ -88,20 +112,20 @@ def _repeat(text: str, offset: int, token: str, times: str | None) -> int:
 
 
 def count_series_values(text: str) -> int:
-    """How many entries :func:`parse_series_values` returns for ``text``, without expanding.
+    """How many entries :func:`parse_series_samples` returns for ``text``, without expanding.
 
     Cheap (no number is parsed) so a caller can check a sample budget before
     ``0+1x10000000`` is expanded. Exact for valid notation; a malformed token
     counts as what it asks for (the parse reports it).
 
-    >>> count_series_values("1+2x2 _ stale _x3")
-    8
+    >>> count_series_values("1+2x2 _ stale _x3 {{count:1}}+{{count:1}}x2")
+    11
     """
     total = 0
-    for token in text.split():
+    for _, token in _tokens(text) if "{{" in text else enumerate(text.split()):
         at = token.rfind("x")
         times = token[at + 1:]
-        if at > 0 and times.isdigit():
+        if at > 0 and times.isdigit() and (not token.startswith("{{") or token[at - 1] == "}"):
             total += int(times) + (token[0] != "_")
         else:
             total += 1
@@ -111,73 +135,117 @@ def count_series_values(text: str) -> int:
 def check_series_values(text: str) -> int:
     """Validate series notation without expanding it; returns its number of entries.
 
-    Raises :class:`SeriesNotationError` like :func:`parse_series_values` (a linter
-    can check ``0+1x10000000`` at no cost).
+    Raises :class:`SeriesNotationError` like :func:`parse_series_samples` (a linter
+    can check ``0+1x10000000`` at no cost). Histogram descriptions are parsed,
+    their expansions only counted.
     """
-    return _parse_values(text, None)
+    total = 0
+    for offset, token in _tokens(text):
+        if token.startswith("{{"):
+            try:
+                for part in re.findall(r"\{\{.*?\}\}", token):
+                    parse_histogram(part)
+            except SeriesNotationError as exc:
+                raise _fail(text, offset, token, str(exc)) from None
+            total += count_series_values(token)
+            continue
+        if token.endswith("}}"):
+            raise _fail(text, offset, token, "a histogram must start with '{{'")
+        total += _float_token(text, offset, token, None)
+    return total
 
 
 def parse_series_values(text: str) -> list[float | None]:
     """Expand series notation into one entry per interval: a float, ``STALE_NAN``, or ``None`` (no sample).
 
+    Float-only: a native histogram sample is an error (use :func:`parse_series_samples`).
+
     >>> parse_series_values("1+2x2 _ stale")[:4]
     [1.0, 3.0, 5.0, None]
     """
     out: list[float | None] = []
-    _parse_values(text, out)
+    for value in parse_series_samples(text):
+        if isinstance(value, FloatHistogram):
+            raise SeriesNotationError(f"invalid series values {text!r}: a native histogram "
+                                      f"sample is not allowed here (float samples only)")
+        out.append(value)
     return out
 
 
-def _parse_values(text: str, out: list[float | None] | None) -> int:
-    """Validate ``text``; append the expanded values to ``out`` unless it is None; count them."""
-    total = 0
+def parse_series_samples(text: str, hint_set: list[bool] | None = None) -> list[SeriesSample]:
+    """Expand series notation with native histograms: floats, histograms and ``None`` gaps.
+
+    ``hint_set``, when given, receives one flag per entry: whether a histogram's
+    description spelled out ``counter_reset_hint`` (promqltest then compares it).
+
+    >>> [type(v).__name__ for v in parse_series_samples("1 {{count:2 buckets:[2]}}x1 _")]
+    ['float', 'FloatHistogram', 'FloatHistogram', 'NoneType']
+    """
+    out: list[SeriesSample] = []
+    flags = hint_set if hint_set is not None else []
     for offset, token in _tokens(text):
-        if token.startswith("{{") or token.endswith("}}"):
-            raise _fail(text, offset, token, "native histograms are not supported "
-                        "by the embedded engine (float samples only)")
-        blank = _BLANK.fullmatch(token)
-        if blank:
-            count = 1 if blank.group("times") is None else _repeat(
-                text, offset, token, blank.group("times"))
-            total += count
-            if out is not None:
-                out.extend([None] * count)
+        if token.startswith("{{"):
+            try:
+                hists, explicit = expand_histogram_token(token)
+            except SeriesNotationError as exc:
+                raise _fail(text, offset, token, str(exc)) from None
+            except ValueError as exc:
+                raise _fail(text, offset, token, str(exc)) from None
+            out.extend(hists)
+            flags.extend([explicit] * len(hists))
             continue
-        item = _ITEM.fullmatch(token)
-        if item is None:
-            if _DURATION_VALUE.match(token) or any(_DURATION_VALUE.match(part) for part in
-                                                   re.split(r"(?<=\d)[+-]", token)[1:]):
-                raise _fail(text, offset, token, "a duration is not a sample value "
-                            "(promtool: bad number syntax); write seconds, e.g. 300 for 5m")
-            raise _fail(text, offset, token, "expected a number, 'stale', '_', "
-                        "'a+bxn', 'a-bxn', 'axn' or '_xn'")
-        base_text = item.group("base")
-        if base_text == "stale":
-            if item.group("step") is not None:
-                raise _fail(text, offset, token, "'stale' cannot be incremented")
-            base = STALE_NAN
-        else:
-            base = _number(base_text)
-        if item.group("step") is not None and item.group("times") is None:
-            raise _fail(text, offset, token, "an increment needs a repetition count "
-                        "('a+bxn', e.g. '1+2x3')")
-        count = _repeat(text, offset, token, item.group("times"))
-        total += count + 1
-        if out is None:
-            continue
-        if item.group("times") is None:
-            out.append(base)
-            continue
-        step = 0.0
+        if token.endswith("}}"):
+            raise _fail(text, offset, token, "a histogram must start with '{{'")
+        before = len(out)
+        _float_token(text, offset, token, out)
+        flags.extend([False] * (len(out) - before))
+    return out
+
+
+def _float_token(text: str, offset: int, token: str, out: list[SeriesSample] | None) -> int:
+    """Expand one float token (``1+2x3``, ``_x2``, ``stale``...) into ``out`` (unless None);
+    returns its number of entries."""
+    blank = _BLANK.fullmatch(token)
+    if blank:
+        count = 1 if blank.group("times") is None else _repeat(
+            text, offset, token, blank.group("times"))
+        if out is not None:
+            out.extend([None] * count)
+        return count
+    item = _ITEM.fullmatch(token)
+    if item is None:
+        if _DURATION_VALUE.match(token) or any(_DURATION_VALUE.match(part) for part in
+                                               re.split(r"(?<=\d)[+-]", token)[1:]):
+            raise _fail(text, offset, token, "a duration is not a sample value "
+                        "(promtool: bad number syntax); write seconds, e.g. 300 for 5m")
+        raise _fail(text, offset, token, "expected a number, 'stale', '_', "
+                    "'a+bxn', 'a-bxn', 'axn' or '_xn'")
+    base_text = item.group("base")
+    if base_text == "stale":
         if item.group("step") is not None:
-            step = _number(item.group("step"))
-            if item.group("sign") == "-":
-                step = -step
-        value = base
-        for _ in range(count + 1):
-            out.append(value)
-            value += step
-    return total
+            raise _fail(text, offset, token, "'stale' cannot be incremented")
+        base = STALE_NAN
+    else:
+        base = _number(base_text)
+    if item.group("step") is not None and item.group("times") is None:
+        raise _fail(text, offset, token, "an increment needs a repetition count "
+                    "('a+bxn', e.g. '1+2x3')")
+    count = _repeat(text, offset, token, item.group("times"))
+    if out is None:
+        return count + 1
+    if item.group("times") is None:
+        out.append(base)
+        return 1
+    step = 0.0
+    if item.group("step") is not None:
+        step = _number(item.group("step"))
+        if item.group("sign") == "-":
+            step = -step
+    value = base
+    for _ in range(count + 1):
+        out.append(value)
+        value += step
+    return count + 1
 
 
 def split_series_line(line: str) -> tuple[str, str]:
@@ -241,13 +309,16 @@ def parse_series_labels(selector: str) -> Labels:
     return make_labels(pairs)
 
 
-def parse_series_line(line: str) -> tuple[Labels, list[float | None]]:
-    """Parse one ``load`` line, e.g. ``'metric{a="b"} 1+2x3'`` -> (labels, values)."""
+def parse_series_line(line: str) -> tuple[Labels, list[SeriesSample]]:
+    """Parse one ``load`` line, e.g. ``'metric{a="b"} 1+2x3'`` -> (labels, values).
+
+    Values may be native histograms (``{{...}}``), see :func:`parse_series_samples`.
+    """
     selector, values = split_series_line(line)
     if not selector:
         raise SeriesNotationError(f"invalid series {line!r}: missing series descriptor")
     labels = parse_series_labels(selector)
     try:
-        return labels, parse_series_values(values)
+        return labels, parse_series_samples(values)
     except SeriesNotationError as exc:
         raise SeriesNotationError(f"series {selector}: {exc}") from None

@@ -37,12 +37,16 @@ import numpy as np
 from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
+from pytest_selfslo.promql.histogram import FloatHistogram, chunk_hints
 from pytest_selfslo.promql.series import count_series_values, parse_series_line, split_series_line
 from pytest_selfslo.promql.values import (
+    HIST_NAN,
     METRIC_NAME,
     FloatArray,
     IntArray,
     Labels,
+    ObjArray,
+    hist_mask,
     labels_get,
     make_labels,
 )
@@ -107,6 +111,8 @@ class _Series:
     t: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     v: FloatArray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     _pending: list[tuple[IntArray, FloatArray]] = field(default_factory=list)
+    #: native-histogram samples by timestamp (``v`` holds HIST_NAN at those timestamps)
+    hist: dict[int, FloatHistogram] = field(default_factory=dict)
 
     def add(self, t: IntArray, v: FloatArray) -> None:
         self._pending.append((t, v))
@@ -157,7 +163,12 @@ class Storage:
         self._loaded = 0
 
     def snapshot(self) -> list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]:
-        """Copies of every series with its creation key, for :meth:`restore`."""
+        """Copies of every series with its creation key, for :meth:`restore`.
+
+        Native-histogram samples are kept by :meth:`restore` from the live
+        series (they are looked up by timestamp wherever the restored float
+        array holds the histogram placeholder).
+        """
         out = []
         for key, series in self._series.items():
             t, v = series.arrays()
@@ -167,9 +178,10 @@ class Storage:
     def restore(self, snapshot: list[tuple[Labels, IntArray, FloatArray,
                                            tuple[int, int, int]]]) -> None:
         """Put the storage back exactly as :meth:`snapshot` saw it (creation order included)."""
+        hists = {key: series.hist for key, series in self._series.items()}
         self.clear()
         for key, t, v, order in snapshot:
-            self._series[key] = _Series(t, v)
+            self._series[key] = _Series(t, v, hist=hists.get(key, {}))
             self._by_name.setdefault(labels_get(key, METRIC_NAME), set()).add(key)
             self._order[key] = order
             self._created = max(self._created, order[2] + 1)
@@ -206,6 +218,67 @@ class Storage:
         if len(t):
             series.add(t, v)
 
+    def add_histograms(self, labels: Labels | dict[str, str], timestamps_ms: Sequence[int] | IntArray,
+                       histograms: Sequence[FloatHistogram], *, created_ms: int | None = None,
+                       phase: int = 0) -> None:
+        """Append native-histogram samples (``created_ms``/``phase``: see :meth:`add_samples`)."""
+        t = np.asarray(timestamps_ms, dtype=np.int64)
+        if len(t) != len(histograms):
+            raise ValueError(f"add_histograms: {len(t)} timestamps for {len(histograms)} histograms")
+        key = make_labels(labels)
+        prev = None
+        existing = self._series.get(key)
+        if existing is not None and existing.hist and len(t):
+            et, ev = existing.arrays()
+            k = int(np.searchsorted(et, t[0], side="left")) - 1
+            if k >= 0 and hist_mask(ev[k:k + 1])[0]:
+                prev = existing.hist.get(int(et[k]))
+        order = np.argsort(t, kind="stable")
+        hinted = chunk_hints(prev, [histograms[i] for i in order.tolist()])
+        self.add_samples(labels, t, np.full(len(t), HIST_NAN), created_ms=created_ms, phase=phase)
+        series = self._series[key]
+        for ts, h in zip(t[order].tolist(), hinted, strict=True):
+            series.hist[ts] = h
+
+    def add_mixed(self, labels: Labels | dict[str, str], timestamps_ms: Sequence[int] | IntArray,
+                  values: Sequence[float | FloatHistogram], *, created_ms: int | None = None,
+                  phase: int = 0) -> None:
+        """Append samples that may be floats or native histograms."""
+        t = np.asarray(timestamps_ms, dtype=np.int64)
+        order = np.argsort(t, kind="stable")
+        floats = [int(i) for i in order if not isinstance(values[i], FloatHistogram)]
+        if not any(isinstance(v, FloatHistogram) for v in values) or floats:
+            self.add_samples(labels, t[floats], [float(values[i]) for i in floats],  # type: ignore[arg-type]
+                             created_ms=created_ms, phase=phase)
+        # runs of histograms between float samples (a float, stale markers included, ends a
+        # TSDB chunk: the next histogram starts a new one)
+        run: list[int] = []
+        for i in [*order.tolist(), None]:
+            if i is not None and isinstance(values[i], FloatHistogram):
+                run.append(i)
+                continue
+            if run:
+                self.add_histograms(labels, t[run], [values[k] for k in run],  # type: ignore[misc]
+                                    created_ms=created_ms, phase=phase)
+                run = []
+
+    def histograms(self, labels: Labels, t: IntArray, v: FloatArray) -> ObjArray | None:
+        """The histogram samples of series ``labels`` at ``t`` where ``v`` is HIST_NAN (else None).
+
+        ``None`` when none of the samples is a histogram.
+        """
+        series = self._series.get(labels)
+        if series is None or not series.hist:
+            return None
+        mask = hist_mask(v)
+        if not mask.any():
+            return None
+        out = np.full(len(t), None, dtype=object)
+        get = series.hist.get
+        for i in np.flatnonzero(mask).tolist():
+            out[i] = get(int(t[i]))
+        return out
+
     def load(self, text: str, interval_ms: int, start_ms: int = 0) -> None:
         """Load series lines (``metric{a="b"} 1+2x3``) with samples every ``interval_ms``.
 
@@ -223,7 +296,7 @@ class Storage:
             labels, values = parse_series_line(line)
             ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
             vs = [v for v in values if v is not None]
-            self.add_samples(labels, ts, vs)
+            self.add_mixed(labels, ts, vs)
 
     def _candidates(self, matchers: Iterable[LabelMatcher]) -> Iterable[Labels]:
         for m in matchers:

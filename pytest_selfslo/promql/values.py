@@ -25,6 +25,7 @@ matching), cheap to compare, and immutable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,8 @@ from pytest_selfslo.promql.arrays import (
 
 # re-exported: the numpy-free label helpers are part of the value model
 from pytest_selfslo.promql.labels import (
+    HIST_NAN as HIST_NAN,
+    HIST_NAN_BITS as HIST_NAN_BITS,
     METRIC_NAME as METRIC_NAME,
     STALE_NAN as STALE_NAN,
     STALE_NAN_BITS as STALE_NAN_BITS,
@@ -57,6 +60,16 @@ def stale_mask(values: FloatArray) -> BoolArray:
     return mask
 
 
+def hist_mask(values: FloatArray) -> BoolArray:
+    """Where an array of sample values holds native-histogram placeholders (:data:`HIST_NAN`)."""
+    mask: BoolArray = np.asarray(values, dtype=np.float64).view(np.uint64) == np.uint64(HIST_NAN_BITS)
+    return mask
+
+
+#: an object array of :class:`~.histogram.FloatHistogram` (or ``None`` where a float sample is)
+ObjArray = np.ndarray
+
+
 @dataclass
 class InstantSeries:
     """One series of an instant vector, evaluated on every step of the grid."""
@@ -69,6 +82,22 @@ class InstantSeries:
     #: per step, the timestamp (ms) of the sample that was selected (for ``timestamp()``);
     #: ``None`` means "the step time itself" (results of functions and operators)
     timestamps: IntArray | None = None
+    #: per step, the native-histogram sample (``values`` holds HIST_NAN there); ``None``: floats only
+    hist: ObjArray | None = None
+
+    def hist_present(self) -> BoolArray:
+        """Steps where the series has a histogram sample."""
+        if self.hist is None:
+            return np.zeros(len(self.present), dtype=bool)
+        mask: BoolArray = self.present & hist_mask(self.values)
+        return mask
+
+    def float_present(self) -> BoolArray:
+        """Steps where the series has a float sample."""
+        if self.hist is None:
+            return self.present
+        mask: BoolArray = self.present & ~hist_mask(self.values)
+        return mask
 
 
 @dataclass
@@ -81,6 +110,8 @@ class RangeSeries:
     lo: IntArray
     hi: IntArray
     drop_name: bool = False
+    #: per sample, the native histogram (``v`` holds HIST_NAN there); ``None``: floats only
+    h: ObjArray | None = None
 
     def window(self, i: int) -> tuple[IntArray, FloatArray]:
         """Samples of step ``i`` (timestamps, values)."""
@@ -146,6 +177,8 @@ class Sample:
     labels: Labels
     value: float
     timestamp_ms: int
+    #: the native histogram when the sample is one (``value`` is then meaningless)
+    histogram: Any = None
 
 
 def value_type_name(value: Value) -> str:

@@ -35,6 +35,7 @@ from pytest_selfslo._core.errors import RuleTestFileError, SeriesNotationError
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
 from pytest_selfslo.promql.exprguard import check_expr
 from pytest_selfslo.promql.series import (
+    SeriesSample,
     count_series_values,
     parse_series_labels,
     parse_series_line,
@@ -56,7 +57,7 @@ class InputSeries:
     values: str
     line: int
     #: labels and expanded values, parsed once when the file is loaded
-    parsed: tuple[Labels, list[float | None]] = field(default=((), []), compare=False, repr=False)
+    parsed: tuple[Labels, list[SeriesSample]] = field(default=((), []), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class ExpectedSample:
     labels: str
     value: float
     line: int
+    #: the ``histogram:`` field (series notation of one native histogram); "" for a float
+    histogram: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,13 +304,11 @@ def _expr_case(reader: Reader, node: Node, where: str, release: releases.Release
     samples = []
     for n in reader.sequence(f["exp_samples"][1] if "exp_samples" in f else None, "exp_samples"):
         s = reader.mapping(n, "exp_samples item", releases.sample_fields(release))
-        if "histogram" in s and reader.string(s["histogram"][1], "histogram"):
-            reader.problem(s["histogram"][1], "histogram", "native histogram samples are not "
-                           "supported by the embedded engine (float samples only)")
         samples.append(ExpectedSample(
             reader.string(s["labels"][1] if "labels" in s else None, "labels"),
             reader.number(s["value"][1] if "value" in s else None, "value"),
-            n.line))
+            n.line,
+            reader.string(s["histogram"][1], "histogram") if "histogram" in s else ""))
     expr_node = f["expr"][1] if "expr" in f else None
     expr = reader.string(expr_node, "expr")
     check_expr(expr, reader.where(expr_node or node))

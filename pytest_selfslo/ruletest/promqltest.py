@@ -7,6 +7,12 @@ with ``expect fail|warn|info [msg|regex: ...]``, ``expect no_warn|no_info``,
 ``expect ordered``, ``expect string "..."``, ``expect range vector from .. to ..
 step ..``, ``expected_fail_message``/``expected_fail_regexp``.
 
+Native histograms load (``{{...}}`` notation, ``load_with_nhcb`` converts
+classic ``_bucket``/``_count``/``_sum`` series into NHCB series as promqltest
+does) and compare like promqltest's ``compareNativeHistogram`` (compacted,
+counts and sums within the tolerance, the counter-reset hint only where the
+expectation spells it out).
+
 Comparison follows ``promqltest``: the same series set, values equal within
 a relative tolerance of 1e-6 (``util/almost.Equal``: both NaN counts as equal,
 stale markers only equal each other), and instant queries are re-run in
@@ -18,8 +24,7 @@ Differences from Prometheus' runner, each deliberate:
 * ``expect fail msg:`` passes when the expected message is *contained* in our
   error message (ours may add context such as the failing expression);
 * evals are **skipped** (never passed) only for declared unsupported features,
-  each with its reason: native histograms (``{{...}}`` samples or NHCB series
-  in the query or the expectation), experimental functions the engine does not
+  each with its reason: experimental functions the engine does not
   implement, and syntax that ``promql_parser`` 0.12 cannot parse yet
   (e.g. anchored/smoothed selectors, ``fill`` modifiers, duration arithmetic);
 * ``warn``/``info`` annotations are matched without their ``(line:col)``
@@ -41,20 +46,23 @@ import numpy as np
 from pytest_selfslo._core.errors import PromQLError, SelfSloError, SeriesNotationError
 from pytest_selfslo._core.goregex import GoRegexError, compile_go
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
-from pytest_selfslo.promql.astwalk import at_unsafe, selectors, unimplemented_experimental
-from pytest_selfslo.promql.engine import Engine, _matchers, parse_expr
+from pytest_selfslo.promql.astwalk import at_unsafe, unimplemented_experimental
+from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.exprguard import check_expr
 from pytest_selfslo.promql.functions import FUNCTIONS
+from pytest_selfslo.promql.histogram import FloatHistogram
+from pytest_selfslo.promql.nhcb import classic_to_nhcb
 from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.series import (
+    SeriesSample,
     count_series_values,
     parse_series_labels,
+    parse_series_samples,
     parse_series_values as _parse_values,
     split_series_line,
 )
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import (
-    METRIC_NAME,
     InstantSeries,
     InstantVector,
     Labels,
@@ -64,7 +72,6 @@ from pytest_selfslo.promql.values import (
     Value,
     format_labels,
     is_stale_marker,
-    labels_get,
 )
 
 __all__ = ["EvalOutcome", "PromQLTestFileResult", "almost_equal", "run_promqltest_file",
@@ -79,9 +86,8 @@ _PAT_RANGE = re.compile(
 _PAT_EXPECT_RANGE = re.compile(r"^expect range vector from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
 _PAT_CONTEXT_FUNCS = re.compile(r"\b(range|step|start|end)\(")
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_TRIM_OPERATOR = re.compile(r"[<>]/")
 _DURATION_MS = (31_536_000_000, 604_800_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
-_HISTOGRAM_FUNCS = re.compile(
-    r"\bhistogram_(count|sum|avg|fraction|stddev|stdvar)\s*\(|\bhistogram_quantiles\s*\(")
 
 
 def almost_equal(a: float, b: float, epsilon: float = _EPSILON) -> bool:
@@ -130,11 +136,12 @@ class _Eval:
     end_ms: int
     step_ms: int
     expects: list[_Expect] = field(default_factory=list)
-    series: list[tuple[Labels, list[float | None]]] = field(default_factory=list)
+    series: list[tuple[Labels, list[SeriesSample]]] = field(default_factory=list)
+    #: per expected series, whether each histogram spelled out its counter_reset_hint
+    hint_set: dict[Labels, list[bool]] = field(default_factory=dict)
     scalar: float | None = None
     string: str | None = None
     range_vector: tuple[int, int, int] | None = None
-    histogram_expected: bool = False
 
     def kinds(self, kind: str) -> list[_Expect]:
         return [e for e in self.expects if e.kind == kind]
@@ -214,8 +221,6 @@ class _Runner:
         if sem.major >= 3:
             sem = sem.with_options(delayed_name_removal=True)
         self.engine = Engine(self.storage, semantics=sem, limits=limits)
-        self.histogram_names: set[str] = set()
-        self.histogram_series: list[Labels] = []
         self.result = PromQLTestFileResult(name)
 
     def run(self, text: str) -> PromQLTestFileResult:
@@ -230,8 +235,6 @@ class _Runner:
             if word == "clear":
                 self.storage.clear()
                 self.loaded = 0
-                self.histogram_names.clear()
-                self.histogram_series.clear()
                 i += 1
             elif word.startswith("load"):
                 i = self._load(lines, i)
@@ -250,34 +253,25 @@ class _Runner:
         interval = _duration_ms(m.group(2), f"{self.name}:{i + 1}", "load step")
         with_nhcb = m.group(1) == "with_nhcb"
         i += 1
+        loaded: list[tuple[Labels, list[int], list[float | FloatHistogram]]] = []
         while i < len(lines) and lines[i]:
             try:
                 selector, values = split_series_line(lines[i])
                 labels = parse_series_labels(selector)
+                self.loaded += count_series_values(values)
+                self.limits.check("max_samples", self.loaded, "loaded samples",
+                                  f"{self.name}:{i + 1}")
+                parsed = parse_series_samples(values)
             except SeriesNotationError as exc:
                 raise PromQLTestScriptError(f"{self.name}:{i + 1}: {exc}") from None
-            name = labels_get(labels, METRIC_NAME)
-            if "{{" in values:
-                self.histogram_names.add(name)
-                self.histogram_series.append(labels)
-            else:
-                try:
-                    self.loaded += count_series_values(values)
-                    self.limits.check("max_samples", self.loaded, "loaded samples",
-                                      f"{self.name}:{i + 1}")
-                    parsed = _parse_values(values)
-                except SeriesNotationError as exc:
-                    raise PromQLTestScriptError(f"{self.name}:{i + 1}: {exc}") from None
-                ts = [k * interval for k, v in enumerate(parsed) if v is not None]
-                self.storage.add_samples(labels, ts, [v for v in parsed if v is not None])
-                if with_nhcb:
-                    for suffix in ("_bucket", "_sum", "_count"):
-                        if name.endswith(suffix):
-                            self.histogram_names.add(name[: -len(suffix)])
-                            base = tuple(kv for kv in labels if kv[0] not in ("le", METRIC_NAME))
-                            self.histogram_series.append(
-                                tuple(sorted((*base, (METRIC_NAME, name[: -len(suffix)])))))
+            ts = [k * interval for k, v in enumerate(parsed) if v is not None]
+            vs = [v for v in parsed if v is not None]
+            self.storage.add_mixed(labels, ts, vs)
+            loaded.append((labels, ts, vs))
             i += 1
+        if with_nhcb:
+            for labels, ts_h, hists in classic_to_nhcb(loaded):
+                self.storage.add_histograms(labels, ts_h, hists)
         return i
 
     # ------------------------------------------------------------------ eval parsing
@@ -338,10 +332,10 @@ class _Runner:
                 break
             try:
                 selector, values = split_series_line(line)
-                if "{{" in values:
-                    ev.histogram_expected = True
-                    continue
-                ev.series.append((parse_series_labels(selector), _parse_values(values)))
+                flags: list[bool] = []
+                labels = parse_series_labels(selector)
+                ev.series.append((labels, parse_series_samples(values, flags)))
+                ev.hint_set[labels] = flags
             except SeriesNotationError as exc:
                 raise PromQLTestScriptError(f"{self.name}:{i}: {exc}") from None
         if fail_text is not None:
@@ -352,40 +346,18 @@ class _Runner:
         return i
 
     # ------------------------------------------------------------------ eval running
-    def _skip_reason(self, ev: _Eval) -> str | None:
-        if ev.histogram_expected:
-            return "native histograms are not supported (histogram samples expected)"
-        if _HISTOGRAM_FUNCS.search(ev.query):
-            return "native histograms are not supported (native-histogram function)"
-        return None
-
-    def _reads_histograms(self, node: Any) -> str | None:
-        """A selector in ``node`` that matches a series loaded with native-histogram samples."""
-        for selector in selectors(node):
-            try:
-                matchers = _matchers(selector)
-            except PromQLError:
-                continue
-            for labels in self.histogram_series:
-                if all(m.matches(labels_get(labels, m.name)) for m in matchers):
-                    return format_labels(labels)
-        return None
-
     def _run_eval(self, ev: _Eval, index: int) -> EvalOutcome:
-        reason = self._skip_reason(ev)
-        if reason:
-            return EvalOutcome(ev.line, ev.query, "skip", reason)
         try:
             node = parse_expr(ev.query)
         except PromQLError as exc:
             if ev.kinds("fail"):
                 return self._check_failure(ev, exc)
+            if _TRIM_OPERATOR.search(ev.query):
+                return EvalOutcome(ev.line, ev.query, "skip",
+                                   "histogram trim operators '</' and '>/' (experimental "
+                                   "native-histogram syntax): promql-parser cannot parse them")
             return EvalOutcome(ev.line, ev.query, "skip",
                                f"promql-parser cannot parse this syntax: {exc}")
-        histogram = self._reads_histograms(node)
-        if histogram:
-            return EvalOutcome(ev.line, ev.query, "skip", "native histograms are not supported "
-                               f"(a selector matches native-histogram series {histogram})")
         experimental = unimplemented_experimental(node, FUNCTIONS)
         if experimental:
             return EvalOutcome(ev.line, ev.query, "skip",
@@ -487,9 +459,14 @@ class _Runner:
             if ev.range_vector is None:
                 return "got a range vector but the eval has no 'expect range vector'"
             a, b, step = ev.range_vector
-            actual = {rs.labels: (rs.window(0)) for rs in result.series}
-            return _compare_series(ev, {k: (v[0].tolist(), v[1].tolist())
-                                        for k, v in actual.items()}, a, b, step)
+            actual: dict[Labels, tuple[list[int], list[float | FloatHistogram]]] = {}
+            for rs in result.series:
+                lo, hi = int(rs.lo[0]), int(rs.hi[0])
+                vals: list[float | FloatHistogram] = [
+                    rs.h[j] if rs.h is not None and rs.h[j] is not None else float(rs.v[j])
+                    for j in range(lo, hi)]
+                actual[rs.labels] = (rs.t[lo:hi].tolist(), vals)
+            return _compare_series(ev, actual, a, b, step)
         if not isinstance(result, InstantVector):
             return f"unexpected result type {type(result).__name__}"
         expected = {labels: values for labels, values in ev.series}
@@ -499,19 +476,23 @@ class _Runner:
         for pos, s in enumerate(result.series):
             if not s.present[0]:
                 continue
-            got = float(s.values[0])
+            sample = _sample_at(s, 0)
             if s.labels not in expected:
-                return f"unexpected metric {format_labels(s.labels)} in result, has value {got}"
+                return (f"unexpected metric {format_labels(s.labels)} in result, has value "
+                        f"{_show(sample)}")
             if want_order and position[s.labels] != len(seen):
                 return (f"expected metric {format_labels(s.labels)} at position "
                         f"{position[s.labels] + 1} but was at {pos + 1}")
             want = expected[s.labels][0]
-            if want is None or not almost_equal(want, got):
-                return f"expected {want} for {format_labels(s.labels)} but got {got}"
+            hint = bool(ev.hint_set.get(s.labels, [False])[0:1] == [True])
+            if want is None or not _same(want, sample, hint):
+                return (f"expected {_show(want)} for {format_labels(s.labels)} but got "
+                        f"{_show(sample)}")
             seen.add(s.labels)
         for labels in expected:
             if labels not in seen:
-                return f"expected metric {format_labels(labels)} with {expected[labels]} not found"
+                return (f"expected metric {format_labels(labels)} with "
+                        f"{[_show(v) for v in expected[labels]]} not found")
         return None
 
     def _compare_range(self, ev: _Eval, result: Value) -> str | None:
@@ -520,39 +501,67 @@ class _Runner:
             return "expected scalar result, but query returned a matrix"
         if ev.kinds("ordered"):
             return "expected ordered result, but query returned a matrix"
-        actual: dict[Labels, tuple[list[int], list[float]]] = {}
+        actual: dict[Labels, tuple[list[int], list[float | FloatHistogram]]] = {}
         if isinstance(result, ScalarValue):
             actual[()] = (steps.tolist(), result.values.tolist())
         elif isinstance(result, InstantVector):
             for s in result.series:
                 idx = np.flatnonzero(s.present)
                 if len(idx):
-                    actual[s.labels] = (steps[idx].tolist(), s.values[idx].tolist())
+                    actual[s.labels] = (steps[idx].tolist(), [_sample_at(s, int(k)) for k in idx])
         else:
             return f"unexpected result type {type(result).__name__}"
         return _compare_series(ev, actual, ev.start_ms, ev.end_ms, ev.step_ms)
 
 
-def _compare_series(ev: _Eval, actual: dict[Labels, tuple[list[int], list[float]]],
+def _sample_at(s: InstantSeries, k: int) -> float | FloatHistogram:
+    """The sample of ``s`` at step ``k``: its histogram, or its float value."""
+    if s.hist is not None and s.hist[k] is not None:
+        h: FloatHistogram = s.hist[k]
+        return h
+    return float(s.values[k])
+
+
+def _same(want: SeriesSample, got: float | FloatHistogram, hint_set: bool) -> bool:
+    """promqltest's comparison: floats with ``almost.Equal``, histograms compacted field by field."""
+    if isinstance(want, FloatHistogram) or isinstance(got, FloatHistogram):
+        if not (isinstance(want, FloatHistogram) and isinstance(got, FloatHistogram)):
+            return False
+        if hint_set and want.hint != got.hint:
+            return False
+        return want.compact().matches(got.compact(), almost_equal)
+    return want is not None and almost_equal(want, got)
+
+
+def _show(value: SeriesSample) -> str:
+    if isinstance(value, FloatHistogram):
+        return value.test_expression()
+    return str(value)
+
+
+def _compare_series(ev: _Eval, actual: dict[Labels, tuple[list[int], list[float | FloatHistogram]]],
                     start: int, end: int, step: int) -> str | None:
     expected = {labels: values for labels, values in ev.series}
     for labels, (ts, vs) in actual.items():
         if labels not in expected:
-            return f"unexpected metric {format_labels(labels)} in result, has {list(zip(ts, vs, strict=True))}"
-        want = [(start + k * step, v) for k, v in enumerate(expected[labels]) if v is not None]
+            return (f"unexpected metric {format_labels(labels)} in result, has "
+                    f"{[(t, _show(v)) for t, v in zip(ts, vs, strict=True)]}")
+        flags = ev.hint_set.get(labels, [])
+        want = [(start + k * step, v, k < len(flags) and flags[k])
+                for k, v in enumerate(expected[labels]) if v is not None]
         if want and want[-1][0] > end:
             return (f"expected {len(expected[labels])} points for {format_labels(labels)}, but "
                     f"query time range cannot return this many points")
         if len(want) != len(ts):
-            return (f"expected {len(want)} float points for {format_labels(labels)}, "
-                    f"but got {list(zip(ts, vs, strict=True))}")
-        for k, ((wt, wv), gt, gv) in enumerate(zip(want, ts, vs, strict=True)):
+            return (f"expected {len(want)} points for {format_labels(labels)}, "
+                    f"but got {[(t, _show(v)) for t, v in zip(ts, vs, strict=True)]}")
+        for k, ((wt, wv, hint), gt, gv) in enumerate(zip(want, ts, vs, strict=True)):
             if wt != gt:
-                return (f"expected float value at index {k} for {format_labels(labels)} to have "
+                return (f"expected value at index {k} for {format_labels(labels)} to have "
                         f"timestamp {wt}, but it had timestamp {gt}")
-            if not almost_equal(wv, gv):
-                return (f"expected float value at index {k} (t={gt}) for {format_labels(labels)} "
-                        f"to be {wv}, but got {gv}")
+            if not _same(wv, gv, hint):
+                return (f"expected value at index {k} (t={gt}) for {format_labels(labels)} "
+                        f"to be {_show(wv)}, but got {_show(gv)}")
     for labels in expected:
         if labels not in actual:
             return f"expected metric {format_labels(labels)} not found"
@@ -564,7 +573,8 @@ def _step_slice(result: Value, k: int) -> Value:
     if isinstance(result, ScalarValue):
         return ScalarValue(result.values[k:k + 1])
     if isinstance(result, InstantVector):
-        return InstantVector([InstantSeries(s.labels, s.values[k:k + 1], s.present[k:k + 1])
+        return InstantVector([InstantSeries(s.labels, s.values[k:k + 1], s.present[k:k + 1],
+                                            hist=None if s.hist is None else s.hist[k:k + 1])
                               for s in sorted(result.series, key=lambda s: s.labels)])
     return result
 

@@ -20,6 +20,7 @@ from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.gofmt import format_float_g
 from pytest_selfslo._core.names import unknown_name
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.values import Labels, format_labels
 
 if TYPE_CHECKING:
@@ -111,7 +112,9 @@ def _expr_values(run: GroupRun, expr: str, at: int) -> list[str]:
         series = getattr(value, "series", None)
         if series is None:
             return [format_float_g(float(value.values[0]))]  # type: ignore[union-attr]
-        return [f"{format_labels(s.labels)} {format_float_g(float(s.values[0]))}"
+        return [f"{format_labels(s.labels)} "
+                + (s.hist[0].test_expression() if s.hist is not None and s.hist[0] is not None
+                   else format_float_g(float(s.values[0])))
                 for s in series if s.present[0]]
 
     try:
@@ -128,10 +131,17 @@ def _expr_values(run: GroupRun, expr: str, at: int) -> list[str]:
         return [f"(could not evaluate: {exc})"]
 
 
-def _samples_text(items: list[tuple[Labels, float]]) -> str:
+def _samples_text(items: list[tuple[Labels, Any]]) -> str:
     if not items:
         return "nil"
-    return ", ".join(f"{_labels_text(lab)} {_go_e(v)}" for lab, v in items)
+    return ", ".join(f"{_labels_text(lab)} {_value_text(v)}" for lab, v in items)
+
+
+def _value_text(value: Any) -> str:
+    """A sample value as promtool prints it: ``%E`` floats, histograms in series notation."""
+    if isinstance(value, FloatHistogram):
+        return value.test_expression()
+    return _go_e(value)
 
 
 def _labels_text(labels: Labels) -> str:
@@ -146,10 +156,10 @@ def _go_e(value: float) -> str:
     return text.upper() if "e" in text else text
 
 
-def expr_failure(where: str, exp: list[tuple[Labels, float]], got: list[tuple[Labels, float]]) -> str:
+def expr_failure(where: str, exp: list[tuple[Labels, Any]], got: list[tuple[Labels, Any]]) -> str:
     """promtool's expression mismatch message plus a per-sample diff."""
-    exp_lines = [f"{_labels_text(lab)} {_go_e(v)}" for lab, v in exp]
-    got_lines = [f"{_labels_text(lab)} {_go_e(v)}" for lab, v in got]
+    exp_lines = [f"{_labels_text(lab)} {_value_text(v)}" for lab, v in exp]
+    got_lines = [f"{_labels_text(lab)} {_value_text(v)}" for lab, v in got]
     diff = difflib.unified_diff(exp_lines, got_lines, "expected", "got", lineterm="")
     return "\n".join([
         f"{where},",

@@ -43,13 +43,22 @@ from pytest_selfslo._core.errors import (
     RuleFileError,
     RuleTestFileError,
     SelfSloError,
+    SeriesNotationError,
 )
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, compile_go
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.histogram import UNKNOWN_COUNTER_RESET, FloatHistogram
+from pytest_selfslo.promql.series import parse_series_samples
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.promql.values import InstantVector, Labels, ScalarValue, StringValue
+from pytest_selfslo.promql.values import (
+    InstantSeries,
+    InstantVector,
+    Labels,
+    ScalarValue,
+    StringValue,
+)
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 from pytest_selfslo.rulefmt.testfile import (
@@ -184,16 +193,19 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
     storage = Storage()
     for item in group.input_series:
         labels, values = item.parsed
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         keep = np.array([v is not None for v in values], dtype=bool)
         ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
-        vals = arr[keep]
+        present: list[float | FloatHistogram] = [v for v in values if v is not None]
         if group.interval_ms == 0:  # promtool < 2.49 without interval: all at 0s, the first stays
-            ts, vals = ts[:1], vals[:1]
+            ts, present = ts[:1], present[:1]
         created = None
         if len(ts):
             created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
-        storage.add_samples(labels, ts, vals, created_ms=created)
+        if any(isinstance(v, FloatHistogram) for v in present):
+            storage.add_mixed(labels, ts, present, created_ms=created)
+        else:
+            storage.add_samples(labels, ts, np.array(present, dtype=np.float64),
+                                created_ms=created)
     return storage
 
 
@@ -333,14 +345,18 @@ def _labels_differ(run: GroupRun, rules: list[AlertingRule], case: Any, step: in
     return got != exp
 
 
-def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
-    """promtool's ``query``: an instant query; a scalar becomes one sample without labels."""
+def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[SampleValue]:
+    """promtool's ``query``: an instant query; a scalar becomes one sample without labels.
+
+    A native-histogram sample comes back as its histogram.
+    """
     at = group.start_ms + eval_time_ms
     value = run.engine.evaluate(parse_expr(expr), np.array([at], dtype=np.int64))
     if isinstance(value, ScalarValue):
         return [((), float(value.values[0]))]
     if isinstance(value, InstantVector):
-        return sorted((s.labels, float(s.values[0])) for s in value.series if s.present[0])
+        return sorted(((s.labels, _value_at(s)) for s in value.series if s.present[0]),
+                      key=lambda item: item[0])
     kind = "string" if isinstance(value, StringValue) else "range vector"
     raise PromQLEvalError(f"rule result is not a vector or scalar (got a {kind})")
 
@@ -351,15 +367,55 @@ def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: 
         got = _query(run, group, case.expr, case.eval_time_ms)
     except PromQLError as exc:
         return f"{where}, err: {exc}"
-    try:
-        exp = [(expected_labels(s.labels), s.value) for s in case.exp_samples]
-    except SelfSloError as exc:
-        return f"{where}, err: {exc}"
+    exp: list[SampleValue] = []
+    for s in case.exp_samples:
+        try:
+            exp.append((expected_labels(s.labels), _expected_value(s)))
+        except SelfSloError as exc:
+            return f"{where}, err: labels {json.dumps(s.labels)}: {exc}"
     exp.sort(key=lambda x: x[0])
+    if not run.engine.semantics.histogram_hint_in_notation:  # 2.x: hints neither shown nor compared
+        exp, got = _without_hints(exp), _without_hints(got)
     same = len(exp) == len(got) and all(
-        e[0] == g[0] and _float_equal(e[1], g[1], test_file.fuzzy_compare)
+        e[0] == g[0] and _same_value(e[1], g[1], test_file.fuzzy_compare)
         for e, g in zip(exp, got, strict=True))
     return None if same else expr_failure(where, exp, got)
+
+
+#: one query result or expectation: labels and a float or a native histogram
+SampleValue = tuple[Labels, "float | FloatHistogram"]
+
+
+def _without_hints(samples: list[SampleValue]) -> list[SampleValue]:
+    return [(lab, v.with_hint(UNKNOWN_COUNTER_RESET) if isinstance(v, FloatHistogram) else v)
+            for lab, v in samples]
+
+
+def _value_at(s: InstantSeries) -> float | FloatHistogram:
+    if s.hist is not None and s.hist[0] is not None:
+        h: FloatHistogram = s.hist[0]
+        return h
+    return float(s.values[0])
+
+
+def _expected_value(sample: Any) -> float | FloatHistogram:
+    """An ``exp_samples`` item's value: its ``histogram:`` when set (then ``value`` is ignored)."""
+    if not sample.histogram:
+        return float(sample.value)
+    values = parse_series_samples(sample.histogram)
+    if len(values) != 1:
+        raise SeriesNotationError(f"expected 1 value, got {len(values)}")
+    if not isinstance(values[0], FloatHistogram):
+        raise SeriesNotationError(f"expected histogram, got {values[0]}")
+    return values[0]
+
+
+def _same_value(exp: float | FloatHistogram, got: float | FloatHistogram, fuzzy: bool) -> bool:
+    """promtool compares histograms by their series notation (``TestExpression``), floats exactly."""
+    if isinstance(exp, FloatHistogram) or isinstance(got, FloatHistogram):
+        return (isinstance(exp, FloatHistogram) and isinstance(got, FloatHistogram)
+                and exp.test_expression() == got.test_expression())
+    return _float_equal(exp, got, fuzzy)
 
 
 @dataclass
@@ -373,7 +429,7 @@ class Observation:
 
     alerts: dict[tuple[str, int], list[tuple[dict[str, str], dict[str, str]]]] = field(
         default_factory=dict)
-    samples: dict[tuple[str, int], list[tuple[Labels, float]] | str] = field(default_factory=dict)
+    samples: dict[tuple[str, int], list[SampleValue] | str] = field(default_factory=dict)
     error: str | None = None
     mode: str = ""
 

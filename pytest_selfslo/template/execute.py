@@ -33,7 +33,7 @@ class AlertData:
     Labels: dict[str, str]
     ExternalLabels: dict[str, str]
     ExternalURL: str
-    Value: float
+    Value: Any  # a float, or a native histogram (printed with its String())
     eval_time_s: float = 0.0
 
 

@@ -370,7 +370,7 @@ def parse_template(text: str, name: str = "__alert") -> Template:
     return _parse_cached(text, name)
 
 
-def expand_template(text: str, name: str, labels: Mapping[str, str], value: float, *,
+def expand_template(text: str, name: str, labels: Mapping[str, str], value: Any, *,
                     external_labels: Mapping[str, str] | None = None,
                     external_url: str = "", eval_time_s: float = 0.0,
                     max_bytes: int = DEFAULT_LIMITS.max_template_bytes) -> str:

@@ -121,6 +121,19 @@ def test_valid_test_file_has_no_sl005(repo: Path) -> None:
     assert lint_paths([repo / "t.yml"]) == []
 
 
+def test_native_histogram_series_notation_is_checked(repo: Path) -> None:
+    (repo / "r.yml").write_text(_file(_alert("histogram_count(h) > 3")))
+    good = "{{schema:0 sum:5 count:4 buckets:[1 2 1]}}+{{count:1 buckets:[1]}}x3"
+    for values, problems in ((good, []), ("{{schema:0 count:4 count:5}}", ["duplicate key"])):
+        (repo / "t.yml").write_text("rule_files: [r.yml]\ntests:\n  - input_series:\n"
+                                    "      - series: 'h'\n"
+                                    f"        values: '{values}'\n"
+                                    "    promql_expr_test:\n      - expr: h\n")
+        found = lint_paths([repo / "t.yml"])
+        assert [f.code for f in found] == ["SL005"] * len(problems), [f.format() for f in found]
+        assert all(p in f.message and f.line == 5 for p, f in zip(problems, found, strict=True))
+
+
 def test_vector_matching_passes_with_unique_match_groups(repo: Path) -> None:
     (repo / "r.yml").write_text(_file(_alert("join_1 + on(a, b) join_2 > 0")))
     (repo / "r_test.yml").write_text(

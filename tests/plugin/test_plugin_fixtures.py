@@ -11,6 +11,7 @@ import pytest_selfslo.metrics.exporter
 # compiled extensions cannot be imported twice per process (in-process pytester drops modules)
 import pytest_selfslo.plugin.fixtures
 import pytest_selfslo.promql.engine  # noqa: F401
+from pytest_selfslo.plugin.fixtures import EmbeddedPromQL
 
 needs_binary = pytest.mark.skipif(shutil.which("prometheus") is None,
                                   reason="the Debian 'prometheus' package is not installed")
@@ -214,3 +215,13 @@ def test_api_client(pytester: pytest.Pytester) -> None:
             assert resp.status_code == 401
     """)
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_promql_engine_fixture_refuses_a_histogram_as_a_value() -> None:
+    engine = EmbeddedPromQL()
+    engine.load("load 1m\n  h {{schema:0 sum:5 count:4 buckets:[1 2 1]}}x3")
+    assert engine.query_value("histogram_count(h)", at="2m") == 4
+    (sample,) = engine.query("h", at="2m")
+    assert sample.histogram is not None and sample.histogram.count == 4
+    with pytest.raises(ValueError, match="native histogram, not a float"):
+        engine.query_value("h", at="2m")

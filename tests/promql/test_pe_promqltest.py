@@ -17,6 +17,7 @@ SCRIPT = """
 load 1m
     x{a="1"} 1+1x5
     x{a="2"} 10 _ stale
+    h {{schema:0 sum:1 count:1 buckets:[1]}}+{{sum:2 count:1 buckets:[1]}}x2
 
 # passes
 eval instant at 2m x
@@ -43,8 +44,14 @@ eval instant at 1m x{a="1"}[1m]
     expect range vector from 1m to 1m step 1m
     x{a="1"} 2
 
-eval instant at 0m h
-    {} {{schema:0 sum:1 count:1}}
+eval instant at 1m h
+    h {{sum:3 count:2 buckets:[2]}}
+
+eval instant at 1m histogram_count(h)
+    {} 2
+
+eval instant at 2m h
+    h {{sum:3 count:2 buckets:[2]}}
 """
 
 
@@ -52,11 +59,12 @@ def test_runner_decisions() -> None:
     result = run_promqltest_text(SCRIPT, "t.test")
     statuses = [(o.line, o.status) for o in result.outcomes]
     assert [s for _, s in statuses] == ["pass", "fail", "pass", "pass", "pass", "pass", "pass",
-                                        "skip"]
+                                        "pass", "pass", "fail"]
     failing = result.outcomes[1]
     assert "expected 4.0 for x{a=\"1\"} but got 3.0" in failing.message
-    assert "native histograms are not supported" in result.outcomes[-1].message
-    assert result.summary() == "t.test: 6 passed, 1 failed, 1 skipped (85.7% of non-skipped)"
+    assert ("expected {{count:2 sum:3 buckets:[2]}} for h but got "
+            "{{count:3 sum:5 counter_reset_hint:not_reset buckets:[3]}}") in result.outcomes[-1].message
+    assert result.summary() == "t.test: 8 passed, 2 failed, 0 skipped (80.0% of non-skipped)"
 
 
 def test_expect_fail_message_is_checked() -> None:

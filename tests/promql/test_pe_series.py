@@ -57,7 +57,8 @@ def test_nan_and_stale() -> None:
         ("1+2", "needs a repetition count"),
         ("1+x3", "token '1+x3' at column 1"),
         ("stale+1x2", "'stale' cannot be incremented"),
-        ("1 {{schema:0 sum:1}}", "native histograms are not supported"),
+        ("1 {{schema:0 sum:1}}", "a native histogram sample is not allowed here"),
+        ("{{schema:0 sum:1", "unterminated histogram"),
         ("1x99999999999", "repetition"),
         # promtool: "bad number syntax" (a duration is not a sample value)
         ("5m 10m", "token '5m' at column 1: a duration is not a sample value"),

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from promtool_runs import Promtool
 
-from pytest_selfslo.rulefmt.releases import SAMPLE_HISTOGRAM
 from pytest_selfslo.ruletest.runner import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +23,6 @@ CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promtool"
 FILES = sorted(
     [p for p in CONFORMANCE.glob("*.yml") if "\ntests:" in "\n" + p.read_text(encoding="utf-8")]
     + list((ROOT / "rules" / "tests").glob("*.yml")))
-NATIVE_HISTOGRAMS = {"unittest.yml"}
 
 
 @pytest.mark.parametrize("path", FILES or [None], ids=[
@@ -33,8 +31,6 @@ def test_embedded_verdict_is_promtools(promtool_bin: Promtool, path: Path | None
     if path is None:
         pytest.skip(f"no promtool test files at {CONFORMANCE} or rules/tests")
     release = promtool_bin.version[:2]
-    if path.name in NATIVE_HISTOGRAMS and release >= SAMPLE_HISTOGRAM:
-        pytest.skip("native-histogram samples: the embedded engine has float samples only")
     proc = subprocess.run([promtool_bin.path, "test", "rules", path.name], cwd=path.parent,
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr

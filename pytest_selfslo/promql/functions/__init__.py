@@ -17,6 +17,10 @@ Implementations live in modules split by concern:
 * :mod:`.timefns`       time, timestamp and the UTC calendar functions
 * :mod:`.labels`     label_replace label_join sort* absent
 * :mod:`.histograms`  histogram_quantile(s)/histogram_fraction (classic buckets)
+* :mod:`.native`      native histograms: histogram_count/sum/avg/stddev/stdvar,
+                        the native side of histogram_quantile(s)/fraction, and the
+                        histogram versions of rate, increase, delta, irate, idelta,
+                        resets, changes and sum/avg/count/last/first/present_over_time
 
 Semantics (``EvalContext.semantics``, a :class:`~pytest_selfslo.promql.semantics.Semantics`):
 each function-level difference between Prometheus releases is a property
@@ -36,7 +40,7 @@ trigonometric and hyperbolic ones (``tests/promql/functions/test_fn_promtool.py`
 
 Declared unsupported (:data:`UNSUPPORTED`, each raises
 :class:`~pytest_selfslo._core.errors.PromQLUnsupportedError` with the reason): the
-native-histogram functions and the experimental ``info()``.
+experimental ``info()``. Native histograms: see :mod:`.native`.
 """
 
 from __future__ import annotations
@@ -53,12 +57,11 @@ from pytest_selfslo.promql.functions import (
     timefns as fn_time,
 )
 from pytest_selfslo.promql.functions.histograms import (
-    NATIVE_ONLY,
     fn_histogram_fraction,
     fn_histogram_quantile,
     fn_histogram_quantiles,
-    native_only,
 )
+from pytest_selfslo.promql.functions.native import HISTOGRAM_AWARE, floats_only, native_table
 from pytest_selfslo.promql.functions.over_time import OVER_TIME
 from pytest_selfslo.promql.values import EvalContext, Value
 
@@ -116,7 +119,7 @@ def _table() -> dict[str, _Impl]:
     table.update(OVER_TIME)
     table.update({name: fn_math.elementwise(name) for name in fn_math.ELEMENTWISE})
     table.update({name: fn_time.calendar(name) for name in fn_time.CALENDAR_FUNCTIONS})
-    table.update({name: native_only(name) for name in NATIVE_ONLY})
+    table.update(native_table(table))
     return table
 
 
@@ -125,8 +128,7 @@ FUNCTIONS: dict[str, Function] = dict(_table())
 
 #: functions that always raise PromQLUnsupportedError, with the reason
 UNSUPPORTED: dict[str, str] = {
-    **{name: "native histograms are not supported (float samples only)" for name in NATIVE_ONLY},
     "info": "experimental function info() is not implemented",
 }
 
-__all__ = ["FUNCTIONS", "UNSUPPORTED", "Function"]
+__all__ = ["FUNCTIONS", "HISTOGRAM_AWARE", "UNSUPPORTED", "Function", "floats_only"]

@@ -8,8 +8,7 @@ monotonic (with a 1e-12 relative tolerance for float noise) and linear
 interpolation inside the bucket. Steps are vectorised: all steps of a group
 that have the same set of buckets present are computed together.
 
-The embedded engine stores floats only, so functions that exist only for
-native histograms raise :class:`PromQLUnsupportedError`.
+Native histogram samples are handled by :mod:`.native`, which wraps these.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pytest_selfslo._core.errors import PromQLUnsupportedError
 from pytest_selfslo._core.gofmt import format_float_g, go_quote
 from pytest_selfslo.promql.functions.labels import merge_same_labelsets
 from pytest_selfslo.promql.functions.util import (
@@ -290,20 +288,3 @@ def openmetrics_float(value: float) -> str:
     if math.isnan(value) or math.isinf(value) or "e" in text or "." in text:
         return text
     return text + ".0"
-
-
-NATIVE_ONLY = ("histogram_avg", "histogram_count", "histogram_sum", "histogram_stddev",
-               "histogram_stdvar")
-
-
-def native_only(name: str) -> Callable[[EvalContext, Args, Exprs], Value]:
-    """Table entry of a native-histogram function: always a clear 'not supported' error."""
-    def call(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
-        raise PromQLUnsupportedError(
-            f"{name}(): native histograms are not supported by the embedded engine "
-            f"(it stores float samples only); use classic _bucket series with "
-            f"histogram_quantile()/histogram_fraction() or test against a real Prometheus")
-
-    call.__name__ = f"fn_{name}"
-    call.__doc__ = f"=== {name}(v Vector) Vector === native histograms only: unsupported."
-    return call

@@ -98,7 +98,7 @@ def _relabel(s: InstantSeries, dst: str, value: str) -> InstantSeries:
     # Writing __name__ explicitly revives it even if an inner function dropped it.
     drop = False if dst == METRIC_NAME else s.drop_name
     return InstantSeries(labels=labels, values=s.values, present=s.present,
-                         drop_name=drop, timestamps=s.timestamps)
+                         drop_name=drop, timestamps=s.timestamps, hist=s.hist)
 
 
 def merge_same_labelsets(series: list[InstantSeries]) -> list[InstantSeries]:
@@ -113,9 +113,15 @@ def merge_same_labelsets(series: list[InstantSeries]) -> list[InstantSeries]:
             continue
         if (prev.present & s.present).any():
             raise PromQLEvalError("vector cannot contain metrics with the same labelset")
+        hist = None
+        if prev.hist is not None or s.hist is not None:
+            hist = np.full(len(s.present), None, dtype=object)
+            for part in (prev, s):
+                if part.hist is not None:
+                    hist[part.present] = part.hist[part.present]
         by_labels[s.labels] = InstantSeries(
             labels=s.labels, values=np.where(s.present, s.values, prev.values),
-            present=prev.present | s.present, drop_name=prev.drop_name and s.drop_name)
+            present=prev.present | s.present, drop_name=prev.drop_name and s.drop_name, hist=hist)
     return [by_labels[k] for k in order]
 
 
