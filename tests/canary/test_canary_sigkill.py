@@ -81,9 +81,9 @@ def test_sigkill_at_random_moments_never_corrupts(tmp_path: Path,
     behind = 0
     started = time.monotonic()
     for kill in range(KILLS):
-        before = _records(audit_path)
+        written = _records(audit_path)
         pid = _spawn_loop(str(tmp_path), kill)
-        _wait_for_progress(pid, audit_path, before)
+        _wait_for_progress(pid, audit_path, written)
         time.sleep(rng.uniform(0.0, 0.05))  # a random moment of the loop after that
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
