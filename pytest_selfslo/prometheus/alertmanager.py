@@ -45,6 +45,8 @@ from pytest_selfslo.prometheus.child import (
     LocalServer,
     OwnedServer,
     docker_reason,
+    external_reason,
+    start_server,
 )
 
 __all__ = [
@@ -245,35 +247,14 @@ def alertmanager_availability(mode: str) -> str | None:
         reason = docker_reason()
         return None if reason is None else (
             f"no {' or '.join(ALERTMANAGER_BINARIES)} binary on PATH and {reason}")
-    server = AlertmanagerServer(mode, timeout=3)
-    try:
-        return None if server.ready() else f"Alertmanager at {mode} is not ready (/-/ready)"
-    finally:
-        server.close()
+    return external_reason(AlertmanagerServer(mode, timeout=3), mode)
 
 
 def start_alertmanager(mode: str = "auto", *,
                        timeout: float = DEFAULT_TIMEOUT) -> AlertmanagerServer:
     """Start (local, docker) or reach (URL) a real Alertmanager per ``mode``; ready on return."""
-    if mode == "local":
-        return LocalAlertmanager.start(timeout=timeout)
-    if mode == "docker":
-        return DockerAlertmanager.start(timeout=timeout)
-    if mode == "auto":
-        reasons = []
-        for starter in (LocalAlertmanager, DockerAlertmanager):
-            try:
-                return starter.start(timeout=timeout)
-            except PrometheusUnavailable as exc:
-                reasons.append(str(exc))
-        raise PrometheusUnavailable("; ".join(reasons))
-    server = AlertmanagerServer(mode)
-    try:
-        server.wait_ready(timeout=min(timeout, 10.0))
-    except PrometheusUnavailable:
-        server.close()
-        raise
-    return server
+    return start_server(mode, timeout, local=LocalAlertmanager.start,
+                        docker=DockerAlertmanager.start, external=AlertmanagerServer)
 
 
 def check_config(path: str | Path, *, amtool: str = "amtool") -> tuple[bool, str]:

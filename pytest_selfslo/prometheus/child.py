@@ -32,8 +32,8 @@ from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
 from pytest_selfslo._core.net import free_port
 
 __all__ = ["DEFAULT_TIMEOUT", "DockerServer", "HttpServer", "LocalServer", "OwnedServer",
-           "docker_reason", "docker_run_spec", "poll_until", "run_in_docker", "spawn",
-           "stop_process"]
+           "docker_reason", "docker_run_spec", "external_reason", "poll_until", "run_in_docker",
+           "spawn", "start_server", "stop_process"]
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
@@ -97,6 +97,43 @@ def poll_until(check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOU
         if time.monotonic() > deadline:
             raise PrometheusError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+H = TypeVar("H", bound=HttpServer)
+
+
+def start_server(mode: str, timeout: float, *, local: Callable[..., H], docker: Callable[..., H],
+                 external: Callable[[str], H]) -> H:
+    """A server per ``mode``, ready on return: ``local`` or ``docker`` (their ``start``),
+    ``auto`` (local, else docker; PrometheusUnavailable with both reasons), or the URL
+    of a running server (``external(url)``, ready within ``min(timeout, 10)`` s)."""
+    if mode == "local":
+        return local(timeout=timeout)
+    if mode == "docker":
+        return docker(timeout=timeout)
+    if mode == "auto":
+        reasons = []
+        for starter in (local, docker):
+            try:
+                return starter(timeout=timeout)
+            except PrometheusUnavailable as exc:
+                reasons.append(str(exc))
+        raise PrometheusUnavailable("; ".join(reasons))
+    server = external(mode)
+    try:
+        server.wait_ready(timeout=min(timeout, 10.0))
+    except PrometheusUnavailable:
+        server.close()
+        raise
+    return server
+
+
+def external_reason(server: HttpServer, url: str) -> str | None:
+    """None when the server at ``url`` is ready now, else why not; closes ``server``."""
+    try:
+        return None if server.ready() else f"{server.product} at {url} is not ready (/-/ready)"
+    finally:
+        server.close()
 
 
 class _Spawned(Protocol):

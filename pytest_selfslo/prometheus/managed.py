@@ -25,6 +25,8 @@ from pytest_selfslo.prometheus.child import (
     LocalServer,
     OwnedServer,
     docker_reason,
+    external_reason,
+    start_server,
 )
 from pytest_selfslo.prometheus.client import PrometheusServer, local_binary
 
@@ -199,11 +201,7 @@ def availability(mode: str) -> str | None:
             return None
         reason = docker_reason()
         return None if reason is None else f"no 'prometheus' binary on PATH and {reason}"
-    server = PrometheusServer(mode, timeout=3)
-    try:
-        return None if server.ready() else f"Prometheus at {mode} is not ready (/-/ready)"
-    finally:
-        server.close()
+    return external_reason(PrometheusServer(mode, timeout=3), mode)
 
 
 def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) -> PrometheusServer:
@@ -213,25 +211,8 @@ def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) ->
     """
     if mode == "embedded":
         raise PrometheusUnavailable(availability("embedded") or "embedded")
-    if mode == "local":
-        return LocalPrometheus.start(timeout=timeout)
     binary = local_binary(mode)
     if binary is not None:
         return LocalPrometheus.start(binary=binary, timeout=timeout)
-    if mode == "docker":
-        return DockerPrometheus.start(timeout=timeout)
-    if mode == "auto":
-        reasons = []
-        for starter in (LocalPrometheus, DockerPrometheus):
-            try:
-                return starter.start(timeout=timeout)
-            except PrometheusUnavailable as exc:
-                reasons.append(str(exc))
-        raise PrometheusUnavailable("; ".join(reasons))
-    server = PrometheusServer(mode)
-    try:
-        server.wait_ready(timeout=min(timeout, 10.0))
-    except PrometheusUnavailable:
-        server.close()
-        raise
-    return server
+    return start_server(mode, timeout, local=LocalPrometheus.start,
+                        docker=DockerPrometheus.start, external=PrometheusServer)
