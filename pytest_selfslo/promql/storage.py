@@ -37,7 +37,12 @@ import numpy as np
 from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
-from pytest_selfslo.promql.series import count_series_values, parse_series_line, split_series_line
+from pytest_selfslo.promql.series import (
+    count_series_values,
+    parse_series_line,
+    sample_arrays,
+    split_series_line,
+)
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     FloatArray,
@@ -221,9 +226,7 @@ class Storage:
             self._loaded += count_series_values(split_series_line(line)[1])
             self.limits.check("max_samples", self._loaded, "loaded samples")
             labels, values = parse_series_line(line)
-            ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
-            vs = [v for v in values if v is not None]
-            self.add_samples(labels, ts, vs)
+            self.add_samples(labels, *sample_arrays(values, start_ms, interval_ms))
 
     def _candidates(self, matchers: Iterable[LabelMatcher]) -> Iterable[Labels]:
         for m in matchers:

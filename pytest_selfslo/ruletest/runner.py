@@ -48,6 +48,7 @@ from pytest_selfslo._core.goregex import GoRegexError, Regexp, compile_go
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.series import sample_arrays
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantVector, Labels, ScalarValue, StringValue
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
@@ -184,10 +185,7 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
     storage = Storage()
     for item in group.input_series:
         labels, values = item.parsed
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        keep = np.array([v is not None for v in values], dtype=bool)
-        ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
-        vals = arr[keep]
+        ts, vals = sample_arrays(values, group.start_ms, group.interval_ms)
         if group.interval_ms == 0:  # promtool < 2.49 without interval: all at 0s, the first stays
             ts, vals = ts[:1], vals[:1]
         created = None
