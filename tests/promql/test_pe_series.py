@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -122,7 +123,7 @@ def test_expansion_matches_definition(start: int, step: int, times: int) -> None
     assert parse_series_values(f"_x{times}") == [None] * times
 
 
-def _bits(values: list[float | None]) -> list[bytes | None]:
+def _bits(values: Sequence[float | None]) -> list[bytes | None]:
     return [None if v is None else struct.pack("<d", v) for v in values]
 
 
