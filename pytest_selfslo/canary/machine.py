@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from pytest_selfslo.canary.comparison import CohortStats, CompareResult, Verdict, judge
@@ -173,24 +173,39 @@ def _value(raw: float | None) -> float | None:
     return float(raw) if math.isfinite(raw) else None
 
 
+#: one gate as ``_evaluate_gates`` reads it: name, comparison, threshold, no_data, operator
+_GateSpec = tuple[str, str, float, str, Callable[[float, float], bool]]
+
+
+def _gate_specs(policy: CanaryPolicy) -> tuple[_GateSpec, ...]:
+    """The policy's gates as plain tuples, built once per policy object (kept beside its
+    fields, like the comparison's reason texts: equality, hashing and ``asdict`` only see
+    the fields)."""
+    specs: tuple[_GateSpec, ...] | None = policy.__dict__.get("_gate_specs")
+    if specs is None:
+        specs = tuple((g.name, g.comparison, g.threshold, g.no_data, COMPARISONS[g.comparison])
+                      for g in policy.gates)
+        object.__setattr__(policy, "_gate_specs", specs)
+    return specs
+
+
 def _evaluate_gates(policy: CanaryPolicy, observation: Observation) -> tuple[GateResult, ...]:
     if observation.error is not None:  # a failed source: every gate is missing
         return tuple(GateResult(g.name, None, g.comparison, g.threshold, False, True, g.no_data)
                      for g in policy.gates)
     results: list[GateResult] = []
     append = results.append
-    values = observation.gates
-    for gate in policy.gates:
-        raw = values.get(gate.name)
+    get = observation.gates.get
+    new = tuple.__new__  # GateResult(...) without the named tuple's Python-level __new__
+    for name, comparison, threshold, no_data, compare in _gate_specs(policy):
+        raw = get(name)
         # a finite float (inf - inf and nan - nan are nan, never 0.0): the common case, inline
         value = raw if type(raw) is float and raw - raw == 0.0 else _value(raw)
         if value is None:
-            append(GateResult(gate.name, None, gate.comparison, gate.threshold, False, True,
-                              gate.no_data))
+            append(new(GateResult, (name, None, comparison, threshold, False, True, no_data)))
         else:
-            append(GateResult(gate.name, value, gate.comparison, gate.threshold,
-                              COMPARISONS[gate.comparison](value, gate.threshold), False,
-                              gate.no_data))
+            append(new(GateResult, (name, value, comparison, threshold, compare(value, threshold),
+                                    False, no_data)))
     return tuple(results)
 
 

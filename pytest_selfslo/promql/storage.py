@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -38,7 +39,12 @@ from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.promql.histogram import FloatHistogram, chunk_hints
-from pytest_selfslo.promql.series import count_series_values, parse_series_line, split_series_line
+from pytest_selfslo.promql.series import (
+    count_series_values,
+    parse_series_line,
+    sample_arrays,
+    split_series_line,
+)
 from pytest_selfslo.promql.values import (
     HIST_NAN,
     METRIC_NAME,
@@ -294,9 +300,13 @@ class Storage:
             self._loaded += count_series_values(split_series_line(line)[1])
             self.limits.check("max_samples", self._loaded, "loaded samples")
             labels, values = parse_series_line(line)
-            ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
-            vs = [v for v in values if v is not None]
-            self.add_mixed(labels, ts, vs)
+            if any(isinstance(v, FloatHistogram) for v in values):
+                ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
+                vs = [v for v in values if v is not None]
+                self.add_mixed(labels, ts, vs)
+            else:  # floats only: numpy arrays, no per-sample Python objects
+                floats = cast("list[float | None]", values)
+                self.add_samples(labels, *sample_arrays(floats, start_ms, interval_ms))
 
     def _candidates(self, matchers: Iterable[LabelMatcher]) -> Iterable[Labels]:
         for m in matchers:

@@ -31,7 +31,7 @@ import json
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -50,9 +50,10 @@ from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.histogram import UNKNOWN_COUNTER_RESET, FloatHistogram
-from pytest_selfslo.promql.series import parse_series_samples
+from pytest_selfslo.promql.series import parse_series_samples, sample_arrays
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import (
+    FloatArray,
     InstantSeries,
     InstantVector,
     Labels,
@@ -193,19 +194,23 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
     storage = Storage()
     for item in group.input_series:
         labels, values = item.parsed
-        keep = np.array([v is not None for v in values], dtype=bool)
-        ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
-        present: list[float | FloatHistogram] = [v for v in values if v is not None]
+        if any(isinstance(v, FloatHistogram) for v in values):
+            keep = np.array([v is not None for v in values], dtype=bool)
+            ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
+            present: list[float | FloatHistogram] | FloatArray = [
+                v for v in values if v is not None]
+        else:  # floats only: numpy arrays, no per-sample Python objects
+            ts, present = sample_arrays(cast("list[float | None]", values), group.start_ms,
+                                        group.interval_ms)
         if group.interval_ms == 0:  # promtool < 2.49 without interval: all at 0s, the first stays
             ts, present = ts[:1], present[:1]
         created = None
         if len(ts):
             created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
-        if any(isinstance(v, FloatHistogram) for v in present):
+        if isinstance(present, list):
             storage.add_mixed(labels, ts, present, created_ms=created)
         else:
-            storage.add_samples(labels, ts, np.array(present, dtype=np.float64),
-                                created_ms=created)
+            storage.add_samples(labels, ts, present, created_ms=created)
     return storage
 
 

@@ -218,3 +218,28 @@ def test_ignore_gate_does_not_block() -> None:
     d = decide(policy, CanaryState(sampling=0.1, since=0.0), Observation(gates={}, at=5.0), 5.0)
     assert d.action is Action.ADVANCE
     assert "no data for gate x >= 1 (ignored)" in d.reasons
+
+
+@SETTINGS
+@given(st.sampled_from(["<", "<=", ">", ">=", "=="]), st.floats(0, 1), st.floats(0, 1),
+       st.sampled_from(["hold", "fail", "ignore"]))
+def test_gate_results_follow_each_policy(comparison: str, threshold: float, value: float,
+                                         no_data: str) -> None:
+    # the gates are read from tuples kept per policy object: a policy derived with other
+    # gates must be judged by its own, and the kept tuples never show in its fields
+    gate = Gate(name="self_coherence", expr="self_coherence", comparison=comparison,
+                threshold=threshold, no_data=no_data)
+    policy = dataclasses.replace(P, gates=(gate,))
+    before = dataclasses.asdict(policy)
+    decide(P, CanaryState(sampling=P.steps[0], since=0.0), green_observation(P, 0.0), NOW)
+    got = decide(policy, CanaryState(sampling=P.steps[0], since=0.0),
+                 Observation(gates={"self_coherence": value}), NOW).gates
+    ok = {"<": value < threshold, "<=": value <= threshold, ">": value > threshold,
+          ">=": value >= threshold, "==": value == threshold}[comparison]
+    assert [tuple(g) for g in got] == [("self_coherence", value, comparison, threshold, ok, False,
+                                        no_data)]
+    assert type(got[0]).__name__ == "GateResult" and got[0].ok is ok
+    missing = decide(policy, CanaryState(sampling=P.steps[0], since=0.0),
+                     Observation(gates={}), NOW).gates[0]
+    assert missing.missing and missing.value is None and missing.no_data == no_data
+    assert dataclasses.asdict(policy) == before and policy == dataclasses.replace(P, gates=(gate,))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import struct
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo._core.errors import SeriesNotationError
-from pytest_selfslo.promql.series import parse_series_line, parse_series_values
+from pytest_selfslo.promql.labels import STALE_NAN
+from pytest_selfslo.promql.series import parse_series_line, parse_series_values, sample_arrays
 from pytest_selfslo.promql.values import is_stale_marker
 
 
@@ -118,3 +122,44 @@ def test_expansion_matches_definition(start: int, step: int, times: int) -> None
     values = parse_series_values(f"{start}{sign}{abs(step)}x{times}")
     assert values == [float(start + k * step) for k in range(times + 1)]
     assert parse_series_values(f"_x{times}") == [None] * times
+
+
+def _bits(values: Sequence[float | None]) -> list[bytes | None]:
+    return [None if v is None else struct.pack("<d", v) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(allow_nan=False, width=64), st.floats(min_value=0, allow_nan=False, width=64),
+       st.sampled_from("+-"), st.integers(0, 50))
+def test_expansion_is_repeated_addition_bit_for_bit(start: float, step: float, sign: str,
+                                                    times: int) -> None:
+    # promtool adds the step n times; the expansion must give the same bits (-0.0 included)
+    text = f"{start!r}{sign}{step!r}x{times}".replace("inf", "Inf")
+    value, delta, want = start, (-step if sign == "-" else step), []
+    for _ in range(times + 1):
+        want.append(value)
+        value += delta
+    assert _bits(parse_series_values(text)) == _bits(want)
+
+
+def test_repeat_without_step_adds_zero_like_promtool() -> None:
+    # -0 + 0 is +0: only the first of "-0x2" keeps its sign, as in promtool's loop
+    assert _bits(parse_series_values("-0x2")) == _bits([-0.0, 0.0, 0.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(STALE_NAN), st.just(math.nan),
+                          st.floats(allow_nan=False)), max_size=40),
+       st.integers(-10**6, 10**6), st.integers(1, 10**6))
+def test_sample_arrays_keep_every_sample_and_its_bits(values: list[float | None], start: int,
+                                                      interval: int) -> None:
+    ts, vs = sample_arrays(values, start, interval)
+    want = [(start + i * interval, v) for i, v in enumerate(values) if v is not None]
+    assert ts.dtype == np.int64 and vs.dtype == np.float64
+    assert ts.tolist() == [t for t, _ in want]
+    assert _bits(vs.tolist()) == _bits([v for _, v in want])
+
+
+def test_sample_arrays_refuse_timestamps_beyond_64_bits() -> None:
+    with pytest.raises(OverflowError, match="64 bits"):
+        sample_arrays([1.0, 2.0], 2**62, 2**62)
