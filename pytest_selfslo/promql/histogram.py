@@ -66,11 +66,38 @@ _MAX_FLOAT = 1.7976931348623157e308
 _EMPTY: FloatArray = np.zeros(0, dtype=np.float64)
 _EMPTY.setflags(write=False)
 
-#: per schema 0..8, the bucket bounds in [0.5, 1): 2**(j / 2**schema) / 2
-_FRACTIONS: list[FloatArray] = [
-    np.array([2.0 ** (j / (1 << s)) / 2 for j in range(1 << s)], dtype=np.float64)
-    for s in range(MAX_SCHEMA + 1)
-]
+
+
+def _bound_fractions() -> list[FloatArray]:
+    """Per schema 0..8, the bucket bounds in ``[0.5, 1)`` that Prometheus uses, bit for bit.
+
+    Prometheus reads them from a table of float64 literals
+    (``model/histogram/generic.go``) that is *not* the correctly rounded
+    ``2**(j / 2**schema) / 2``: 178 of the 256 schema-8 entries are 1 to 4 ulp
+    below it, so bounds computed that way move ``histogram_quantile``,
+    ``histogram_fraction`` and ``histogram_stddev`` by a few ulp. The table is
+    exactly what this halving recursion gives: schema 1 is ``{0.5, 1/sqrt(2)}``
+    and schema ``s + 1`` keeps the bounds of schema ``s`` and puts
+    ``b * f_(s+1)`` after each bound ``b``, where ``f_s = 2**(2**-s)`` is 2
+    square-rooted ``s`` times (IEEE ``sqrt`` is correctly rounded, so this is
+    the same on every platform). Finer schemas thus repeat the coarser ones'
+    bounds at every ``2**(8-s)``-th position, as the table does.
+    """
+    factor = 2.0
+    level = [0.5]
+    out = [np.array(level, dtype=np.float64)]
+    for s in range(1, MAX_SCHEMA + 1):
+        factor = math.sqrt(factor)
+        if s == 1:
+            level = [0.5, 1 / math.sqrt(2.0)]
+        else:
+            level = [b for bound in level for b in (bound, bound * factor)]
+        out.append(np.array(level, dtype=np.float64))
+    return out
+
+
+#: per schema 0..8, the bucket bounds in [0.5, 1) (``exponentialBounds``)
+_FRACTIONS: list[FloatArray] = _bound_fractions()
 
 
 class IncompatibleSchemaError(PromQLEvalError):

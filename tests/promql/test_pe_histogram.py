@@ -103,7 +103,24 @@ def test_go_string_is_prometheus_string() -> None:
 def test_bounds() -> None:
     assert bucket_upper_bounds(np.array([-1, 0, 1, 2]), 0).tolist() == [0.5, 1, 2, 4]
     assert bucket_upper_bounds(np.array([1, 2]), -1).tolist() == [4, 16]
-    assert bucket_upper_bounds(np.array([1]), 1)[0] == pytest.approx(math.sqrt(2))
+    # Prometheus' table: 2**(1/2) / 2 is 0.7071067811865475, one ulp below sqrt(0.5)
+    assert bucket_upper_bounds(np.array([1]), 1)[0] == 2 * 0.7071067811865475 != math.sqrt(2)
+    # the last finite bucket ends at MaxFloat64, the next one (for +Inf observations) at +Inf
+    assert bucket_upper_bounds(np.array([1024 << 1, (1024 << 1) + 1]), 1).tolist() == [
+        np.finfo(np.float64).max, math.inf]
+
+
+@pytest.mark.parametrize(("schema", "j", "bound"), [
+    # literals of nativeHistogramBounds / exponentialBounds (model/histogram/generic.go), the
+    # bound of bucket j - 2**schema (in [0.5, 1)); several are 1..4 ulp off 2**(j/2**schema)/2
+    (2, 1, 0.5946035575013605), (3, 7, 0.9170040432046711), (4, 5, 0.620928906036742),
+    (6, 1, 0.5054446430258502), (6, 63, 0.9892280131939752), (7, 11, 0.5306886136446309),
+    (8, 1, 0.5013556375251013), (8, 19, 0.526395386502313), (8, 226, 0.9219832844793128),
+    (8, 212, 0.8876882462632604), (8, 255, 0.9972960560854698),
+])
+def test_exponential_bounds_are_prometheus_table(schema: int, j: int, bound: float) -> None:
+    ours = bucket_upper_bounds(np.array([j - (1 << schema), j]), schema)
+    assert ours.tolist() == [bound, 2 * bound]  # bit for bit, not approx
     assert bucket_upper_bounds(np.array([0, 1, 2]), -53, np.array([1.0, 5.0])).tolist() == [
         1, 5, math.inf]
 
