@@ -23,6 +23,7 @@ from pytest_selfslo.promql.histogram import (
     FloatHistogram,
     IncompatibleBoundsError,
     IncompatibleSchemaError,
+    avg_histograms,
     bucket_upper_bounds,
     chunk_hints,
     sum_histograms,
@@ -174,6 +175,30 @@ def test_kahan_sum_keeps_small_counts() -> None:
              h("{{count:-1e16 buckets:[-1e16]}}")]
     assert sum_histograms(parts)[0].count == 1
     assert sum_histograms(parts, kahan=False)[0].count == 0
+
+
+def _kahan(values: list[float]) -> tuple[float, float]:
+    """Kahan-Neumaier sum of ``values`` in order (``kahansum.Inc``): (sum, compensation)."""
+    total, comp = values[0], 0.0
+    for v in values[1:]:
+        t = total + v
+        comp += (total - t) + v if abs(total) >= abs(v) else (v - t) + total
+        total = t
+    return total, comp
+
+
+def test_avg_divides_sum_and_compensation_separately() -> None:
+    """``avg`` of histograms (3.10+): ``sum.Div(n).Add(kahanC.Div(n))``, not ``(sum + c) / n``."""
+    values = [3.0, 0.001, 1e16]
+    parts = [h(f"{{{{count:{v} sum:{v} buckets:[{v}]}}}}") for v in values]
+    total, comp = _kahan(values)
+    separately, combined = total / 3 + comp / 3, (total + comp) / 3
+    assert separately != combined  # the case tells the two apart
+    mean = avg_histograms(parts)[0]
+    assert mean.count == mean.sum == mean.pos[0] == separately
+    # a NaN sum (no overflow): still the direct mean for the other fields
+    nan = avg_histograms([*parts[:2], h("{{count:1e16 sum:NaN buckets:[1e16]}}")])[0]
+    assert math.isnan(nan.sum) and nan.count == separately
 
 
 def test_detect_reset() -> None:
