@@ -192,6 +192,9 @@ EXPRS = (
     "histogram_avg(h)", "histogram_stddev(h)", "histogram_stdvar(h)",
     "histogram_quantile(0.9, h)", "histogram_quantile(0.5, rate(h[5m]))",
     "histogram_fraction(0, 2, h)", "histogram_fraction(-1, 0.5, h)",
+    # bounds inside a bucket of every schema: interpolated (log-linearly or, NHCB, linearly)
+    "histogram_fraction(-0.997, 1.005, h)", "histogram_quantile(0.99, rate(h[5m]))",
+    "histogram_quantile(0.1, h)",
     "h * 2", "h / 4", "h + h", "h - h", "-h", "resets(h[10m])", "changes(h[10m])",
     "sum_over_time(h[3m])", "avg_over_time(h[3m])", "count_over_time(h[5m])",
     "last_over_time(h[5m])", "sum(h)", "avg(h)", "count(h)", "h == h", "h > 1",
