@@ -14,6 +14,9 @@ with the reason when there is none.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+
 import pytest
 from promtool_runs import params as promtool_params
 
@@ -38,3 +41,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "promtool_bin" in metafunc.fixturenames:
         metafunc.parametrize("promtool_bin", promtool_params())
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` where every connection is refused, for the whole test.
+
+    The port stays bound (never listening) by this socket, so no server of a
+    parallel test can take it: a "free port a moment ago" could answer later.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,3 +170,31 @@ def same_samples(ours: list[Sample], theirs: list[Sample]) -> bool:
         elif va != vb or math.copysign(1.0, va) != math.copysign(1.0, vb):
             return False
     return True
+
+
+def same_up_to_ties(ours: list[Sample], theirs: list[Sample], inputs: list[Sample],
+                    by: tuple[str, ...] = ()) -> bool:
+    """:func:`same_samples` for ``topk``/``bottomk``, where ties at the k-th place are a set.
+
+    Which of several series with the k-th value a k-aggregation keeps depends on
+    the order the series were created in, and promtool creates the series loaded
+    in one step in Go's map order (random on every run). So a tie is compared as
+    a set: within each group (the ``by`` labels), both answers keep as many
+    series of each value (0 and -0 tie, as all NaNs do), and every series either
+    answer keeps is an input series with exactly its value, bit for bit. Where
+    no value ties, that is the plain comparison.
+    """
+    pool = {tuple(sorted(labels)): value for labels, value in inputs}
+
+    def kept(samples: list[Sample]) -> Counter[tuple[tuple[str, ...], object]] | None:
+        counts: Counter[tuple[tuple[str, ...], object]] = Counter()
+        for labels, value in samples:
+            key = tuple(sorted(labels))
+            if key not in pool or not same_samples([(key, pool[key])], [(key, value)]):
+                return None
+            group = tuple(v for k, v in key if k in by)
+            counts[(group, "NaN" if math.isnan(value) else value)] += 1
+        return counts
+
+    mine, promtool = kept(ours), kept(theirs)
+    return mine is not None and mine == promtool

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["count_arg", "positive_arg"]
+from pytest_selfslo.promql.semantics import Semantics
+
+__all__ = ["count_arg", "positive_arg", "semantics_arg"]
 
 
 def count_arg(text: str) -> int:
@@ -27,3 +29,11 @@ def positive_arg(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
     return value
+
+
+def semantics_arg(value: str) -> str:
+    """argparse ``type=`` for ``--semantics`` (``2.42``, ``3``...): the normalised release."""
+    try:
+        return str(Semantics.parse(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -118,6 +118,8 @@ class DemoDriver(threading.Thread):
         self.stop = threading.Event()
         self.phase = PHASES[0][0]
         self.phase_tick = 0
+        #: ticks whose heartbeats are written (log, exporter, storage)
+        self.played = 0
         self.lock = threading.Lock()
         self.stability = Gauge("stability_score_ema", "Demo service stability (EMA)",
                                registry=registry)
@@ -143,6 +145,8 @@ class DemoDriver(threading.Thread):
                         with self.lock:
                             self.phase, self.phase_tick = scenario, i + 1
                         self._emit(planned[i * len(TOKENS):(i + 1) * len(TOKENS)], scenario)
+                        with self.lock:
+                            self.played += 1
                         self.stop.wait(self.tick)
                 cycle += 1
         finally:
@@ -193,6 +197,11 @@ class DemoDriver(threading.Thread):
         """Current scenario and tick within it."""
         with self.lock:
             return self.phase, self.phase_tick
+
+    def ticks_played(self) -> int:
+        """How many ticks' heartbeats are written so far."""
+        with self.lock:
+            return self.played
 
 
 class _EmbeddedAlerts:
@@ -257,6 +266,9 @@ class _Loop:
     backend: str
     alerts: Any
     decisions: deque[dict[str, Any]]
+    #: ticks played before the last decision started (``--frames`` waits on it)
+    decided_on: int = -1
+    progress: threading.Condition = dataclasses.field(default_factory=threading.Condition)
 
 
 def _status(loop: _Loop, started: float, http: Any) -> str:
@@ -302,6 +314,11 @@ def _status(loop: _Loop, started: float, http: Any) -> str:
         for r in canary["audit"][-3:]) or "none yet"))
     # alert labels, reasons and actors come from outside: one screen line each, no escapes
     return "\n".join(printable(line) for line in lines)
+
+
+def _decided_since(loop: _Loop, ticks: int, tuner: threading.Thread) -> bool:
+    """Whether a decision started after ``ticks`` ticks were played (or the tuner is gone)."""
+    return loop.decided_on > ticks or not tuner.is_alive()
 
 
 def _slo(status: Any) -> str:
@@ -356,14 +373,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Seconds between tuner decisions (default 1)")
     parser.add_argument("--refresh", type=float, default=1.0,
                         help="Seconds between status redraws (default 1)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="Stop after this many status frames; each after the first waits "
+                             "for a tuner decision on heartbeats played since the last one")
     parser.add_argument("--data-dir", default=None,
                         help="Keep the log, state and audit here (default: a temp dir, removed)")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the demo until Ctrl-C or ``--duration``; everything started here is stopped."""
-    if args.scale <= 0 or args.tick <= 0 or args.tune_every <= 0 or args.refresh <= 0:
-        raise ConfigError("--scale, --tick, --tune-every and --refresh must be positive")
+    if args.scale <= 0 or args.tick <= 0 or args.tune_every <= 0 or args.refresh <= 0 or (
+            args.frames is not None and args.frames <= 0):
+        raise ConfigError("--scale, --tick, --tune-every, --refresh and --frames must be "
+                          "positive")
     stream = out or sys.stdout
     with _workdir(args.data_dir) as work, contextlib.ExitStack() as stack:
         return _run(args, work, stack, stream)
@@ -422,12 +444,16 @@ def _run(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
 
     def tune() -> None:
         while not stop.is_set():
+            played = driver.ticks_played()
             try:
                 loop.decisions.append(tuner.check_and_tune())
                 _maybe_resume(loop, store, http)
             except Exception as exc:  # keep the demo alive; show the problem in the view
                 loop.decisions.append({"action": "error", "next_canary": 0.0, "gates": {},
                                        "reasons": [f"{type(exc).__name__}: {exc}"]})
+            with loop.progress:
+                loop.decided_on = played
+                loop.progress.notify_all()
             stop.wait(args.tune_every)
 
     http = stack.enter_context(httpx.Client(timeout=5))
@@ -437,13 +463,22 @@ def _run(args: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
     stack.callback(stop.set)
     started = time.time()
     tty = stream.isatty()
+    frames = 0
     try:
         while args.duration is None or time.time() - started < args.duration:
             frame = _status(loop, started, http)
             stream.write(("\x1b[H\x1b[2J" if tty else "\n") + frame + "\n")
             stream.flush()
+            frames += 1
+            if frames == args.frames:
+                break
+            shown = driver.ticks_played()
             time.sleep(min(args.refresh, max(0.05, (args.duration or 1e9)
                                              - (time.time() - started))))
+            if args.frames is not None:  # the next frame shows a decision on new heartbeats
+                with loop.progress:
+                    loop.progress.wait_for(functools.partial(_decided_since, loop, shown,
+                                                             tuner_thread))
     except KeyboardInterrupt:
         stream.write("\nstopping...\n")
     return 0

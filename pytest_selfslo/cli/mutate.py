@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TextIO
 
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo.cli.args import semantics_arg
 from pytest_selfslo.mutate import OPERATORS, MutationSuite, resolve_operators
-from pytest_selfslo.promql.semantics import Semantics
 
 __all__ = ["configure", "percentage", "run"]
 
@@ -38,13 +38,6 @@ def percentage(text: str) -> float:
     return value
 
 
-def _semantics_arg(value: str) -> str:
-    try:
-        return str(Semantics.parse(value))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``selfslo mutate`` arguments."""
     parser.add_argument("--rules", metavar="GLOB", action="append",
@@ -58,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Output format (github: workflow annotations)")
     parser.add_argument("--fail-under", metavar="PCT", type=percentage, default=100.0,
                         help="Exit 1 when the mutation score is below PCT (default 100)")
-    parser.add_argument("--semantics", type=_semantics_arg, default="3", metavar="VERSION",
+    parser.add_argument("--semantics", type=semantics_arg, default="3", metavar="VERSION",
                         help="Prometheus version to imitate: 2, 3 (= 2.53, 3.5), 2.42, 3.5... "
                              "(default 3)")
     parser.add_argument("--list-operators", action="store_true",

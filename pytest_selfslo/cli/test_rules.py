@@ -16,19 +16,11 @@ import sys
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits
 from pytest_selfslo._core.reportformats import FORMATS, render
 from pytest_selfslo._core.version import __version__
-from pytest_selfslo.cli.args import positive_arg
-from pytest_selfslo.promql.semantics import Semantics
+from pytest_selfslo.cli.args import positive_arg, semantics_arg
 from pytest_selfslo.ruletest.annotate import filter_changed, report_annotations, rule_test_tool
 from pytest_selfslo.ruletest.runner import RuleTestReport, run_rule_tests
 
 __all__ = ["configure", "run"]
-
-
-def _semantics_arg(value: str) -> str:
-    try:
-        return str(Semantics.parse(value))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="Rule unit-test files (globs allowed)")
     parser.add_argument("--run", action="append", metavar="REGEX",
                         help="Only run test groups whose name matches (repeatable, OR-ed)")
-    parser.add_argument("--semantics", type=_semantics_arg, default="3", metavar="VERSION",
+    parser.add_argument("--semantics", type=semantics_arg, default="3", metavar="VERSION",
                         help="Prometheus version to imitate, its numerics and its file formats: "
                              "2, 3 (= 2.53, 3.5), 2.42, 3.5... (default 3)")
     parser.add_argument("--ignore-unknown-fields", action="store_true",

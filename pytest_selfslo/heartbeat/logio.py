@@ -15,12 +15,16 @@ tail read gives up after :data:`MAX_TAIL_BAD_LINES` malformed lines.
 
 Writing appends one whole line per ``write(2)`` on an ``O_APPEND`` descriptor,
 which the kernel serialises against other appenders, so several processes can
-share one log without interleaving records.
+share one log without interleaving records. A write holds a shared ``flock``
+and the check for a torn last line an exclusive one: a record another writer
+is still copying in (the file grows page by page within one ``write(2)``) is
+never mistaken for a torn line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import math
 import operator
@@ -526,6 +530,9 @@ class HeartbeatLog:
     Safe with several writer processes: the kernel appends each write as a unit.
     If the file ends in a torn line (a writer crashed mid-record), the first
     write first terminates it, so the new record is not glued onto the garbage.
+    Every write holds a shared ``flock`` on the file and that check an exclusive
+    one, so a record another process is writing right then (its bytes reach the
+    file a page at a time) is never taken for a torn line and terminated twice.
     ``fsync=True`` makes every append durable before it returns (slow; use for
     audit-grade logs). Parent directories are created on first write.
     """
@@ -534,7 +541,10 @@ class HeartbeatLog:
         self.path = Path(path)
         self.fsync = fsync
         self._fd: int | None = None
-        self._lock = threading.Lock()  # only guards the lazy open; writes need no lock
+        self._lock = threading.Lock()  # guards the lazy open
+        # threads of this process share one descriptor and so one flock: one write at a time,
+        # else one thread's unlock would end the shared lock while another still writes
+        self._write_lock = threading.Lock()
 
     def _open(self) -> int:
         if self._fd is not None:
@@ -545,9 +555,13 @@ class HeartbeatLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    self._write_all(fd, b"\n")
+                fcntl.flock(fd, fcntl.LOCK_EX)  # no write of another writer is under way
+                try:
+                    size = os.fstat(fd).st_size
+                    if size and os.pread(fd, 1, size - 1) != b"\n":
+                        self._write_all(fd, b"\n")
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
             except OSError:
                 os.close(fd)
                 raise
@@ -562,6 +576,16 @@ class HeartbeatLog:
         if self.fsync:
             os.fsync(fd)
 
+    def _append(self, data: bytes) -> None:
+        """One ``write(2)`` of whole lines under the shared lock."""
+        fd = self._open()
+        with self._write_lock:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            try:
+                self._write_all(fd, data)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
     @staticmethod
     def _encode(hb: Heartbeat) -> bytes:
         if not isinstance(hb, Heartbeat):
@@ -570,11 +594,11 @@ class HeartbeatLog:
 
     def append(self, hb: Heartbeat) -> None:
         """Append one record as one line."""
-        self._write_all(self._open(), self._encode(hb))
+        self._append(self._encode(hb))
 
     def extend(self, heartbeats: Iterable[Heartbeat]) -> int:
         """Append many records (batched, never splitting a line); returns how many."""
-        fd = self._open()
+        self._open()  # the file exists afterwards, also when there was nothing to append
         batch: list[bytes] = []
         size = count = 0
         for hb in heartbeats:
@@ -583,10 +607,10 @@ class HeartbeatLog:
             size += len(line)
             count += 1
             if size >= _WRITE_BATCH:
-                self._write_all(fd, b"".join(batch))
+                self._append(b"".join(batch))
                 batch, size = [], 0
         if batch:
-            self._write_all(fd, b"".join(batch))
+            self._append(b"".join(batch))
         return count
 
     def close(self) -> None:

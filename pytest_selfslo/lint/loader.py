@@ -39,6 +39,7 @@ from pytest_selfslo.lint.model import (
     RuleFile,
     TestFile,
 )
+from pytest_selfslo.rulefmt.comments import comment_target
 from pytest_selfslo.rulefmt.goyaml import (
     MAPPING,
     MAX_DOCUMENT_BYTES,
@@ -265,14 +266,7 @@ def _disables(lines: list[str], path: str,
         if m.group(1) == "disable-file":
             whole |= codes
             continue
-        # a comment on its own line applies to the next rule ("- alert:"/"- record:" line)
-        target = no
-        if text.lstrip().startswith("#"):
-            for nxt in range(no, len(lines)):
-                stripped = lines[nxt].lstrip()
-                if stripped and not stripped.startswith("#"):
-                    target = nxt + 1
-                    break
+        target = comment_target(lines, no)
         per_line.setdefault(target, set()).update(codes)
     return frozenset(whole), per_line
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from pytest_selfslo._core.errors import RuleFileError
 from pytest_selfslo._core.limits import read_limited_text
 from pytest_selfslo.mutate.operators import resolve_operators
+from pytest_selfslo.rulefmt.comments import comment_target
 from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose
 from pytest_selfslo.rulefmt.model import Rule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import format_problems, parse_rule_text
@@ -117,13 +118,7 @@ def _markers(path: str, lines: list[str]) -> dict[int, list[Marker]]:
         marker = _parse_marker(path, no, text)
         if marker is None:
             continue
-        target = no
-        if text.lstrip().startswith("#"):
-            for nxt in range(no, len(lines)):
-                stripped = lines[nxt].lstrip()
-                if stripped and not stripped.startswith("#"):
-                    target = nxt + 1
-                    break
+        target = comment_target(lines, no)
         out.setdefault(target, []).append(marker)
     return out
 

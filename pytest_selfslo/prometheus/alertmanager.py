@@ -32,20 +32,21 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import yaml
 
-from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
 from pytest_selfslo.prometheus.child import (
     DEFAULT_TIMEOUT,
+    DockerServer,
     HttpServer,
+    LocalServer,
+    OwnedServer,
     docker_reason,
-    run_in_docker,
-    spawn,
-    stop_process,
+    external_reason,
+    start_server,
 )
 
 __all__ = [
@@ -157,12 +158,10 @@ def webhook_config(url: str, *, bearer: str | None = None,
 _NULL_CONFIG: dict[str, Any] = {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}
 
 
-class ManagedAlertmanager(AlertmanagerServer):
+class ManagedAlertmanager(AlertmanagerServer, OwnedServer):
     """A server whose config directory we own: its receivers can be changed."""
 
-    def __init__(self, url: str, workdir: Path) -> None:
-        super().__init__(url)
-        self.workdir = workdir
+    log_name = "alertmanager.log"
 
     @property
     def config_path(self) -> Path:
@@ -175,6 +174,10 @@ class ManagedAlertmanager(AlertmanagerServer):
         (workdir / "data").mkdir()
         _write(workdir / "alertmanager.yml", _NULL_CONFIG)
         return workdir
+
+    @staticmethod
+    def _server_args(workdir: Path, port: int) -> list[str]:
+        return _server_args(workdir, port)
 
     def apply_config(self, config: Mapping[str, Any]) -> None:
         """Write ``config`` as ``alertmanager.yml`` and reload; a rejected one is rolled back."""
@@ -190,16 +193,6 @@ class ManagedAlertmanager(AlertmanagerServer):
     def set_webhook(self, url: str, **options: Any) -> None:
         """Route alerts to ``url`` (options of :func:`webhook_config`) and reload."""
         self.apply_config(webhook_config(url, **options))
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the server's log (for error messages)."""
-        log = self.workdir / "alertmanager.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    def _remove_workdir(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _write(path: Path, config: Mapping[str, Any]) -> None:
@@ -218,16 +211,8 @@ def _server_args(workdir: Path, port: int) -> list[str]:
     ]
 
 
-class LocalAlertmanager(ManagedAlertmanager):
+class LocalAlertmanager(LocalServer, ManagedAlertmanager):
     """The Alertmanager binary on PATH, run as a child process."""
-
-    kind = "local"
-
-    def __init__(self, url: str, workdir: Path, process: subprocess.Popen[bytes],
-                 log: IO[bytes]) -> None:
-        super().__init__(url, workdir)
-        self.process = process
-        self._log = log
 
     @classmethod
     def start(cls, *, binary: str | None = None,
@@ -237,48 +222,17 @@ class LocalAlertmanager(ManagedAlertmanager):
         if path is None:
             names = binary or " or ".join(repr(b) for b in ALERTMANAGER_BINARIES)
             raise PrometheusUnavailable(f"no {names} binary on PATH")
-        return spawn(cls, path, cls._prepare_workdir, _server_args, "alertmanager.log", timeout)
-
-    def _check_alive(self) -> None:
-        code = self.process.poll()
-        if code is not None:
-            raise PrometheusUnavailable(
-                f"alertmanager exited with status {code}; log tail:\n{self.log_tail()}")
-
-    def close(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temp dir."""
-        reaper.unregister(self)
-        try:
-            super().close()
-            stop_process(self.process)
-        finally:
-            self._log.close()
-            self._remove_workdir()
+        return cls._spawn(path, timeout)
 
 
-class DockerAlertmanager(ManagedAlertmanager):
+class DockerAlertmanager(DockerServer, ManagedAlertmanager):
     """``prom/alertmanager`` through testcontainers, on the host network, loopback port."""
-
-    kind = "docker"
-
-    def __init__(self, url: str, workdir: Path, container: Any) -> None:
-        super().__init__(url, workdir)
-        self.container = container
 
     @classmethod
     def start(cls, *, image: str = DOCKER_IMAGE,
               timeout: float = DEFAULT_TIMEOUT) -> DockerAlertmanager:
         """Start the container once a Docker daemon answers; ready on return."""
-        return run_in_docker(cls, image, cls._prepare_workdir, _server_args, timeout)
-
-    def close(self) -> None:
-        """Stop and remove the container, then the temp dir."""
-        reaper.unregister(self)
-        try:
-            super().close()
-            self.container.stop()
-        finally:
-            self._remove_workdir()
+        return cls._run_image(image, timeout)
 
 
 def alertmanager_availability(mode: str) -> str | None:
@@ -293,35 +247,14 @@ def alertmanager_availability(mode: str) -> str | None:
         reason = docker_reason()
         return None if reason is None else (
             f"no {' or '.join(ALERTMANAGER_BINARIES)} binary on PATH and {reason}")
-    server = AlertmanagerServer(mode, timeout=3)
-    try:
-        return None if server.ready() else f"Alertmanager at {mode} is not ready (/-/ready)"
-    finally:
-        server.close()
+    return external_reason(AlertmanagerServer(mode, timeout=3), mode)
 
 
 def start_alertmanager(mode: str = "auto", *,
                        timeout: float = DEFAULT_TIMEOUT) -> AlertmanagerServer:
     """Start (local, docker) or reach (URL) a real Alertmanager per ``mode``; ready on return."""
-    if mode == "local":
-        return LocalAlertmanager.start(timeout=timeout)
-    if mode == "docker":
-        return DockerAlertmanager.start(timeout=timeout)
-    if mode == "auto":
-        reasons = []
-        for starter in (LocalAlertmanager, DockerAlertmanager):
-            try:
-                return starter.start(timeout=timeout)
-            except PrometheusUnavailable as exc:
-                reasons.append(str(exc))
-        raise PrometheusUnavailable("; ".join(reasons))
-    server = AlertmanagerServer(mode)
-    try:
-        server.wait_ready(timeout=min(timeout, 10.0))
-    except PrometheusUnavailable:
-        server.close()
-        raise
-    return server
+    return start_server(mode, timeout, local=LocalAlertmanager.start,
+                        docker=DockerAlertmanager.start, external=AlertmanagerServer)
 
 
 def check_config(path: str | Path, *, amtool: str = "amtool") -> tuple[bool, str]:

@@ -7,8 +7,13 @@
   another process grabbed the port first);
 * :func:`stop_process` -- SIGTERM, then SIGKILL after 10 s;
 * :func:`run_in_docker` -- the same binary's image through testcontainers,
-  on the host network, with the work directory bind-mounted at the same path,
-  once :func:`docker_reason` says a Docker daemon answers.
+  on the host network, with the work directory bind-mounted at the same path
+  (:func:`docker_run_spec`), once :func:`docker_reason` says a Docker daemon
+  answers;
+* :class:`OwnedServer` -- a server in a work directory of its own, with the
+  two ways to run it as mixins: :class:`LocalServer` (a child process) and
+  :class:`DockerServer` (a container). Prometheus and Alertmanager differ
+  only in their work directory and command line.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
 from pytest_selfslo._core.net import free_port
 
-__all__ = ["DEFAULT_TIMEOUT", "HttpServer", "docker_reason", "poll_until", "run_in_docker",
-           "spawn", "stop_process"]
+__all__ = ["DEFAULT_TIMEOUT", "DockerServer", "HttpServer", "LocalServer", "OwnedServer",
+           "docker_reason", "docker_run_spec", "external_reason", "poll_until", "run_in_docker",
+           "spawn", "start_server", "stop_process"]
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 30.0
@@ -93,6 +99,43 @@ def poll_until(check: Callable[[], T | None], *, timeout: float = DEFAULT_TIMEOU
         time.sleep(interval)
 
 
+H = TypeVar("H", bound=HttpServer)
+
+
+def start_server(mode: str, timeout: float, *, local: Callable[..., H], docker: Callable[..., H],
+                 external: Callable[[str], H]) -> H:
+    """A server per ``mode``, ready on return: ``local`` or ``docker`` (their ``start``),
+    ``auto`` (local, else docker; PrometheusUnavailable with both reasons), or the URL
+    of a running server (``external(url)``, ready within ``min(timeout, 10)`` s)."""
+    if mode == "local":
+        return local(timeout=timeout)
+    if mode == "docker":
+        return docker(timeout=timeout)
+    if mode == "auto":
+        reasons = []
+        for starter in (local, docker):
+            try:
+                return starter(timeout=timeout)
+            except PrometheusUnavailable as exc:
+                reasons.append(str(exc))
+        raise PrometheusUnavailable("; ".join(reasons))
+    server = external(mode)
+    try:
+        server.wait_ready(timeout=min(timeout, 10.0))
+    except PrometheusUnavailable:
+        server.close()
+        raise
+    return server
+
+
+def external_reason(server: HttpServer, url: str) -> str | None:
+    """None when the server at ``url`` is ready now, else why not; closes ``server``."""
+    try:
+        return None if server.ready() else f"{server.product} at {url} is not ready (/-/ready)"
+    finally:
+        server.close()
+
+
 class _Spawned(Protocol):
     def wait_ready(self, timeout: float = ...) -> None: ...
 
@@ -152,7 +195,9 @@ def docker_reason() -> str | None:
     """None when a Docker daemon answers a ping, else why not."""
     try:
         import docker  # noqa: PLC0415 (optional Docker path: the docker SDK only when used)
-
+    except ImportError as exc:
+        return f"the docker SDK is not installed ({type(exc).__name__}: {exc}; pip install docker)"
+    try:
         client = docker.from_env(timeout=3)
         try:
             client.ping()
@@ -161,6 +206,19 @@ def docker_reason() -> str | None:
     except Exception as exc:  # docker raises many unrelated types; all mean "not usable"
         return f"no Docker daemon answers ({type(exc).__name__}: {str(exc)[:120]})"
     return None
+
+
+def docker_run_spec(image: str, workdir: Path, command: Sequence[str]) -> dict[str, Any]:
+    """How :func:`run_in_docker` runs ``image``: host network, ``workdir`` mounted read-write
+    at the same path (so config files are written as for a local binary), ``command``."""
+    return {"image": image, "volumes": [(str(workdir), str(workdir), "rw")],
+            "network_mode": "host", "command": list(command)}
+
+
+def open_workdir(workdir: Path) -> None:
+    """Make ``workdir`` and its subdirectories writable for an image's (other) user."""
+    for path in (workdir, *(p for p in workdir.iterdir() if p.is_dir())):
+        path.chmod(0o777)
 
 
 def run_in_docker(make: Callable[[str, Path, Any], S], image: str, prepare: Callable[[], Path],
@@ -178,14 +236,15 @@ def run_in_docker(make: Callable[[str, Path, Any], S], image: str, prepare: Call
     from testcontainers.core.container import DockerContainer  # noqa: PLC0415 (optional Docker path: testcontainers only when used)
 
     workdir = prepare()
-    for path in (workdir, *(p for p in workdir.iterdir() if p.is_dir())):
-        path.chmod(0o777)
+    open_workdir(workdir)
     port = free_port()
-    container = (DockerContainer(image)
-                 .with_volume_mapping(str(workdir), str(workdir), "rw")
-                 .with_kwargs(network_mode="host")
-                 .with_command(list(args(workdir, port))))
+    spec = docker_run_spec(image, workdir, args(workdir, port))
     try:
+        container = DockerContainer(spec["image"])
+        for volume in spec["volumes"]:
+            container = container.with_volume_mapping(*volume)
+        container = (container.with_kwargs(network_mode=spec["network_mode"])
+                     .with_command(spec["command"]))
         container.start()
     except Exception as exc:  # docker/testcontainers errors have no common base
         shutil.rmtree(workdir, ignore_errors=True)
@@ -198,3 +257,100 @@ def run_in_docker(make: Callable[[str, Path, Any], S], image: str, prepare: Call
         server.close()
         raise
     return server
+
+
+class OwnedServer(HttpServer):
+    """A server we start in a temporary work directory of its own, removed on close.
+
+    A product's subclass names its log file and says how a work directory is
+    prepared and what command line runs the server in it; :class:`LocalServer`
+    and :class:`DockerServer` run it (mixed in before the product's class).
+    """
+
+    #: the server's log file in the work directory (written by a local child)
+    log_name = "server.log"
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        super().__init__(url)
+        self.workdir = workdir
+
+    @staticmethod
+    def _prepare_workdir() -> Path:
+        """A new work directory with the server's initial config."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _server_args(workdir: Path, port: int) -> list[str]:
+        """The server's arguments for ``workdir``, listening on 127.0.0.1:``port``."""
+        raise NotImplementedError
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's log (for error messages)."""
+        log = self.workdir / self.log_name
+        if not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def _remove_workdir(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+L = TypeVar("L", bound="LocalServer")
+D = TypeVar("D", bound="DockerServer")
+
+
+class LocalServer(OwnedServer):
+    """Mixin: the server's binary run as our child process."""
+
+    kind = "local"
+
+    def __init__(self, url: str, workdir: Path, process: subprocess.Popen[bytes],
+                 log: IO[bytes]) -> None:
+        super().__init__(url, workdir)
+        self.process = process
+        self._log = log
+
+    @classmethod
+    def _spawn(cls: type[L], path: str, timeout: float) -> L:
+        """:func:`spawn` the binary at ``path`` with this product's work directory and args."""
+        return spawn(cls, path, cls._prepare_workdir, cls._server_args, cls.log_name, timeout)
+
+    def _check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise PrometheusUnavailable(
+                f"{self.product.lower()} exited with status {code}; log tail:\n{self.log_tail()}")
+
+    def close(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temp dir."""
+        reaper.unregister(self)
+        try:
+            super().close()
+            stop_process(self.process)
+        finally:
+            self._log.close()
+            self._remove_workdir()
+
+
+class DockerServer(OwnedServer):
+    """Mixin: the server's image through testcontainers, host network, loopback port."""
+
+    kind = "docker"
+
+    def __init__(self, url: str, workdir: Path, container: Any) -> None:
+        super().__init__(url, workdir)
+        self.container = container
+
+    @classmethod
+    def _run_image(cls: type[D], image: str, timeout: float) -> D:
+        """:func:`run_in_docker` with this product's work directory and args."""
+        return run_in_docker(cls, image, cls._prepare_workdir, cls._server_args, timeout)
+
+    def close(self) -> None:
+        """Stop and remove the container, then the temp dir."""
+        reaper.unregister(self)
+        try:
+            super().close()
+            self.container.stop()
+        finally:
+            self._remove_workdir()

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
-from pytest_selfslo._core import reaper
 from pytest_selfslo._core.errors import PrometheusError, PrometheusUnavailable
 from pytest_selfslo.prometheus.child import (
     DEFAULT_TIMEOUT,
+    DockerServer,
+    LocalServer,
+    OwnedServer,
     docker_reason,
-    run_in_docker,
-    spawn,
-    stop_process,
+    external_reason,
+    start_server,
 )
 from pytest_selfslo.prometheus.client import PrometheusServer, local_binary
 
@@ -41,12 +41,13 @@ __all__ = [
 DOCKER_IMAGE = "prom/prometheus:latest"
 
 
-class ManagedPrometheus(PrometheusServer):
+class ManagedPrometheus(PrometheusServer, OwnedServer):
     """A server whose config directory we own: scrape targets and rules can be changed."""
 
+    log_name = "prometheus.log"
+
     def __init__(self, url: str, workdir: Path) -> None:
-        super().__init__(url)
-        self.workdir = workdir
+        super().__init__(url, workdir)
         self._targets: list[str] = []
         self._interval = "1s"
         self._metrics_path = "/metrics"
@@ -60,6 +61,10 @@ class ManagedPrometheus(PrometheusServer):
         (workdir / "data").mkdir()
         _write_config(workdir, [], "1s", "/metrics")
         return workdir
+
+    @staticmethod
+    def _server_args(workdir: Path, port: int) -> list[str]:
+        return _server_args(workdir, port)
 
     def set_scrape_targets(self, targets: list[str], *, interval: str = "1s",
                            metrics_path: str = "/metrics") -> None:
@@ -115,16 +120,6 @@ class ManagedPrometheus(PrometheusServer):
             path.unlink()
         self.reload()
 
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the server's log (for error messages)."""
-        log = self.workdir / "prometheus.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    def _remove_workdir(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
 
 def _write_config(workdir: Path, targets: list[str], interval: str, metrics_path: str,
                   alertmanagers: list[str] | None = None) -> None:
@@ -158,20 +153,12 @@ def _server_args(workdir: Path, port: int) -> list[str]:
     ]
 
 
-class LocalPrometheus(ManagedPrometheus):
+class LocalPrometheus(LocalServer, ManagedPrometheus):
     """The ``prometheus`` binary on PATH, run as a child process.
 
         >>> with LocalPrometheus.start() as server:      # doctest: +SKIP
         ...     server.query("vector(1)")
     """
-
-    kind = "local"
-
-    def __init__(self, url: str, workdir: Path, process: subprocess.Popen[bytes],
-                 log: IO[bytes]) -> None:
-        super().__init__(url, workdir)
-        self.process = process
-        self._log = log
 
     @classmethod
     def start(cls, *, binary: str = "prometheus",
@@ -181,52 +168,21 @@ class LocalPrometheus(ManagedPrometheus):
         if path is None:
             raise PrometheusUnavailable(f"no {binary!r} binary on PATH" if os.sep not in binary
                                         else f"{binary}: no such executable file")
-        return spawn(cls, path, cls._prepare_workdir, _server_args, "prometheus.log", timeout)
-
-    def _check_alive(self) -> None:
-        code = self.process.poll()
-        if code is not None:
-            raise PrometheusUnavailable(
-                f"prometheus exited with status {code}; log tail:\n{self.log_tail()}")
-
-    def close(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after 10 s) and remove the temp dir."""
-        reaper.unregister(self)
-        try:
-            super().close()
-            stop_process(self.process)
-        finally:
-            self._log.close()
-            self._remove_workdir()
+        return cls._spawn(path, timeout)
 
 
-class DockerPrometheus(ManagedPrometheus):
+class DockerPrometheus(DockerServer, ManagedPrometheus):
     """``prom/prometheus`` through testcontainers, on the host network, loopback port.
 
     The work directory is bind-mounted at the same path, so config and rule files
     are written exactly as for :class:`LocalPrometheus`.
     """
 
-    kind = "docker"
-
-    def __init__(self, url: str, workdir: Path, container: Any) -> None:
-        super().__init__(url, workdir)
-        self.container = container
-
     @classmethod
     def start(cls, *, image: str = DOCKER_IMAGE,
               timeout: float = DEFAULT_TIMEOUT) -> DockerPrometheus:
         """Start the container once a Docker daemon answers; ready on return."""
-        return run_in_docker(cls, image, cls._prepare_workdir, _server_args, timeout)
-
-    def close(self) -> None:
-        """Stop and remove the container, then the temp dir."""
-        reaper.unregister(self)
-        try:
-            super().close()
-            self.container.stop()
-        finally:
-            self._remove_workdir()
+        return cls._run_image(image, timeout)
 
 
 def availability(mode: str) -> str | None:
@@ -245,11 +201,7 @@ def availability(mode: str) -> str | None:
             return None
         reason = docker_reason()
         return None if reason is None else f"no 'prometheus' binary on PATH and {reason}"
-    server = PrometheusServer(mode, timeout=3)
-    try:
-        return None if server.ready() else f"Prometheus at {mode} is not ready (/-/ready)"
-    finally:
-        server.close()
+    return external_reason(PrometheusServer(mode, timeout=3), mode)
 
 
 def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) -> PrometheusServer:
@@ -259,25 +211,8 @@ def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) ->
     """
     if mode == "embedded":
         raise PrometheusUnavailable(availability("embedded") or "embedded")
-    if mode == "local":
-        return LocalPrometheus.start(timeout=timeout)
     binary = local_binary(mode)
     if binary is not None:
         return LocalPrometheus.start(binary=binary, timeout=timeout)
-    if mode == "docker":
-        return DockerPrometheus.start(timeout=timeout)
-    if mode == "auto":
-        reasons = []
-        for starter in (LocalPrometheus, DockerPrometheus):
-            try:
-                return starter.start(timeout=timeout)
-            except PrometheusUnavailable as exc:
-                reasons.append(str(exc))
-        raise PrometheusUnavailable("; ".join(reasons))
-    server = PrometheusServer(mode)
-    try:
-        server.wait_ready(timeout=min(timeout, 10.0))
-    except PrometheusUnavailable:
-        server.close()
-        raise
-    return server
+    return start_server(mode, timeout, local=LocalPrometheus.start,
+                        docker=DockerPrometheus.start, external=PrometheusServer)

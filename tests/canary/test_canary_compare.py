@@ -17,7 +17,6 @@ from prometheus_client import CollectorRegistry
 from scipy.stats import mannwhitneyu
 
 from pytest_selfslo._core.errors import PolicyError
-from pytest_selfslo._core.net import free_port
 from pytest_selfslo.canary.bucketing import is_active
 from pytest_selfslo.canary.cohorts import (
     HeartbeatCohorts,
@@ -349,7 +348,7 @@ def test_simulate_result_holds_the_statistics_per_decision() -> None:
 
 
 def test_cli_tune_reads_cohorts_from_a_heartbeat_log_and_status_shows_them(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], refused_url: str) -> None:
     now = time.time()
     path = tmp_path / "hb.jsonl"
     with HeartbeatLog(path) as log:
@@ -360,7 +359,7 @@ def test_cli_tune_reads_cohorts_from_a_heartbeat_log_and_status_shows_them(
                                      presence=0.9, stress=0.1))
     state = str(tmp_path / "state")
     code = main(["canary", "tune", "--policy", str(COMPARE_POLICY), "--heartbeats", str(path),
-                 "--prometheus", f"http://127.0.0.1:{free_port()}", "--state-dir", state])
+                 "--prometheus", refused_url, "--state-dir", state])
     out = capsys.readouterr().out
     assert code == 0 and "HOLD" in out and "metrics source error" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("comparison:"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -147,29 +149,47 @@ def _kill(prom: PrometheusServer) -> None:
 
 
 @pytest.fixture
-def wait_evaluated() -> Callable[[PrometheusServer, str], dict[str, Any]]:
+def wait_evaluated() -> Callable[..., dict[str, Any]]:
     """Waits for two evaluations of an alerting rule (by name); returns it as the second saw it.
 
     Polls ``/api/v1/rules`` against a deadline: "the rule stayed quiet" is only
     meaningful after the server evaluated it, whatever the machine's speed.
+    ``after=`` (a Unix time) counts only evaluations that started later (the
+    server shares this machine's clock), e.g. once the data a test needs was
+    observed in the TSDB.
     """
     return _wait_evaluated
 
 
-def _evaluated(prom: PrometheusServer, name: str, not_at: str) -> dict[str, Any] | None:
+_RFC3339 = re.compile(r"([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def rfc3339(stamp: str) -> float:
+    """Prometheus' RFC 3339 timestamp (nanoseconds; ``Z`` or an offset) as a Unix time."""
+    match = _RFC3339.fullmatch(stamp)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {stamp!r}")
+    base, digits, zone = match.groups()
+    whole = dt.datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
+    return whole + (int(digits) / 10 ** len(digits) if digits else 0.0)
+
+
+def _evaluated(prom: PrometheusServer, name: str, after: float) -> dict[str, Any] | None:
     for group in prom.rules(type="alert"):
         for rule in group["rules"]:
             stamp = rule["lastEvaluation"]
-            if rule["name"] == name and not stamp.startswith("0001-") and stamp != not_at:
+            if rule["name"] == name and not stamp.startswith("0001-") and rfc3339(stamp) > after:
                 return dict(rule)
     return None
 
 
-def _wait_evaluated(prom: PrometheusServer, name: str) -> dict[str, Any]:
-    first = prom.wait_until(lambda: _evaluated(prom, name, ""), timeout=30,
+def _wait_evaluated(prom: PrometheusServer, name: str, *, after: float = 0.0,
+                    timeout: float = 60.0) -> dict[str, Any]:
+    first = prom.wait_until(lambda: _evaluated(prom, name, after), timeout=timeout,
                             what=f"an evaluation of {name}")
-    return prom.wait_until(lambda: _evaluated(prom, name, first["lastEvaluation"]),
-                           timeout=30, what=f"a second evaluation of {name}")
+    since = rfc3339(first["lastEvaluation"])
+    return prom.wait_until(lambda: _evaluated(prom, name, since), timeout=timeout,
+                           what=f"a second evaluation of {name}")
 
 
 @pytest.fixture

@@ -62,9 +62,11 @@ def run_demo(*argv: str) -> str:
 
 
 def test_demo_with_the_embedded_engine() -> None:
-    text = run_demo("--duration", "4", "--prometheus", "embedded", "--refresh", "1")
+    # three frames, each after the first showing a tuner decision on heartbeats played since
+    # the frame before: counted in demo events, not in seconds of a loaded machine
+    text = run_demo("--frames", "3", "--prometheus", "embedded", "--refresh", "0.2")
     frames = text.strip().split("\n\n")
-    assert len(frames) >= 3
+    assert len(frames) == 3
     last = frames[-1]
     assert "backend: embedded engine" in last
     for heading in ("scenario", "canary", "gates", "compare", "decision", "firing", "health",
@@ -77,7 +79,8 @@ def test_demo_with_the_embedded_engine() -> None:
 
 def test_demo_keeps_its_data_dir_when_given(tmp_path: Path) -> None:
     kept = tmp_path / "kept"
-    run_demo("--duration", "3", "--prometheus", "embedded", "--data-dir", str(kept))
+    run_demo("--frames", "2", "--prometheus", "embedded", "--refresh", "0.2",
+             "--data-dir", str(kept))
     assert (kept / "identity.jsonl").stat().st_size > 0
     assert (kept / "state").is_dir()
 
@@ -107,6 +110,8 @@ def test_scaled_policy_shrinks_windows_and_dwell() -> None:
 def test_bad_demo_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="must be positive"):
         demo.run(parse("--tick", "0"), out=io.StringIO())
+    with pytest.raises(ConfigError, match="--frames must be positive"):
+        demo.run(parse("--frames", "0"), out=io.StringIO())
 
 
 def test_demo_on_an_unavailable_backend_says_why_and_leaves_nothing() -> None:

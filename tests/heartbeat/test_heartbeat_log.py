@@ -321,6 +321,49 @@ def test_four_processes_append_without_tearing(tmp_path: Path) -> None:
         assert [h.ts for h in read if h.token_id == f"w{w}"] == [float(i) for i in range(10_000)]
 
 
+def _blocked_flocks(path: Path) -> int:
+    """How many flock requests on ``path`` wait for a lock (``->`` lines of /proc/locks)."""
+    inode = f":{path.stat().st_ino}"
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines()
+               if "->" in line and line.split()[-3].endswith(inode))
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_record_still_being_written_is_not_taken_for_a_torn_line(tmp_path: Path) -> None:
+    """A new writer waits for another's write under way instead of "terminating" it.
+
+    The file grows a page at a time within one ``write(2)``, so a new writer's
+    torn-line check could see half a record of a live writer and append a
+    stray newline (40,001 newlines from 40,000 records under load). Here the
+    other writer's write is frozen half way, holding its shared lock, as a
+    writer between two page copies is; the new writer must be seen blocked
+    on the lock (/proc/locks), and the file must end up with two whole lines.
+    """
+    import fcntl
+    import threading
+    import time
+
+    path = tmp_path / "log.jsonl"
+    record = orjson.dumps(GOOD) + b"\n"
+    other = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fcntl.flock(other, fcntl.LOCK_SH)
+    os.write(other, record[:20])  # the first page of the other writer's record
+    log = HeartbeatLog(path)
+    appender = threading.Thread(target=log.append, args=(Heartbeat.from_dict(GOOD),))
+    appender.start()
+    deadline = time.monotonic() + 60  # a bound on a hang, not a timing expectation
+    while not _blocked_flocks(path) and appender.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    waited = appender.is_alive()
+    os.write(other, record[20:])  # the rest of the other writer's record
+    fcntl.flock(other, fcntl.LOCK_UN)
+    os.close(other)
+    appender.join(60)
+    log.close()
+    assert waited, path.read_bytes()
+    assert path.read_bytes() == record + record
+
+
 def test_threads_share_one_writer(tmp_path: Path) -> None:
     import threading
 

@@ -120,10 +120,8 @@ def test_external_url_is_queried_but_not_reconfigured(prometheus: PrometheusServ
             external.load_rules(ALWAYS_RULE)
 
 
-def test_dead_url_is_unavailable_with_reason() -> None:
-    from pytest_selfslo._core.net import free_port
-
-    url = f"http://127.0.0.1:{free_port()}"
+def test_dead_url_is_unavailable_with_reason(refused_url: str) -> None:
+    url = refused_url
     assert availability(url) == f"Prometheus at {url} is not ready (/-/ready)"
     with pytest.raises(PrometheusUnavailable, match="not ready after"):
         start_prometheus(url, timeout=0.3)

@@ -8,9 +8,13 @@ the same queries in one unit-test file per case, many files per process, and
 every sample it prints is compared with ours bit for bit (see
 ``tests/promtool_runs.py``). Values are multiples of 0.25 and every series
 starts at time 0: promtool creates the series of one load step in a random
-order, and such sums are exact in any order. ``topk``, ``avg`` and ``stddev``
-are left out for that reason (the rule-file differential test in
-``tests/ruletest`` covers them with staggered series).
+order, and such sums are exact in any order. ``avg`` and ``stddev`` are left
+out for that reason (the rule-file differential test in ``tests/ruletest``
+covers them with staggered series). ``topk`` and ``bottomk`` are in: which of
+several series tied at the k-th value they keep follows that random order, so
+their answers are compared with the tie as a set (``same_up_to_ties``: the same
+values per group, each kept series an input series with its value); values
+of a quarter step tie often.
 
 ``SELFSLO_DIFF_EXAMPLES`` (default 1000) scales the run: this test checks a
 tenth of that many cases (at least 50). promtool only loads samples up to each
@@ -27,7 +31,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-from promtool_runs import Promtool, Sample, params, parse_output, run, same_samples
+from promtool_runs import (
+    Promtool,
+    Sample,
+    params,
+    parse_output,
+    run,
+    same_samples,
+    same_up_to_ties,
+)
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.promql.engine import Engine
@@ -47,6 +59,12 @@ QUERIES = [
     "timestamp(x and y)", "timestamp(label_replace(x, \"a\", \"b\", \"\", \"\"))",
     "x % 0.75", "x ^ 2", "stdvar_over_time(x[5m])", "quantile_over_time(0.75, x[4m])",
 ]
+#: k-aggregations: query -> (its input vector, the grouping labels); ties compared as sets
+K_QUERIES = {
+    "topk(2, x)": ("x", ()), "bottomk(1, x)": ("x", ()), "topk by (g) (1, x)": ("x", ("g",)),
+    "bottomk by (g) (2, x offset 1m)": ("x offset 1m", ("g",)), "topk(1, x or y)": ("x or y", ()),
+}
+QUERIES += list(K_QUERIES)
 
 values = st.one_of(st.none(), st.just(STALE_NAN), st.integers(-8, 8).map(lambda n: n / 4))
 Case = tuple[list[list[float | None]], list[list[float | None]], list[int]]
@@ -75,8 +93,10 @@ def generated(count: int) -> tuple[Case, ...]:
 
 
 def prepare(number: int, case: Case, directory: Path, semantics: str,
-            expected: dict[tuple[str, int], list[Sample] | str]) -> str:
-    """Our answers into ``expected``; promtool's unit-test file (impossible expectations)."""
+            expected: dict[tuple[str, int], list[Sample] | str],
+            inputs: dict[tuple[str, int], list[Sample]] | None = None) -> str:
+    """Our answers into ``expected`` (the input vectors of :data:`K_QUERIES` into
+    ``inputs``); promtool's unit-test file (impossible expectations)."""
     xs, ys, times = case
     store = Storage()
     input_series = []
@@ -97,6 +117,10 @@ def prepare(number: int, case: Case, directory: Path, semantics: str,
                     (s.labels, s.value) for s in engine.instant_samples(query, minute * MIN))
             except Exception as exc:  # an engine error is compared as such
                 expected[(tag, minute * MIN)] = f"{type(exc).__name__}: {exc}"
+            if query in K_QUERIES and inputs is not None:
+                inputs[(tag, minute * MIN)] = [
+                    (s.labels, s.value)
+                    for s in engine.instant_samples(K_QUERIES[query][0], minute * MIN)]
             tests.append({"expr": f"{query} # {tag}", "eval_time": f"{minute}m",
                           "exp_samples": [{"labels": f'sentinel{{case="{number}"}}', "value": -1}]})
     doc = {"rule_files": [], "evaluation_interval": "1m",
@@ -111,16 +135,18 @@ def test_promtool_agrees(binary: Promtool, tmp_path: Path,
                          record_property: Callable[[str, object], None]) -> None:
     cases = generated(CASES)
     expected: dict[tuple[str, int], list[Sample] | str] = {}
-    files = [prepare(n, case, tmp_path, binary.semantics, expected)
+    inputs: dict[tuple[str, int], list[Sample]] = {}
+    files = [prepare(n, case, tmp_path, binary.semantics, expected, inputs)
              for n, case in enumerate(cases)]
     theirs = parse_output(run(binary, files, tmp_path))
     problems: list[str] = []
-    samples = 0
+    samples = ties = 0
     for (tag, ms), ours in expected.items():
         number = int(tag[1:].split("e")[0])
         got = theirs.get(number)
         answer = None if got is None else got.exprs.get((tag, format_duration(ms)))
-        where = f"{tmp_path / files[number]}: {QUERIES[int(tag.split('e')[1])]} at {ms // MIN}m"
+        query = QUERIES[int(tag.split("e")[1])]
+        where = f"{tmp_path / files[number]}: {query} at {ms // MIN}m"
         if answer is None:
             problems.append(f"{where}: promtool printed no result")
         elif isinstance(ours, str) or isinstance(answer, str):
@@ -128,12 +154,39 @@ def test_promtool_agrees(binary: Promtool, tmp_path: Path,
                 problems.append(f"{where}: ours {ours!r}, promtool {answer!r}")
         else:
             samples += len(ours)
-            if not same_samples(ours, answer):
+            if query in K_QUERIES:
+                agree = same_up_to_ties(ours, answer, inputs[(tag, ms)], K_QUERIES[query][1])
+                ties += agree and not same_samples(ours, answer)
+            else:
+                agree = same_samples(ours, answer)
+            if not agree:
                 problems.append(f"{where}: ours {ours}, promtool {answer}")
     record_property(SUMMARY_PROPERTY,
                     f"{binary.name} (go {binary.go}, semantics {binary.semantics}, queries): "
-                    f"{len(cases)} cases, {len(expected)} query checks ({samples} samples): "
+                    f"{len(cases)} cases, {len(expected)} query checks ({samples} samples, "
+                    f"{ties} k-aggregation ties kept other series): "
                     f"{len(problems)} disagreements")
     assert len(cases) == CASES and samples > 0
     assert not problems, "\n".join(problems[:20]) + (
         f"\n({len(problems)} in all; derandomised cases, files kept in {tmp_path})")
+
+
+def _s(name: str, g: str, value: float) -> Sample:
+    return ((("__name__", "x"), ("g", g), ("i", name)), value)
+
+
+def test_k_aggregation_ties_compare_as_sets_and_nothing_else_does() -> None:
+    a, b, c = _s("a", "0", 1.0), _s("b", "1", 1.0), _s("c", "0", 0.0)
+    inputs = [a, b, c]
+    assert same_up_to_ties([a], [b], inputs)  # topk(1): a and b tie at 1
+    assert same_up_to_ties([a, c], [c, a], inputs)
+    assert not same_up_to_ties([a], [c], inputs)  # 1 is not 0: not a tie
+    assert not same_up_to_ties([a], [b], inputs, by=("g",))  # different groups: no tie
+    assert not same_up_to_ties([a], [(b[0], 2.0)], inputs)  # b's value is 1, not 2
+    assert not same_up_to_ties([a], [_s("z", "0", 1.0)], inputs)  # not an input series
+    assert not same_up_to_ties([a], [a, b], inputs)  # kept more than k
+    zero, minus = _s("p", "0", 0.0), _s("m", "0", -0.0)
+    assert same_up_to_ties([zero], [minus], [zero, minus])  # 0 and -0 tie, as in Go
+    assert not same_up_to_ties([zero], [(minus[0], 0.0)], [zero, minus])  # bits of m are -0
+    nan1, nan2 = _s("n", "0", float("nan")), _s("o", "0", float("nan"))
+    assert same_up_to_ties([nan1], [nan2], [nan1, nan2])
