@@ -10,6 +10,11 @@ that history is computed (error ratio over a window ``W`` is
 guard group shows that a burn far above every threshold does not page when
 the long window saw fewer events than ``min_events``.
 
+Budget exhaustion: after a whole compliance window ``P`` of good traffic,
+errors at a constant ratio ``r`` spend the budget ``b`` after ``P·b/r``; a
+group checks the ``slo:error_budget_remaining:ratio`` series is above 0 one
+step (``P/720``) before that time and below 0 one step after it.
+
 Input series come from the SLI queries: each ratio query must select one
 metric (the errors selector narrower than the total one) and aggregate to a
 single series; otherwise a :class:`~pytest_selfslo._core.errors.SLOSpecError`
@@ -18,6 +23,7 @@ says why (no test is silently left out).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +33,14 @@ import promql_parser
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.promql.astwalk import selectors
-from pytest_selfslo.slo.burnrate import _dump, burn_rates
-from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs
+from pytest_selfslo.slo.burnrate import (
+    BUDGET_REMAINING_RECORD,
+    _dump,
+    alert_name,
+    burn_rates,
+    series_labels,
+)
+from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
 
 __all__ = ["generate_tests", "test_groups"]
 
@@ -63,9 +75,12 @@ def _matches(op: str, value: str, candidate: str) -> bool:
 
 def _matchers(query: str, what: str, slo: ServiceLevel) -> tuple[str, list[tuple[str, str, str]]]:
     ast = promql_parser.parse(query.replace("{{.window}}", "5m"))
-    if not isinstance(ast, promql_parser.AggregateExpr) or ast.modifier is not None:
+    if isinstance(ast, promql_parser.ParenExpr):
+        ast = ast.expr
+    if not isinstance(ast, promql_parser.AggregateExpr) or (
+            ast.modifier is not None and str(ast.modifier.type) != "AggModifierType.By"):
         raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the {what} query must "
-                           f"aggregate to one series (sum(...) without by): {query}")
+                           f"aggregate to one series (sum(...) or sum by (...)): {query}")
     sels = selectors(ast)
     if len(sels) != 1:
         raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the {what} query must "
@@ -99,35 +114,59 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
                            "supported yet")
     if sli.kind == "latency":
         name, matchers = _matchers(sli.error_query()[1], "total", slo)
-        labels = {k: v for k, op, v in matchers if op == "="}
-        if len(labels) != len(matchers):
-            raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: the latency selector "
-                               "must only use = matchers")
+        labels = _all_match(matchers, slo)
         bucket = f"{sli.metric}_bucket" + _label_text({**labels, "le": _le(sli.threshold)})
         return _Inputs("", bucket, name + _label_text(labels))
-    e_name, e_match = _matchers(sli.errors, "errors", slo)
-    t_name, t_match = _matchers(sli.total, "total", slo)
-    if e_name != t_name:
-        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: errors and total select "
-                           f"different metrics ({e_name} vs {t_name})")
-    names = sorted({n for n, _, _ in e_match + t_match})
-    err: dict[str, str] = {}
-    good: dict[str, str] = {}
+    total = sli.total
+    good_query = _good_part(sli.errors, total)
+    sub_query, sub_what = (good_query, "good") if good_query else (sli.errors, "errors")
+    s_name, s_match = _matchers(sub_query, sub_what, slo)
+    t_name, t_match = _matchers(total, "total", slo)
+    if s_name != t_name:
+        if good_query:  # e.g. a histogram bucket (good) under its _count (total)
+            return _Inputs("", s_name + _label_text(_all_match(s_match, slo)),
+                           t_name + _label_text(_all_match(t_match, slo)))
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: {sub_what} and total "
+                           f"select different metrics ({s_name} vs {t_name})")
+    names = sorted({n for n, _, _ in s_match + t_match})
+    inside: dict[str, str] = {}
+    outside: dict[str, str] = {}
     for n in names:
-        both = [(op, v) for k, op, v in e_match + t_match if k == n]
+        both = [(op, v) for k, op, v in s_match + t_match if k == n]
         total_only = [(op, v) for k, op, v in t_match if k == n]
-        errors_only = [(op, v) for k, op, v in e_match if k == n]
-        e_val = _pick(n, both, [])
-        g_val = _pick(n, total_only, errors_only) if errors_only else e_val
-        if e_val is None:
+        sub_only = [(op, v) for k, op, v in s_match if k == n]
+        in_val = _pick(n, both, [])
+        out_val = _pick(n, total_only, sub_only) if sub_only else in_val
+        if in_val is None:
             raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: no value of label "
-                               f"{n!r} matches the errors query's matchers")
-        err[n] = e_val
-        good[n] = g_val if g_val is not None else e_val
-    if err == good:
+                               f"{n!r} matches the {sub_what} query's matchers")
+        inside[n] = in_val
+        outside[n] = out_val if out_val is not None else in_val
+    if inside == outside:
         raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: found no series that the "
-                           "total query selects but the errors query does not")
-    return _Inputs(e_name + _label_text(err), e_name + _label_text(good))
+                           f"total query selects but the {sub_what} query does not")
+    if good_query:
+        return _Inputs(s_name + _label_text(outside), s_name + _label_text(inside))
+    return _Inputs(s_name + _label_text(inside), s_name + _label_text(outside))
+
+
+def _good_part(errors: str, total: str) -> str:
+    """``G`` when the errors query is ``(total) - (G)`` (an SLI given by its good events)."""
+    head = f"({total}) - ("
+    if errors.startswith(head) and errors.endswith(")"):
+        return errors[len(head):-1]
+    return ""
+
+
+def _all_match(matchers: list[tuple[str, str, str]], slo: ServiceLevel) -> dict[str, str]:
+    out = {}
+    for n in sorted({k for k, _, _ in matchers}):
+        value = _pick(n, [(op, v) for k, op, v in matchers if k == n], [])
+        if value is None:
+            raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests: no value of label "
+                               f"{n!r} matches the query's matchers")
+        out[n] = value
+    return out
 
 
 def _le(value: float) -> str:
@@ -206,25 +245,49 @@ def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
     return out
 
 
+def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict[str, Any]:
+    """Constant error ratio after a window of good traffic: the budget is spent on time."""
+    period = parse_duration(slo.window)
+    step = period // 720
+    b = slo.error_budget
+    k = 72 if 10 * b <= 0.5 else math.ceil(1440 * b)  # steps until the budget is spent
+    ratio = 720 * b / k
+    n = 720 + k + 2  # a window of good traffic, then k + 2 steps of errors
+    sel = _label_text(series_labels(spec, slo))
+    expr = f"{BUDGET_REMAINING_RECORD}{sel} > bool 0"
+    exp = _label_text(series_labels(spec, slo))
+    return {
+        "name": f"{service_of(spec, slo)}/{slo.name}: budget exhaustion: error ratio "
+                f"{_num(ratio)} after {slo.window} of good traffic spends the budget "
+                f"{_num(b)} in {format_duration(k * step)}",
+        "interval": format_duration(step),
+        "input_series": _series(inputs, n, k + 2, ratio, TRAFFIC),
+        "promql_expr_test": [
+            {"expr": expr, "eval_time": format_duration((720 + k + side) * step),
+             "exp_samples": [{"labels": exp, "value": value}]}
+            for side, value in ((-1, 1), (1, 0))],
+    }
+
+
 def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
     """Test groups (plain data, promtool test-file shape) for every alert of ``spec``."""
     groups: list[dict[str, Any]] = []
     for slo in spec.slos:
         inputs = _inputs(slo)
-        alert_name = slo.alert_name or "".join(
-            p[:1].upper() + p[1:] for p in f"{spec.service}-{slo.name}".replace("_", "-")
-            .split("-") if p) + "BudgetBurn"
-        base = {**spec.labels, **slo.labels, "slo_service": spec.service, "slo_name": slo.name}
+        name = alert_name(spec, slo)
+        base = series_labels(spec, slo)
+        prefix = f"{service_of(spec, slo)}/{slo.name}"
         alerts: _Alerts = []
         for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
             pairs = [b for b in burn_rates(slo) if b.severity == severity]
             if alert.enabled and pairs:
                 exp: dict[str, Any] = {"exp_labels": {**base, **slo.alert_labels, **alert.labels,
-                                                      "slo_severity": severity}}
+                                                      spec.scheme.severity: severity}}
                 annotations = {**slo.alert_annotations, **alert.annotations}
                 if annotations:
                     exp["exp_annotations"] = annotations
                 alerts.append((severity, pairs, exp))
+        groups.append(_budget_group(spec, slo, inputs))
         if not alerts:
             continue
         every = [b for _, pairs, _ in alerts for b in pairs]
@@ -241,11 +304,11 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                     ratio = b.factor * slo.error_budget * factor
                     what = f"{severity} {b.long}/{b.short} ×{_num(b.factor)} one step {side} the boundary"
                     groups.append({
-                        "name": f"{spec.service}/{slo.name}: {what}",
+                        "name": f"{prefix}: {what}",
                         "interval": format_duration(step),
                         "input_series": _series(inputs, n, k, ratio, per_step),
                         "alert_rule_test": [{"eval_time": format_duration(n * step),
-                                             "alertname": alert_name,
+                                             "alertname": name,
                                              "exp_alerts": _expected(slo, alerts, k * step, ratio,
                                                                      n * step, what)}],
                     })
@@ -254,10 +317,10 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
             n = _history_steps(every, step)
             low = slo.min_events * step / (2 * max(parse_duration(b.long) for b in every))
             ratio = min(0.5, 10 * max(b.factor for b in every) * slo.error_budget)
-            alert_rule_tests = [{"eval_time": format_duration(n * step), "alertname": alert_name,
+            alert_rule_tests = [{"eval_time": format_duration(n * step), "alertname": name,
                                  "exp_alerts": []}]
             groups.append({
-                "name": f"{spec.service}/{slo.name}: low-traffic guard (fewer than "
+                "name": f"{prefix}: low-traffic guard (fewer than "
                         f"{_num(slo.min_events)} events in every long window)",
                 "interval": format_duration(step),
                 "input_series": _series(inputs, n, n, ratio, low),
