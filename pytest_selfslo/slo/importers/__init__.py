@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.slo.importers.openslo import from_openslo, is_openslo
 from pytest_selfslo.slo.importers.pyrra import from_pyrra, is_pyrra
 from pytest_selfslo.slo.importers.sloth import from_sloth, from_sloth_crd, is_sloth, is_sloth_crd
 from pytest_selfslo.slo.nodes import Doc, Node
 from pytest_selfslo.slo.service import ServiceSLOs, service_from_doc, service_of
 
-__all__ = ["FORMATS", "detect_format", "import_spec", "import_text"]
+__all__ = ["FORMATS", "detect_format", "import_spec", "import_text", "is_service_spec"]
 
 #: the formats :func:`detect_format` names
 FORMATS = ("selfslo/v1", "sloth prometheus/v1", "sloth.slok.dev/v1", "openslo", "pyrra.dev/v1alpha1")
@@ -31,6 +32,17 @@ FORMATS = ("selfslo/v1", "sloth prometheus/v1", "sloth.slok.dev/v1", "openslo", 
 def import_spec(path: str | Path) -> ServiceSLOs:
     """Read any supported SLO spec file."""
     return import_text(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def is_service_spec(path: str | Path) -> bool:
+    """Whether ``path`` holds a service SLO spec this package imports (its first document's
+    format is detected); ``False`` for anything else, unreadable files included (the SELF
+    spec reader reports those)."""
+    try:
+        docs = Doc.parse_all(Path(path).read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, SLOSpecError):
+        return False
+    return detect_format(docs[0].root) is not None
 
 
 def detect_format(root: Node) -> str | None:
