@@ -26,7 +26,13 @@ from typing import Any
 import yaml
 
 from pytest_selfslo._core.durations import parse_duration
-from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
+from pytest_selfslo.slo.service import (
+    BurnRateWindow,
+    ServiceLevel,
+    ServiceSLOs,
+    budget_literal,
+    service_of,
+)
 
 __all__ = ["ALERT_LABEL_KEYS", "BUDGET_REMAINING_RECORD", "alert_name", "budget_remaining_expr",
            "burn_rates", "default_burn_rates", "error_ratio_record", "events_record",
@@ -82,12 +88,14 @@ def alert_name(spec: ServiceSLOs, slo: ServiceLevel) -> str:
 def budget_remaining_expr(spec: ServiceSLOs, slo: ServiceLevel) -> str:
     """``1 - error ratio over the compliance window / budget``."""
     ratio = f"{error_ratio_record(slo.window)}{selector(spec, slo)}"
-    return f"1 - max without ({spec.scheme.window}) ({ratio}) / {_num(slo.error_budget)}\n"
+    return f"1 - max without ({spec.scheme.window}) ({ratio}) / {budget_literal(spec, slo)}\n"
 
 
-def threshold_expr(w: BurnRateWindow, slo: ServiceLevel) -> str:
-    """The PromQL threshold ``(factor * budget)`` of a window pair."""
-    return f"({_num(w.factor)} * {_num(slo.error_budget)})"
+def threshold_expr(w: BurnRateWindow, slo: ServiceLevel, spec: ServiceSLOs | None = None) -> str:
+    """The PromQL threshold ``(factor * budget)`` of a window pair (budget: see
+    :func:`~pytest_selfslo.slo.service.budget_literal`)."""
+    budget = budget_literal(spec, slo) if spec is not None else _num(slo.error_budget)
+    return f"({_num(w.factor)} * {budget})"
 
 
 def _windows(slo: ServiceLevel) -> list[str]:
@@ -134,7 +142,7 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
             parts = []
             for b in pairs:
                 conds = [f"max without ({sc.window}) ({error_ratio_record(w)}{sel} > "
-                         f"{threshold_expr(b, slo)})" for w in (b.long, b.short)]
+                         f"{threshold_expr(b, slo, spec)})" for w in (b.long, b.short)]
                 if slo.min_events:
                     conds.append(f"max without ({sc.window}) ({events_record(b.long)}{sel} >= "
                                  f"{_num(slo.min_events)})")

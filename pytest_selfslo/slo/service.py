@@ -48,6 +48,7 @@ __all__ = [
     "dump_service_slos",
     "load_service_slos",
     "load_service_slos_text",
+    "budget_literal",
     "service_from_doc",
     "service_of",
 ]
@@ -95,7 +96,8 @@ class LabelScheme:
 
     ``selfslo`` (default) uses ``slo_*`` labels; ``sloth`` uses Sloth's
     (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window``,
-    ``sloth_severity``) so Alertmanager routes written for Sloth keep matching.
+    ``sloth_severity``) so Alertmanager routes written for Sloth keep matching
+    (the ``sloth`` dialect of :attr:`ServiceSLOs.dialect`).
     """
 
     service: str
@@ -164,12 +166,28 @@ class ServiceSLOs:
     slos: tuple[ServiceLevel, ...]
     labels: dict[str, str] = field(default_factory=dict)
     source: str = "selfslo/v1"  #: the format it was read from
-    label_scheme: str = "selfslo"  #: a key of :data:`LABEL_SCHEMES`
+    #: ``selfslo`` or ``sloth``: a key of :data:`LABEL_SCHEMES`; ``sloth`` also writes
+    #: thresholds with Sloth's arithmetic (see :func:`budget_literal`)
+    dialect: str = "selfslo"
 
     @property
     def scheme(self) -> LabelScheme:
         """The :class:`LabelScheme` of generated series and alerts."""
-        return LABEL_SCHEMES[self.label_scheme]
+        return LABEL_SCHEMES[self.dialect]
+
+
+def budget_literal(spec: ServiceSLOs, slo: ServiceLevel) -> str:
+    """The error budget as written into generated rules.
+
+    Ours is the decimal budget (``0.001`` for 99.9 %). The ``sloth`` dialect
+    writes Sloth's binary floating-point result of ``(100 - objective) / 100``
+    (``0.0009999999999999432``), so that an error ratio of exactly the
+    threshold fires (or not) as it does with Sloth's rules.
+    """
+    if spec.dialect == "sloth":
+        return repr((100 - slo.objective) / 100)
+    value = slo.error_budget
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def service_of(spec: ServiceSLOs, slo: ServiceLevel) -> str:
@@ -189,7 +207,7 @@ def load_service_slos_text(text: str, path: str = "<slo>") -> ServiceSLOs:
 
 def service_from_doc(root: Node) -> ServiceSLOs:
     """Validate and build the model from a composed ``selfslo/v1`` document."""
-    root.only({"version", "service", "labels", "slos", "label_scheme"}, "spec")
+    root.only({"version", "service", "labels", "slos", "dialect"}, "spec")
     version = root.req("version")
     if version.text("version") != "selfslo/v1":
         raise version.error(f"version: expected 'selfslo/v1', got {version.text('version')!r}")
@@ -201,13 +219,13 @@ def service_from_doc(root: Node) -> ServiceSLOs:
         raise slos_node.error("slos: at least one SLO is required")
     check_unique(slos_node.seq(), slos, service)
     scheme = "selfslo"
-    scheme_node = root.get("label_scheme")
+    scheme_node = root.get("dialect")
     if scheme_node is not None:
-        scheme = scheme_node.text("label_scheme")
+        scheme = scheme_node.text("dialect")
         if scheme not in LABEL_SCHEMES:
-            raise scheme_node.error(f"label_scheme: expected one of {', '.join(LABEL_SCHEMES)}, "
+            raise scheme_node.error(f"dialect: expected one of {', '.join(LABEL_SCHEMES)}, "
                                     f"got {scheme!r}")
-    return ServiceSLOs(service=service, slos=slos, labels=labels, label_scheme=scheme)
+    return ServiceSLOs(service=service, slos=slos, labels=labels, dialect=scheme)
 
 
 def check_unique(nodes: list[Node], slos: tuple[ServiceLevel, ...], service: str) -> None:
@@ -444,7 +462,7 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
     doc: dict[str, object] = {"version": "selfslo/v1", "service": spec.service}
     if spec.labels:
         doc["labels"] = dict(spec.labels)
-    if spec.label_scheme != "selfslo":
-        doc["label_scheme"] = spec.label_scheme
+    if spec.dialect != "selfslo":
+        doc["dialect"] = spec.dialect
     doc["slos"] = slos
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)

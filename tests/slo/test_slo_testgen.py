@@ -64,7 +64,7 @@ def test_generated_tests_pass_under_our_engine(tmp_path: Path) -> None:
 def test_generated_tests_fail_against_wrong_thresholds(tmp_path: Path) -> None:
     out = _write(tmp_path, SLOTH)
     rules = tmp_path / "slo.yml"
-    rules.write_text(rules.read_text().replace("(14.4 * 0.001)", "(14 * 0.001)"))
+    rules.write_text(rules.read_text().replace("(14.4 * 0.0009999999999999432)", "(14 * 0.0009999999999999432)"))
     report = run_rule_tests([str(out)])
     assert not report.passed
     assert "page 1h/5m ×14.4 one step below" in report.format_text()

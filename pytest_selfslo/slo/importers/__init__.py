@@ -105,7 +105,7 @@ def _merge(specs: list[ServiceSLOs], docs: list[Doc]) -> ServiceSLOs:
     slos = []
     seen: set[tuple[str, str]] = set()
     for spec, doc in zip(specs, docs, strict=True):
-        if spec.label_scheme != first.label_scheme:
+        if spec.dialect != first.dialect:
             raise doc.root.error(f"this document's format ({spec.source}) names generated labels "
                                  f"differently from the first one's ({first.source})")
         for slo in spec.slos:
@@ -116,4 +116,4 @@ def _merge(specs: list[ServiceSLOs], docs: list[Doc]) -> ServiceSLOs:
             slos.append(replace(slo, service="" if service == first.service else service,
                                 labels={**spec.labels, **slo.labels}))
     return ServiceSLOs(service=first.service, slos=tuple(slos), source=first.source,
-                       label_scheme=first.label_scheme)
+                       dialect=first.dialect)

@@ -121,7 +121,7 @@ def from_openslo(docs: list[Doc]) -> ServiceSLOs:
     slos = [s if s.service != first else _replace_service(s, "") for s in slos]
     return ServiceSLOs(service=first, slos=tuple(slos),
                        source=_V1ALPHA if _V1ALPHA in versions else _V1,
-                       label_scheme="sloth" if _V1ALPHA in versions else "selfslo")
+                       dialect="sloth" if _V1ALPHA in versions else "selfslo")
 
 
 def _replace_service(slo: ServiceLevel, service: str) -> ServiceLevel:

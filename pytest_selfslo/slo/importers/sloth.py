@@ -5,7 +5,7 @@ Mapping (see ``docs/slo.md``): ``sli.events.error_query/total_query`` (CRD:
 SLO plugins (``slo_plugins``, ``plugins``) cannot be mapped and are located
 errors; ``page_alert``/``ticket_alert`` (CRD: ``pageAlert``/``ticketAlert``)
 → page/ticket (``disable: true`` → disabled). Sloth's SLO period is 30d.
-Imported specs use Sloth's label names (``label_scheme: sloth``), so the
+Imported specs use Sloth's label names (``dialect: sloth``), so the
 generated alerts carry the labels Sloth's alerts carry.
 """
 
@@ -87,7 +87,7 @@ def _service(node: Node, source: str, keys: _Keys) -> ServiceSLOs:
     if not slos:
         raise node.req("slos").error("slos: at least one SLO is required")
     return ServiceSLOs(service=service, slos=slos, labels=_labels(node.get("labels"), "labels"),
-                       source=source, label_scheme="sloth")
+                       source=source, dialect="sloth")
 
 
 def _slo(node: Node, keys: _Keys) -> ServiceLevel:
