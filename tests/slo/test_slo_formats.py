@@ -98,3 +98,66 @@ def test_round_trip_under_real_promtool(tmp_path: Path, source: Path, promtool: 
     out = _round_trip(tmp_path, source)
     output = run(promtool, [out.name], out.parent)
     assert "SUCCESS" in output and "FAILED" not in output, output
+
+
+_NO_TOTAL_OPENSLO = """\
+    total:
+      metricSource:
+        metricSourceRef: prom
+        spec:
+          query: sum(http_requests_total{job="checkout"})
+"""
+_NO_TOTAL_PYRRA = """\
+      total:
+        metric: http_requests_total{job="api"}
+"""
+BAD = [
+    # (file, text, replacement, where, why): acceptance 4 for every importer, and the
+    # OpenSLO/Pyrra/Sloth features that cannot be mapped
+    ("openslo_checkout.yml", "target: 0.995", "target: 1.01", ":80:15:",
+     "target: must be a ratio strictly between 0 and 1, got 1.01"),
+    ("openslo_checkout.yml", "  ratioMetric:", "  rateMetric:", ":18:3:",
+     "SLI.spec: unsupported field 'rateMetric'"),
+    ("openslo_checkout.yml", _NO_TOTAL_OPENSLO, "", ":19:5:", "missing required key 'total'"),
+    ("openslo_checkout.yml", "duration: 28d", "duration: 30x", ":75:17:",
+     "timeWindow.duration: '30x' is not a duration"),
+    ("openslo_checkout.yml", "isRolling: true", "isRolling: false", ":76:18:",
+     "calendar windows cannot be mapped"),
+    ("openslo_checkout.yml", "budgetingMethod: Occurrences", "budgetingMethod: Timeslices",
+     ":77:20:", "'Timeslices' cannot be mapped"),
+    ("openslo_checkout.yml", "        metricSourceRef: prom\n        spec:\n          query: sum("
+     'http_requests_total{job="checkout",code', "        type: Datadog\n        spec:\n"
+     '          query: sum(http_requests_total{job="checkout",code', ":22:15:",
+     "type 'Datadog' cannot be mapped"),
+    ("pyrra_api_latency.yml", 'target: "99"', 'target: "101"', ":12:11:",
+     "strictly between 0 and 100, got 101"),
+    ("pyrra_api_latency.yml", "    latency:\n", "    latencyy:\n", ":15:5:",
+     "unknown Pyrra indicator 'latencyy'"),
+    ("pyrra_api_latency.yml", _NO_TOTAL_PYRRA, "", ":39:7:", "missing required key 'total'"),
+    ("pyrra_api_latency.yml", "window: 4w", "window: 30x", ":13:11:", "'30x' is not a duration"),
+    ("pyrra_api_latency.yml", "window: 4w", "window: 2w", ":13:11:", "'2w' is not supported"),
+    ("sloth_getting_started.yml", "objective: 99.9", "objective: 101", ":8:16:",
+     "strictly between 0 and 100, got 101"),
+    ("sloth_getting_started.yml", "events:", "eventz:", ":11:7:",
+     "Sloth SLI kind 'eventz' cannot be mapped"),
+    ("sloth_getting_started.yml", "        total_query: sum(rate(http_requests_total"
+     '{job="checkout"}[{{.window}}]))\n', "", ":12:9:", "missing required key 'total_query'"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "new", "where", "why"), BAD,
+                         ids=[f"{b[0].split('_')[0]}-{b[4][:30]}" for b in BAD])
+@pytest.mark.parametrize("command", ["import", "generate", "tests"])
+def test_bad_specs_exit_2_located_and_write_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, name: str, text: str,
+        new: str, where: str, why: str) -> None:
+    source = (DATA / name).read_text()
+    assert text in source
+    bad = tmp_path / name
+    bad.write_text(source.replace(text, new, 1))
+    out = tmp_path / "out.yml"
+    assert main(["slo", command, str(bad), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {bad}{where}" in err and why in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

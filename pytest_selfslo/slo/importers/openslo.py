@@ -246,7 +246,11 @@ def _target(objective: Node) -> float:
         raise objective.error("objective: exactly one of target (0-1) and targetPercent "
                               "(0-100) is required")
     if t is not None:
-        return check_objective(t, round(t.number("target") * 100, 10))
+        value = t.number("target")
+        if not 0 < value < 1:
+            raise t.error(f"target: must be a ratio strictly between 0 and 1, got {value:g} "
+                          "(use targetPercent for a percentage)")
+        return check_objective(t, round(value * 100, 10))
     assert tp is not None
     return check_objective(tp, tp.number("targetPercent"))
 
