@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from pytest_selfslo._core.durations import parse_duration  # noqa: E402
+from pytest_selfslo.prometheus.client import binary_semantics  # noqa: E402
 from pytest_selfslo.ruletest.runner import (  # noqa: E402
     load_test_file,
     observe_group,
@@ -105,9 +106,8 @@ def _expect_our_results(path: Path, semantics: str) -> int:
 
 
 def _semantics() -> str:
-    out = subprocess.run(["promtool", "--version"], capture_output=True, text=True, check=False)
-    text = out.stdout + out.stderr
-    return "2" if "version 2." in text else "3"
+    """The semantics of the promtool on PATH: its ``major.minor`` (the numerics depend on it)."""
+    return binary_semantics("promtool")
 
 
 def _time_promtool(path: Path) -> tuple[float, int]:

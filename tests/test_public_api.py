@@ -50,7 +50,7 @@ PUBLIC: dict[str, list[str]] = {
     "pytest_selfslo.errors": [
         "AuditChainError", "CanaryError", "CanaryRequestError", "CanaryStateError",
         "ConcurrentModificationError", "ConfigError", "HeartbeatFormatError", "InputError",
-        "PolicyError", "PromQLError", "PromQLEvalError", "PromQLParseError",
+        "LimitError", "PolicyError", "PromQLError", "PromQLEvalError", "PromQLParseError",
         "PromQLUnsupportedError", "PrometheusError", "PrometheusUnavailable", "RuleFileError",
         "RuleTestFileError", "SLOSpecError", "SelfSloError", "SeriesNotationError",
         "TemplateError", "located",
@@ -71,6 +71,10 @@ PUBLIC: dict[str, list[str]] = {
         "DISABLED_VALUES", "ENV_GATE", "ExportHook", "GAUGE_NAMES", "SelfMetricsExporter",
         "default_exporter", "default_scores", "install_export_hook", "metrics_enabled",
         "remove_export_hook", "reset_default_exporter", "update_self_metrics",
+    ],
+    "pytest_selfslo.mutate": [
+        "Mutant", "MutantResult", "MutationReport", "MutationSetupError", "MutationSuite",
+        "OPERATORS", "Operator", "RuleResult", "generate_mutants", "resolve_operators",
     ],
     "pytest_selfslo.prometheus": [
         "AlertmanagerServer", "PrometheusServer", "availability", "binary_semantics",

@@ -14,6 +14,8 @@ where one fits, also inherit a builtin so ``except ValueError`` keeps working::
     │   ├── RuleFileError                 Prometheus rule file
     │   ├── RuleTestFileError             promtool unit-test file
     │   └── PolicyError                   canary policy YAML
+    ├── LimitError                        input refused up front: over a documented limit
+    │                                     (docs/limits.md) or not a regular file
     ├── PromQLError                       query cannot be parsed or evaluated
     │   ├── PromQLParseError (ValueError)
     │   └── PromQLEvalError (ValueError)  e.g. many-to-many matching, wrong argument types
@@ -42,6 +44,7 @@ __all__ = [
     "ConfigError",
     "HeartbeatFormatError",
     "InputError",
+    "LimitError",
     "PolicyError",
     "PromQLError",
     "PromQLEvalError",
@@ -111,6 +114,14 @@ class RuleTestFileError(ConfigError):
 
 class PolicyError(ConfigError):
     """A canary policy file is invalid."""
+
+
+class LimitError(SelfSloError):
+    """Input refused before any work: it exceeds a documented limit (``docs/limits.md``:
+    PromQL size and nesting, samples, steps, template output, file size) or is not a
+    regular file. The message names the limit and how to raise it. Deliberately not a
+    ``ValueError``, so code that turns bad values into findings or test failures lets it
+    through: every front end reports it as an input error (exit 2)."""
 
 
 class PromQLError(SelfSloError):

@@ -132,6 +132,12 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         out.append(fmt[pos:match.start()])
         pos = match.end()
         flags, width, prec, verb = match.group(1), match.group(2), match.group(3), match.group(4)
+        if _too_large(width) or _too_large(prec):
+            # Go's parsenum gives up on a "crazy long number" and consumes the rest of the
+            # format, so %0999999999d prints %!(NOVERB) instead of a gigabyte of zeros
+            out.append("%!(NOVERB)")
+            pos = len(fmt)
+            break
         if verb == "%":
             out.append("%")
             continue
@@ -148,13 +154,25 @@ def go_sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
+def _too_large(number: str | None) -> bool:
+    """Go's ``parsenum`` overflow: a digit arrives while the number is already > 1e6."""
+    if not number or number == "*" or len(number) < 7:
+        return False
+    value = 0
+    for digit in number:
+        if value > 1_000_000:
+            return True
+        value = value * 10 + ord(digit) - 48
+    return False
+
+
 def _pad(text: str, flags: str, width: str | None) -> str:
     if not width or width == "*":
         return text
     size = int(width)
     if "-" in flags:
         return text.ljust(size)
-    if "0" in flags and text[:1] in "+-0123456789":
+    if "0" in flags and text and text[0] in "+-0123456789":
         sign = text[0] if text[0] in "+-" else ""
         return sign + text[len(sign):].rjust(size - len(sign), "0")
     return text.rjust(size)

@@ -22,7 +22,6 @@ Python iteration per *run* of consecutive steps rather than per step.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,7 +31,15 @@ import numpy.typing as npt
 import promql_parser
 
 from pytest_selfslo._core.durations import format_go_duration
-from pytest_selfslo._core.errors import PromQLError, PromQLEvalError, TemplateError
+from pytest_selfslo._core.errors import (
+    LimitError,
+    PromQLError,
+    PromQLEvalError,
+    TemplateError,
+    located,
+)
+from pytest_selfslo._core.goregex import GoRegexError, matcher_regex
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
@@ -161,6 +168,8 @@ class GroupRun:
     #: number of steps evaluated before the error (all steps when ``error`` is None)
     steps_done: int = 0
     mode: str = "vectorised"
+    #: budgets; ``max_template_bytes`` bounds every rendered label and annotation
+    limits: Limits = DEFAULT_LIMITS
 
     def rules(self) -> Iterator[tuple[RuleGroup, Rule]]:
         """Every rule in evaluation order."""
@@ -168,50 +177,82 @@ class GroupRun:
             for rule in group.rules:
                 yield group, rule
 
-    def alerts_at(self, rule: AlertingRule, step: int) -> list[Alert]:
-        """Active (pending or firing) alerts of ``rule`` after evaluating step ``step``."""
+    def alerts_at(self, rule: AlertingRule, step: int, *, firing_only: bool = False,
+                  annotations: bool = True) -> list[Alert]:
+        """Active (pending or firing) alerts of ``rule`` after evaluating step ``step``.
+
+        ``firing_only`` skips pending alerts; ``annotations=False`` leaves them
+        unrendered (empty), which is much cheaper when only labels matter.
+        """
         result = self.alerts.get(id(rule))
         if result is None:
             return []
         out: list[Alert] = []
+        lowest = _FIRING if firing_only else _PENDING
         for inst, (state, active_at, last_present) in zip(result.instances, result.timelines, strict=True):
             s = int(state[step])
-            if s == _INACTIVE:
+            if s < lowest:
                 continue
             src = int(last_present[step])
             value = float(inst.values[src])
             series_labels = inst.series_labels[src] or ()
-            annotations = {
+            rendered = {
                 k: self._render(rule, text, series_labels, value, int(self.steps[src]))
-                for k, text in rule.annotations.items()}
-            out.append(Alert(dict(inst.labels), annotations, _STATE_NAMES[s],
+                for k, text in rule.annotations.items()} if annotations else {}
+            out.append(Alert(dict(inst.labels), rendered, _STATE_NAMES[s],
                              int(active_at[step]), value))
+        return out
+
+    def firing_series(self, rule: AlertingRule) -> dict[Labels, tuple[BoolArray, FloatArray]]:
+        """Per alert identity of ``rule``: at which steps it fires, and the value there.
+
+        The value is the one its annotations render (``$value``: the last present
+        sample, also while ``keep_firing_for`` holds it); NaN where it is not firing.
+        Arrays cover the evaluated steps (``steps_done``).
+        """
+        result = self.alerts.get(id(rule))
+        out: dict[Labels, tuple[BoolArray, FloatArray]] = {}
+        if result is None:
+            return out
+        n = self.steps_done
+        for inst, (state, _, last_present) in zip(result.instances, result.timelines, strict=True):
+            firing = state[:n] == _FIRING
+            src = np.clip(last_present[:n], 0, None)
+            values = np.where(firing, inst.values[src], np.nan)
+            out[make_labels(inst.labels)] = (firing, values)
         return out
 
     def _render(self, rule: AlertingRule, text: str, labels: Labels, value: float,
                 time_ms: int) -> str:
-        return expand_template(text, f"__alert_{rule.name}", dict(labels), value,
-                               external_labels=self.external_labels,
-                               external_url=self.external_url, eval_time_s=time_ms / 1000)
+        try:
+            return expand_template(text, f"__alert_{rule.name}", dict(labels), value,
+                                   external_labels=self.external_labels,
+                                   external_url=self.external_url, eval_time_s=time_ms / 1000,
+                                   max_bytes=self.limits.max_template_bytes)
+        except LimitError as exc:
+            raise LimitError(located(str(exc), rule.file, rule.line)) from None
 
 
 def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArray, *,
                     semantics: str = "3", subquery_step_ms: int = 60_000,
                     external_labels: dict[str, str] | None = None, external_url: str = "",
-                    extra_exprs: Sequence[str] = (), mode: str | None = None) -> GroupRun:
+                    extra_exprs: Sequence[str] = (), mode: str | None = None,
+                    limits: Limits = DEFAULT_LIMITS) -> GroupRun:
     """Evaluate ``groups`` at every step in ``steps`` (ms), writing results into ``storage``.
 
     ``extra_exprs`` are queries that will run afterwards (unit-test expressions):
     ``ALERTS`` series are only materialised when one of them or a rule reads them.
     ``mode`` forces ``"step"`` evaluation (the reference the vectorised mode is
-    tested against); ``None`` picks vectorised whenever that is exact.
+    tested against); ``None`` picks vectorised whenever that is exact. More steps
+    than ``limits.max_steps`` raise :class:`~pytest_selfslo.errors.LimitError`.
     """
     if mode not in (None, "step", "vectorised"):
         raise ValueError(f"mode must be None, 'step' or 'vectorised', got {mode!r}")
+    limits.check("max_steps", len(steps), "evaluation steps")
     capped = _CappedStorage(storage)
     engine = Engine(cast(Storage, capped), semantics=semantics, subquery_step_ms=subquery_step_ms)
     run = GroupRun(np.asarray(steps, dtype=np.int64), list(groups), storage, engine,
-                   dict(external_labels or {}), external_url)
+                   dict(external_labels or {}), external_url, limits=limits)
     rules = [rule for _, rule in run.rules()]
     exprs = {id(rule): parse_expr(rule.expr) for rule in rules}
     needs_alerts = any(_reads_alerts(parse_expr(e)) for e in extra_exprs) or any(
@@ -275,8 +316,8 @@ def _matcher_accepts(op: str, pattern: str, value: str) -> bool:
     if op == "MatchOp.NotEqual":
         return value != pattern
     try:
-        hit = re.fullmatch(pattern, value, re.DOTALL) is not None
-    except re.error:
+        hit = matcher_regex(pattern).fullmatch(value)
+    except GoRegexError:
         return True
     return hit if op == "MatchOp.Re" else not hit
 

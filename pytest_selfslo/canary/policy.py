@@ -51,10 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import promql_parser
-import yaml
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PolicyError, located
+from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
+from pytest_selfslo.rulefmt.goyaml import compose, to_python
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
@@ -113,6 +115,16 @@ class Gate:
         return f"{self.name} {self.comparison} {self.threshold:g}"
 
 
+def alert_regex(pattern: str) -> Regexp:
+    """A ``rollback_alerts`` pattern: Go/RE2 syntax, anchored like Alertmanager's ``=~``.
+
+    ``^(?:pattern)$``: the whole label value must match and ``.`` does not match a
+    newline; matching takes linear time whatever the pattern (RE2). Raises
+    :class:`~pytest_selfslo._core.goregex.GoRegexError` with Go's message.
+    """
+    return matcher_regex(pattern, dotall=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class AlertMatcher:
     """Label matchers (fully anchored regular expressions) selecting rollback alerts.
@@ -129,7 +141,7 @@ class AlertMatcher:
         """Whether ``alert`` (a label dict) carries every label with a fully matching value."""
         for name, pattern in self.labels:
             value = alert.get(name)
-            if value is None or re.fullmatch(pattern, str(value)) is None:
+            if value is None or not alert_regex(pattern).fullmatch(str(value)):
                 return False
         return True
 
@@ -414,14 +426,19 @@ class _Reader:
         self.path = path
         self.lines = lines
 
-    def fail(self, key: str, expected: str, got: Any) -> PolicyError:
+    def line(self, key: str) -> int | None:
+        """The line of ``key``, else of its nearest parent that has one."""
         parent, line = key, self.lines.get(key)
-        while line is None and parent:  # fall back to the nearest parent that has a line
+        while line is None and parent:
             stripped = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
             if stripped == parent:
                 break
             parent, line = stripped, self.lines.get(stripped)
-        return PolicyError(located(f"{key}: expected {expected}, got {got!r}", self.path, line))
+        return line
+
+    def fail(self, key: str, expected: str, got: Any) -> PolicyError:
+        return PolicyError(located(f"{key}: expected {expected}, got {got!r}", self.path,
+                                   self.line(key)))
 
     def number(self, key: str, value: Any, *, low: float | None = None, high: float | None = None,
                low_open: bool = False) -> float:
@@ -476,6 +493,7 @@ def _gate(r: _Reader, key: str, raw: Any) -> Gate:
         if required not in data:
             raise r.fail(f"{key}.{required}", "a value (required)", None)
     expr = r.text(f"{key}.expr", data["expr"])
+    ensure_recursion(check_expr(expr, located(f"{key}.expr", r.path, r.line(f"{key}.expr"))))
     try:
         promql_parser.parse(expr)
     except ValueError as exc:
@@ -500,8 +518,8 @@ def _matcher(r: _Reader, key: str, raw: Any) -> AlertMatcher:
     for name, pattern in raw.items():
         text = r.text(f"{key}.{name}", pattern)
         try:
-            re.compile(text)
-        except re.error as exc:
+            alert_regex(text)
+        except GoRegexError as exc:
             raise r.fail(f"{key}.{name}", f"a valid regular expression ({exc})", text) from None
         labels.append((str(name), text))
     return AlertMatcher(tuple(labels))
@@ -635,20 +653,6 @@ def policy_from_mapping(data: Any, path: str | None = None,
     return dataclasses.replace(base, **kwargs)
 
 
-def _key_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
-    """Record the 1-based line of every key path (``gates[0].threshold``) in ``node``."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            out[key] = key_node.start_mark.line + 1
-            _key_lines(value_node, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            key = f"{prefix}[{i}]"
-            out[key] = item.start_mark.line + 1
-            _key_lines(item, key, out)
-
-
 def load_policy(path: str | Path) -> CanaryPolicy:
     """Read a canary policy YAML file; any problem is a :class:`PolicyError` naming file, line and key."""
     text_path = str(path)
@@ -659,17 +663,15 @@ def load_policy(path: str | Path) -> CanaryPolicy:
     except UnicodeDecodeError as exc:
         raise PolicyError(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
                                   text_path)) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError(located(f"invalid YAML: {problem}", text_path, line)) from None
-    lines: dict[str, int] = {}
-    if node is not None:
-        _key_lines(node, "", lines)
+    node, problem = compose(text, text_path)
+    if problem is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
+        message = problem.message if problem.code == "yaml-syntax" else \
+            f"invalid YAML: {problem.message}"
+        raise PolicyError(located(message, text_path, problem.line))
+    data, nodes, problems = to_python(node, text_path)
+    if problems:
+        raise PolicyError(located(problems[0].message, text_path, problems[0].line))
+    lines = {key: n.line for key, n in nodes.items() if key}
     if data is not None and not isinstance(data, Mapping):
         raise PolicyError(located(f"expected a mapping of policy keys at the top level, got "
                                   f"{type(data).__name__}", text_path, 1))

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("pytest_selfslo.cli.generate", "Write a seeded heartbeat scenario as JSON Lines"),
     "test-rules": ("pytest_selfslo.cli.test_rules", "Run promtool-format rule unit tests"),
     "lint": ("pytest_selfslo.cli.lint", "Lint Prometheus rule files (and check SLO drift)"),
+    "mutate": ("pytest_selfslo.cli.mutate",
+               "Mutation-test alert rules: would the rule tests catch a broken rule?"),
     "canary": ("pytest_selfslo.cli.canary", "Inspect, tune and steer the percentage canary"),
     "serve": ("pytest_selfslo.cli.serve", "Serve the operator API with uvicorn"),
     "demo": ("pytest_selfslo.cli.demo", "Run the whole loop locally with a live status view"),

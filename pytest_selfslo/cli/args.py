@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["count_arg"]
+__all__ = ["count_arg", "positive_arg"]
 
 
 def count_arg(text: str) -> int:
@@ -15,4 +15,15 @@ def count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a count >= 0, got {value}")
+    return value
+
+
+def positive_arg(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 1 (the ``--max-*`` limits of ``test-rules``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
     return value

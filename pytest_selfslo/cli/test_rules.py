@@ -13,8 +13,10 @@ import argparse
 import json
 import sys
 
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits
 from pytest_selfslo._core.reportformats import FORMATS, render
 from pytest_selfslo._core.version import __version__
+from pytest_selfslo.cli.args import positive_arg
 from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.ruletest.annotate import filter_changed, report_annotations, rule_test_tool
 from pytest_selfslo.ruletest.runner import RuleTestReport, run_rule_tests
@@ -35,8 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", action="append", metavar="REGEX",
                         help="Only run test groups whose name matches (repeatable, OR-ed)")
     parser.add_argument("--semantics", type=_semantics_arg, default="3", metavar="VERSION",
-                        help="Prometheus version to imitate: 2, 3 (= 2.53, 3.5), 2.42, 3.5... "
-                             "(default 3)")
+                        help="Prometheus version to imitate, its numerics and its file formats: "
+                             "2, 3 (= 2.53, 3.5), 2.42, 3.5... (default 3)")
     parser.add_argument("--ignore-unknown-fields", action="store_true",
                         help="Ignore unknown fields in rule files")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -47,12 +49,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--changed-since", metavar="REF",
                         help="Report only failures and gaps about what changed since this git "
                              "revision (as file:line:col lines in the text format)")
+    for name, what in LIMIT_NAMES.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=positive_arg, metavar="N",
+                            default=getattr(DEFAULT_LIMITS, name),
+                            help=f"Limit on {what} (default %(default)s; docs/limits.md)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``selfslo test-rules``: prints the report, returns 0 or 1."""
+    limits = Limits(**{name: getattr(args, name) for name in LIMIT_NAMES})
     report = run_rule_tests(list(args.files), semantics=args.semantics, run=args.run,
-                            ignore_unknown_fields=args.ignore_unknown_fields)
+                            ignore_unknown_fields=args.ignore_unknown_fields, limits=limits)
     if args.changed_since:
         return _run_changed(args, report)
     if args.format == "text":

@@ -9,7 +9,8 @@ warning}``). For such a file :func:`build_fast` reads the groups and rules
 straight from the lines with one regular expression.
 
 It is all or nothing: on anything outside that subset (block or multi-line
-scalars, escapes, anchors, tags, tabs, non-ASCII text, duplicate keys...) and
+scalars, escapes, anchors, aliases, merge keys, tags, nulls, tabs, non-ASCII
+text, duplicate keys...) and
 on anything the general loader would report (unknown fields, bad durations,
 invalid names, missing ``expr``...), it returns False and ``load_file`` runs
 the general loader, so findings, positions and messages never depend on the
@@ -40,8 +41,11 @@ __all__ = ["build_fast"]
 #: every line: (indent, "- ", key, spaces, rest); without a key, ``rest`` must be empty or a
 #: comment, else the line is one the subset does not know ("---", "- scalar", "key : v"...)
 _LINE = re.compile(r"^( *)(?:(- +)?([A-Za-z_][A-Za-z0-9_]*):( +|$))?(.*)$", re.M)
-#: characters a plain scalar may not start with (or that start another kind of node)
-_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+#: characters a plain scalar may not start with (or that start another kind of node);
+#: ``~`` is a YAML null (an empty string for Go), so the general loader decides
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`~")
+#: the other plain nulls
+_NULLS = frozenset(("~", "null", "Null", "NULL"))
 _DOUBLE = re.compile(r'"[^"\\]*"')
 _SINGLE = re.compile(r"'[^']*'")
 _FLOW_ITEM = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):( +)([^-?:,\[\]{}#&*!|>'\"%@` ][^:,\[\]{}#'\"]*?) *")
@@ -65,7 +69,7 @@ def _scalar(value: str, line: int, col: int, flows: dict[tuple[str, int], list[A
     """The Field (or flow mapping) of a one-line value starting at 0-based ``col``."""
     first = value[0]
     if first not in _INDICATORS:
-        if ": " in value or " #" in value or value[-1] == ":":
+        if ": " in value or " #" in value or value[-1] == ":" or value in _NULLS:
             raise _Unusual
         return _new_tuple(Field, (value, line, col + 1))
     if first == '"' and _DOUBLE.fullmatch(value):
@@ -95,7 +99,7 @@ def _flow_items(value: str, col: int) -> list[tuple[str, str, int]]:
         if m is None:
             raise _Unusual
         ws, key, sp, val = m.groups()
-        if any(key == k for k, _v, _c in out):
+        if val in _NULLS or any(key == k for k, _v, _c in out):
             raise _Unusual
         out.append((key, val, offset + len(ws) + len(key) + len(sp) + 2))
         offset += len(part) + 1
@@ -170,7 +174,7 @@ class _Parser:
             if val:
                 # a plain one-line scalar (most values), inlined from _scalar
                 if val[0] not in _INDICATORS and ": " not in val and " #" not in val and \
-                        val[-1] != ":":
+                        val[-1] != ":" and val not in _NULLS:
                     out[key] = _new_tuple(Field, (val, no, vcol + 1))
                 else:
                     out[key] = _scalar(val, no, vcol, self.flows)

@@ -1,8 +1,11 @@
 """Read rule files and promtool unit-test files *with positions* for the linter.
 
 ``yaml.safe_load`` forgets where things were; a lint finding must say
-``file:line:col``. We compose the YAML node tree (libyaml when available) and
-keep the start mark of every field the checks report on. Structure problems
+``file:line:col``. A plain file is read by :mod:`.fastload`; anything else
+(anchors, merge keys, block scalars...) is composed by the one positioned YAML
+reader, :mod:`pytest_selfslo.rulefmt.goyaml`, in Go's ``yaml.v3`` dialect as
+Prometheus reads rule files (merges expanded, each value keeping the position
+of the text it came from). Structure problems
 (what ``promtool check rules`` rejects: unknown fields, missing ``expr``,
 bad durations, invalid names) become SL001/SL002 findings here, so the checks
 only ever see well-formed rules.
@@ -17,9 +20,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-import yaml
+from typing import Literal
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo.lint.fastload import build_fast
@@ -37,66 +38,30 @@ from pytest_selfslo.lint.model import (
     RuleFile,
     TestFile,
 )
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, Reader, compose
 
 __all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file"]
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-_DEFAULT_TAGS: dict[type, str] = {
-    yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
-    yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-    yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-}
-
-
-class _TextResolver:
-    """Tag resolution for a composer that reads every scalar as text (mixed in first).
-
-    Resolving ints/floats/bools per scalar was a third of the load time, and the
-    resolver's Python hooks, called for every node even with no resolvers
-    registered, another third. With no implicit or path resolvers,
-    ``BaseResolver.resolve`` answers the default tag of the node kind, which is
-    what :meth:`resolve` returns directly (``tests/rules_lint`` compares the trees).
-    """
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
-    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
-
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        """The default tag of ``kind`` (what BaseResolver answers without resolvers)."""
-        return _DEFAULT_TAGS[kind]
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        """No path resolvers: nothing to track while descending."""
-
-    def ascend_resolver(self) -> None:
-        """No path resolvers: nothing to track while ascending."""
-
-
-class _Loader(_TextResolver, _BaseLoader):  # type: ignore[misc]
-    """libyaml's composer (PyYAML's pure one without libyaml) with :class:`_TextResolver`."""
-
-
 _DISABLE = re.compile(r"#\s*selfslo-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\- ]+)")
-def _pos(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _pos(node: Node) -> tuple[int, int]:
+    node = node.deref
+    return node.line, node.column
 
 
 _new_tuple = tuple.__new__
-_SCALAR = yaml.ScalarNode
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 
 
-def _field(node: yaml.Node) -> Field:
-    mark = node.start_mark
-    # a scalar's value is always a str (we resolve no tags); tuple.__new__ skips
-    # NamedTuple's Python-level __new__ (half the cost of Field(...), the same object)
-    value = node.value if isinstance(node, yaml.ScalarNode) else ""
-    return _new_tuple(Field, (value, mark.line + 1, mark.column + 1))
+def _field(node: Node) -> Field:
+    # an alias or merged value is found where its text is; a null scalar is "" (Go's zero);
+    # tuple.__new__ skips NamedTuple's Python-level __new__ (half the cost of Field(...))
+    node = node.deref
+    value = node.value if node.kind == SCALAR and not (node.plain and node.value in _NULLS) else ""
+    return _new_tuple(Field, (value, node.line, node.column))
 
 
-def _mapping(node: yaml.Node) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
-    return list(node.value) if isinstance(node, yaml.MappingNode) else []
+def _kind_word(node: Node) -> str:
+    return ("scalar", "mapping", "sequence")[node.deref.kind]
 
 
 class _Builder:
@@ -105,22 +70,37 @@ class _Builder:
     def __init__(self, rf: RuleFile, rule_disables: dict[int, set[str]]) -> None:
         self.rf = rf
         self.rule_disables = rule_disables
+        #: merge keys expanded as yaml.v3 does; its problems (duplicate keys, bad merges) -> SL002
+        self.reader = Reader(rf.path, "v3", ignore_unknown_fields=True)
         #: label names / duration texts already found valid in this file (rule files repeat
         #: the same few; the regex and duration parser then run once per distinct text)
         self.valid_labels: set[str] = set()
         self.durations: dict[str, int] = {}
 
-    def problem(self, code: str, node: yaml.Node, message: str) -> None:
+    def problem(self, code: str, node: Node, message: str) -> None:
         line, col = _pos(node)
         found = self.rf.finding(code, line, col, message)
         if found is not None:
             self.rf.findings.append(found)
 
-    def duration(self, node: yaml.Node, what: str) -> tuple[Field, int] | None:
+    def pairs(self, node: Node, what: str) -> list[tuple[str, Node, Node]]:
+        """(key, key node, value node) of a mapping, merge keys expanded (yaml.v3 precedence)."""
+        if node.deref.kind != MAPPING:
+            return []
+        reader = self.reader
+        before = len(reader.problems)
+        out = reader.entries(node.deref, what, struct=True)
+        for problem in reader.problems[before:]:
+            found = self.rf.finding("SL002", problem.line, problem.column, problem.message)
+            if found is not None:
+                self.rf.findings.append(found)
+        return out
+
+    def duration(self, node: Node, what: str) -> tuple[Field, int] | None:
         fld = _field(node)
-        if not isinstance(node, yaml.ScalarNode):
+        if node.deref.kind != SCALAR:
             self.problem("SL002", node, f"{what}: expected a duration such as '5m', got a "
-                         f"{type(node).__name__.removesuffix('Node').lower()}")
+                         f"{_kind_word(node)}")
             return None
         ms = self.durations.get(fld.value)
         if ms is not None:
@@ -134,56 +114,54 @@ class _Builder:
         self.durations[fld.value] = ms
         return fld, ms
 
-    def string_map(self, node: yaml.Node, what: str, check_names: bool) -> dict[str, Field]:
+    def string_map(self, node: Node, what: str, check_names: bool) -> dict[str, Field]:
         out: dict[str, Field] = {}
-        if not isinstance(node, yaml.MappingNode):
-            if not (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
+        if node.deref.kind != MAPPING:
+            if not (node.deref.kind == SCALAR and node.deref.value in ("", "null", "~")):
                 self.problem("SL002", node, f"{what}: expected a mapping of strings")
             return out
         valid = self.valid_labels
-        for key, val in node.value:
-            name = key.value
-            if type(name) is not str:  # a sequence or mapping as key
-                name = str(name)
+        for name, key, val in self.pairs(node, what):
             if check_names and name not in valid:
                 if LABEL_NAME.match(name):
                     valid.add(name)
                 else:
                     self.problem("SL002", key, f"{what}: invalid label name {name!r}")
-            if val.__class__ is not _SCALAR:
+            if val.deref.kind != SCALAR:
                 self.problem("SL002", val, f"{what}.{name}: expected a string value")
                 continue
-            mark = val.start_mark  # _field(val), inlined: this loop runs for every label
-            out[name] = _new_tuple(Field, (val.value, mark.line + 1, mark.column + 1))
+            out[name] = _field(val)
         return out
 
-    def build(self, root: yaml.Node) -> None:
-        top = dict((k.value, v) for k, v in _mapping(root))
-        if not isinstance(root, yaml.MappingNode):
+    def build(self, root: Node) -> None:
+        if root.deref.kind != MAPPING:
             self.problem("SL002", root, "expected a mapping with a 'groups' list at the top")
             return
-        for key, _val in _mapping(root):
-            if key.value != "groups":
-                self.problem("SL002", key, f"unknown top-level field {key.value!r}; "
+        pairs = self.pairs(root, "rule file")
+        top = {k: v for k, _key, v in pairs}
+        for name, key, _val in pairs:
+            if name != "groups":
+                self.problem("SL002", key, f"unknown top-level field {name!r}; "
                              "a rule file has only 'groups'")
         groups = top.get("groups")
         if groups is None:
             self.problem("SL002", root, "missing top-level field 'groups'")
             return
-        if not isinstance(groups, yaml.SequenceNode):
+        if groups.deref.kind != SEQUENCE:
             self.problem("SL002", groups, "groups: expected a list of rule groups")
             return
-        for gnode in groups.value:
+        for gnode in groups.deref.value:
             self.group(gnode)
 
-    def group(self, gnode: yaml.Node) -> None:
-        if not isinstance(gnode, yaml.MappingNode):
+    def group(self, gnode: Node) -> None:
+        if gnode.deref.kind != MAPPING:
             self.problem("SL002", gnode, "group: expected a mapping with 'name' and 'rules'")
             return
-        fields = dict((k.value, v) for k, v in gnode.value)
-        for key, _val in gnode.value:
-            if key.value not in GROUP_KEYS:
-                self.problem("SL002", key, f"group: unknown field {key.value!r}; expected one of "
+        pairs = self.pairs(gnode, "group")
+        fields = {k: v for k, _key, v in pairs}
+        for name, key, _val in pairs:
+            if name not in GROUP_KEYS:
+                self.problem("SL002", key, f"group: unknown field {name!r}; expected one of "
                              f"{', '.join(sorted(GROUP_KEYS))}")
         name_node = fields.get("name")
         if name_node is None or not _field(name_node).value:
@@ -194,25 +172,26 @@ class _Builder:
             interval = self.duration(fields["interval"], f'group "{group.name.value}" interval')
             group.interval = interval[0] if interval is not None else None
         rules = fields.get("rules")
-        if rules is not None and not isinstance(rules, yaml.SequenceNode):
+        if rules is not None and rules.deref.kind != SEQUENCE:
             self.problem("SL002", rules, f'group "{group.name.value}": rules: expected a list')
         elif rules is not None:
-            for i, rnode in enumerate(rules.value, start=1):
+            for i, rnode in enumerate(rules.deref.value, start=1):
                 rule = self.rule(rnode, group.name.value, i)
                 if rule is not None:
                     group.rules.append(rule)
         self.rf.groups.append(group)
 
-    def rule(self, rnode: yaml.Node, group: str, index: int) -> Rule | None:
+    def rule(self, rnode: Node, group: str, index: int) -> Rule | None:
         where = f'group "{group}", rule {index}'
-        if not isinstance(rnode, yaml.MappingNode):
+        if rnode.deref.kind != MAPPING:
             self.problem("SL002", rnode, f"{where}: expected a mapping with 'expr'")
             return None
-        fields = {k.value: v for k, v in rnode.value}
+        pairs = self.pairs(rnode, where)
+        fields = {k: v for k, _key, v in pairs}
         if not fields.keys() <= RULE_KEYS:
-            for key, _val in rnode.value:
-                if key.value not in RULE_KEYS:
-                    self.problem("SL002", key, f"{where}: unknown field {key.value!r}")
+            for text, key, _val in pairs:
+                if text not in RULE_KEYS:
+                    self.problem("SL002", key, f"{where}: unknown field {text!r}")
         has_alert, has_record = "alert" in fields, "record" in fields
         if has_alert == has_record:
             self.problem("SL002", rnode, f"{where}: expected exactly one of 'alert' or 'record', "
@@ -235,8 +214,8 @@ class _Builder:
                 if bad in fields:
                     self.problem("SL002", fields[bad], f"{where}: '{bad}' is only valid on "
                                  "alerting rules")
-        start = rnode.start_mark.line + 1
-        end = rnode.end_mark.line + 1
+        start = rnode.deref.line
+        end = rnode.deref.end_line
         disabled: set[str] = set()
         for line, codes in self.rule_disables.items():  # usually empty
             if start <= line <= end:
@@ -289,29 +268,39 @@ def _disables(lines: list[str], path: str,
     return frozenset(whole), per_line
 
 
-def _load_tests(rf: RuleFile, root: yaml.MappingNode) -> None:
+def _load_tests(rf: RuleFile, root: Node) -> None:
     tests = TestFile()
     rf.tests = tests
-    for key, val in root.value:
-        if key.value not in TEST_TOP_KEYS:
+    reader = Reader(rf.path, "v2", ignore_unknown_fields=True)  # promtool: yaml.v2 merges
+
+    def fields(node: Node) -> dict[str, Node]:
+        if node.deref.kind != MAPPING:
+            return {}
+        return {k: v for k, _key, v in reader.entries(node.deref, "test file", struct=True)}
+
+    def items(node: Node | None) -> list[Node]:
+        return list(node.deref.value) if node is not None and node.deref.kind == SEQUENCE else []
+
+    for name, key, val in reader.entries(root, "test file", struct=True):
+        if name not in TEST_TOP_KEYS:
             line, col = _pos(key)
             found = rf.finding("SL005", line, col, f"unit-test file: unknown top-level field "
-                               f"{key.value!r}")
+                               f"{name!r}")
             if found:
                 rf.findings.append(found)
-        if key.value == "rule_files" and isinstance(val, yaml.SequenceNode):
-            tests.rule_files = [_field(n) for n in val.value]
-        if key.value == "tests" and isinstance(val, yaml.SequenceNode):
-            for tnode in val.value:
-                tfields = dict((k.value, v) for k, v in _mapping(tnode))
+        if name == "rule_files":
+            tests.rule_files = [_field(n) for n in items(val)]
+        if name == "tests":
+            for tnode in items(val):
+                tfields = fields(tnode)
                 series: list[tuple[Field, Field]] = []
                 exprs: list[Field] = []
-                for snode in getattr(tfields.get("input_series"), "value", []) or []:
-                    s = dict((k.value, v) for k, v in _mapping(snode))
+                for snode in items(tfields.get("input_series")):
+                    s = fields(snode)
                     if "series" in s:
                         series.append((_field(s["series"]), _field(s.get("values", s["series"]))))
-                for enode in getattr(tfields.get("promql_expr_test"), "value", []) or []:
-                    e = dict((k.value, v) for k, v in _mapping(enode))
+                for enode in items(tfields.get("promql_expr_test")):
+                    e = fields(enode)
                     if "expr" in e:
                         exprs.append(_field(e["expr"]))
                 tests.input_series += series
@@ -341,14 +330,11 @@ def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -
         rf.file_disabled, per_line = _disables(rf.lines, spath, rf.findings)
     if fast and build_fast(rf, text, per_line):
         return rf
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = getattr(exc, "problem", None) or str(exc)
+    root, syntax = compose(text, spath)
+    if syntax is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
         rf.kind = "invalid"
-        found = rf.finding("SL001", line, col, f"invalid YAML: {problem}")
+        message = syntax.message if syntax.code == "yaml-syntax" else f"invalid YAML: {syntax.message}"
+        found = rf.finding("SL001", syntax.line, syntax.column, message)
         if found:
             rf.findings.append(found)
         return rf
@@ -358,11 +344,11 @@ def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -
         if found:
             rf.findings.append(found)
         return rf
-    keys = {k.value for k, _ in _mapping(root)}
+    keys = ({k.deref.value for k, _ in root.deref.value if k.deref.kind == SCALAR}
+            if root.deref.kind == MAPPING else set())
     if "tests" in keys and "groups" not in keys:
         rf.kind = "tests"
-        assert isinstance(root, yaml.MappingNode)
-        _load_tests(rf, root)
+        _load_tests(rf, root.deref)
         return rf
     _Builder(rf, per_line).build(root)
     return rf

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo._core.errors import ConfigError, LimitError, located
 from pytest_selfslo.lint.checks.promql import expr_facts
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.model import RuleFile
@@ -60,6 +60,9 @@ def parse_exprs(rf: RuleFile, cache: dict[str, Any] | None = None,
                 ast = parse_promql(text)
             except ValueError as exc:
                 parsed = exc
+            except LimitError as exc:
+                raise LimitError(located(str(exc), rf.path, rule.expr.line, rule.expr.column)
+                                 ) from None
             else:
                 index = index_expr(ast)
                 if ctx is None:

@@ -16,8 +16,10 @@ from typing import Any
 
 import promql_parser as pp
 
+from pytest_selfslo._core.goregex import go_parse_error
 from pytest_selfslo.lint.domain import metric_info
-from pytest_selfslo.promql.astwalk import children, walk
+from pytest_selfslo.promql.astwalk import children, regex_matcher_error, walk
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
 
 __all__ = [
     "COMPARISONS",
@@ -65,16 +67,26 @@ class PromQLSyntaxError(ValueError):
     """promql-parser rejected (or panicked on) an expression."""
 
 
-def parse_promql(text: str) -> Any:
-    """promql_parser.parse, with a Rust panic (a BaseException) turned into a ValueError."""
+def parse_promql(text: str, where: str | None = None) -> Any:
+    """promql_parser.parse, with a Rust panic (a BaseException) turned into a ValueError.
+
+    Text over the limits of :mod:`pytest_selfslo.promql.exprguard` raises
+    :class:`~pytest_selfslo.errors.LimitError` (prefixed with ``where``) unparsed.
+    """
+    ensure_recursion(check_expr(text, where))
     try:
-        return pp.parse(text)
+        node = pp.parse(text)
     except ValueError as exc:
-        raise PromQLSyntaxError(str(exc)) from None
+        raise PromQLSyntaxError(go_parse_error(str(exc))) from None
     except BaseException as exc:  # pyo3 PanicException is not an Exception subclass
         if type(exc).__name__ != "PanicException":
             raise
         raise PromQLSyntaxError(f"parser panic: {exc}") from None
+    if "~" in text:
+        problem = regex_matcher_error(node)
+        if problem is not None:
+            raise PromQLSyntaxError(problem)
+    return node
 
 
 def op_name(op: Any) -> str:

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_ERROR_BUDGET",
     "STABILITY_GROUP",
     "BurnWindow",
+    "burn_rate_markers",
     "format_duration",
     "render_rules",
     "render_rules_yaml",
@@ -316,6 +318,67 @@ def render_rules(spec: SLOSpec, *, policy: CanaryPolicy | None = None, scale: fl
     ]}
 
 
+#: evaluation interval the markers below assume (the project's unit tests use 1m)
+_MARKER_STEP_S = 60.0
+
+
+def _ratios(window_s: float) -> list[tuple[Fraction, int]]:
+    """Every error ratio k/n a window of 1m-evaluated 0/1 samples can take, with its n.
+
+    A full window holds ``window/1m`` samples (3.x, left-open) or one more (2.x,
+    closed); a younger history fewer.
+    """
+    top = int(window_s // _MARKER_STEP_S) + 1
+    return [(Fraction(k, n), n) for n in range(1, top + 1) for k in range(n + 1)]
+
+
+def _burn_markers(bw: BurnWindow, limit: str, slo: str) -> list[str]:
+    """``selfslo-mutate`` equivalence markers for one burn-rate alert (``docs/mutation.md``).
+
+    The alert is ``long{slo} > limit and short{slo} > limit`` over ratios of 0/1
+    samples, so some mutants (``selfslo mutate``'s numbering: comparisons and
+    selectors in expression order, the long window first) cannot change it for
+    any input evaluated every minute; each marker is emitted only when that is
+    proved here for these windows and this limit.
+    """
+    exact = Fraction(limit)
+    up, down = exact * Fraction(11, 10), exact * Fraction(9, 10)
+    out = []
+    for first, window, name in ((1, bw.long, "long"), (3, bw.short, "short")):
+        seconds = window.total_seconds()
+        size = int(seconds // _MARKER_STEP_S)
+        span = format_duration(seconds)
+        ratios = _ratios(seconds)
+        if all(r != exact for r, _ in ratios):
+            out.append(f"MU03#{first} the {span} ratio of 1m samples is k/n with n <= {size + 1}, "
+                       f"never exactly {limit} (> and >= agree)")
+        if all(not exact < r <= up for r, _ in ratios):
+            out.append(f"MU02#{first} no {span} ratio k/n (n <= {size + 1}) lies in "
+                       f"({limit}, {float(up):g}]")
+        between = [n for r, n in ratios if down < r <= exact]
+        if not between:
+            out.append(f"MU02#{first + 1} no {span} ratio k/n (n <= {size + 1}) lies in "
+                       f"({float(down):g}, {limit}]")
+        elif name == "short" and max(between) < size:
+            out.append(f"MU02#{first + 1} a {span} ratio in ({float(down):g}, {limit}] needs "
+                       f"less than {span} of history, when the longer window holds the same "
+                       f"samples and is not above {limit} either")
+    out.append(f"MU09 both sides select slo=\"{slo}\" and `and` matches on every label, so "
+               "dropping the matcher on one side selects nothing more")
+    return [f"# selfslo-mutate: equivalent={text}" for text in out]
+
+
+def burn_rate_markers(spec: SLOSpec, *, error_budget: float = DEFAULT_ERROR_BUDGET
+                      ) -> dict[str, list[str]]:
+    """Equivalence-marker comment lines per burn-rate alert name (see :func:`_burn_markers`)."""
+    out: dict[str, list[str]] = {}
+    for obj in _objectives(spec):
+        for bw in BURN_WINDOWS:
+            name = f"{str(obj.alert).rsplit('_', 1)[0]}_BurnRate_{bw.suffix}"
+            out[name] = _burn_markers(bw, f"{bw.factor * error_budget:.6g}", obj.name)
+    return out
+
+
 class _Dumper(yaml.SafeDumper):
     """Block style, multi-line strings as ``|`` literals, keys in insertion order."""
 
@@ -333,6 +396,16 @@ def render_rules_yaml(spec: SLOSpec, *, policy: CanaryPolicy | None = None, scal
     """:func:`render_rules` as the text of a rule file, with the "generated" header."""
     doc = render_rules(spec, policy=policy, scale=scale, error_budget=error_budget)
     body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    if scale == 1.0:
+        markers = burn_rate_markers(spec, error_budget=error_budget)
+        lines = []
+        for line in body.splitlines(keepends=True):
+            name = line.strip().removeprefix("- alert: ")
+            if line.lstrip().startswith("- alert: ") and name in markers:
+                indent = line[:len(line) - len(line.lstrip())]
+                lines += [f"{indent}{marker}\n" for marker in markers[name]]
+            lines.append(line)
+        body = "".join(lines)
     return _HEADER + body
 
 

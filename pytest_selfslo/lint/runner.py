@@ -38,7 +38,13 @@ from pytest_selfslo.lint.loader import load_file
 from pytest_selfslo.lint.model import RuleFile
 from pytest_selfslo.lint.prepare import expand_paths, parse_exprs
 from pytest_selfslo.lint.promql_walk import parse_promql
-from pytest_selfslo.promql.series import parse_series_labels, parse_series_values
+from pytest_selfslo.promql.exprguard import check_expr
+from pytest_selfslo.promql.series import (
+    check_series_values,
+    count_series_values,
+    parse_series_labels,
+    parse_series_values,
+)
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
@@ -57,6 +63,11 @@ def _series_labels(text: str) -> dict[str, str]:
         if type(exc).__name__ != "PanicException":
             raise
         raise ValueError(f"invalid series descriptor {text!r}: parser panic") from None
+
+
+#: series longer than this are validated without being expanded and give no shape
+#: (0+1x10000000 would be 10 million floats); real test series have hundreds of values
+_SHAPE_VALUES = 100_000
 
 
 def _shape(values: list[Any]) -> str | None:
@@ -105,6 +116,7 @@ def _check_test_file(rf: RuleFile) -> _TestData:
     for group_series, group_exprs in rf.tests.groups:
         series: list[dict[str, str]] = []
         for sel, values in group_series:
+            check_expr(sel.value, f"{rf.path}:{sel.line}:{sel.column}")
             try:
                 labels = _series_labels(sel.value)
             except ValueError as exc:
@@ -114,6 +126,9 @@ def _check_test_file(rf: RuleFile) -> _TestData:
             if values is sel or "{{" in values.value:  # native histograms: promtool-only
                 continue
             try:
+                if count_series_values(values.value) > _SHAPE_VALUES:
+                    check_series_values(values.value)  # validated, never expanded
+                    continue
                 parsed = parse_series_values(values.value)
             except ValueError as exc:
                 add("SL005", values.line, values.column, f"input_series values: {exc}")
@@ -126,7 +141,7 @@ def _check_test_file(rf: RuleFile) -> _TestData:
         seen: set[tuple[int, int, str]] = set()
         for fld in group_exprs:
             try:
-                ast = parse_promql(fld.value)
+                ast = parse_promql(fld.value, f"{rf.path}:{fld.line}:{fld.column}")
             except ValueError as exc:
                 add("SL003", fld.line, fld.column, f"promql_expr_test: could not parse "
                     f"{fld.value!r}: {exc}")

@@ -16,6 +16,11 @@ Collection
     (:meth:`SelfSloCollection.lint_findings`), the same lint ``selfslo lint``
     runs on those files with the project's lint configuration.
 
+    Input over a documented limit (``docs/limits.md``) is an input error, not a
+    failed check: found while collecting it is a collection error; found while an
+    item runs (a template's output, a rule file a test loads) the item fails with
+    the one-line message and the session ends with exit status 2 all the same.
+
     Assets that are not files under the given paths -- the SLO spec, the drift
     check between rules and spec, the heartbeat log, the built-in canary
     policy -- hang off one virtual collector ``selfslo`` (items
@@ -50,6 +55,7 @@ from typing import Any
 
 import pytest
 
+from pytest_selfslo._core.limits import read_head
 from pytest_selfslo.plugin.config import (
     CANARY_POLICIES_OPTION,
     RULE_TESTS_OPTION,
@@ -59,6 +65,7 @@ from pytest_selfslo.plugin.config import (
 )
 from pytest_selfslo.plugin.coverage_table import CoverageTracker
 from pytest_selfslo.plugin.items import RuleFile, RuleTestFile, SloAssets
+from pytest_selfslo.plugin.mutation_items import MutationTracker
 from pytest_selfslo.plugin.nodes import REPORT_ATTR, SelfSloItem, warn_lint
 
 _SKIP_DIRS = frozenset({"node_modules", "venv", "env", "site-packages", "__pycache__", "build",
@@ -84,9 +91,8 @@ def _yaml_near(root: Path, limit: int = 2000) -> list[Path]:
 
 def _looks_like(path: Path, kind: str) -> bool:
     """Whether a YAML file's top-level keys say it is a rule file / rule-test file / policy."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
-    except OSError:
+    text = read_head(path, 200_000)  # never blocks on a FIFO nor reads a huge file whole
+    if text is None:
         return False
     if kind == "rules":
         return _RULES_KEY.search(text) is not None and _TESTS_KEY.search(text) is None
@@ -108,7 +114,10 @@ class SelfSloCollection:
         if not settings.canary_policies_explicit:  # canary/*.yml: only what is a policy
             self.policy_files = {p for p in self.policy_files if _looks_like(p, "policy")}
         self.coverage = CoverageTracker(settings.rootpath)
+        self.mutation = MutationTracker()
         self.results: list[dict[str, Any]] = []
+        #: LimitError messages of items (their reports carry them from xdist workers)
+        self.limit_errors: list[str] = []
         #: files collected in this session, by kind ("rules", "rule-test", "policy")
         self.collected: dict[str, set[Path]] = {"rules": set(), "rule-test": set(),
                                                  "policy": set()}
@@ -196,9 +205,8 @@ class SelfSloCollection:
         if why is not None:
             return True, why
         for path in sorted(self.collected["rules"] | self.collected["rule-test"]):
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            text = read_head(path, self.settings.limits.max_file_bytes)
+            if text is None:
                 continue
             if text_uses_self_metrics(text):
                 return True, f"{_rel(path, self.settings.rootpath)} uses SELF metrics"
@@ -297,6 +305,10 @@ class SelfSloCollection:
                                   ) -> Iterator[None]:
         report = yield
         if isinstance(item, SelfSloItem) and call.when == "call":
+            from pytest_selfslo._core.errors import LimitError
+
+            if call.excinfo is not None and isinstance(call.excinfo.value, LimitError):
+                item.selfslo_data["limit_error"] = str(call.excinfo.value)
             setattr(report, REPORT_ATTR, item.selfslo_data)
         return report
 
@@ -305,12 +317,38 @@ class SelfSloCollection:
         if data is None or report.when != "call":
             return
         self.coverage.add(data.get("coverage"))
+        if data.get("mutation"):
+            self.mutation.add(data["mutation"])
+            self._junit_mutation_score()
+        if data.get("limit_error"):
+            self.limit_errors.append(f"{report.nodeid}: {data['limit_error']}")
         result = {"nodeid": report.nodeid, "kind": data.get("kind"),
                   "outcome": report.outcome, "duration": round(report.duration, 6),
                   "message": str(report.longrepr) if report.failed else None}
         if "findings" in data:
             result["findings"] = data["findings"]
         self.results.append(result)
+
+    def _junit_mutation_score(self) -> None:
+        """The total mutation score as a junit testsuite property (kept current per report)."""
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:  # pragma: no cover - pytest moved it
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        props = [p for p in xml.global_properties if p[0] != "selfslo_mutation_score"]
+        props.append(("selfslo_mutation_score", f"{self.mutation.score:.1f}"))
+        xml.global_properties[:] = props
+
+    def _below_mutation_bar(self) -> str | None:
+        """The fail-under message when the total mutation score misses its bar."""
+        bar = self.settings.mutation_fail_under
+        if bar is None or not self.mutation.rules or self.mutation.score >= bar:
+            return None
+        return (f"mutation score {self.mutation.score:.1f}% is below "
+                f"--self-slo-mutation-fail-under {bar:g}%")
 
     def _reporting(self) -> bool:
         """Coverage is reported only when SLO assets ran (this process collected them, or
@@ -337,8 +375,21 @@ class SelfSloCollection:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
-        if not self._is_controller() or not self._reporting():
+        if not self._is_controller():
             return
+        for message in self.limit_errors:
+            terminalreporter.write_line(f"ERROR: input refused: {message}", red=True, bold=True)
+        if self._reporting():
+            self._coverage_summary(terminalreporter, config)
+        if self.mutation.rules:
+            terminalreporter.write_sep("=", "mutation score")
+            for line in self.mutation.format_table().splitlines():
+                terminalreporter.write_line(line)
+            below = self._below_mutation_bar()
+            if below is not None:
+                terminalreporter.write_line(f"FAIL: {below}", red=True, bold=True)
+
+    def _coverage_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         summary = self.coverage.summary()
         config.hook.pytest_selfslo_coverage(config=config, coverage=summary)
         terminalreporter.write_sep("=", "rule coverage")
@@ -361,15 +412,24 @@ class SelfSloCollection:
             self._report_coverage_failure(below)
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        below_mutation = self._below_mutation_bar()
+        if below_mutation is not None:
+            self._report_coverage_failure(below_mutation, "selfslo::mutation")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.limit_errors and session.exitstatus in (pytest.ExitCode.OK,
+                                                        pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # 2, as for a collection error
         if self.settings.report is not None:
             self._write_report(summary, self.settings.coverage_fail_under, below is not None,
                                int(session.exitstatus))
 
-    def _report_coverage_failure(self, message: str) -> None:
-        """The fail-under miss as a failed test report ``selfslo::coverage``, so junit XML
-        (``--junitxml``) and the short summary show it like any failed item."""
+    def _report_coverage_failure(self, message: str, nodeid: str = "selfslo::coverage") -> None:
+        """The fail-under miss as a failed test report ``selfslo::coverage`` (or
+        ``selfslo::mutation``), so junit XML (``--junitxml``) and the short summary show it
+        like any failed item."""
         report = pytest.TestReport(
-            nodeid="selfslo::coverage", location=("selfslo", None, "selfslo::coverage"),
+            nodeid=nodeid, location=("selfslo", None, nodeid),
             keywords={"selfslo": 1}, outcome="failed", longrepr=message, when="call",
             sections=[], duration=0.0, start=0.0, stop=0.0, user_properties=[])
         self.config.hook.pytest_runtest_logreport(report=report)
@@ -392,6 +452,9 @@ class SelfSloCollection:
             "coverage_ok": not below,
             "lint": lint,
         }
+        if self.mutation.rules:
+            report["mutation"] = self.mutation.to_json()
+            report["mutation_fail_under"] = self.settings.mutation_fail_under
         self.config.hook.pytest_selfslo_report(config=self.config, report=report)
         path = self.settings.report
         assert path is not None

@@ -14,12 +14,15 @@ import dataclasses
 import glob
 import os
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, LIMIT_NAMES, Limits
 from pytest_selfslo.promql.semantics import Semantics
 
 #: option names, in one place (hypothesis ``SEED_OPTION`` style)
@@ -30,6 +33,7 @@ SLO_OPTION = "--self-slo-slo"
 HEARTBEATS_OPTION = "--self-slo-heartbeats"
 PROMETHEUS_OPTION = "--self-slo-prometheus"
 ALERTMANAGER_OPTION = "--self-slo-alertmanager"
+PROMTOOL_OPTION = "--self-slo-promtool"
 SEMANTICS_OPTION = "--self-slo-semantics"
 COVERAGE_FAIL_UNDER_OPTION = "--self-slo-coverage-fail-under"
 REPORT_OPTION = "--self-slo-report"
@@ -38,6 +42,8 @@ DRIFT_OPTION = "--self-slo-drift"
 CANARY_DEFAULT_OPTION = "--self-slo-canary-default"
 LINT_DOMAIN_OPTION = "--self-slo-lint-domain"
 LINT_PROMETHEUS_OPTION = "--self-slo-lint-prometheus"
+MUTATE_OPTION = "--self-slo-mutate"
+MUTATION_FAIL_UNDER_OPTION = "--self-slo-mutation-fail-under"
 
 DEFAULT_RULES_GLOBS = ("rules/*.yml", "rules/*.yaml")
 DEFAULT_RULE_TESTS_GLOBS = ("rules/tests/*.yml", "rules/tests/*.yaml")
@@ -53,6 +59,8 @@ PROMETHEUS_MODES = ("auto", "embedded", "local", "docker")
 ALERTMANAGER_MODES = ("auto", "local", "docker")
 #: examples of --self-slo-semantics values (any Prometheus 2.x/3.x version is accepted)
 SEMANTICS = ("2", "3", "2.42", "2.53", "3.5")
+#: ``--self-slo-prometheus local:/path/to/prometheus`` names the binary to run
+LOCAL_PREFIX = "local:"
 
 
 class SelfSloConfigWarning(pytest.PytestWarning):
@@ -60,16 +68,22 @@ class SelfSloConfigWarning(pytest.PytestWarning):
 
 
 def parse_prometheus(value: str) -> str:
-    """``auto``/``embedded``/``local``/``docker`` or an ``http(s)://host:port`` URL."""
+    """``auto``/``embedded``/``local``/``docker``, ``local:PATH`` or an ``http(s)://`` URL.
+
+    A ``local:PATH`` stays relative here; :func:`resolve_settings` anchors it
+    (command line: the current directory, ini: the rootdir) and checks it exists.
+    """
     text = value.strip()
     if text.lower() in PROMETHEUS_MODES:
         return text.lower()
+    if text.startswith(LOCAL_PREFIX) and text[len(LOCAL_PREFIX):].strip():
+        return LOCAL_PREFIX + text[len(LOCAL_PREFIX):].strip()
     parts = urlsplit(text)
     if parts.scheme in ("http", "https") and parts.netloc:
         return text.rstrip("/")
     raise pytest.UsageError(
-        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)} "
-        f"or an http(s):// URL, got {value!r}"
+        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
+        f"local:PATH or an http(s):// URL, got {value!r}"
     )
 
 
@@ -106,6 +120,20 @@ def parse_lint_lookback(value: str) -> str:
     return str(value).strip()
 
 
+def _executable(text: str, base: Path, what: str, origin: str) -> str:
+    """The absolute path of an executable named by a path (relative to ``base``) or on PATH."""
+    if os.sep not in text and (os.altsep is None or os.altsep not in text):
+        found = shutil.which(text)
+        if found is None:
+            raise pytest.UsageError(f"{what} ({origin}): no {text!r} on PATH")
+        return found
+    path = (base / text).resolve()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise pytest.UsageError(f"{what} ({origin}): no such executable file: {text} "
+                                f"(looked at {path})")
+    return str(path)
+
+
 def parse_alertmanager(value: str) -> str:
     """``auto``/``local``/``docker`` or an ``http(s)://host:port`` URL of an Alertmanager."""
     text = value.strip()
@@ -133,7 +161,7 @@ def parse_semantics(value: str) -> str:
             f"{', '.join(SEMANTICS)}, got {value!r}") from None
 
 
-def parse_percentage(value: str) -> float:
+def parse_percentage(value: str, option: str = COVERAGE_FAIL_UNDER_OPTION) -> float:
     """A coverage threshold in percent, 0 to 100 (a trailing ``%`` is allowed)."""
     text = value.strip().removesuffix("%")
     try:
@@ -142,9 +170,14 @@ def parse_percentage(value: str) -> float:
         number = float("nan")
     if not 0.0 <= number <= 100.0:  # also rejects NaN
         raise pytest.UsageError(
-            f"{COVERAGE_FAIL_UNDER_OPTION}: expected a percentage between 0 and 100, got {value!r}"
+            f"{option}: expected a percentage between 0 and 100, got {value!r}"
         )
     return number
+
+
+def parse_mutation_percentage(value: str) -> float:
+    """A mutation-score threshold in percent, 0 to 100."""
+    return parse_percentage(value, MUTATION_FAIL_UNDER_OPTION)
 
 
 def parse_globs(value: str) -> tuple[str, ...]:
@@ -180,14 +213,28 @@ def _family_type(option: str) -> Any:
     return parse
 
 
-def parse_bool(value: str) -> bool:
+def parse_limit(name: str) -> Callable[[str], int]:
+    """The parser of budget ``name`` (``max_samples``...): a positive whole number."""
+    option = f"--self-slo-{name.replace('_', '-')}"
+
+    def parse(value: str) -> int:
+        text = str(value).strip().replace("_", "")
+        if not text.isdigit() or int(text) < 1:
+            raise pytest.UsageError(f"{option}: expected a positive whole number, got {value!r}")
+        return int(text)
+
+    parse.__name__ = f"parse_{name}"
+    return parse
+
+
+def parse_bool(value: str, key: str = "selfslo_enabled") -> bool:
     """An ini boolean as pytest spells them (true/false, yes/no, on/off, 1/0)."""
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise pytest.UsageError(f"selfslo_enabled: expected true or false, got {value!r}")
+    raise pytest.UsageError(f"{key}: expected true or false, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +270,15 @@ class SelfSloSettings:
     lint_max_series: int | None = None
     lint_max_samples: int | None = None
     alertmanager: str = "auto"
+    #: mutation-test every rule (one ``mutants[<rule>]`` item per rule)
+    mutate: bool = False
+    #: fail when a rule's mutation score (and the total) is below this; None: any survivor fails
+    mutation_fail_under: float | None = None
+    #: the promtool the cross-checks run: ``--self-slo-promtool``, else the one next to a
+    #: ``local:PATH`` prometheus, else None (``promtool`` on PATH, when there is one)
+    promtool: str | None = None
+    #: resource budgets of rule tests and the promql_engine fixture (docs/limits.md)
+    limits: Limits = DEFAULT_LIMITS
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -294,6 +350,17 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         families[dest] = _reparse(_family_type(ini), value, origin) or None
     prom, origin = _raw(config, "self_slo_prometheus", "selfslo_prometheus")
     prom = _reparse(parse_prometheus, prom, origin) or "auto"
+    base = Path.cwd() if origin == "command line" else config.rootpath
+    if prom.startswith(LOCAL_PREFIX):
+        prom = LOCAL_PREFIX + _executable(prom[len(LOCAL_PREFIX):], base, PROMETHEUS_OPTION,
+                                          origin)
+    promtool, origin = _raw(config, "self_slo_promtool", "selfslo_promtool")
+    if promtool:
+        base = Path.cwd() if origin == "command line" else config.rootpath
+        promtool = _executable(str(promtool).strip(), base, PROMTOOL_OPTION, origin)
+    elif prom.startswith(LOCAL_PREFIX):  # the promtool shipped beside that prometheus
+        sibling = Path(prom[len(LOCAL_PREFIX):]).with_name("promtool")
+        promtool = str(sibling) if os.access(sibling, os.X_OK) else None
     am, origin = _raw(config, "self_slo_alertmanager", "selfslo_alertmanager")
     am = _reparse(parse_alertmanager, am, origin) or "auto"
     sem, origin = _raw(config, "self_slo_semantics", "selfslo_semantics")
@@ -316,8 +383,16 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     lint_numbers = {k: (None if v in (None, "") else v) for k, v in lint_numbers.items()}
     lookback = _reparse(parse_lint_lookback, config.getini("selfslo_lint_lookback"),
                         "ini selfslo_lint_lookback") or "1d"
+    mutate = bool(config.getoption("self_slo_mutate", default=False)) or parse_bool(
+        str(config.getini("selfslo_mutate")), "selfslo_mutate")
+    mut, origin = _raw(config, "self_slo_mutation_fail_under", "selfslo_mutation_fail_under")
+    mut = _reparse(parse_mutation_percentage, mut, origin)
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
+    budgets = {}
+    for name in LIMIT_NAMES:
+        value, origin = _raw(config, f"self_slo_{name}", f"selfslo_{name}")
+        budgets[name] = _reparse(parse_limit(name), value, origin) or getattr(DEFAULT_LIMITS, name)
     return SelfSloSettings(
         enabled=enabled,
         rootpath=config.rootpath,
@@ -326,6 +401,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         slo=slo_path,
         heartbeats=beats_path,
         prometheus=str(prom),
+        promtool=promtool or None,
         semantics=sem,
         coverage_fail_under=None if cov in (None, "") else float(cov),
         report=(report_base / str(report)).resolve() if report else None,
@@ -343,6 +419,9 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         lint_max_series=lint_numbers["max_series"],
         lint_max_samples=lint_numbers["max_samples"],
         alertmanager=str(am),
+        mutate=mutate,
+        mutation_fail_under=None if mut in (None, "") else float(mut),
+        limits=Limits(**budgets),
     )
 
 
@@ -361,8 +440,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(HEARTBEATS_OPTION, dest="self_slo_heartbeats", metavar="FILE",
                     help="Heartbeat log (JSON Lines) to check against every SLO objective")
     group.addoption(PROMETHEUS_OPTION, dest="self_slo_prometheus", type=parse_prometheus,
-                    metavar="auto|embedded|local|docker|URL",
-                    help="Where a real Prometheus comes from (default: auto)")
+                    metavar="auto|embedded|local|local:PATH|docker|URL",
+                    help="Where a real Prometheus comes from (default: auto; local:PATH runs "
+                         "that prometheus binary)")
+    group.addoption(PROMTOOL_OPTION, dest="self_slo_promtool", metavar="PATH",
+                    help="The promtool binary of the cross-checks (default: the one beside a "
+                         "local:PATH prometheus, else promtool on PATH)")
     group.addoption(ALERTMANAGER_OPTION, dest="self_slo_alertmanager", type=parse_alertmanager,
                     metavar="auto|local|docker|URL",
                     help="Where the alertmanager fixture's server comes from (default: auto)")
@@ -377,6 +460,13 @@ def add_options(parser: pytest.Parser) -> None:
                     type=parse_globs,
                     help=f"Canary policy files to prove safe, besides the built-in default "
                          f"(default: {DEFAULT_CANARY_GLOB})")
+    group.addoption(MUTATE_OPTION, action="store_true", dest="self_slo_mutate", default=False,
+                    help="Mutation-test the rules: one mutants[<rule>] item per rule, failing "
+                         "when a mutant survives the rule tests")
+    group.addoption(MUTATION_FAIL_UNDER_OPTION, dest="self_slo_mutation_fail_under",
+                    type=parse_mutation_percentage, metavar="PCT",
+                    help="With --self-slo-mutate: fail only when a rule's (or the total) "
+                         "mutation score is below PCT percent")
     group.addoption(REPORT_OPTION, dest="self_slo_report", metavar="FILE",
                     help="Write a JSON report of the SLO items and rule coverage to FILE")
     group.addoption(DRIFT_OPTION, dest="self_slo_drift", metavar="auto|on|off",
@@ -395,16 +485,28 @@ def add_options(parser: pytest.Parser) -> None:
                     type=parse_lint_prometheus, metavar="fixture|URL",
                     help="Also lint rule files against a running server (SL050-SL055): "
                          "'fixture' is the real Prometheus this session starts")
+    for name, what in LIMIT_NAMES.items():
+        group.addoption(f"--self-slo-{name.replace('_', '-')}", dest=f"self_slo_{name}",
+                        type=parse_limit(name), metavar="N",
+                        help=f"Limit on {what} (default: {getattr(DEFAULT_LIMITS, name)})")
+        parser.addini(f"selfslo_{name}", f"Limit on {what} "
+                      f"(default: {getattr(DEFAULT_LIMITS, name)}; docs/limits.md)")
     parser.addini("selfslo_enabled", "Turn on --self-slo by default (true/false)", default="false")
     parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
     parser.addini("selfslo_slo", "SLO spec YAML, relative to the rootdir")
     parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
-    parser.addini("selfslo_prometheus", "auto|embedded|local|docker|URL (default: auto)")
+    parser.addini("selfslo_prometheus",
+                  "auto|embedded|local|local:PATH|docker|URL (default: auto)")
+    parser.addini("selfslo_promtool", "promtool binary of the cross-checks, relative to the "
+                                      "rootdir (default: promtool on PATH)")
     parser.addini("selfslo_alertmanager", "auto|local|docker|URL (default: auto)")
     parser.addini("selfslo_semantics", "Prometheus version to imitate: 2, 3, 2.42... (default: 3)")
     parser.addini("selfslo_coverage_fail_under", "Minimum rule coverage in percent")
     parser.addini("selfslo_report", "JSON report file, relative to the rootdir")
+    parser.addini("selfslo_mutate", "Turn on --self-slo-mutate by default (true/false)",
+                  default="false")
+    parser.addini("selfslo_mutation_fail_under", "Minimum mutation score in percent")
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
     parser.addini("selfslo_canary_scenarios",
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
+
 __all__ = ["CoverageTracker", "coverage_payload", "rules_payload"]
 
 Payload = list[list[str]]
@@ -44,14 +46,16 @@ def coverage_payload(coverage: Any, root: Path) -> Payload:
                   for k, status in coverage.status.items())
 
 
-def rules_payload(path: Path, root: Path) -> Payload:
-    """Every rule of the rule file ``path`` as ``untested`` (an invalid file: none)."""
-    from pytest_selfslo._core.errors import RuleFileError
+def rules_payload(path: Path, root: Path, limits: Limits = DEFAULT_LIMITS,
+                  semantics: str = "3") -> Payload:
+    """Every rule of the rule file ``path`` as ``untested`` (an invalid file, or one over
+    ``limits``: none -- its ``valid`` item reports why)."""
+    from pytest_selfslo._core.errors import LimitError, RuleFileError
     from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
     try:
-        groups = load_rule_files([path])
-    except (RuleFileError, OSError):
+        groups = load_rule_files([path], limits=limits, semantics=semantics)
+    except (RuleFileError, LimitError, OSError):
         return []
     return sorted([_relative(group.file, root), group.name, rule.kind, rule.name, "untested"]
                   for group in groups for rule in group.rules)

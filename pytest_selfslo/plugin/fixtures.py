@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from prometheus_client import CollectorRegistry
 
+    from pytest_selfslo._core.limits import Limits
     from pytest_selfslo.canary.machine import Observation
     from pytest_selfslo.canary.policy import CanaryPolicy
     from pytest_selfslo.canary.source import MetricsSource
@@ -195,12 +196,13 @@ class EmbeddedPromQL:
         0.6
     """
 
-    def __init__(self, semantics: str = "3") -> None:
+    def __init__(self, semantics: str = "3", limits: Limits | None = None) -> None:
+        from pytest_selfslo._core.limits import DEFAULT_LIMITS
         from pytest_selfslo.promql.engine import Engine
         from pytest_selfslo.promql.storage import Storage
 
-        self.storage = Storage()
-        self.engine = Engine(self.storage, semantics=semantics)
+        self.storage = Storage(limits or DEFAULT_LIMITS)
+        self.engine = Engine(self.storage, semantics=semantics, limits=limits or DEFAULT_LIMITS)
 
     @staticmethod
     def _ms(value: str | float) -> int:
@@ -270,8 +272,10 @@ class EmbeddedPromQL:
 
 @pytest.fixture
 def promql_engine(pytestconfig: pytest.Config) -> EmbeddedPromQL:
-    """An empty embedded PromQL engine (``--self-slo-semantics``) with ``load``/``query``."""
-    return EmbeddedPromQL(_settings(pytestconfig).effective_semantics)
+    """An empty embedded PromQL engine (``--self-slo-semantics``, budgets from
+    ``--self-slo-max-samples``/``--self-slo-max-steps``) with ``load``/``query``."""
+    settings = _settings(pytestconfig)
+    return EmbeddedPromQL(settings.effective_semantics, settings.limits)
 
 
 _SERVER_KEY = pytest.StashKey["tuple[PrometheusServer | None, Exception | None]"]()

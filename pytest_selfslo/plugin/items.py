@@ -23,6 +23,7 @@ from pytest_selfslo.plugin.nodes import (
     configured_spec,
     item_name,
     promtool_available,
+    promtool_path,
     settings_of,
     warn_lint,
 )
@@ -45,10 +46,14 @@ class RuleTestFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from pytest_selfslo._core.errors import SelfSloError
-        from pytest_selfslo.ruletest.runner import load_test_file
+        from pytest_selfslo.ruletest.runner import load_test_file, rule_groups_of
 
         try:
-            test_file = load_test_file(self.path)
+            test_file = load_test_file(self.path,
+                                       semantics=settings_of(self).effective_semantics,
+                                       limits=settings_of(self).limits)
+            if test_file.groups:  # a bad rule file is reported once, not once per group
+                rule_groups_of(test_file)
         except (SelfSloError, OSError) as exc:
             raise self.CollectError(f"invalid rule test file: {exc}") from exc
         for warning in test_file.warnings:  # e.g. a rule_files glob that matches nothing
@@ -113,7 +118,9 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
     from pytest_selfslo.prometheus.client import binary_version
     from pytest_selfslo.ruletest.runner import run_rule_tests
 
-    numbers = binary_version("promtool")
+    promtool = promtool_path(settings_of(item))
+    assert promtool is not None  # the item exists only when there is one
+    numbers = binary_version(promtool)
     version = ".".join(str(n) for n in numbers)
     semantics = "2" if numbers[0] < 3 else "3"
     selected = settings_of(item).effective_semantics
@@ -124,11 +131,15 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
             f"selected {selected}.x (--self-slo-semantics): the rule-test items run with "
             f"{selected}.x, the ::promtool cross-checks with promtool's {semantics}.x"),
             stacklevel=2)
-    proc = subprocess.run(["promtool", "test", "rules", item.path.name], cwd=item.path.parent,
+    # ours first, with that release's numerics and file formats (fields, defaults): input
+    # over a limit (rule_files: [/dev/zero]...) raises LimitError here, before promtool is
+    # handed a file it would read forever
+    ours = run_rule_tests([str(item.path)], semantics=f"{numbers[0]}.{numbers[1]}",
+                          limits=settings_of(item).limits)
+    ours_ok = bool(ours.passed)
+    proc = subprocess.run([promtool, "test", "rules", item.path.name], cwd=item.path.parent,
                           capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
-    ours = run_rule_tests([str(item.path)], semantics=semantics)
-    ours_ok = bool(ours.passed)
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
                                      "semantics": semantics, "promtool_version": version,
                                      "selected_semantics": selected}
@@ -162,6 +173,10 @@ class RuleFile(pytest.File):
         yield _item(self, "lint", "lint", _check_lint)
         if promtool_available(settings_of(self)):
             yield _item(self, "promtool-check", "promtool", _check_promtool_rules)
+        if settings_of(self).mutate:
+            from pytest_selfslo.plugin.mutation_items import mutation_items
+
+            yield from mutation_items(self)
 
 
 def _item(parent: pytest.Collector, name: str, kind: str, check: Any) -> SelfSloItem:
@@ -175,9 +190,12 @@ def _check_valid(item: SelfSloItem) -> None:
     from pytest_selfslo.plugin.coverage_table import rules_payload
     from pytest_selfslo.rulefmt.rulefile import check_rule_file, format_problems
 
-    problems = check_rule_file(item.path)
+    limits = settings_of(item).limits
+    problems = check_rule_file(item.path, semantics=settings_of(item).effective_semantics,
+                               limits=limits)
     if not problems:  # the rules of every collected rule file count in the coverage
-        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath)
+        item.selfslo_data["coverage"] = rules_payload(item.path, settings_of(item).rootpath,
+                                                      limits, settings_of(item).effective_semantics)
     if problems:
         raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
                              f"({len(problems)} problem(s)):\n{format_problems(problems)}")
@@ -259,7 +277,9 @@ def _check_promtool_rules(item: SelfSloItem) -> None:
 
 
 def _promtool_check(item: SelfSloItem, paths: list[Path], rename: dict[str, str]) -> None:
-    proc = subprocess.run(["promtool", "check", "rules", *map(str, paths)], capture_output=True,
+    promtool = promtool_path(settings_of(item))
+    assert promtool is not None  # the item exists only when there is one
+    proc = subprocess.run([promtool, "check", "rules", *map(str, paths)], capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()

@@ -68,9 +68,25 @@ def settings_of(node: pytest.Item | pytest.Collector) -> SelfSloSettings:
     return get_settings(node.config)
 
 
+def promtool_path(settings: SelfSloSettings) -> str | None:
+    """The real ``promtool`` the cross-checks run, or None when there is none to run.
+
+    ``--self-slo-promtool`` (or the promtool beside a ``local:PATH`` prometheus)
+    always counts, except under ``embedded``; otherwise ``promtool`` on PATH
+    under ``auto``/``local``.
+    """
+    if settings.prometheus == "embedded":
+        return None
+    if settings.promtool is not None:
+        return settings.promtool
+    if settings.prometheus in ("auto", "local"):
+        return shutil.which("promtool")
+    return None
+
+
 def promtool_available(settings: SelfSloSettings) -> bool:
-    """Whether rule files are also checked by a real ``promtool`` (``auto``/``local`` modes)."""
-    return settings.prometheus in ("auto", "local") and shutil.which("promtool") is not None
+    """Whether rule files are also checked by a real ``promtool`` (see :func:`promtool_path`)."""
+    return promtool_path(settings) is not None
 
 
 def warn_lint(message: str) -> None:

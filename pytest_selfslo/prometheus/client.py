@@ -2,9 +2,9 @@
 
 Three sources, tried in this order under ``auto`` (``--self-slo-prometheus``):
 
-* ``local``  — the ``prometheus`` binary on ``PATH`` (Debian package), started
-  with a temporary config and TSDB on a free 127.0.0.1 port
-  (:mod:`pytest_selfslo.prometheus.managed`);
+* ``local``  — the ``prometheus`` binary on ``PATH`` (Debian package), or the
+  one named by ``local:/path/to/prometheus``, started with a temporary config
+  and TSDB on a free 127.0.0.1 port (:mod:`pytest_selfslo.prometheus.managed`);
 * ``docker`` — ``prom/prometheus`` through testcontainers, when a Docker daemon
   answers;
 * an ``http(s)://`` URL — an existing server (or Thanos/Mimir/Cortex/
@@ -22,6 +22,8 @@ reason; the ``prometheus`` fixture turns it into a skip with that reason.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -36,6 +38,7 @@ __all__ = [
     "PrometheusServer",
     "binary_semantics",
     "binary_version",
+    "local_binary",
     "metric_types",
 ]
 
@@ -195,13 +198,30 @@ def metric_types(url: str, *, timeout: float = 10.0) -> dict[str, str]:
 
 _VERSION_RE = re.compile(r"version\s+v?(\d+)\.(\d+)\.(\d+)")
 
+#: prefix of a ``--self-slo-prometheus`` value naming a binary: ``local:/path/to/prometheus``
+LOCAL_PREFIX = "local:"
+
+
+def local_binary(mode: str) -> str | None:
+    """The binary path of a ``local:/path/to/prometheus`` mode (None for every other mode)."""
+    return mode[len(LOCAL_PREFIX):] if mode.startswith(LOCAL_PREFIX) else None
+
 
 def binary_version(binary: str) -> tuple[int, int, int]:
-    """``(major, minor, patch)`` from ``<binary> --version`` (prometheus or promtool)."""
+    """``(major, minor, patch)`` from ``<binary> --version`` (a name on PATH or a path)."""
     path = shutil.which(binary)
     if path is None:
-        raise PrometheusUnavailable(f"no {binary!r} binary on PATH")
-    proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+        raise PrometheusUnavailable(f"no {binary!r} binary on PATH" if os.sep not in binary
+                                    else f"{binary}: no such executable file")
+    return _version_of(os.path.realpath(path))
+
+
+@functools.lru_cache(maxsize=32)
+def _version_of(path: str) -> tuple[int, int, int]:
+    try:
+        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PrometheusUnavailable(f"cannot run `{path} --version`: {exc}") from None
     match = _VERSION_RE.search(proc.stdout + proc.stderr)
     if match is None:
         raise PrometheusUnavailable(

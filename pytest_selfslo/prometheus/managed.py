@@ -10,6 +10,7 @@ config; each process (each xdist worker) gets its own server and port.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -27,7 +28,7 @@ from pytest_selfslo.prometheus.child import (
     spawn,
     stop_process,
 )
-from pytest_selfslo.prometheus.client import PrometheusServer
+from pytest_selfslo.prometheus.client import PrometheusServer, local_binary
 
 __all__ = [
     "DockerPrometheus",
@@ -178,7 +179,8 @@ class LocalPrometheus(ManagedPrometheus):
         """Start the binary on a free port and wait until it is ready."""
         path = shutil.which(binary)
         if path is None:
-            raise PrometheusUnavailable(f"no {binary!r} binary on PATH")
+            raise PrometheusUnavailable(f"no {binary!r} binary on PATH" if os.sep not in binary
+                                        else f"{binary}: no such executable file")
         return spawn(cls, path, cls._prepare_workdir, _server_args, "prometheus.log", timeout)
 
     def _check_alive(self) -> None:
@@ -233,6 +235,9 @@ def availability(mode: str) -> str | None:
         return "a real Prometheus is disabled (--self-slo-prometheus=embedded)"
     if mode == "local":
         return None if shutil.which("prometheus") else "no 'prometheus' binary on PATH"
+    binary = local_binary(mode)
+    if binary is not None:
+        return None if shutil.which(binary) else f"{binary}: no such executable file"
     if mode == "docker":
         return docker_reason()
     if mode == "auto":
@@ -256,6 +261,9 @@ def start_prometheus(mode: str = "auto", *, timeout: float = DEFAULT_TIMEOUT) ->
         raise PrometheusUnavailable(availability("embedded") or "embedded")
     if mode == "local":
         return LocalPrometheus.start(timeout=timeout)
+    binary = local_binary(mode)
+    if binary is not None:
+        return LocalPrometheus.start(binary=binary, timeout=timeout)
     if mode == "docker":
         return DockerPrometheus.start(timeout=timeout)
     if mode == "auto":

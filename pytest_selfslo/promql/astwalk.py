@@ -13,7 +13,12 @@ from typing import Any
 
 import promql_parser
 
-__all__ = ["at_unsafe", "calls", "children", "selectors", "unimplemented_experimental", "walk"]
+from pytest_selfslo._core.goregex import GoRegexError, matcher_regex
+
+__all__ = ["at_unsafe", "calls", "children", "regex_matcher_error", "selectors",
+           "unimplemented_experimental", "walk"]
+
+_REGEX_OPS = (promql_parser.MatchOp.Re, promql_parser.MatchOp.NotRe)
 
 
 def children(n: Any) -> list[Any]:
@@ -40,6 +45,24 @@ def walk(node: Any) -> Iterator[Any]:
 def selectors(node: Any) -> list[Any]:
     """Every vector selector (also those inside matrix selectors)."""
     return [n for n in walk(node) if isinstance(n, promql_parser.VectorSelector)]
+
+
+def regex_matcher_error(node: Any) -> str | None:
+    """Go's error for the first ``=~``/``!~`` pattern Prometheus' parser would refuse.
+
+    ``promql-parser`` checks patterns with Rust's regex crate, which accepts some
+    that Go rejects (``a{1001}``, ``a**``); Prometheus refuses those when it parses.
+    """
+    for sel in selectors(node):
+        groups = [sel.matchers.matchers, *(sel.matchers.or_matchers or ())]
+        for matchers in groups:
+            for m in matchers:
+                if m.op in _REGEX_OPS:
+                    try:
+                        matcher_regex(m.value)
+                    except GoRegexError as exc:
+                        return str(exc)
+    return None
 
 
 def calls(node: Any) -> list[Any]:

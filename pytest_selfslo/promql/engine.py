@@ -41,9 +41,9 @@ release that introduced it:
 * **Series order** -- aggregations see their input in storage order, i.e. the
   order series were created (Prometheus' series references), which decides the
   last bit of a plain or incremental sum; :class:`Storage` keeps that order.
-  ``promtool`` creates the series of one load step in Go map order, a rotation
-  of the file order chosen at random; the file order is the likeliest one and
-  the one we use.
+  ``promtool`` creates the series of one load step in Go map order, chosen at
+  random on each run (for up to eight series a rotation of the file order);
+  we use the file order, the likeliest one.
 
 Float functions and ``^``, ``%``, ``atan2`` compute exactly what Go's ``math``
 computes on amd64 (:mod:`.gomath`). Not emulated: ties in
@@ -65,8 +65,12 @@ import numpy as np
 import promql_parser
 
 from pytest_selfslo._core.errors import PromQLEvalError, PromQLParseError
+from pytest_selfslo._core.goregex import go_parse_error
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.promql.aggregations import eval_aggregation
+from pytest_selfslo.promql.astwalk import regex_matcher_error
 from pytest_selfslo.promql.binops import eval_binary
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
 from pytest_selfslo.promql.functions import FUNCTIONS
 from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
@@ -118,15 +122,25 @@ _LEGACY_ALIASES = {"holt_winters": "double_exponential_smoothing"}
 
 
 def parse_expr(query: str) -> Any:
-    """Parse PromQL with ``promql_parser``; syntax errors become :class:`PromQLParseError`."""
+    """Parse PromQL with ``promql_parser``; syntax errors become :class:`PromQLParseError`.
+
+    Text over the size and nesting limits of :mod:`.exprguard` raises
+    :class:`~pytest_selfslo.errors.LimitError` before the parser sees it.
+    """
+    ensure_recursion(check_expr(query))
     try:
-        return promql_parser.parse(query)
+        node = promql_parser.parse(query)
     except ValueError as exc:
-        raise PromQLParseError(f"invalid PromQL {query!r}: {exc}") from None
+        raise PromQLParseError(f"invalid PromQL {query!r}: {go_parse_error(str(exc))}") from None
     except BaseException as exc:  # the Rust binding panics with pyo3 PanicException
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise PromQLParseError(f"invalid PromQL {query!r}: {exc}") from None
+    if "~" in query:
+        problem = regex_matcher_error(node)
+        if problem is not None:
+            raise PromQLParseError(f"invalid PromQL {query!r}: {problem}")
+    return node
 
 
 def _ms(delta: _dt.timedelta | None) -> int:
@@ -195,7 +209,8 @@ class Engine:
     """
 
     def __init__(self, storage: Storage, semantics: SemanticsLike = "3",
-                 lookback_ms: int = 300_000, subquery_step_ms: int = 60_000) -> None:
+                 lookback_ms: int = 300_000, subquery_step_ms: int = 60_000,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         if lookback_ms <= 0:
             raise ValueError(f"lookback must be positive, got {lookback_ms} ms")
         self.storage = storage
@@ -206,6 +221,8 @@ class Engine:
         self.subquery_step_ms = subquery_step_ms
         #: annotations (``PromQL warning: ...``/``PromQL info: ...``) of the last query
         self.annotations: list[str] = []
+        #: ``max_steps`` bounds the step grid of one query
+        self.limits = limits
 
     # ----------------------------------------------------------------- public API
     def parse(self, query: str) -> Any:
@@ -229,6 +246,7 @@ class Engine:
         """
         node = parse_expr(expr) if isinstance(expr, str) else expr
         grid = np.asarray(steps, dtype=np.int64)
+        self.limits.check("max_steps", len(grid), "query steps")
         if grid.ndim != 1 or len(grid) == 0:
             raise ValueError("evaluate: steps must be a non-empty 1-d array of timestamps")
         ctx = EvalContext(
@@ -262,6 +280,7 @@ class Engine:
             raise ValueError(f"range query step must be positive, got {step_ms} ms")
         if end_ms < start_ms:
             raise ValueError(f"range query end {end_ms} is before start {start_ms}")
+        self.limits.check("max_steps", (end_ms - start_ms) // step_ms + 1, "range query steps")
         node = parse_expr(query) if isinstance(query, str) else query
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         result = self.evaluate(node, steps, start_ms, end_ms)

@@ -29,9 +29,11 @@ import re
 import promql_parser
 
 from pytest_selfslo._core.errors import SeriesNotationError
+from pytest_selfslo.promql.exprguard import check_expr
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
 
-__all__ = ["parse_series_line", "parse_series_values", "split_series_line"]
+__all__ = ["check_series_values", "count_series_values", "parse_series_line", "parse_series_values",
+           "split_series_line"]
 
 _NUMBER = (
     r"(?:[iI][nN][fF]|[nN][aA][nN]"
@@ -85,6 +87,36 @@ def _repeat(text: str, offset: int, token: str, times: str | None) -> int:
     return count
 
 
+def count_series_values(text: str) -> int:
+    """How many entries :func:`parse_series_values` returns for ``text``, without expanding.
+
+    Cheap (no number is parsed) so a caller can check a sample budget before
+    ``0+1x10000000`` is expanded. Exact for valid notation; a malformed token
+    counts as what it asks for (the parse reports it).
+
+    >>> count_series_values("1+2x2 _ stale _x3")
+    8
+    """
+    total = 0
+    for token in text.split():
+        at = token.rfind("x")
+        times = token[at + 1:]
+        if at > 0 and times.isdigit():
+            total += int(times) + (token[0] != "_")
+        else:
+            total += 1
+    return total
+
+
+def check_series_values(text: str) -> int:
+    """Validate series notation without expanding it; returns its number of entries.
+
+    Raises :class:`SeriesNotationError` like :func:`parse_series_values` (a linter
+    can check ``0+1x10000000`` at no cost).
+    """
+    return _parse_values(text, None)
+
+
 def parse_series_values(text: str) -> list[float | None]:
     """Expand series notation into one entry per interval: a float, ``STALE_NAN``, or ``None`` (no sample).
 
@@ -92,6 +124,13 @@ def parse_series_values(text: str) -> list[float | None]:
     [1.0, 3.0, 5.0, None]
     """
     out: list[float | None] = []
+    _parse_values(text, out)
+    return out
+
+
+def _parse_values(text: str, out: list[float | None] | None) -> int:
+    """Validate ``text``; append the expanded values to ``out`` unless it is None; count them."""
+    total = 0
     for offset, token in _tokens(text):
         if token.startswith("{{") or token.endswith("}}"):
             raise _fail(text, offset, token, "native histograms are not supported "
@@ -100,7 +139,9 @@ def parse_series_values(text: str) -> list[float | None]:
         if blank:
             count = 1 if blank.group("times") is None else _repeat(
                 text, offset, token, blank.group("times"))
-            out.extend([None] * count)
+            total += count
+            if out is not None:
+                out.extend([None] * count)
             continue
         item = _ITEM.fullmatch(token)
         if item is None:
@@ -121,6 +162,9 @@ def parse_series_values(text: str) -> list[float | None]:
             raise _fail(text, offset, token, "an increment needs a repetition count "
                         "('a+bxn', e.g. '1+2x3')")
         count = _repeat(text, offset, token, item.group("times"))
+        total += count + 1
+        if out is None:
+            continue
         if item.group("times") is None:
             out.append(base)
             continue
@@ -133,7 +177,7 @@ def parse_series_values(text: str) -> list[float | None]:
         for _ in range(count + 1):
             out.append(value)
             value += step
-    return out
+    return total
 
 
 def split_series_line(line: str) -> tuple[str, str]:
@@ -174,6 +218,7 @@ def parse_series_labels(selector: str) -> Labels:
     """Labels of a series descriptor such as ``metric{a="b"}`` (equality matchers only)."""
     if selector.replace(" ", "") == "{}":
         return ()
+    check_expr(selector)  # a LimitError before the parser sees a hostile descriptor
     try:
         expr = promql_parser.parse(selector)
     except ValueError as exc:

@@ -15,11 +15,11 @@ passes ``created_ms``/``phase`` to say when, and whether before or after the
 other series created at that time, Prometheus would have created it.
 
 Label matchers follow Prometheus: ``=``, ``!=``, ``=~``, ``!~``; regexes are
-fully anchored and ``.`` matches newlines (Prometheus 3 wraps them as
-``^(?s:...)$``; ``LabelMatcher(..., dotall=False)`` gives the 2.x behaviour). Python's ``re`` is close to RE2 but accepts constructs RE2
-rejects (backreferences, lookarounds, atomic groups, conditionals); those are
-refused with a :class:`~pytest_selfslo._core.errors.PromQLEvalError` instead of
-silently matching something Prometheus never would.
+Go regexps run by RE2 (:mod:`~pytest_selfslo._core.goregex`): linear time, fully
+anchored, and ``.`` matches newlines (Prometheus 3 wraps them as
+``^(?s:...)$``; ``LabelMatcher(..., dotall=False)`` gives the 2.x behaviour).
+A pattern Go rejects raises :class:`~pytest_selfslo._core.errors.PromQLEvalError`
+with Go's message (``error parsing regexp: ...``).
 
     >>> store = Storage()
     >>> store.load('up{job="api"} 1 1 0', interval_ms=60_000)
@@ -29,15 +29,15 @@ silently matching something Prometheus never would.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLEvalError
-from pytest_selfslo.promql.series import parse_series_line
+from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
+from pytest_selfslo.promql.series import count_series_values, parse_series_line, split_series_line
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     FloatArray,
@@ -47,98 +47,23 @@ from pytest_selfslo.promql.values import (
     make_labels,
 )
 
-__all__ = ["LabelMatcher", "Storage", "check_re2_compatible", "compile_matcher_regex"]
+__all__ = ["LabelMatcher", "Storage", "compile_matcher_regex"]
 
 _MATCH_OPS = ("=", "!=", "=~", "!~")
 _BEFORE_ALL = -(2**63)
 
-# Constructs Python's ``re`` accepts but RE2 (Go's regexp) rejects.
-_RE2_INCOMPATIBLE = (
-    (re.compile(r"\\[1-9]"), "backreferences (\\1)"),
-    (re.compile(r"\(\?P=\w+\)"), "named backreferences (?P=name)"),
-    (re.compile(r"\(\?<?[=!]"), "lookaround assertions ((?=, (?!, (?<=, (?<!)"),
-    (re.compile(r"\(\?>"), "atomic groups ((?>...))"),
-    (re.compile(r"\(\?\("), "conditional groups ((?(id)...))"),
-    (re.compile(r"(?<![\\])[*+?}][+]"), "possessive quantifiers (*+, ++, ?+)"),
-)
 
-
-def check_re2_compatible(pattern: str) -> None:
-    """Raise :class:`PromQLEvalError` if ``pattern`` uses syntax RE2 does not have."""
-    # Drop escaped backslashes first so "\\\\1" (a literal backslash then 1) is not a backreference.
-    scrubbed = pattern.replace("\\\\", "")
-    for probe, what in _RE2_INCOMPATIBLE:
-        if probe.search(scrubbed):
-            raise PromQLEvalError(
-                f"invalid regular expression {pattern!r}: {what} are not supported by RE2, "
-                f"which Prometheus uses")
-
-
-_INLINE_FLAGS = re.compile(r"\(\?([imsU]+)\)")
-
-
-def _scope_inline_flags(pattern: str) -> str:
-    """Rewrite RE2's mid-pattern ``(?i)`` (valid to the end of its group) as ``(?i:...)``.
-
-    Python only accepts global flags at the very start of a pattern. In RE2 the
-    flags stay on across later ``|`` alternatives of the same group, so the
-    scope is closed and reopened around each ``|``.
-    """
-    out: list[str] = []
-    scopes: list[list[str]] = [[]]  # per open group: flag groups opened inside it
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-            out.append(ch)
-            i += 1
-            continue
-        flags = _INLINE_FLAGS.match(pattern, i)
-        if flags:
-            opened = f"(?{flags.group(1).replace('U', '')}:"
-            out.append(opened)
-            scopes[-1].append(opened)
-            i = flags.end()
-            continue
-        if ch == "[":
-            in_class = True
-            out.append(ch)
-            if pattern[i + 1:i + 2] == "]":
-                out.append("]")
-                i += 1
-        elif ch == "(":
-            scopes.append([])
-            out.append(ch)
-        elif ch == ")" and len(scopes) > 1:
-            out.append(")" * len(scopes.pop()) + ch)
-        elif ch == "|" and scopes[-1]:
-            out.append(")" * len(scopes[-1]) + "|" + "".join(scopes[-1]))
-        else:
-            out.append(ch)
-        i += 1
-    out.append(")" * len(scopes[0]))
-    return "".join(out)
-
-
-@lru_cache(maxsize=4096)
-def compile_matcher_regex(pattern: str, dotall: bool = True) -> re.Pattern[str]:
-    """Compile a label-matcher regex the way Prometheus anchors it.
+def compile_matcher_regex(pattern: str, dotall: bool = True) -> Regexp:
+    """Compile a label-matcher regex the way Prometheus anchors it (cached).
 
     Prometheus 3 uses ``^(?s:pattern)$`` (``.`` matches newlines); 2.x used
-    ``^(?:pattern)$`` -- pass ``dotall=False`` for that.
+    ``^(?:pattern)$`` -- pass ``dotall=False`` for that. Patterns Go rejects raise
+    :class:`PromQLEvalError` with Go's message.
     """
-    check_re2_compatible(pattern)
     try:
-        scoped = _scope_inline_flags(pattern)
-        return re.compile(f"(?s:{scoped})" if dotall else f"(?:{scoped})")
-    except re.error as exc:
-        raise PromQLEvalError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return matcher_regex(pattern, dotall)
+    except GoRegexError as exc:
+        raise PromQLEvalError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -150,7 +75,7 @@ class LabelMatcher:
     value: str
     #: ``.`` matches newlines (Prometheus 3); ``False`` for Prometheus 2.x semantics
     dotall: bool = True
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Regexp | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op not in _MATCH_OPS:
@@ -167,7 +92,7 @@ class LabelMatcher:
         if self.op == "!=":
             return value != self.value
         assert self._regex is not None
-        hit = self._regex.fullmatch(value) is not None
+        hit = self._regex.fullmatch(value)
         return hit if self.op == "=~" else not hit
 
     def matches_empty(self) -> bool:
@@ -211,12 +136,15 @@ class Storage:
     the matching series restricted to ``mint_ms <= t <= maxt_ms``, in creation order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self._series: dict[Labels, _Series] = {}
         self._by_name: dict[str, set[Labels]] = {}
         #: creation order key per series: (created_ms, phase, sequence number)
         self._order: dict[Labels, tuple[int, int, int]] = {}
         self._created = 0
+        #: ``max_samples`` bounds what :meth:`load` may expand
+        self.limits = limits
+        self._loaded = 0
 
     def __len__(self) -> int:
         return len(self._series)
@@ -226,6 +154,7 @@ class Storage:
         self._series.clear()
         self._by_name.clear()
         self._order.clear()
+        self._loaded = 0
 
     def snapshot(self) -> list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]:
         """Copies of every series with its creation key, for :meth:`restore`."""
@@ -281,12 +210,16 @@ class Storage:
         """Load series lines (``metric{a="b"} 1+2x3``) with samples every ``interval_ms``.
 
         ``None`` entries (``_``) leave gaps; stale markers are stored as STALE_NAN.
+        More samples in total than ``limits.max_samples`` raise
+        :class:`~pytest_selfslo.errors.LimitError` before they are expanded.
         """
         if interval_ms <= 0:
             raise ValueError(f"load: interval must be positive, got {interval_ms} ms")
         for line in text.splitlines():
             if not line.strip():
                 continue
+            self._loaded += count_series_values(split_series_line(line)[1])
+            self.limits.check("max_samples", self._loaded, "loaded samples")
             labels, values = parse_series_line(line)
             ts = [start_ms + i * interval_ms for i, v in enumerate(values) if v is not None]
             vs = [v for v in values if v is not None]

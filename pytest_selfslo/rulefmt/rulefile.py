@@ -16,8 +16,15 @@ Two entry points:
   :class:`~pytest_selfslo._core.errors.RuleFileError` listing all problems of the
   first bad file.
 
-Names are validated with Prometheus' legacy (pre-UTF-8) character sets, the
-stricter of the two schemes, so a file accepted here loads on 2.x and 3.x.
+The YAML is read as ``model/rulefmt`` reads it: ``yaml.v3`` with known
+fields (:mod:`pytest_selfslo.rulefmt.goyaml`: merge keys, Go's scalars,
+duplicate keys). ``semantics`` names the Prometheus release whose fields and
+quirks apply (:mod:`pytest_selfslo.rulefmt.releases`): ``query_offset`` from
+2.53, group ``labels`` from 3.0, and before 3.3 ``record``/``alert``/``expr``
+are the raw YAML node (an alias gives the anchor name, ``expr: null`` the
+expression ``null``). Names are validated with Prometheus' legacy (pre-UTF-8)
+character sets, the stricter of the two schemes, so a file accepted here
+loads on 2.x and 3.x.
 """
 
 from __future__ import annotations
@@ -29,12 +36,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import promql_parser
-import yaml
 
 from pytest_selfslo._core.errors import RuleFileError, TemplateError
+from pytest_selfslo._core.goregex import go_parse_error
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
+from pytest_selfslo.promql.astwalk import regex_matcher_error
+from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
+from pytest_selfslo.rulefmt import releases
+from pytest_selfslo.rulefmt.goyaml import ALIAS, MAPPING, SCALAR, Node, Problem, Reader, compose
 from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, Rule, RuleGroup
-from pytest_selfslo.rulefmt.yamlnodes import Problem, YamlReader, compose
 from pytest_selfslo.template.parse import parse_template
 
 __all__ = ["RuleProblem", "check_rule_file", "check_rule_text", "load_rule_files",
@@ -42,29 +53,63 @@ __all__ = ["RuleProblem", "check_rule_file", "check_rule_text", "load_rule_files
 
 RuleProblem = Problem
 
-_GROUP_FIELDS = ("name", "interval", "query_offset", "limit", "rules", "labels")
-_RULE_FIELDS = ("record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False) -> list[RuleProblem]:
-    """Every problem in the rule file at ``path`` (empty list: the file is valid)."""
+def check_rule_file(path: str | Path, *, ignore_unknown_fields: bool = False,
+                    semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> list[RuleProblem]:
+    """Every problem in the rule file at ``path`` (empty list: the file is valid).
+
+    A file that is not a regular file or is over ``limits.max_file_bytes``, or an
+    expression over the PromQL size limits, raises
+    :class:`~pytest_selfslo.errors.LimitError` instead.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_rule_text(path, limits)
+    except RuleFileError as exc:
+        return [RuleProblem(str(path), 1, 1, "read", str(exc).split(": ", 1)[1])]
+    return _parsed(text, str(path), ignore_unknown_fields, semantics)[1]
+
+
+#: (path, text, ignore_unknown_fields, semantics) -> parse result: a rule file that
+#: ``::valid``, several rule-test files and the drift check all read is parsed once per
+#: run (keyed by content, so a rewritten file is parsed again)
+_PARSED: dict[tuple[str, str, bool, str], tuple[list[RuleGroup], list[RuleProblem]]] = {}
+_PARSED_MAX = 64
+
+
+def _parsed(text: str, path: str, ignore_unknown_fields: bool,
+            semantics: str) -> tuple[list[RuleGroup], list[RuleProblem]]:
+    key = (path, text, ignore_unknown_fields, semantics)
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = parse_rule_text(text, path, ignore_unknown_fields=ignore_unknown_fields,
+                              semantics=semantics)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = hit
+    return list(hit[0]), list(hit[1])
+
+
+def read_rule_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The text of a rule file; :class:`RuleFileError` when it cannot be read as UTF-8,
+    :class:`~pytest_selfslo.errors.LimitError` when it is not a regular file or too big."""
+    try:
+        return read_limited_text(path, "rule file", limits)
     except (OSError, UnicodeDecodeError) as exc:
-        return [RuleProblem(str(path), 1, 1, "read", f"cannot read rule file: {exc}")]
-    return check_rule_text(text, str(path), ignore_unknown_fields=ignore_unknown_fields)
+        raise RuleFileError(f"{path}: cannot read rule file: {exc}") from exc
 
 
-def check_rule_text(text: str, path: str = "<rules>", *,
-                    ignore_unknown_fields: bool = False) -> list[RuleProblem]:
+def check_rule_text(text: str, path: str = "<rules>", *, ignore_unknown_fields: bool = False,
+                    semantics: str = "3") -> list[RuleProblem]:
     """Every problem in rule-file ``text`` (``path`` is only used in positions)."""
-    return parse_rule_text(text, path, ignore_unknown_fields=ignore_unknown_fields)[1]
+    return parse_rule_text(text, path, ignore_unknown_fields=ignore_unknown_fields,
+                           semantics=semantics)[1]
 
 
-def parse_rule_text(text: str, path: str = "<rules>", *, ignore_unknown_fields: bool = False
-                    ) -> tuple[list[RuleGroup], list[RuleProblem]]:
+def parse_rule_text(text: str, path: str = "<rules>", *, ignore_unknown_fields: bool = False,
+                    semantics: str = "3") -> tuple[list[RuleGroup], list[RuleProblem]]:
     """Groups decoded from ``text`` plus every validation problem found on the way.
 
     A Kubernetes manifest (``PrometheusRule``, ``ConfigMap``, several documents)
@@ -77,25 +122,33 @@ def parse_rule_text(text: str, path: str = "<rules>", *, ignore_unknown_fields: 
         problems = [RuleProblem(path, p.line, p.column, "yaml-syntax" if p.kind == "syntax"
                                 else "manifest", p.message) for p in trouble]
         for doc in documents:
-            more, found = _parse_plain(doc.text, path, ignore_unknown_fields)
+            more, found = _parse_plain(doc.text, path, ignore_unknown_fields, semantics)
             groups += more
             problems += found
         return groups, problems
-    return _parse_plain(text, path, ignore_unknown_fields)
+    return _parse_plain(text, path, ignore_unknown_fields, semantics)
 
 
-def _parse_plain(text: str, path: str, ignore_unknown_fields: bool
+def _parse_plain(text: str, path: str, ignore_unknown_fields: bool, semantics: str
                  ) -> tuple[list[RuleGroup], list[RuleProblem]]:
     root, syntax = compose(text, path)
     if syntax is not None:
         return [], [syntax]
-    reader = YamlReader(path, ignore_unknown_fields=ignore_unknown_fields)
+    return parse_rule_nodes(root, path, ignore_unknown_fields=ignore_unknown_fields,
+                            semantics=semantics)
+
+
+def parse_rule_nodes(root: Node | None, path: str, *, ignore_unknown_fields: bool = False,
+                     semantics: str = "3") -> tuple[list[RuleGroup], list[RuleProblem]]:
+    """Groups decoded from an already composed rule file (see :func:`parse_rule_text`)."""
+    release = releases.release_of(semantics)
+    reader = Reader(path, "v3", ignore_unknown_fields=ignore_unknown_fields)
     top = reader.mapping(root, "rule file", ("groups",))
     groups: list[RuleGroup] = []
     seen: dict[str, int] = {}
     group_nodes = reader.sequence(top["groups"][1], "groups") if "groups" in top else []
     for group_node in group_nodes:
-        group = _group(reader, group_node, path)
+        group = _group(reader, group_node, path, release)
         if group is None:
             continue
         if group.name in seen:
@@ -108,9 +161,9 @@ def _parse_plain(text: str, path: str, ignore_unknown_fields: bool
     return groups, reader.problems
 
 
-def _group(reader: YamlReader, node: yaml.Node, path: str) -> RuleGroup | None:
-    fields = reader.mapping(node, "rule group", _GROUP_FIELDS)
-    if not fields and not isinstance(node, yaml.MappingNode):
+def _group(reader: Reader, node: Node, path: str, release: releases.Release) -> RuleGroup | None:
+    fields = reader.mapping(node, "rule group", releases.rule_group_fields(release))
+    if not fields and node.deref.kind != MAPPING:
         return None
     name_node = fields.get("name", (None, None))[1]
     name = reader.string(name_node, "group name")
@@ -123,7 +176,8 @@ def _group(reader: YamlReader, node: yaml.Node, path: str) -> RuleGroup | None:
     rules: list[Rule] = []
     for index, rule_node in enumerate(reader.sequence(fields.get("rules", (None, None))[1],
                                                       f"{where} rules"), start=1):
-        rule = _rule(reader, rule_node, path, f"{where}, rule {index}", index, group_labels)
+        rule = _rule(reader, rule_node, path, f"{where}, rule {index}", index, group_labels,
+                     release)
         if rule is not None:
             rules.append(rule)
     return RuleGroup(
@@ -132,24 +186,33 @@ def _group(reader: YamlReader, node: yaml.Node, path: str) -> RuleGroup | None:
         query_offset_ms=reader.duration(fields.get("query_offset", (None, None))[1],
                                         f"{where} query_offset"),
         limit=reader.integer(fields.get("limit", (None, None))[1], f"{where} limit"),
-        line=node.start_mark.line + 1,
+        line=node.line,
     )
 
 
-def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int,
-          group_labels: dict[str, str]) -> Rule | None:
-    fields = reader.mapping(node, where, _RULE_FIELDS)
-    if not isinstance(node, yaml.MappingNode):
+def _raw(reader: Reader, node: Node | None, what: str, release: releases.Release) -> str:
+    """``record``/``alert``/``expr``: before 3.3 a raw ``yaml.Node``'s Value (alias: its name)."""
+    if release >= releases.RULE_NAME_ALIASES or node is None:
+        return reader.string(node, what)
+    if node.kind == ALIAS:
+        return str(node.value)
+    return str(node.value) if node.kind == SCALAR else ""
+
+
+def _rule(reader: Reader, node: Node, path: str, where: str, index: int,
+          group_labels: dict[str, str], release: releases.Release) -> Rule | None:
+    fields = reader.mapping(node, where, releases.rule_fields(release))
+    if node.deref.kind != MAPPING:
         return None
 
-    def value(key: str) -> yaml.Node | None:
+    def value(key: str) -> Node | None:
         return fields[key][1] if key in fields else None
 
-    record = reader.string(value("record"), f"{where} record")
-    alert = reader.string(value("alert"), f"{where} alert")
+    record = _raw(reader, value("record"), f"{where} record", release)
+    alert = _raw(reader, value("alert"), f"{where} alert", release)
     name = alert or record
     where = f"{where} ({name!r})" if name else where
-    expr = reader.string(value("expr"), f"{where} expr")
+    expr = _raw(reader, value("expr"), f"{where} expr", release)
     for_ms = reader.duration(value("for"), f"{where} for")
     keep_ms = reader.duration(value("keep_firing_for"), f"{where} keep_firing_for")
     labels = reader.string_map(value("labels"), f"{where} labels")
@@ -157,7 +220,7 @@ def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int
     name_node = value("record") if record else value("alert") if alert else node
 
     if record and alert:
-        reader.problem(node, "record-and-alert",
+        reader.problem(value("record"), "record-and-alert",  # where rulefmt points
                        f"{where}: only one of 'record' and 'alert' must be set")
     if not record and not alert:
         reader.problem(node, "no-record-or-alert",
@@ -194,7 +257,7 @@ def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int
                 except TemplateError as exc:
                     reader.problem(at, "template", f"{where}: {kind} {key!r}: {exc}")
     merged = {**group_labels, **labels}
-    line = (name_node or node).start_mark.line + 1
+    line = (name_node or node).line
     if alert:
         return AlertingRule(name=alert, expr=expr, for_ms=for_ms, keep_firing_for_ms=keep_ms,
                             labels=merged, annotations=annotations, file=path, line=line,
@@ -202,14 +265,19 @@ def _rule(reader: YamlReader, node: yaml.Node, path: str, where: str, index: int
     return RecordingRule(name=record, expr=expr, labels=merged, file=path, line=line, index=index)
 
 
-def _check_expr(reader: YamlReader, node: yaml.Node | None, expr: str, where: str) -> None:
+def _check_expr(reader: Reader, node: Node | None, expr: str, where: str) -> None:
+    ensure_recursion(check_expr(expr, reader.where(node)))
     try:
         parsed = promql_parser.parse(expr)
     except BaseException as exc:  # the Rust binding can panic (pyo3 PanicException)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         reader.problem(node, "bad-expr",
-                       f"{where}: could not parse expression {expr!r}: {exc}")
+                       f"{where}: could not parse expression {expr!r}: {go_parse_error(str(exc))}")
+        return
+    problem = regex_matcher_error(parsed) if "~" in expr else None
+    if problem is not None:
+        reader.problem(node, "bad-expr", f"{where}: could not parse expression {expr!r}: {problem}")
         return
     while isinstance(parsed, promql_parser.ParenExpr):
         parsed = parsed.expr
@@ -222,7 +290,7 @@ def _check_expr(reader: YamlReader, node: yaml.Node | None, expr: str, where: st
                        "is not a vector or scalar')")
 
 
-def _check_labels(reader: YamlReader, node: yaml.Node | None, labels: dict[str, str],
+def _check_labels(reader: Reader, node: Node | None, labels: dict[str, str],
                   where: str) -> None:
     for key in labels:
         if not _LABEL_NAME.match(key) or key == "__name__":
@@ -239,21 +307,18 @@ def expand_rule_paths(paths_or_globs: Iterable[str | Path]) -> list[str]:
     return out
 
 
-def load_rule_files(paths_or_globs: Iterable[str | Path], *,
-                    ignore_unknown_fields: bool = False) -> list[RuleGroup]:
+def load_rule_files(paths_or_globs: Iterable[str | Path], *, ignore_unknown_fields: bool = False,
+                    semantics: str = "3", limits: Limits = DEFAULT_LIMITS) -> list[RuleGroup]:
     """Load every rule group from the given files/globs, in file then group order.
 
     Raises :class:`RuleFileError` for the first file with problems, listing all of
-    them (one ``path:line:column: message`` per line).
+    them (one ``path:line:column: message`` per line), and
+    :class:`~pytest_selfslo.errors.LimitError` for a file or expression over ``limits``.
     """
     groups: list[RuleGroup] = []
     for path in expand_rule_paths(paths_or_globs):
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RuleFileError(f"{path}: cannot read rule file: {exc}") from exc
-        file_groups, problems = parse_rule_text(text, path,
-                                                ignore_unknown_fields=ignore_unknown_fields)
+        file_groups, problems = _parsed(read_rule_text(path, limits), path,
+                                        ignore_unknown_fields, semantics)
         if problems:
             raise RuleFileError(format_problems(problems))
         groups.extend(file_groups)

@@ -39,11 +39,15 @@ from typing import Any
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLError, SelfSloError, SeriesNotationError
+from pytest_selfslo._core.goregex import GoRegexError, compile_go
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits, read_limited_text
 from pytest_selfslo.promql.astwalk import at_unsafe, selectors, unimplemented_experimental
 from pytest_selfslo.promql.engine import Engine, _matchers, parse_expr
+from pytest_selfslo.promql.exprguard import check_expr
 from pytest_selfslo.promql.functions import FUNCTIONS
 from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.series import (
+    count_series_values,
     parse_series_labels,
     parse_series_values as _parse_values,
     split_series_line,
@@ -178,30 +182,38 @@ class PromQLTestFileResult:
                 f"{self.skipped} skipped ({self.pass_ratio:.1%} of non-skipped)")
 
 
-def run_promqltest_file(path: str | Path, semantics: SemanticsLike = "3") -> PromQLTestFileResult:
-    """Run one ``.test`` script; every eval becomes an :class:`EvalOutcome`."""
-    text = Path(path).read_text(encoding="utf-8")
-    return run_promqltest_text(text, str(path), semantics)
+def run_promqltest_file(path: str | Path, semantics: SemanticsLike = "3",
+                        limits: Limits = DEFAULT_LIMITS) -> PromQLTestFileResult:
+    """Run one ``.test`` script; every eval becomes an :class:`EvalOutcome`.
+
+    A script over ``limits`` (file size, loaded samples, range steps) or the
+    PromQL size limits raises :class:`~pytest_selfslo.errors.LimitError`.
+    """
+    text = read_limited_text(path, "PromQL test script", limits)
+    return run_promqltest_text(text, str(path), semantics, limits)
 
 
-def run_promqltest_text(text: str, name: str = "<string>",
-                        semantics: SemanticsLike = "3") -> PromQLTestFileResult:
+def run_promqltest_text(text: str, name: str = "<string>", semantics: SemanticsLike = "3",
+                        limits: Limits = DEFAULT_LIMITS) -> PromQLTestFileResult:
     """Run a ``.test`` script given as text.
 
     promqltest's engine enables delayed ``__name__`` removal (Prometheus 3 test
     scripts rely on it); so does the runner for a 3.x semantics.
     """
-    return _Runner(name, semantics).run(text)
+    return _Runner(name, semantics, limits).run(text)
 
 
 class _Runner:
-    def __init__(self, name: str, semantics: SemanticsLike) -> None:
+    def __init__(self, name: str, semantics: SemanticsLike,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.name = name
-        self.storage = Storage()
+        self.limits = limits
+        self.loaded = 0
+        self.storage = Storage(limits)
         sem = Semantics.parse(semantics)
         if sem.major >= 3:
             sem = sem.with_options(delayed_name_removal=True)
-        self.engine = Engine(self.storage, semantics=sem)
+        self.engine = Engine(self.storage, semantics=sem, limits=limits)
         self.histogram_names: set[str] = set()
         self.histogram_series: list[Labels] = []
         self.result = PromQLTestFileResult(name)
@@ -217,6 +229,7 @@ class _Runner:
             word = line.split(None, 1)[0].lower()
             if word == "clear":
                 self.storage.clear()
+                self.loaded = 0
                 self.histogram_names.clear()
                 self.histogram_series.clear()
                 i += 1
@@ -249,6 +262,9 @@ class _Runner:
                 self.histogram_series.append(labels)
             else:
                 try:
+                    self.loaded += count_series_values(values)
+                    self.limits.check("max_samples", self.loaded, "loaded samples",
+                                      f"{self.name}:{i + 1}")
                     parsed = _parse_values(values)
                 except SeriesNotationError as exc:
                     raise PromQLTestScriptError(f"{self.name}:{i + 1}: {exc}") from None
@@ -282,6 +298,11 @@ class _Runner:
             ev = _Eval(i + 1, query, False, _duration_ms(mr.group(2), where, "range start"),
                        _duration_ms(mr.group(3), where, "range end"),
                        _duration_ms(mr.group(4), where, "range step"))
+        where = f"{self.name}:{start + 1}"
+        check_expr(query, where)
+        if not ev.instant and ev.step_ms > 0:
+            self.limits.check("max_steps", (ev.end_ms - ev.start_ms) // ev.step_ms + 1,
+                              "range evaluation steps", where)
         if mod:
             ev.expects.append(_Expect(mod))
         i += 1
@@ -399,7 +420,7 @@ class _Runner:
         for e in ev.kinds("fail"):
             if e.match == "msg" and e.text not in text:
                 return f"expected error message {e.text!r}, got {text!r}"
-            if e.match == "regex" and not re.search(e.text, text):
+            if e.match == "regex" and not compile_go(e.text).search(text):
                 return f"expected error matching {e.text!r}, got {text!r}"
         return None
 
@@ -558,7 +579,15 @@ def _parse_expect(line: str, where: str) -> _Expect:
     text = m.group(3) or ""
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = text[1:-1]
-    return _Expect(m.group(1), m.group(2), text.strip())
+    expect = _Expect(m.group(1), m.group(2), text.strip())
+    if expect.match == "regex":
+        for pattern in (expect.text, _strip_pos_regex(expect.text)):
+            try:
+                compile_go(pattern)
+            except GoRegexError as exc:
+                raise PromQLTestScriptError(f"{where}: invalid expect regex {pattern!r}: {exc}"
+                                            ) from None
+    return expect
 
 
 def _annotation_matches(expect: _Expect, got: str) -> bool:
@@ -566,7 +595,7 @@ def _annotation_matches(expect: _Expect, got: str) -> bool:
     if expect.match == "msg":
         return _strip_pos(expect.text) == _strip_pos(got)
     if expect.match == "regex":
-        return re.search(_strip_pos_regex(expect.text), got) is not None
+        return compile_go(_strip_pos_regex(expect.text)).search(got)
     return True
 
 

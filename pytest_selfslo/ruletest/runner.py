@@ -29,7 +29,7 @@ from __future__ import annotations
 import glob
 import json
 import math
-import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +37,15 @@ import numpy as np
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo._core.errors import (
+    InputError,
     PromQLError,
     PromQLEvalError,
     RuleFileError,
     RuleTestFileError,
     SelfSloError,
 )
+from pytest_selfslo._core.goregex import GoRegexError, Regexp, compile_go
+from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.storage import Storage
@@ -62,6 +65,8 @@ __all__ = [
     "GroupResult",
     "Observation",
     "RuleTestReport",
+    "check_test_group",
+    "input_storage",
     "load_test_file",
     "observe_group",
     "run_rule_tests",
@@ -172,8 +177,9 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
 
     promtool appends input samples step by step (all samples up to each
     evaluation time), so a series is created at the first evaluation at or
-    after its first sample; series of one step in Go map order, a random
-    rotation of the file order of which the file order itself is the likeliest.
+    after its first sample; the series of one step in Go map order, random on
+    each run (for up to eight series a rotation of the file order), of which
+    the file order, used here, is the likeliest.
     """
     storage = Storage()
     for item in group.input_series:
@@ -181,11 +187,37 @@ def _load_storage(group: TestGroup, eval_ms: int) -> Storage:
         arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         keep = np.array([v is not None for v in values], dtype=bool)
         ts = group.start_ms + np.flatnonzero(keep).astype(np.int64) * group.interval_ms
+        vals = arr[keep]
+        if group.interval_ms == 0:  # promtool < 2.49 without interval: all at 0s, the first stays
+            ts, vals = ts[:1], vals[:1]
         created = None
         if len(ts):
             created = group.start_ms - (-(int(ts[0]) - group.start_ms) // eval_ms) * eval_ms
-        storage.add_samples(labels, ts, arr[keep], created_ms=created)
+        storage.add_samples(labels, ts, vals, created_ms=created)
     return storage
+
+
+def rule_groups_of(test_file: RuleTestFile) -> list[RuleGroup]:
+    """The rule groups a test file loads (read once per file), in ``group_eval_order``.
+
+    Raises :class:`RuleFileError` listing every problem of the first bad rule file.
+    """
+    cached = _RULES.get(id(test_file))
+    if cached is not None and cached[0] is test_file:
+        return cached[1]
+    groups = _ordered_groups(load_rule_files(test_file.rule_files,
+                                             ignore_unknown_fields=test_file.ignore_unknown_fields,
+                                             semantics=test_file.semantics,
+                                             limits=test_file.limits),
+                             test_file.group_eval_order)
+    if len(_RULES) > 64:
+        _RULES.clear()
+    _RULES[id(test_file)] = (test_file, groups)
+    return groups
+
+
+#: id(test file) -> (test file, its rule groups): the rules of a file are read once
+_RULES: dict[int, tuple[RuleTestFile, list[RuleGroup]]] = {}
 
 
 def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
@@ -195,60 +227,110 @@ def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
 
 
 def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
-    """Run one test group of ``test_file`` exactly as promtool would."""
-    header = f"    name: {group.name},\n" if group.name else ""
-    result = GroupResult(group.display_name, True, line=group.line)
+    """Run one test group of ``test_file`` exactly as promtool would.
+
+    ``semantics`` may name a release (``"3.5"``); the engine follows its major version.
+    """
     try:
-        rule_groups = load_rule_files(test_file.rule_files,
-                                      ignore_unknown_fields=test_file.ignore_unknown_fields)
+        rule_groups = rule_groups_of(test_file)
     except RuleFileError as exc:
-        result.passed = False
+        result = GroupResult(group.display_name, False, line=group.line)
         result.fail(group.line, _indent(str(exc), "    "))
         return result
+    return check_test_group(test_file, group, rule_groups, semantics=semantics)[0]
+
+
+def input_storage(group: TestGroup, eval_ms: int) -> Storage:
+    """A fresh storage holding the group's ``input_series`` (what promtool loads)."""
+    return _load_storage(group, eval_ms)
+
+
+def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: list[RuleGroup], *,
+                     semantics: str = "3", storage: Storage | None = None,
+                     coverage: bool = True, quick: bool = False,
+                     only_alerts: Collection[str] | None = None
+                     ) -> tuple[GroupResult, GroupRun | None]:
+    """Run one test group against already loaded ``rule_groups``; also return the evaluation.
+
+    ``storage`` (default: a fresh :func:`input_storage`) receives the rule outputs.
+    With ``coverage=False`` no rule coverage is computed; with ``quick=True`` the
+    check stops at the first failure and reports it in one line, without diff or
+    explanation (the mutation runner checks hundreds of variants of one rule and
+    only needs pass or fail); ``only_alerts`` skips the ``alert_rule_test`` items of
+    other alerts (their rules are not in ``rule_groups``: their results are known).
+    The run is ``None`` when evaluation failed before any step.
+    """
+    header = f"    name: {group.name},\n" if group.name else ""
+    result = GroupResult(group.display_name, True, line=group.line)
     rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
     keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
-    result.coverage = RuleCoverage.of(keys.values())
+    if coverage:
+        result.coverage = RuleCoverage.of(keys.values())
     eval_ms = test_file.evaluation_interval_ms
     mint = group.start_ms
     steps = np.arange(mint, mint + group.max_eval_time_ms + 1, eval_ms, dtype=np.int64)
     try:
-        run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
+        run = evaluate_groups(rule_groups,
+                              _load_storage(group, eval_ms) if storage is None else storage,
+                              steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
-                              extra_exprs=[c.expr for c in group.expr_cases])
+                              extra_exprs=[c.expr for c in group.expr_cases],
+                              limits=test_file.limits)
     except PromQLError as exc:
         result.passed = False
         result.fail(group.line, f"    {exc}")
-        return result
+        return result, None
     result.mode = run.mode
     firing_tested: set[int] = set()
     for case in sorted(group.alert_cases, key=lambda c: c.eval_time_ms):
         step = case.eval_time_ms // eval_ms
-        if step >= run.steps_done:
+        if step >= run.steps_done or (only_alerts is not None
+                                      and case.alertname not in only_alerts):
             continue
         got = []
         rules = [r for _, r in run.rules() if isinstance(r, AlertingRule) and r.name == case.alertname]
+        if quick and _labels_differ(run, rules, case, step):
+            result.passed = False
+            result.fail(case.line, f"    alertname: {case.alertname}, "
+                                   f"time: {format_duration(case.eval_time_ms)}: alerts differ")
+            return result, run
         for rule in rules:
-            got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step)
-                    if a.state.value == "firing"]
+            got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step, firing_only=True)]
             if case.exp_alerts:
                 firing_tested.add(id(rule))
-            result.coverage.mark(keys[id(rule)], "silent")
+            if coverage:
+                result.coverage.mark(keys[id(rule)], "silent")
         exp = [(a.labels, a.annotations) for a in case.exp_alerts]
         if sorted(exp, key=sample_key) != sorted(got, key=sample_key):
+            if quick:
+                result.passed = False
+                result.fail(case.line, f"    alertname: {case.alertname}, time: "
+                                       f"{format_duration(case.eval_time_ms)}: annotations differ")
+                return result, run
             result.fail(case.line, header + alert_failure(run, case, rules, exp, got, step))
     if run.error is not None:
         result.fail(group.line, f"    {run.error}")
         result.passed = False
-        return result
+        return result, run
     for expr_case in group.expr_cases:
         failure = _check_expr(run, test_file, group, expr_case)
         if failure:
             result.fail(expr_case.line, failure)
+            if quick:
+                break
     result.passed = not result.failures
-    if result.passed:
+    if result.passed and coverage:
         _mark_coverage(result.coverage, run, keys, firing_tested, group)
-    return result
+    return result, run
+
+
+def _labels_differ(run: GroupRun, rules: list[AlertingRule], case: Any, step: int) -> bool:
+    """Whether the firing alerts' label sets already differ from the expected ones."""
+    got = sorted(sorted(a.labels.items()) for rule in rules
+                 for a in run.alerts_at(rule, step, firing_only=True, annotations=False))
+    exp = sorted(sorted(a.labels.items()) for a in case.exp_alerts)
+    return got != exp
 
 
 def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> list[tuple[Labels, float]]:
@@ -304,16 +386,15 @@ def observe_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str =
     """
     obs = Observation()
     try:
-        rule_groups = _ordered_groups(load_rule_files(
-            test_file.rule_files, ignore_unknown_fields=test_file.ignore_unknown_fields),
-            test_file.group_eval_order)
+        rule_groups = rule_groups_of(test_file)
         eval_ms = test_file.evaluation_interval_ms
         steps = np.arange(group.start_ms, group.start_ms + group.max_eval_time_ms + 1, eval_ms,
                           dtype=np.int64)
         run = evaluate_groups(rule_groups, _load_storage(group, eval_ms), steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
-                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode)
+                              extra_exprs=[c.expr for c in group.expr_cases], mode=mode,
+                              limits=test_file.limits)
     except (RuleFileError, PromQLError) as exc:
         obs.error = str(exc)
         return obs
@@ -362,22 +443,36 @@ def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
 
 
 def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
-                   run: list[str] | None = None, ignore_unknown_fields: bool = False
-                   ) -> RuleTestReport:
-    """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``."""
-    pattern = re.compile("|".join(run)) if run else None
+                   run: list[str] | None = None, ignore_unknown_fields: bool = False,
+                   limits: Limits = DEFAULT_LIMITS) -> RuleTestReport:
+    """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``.
+
+    ``semantics`` is ``"2"``, ``"3"`` or a release such as ``"2.53"``: the
+    files are read with that release's fields and defaults, the engine
+    follows its major version (:mod:`~pytest_selfslo.rulefmt.releases`).
+    Input over ``limits`` (or the PromQL size limits) raises
+    :class:`~pytest_selfslo.errors.LimitError` rather than failing a test.
+    """
+    try:
+        pattern = compile_go("|".join(run)) if run else None
+    except GoRegexError as exc:
+        raise InputError(f"--run: {exc}") from None
     report = RuleTestReport()
     for raw in paths:
         for path in sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]:
-            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields))
+            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields,
+                                          limits))
     return report
 
 
-def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
-              ignore_unknown_fields: bool) -> FileResult:
+def _run_file(path: str, semantics: str, pattern: Regexp | None,
+              ignore_unknown_fields: bool, limits: Limits) -> FileResult:
     try:
-        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields)
-    except RuleTestFileError as exc:
+        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields,
+                                   semantics=semantics, limits=limits)
+        if test_file.groups:
+            rule_groups_of(test_file)
+    except (RuleTestFileError, RuleFileError) as exc:  # each problem once, not once per group
         return FileResult(path, error=str(exc))
     result = FileResult(path, warnings=list(test_file.warnings),
                         rule_files=tuple(test_file.rule_files))
@@ -386,5 +481,6 @@ def _run_file(path: str, semantics: str, pattern: re.Pattern[str] | None,
             continue
         result.groups.append(run_test_group(test_file, group, semantics=semantics))
     return result
+
 
 

@@ -37,6 +37,7 @@ import yaml
 
 from pytest_selfslo._core.durations import parse_duration as parse_duration_ms
 from pytest_selfslo._core.errors import SLOSpecError
+from pytest_selfslo.rulefmt.goyaml import compose, to_python
 
 if TYPE_CHECKING:
     from pytest_selfslo.heartbeat import Heartbeat
@@ -219,20 +220,6 @@ _REQUIRED_OBJECTIVE_KEYS = ("name", "metric", "comparison", "target")
 _TYPE_NAMES = {str: "a string", list: "a list", (int, float): "a number", dict: "a mapping"}
 
 
-def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Map dotted key paths (``objectives[0].target``) to 1-based YAML line numbers."""
-    lines: dict[str, int] = {prefix: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines.update(_key_lines(value_node, path))
-            lines[path] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.update(_key_lines(item, f"{prefix}[{i}]"))
-    return lines
-
-
 def _got(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
@@ -318,8 +305,11 @@ def load_slo_spec(path: str | Path) -> SLOSpec:
 
     Every problem raises :class:`SLOSpecError` as ``file:line: key: expected X, got Y``;
     unknown keys are rejected so that a typo (``taget:``) cannot silently fall
-    back to a default.
+    back to a default, and so are repeated keys. The YAML is read by the one
+    positioned reader (:mod:`pytest_selfslo.rulefmt.goyaml`, Go's ``yaml.v2``
+    dialect: merge keys work, YAML bombs and deep nesting are refused).
     """
+
     path_text = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -331,17 +321,17 @@ def load_slo_spec(path: str | Path) -> SLOSpec:
         raise SLOSpecError(f"{path_text}: permission denied reading the SLO spec") from None
     except UnicodeDecodeError as exc:
         raise SLOSpecError(f"{path_text}: not UTF-8 text ({exc.reason})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path_text}:{mark.line + 1}" if mark is not None else path_text
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SLOSpecError(f"{where}: invalid YAML: {problem}") from None
+    node, problem = compose(text, path_text)
+    if problem is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
+        message = problem.message if problem.code == "yaml-syntax" else \
+            f"invalid YAML: {problem.message}"
+        raise SLOSpecError(f"{path_text}:{problem.line}: {message}")
     if node is None:
         raise SLOSpecError(f"{path_text}: empty SLO spec, expected a mapping with 'objectives'")
-    return _Loader(path_text, _key_lines(node)).spec(data)
+    data, nodes, problems = to_python(node, path_text)
+    if problems:
+        raise SLOSpecError(f"{path_text}:{problems[0].line}: {problems[0].message}")
+    return _Loader(path_text, {key: n.line for key, n in nodes.items()}).spec(data)
 
 
 def dump_slo_spec(spec: SLOSpec) -> str:

@@ -19,7 +19,9 @@ from typing import Any
 
 from pytest_selfslo._core import gofmt
 from pytest_selfslo._core.durations import parse_duration
-from pytest_selfslo._core.errors import TemplateError
+from pytest_selfslo._core.errors import LimitError, TemplateError
+from pytest_selfslo._core.goregex import GoRegexError, compile_go, must_compile_message
+from pytest_selfslo._core.limits import hint
 
 __all__ = ["FUNCS", "UNSUPPORTED_FUNCS", "AlertData", "execute"]
 
@@ -214,29 +216,21 @@ def _strings(fn: str, count: int, impl: Callable[..., Any]) -> Callable[..., Any
     return call
 
 
-def _go_regexp(pattern: str) -> re.Pattern[str]:
+def _match(pattern: str, text: str) -> bool:
+    """``regexp.MatchString``: unanchored; a bad pattern is the function's error."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise _ExecError(f"error parsing regexp: {exc}") from None
+        return compile_go(pattern).search(text)
+    except GoRegexError as exc:
+        raise _ExecError(str(exc)) from None
 
 
 def _re_replace_all(pattern: str, repl: str, text: str) -> str:
-    """Go ``Regexp.ReplaceAllString``: ``$1``/``${name}`` expand, a missing group is empty."""
-    regex = _go_regexp(pattern)
-
-    def expand(match: re.Match[str]) -> str:
-        def group(ref: re.Match[str]) -> str:
-            if ref.group(0) == "$$":
-                return "$"
-            name = ref.group(1) or ref.group(2)
-            try:
-                key: int | str = int(name) if name.isdigit() else name
-                return match.group(key) or ""
-            except (IndexError, re.error):
-                return ""
-        return re.sub(r"\$\$|\$\{(\w+)\}|\$(\w+)", group, repl)
-    return regex.sub(expand, text)
+    """``regexp.MustCompile(pattern).ReplaceAllString(text, repl)`` (Go's ``$1``/``${name}``)."""
+    try:
+        regex = compile_go(pattern)
+    except GoRegexError as exc:
+        raise _ExecError(must_compile_message(pattern, exc)) from None
+    return regex.replace_all(text, repl)
 
 
 def _title(text: str) -> str:
@@ -336,7 +330,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "humanizePercentage": _wrap(gofmt.humanize_percentage),
     "humanizeTimestamp": _wrap(gofmt.humanize_timestamp),
     "reReplaceAll": _strings("reReplaceAll", 3, _re_replace_all),
-    "match": _strings("match", 2, lambda p, t: _go_regexp(p).search(t) is not None),
+    "match": _strings("match", 2, _match),
     "title": _strings("title", 1, _title),
     "toUpper": _strings("toUpper", 1, str.upper),
     "toLower": _strings("toLower", 1, str.lower),
@@ -363,6 +357,19 @@ class _State:
     text: str
     vars: list[tuple[str, Any]] = field(default_factory=list)
     out: list[str] = field(default_factory=list)
+    #: output budget in characters (``Limits.max_template_bytes``) and what is used of it
+    max_bytes: int = 1 << 20
+    size: int = 0
+
+    def emit(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > self.max_bytes:
+            self.over_budget(f"its output reached {self.size:,} characters")
+        self.out.append(text)
+
+    def over_budget(self, what: str) -> None:
+        raise LimitError(f"template {self.name}: {what}, over the limit max_template_bytes="
+                         f"{self.max_bytes} ({hint('max_template_bytes')})")
 
     def lookup(self, name: str) -> Any:
         for key, value in reversed(self.vars):
@@ -378,9 +385,11 @@ class _State:
         raise _ExecError(f"undefined variable: {name}")
 
 
-def execute(nodes: list[Node], data: Any, name: str, text: str) -> str:
-    """Run a parsed template; execution errors raise :class:`TemplateError`."""
-    state = _State(data, name, text, [("$", data)])
+def execute(nodes: list[Node], data: Any, name: str, text: str,
+            max_bytes: int = 1 << 20) -> str:
+    """Run a parsed template; execution errors raise :class:`TemplateError`, output (or
+    a string built by a function) over ``max_bytes`` characters :class:`LimitError`."""
+    state = _State(data, name, text, [("$", data)], max_bytes=max_bytes)
     try:
         _walk(state, data, nodes)
     except _Located as exc:
@@ -393,11 +402,11 @@ def execute(nodes: list[Node], data: Any, name: str, text: str) -> str:
 def _walk(state: _State, dot: Any, nodes: list[Node]) -> None:
     for node in nodes:
         if isinstance(node, Text):
-            state.out.append(node.text)
+            state.emit(node.text)
         elif isinstance(node, Action):
             value = _pipeline(state, dot, node.pipe)
             if not node.pipe.decl:
-                state.out.append(gofmt.go_print(value))
+                state.emit(gofmt.go_print(value))
         elif isinstance(node, Block):
             _block(state, dot, node)
         elif isinstance(node, Break):
@@ -502,7 +511,10 @@ def _call(state: _State, dot: Any, name: str, arg_nodes: list[Node], final: Any)
     if name == "now":
         return state.data.eval_time_s if isinstance(state.data, AlertData) else 0.0
     try:
-        return FUNCS[name](*args)
+        result = FUNCS[name](*args)
+        if isinstance(result, str) and len(result) > state.max_bytes:
+            state.over_budget(f"{name} returned {len(result):,} characters")
+        return result
     except (_ArgTypeError, _Located):
         raise
     except _ExecError as exc:

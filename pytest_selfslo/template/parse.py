@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_selfslo._core.errors import TemplateError
+from pytest_selfslo._core.limits import DEFAULT_LIMITS
 from pytest_selfslo.template import execute as _exec
 from pytest_selfslo.template.execute import Node
 
@@ -352,9 +353,10 @@ class Template:
     text: str
     nodes: tuple[Node, ...]
 
-    def execute(self, data: Any) -> str:
-        """Render with ``data`` as ``.``; raises :class:`TemplateError` on execution errors."""
-        return _exec.execute(list(self.nodes), data, self.name, self.text)
+    def execute(self, data: Any, max_bytes: int = DEFAULT_LIMITS.max_template_bytes) -> str:
+        """Render with ``data`` as ``.``; raises :class:`TemplateError` on execution errors
+        and :class:`~pytest_selfslo.errors.LimitError` past ``max_bytes`` characters."""
+        return _exec.execute(list(self.nodes), data, self.name, self.text, max_bytes)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -370,12 +372,15 @@ def parse_template(text: str, name: str = "__alert") -> Template:
 
 def expand_template(text: str, name: str, labels: Mapping[str, str], value: float, *,
                     external_labels: Mapping[str, str] | None = None,
-                    external_url: str = "", eval_time_s: float = 0.0) -> str:
+                    external_url: str = "", eval_time_s: float = 0.0,
+                    max_bytes: int = DEFAULT_LIMITS.max_template_bytes) -> str:
     """Render one label/annotation exactly as Prometheus' ``AlertingRule.Eval`` does.
 
     Parse errors raise :class:`TemplateError` (rule files are validated on load, so
     this only happens for templates built in code); execution errors come back as
-    ``<error expanding template: ...>`` just like Prometheus.
+    ``<error expanding template: ...>`` just like Prometheus. Output (or any string
+    a function builds) over ``max_bytes`` characters raises
+    :class:`~pytest_selfslo.errors.LimitError`.
     """
     if "{{" not in text:
         return text
@@ -383,6 +388,6 @@ def expand_template(text: str, name: str, labels: Mapping[str, str], value: floa
     data = _exec.AlertData(dict(labels), dict(external_labels or {}), external_url, value,
                            eval_time_s)
     try:
-        return template.execute(data)
+        return template.execute(data, max_bytes)
     except TemplateError as exc:
         return f"<error expanding template: {exc}>"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from promtool_runs import Promtool
 
 from pytest_selfslo._core.errors import ConfigError
 from pytest_selfslo.canary.policy import DEFAULT_POLICY
@@ -18,7 +19,6 @@ from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "phase_c_rules.yml"
-PROMTOOL = shutil.which("promtool")
 
 
 def test_committed_rules_are_the_rendered_spec() -> None:
@@ -83,12 +83,10 @@ def test_render_rejects_duration_below_a_millisecond() -> None:
         render_rules(DEFAULT_SLO_SPEC, scale=1e-9)
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool not found on PATH")
-def test_scaled_rules_pass_promtool_check(tmp_path: Path) -> None:
+def test_scaled_rules_pass_promtool_check(tmp_path: Path, promtool_bin: Promtool) -> None:
     path = tmp_path / "fast.yml"
     path.write_text(render_rules_yaml(DEFAULT_SLO_SPEC, scale=1 / 60))
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True,
+    proc = subprocess.run([promtool_bin.path, "check", "rules", str(path)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -120,11 +118,10 @@ def test_mutated_threshold_fails_drift_check_naming_both_locations(tmp_path: Pat
     assert "default_slo.yml:" in f.message  # the spec side of the mismatch
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool not found on PATH")
-def test_mutated_threshold_fails_a_rule_test(tmp_path: Path) -> None:
+def test_mutated_threshold_fails_a_rule_test(tmp_path: Path,
+                                             promtool_bin: Promtool) -> None:
     copy = _mutated_copy(tmp_path)
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "test", "rules", "self_slo_test.yml"],
+    proc = subprocess.run([promtool_bin.path, "test", "rules", "self_slo_test.yml"],
                           cwd=copy / "tests", capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "AURIS_SELF_Coherence_Drop" in proc.stdout + proc.stderr
@@ -227,10 +224,9 @@ def test_scaled_rules_fire_after_scaled_for_embedded(tmp_path: Path) -> None:
     assert report.passed, report.format_text()
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool not found on PATH")
-def test_scaled_rules_fire_after_scaled_for_promtool(tmp_path: Path) -> None:
+def test_scaled_rules_fire_after_scaled_for_promtool(tmp_path: Path,
+                                                     promtool_bin: Promtool) -> None:
     test = _scaled_files(tmp_path)
-    assert PROMTOOL is not None
-    proc = subprocess.run([PROMTOOL, "test", "rules", test.name], cwd=tmp_path,
+    proc = subprocess.run([promtool_bin.path, "test", "rules", test.name], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

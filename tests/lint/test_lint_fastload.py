@@ -13,6 +13,7 @@ that drops each AST once its facts are known (``keep_ast=False``, what
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,10 @@ def _both(text: str) -> tuple[RuleFile, RuleFile]:
 def test_subset_files_take_the_fast_path_and_load_identically(text: str) -> None:
     fast, general = _both(text)
     assert fast == general
-    if not general.findings:  # a clean file in the subset must not need the general loader
+    # a clean file in the subset must not need the general loader (a null, which Go reads
+    # as "", is left to it)
+    nulls = re.search(r"(:|,) *(null|~) *(,|}|$)", text, re.M)
+    if not general.findings and not nulls:
         probe = RuleFile("rules.yml", "rules", text=text)
         assert build_fast(probe, text, {})
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import promql_parser as pp
 import pytest
 import yaml
 
 from pytest_selfslo.lint.context import LintContext
-from pytest_selfslo.lint.loader import _BaseLoader, _Loader, _TextResolver
 from pytest_selfslo.lint.promql_walk import index_expr, op_name, parse_promql
 from pytest_selfslo.lint.runner import lint_paths
 from pytest_selfslo.promql.astwalk import selectors, walk
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT.parent / "shared" / "conformance" / "promqltest"
@@ -53,44 +53,44 @@ groups:
 """
 
 
-class _PlainTextLoader(_BaseLoader):  # type: ignore[misc]
-    """The loader the linter used before: PyYAML's own resolver with no implicit tags."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
-
-
-class _PurePlainLoader(yaml.SafeLoader):
-    """The same on the pure-Python composer."""
+class _PlainLoader(yaml.SafeLoader):
+    """PyYAML's pure composer with no implicit tags (every plain scalar is text)."""
 
     yaml_implicit_resolvers = {}  # noqa: RUF012 (PyYAML's class-level registry)
 
 
-class _PureFastLoader(_TextResolver, yaml.SafeLoader):
-    """The fast resolver on the pure-Python composer (the no-libyaml fallback)."""
-
-
 def _tree(node: Any) -> Any:
-    """Kind, tag, start/end positions and value of every node, recursively."""
-    marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line,
-             node.end_mark.column)
+    """Kind, start position, end line (collections) and value of every PyYAML node."""
+    start = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.ScalarNode):
-        value: Any = (node.value, node.style)
-    elif isinstance(node, yaml.SequenceNode):
-        value = [_tree(n) for n in node.value]
-    else:
-        value = [(_tree(k), _tree(v)) for k, v in node.value]
-    return type(node).__name__, node.tag, marks, value
+        return "scalar", start, (node.value, node.style is None and node.tag.endswith(":str"))
+    end = node.end_mark.line + 1
+    if isinstance(node, yaml.SequenceNode):
+        return "sequence", start, end, [_tree(n) for n in node.value]
+    return "mapping", start, end, [(_tree(k), _tree(v)) for k, v in node.value]
 
 
-@pytest.mark.parametrize(("loader", "plain"), [(_Loader, _PlainTextLoader),
-                                               (_PureFastLoader, _PurePlainLoader)],
-                         ids=["default", "pure"])
+def _our_tree(node: Node) -> Any:
+    """The same from the reader's nodes (aliases followed, as PyYAML shares the node)."""
+    node = node.deref
+    start = (node.line, node.column)
+    if node.kind == SCALAR:
+        return "scalar", start, (node.value, node.plain or node.tag == "!!str")
+    if node.kind == SEQUENCE:
+        return "sequence", start, node.end_line, [_our_tree(n) for n in node.value]
+    assert node.kind == MAPPING
+    return "mapping", start, node.end_line, [(_our_tree(k), _our_tree(v)) for k, v in node.value]
+
+
 @pytest.mark.parametrize("source", ["tricky", "project"])
-def test_fast_resolver_builds_the_same_tree(loader: Any, plain: Any, source: str) -> None:
+def test_the_reader_composes_the_tree_pyyaml_does(source: str) -> None:
+    """Same structure, text, plain-ness and positions as PyYAML's composer (libyaml events)."""
     text = TRICKY_YAML if source == "tricky" else (ROOT / "rules" / "phase_c_rules.yml").read_text()
-    expected = _tree(yaml.compose(text, Loader=plain))
-    assert _tree(yaml.compose(text, Loader=loader)) == expected
-    assert expected[1] == "tag:yaml.org,2002:map"
+    expected = _tree(yaml.compose(text, Loader=_PlainLoader))
+    root = compose_text(text, "rules.yml")
+    assert root is not None
+    assert _our_tree(root) == expected
+    assert expected[0] == "mapping"
 
 
 EXPRESSIONS = [

@@ -13,10 +13,13 @@ import orjson  # noqa: F401
 import promql_parser  # noqa: F401
 import pydantic_core  # noqa: F401
 import pytest
+import scipy.stats  # noqa: F401  (numpy.fft and scipy's extensions, via canary.cohorts)
 import yaml  # noqa: F401  (libyaml's _yaml keeps the first yaml.nodes classes it saw)
 
+import pytest_selfslo.mutate.runner
 import pytest_selfslo.plugin.canary_items
-import pytest_selfslo.plugin.items  # noqa: F401
+import pytest_selfslo.plugin.items
+import pytest_selfslo.plugin.mutation_items  # noqa: F401
 
 #: inner pytester runs under an xdist worker make pytest-benchmark warn that it is disabled
 _QUIET_BENCHMARK = pytest.mark.filterwarnings(

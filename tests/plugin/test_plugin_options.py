@@ -21,17 +21,19 @@ def test_show(selfslo_settings):
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("auto", "auto"), ("EMBEDDED", "embedded"), (" local ", "local"), ("docker", "docker"),
+    ("local:/opt/prom/prometheus", "local:/opt/prom/prometheus"), ("local: bin/p", "local:bin/p"),
     ("http://127.0.0.1:9090/", "http://127.0.0.1:9090"), ("https://prom.example:443", "https://prom.example:443"),
 ])
 def test_prometheus_values_accepted(value: str, expected: str) -> None:
     assert parse_prometheus(value) == expected
 
 
-@pytest.mark.parametrize("value", ["", "remote", "ftp://x", "http://", "127.0.0.1:9090"])
+@pytest.mark.parametrize("value", ["", "remote", "ftp://x", "http://", "127.0.0.1:9090", "local:",
+                                   "local: "])
 def test_prometheus_values_rejected(value: str) -> None:
     with pytest.raises(pytest.UsageError,
                        match=r"--self-slo-prometheus: expected one of auto, embedded, local, "
-                             r"docker or an http\(s\):// URL, got"):
+                             r"docker, local:PATH or an http\(s\):// URL, got"):
         parse_prometheus(value)
 
 
@@ -117,8 +119,15 @@ def test_a_zero_on_the_command_line_still_wins_over_the_ini(pytester: pytest.Pyt
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--self-slo-prometheus=remote"],
-     "*--self-slo-prometheus: expected one of auto, embedded, local, docker or an http(s):// URL, "
-     "got 'remote'*"),
+     "*--self-slo-prometheus: expected one of auto, embedded, local, docker, local:PATH or an "
+     "http(s):// URL, got 'remote'*"),
+    (["--self-slo-prometheus=local:nowhere/prometheus"],
+     "*--self-slo-prometheus (command line): no such executable file: nowhere/prometheus "
+     "(looked at *nowhere/prometheus)*"),
+    (["--self-slo-promtool=./no-promtool"],
+     "*--self-slo-promtool (command line): no such executable file: ./no-promtool*"),
+    (["--self-slo-promtool=no-such-promtool-binary"],
+     "*--self-slo-promtool (command line): no 'no-such-promtool-binary' on PATH*"),
     (["--self-slo-semantics=4"], "*--self-slo-semantics: expected a Prometheus version*got '4'*"),
     (["--self-slo-coverage-fail-under=120"],
      "*--self-slo-coverage-fail-under: expected a percentage between 0 and 100, got '120'*"),
@@ -126,6 +135,9 @@ def test_a_zero_on_the_command_line_still_wins_over_the_ini(pytester: pytest.Pyt
      "*--self-slo-slo (command line): no such file: missing.yml*"),
     (["--self-slo", "--self-slo-heartbeats=nope.jsonl"],
      "*--self-slo-heartbeats (command line): no such file: nope.jsonl*"),
+    (["--self-slo-max-steps=0"], "*--self-slo-max-steps: expected a positive whole number, got '0'*"),
+    (["--self-slo-max-samples=lots"],
+     "*--self-slo-max-samples: expected a positive whole number, got 'lots'*"),
 ])
 def test_bad_command_line_values_are_usage_errors(pytester: pytest.Pytester, args: list[str],
                                                    message: str) -> None:
@@ -136,6 +148,8 @@ def test_bad_command_line_values_are_usage_errors(pytester: pytest.Pytester, arg
 
 
 @pytest.mark.parametrize(("ini", "message"), [
+    ("selfslo_promtool = bin/promtool",
+     "*--self-slo-promtool (ini selfslo_promtool): no such executable file: bin/promtool*"),
     ("selfslo_prometheus = sometimes",
      "*ini selfslo_prometheus: --self-slo-prometheus: expected one of*got 'sometimes'*"),
     ("selfslo_semantics = three",
@@ -144,6 +158,9 @@ def test_bad_command_line_values_are_usage_errors(pytester: pytest.Pytester, arg
     ("selfslo_enabled = maybe", "*selfslo_enabled: expected true or false, got 'maybe'*"),
     ("selfslo_enabled = true\nselfslo_slo = nowhere.yml",
      "*--self-slo-slo (ini selfslo_slo): no such file: nowhere.yml*"),
+    ("selfslo_max_template_bytes = -5",
+     "*ini selfslo_max_template_bytes: --self-slo-max-template-bytes: expected a positive whole "
+     "number, got '-5'*"),
 ])
 def test_unknown_ini_values_are_usage_errors(pytester: pytest.Pytester, ini: str,
                                              message: str) -> None:
@@ -152,6 +169,20 @@ def test_unknown_ini_values_are_usage_errors(pytester: pytest.Pytester, ini: str
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_limits_come_from_the_command_line_then_the_ini_then_the_defaults(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nselfslo_max_steps = 1_000\nselfslo_max_file_bytes = 2048\n")
+    pytester.makepyfile("""
+        def test_show(selfslo_settings, promql_engine):
+            print("LIMITS", selfslo_settings.limits)
+            assert promql_engine.engine.limits is selfslo_settings.limits
+    """)
+    result = pytester.runpytest("-s", "--self-slo-max-steps", "77")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*LIMITS Limits(max_samples=10000000, max_steps=77, "
+                                 "max_template_bytes=1048576, max_file_bytes=2048)*"])
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:

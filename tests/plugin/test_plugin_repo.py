@@ -10,12 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-# compiled extensions cannot be imported twice per process (in-process pytester drops modules)
+from promtool_runs import Promtool
 
 REPO = Path(__file__).resolve().parents[2]
-needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
-                                    reason="the Debian 'prometheus' package is not installed")
 
 
 @pytest.fixture
@@ -30,9 +27,10 @@ def repo_copy(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-@needs_promtool
-def test_bundled_rules_pass_with_real_promtool_cross_check(repo_copy: pytest.Pytester) -> None:
-    result = repo_copy.runpytest("--self-slo", "rules", "-v", "-p", "no:cacheprovider")
+def test_bundled_rules_pass_with_real_promtool_cross_check(repo_copy: pytest.Pytester,
+                                                            promtool_bin: Promtool) -> None:
+    result = repo_copy.runpytest("--self-slo", "rules", "-v", "-p", "no:cacheprovider",
+                                 f"--self-slo-promtool={promtool_bin.path}")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines_random([
         "rules/phase_c_rules.yml::promtool-check PASSED*",
@@ -102,3 +100,40 @@ def test_promtool_items_are_slow_and_deselectable(repo_copy: pytest.Pytester,
     # items (the rule file itself is not under the given path); the promtool cross-check is
     # deselected
     result.assert_outcomes(passed=4 + 1 + 5 + 8, deselected=1)
+
+
+def _fake_bin(directory: Path, name: str, script: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    path.write_text(script)
+    path.chmod(0o755)
+    return path
+
+
+def test_promtool_option_picks_the_binary(repo_copy: pytest.Pytester,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--self-slo-promtool`` runs that binary even when none is on PATH."""
+    fake = _fake_bin(repo_copy.path / "pinned", "promtool-2.42", FAKE_PROMTOOL)
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
+    result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
+                                 "--self-slo-rules=rules/phase_c_rules.yml",
+                                 "--self-slo-promtool=pinned/promtool-2.42")
+    result.stdout.fnmatch_lines(["*promtool 2.42.0 FAILED self_slo_test.yml (the embedded "
+                                 "engine passes it: they disagree*",
+                                 "  FAILED: stand-in promtool always fails"])
+    assert fake.is_file()
+
+
+def test_local_prometheus_path_brings_its_promtool(repo_copy: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``local:DIR/prometheus`` also selects ``DIR/promtool`` for the cross-checks."""
+    bin_dir = repo_copy.path / "prom-3" / "usr" / "bin"
+    bin_dir.mkdir(parents=True)
+    _fake_bin(bin_dir, "prometheus", "#!/bin/sh\nexit 1\n")
+    _fake_bin(bin_dir, "promtool", FAKE_PROMTOOL.replace("2.42.0", "3.5.0"))
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
+    result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
+                                 "--self-slo-rules=rules/phase_c_rules.yml",
+                                 "--self-slo-prometheus=local:prom-3/usr/bin/prometheus")
+    result.stdout.fnmatch_lines(["*promtool 3.5.0 FAILED self_slo_test.yml (the embedded "
+                                 "engine passes it: they disagree; Prometheus 3.x semantics)"])

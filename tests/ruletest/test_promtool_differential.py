@@ -18,8 +18,8 @@ rule evaluation error with ours.
 the case, keeps its files and prints them.
 
 Series are created in promtool in the order their first samples are loaded,
-and series loaded in the same step in Go map order (a random rotation of the
-file order), which decides the last bit of a sum. The cases therefore start
+and series loaded in the same step in Go map order (random on each run),
+which decides the last bit of a sum. The cases therefore start
 their ``m`` series at different steps, so promtool's order is the file order
 on every run (the engine uses the file order in general; see ``promql/engine.py``).
 """

@@ -14,9 +14,9 @@ def _files(tmp_path: Path, rules: str, test: str) -> Path:
     return path
 
 
-def _observe(path: Path) -> object:
-    test_file = load_test_file(path)
-    return observe_group(test_file, test_file.groups[0])
+def _observe(path: Path, semantics: str = "3") -> object:
+    test_file = load_test_file(path, semantics=semantics)
+    return observe_group(test_file, test_file.groups[0], semantics=semantics)
 
 
 def test_alerts_series_pending_then_firing_with_stale_pending(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_query_offset_and_order_and_start(tmp_path: Path) -> None:
             "    input_series:\n      - {series: m, values: '1 2 3 4'}\n"
             "    promql_expr_test:\n      - {expr: 'timestamp(first)', eval_time: 3m}\n"
             "      - {expr: first, eval_time: 3m}\n      - {expr: second, eval_time: 3m}\n")
-    obs = _observe(_files(tmp_path, rules, test))
+    obs = _observe(_files(tmp_path, rules, test), semantics="3.9")  # start_timestamp: 3.9
     samples = obs.samples  # type: ignore[attr-defined]
     # evaluated at 3m with a 1m offset: the sample is written at 2m and holds m@2m
     assert samples[("timestamp(first)", 180_000)] == [((), 1000.0 + 120.0)]

@@ -19,6 +19,7 @@ from typing import Any
 import promql_parser as pp
 
 from pytest_selfslo._core.durations import format_duration
+from pytest_selfslo._core.goregex import GoRegexError, matcher_regex
 from pytest_selfslo.lint.context import LintContext
 from pytest_selfslo.lint.domain import counter_part, metric_info
 from pytest_selfslo.lint.findings import Finding
@@ -300,8 +301,8 @@ def _matches(sel: Any, labels: dict[str, str]) -> bool:
             return False
         if m.op in (pp.MatchOp.Re, pp.MatchOp.NotRe):
             try:
-                hit = re.fullmatch(m.value, value) is not None
-            except re.error:
+                hit = matcher_regex(m.value).fullmatch(value)
+            except GoRegexError:
                 return True
             if hit != (m.op == pp.MatchOp.Re):
                 return False

@@ -20,9 +20,9 @@ import numpy as np
 import promql_parser
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo._core.goregex import GoRegexError, Regexp, label_replace_regex
 from pytest_selfslo.promql.functions.util import Args, Exprs, annotate, string_arg, vector_arg
 from pytest_selfslo.promql.semantics import DEFAULT_SEMANTICS, Semantics
-from pytest_selfslo.promql.storage import compile_matcher_regex
 from pytest_selfslo.promql.values import (
     METRIC_NAME,
     EvalContext,
@@ -33,9 +33,6 @@ from pytest_selfslo.promql.values import (
     labels_get,
     make_labels,
 )
-
-_WORD = re.compile(r"[A-Za-z0-9_]+")
-
 
 _LEGACY_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -48,67 +45,17 @@ def _check_label_name(ctx: EvalContext, function: str, role: str, name: str) -> 
 
 
 def compile_go_regex(function: str, pattern: str,
-                     semantics: Semantics = DEFAULT_SEMANTICS) -> re.Pattern[str]:
-    """Compile a fully anchored RE2 pattern (``^(?s:...)$`` in 3.x, ``^(?:...)$`` in 2.x).
+                     semantics: Semantics = DEFAULT_SEMANTICS) -> Regexp:
+    """``label_replace``'s regex: RE2, anchored ``^(?s:...)$`` when the semantics'
+    ``regex_dotall`` (3.x), ``^(?:...)$`` before.
 
-    Uses the storage's RE2 translation (inline-flag scoping, RE2-only syntax
-    rejected) and reports Prometheus' error text when the pattern is invalid.
+    A pattern Go rejects gives Prometheus' error text (which names only the pattern).
     """
     try:
-        return compile_matcher_regex(pattern, dotall=semantics.regex_dotall)
-    except PromQLEvalError as exc:
+        return label_replace_regex(pattern, semantics.regex_dotall)
+    except GoRegexError:
         raise PromQLEvalError(
-            f"invalid regular expression in {function}(): {pattern} ({exc})") from None
-
-
-def expand_template(template: str, match: re.Match[str]) -> str:
-    """Go's ``regexp.Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``.
-
-    As in Go, ``$1x`` names the (usually missing) group ``1x`` and expands to
-    nothing; a ``$`` not followed by a valid name is kept literally.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch != "$" or i + 1 >= len(template):
-            out.append(ch)
-            i += 1
-            continue
-        nxt = template[i + 1]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-            continue
-        if nxt == "{":
-            end = template.find("}", i + 2)
-            name = template[i + 2:end] if end >= 0 else ""
-            if end < 0 or not _WORD.fullmatch(name):
-                out.append("$")
-                i += 1
-                continue
-            i = end + 1
-        else:
-            word = _WORD.match(template, i + 1)
-            if word is None:
-                out.append("$")
-                i += 1
-                continue
-            name = word.group(0)
-            i = word.end()
-        out.append(_group(match, name))
-    return "".join(out)
-
-
-def _group(match: re.Match[str], name: str) -> str:
-    if name.isdigit() and not (name[0] == "0" and len(name) > 1) and len(name) <= 8:
-        index = int(name)
-        if index <= (match.re.groups or 0):
-            return match.group(index) or ""
-        return ""
-    if name in match.re.groupindex:
-        return match.group(name) or ""
-    return ""
+            f"invalid regular expression in {function}(): {pattern}") from None
 
 
 # === label_replace(v Vector, dst_label, replacement, src_label, regex String) Vector ===
@@ -123,11 +70,11 @@ def fn_label_replace(ctx: EvalContext, args: Args, exprs: Exprs) -> Value:
     _check_label_name(ctx, "label_replace", "destination", dst)
     out: list[InstantSeries] = []
     for s in vec.series:
-        match = regex.fullmatch(labels_get(s.labels, src))
-        if match is None:
+        groups = regex.groups(labels_get(s.labels, src))
+        if groups is None:
             out.append(s)
             continue
-        out.append(_relabel(s, dst, expand_template(repl, match)))
+        out.append(_relabel(s, dst, regex.expand(repl, groups)))
     return InstantVector(merge_same_labelsets(out))
 
 
