@@ -2,7 +2,7 @@
 
 For an objective with error budget ``b`` (0.001 for 99.9 %) and a window pair
 ``(long, short)`` with factor ``f``, the alert fires when the error ratio over
-both windows exceeds ``f × b``. The defaults are budget fractions, so they
+both windows exceeds ``f × b`` (written as one number, e.g. ``0.0144``). The defaults are budget fractions, so they
 scale with the compliance window ``P``: ``f = fraction × P / long`` — page 2 %
 in 1h (short 5m) and 5 % in 6h (30m), ticket 10 % in 1d (2h) and 10 % in 3d
 (6h); for 30d that is 14.4, 6, 3 and 1. With ``min_events`` set, a pair only
@@ -92,10 +92,17 @@ def budget_remaining_expr(spec: ServiceSLOs, slo: ServiceLevel) -> str:
 
 
 def threshold_expr(w: BurnRateWindow, slo: ServiceLevel, spec: ServiceSLOs | None = None) -> str:
-    """The PromQL threshold ``(factor * budget)`` of a window pair (budget: see
-    :func:`~pytest_selfslo.slo.service.budget_literal`)."""
-    budget = budget_literal(spec, slo) if spec is not None else _num(slo.error_budget)
-    return f"({_num(w.factor)} * {budget})"
+    """The threshold ``factor × budget`` of a window pair as one number literal.
+
+    One literal (not ``(14.4 * 0.001)``) so that mutation testing's threshold operators
+    apply to it. The ``sloth`` dialect writes the exact float64 product of Sloth's
+    ``(14.4 * 0.0009999999999999432)`` (see
+    :func:`~pytest_selfslo.slo.service.budget_literal`); ours rounds to 12 significant
+    digits (``0.0144``).
+    """
+    if spec is not None and spec.dialect == "sloth":
+        return repr(w.factor * float(budget_literal(spec, slo)))
+    return _num(float(f"{w.factor * slo.error_budget:.12g}"))
 
 
 def _windows(slo: ServiceLevel) -> list[str]:

@@ -10,10 +10,17 @@ that history is computed (error ratio over a window ``W`` is
 guard group shows that a burn far above every threshold does not page when
 the long window saw fewer events than ``min_events``.
 
-Budget exhaustion: after a whole compliance window ``P`` of good traffic,
-errors at a constant ratio ``r`` spend the budget ``b`` after ``P·b/r``; a
-group checks the ``slo:error_budget_remaining:ratio`` series is above 0 one
-step (``P/720``) before that time and below 0 one step after it.
+Budget exhaustion: after a whole compliance window ``P`` of good traffic
+(``v1`` events per step), errors at a constant ratio ``r`` (``v2 = 2·v1``
+events per step) spend the budget ``b`` after ``x`` with ``r·v2·x = b·(v1·(P -
+x) + v2·x)``; a group checks the ``slo:error_budget_remaining:ratio`` series
+is above 0 one step (``P/720``) before that time and below 0 one step after.
+
+Window shape: for every window ``W`` of a burn-rate pair, traffic whose
+volume and error ratio change at ``W`` and ``W/2`` before the evaluation
+time; the ``W`` error-ratio record must be within 5 % of the exact ratio. A
+range halved or doubled in the errors or the total query moves it by 27 % or
+more, so these groups kill every window mutant of the recording rules.
 
 Input series come from the SLI queries: each ratio query must select one
 metric (the errors selector narrower than the total one) and aggregate to a
@@ -38,6 +45,7 @@ from pytest_selfslo.slo.burnrate import (
     _dump,
     alert_name,
     burn_rates,
+    error_ratio_record,
     series_labels,
 )
 from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
@@ -228,6 +236,77 @@ def _num(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(round(value, 9))
 
 
+def _counter(increments: list[tuple[int, float]]) -> str:
+    """promtool series values of a counter from 0: ``count`` steps of ``inc`` per region.
+
+    promtool expands ``a+bxN`` by adding ``b`` N times; each region starts at the value
+    that expansion reaches plus one increment, computed the same way and printed exactly
+    (``repr``), so the counter never steps back by a rounding error (a counter reset).
+    """
+    parts: list[str] = []
+    value = 0.0
+    for count, inc in increments:
+        if not parts:
+            parts.append(f"0+{repr(float(inc))}x{count}")
+        else:
+            value += inc
+            parts.append(f"{repr(value)}+{repr(float(inc))}x{count - 1}")
+            count -= 1
+        for _ in range(count):
+            value += inc
+    return " ".join(parts)
+
+
+def _profile(inputs: _Inputs, regions: list[tuple[int, float, float]]) -> list[dict[str, str]]:
+    """Input series for regions of ``(steps, events per step, error ratio)``."""
+    errors = [(n, v * r) for n, v, r in regions]
+    good = [(n, v * (1 - r)) for n, v, r in regions]
+    if inputs.total_series:  # a histogram: the _count and the good bucket
+        return [{"series": inputs.total_series, "values": _counter([(n, v) for n, v, _ in regions])},
+                {"series": inputs.good_series, "values": _counter(good)}]
+    return [{"series": inputs.error_series, "values": _counter(errors)},
+            {"series": inputs.good_series, "values": _counter(good)}]
+
+
+#: window-shape traffic: (share of the window, events per step, error ratio), oldest first,
+#: so that halving or doubling the range of either the errors or the total query moves the
+#: recorded ratio by far more than the tolerance
+_SHAPE = ((1.0, 1000.0, 0.05), (0.5, 3000.0, 0.02), (0.5, 500.0, 0.01))
+_SHAPE_TOLERANCE = 0.05
+
+
+def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs,
+                 window: str) -> dict[str, Any]:
+    """The error-ratio record of ``window`` over traffic that changes inside the window."""
+    w = parse_duration(window)
+    step = w // 60
+    n = 120
+    while (n * step) % EVALUATION_MS or n < 122:
+        n += 1
+    regions = [(n - 60, *_SHAPE[0][1:]), (30, *_SHAPE[1][1:]), (30, *_SHAPE[2][1:])]
+    errors = sum(v * r for _, v, r in _SHAPE[1:])
+    total = sum(v for _, v, _ in _SHAPE[1:])
+    expected = errors / total
+    labels = {**series_labels(spec, slo), spec.scheme.window: window}
+    sel = _label_text(labels)
+    record = f"{error_ratio_record(window)}{sel}"
+    lo, hi = expected * (1 - _SHAPE_TOLERANCE), expected * (1 + _SHAPE_TOLERANCE)
+    return {
+        "name": f"{service_of(spec, slo)}/{slo.name}: error ratio over {window} of traffic "
+                f"that changes inside the window is {_num(round(expected, 6))} (±5 %)",
+        "interval": format_duration(step),
+        "input_series": _profile(inputs, regions),
+        "promql_expr_test": [
+            {"expr": f"{record} > bool {_num(round(lo, 9))}",
+             "eval_time": format_duration(n * step),
+             "exp_samples": [{"labels": sel, "value": 1}]},
+            {"expr": f"{record} < bool {_num(round(hi, 9))}",
+             "eval_time": format_duration(n * step),
+             "exp_samples": [{"labels": sel, "value": 1}]},
+        ],
+    }
+
+
 _Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any]]]
 
 
@@ -245,14 +324,68 @@ def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
     return out
 
 
+def _recovered_group(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, severity: str,
+                     step: int, n: int, per_step: float, inputs: _Inputs
+                     ) -> dict[str, Any] | None:
+    """A burn that stopped ``2·short`` ago: the long window is still above the threshold,
+    the short one is 0, so this pair must not fire (the short window confirms the burn).
+
+    ``None`` when no error ratio makes every window of every pair clearly decide (then the
+    boundary groups are all there is for this pair).
+    """
+    long_ms, short_ms = parse_duration(b.long), parse_duration(b.short)
+    quiet = 2 * short_ms
+    if quiet >= long_ms or quiet % step or long_ms % step:
+        return None
+    threshold = b.factor * slo.error_budget
+    for excess in (1.5, 1.3, 1.7, 2.0, 1.2):
+        q = excess * threshold * long_ms / (long_ms - quiet)
+        if q > 0.9:
+            continue
+        expected = []
+        ambiguous = False
+        for _sev, pairs, exp in alerts:
+            fires = False
+            for p in pairs:
+                t = p.factor * slo.error_budget
+                states = []
+                for w in (parse_duration(p.long), parse_duration(p.short)):
+                    seen = min(w, n * step)
+                    r = q * max(0, min(long_ms, seen) - quiet) / seen
+                    if abs(r - t) < 0.1 * t:
+                        ambiguous = True
+                    states.append(r > t)
+                fires = fires or all(states)
+            if fires:
+                expected.append(exp)
+        if ambiguous:
+            continue
+        regions = [(n - long_ms // step, per_step, 0.0),
+                   ((long_ms - quiet) // step, per_step, q), (quiet // step, per_step, 0.0)]
+        return {
+            "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: a burn that stopped "
+                    f"{format_duration(quiet)} ago does not fire this pair",
+            "interval": format_duration(step),
+            "input_series": _profile(inputs, regions),
+            "alert_rule_test": [{"eval_time": format_duration(n * step), "alertname": "",
+                                 "exp_alerts": expected}],
+        }
+    return None
+
+
 def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict[str, Any]:
     """Constant error ratio after a window of good traffic: the budget is spent on time."""
     period = parse_duration(slo.window)
     step = period // 720
     b = slo.error_budget
-    k = 72 if 10 * b <= 0.5 else math.ceil(1440 * b)  # steps until the budget is spent
-    ratio = 720 * b / k
-    n = 720 + k + 2  # a window of good traffic, then k + 2 steps of errors
+    # v1 events per step for a window, then v2 with errors at `ratio`: the window's error
+    # ratio reaches b after k steps when ratio·v2·k = b·(v1·(720 - k) + v2·k)
+    v1, v2 = TRAFFIC, 2 * TRAFFIC
+    k = 72
+    while b + b * v1 * (720 / k - 1) / v2 > 0.5:
+        k += 72
+    ratio = b + b * v1 * (720 / k - 1) / v2
+    n = 720 + k + 2
     sel = _label_text(series_labels(spec, slo))
     expr = f"{BUDGET_REMAINING_RECORD}{sel} > bool 0"
     exp = _label_text(series_labels(spec, slo))
@@ -261,7 +394,7 @@ def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict
                 f"{_num(ratio)} after {slo.window} of good traffic spends the budget "
                 f"{_num(b)} in {format_duration(k * step)}",
         "interval": format_duration(step),
-        "input_series": _series(inputs, n, k + 2, ratio, TRAFFIC),
+        "input_series": _profile(inputs, [(n - k - 2, v1, 0.0), (k + 2, v2, ratio)]),
         "promql_expr_test": [
             {"expr": expr, "eval_time": format_duration((720 + k + side) * step),
              "exp_samples": [{"labels": exp, "value": value}]}
@@ -288,6 +421,9 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                     exp["exp_annotations"] = annotations
                 alerts.append((severity, pairs, exp))
         groups.append(_budget_group(spec, slo, inputs))
+        for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
+                             key=parse_duration):
+            groups.append(_shape_group(spec, slo, inputs, window))
         if not alerts:
             continue
         every = [b for _, pairs, _ in alerts for b in pairs]
@@ -312,6 +448,11 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                                              "exp_alerts": _expected(slo, alerts, k * step, ratio,
                                                                      n * step, what)}],
                     })
+                recovered = _recovered_group(slo, alerts, b, severity, step, n, per_step, inputs)
+                if recovered is not None:
+                    recovered["name"] = f"{prefix}: {recovered['name']}"
+                    recovered["alert_rule_test"][0]["alertname"] = name
+                    groups.append(recovered)
         if slo.min_events:
             step = _interval(every)
             n = _history_steps(every, step)

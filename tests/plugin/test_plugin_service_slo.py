@@ -39,8 +39,8 @@ def test_service_spec_items_pass(pytester: pytest.Pytester, fmt: str) -> None:
 def test_rules_that_disagree_with_the_spec_are_drift(pytester: pytest.Pytester) -> None:
     rules = _project(pytester, "pyrra")
     text = rules.read_text()
-    assert "(14.4 * 0.001)" in text
-    rules.write_text(text.replace("(14.4 * 0.001)", "(14 * 0.001)", 1))
+    assert "> 0.0144)" in text
+    rules.write_text(text.replace("> 0.0144)", "> 0.014)", 1))
     result = pytester.runpytest("--self-slo", "rules", "--self-slo-slo=spec.yml")
     result.stdout.fnmatch_lines(["*the rules disagree with the SLO spec (1 finding(s))*",
                                  "*rules/slo.yml:*SL040 alert ErrorBudgetBurn (slo_severity=page): "

@@ -86,9 +86,9 @@ def test_round_trip_under_our_engine(tmp_path: Path, source: Path) -> None:
     # the tests are not vacuous: a wrong threshold in the rules fails them
     rules = out.parent.parent / "slo.yml"
     text = rules.read_text()
-    budget = "0.005" if source == OPENSLO else "0.01"
-    assert f" * {budget})" in text
-    rules.write_text(text.replace(f" * {budget})", f" * {budget} * 1.05)", 1))
+    page = "0.0672" if source == OPENSLO else "0.1344"  # 13.44 × the budget (28d window)
+    assert f"> {page})" in text
+    rules.write_text(text.replace(f"> {page})", f"> {float(page) * 1.05!r})", 1))
     assert not run_rule_tests([str(out)]).passed
 
 

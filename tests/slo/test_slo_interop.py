@@ -107,10 +107,12 @@ def test_generated_rules_are_valid_and_deterministic() -> None:
     # imported from Sloth: Sloth's label names, so routes written for Sloth's alerts still match
     assert [a["labels"]["sloth_severity"] for a in alerts] == ["page", "ticket"]
     assert rules[0]["labels"]["sloth_id"] == "checkout-requests-availability"
-    # Sloth's dialect: Sloth's float arithmetic for the budget, (100 - 99.9) / 100
-    b = "0.0009999999999999432"
-    assert f"(14.4 * {b})" in alerts[0]["expr"] and f"(6 * {b})" in alerts[0]["expr"]
-    assert f"(3 * {b})" in alerts[1]["expr"] and f"(1 * {b})" in alerts[1]["expr"]
+    # Sloth's dialect: Sloth's float arithmetic for the budget, (100 - 99.9) / 100 (the
+    # product Sloth's (14.4 * 0.0009999999999999432) evaluates to, as one literal)
+    b = (100 - 99.9) / 100
+    assert repr(b) == "0.0009999999999999432"
+    assert f"> {14.4 * b!r})" in alerts[0]["expr"] and f"> {6 * b!r})" in alerts[0]["expr"]
+    assert f"> {3 * b!r})" in alerts[1]["expr"] and f"> {1 * b!r})" in alerts[1]["expr"]
 
 
 def test_min_events_adds_the_guard() -> None:

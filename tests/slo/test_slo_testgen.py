@@ -42,10 +42,12 @@ def _write(tmp_path: Path, spec_path: Path) -> Path:
 def test_generated_tests_cover_every_pair_both_sides() -> None:
     doc = yaml.safe_load(generate_tests(import_spec(SLOTH), "../slo.yml"))
     names = [g["name"] for g in doc["tests"]]
-    assert len(names) == 9
+    assert len(names) == 20  # 8 boundary, 4 stopped-burn, budget exhaustion, 7 window shapes
     assert sum("budget exhaustion" in n for n in names) == 1
     for pair in ("page 1h/5m", "page 6h/30m", "ticket 1d/2h", "ticket 3d/6h"):
-        assert sum(pair in n for n in names) == 2
+        assert sum(pair in n and "one step" in n for n in names) == 2
+        assert sum(pair in n and "burn that stopped" in n for n in names) == 1
+    assert sum("error ratio over" in n for n in names) == 7  # one per window
     above = [g for g in doc["tests"] if "above" in g["name"]]
     below = [g for g in doc["tests"] if "below" in g["name"]]
     assert all(g["alert_rule_test"][0]["exp_alerts"] for g in above)
@@ -64,7 +66,9 @@ def test_generated_tests_pass_under_our_engine(tmp_path: Path) -> None:
 def test_generated_tests_fail_against_wrong_thresholds(tmp_path: Path) -> None:
     out = _write(tmp_path, SLOTH)
     rules = tmp_path / "slo.yml"
-    rules.write_text(rules.read_text().replace("(14.4 * 0.0009999999999999432)", "(14 * 0.0009999999999999432)"))
+    threshold = repr(14.4 * 0.0009999999999999432)  # Sloth's dialect: its float budget
+    assert f"> {threshold})" in rules.read_text()
+    rules.write_text(rules.read_text().replace(f"> {threshold})", "> 0.014)"))
     report = run_rule_tests([str(out)])
     assert not report.passed
     assert "page 1h/5m ×14.4 one step below" in report.format_text()
