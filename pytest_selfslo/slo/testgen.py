@@ -56,6 +56,10 @@ __all__ = ["generate_tests", "test_groups"]
 STEP = 0.01
 #: events per scrape interval in the generated traffic
 TRAFFIC = 1000.0
+#: volume before a test's errors start, relative to the volume after: it dilutes the
+#: windows longer than the pair under test, so a weaker pair (the ticket 3d/6h one under
+#: the 1d/2h one) does not fire in its place and the pair's own thresholds are decisive
+HEAVY = 10.0
 #: rule evaluation interval of the generated file (a 1m interval over 3d is slow in promtool)
 EVALUATION_MS = 300_000
 _CANDIDATES = ("200", "500", "503", "429", "error", "true", "fail", "201", "ok", "success",
@@ -195,8 +199,11 @@ def _history_steps(pairs: list[BurnRateWindow], step: int) -> int:
 
 
 def _ratio_over(window_ms: int, errors_ms: int, ratio: float, history_ms: int) -> float:
+    """Error ratio over a window: errors during the last ``errors_ms`` at ``ratio``, and
+    :data:`HEAVY` times the volume (all good) before them."""
     seen = min(window_ms, history_ms)
-    return ratio * min(errors_ms, seen) / seen
+    e = min(errors_ms, seen)
+    return ratio * e / (e + HEAVY * (seen - e))
 
 
 def _fires(pairs: list[BurnRateWindow], slo: ServiceLevel, errors_ms: int, ratio: float,
@@ -225,11 +232,12 @@ def _series(inputs: _Inputs, n: int, k: int, ratio: float, per_step: float) -> l
         head = f"0+{_num(before)}x{n - k - 1}"
         return head + f" {_num(before * (n - k))}+{_num(after)}x{k}"
 
+    heavy = HEAVY * per_step
     if inputs.total_series:  # latency: count and the good bucket
-        return [{"series": inputs.total_series, "values": counter(per_step, per_step)},
-                {"series": inputs.good_series, "values": counter(per_step, good_after)}]
+        return [{"series": inputs.total_series, "values": counter(heavy, per_step)},
+                {"series": inputs.good_series, "values": counter(heavy, good_after)}]
     return [{"series": inputs.error_series, "values": counter(0, bad)},
-            {"series": inputs.good_series, "values": counter(per_step, good_after)}]
+            {"series": inputs.good_series, "values": counter(heavy, good_after)}]
 
 
 def _num(value: float) -> str:
@@ -324,6 +332,70 @@ def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
     return out
 
 
+def _profile_alerts(slo: ServiceLevel, alerts: _Alerts,
+                    regions_ms: list[tuple[int, int, float, float]], history_ms: int,
+                    margin: float = STEP / 2) -> list[dict[str, Any]] | None:
+    """Expected alerts for regions ``(from, to, error ratio, volume)`` in ms before the
+    evaluation; ``None`` when a window is within ``margin`` of its threshold (the
+    engines' extrapolation could decide either way)."""
+    out = []
+    for _sev, pairs, exp in alerts:
+        fires = False
+        for p in pairs:
+            t = p.factor * slo.error_budget
+            states = []
+            for w in (parse_duration(p.long), parse_duration(p.short)):
+                seen = min(w, history_ms)
+                errors = sum(q * v * max(0, min(start, seen) - end)
+                             for start, end, q, v in regions_ms)
+                total = sum(v * max(0, min(start, seen) - end) for start, end, _q, v in regions_ms)
+                r = errors / total
+                if abs(r - t) < t * margin:
+                    return None
+                states.append(r > t)
+            fires = fires or all(states)
+        if fires:
+            out.append(exp)
+    return out
+
+
+def _one_sided_groups(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, severity: str,
+                      step: int, n: int, per_step: float, inputs: _Inputs
+                      ) -> list[dict[str, Any]]:
+    """One window a step below its threshold, the other clearly above: the pair does not
+    fire, so a threshold lowered in only one of the two comparisons is caught.
+
+    Errors start ``long`` before the evaluation (as in the boundary groups); the last
+    ``short`` has its own ratio. Left out when another pair's window would sit on its
+    threshold, or a ratio would exceed 0.9.
+    """
+    long_ms, short_ms = parse_duration(b.long), parse_duration(b.short)
+    t = b.factor * slo.error_budget
+    out = []
+    for below, long_r, short_r in (("short", 1.2 * t, (1 - STEP) * t),
+                                   ("long", (1 - STEP) * t, 1.2 * t)):
+        early = (long_r * long_ms - short_r * short_ms) / (long_ms - short_ms)
+        if not 0 <= early <= 0.9 or short_r > 0.9 or long_ms % step or short_ms % step:
+            continue
+        regions_ms = [(n * step, long_ms, 0.0, HEAVY), (long_ms, short_ms, early, 1.0),
+                      (short_ms, 0, short_r, 1.0)]
+        expected = _profile_alerts(slo, alerts, regions_ms, n * step)
+        if expected is None:
+            continue
+        regions = [(n - long_ms // step, HEAVY * per_step, 0.0),
+                   ((long_ms - short_ms) // step, per_step, early),
+                   (short_ms // step, per_step, short_r)]
+        out.append({
+            "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: the {below} window one "
+                    f"step below the boundary, the other above: this pair does not fire",
+            "interval": format_duration(step),
+            "input_series": _profile(inputs, regions),
+            "alert_rule_test": [{"eval_time": format_duration(n * step), "alertname": "",
+                                 "exp_alerts": expected}],
+        })
+    return out
+
+
 def _recovered_group(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, severity: str,
                      step: int, n: int, per_step: float, inputs: _Inputs
                      ) -> dict[str, Any] | None:
@@ -342,25 +414,12 @@ def _recovered_group(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, seve
         q = excess * threshold * long_ms / (long_ms - quiet)
         if q > 0.9:
             continue
-        expected = []
-        ambiguous = False
-        for _sev, pairs, exp in alerts:
-            fires = False
-            for p in pairs:
-                t = p.factor * slo.error_budget
-                states = []
-                for w in (parse_duration(p.long), parse_duration(p.short)):
-                    seen = min(w, n * step)
-                    r = q * max(0, min(long_ms, seen) - quiet) / seen
-                    if abs(r - t) < 0.1 * t:
-                        ambiguous = True
-                    states.append(r > t)
-                fires = fires or all(states)
-            if fires:
-                expected.append(exp)
-        if ambiguous:
+        regions_ms = [(n * step, long_ms, 0.0, HEAVY), (long_ms, quiet, q, 1.0),
+                      (quiet, 0, 0.0, 1.0)]
+        expected = _profile_alerts(slo, alerts, regions_ms, n * step, margin=0.1)
+        if expected is None:
             continue
-        regions = [(n - long_ms // step, per_step, 0.0),
+        regions = [(n - long_ms // step, HEAVY * per_step, 0.0),
                    ((long_ms - quiet) // step, per_step, q), (quiet // step, per_step, 0.0)]
         return {
             "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: a burn that stopped "
@@ -448,6 +507,11 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                                              "exp_alerts": _expected(slo, alerts, k * step, ratio,
                                                                      n * step, what)}],
                     })
+                for one_sided in _one_sided_groups(slo, alerts, b, severity, step, n, per_step,
+                                                   inputs):
+                    one_sided["name"] = f"{prefix}: {one_sided['name']}"
+                    one_sided["alert_rule_test"][0]["alertname"] = name
+                    groups.append(one_sided)
                 recovered = _recovered_group(slo, alerts, b, severity, step, n, per_step, inputs)
                 if recovered is not None:
                     recovered["name"] = f"{prefix}: {recovered['name']}"

@@ -42,10 +42,11 @@ def _write(tmp_path: Path, spec_path: Path) -> Path:
 def test_generated_tests_cover_every_pair_both_sides() -> None:
     doc = yaml.safe_load(generate_tests(import_spec(SLOTH), "../slo.yml"))
     names = [g["name"] for g in doc["tests"]]
-    assert len(names) == 20  # 8 boundary, 4 stopped-burn, budget exhaustion, 7 window shapes
+    assert len(names) == 28  # 8 boundary, 8 one-sided, 4 stopped-burn, budget, 7 window shapes
     assert sum("budget exhaustion" in n for n in names) == 1
     for pair in ("page 1h/5m", "page 6h/30m", "ticket 1d/2h", "ticket 3d/6h"):
-        assert sum(pair in n and "one step" in n for n in names) == 2
+        assert sum(pair in n and "one step above" in n for n in names) == 1
+        assert sum(pair in n and "one step below" in n for n in names) == 3  # 2 one-sided
         assert sum(pair in n and "burn that stopped" in n for n in names) == 1
     assert sum("error ratio over" in n for n in names) == 7  # one per window
     above = [g for g in doc["tests"] if "above" in g["name"]]
