@@ -49,8 +49,8 @@ def test_generated_tests_cover_every_pair_both_sides() -> None:
         assert sum(pair in n and "one step below" in n for n in names) == 3  # 2 one-sided
         assert sum(pair in n and "burn that stopped" in n for n in names) == 1
     assert sum("error ratio over" in n for n in names) == 7  # one per window
-    above = [g for g in doc["tests"] if "above" in g["name"]]
-    below = [g for g in doc["tests"] if "below" in g["name"]]
+    above = [g for g in doc["tests"] if "one step above the boundary" in g["name"]]
+    below = [g for g in doc["tests"] if "one step below the boundary" in g["name"]]
     assert all(g["alert_rule_test"][0]["exp_alerts"] for g in above)
     # one step below the 1h/5m page boundary nothing pages
     page_below = next(g for g in below if "page 1h/5m" in g["name"])
