@@ -30,7 +30,6 @@ says why (no test is silently left out).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -255,10 +254,10 @@ def _counter(increments: list[tuple[int, float]]) -> str:
     value = 0.0
     for count, inc in increments:
         if not parts:
-            parts.append(f"0+{repr(float(inc))}x{count}")
+            parts.append(f"0+{float(inc)!r}x{count}")
         else:
             value += inc
-            parts.append(f"{repr(value)}+{repr(float(inc))}x{count - 1}")
+            parts.append(f"{value!r}+{float(inc)!r}x{count - 1}")
             count -= 1
         for _ in range(count):
             value += inc

@@ -15,7 +15,7 @@ from promtool_runs import Promtool, params, run
 from pytest_selfslo.cli import main
 from pytest_selfslo.ruletest.runner import run_rule_tests
 from pytest_selfslo.slo.importers import import_spec
-from pytest_selfslo.slo.service import load_service_slos_text, dump_service_slos
+from pytest_selfslo.slo.service import dump_service_slos, load_service_slos_text
 
 DATA = Path(__file__).parent / "data"
 OPENSLO = DATA / "openslo_checkout.yml"

@@ -13,6 +13,7 @@ is an :class:`~pytest_selfslo._core.errors.SLOSpecError` with
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def detect_format(root: Node) -> str | None:
         return "openslo"
     try:
         root.keys()
-    except Exception:  # noqa: BLE001  (not a mapping: no known format)
+    except SLOSpecError:
         return None
     if is_sloth(root):
         return "sloth prometheus/v1"
@@ -72,10 +73,8 @@ def import_text(text: str, path: str = "<slo>") -> ServiceSLOs:
     for doc, fmt in zip(docs, formats, strict=True):
         if fmt is None:
             at = doc.root
-            try:
+            with contextlib.suppress(SLOSpecError):  # not a mapping: point at the document
                 at = doc.root.get("apiVersion") or doc.root.get("version") or doc.root
-            except Exception:  # noqa: BLE001
-                pass
             raise at.error(
                 "unknown SLO spec format (expected version: selfslo/v1, version: prometheus/v1 "
                 "(Sloth), kind: PrometheusServiceLevel (Sloth CRD), apiVersion: openslo/v1 or "

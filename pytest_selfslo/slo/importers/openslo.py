@@ -33,6 +33,7 @@ from dataclasses import replace
 import promql_parser
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
+from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.slo.nodes import Doc, Node
 from pytest_selfslo.slo.service import (
     AlertSpec,
@@ -65,7 +66,7 @@ def is_openslo(root: Node) -> bool:
 def _is_seq(node: Node) -> bool:
     try:
         node.seq()
-    except Exception:  # noqa: BLE001  (not a list: the error is raised later, located)
+    except SLOSpecError:
         return False
     return True
 
@@ -73,7 +74,7 @@ def _is_seq(node: Node) -> bool:
 def _mapping_get(node: Node, key: str) -> Node | None:
     try:
         return node.get(key)
-    except Exception:  # noqa: BLE001
+    except SLOSpecError:
         return None
 
 

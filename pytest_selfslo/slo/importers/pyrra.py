@@ -159,10 +159,10 @@ def _indicator(node: Node) -> Sli:
     if kind == "bool_gauge":
         body.only({"metric", "grouping"}, "indicator.bool_gauge")
         by = _grouping(body)
-        sel = _selector(body, "bool_gauge")
-        total = f"sum{by}(count_over_time({sel}[{_W}]))"
-        return Sli("ratio", errors=f"({total}) - (sum{by}(sum_over_time({sel}[{_W}])))",
-                   total=total)
+        gauge = _selector(body, "bool_gauge")
+        samples = f"sum{by}(count_over_time({gauge}[{_W}]))"
+        return Sli("ratio", errors=f"({samples}) - (sum{by}(sum_over_time({gauge}[{_W}])))",
+                   total=samples)
     raise node.key_node(kind).error(f"indicator: unknown Pyrra indicator {kind!r} (expected "
                                     "ratio, latency or bool_gauge)")
 
