@@ -17,7 +17,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["FileTooLargeError", "NotRegularFileError", "open_regular", "read_regular"]
+__all__ = ["FileTooLargeError", "NotRegularFileError", "open_regular", "read_regular",
+           "read_regular_text"]
 
 
 class NotRegularFileError(OSError):
@@ -86,3 +87,8 @@ def read_regular(path: str | Path, limit: int, what: str = "file") -> bytes:
     if len(data) > limit:  # grew while we read
         raise FileTooLargeError(path, limit, what)
     return data
+
+
+def read_regular_text(path: str | Path, limit: int, what: str = "file", errors: str = "strict") -> str:
+    """:func:`read_regular` decoded as UTF-8 (``errors`` as in :meth:`bytes.decode`)."""
+    return read_regular(path, limit, what).decode("utf-8", errors)

@@ -56,7 +56,7 @@ from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PolicyError, located
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
 from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
-from pytest_selfslo.rulefmt.goyaml import compose, to_python
+from pytest_selfslo.rulefmt.goyaml import compose, read_document, to_python
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
@@ -657,7 +657,7 @@ def load_policy(path: str | Path) -> CanaryPolicy:
     """Read a canary policy YAML file; any problem is a :class:`PolicyError` naming file, line and key."""
     text_path = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_document(path, "the policy file")  # regular files only: never a FIFO
     except OSError as exc:
         raise PolicyError(located(f"cannot read the policy file: {exc.strerror or exc}", text_path)) from None
     except UnicodeDecodeError as exc:

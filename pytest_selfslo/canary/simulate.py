@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import InputError, located
@@ -45,6 +44,7 @@ from pytest_selfslo.heartbeat import read_heartbeats
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.promql.storage import Storage
+from pytest_selfslo.rulefmt.goyaml import compose, read_document, to_python
 from pytest_selfslo.rulefmt.model import AlertState
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
@@ -82,40 +82,61 @@ def load_heartbeats_into(storage: Storage, path: str | Path,
 
 
 def load_series_file(storage: Storage, path: str | Path) -> tuple[float, float]:
-    """Load a series YAML file (see the module doc); returns (first, last) sample time in seconds."""
+    """Load a series YAML file (see the module doc); returns (first, last) sample time in seconds.
+
+    Read like a promtool unit-test file (the one positioned YAML reader, Go's
+    ``yaml.v2``; a regular file only, its size, depth and aliases bounded);
+    every problem is an :class:`InputError` ``path:line:col: why``.
+    """
+    spath = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = read_document(path, "the series file")
     except OSError as exc:
-        raise InputError(located(f"cannot read the series file: {exc.strerror or exc}", path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(located(f"invalid YAML: {getattr(exc, 'problem', exc)}", path,
-                                 mark.line + 1 if mark else None)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("input_series"), list):
-        raise InputError(located("expected a mapping with an 'input_series' list, got "
-                                 f"{type(data).__name__}", path))
+        raise InputError(located(f"cannot read the series file: {exc.strerror or exc}", spath)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
+                                 spath)) from None
+    root, problem = compose(text, spath)
+    if problem is not None:
+        raise InputError(str(problem) if problem.code == "yaml-syntax" else
+                         located(f"invalid YAML: {problem.message}", spath, problem.line,
+                                 problem.column))
+    data, nodes, problems = to_python(root, spath)
+    if problems:
+        raise InputError(str(problems[0]))
+
+    def at(message: str, key: str = "") -> InputError:
+        node = nodes.get(key) or root
+        return InputError(located(message, spath, node.line if node else None,
+                                  node.column if node else None))
+
+    if not isinstance(data, dict):
+        raise at(f"expected a mapping with an 'input_series' list, got {type(data).__name__}")
+    if not isinstance(data.get("input_series"), list):
+        raise at("expected a mapping with an 'input_series' list, got input_series: "
+                 f"{data.get('input_series')!r}", "input_series")
     try:
         interval_ms = parse_duration(str(data.get("interval", "1m")))
     except ValueError:
-        raise InputError(located(f"interval: expected a duration such as 10s, got "
-                                 f"{data.get('interval')!r}", path)) from None
+        raise at(f"interval: expected a duration such as 10s, got {data.get('interval')!r}",
+                 "interval") from None
     start = data.get("start", 0)
     if isinstance(start, bool) or not isinstance(start, (int, float)):
-        raise InputError(located(f"start: expected unix seconds, got {start!r}", path))
+        raise at(f"start: expected unix seconds, got {start!r}", "start")
     if interval_ms <= 0:
-        raise InputError(located("interval: expected a positive duration, got 0", path))
+        raise at("interval: expected a positive duration, got 0", "interval")
     start_ms = round(start * 1000)
     longest = 0
     for i, entry in enumerate(data["input_series"]):
+        key = f"input_series[{i}]"
         if not isinstance(entry, dict) or "series" not in entry or "values" not in entry:
-            raise InputError(located(f"input_series[{i}]: expected {{series, values}}, got {entry!r}",
-                                     path))
+            raise at(f"{key}: expected {{series, values}}, got {entry!r}", key)
         line = f"{entry['series']} {entry['values']}"
         try:
             count = len(parse_series_line(line)[1])
             storage.load(line, interval_ms, start_ms)
         except InputError as exc:
-            raise InputError(located(f"input_series[{i}]: {exc}", path)) from None
+            raise at(f"{key}: {exc}", key) from None
         longest = max(longest, count)
     return start_ms / 1000.0, (start_ms + max(longest - 1, 0) * interval_ms) / 1000.0
 

@@ -9,12 +9,19 @@ feature cannot take the others down.
 Exit codes are shared: 0 success, 1 the check failed (an SLO, a rule test, a
 lint error), 2 usage or input error (one line on stderr, control characters
 escaped, never a traceback).
+
+When the reader of the output goes away (``selfslo lint rules | head -1``)
+the command stops quietly, as ``cat`` or ``grep`` do when SIGPIPE ends them:
+nothing on stderr and exit status 141 (128 + SIGPIPE, what a shell reports
+for those). SIGPIPE itself stays ignored (Python's default), so a closed
+socket in ``serve`` or a client is an error, not the end of the process.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,8 +67,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: exit status when stdout is a pipe whose reader has gone (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``selfslo`` script; returns the process exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: buffered output may meet the closed pipe here
+    except BrokenPipeError:
+        return _broken_pipe()
+    return code
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout is gone: stop quietly (no "Broken pipe", no traceback)."""
+    # Python flushes stdout again at exit and would print "Exception ignored ...
+    # BrokenPipeError": point the descriptor at /dev/null so that flush succeeds
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a descriptor (replaced in tests)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     only = next((a for a in args_list if a in COMMANDS), None)
     parser = build_parser(only)
@@ -73,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args))
+    except BrokenPipeError:
+        raise  # the reader of stdout has gone: main() stops quietly
     except (SelfSloError, OSError) as exc:
         # one line, whatever the message quotes (a file name with a newline, an ANSI escape)
         print(f"selfslo {args.command}: error: {printable(str(exc))}", file=sys.stderr)

@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 from pytest_selfslo._core.atomicio import atomic_write_bytes
+from pytest_selfslo._core.errors import SLOSpecError
+from pytest_selfslo.rulefmt.goyaml import read_document
 from pytest_selfslo.slo.burnrate import generate_rules
-from pytest_selfslo.slo.importers import import_spec
+from pytest_selfslo.slo.importers import import_text
 from pytest_selfslo.slo.service import dump_service_slos
 
 __all__ = ["configure", "run"]
@@ -40,7 +42,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, convert, write atomically; errors propagate as ``SLOSpecError`` (exit 2)."""
-    spec = import_spec(args.spec)
+    try:  # a regular file of at most MAX_DOCUMENT_BYTES: a FIFO or /dev/zero is refused at once
+        text = read_document(args.spec, "the SLO spec")
+    except OSError as exc:
+        raise SLOSpecError(f"{args.spec}: cannot read the SLO spec: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SLOSpecError(f"{args.spec}: not UTF-8 text ({exc.reason})") from None
+    spec = import_text(text, str(args.spec))
     if args.slo_command == "import":
         text = dump_service_slos(spec)
     elif args.slo_command == "generate":

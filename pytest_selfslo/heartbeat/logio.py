@@ -185,7 +185,7 @@ def _offsets_to_lines(path: str, offsets: list[int]) -> list[int]:
     lines: dict[int, int] = {}
     newlines = 0
     pos = 0
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # the file was scanned; never block if it was swapped
         for offset in wanted:
             while pos < offset:
                 chunk = f.read(min(_CHUNK, offset - pos))

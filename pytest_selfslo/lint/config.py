@@ -35,6 +35,7 @@ from typing import Any
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import ConfigError
+from pytest_selfslo._core.safeio import read_regular_text
 from pytest_selfslo.lint.context import DEFAULT_SCRAPE_INTERVAL, DEFAULT_SEVERITIES
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
 
@@ -64,6 +65,8 @@ _KEYS = ("disable", "severity", "allowed_severities", "required_annotations",
 #: table key -> pytest ini key
 INI_KEYS: dict[str, str] = {key: f"selfslo_lint_{key}" for key in _KEYS}
 #: pytest's ini files, in the order pytest looks for them in one directory
+#: largest configuration file read (pyproject.toml, pytest.ini, tox.ini, setup.cfg)
+MAX_CONFIG_BYTES = 4 << 20
 _INI_FILES = (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
               ("setup.cfg", "tool:pytest"))
 
@@ -221,9 +224,10 @@ def lint_config_from_ini(get: Callable[[str], str | None], source: str) -> LintC
 def _pyproject_tables(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(``[tool.selfslo.lint]`` or None, the ``selfslo_lint_*`` keys of the pytest ini table)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_text(path, MAX_CONFIG_BYTES, "the lint configuration"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the lint configuration: {exc}") from None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"{path}: cannot read the lint configuration: {why}") from None
     tool = data.get("tool", {})
     lint = tool.get("selfslo", {}).get("lint") if isinstance(tool.get("selfslo"), dict) else None
     ini = tool.get("pytest", {}).get("ini_options", {}) if isinstance(tool.get("pytest"), dict) \
@@ -248,9 +252,18 @@ def load_lint_config(path: str | Path) -> LintConfig:
         return lint_config_from_ini(lambda k: _ini_text(keys.get(k)),
                                     f"{path} [tool.pytest.ini_options]")
     parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except (OSError, configparser.Error) as exc:
+    try:  # a regular file only: a FIFO or /dev/zero is refused, never read
+        parser.read_string(read_regular_text(path, MAX_CONFIG_BYTES, "the lint configuration"),
+                           str(path))
+    except FileNotFoundError:
+        pass  # as configparser.read: no file, no settings
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the lint configuration: not UTF-8 text "
+                          f"({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the lint configuration: "
+                          f"{exc.strerror or exc}") from None
+    except configparser.Error as exc:
         raise ConfigError(f"{path}: cannot read the lint configuration: {exc}") from None
     section = next((s for s in ("pytest", "tool:pytest") if parser.has_section(s)), None)
     if section is None:
@@ -285,7 +298,7 @@ def config_file(start: str | Path) -> Path | None:
             if name == "pytest.ini":
                 return candidate
             try:
-                text = candidate.read_text(encoding="utf-8")
+                text = read_regular_text(candidate, MAX_CONFIG_BYTES, "the configuration")
             except (OSError, UnicodeDecodeError):
                 continue
             if section is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_selfslo.lint.findings import CHECKS, Finding
-from pytest_selfslo.lint.loader import load_file
+from pytest_selfslo.lint.loader import load_file, read_rule_text
 from pytest_selfslo.lint.model import RuleFile
 from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
 
@@ -23,10 +23,10 @@ __all__ = ["load_files"]
 def load_files(path: str | Path, text: str | None = None) -> list[RuleFile]:
     """The rule files at ``path`` (one for a plain file; one per rule file of a manifest)."""
     if text is None:
-        try:
-            text = Path(path).read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            return [load_file(path)]  # reports the decoding error
+        read = read_rule_text(path)  # bounded, regular files only
+        if isinstance(read, RuleFile):
+            return [read]  # says why it cannot be read
+        text = read
     if not is_manifest(text):
         return [load_file(path, text)]
     documents, problems = rule_documents(text)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
-import yaml
 
 from pytest_selfslo._core.durations import format_duration
 from pytest_selfslo.lint.checks.promql import locate
@@ -44,6 +43,7 @@ from pytest_selfslo.lint.promql_walk import (
 )
 from pytest_selfslo.lint.render import format_number, to_seconds
 from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose, read_document
 from pytest_selfslo.slo.burnrate import rule_groups
 from pytest_selfslo.slo.service import ServiceSLOs
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
@@ -62,22 +62,33 @@ _VIOLATION = {">=": "<", ">": "<=", "<=": ">", "<": ">="}
 
 def _item_lines(path: str | Path | None, list_key: str) -> dict[str, dict[str, int]]:
     """For a YAML file with a list of named items: item name -> {key -> line} ("" = item)."""
-    if path is None or not Path(path).is_file():
+    if path is None:
         return {}
-    try:
-        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+    try:  # the one YAML reader; a FIFO or a device is refused, never read
+        root, problem = compose(read_document(path), str(path))
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if problem is not None or root is None:
         return {}
     out: dict[str, dict[str, int]] = {}
-    items = dict((k.value, v) for k, v in getattr(root, "value", []) if isinstance(k, yaml.Node))
-    for node in getattr(items.get(list_key), "value", []) or []:
-        fields = {k.value: v for k, v in getattr(node, "value", [])}
-        name = getattr(fields.get("name"), "value", None)
-        if name is not None:
-            lines = {k: v.start_mark.line + 1 for k, v in fields.items()}
-            lines[""] = node.start_mark.line + 1
-            out[str(name)] = lines
+    items = _fields(root)
+    listed = items.get(list_key)
+    for node in listed.deref.value if listed is not None and listed.deref.kind == SEQUENCE else []:
+        fields = _fields(node)
+        name = fields.get("name")
+        if name is not None and name.deref.kind == SCALAR:
+            lines = {k: v.line for k, v in fields.items()}
+            lines[""] = node.line
+            out[str(name.deref.value)] = lines
     return out
+
+
+def _fields(node: Node) -> dict[str, Node]:
+    """A mapping's scalar keys -> value nodes (empty for anything else)."""
+    target = node.deref
+    if target.kind != MAPPING:
+        return {}
+    return {str(k.value): v for k, v in target.value if k.kind == SCALAR}
 
 
 class _Where:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo._core.safeio import FileTooLargeError, read_regular
 from pytest_selfslo.lint.fastload import build_fast
 from pytest_selfslo.lint.findings import CHECKS, Finding, resolve_codes
 from pytest_selfslo.lint.model import (
@@ -38,9 +39,17 @@ from pytest_selfslo.lint.model import (
     RuleFile,
     TestFile,
 )
-from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, Reader, compose
+from pytest_selfslo.rulefmt.goyaml import (
+    MAPPING,
+    MAX_DOCUMENT_BYTES,
+    SCALAR,
+    SEQUENCE,
+    Node,
+    Reader,
+    compose,
+)
 
-__all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file"]
+__all__ = ["Field", "Group", "Rule", "RuleFile", "TestFile", "load_file", "read_rule_text"]
 
 _DISABLE = re.compile(r"#\s*selfslo-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_,\- ]+)")
 def _pos(node: Node) -> tuple[int, int]:
@@ -308,6 +317,27 @@ def _load_tests(rf: RuleFile, root: Node) -> None:
                 tests.groups.append((series, exprs))
 
 
+def read_rule_text(path: str | Path) -> str | RuleFile:
+    """The text of a file to lint, or an invalid :class:`RuleFile` whose SL001 says why not.
+
+    A regular file of at most :data:`~pytest_selfslo.rulefmt.goyaml.MAX_DOCUMENT_BYTES`
+    (the YAML reader's limit, checked before reading: a huge file is not read
+    whole); a FIFO or a device is refused without blocking.
+    """
+    spath = str(path)
+    try:
+        return read_regular(path, MAX_DOCUMENT_BYTES, "the rule file").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text: byte {exc.start}: {exc.reason}"
+    except OSError as exc:
+        message = f"cannot read the file: {exc.strerror or exc}"
+        if isinstance(exc, FileTooLargeError):
+            message += " (MAX_DOCUMENT_BYTES)"
+    rf = RuleFile(spath, "invalid")
+    rf.findings.append(Finding(spath, 1, 1, "SL001", CHECKS["SL001"].severity, message))
+    return rf
+
+
 def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -> RuleFile:
     """Load ``path`` into a :class:`RuleFile`; problems become findings, never exceptions.
 
@@ -316,14 +346,10 @@ def load_file(path: str | Path, text: str | None = None, *, fast: bool = True) -
     """
     spath = str(path)
     if text is None:
-        raw = Path(path).read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            rf = RuleFile(spath, "invalid")
-            rf.findings.append(Finding(spath, 1, 1, "SL001", CHECKS["SL001"].severity,
-                                       f"not UTF-8 text: byte {exc.start}: {exc.reason}"))
-            return rf
+        read = read_rule_text(path)
+        if isinstance(read, RuleFile):
+            return read
+        text = read
     rf = RuleFile(spath, "rules", text=text)
     per_line: dict[int, set[str]] = {}
     if "selfslo-lint" in text:

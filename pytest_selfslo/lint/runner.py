@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_selfslo._core.safeio import read_regular
 from pytest_selfslo.lint.cache import LintCache, file_deps
 from pytest_selfslo.lint.checks.promql import (
     check_vector_matching,
@@ -34,7 +35,7 @@ from pytest_selfslo.lint.documents import load_files
 from pytest_selfslo.lint.domain import text_uses_self_metrics
 from pytest_selfslo.lint.drift import drift_findings
 from pytest_selfslo.lint.findings import Finding, Severity, resolve_codes
-from pytest_selfslo.lint.loader import load_file
+from pytest_selfslo.lint.loader import load_file, read_rule_text
 from pytest_selfslo.lint.model import RuleFile
 from pytest_selfslo.lint.prepare import expand_paths, parse_exprs
 from pytest_selfslo.lint.promql_walk import parse_promql
@@ -45,6 +46,7 @@ from pytest_selfslo.promql.series import (
     parse_series_labels,
     parse_series_values,
 )
+from pytest_selfslo.rulefmt.goyaml import MAX_DOCUMENT_BYTES
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy
@@ -167,9 +169,8 @@ def _other_tests(rule_files: Sequence[RuleFile], loaded: dict[str, RuleFile],
     for p in candidates:
         if str(p) in loaded or p.parent not in dirs:
             continue
-        try:
-            text = p.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):  # reported when that file itself is linted
+        text = read_rule_text(p)  # bounded, regular files only
+        if isinstance(text, RuleFile):  # reported when that file itself is linted
             continue
         if "rule_files" in text and "tests" in text:
             other = load_file(p, text)
@@ -312,27 +313,42 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _read_target(path: Path) -> bytes | None:
+    """The bytes of a file to lint (bounded like :func:`read_rule_text`); None when it cannot
+    be read, which its own load then reports (and nothing is cached)."""
+    try:
+        return read_regular(path, MAX_DOCUMENT_BYTES, "the rule file")
+    except OSError:
+        return None
+
+
 def _lint_cached(targets: Sequence[Path], ctx: LintContext, cache_dir: Path,
                  config: LintConfig, opted_in: bool) -> list[Finding]:
     """Lint ``targets`` reusing cached per-file findings; store the new ones.
 
     Entries hold the findings before ``config.apply`` (its severities and disables
     are applied to hits and misses alike)."""
-    contents = [(path, path.read_bytes()) for path in targets]
+    contents = [(path, _read_target(path)) for path in targets]
     ctx.self_domain = self_domain_applies(
-        config, (data.decode("utf-8", errors="replace") for _p, data in contents), opted_in)
+        config, (data.decode("utf-8", errors="replace") for _p, data in contents if data),
+        opted_in)
     settings = (f"scrape={ctx.scrape_interval}|sev={sorted(ctx.severities)}|root={ctx.root}"
                 f"|required={list(ctx.required_annotations)}|domain={ctx.self_domain}"
                 f"|types={sorted(ctx.metric_types.items())}")
     cache = LintCache(cache_dir, settings)
     out: list[Finding] = []
     misses: list[tuple[Path, bytes, list[RuleFile]]] = []
+    unreadable: list[RuleFile] = []
     for path, data in contents:
+        if data is None:
+            unreadable += load_files(path)  # an SL001 that says why
+            continue
         hit = cache.get(path, data)
         if hit is not None:
             out += hit
             continue
         misses.append((path, data, load_files(path, data.decode("utf-8", errors="replace"))))
+    out += [f for rf in unreadable for f in rf.findings]
     if misses:
         fresh = lint_files([rf for _p, _d, rfs in misses for rf in rfs], ctx, keep_ast=False,
                            candidates=targets)

@@ -188,8 +188,9 @@ class MutationSuite:
                     for p in patterns]
             paths = expand_rule_paths(full)
             missing = [p for p in paths if not os.path.isfile(p)]
-            if missing:
-                raise RuleFileError(f"{missing[0]}: no such file")
+            if missing:  # a FIFO or a device is refused here, never opened
+                why = "not a regular file" if os.path.exists(missing[0]) else "no such file"
+                raise RuleFileError(f"{missing[0]}: {why}")
             return paths
 
         rule_paths = expand(rules)

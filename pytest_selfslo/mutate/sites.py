@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_selfslo._core.errors import RuleFileError
+from pytest_selfslo._core.limits import read_limited_text
 from pytest_selfslo.mutate.operators import resolve_operators
 from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose
 from pytest_selfslo.rulefmt.model import Rule, RuleGroup
@@ -131,7 +132,7 @@ def load_rule_sites(path: str | Path) -> list[RuleSite]:
     """Every rule of the rule file at ``path``, in file order (raises :class:`RuleFileError`)."""
     spath = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_limited_text(path, "rule file")  # regular files within the budget
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{spath}: cannot read rule file: {exc}") from exc
     groups, problems = parse_rule_text(text, spath)

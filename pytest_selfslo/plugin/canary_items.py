@@ -159,8 +159,13 @@ def _check_property(item: SelfSloItem) -> None:
 
 def _header(path: Path) -> dict[str, Any]:
     """The scenario's first-line header, validated (SelfSloFailure names the problem)."""
-    with path.open(encoding="utf-8") as f:
-        first = f.readline()
+    from pytest_selfslo._core.safeio import open_regular
+
+    try:  # a FIFO or a device is refused at once; the header line is read up to 1 MiB
+        with open_regular(path) as f:
+            first = f.readline(1 << 20).decode("utf-8", "replace")
+    except OSError as exc:
+        raise SelfSloFailure(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
     try:
         header = json.loads(first)
     except ValueError:

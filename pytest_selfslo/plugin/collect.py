@@ -272,13 +272,17 @@ class SelfSloCollection:
             return "policy"
         if path.suffix not in (".yml", ".yaml") or path not in self._named_args():
             return None
-        import yaml
+        from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, compose
 
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return "rules"  # the validity item reports what is wrong with it
-        keys = set(data) if isinstance(data, dict) else set()
+        # bounded and never blocking: a FIFO or /dev/zero is None here, and the
+        # validity item then reports what is wrong with it
+        text = read_head(path, self.settings.limits.max_file_bytes)
+        if text is None:
+            return "rules"
+        root, problem = compose(text, str(path))  # the one YAML reader (bombs refused)
+        keys: set[str] = set()
+        if problem is None and root is not None and root.deref.kind == MAPPING:
+            keys = {str(k.value) for k, _v in root.deref.value if k.kind == SCALAR}
         return ("rule-test" if "tests" in keys else "policy" if "steps" in keys
                 else "rules")
 

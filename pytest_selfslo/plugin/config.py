@@ -316,8 +316,9 @@ def _path(config: pytest.Config, value: Any, what: str, origin: str) -> Path | N
     text = str(value)
     base = Path.cwd() if origin == "command line" else config.rootpath
     path = (base / text).resolve()
-    if not path.is_file():
-        raise pytest.UsageError(f"{what} ({origin}): no such file: {text} (looked at {path})")
+    if not path.is_file():  # a FIFO or a device is refused here, never opened
+        why = "not a regular file" if path.exists() else "no such file"
+        raise pytest.UsageError(f"{what} ({origin}): {why}: {text} (looked at {path})")
     return path
 
 

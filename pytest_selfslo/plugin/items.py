@@ -255,9 +255,13 @@ def _severity(finding: Any) -> str:
 
 
 def _check_promtool_rules(item: SelfSloItem) -> None:
+    from pytest_selfslo._core.limits import read_limited_text
     from pytest_selfslo.rulefmt.manifests import is_manifest, rule_documents
 
-    text = item.path.read_text(encoding="utf-8", errors="replace")
+    try:  # a regular file within the budget (a FIFO or /dev/zero is refused, never read)
+        text = read_limited_text(item.path, "rule file", settings_of(item).limits)
+    except (OSError, UnicodeDecodeError):
+        text = ""  # promtool reads it itself and says what is wrong
     if not is_manifest(text):
         _promtool_check(item, [item.path], {})
         return

@@ -10,7 +10,9 @@ are expanded after positions are lost, duplicate keys pass), so here:
 * :func:`compose` pulls libyaml's events (``CParser`` when PyYAML has it) and
   builds :class:`Node` trees itself, iteratively: a document nested 100,000
   deep never recurses, and every node keeps its 1-based line and column.
-  Only the first document is read, as ``yaml.Unmarshal`` does.
+  Only the first document is read, as ``yaml.Unmarshal`` does;
+  :func:`compose_all` reads every document of a stream (Kubernetes
+  manifests), each under the same limits.
 * Scalars keep their source text; :func:`resolve` gives the tag and value Go
   resolves a plain scalar to (v2: ``yes``/``on`` are bools; both: ``6E-01``
   a float, ``0o17``/``0x1F``/``1_000`` ints, ``1e400`` and ``1:30`` strings,
@@ -27,7 +29,9 @@ are expanded after positions are lost, duplicate keys pass), so here:
   (:data:`MAX_DEPTH`), the node count (:data:`MAX_NODES`) and alias expansion
   (:data:`MAX_ALIAS_EXPANSION`, and Go's own "excessive aliasing" ratio). A
   breach is one :class:`YamlLimitError` ``path:line:col: ...`` naming the
-  limit; nothing here raises ``RecursionError``.
+  limit; nothing here raises ``RecursionError``. :func:`read_document` reads
+  a user-named file for it: a regular file only (a FIFO or ``/dev/zero`` is
+  refused at once, never read) of at most :data:`MAX_DOCUMENT_BYTES`.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from yaml.events import (
     AliasEvent,
     DocumentEndEvent,
+    DocumentStartEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -52,10 +58,11 @@ from yaml.events import (
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import SelfSloError
+from pytest_selfslo._core.safeio import read_regular
 
 __all__ = ["MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "MAX_NODES", "Dialect",
-           "Node", "Problem", "Reader", "YamlLimitError", "compose", "compose_text", "resolve",
-           "to_python"]
+           "Node", "Problem", "Reader", "YamlLimitError", "compose", "compose_all", "compose_text",
+           "read_document", "resolve", "to_python"]
 
 #: largest document read, in bytes of UTF-8 (a rule file of 100,000 rules is about 30 MB)
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -97,9 +104,15 @@ class Node:
     an alias (whose ``target`` is the anchored node). ``plain`` is True for an
     unquoted scalar without a tag (the only kind Go resolves implicitly).
     ``size`` counts the nodes the node expands to, aliases followed.
+    ``stop_line``/``stop_column`` are libyaml's end mark, the 0-based line and
+    column of the first character after the node, and ``style`` a scalar's
+    style as libyaml reports it (``"|"``, ``">"``, ``"'"``, ``'"'``; ``""`` or
+    None for a plain one) -- what a reader that cuts a document into regions
+    (:mod:`.manifests`) needs.
     """
 
-    __slots__ = ("column", "end_line", "kind", "line", "plain", "size", "tag", "target", "value")
+    __slots__ = ("column", "end_line", "kind", "line", "plain", "size", "stop_column",
+                 "stop_line", "style", "tag", "target", "value")
 
     def __init__(self, kind: int, tag: str | None, value: Any, line: int, column: int,
                  plain: bool = False) -> None:
@@ -112,6 +125,9 @@ class Node:
         self.end_line = line
         self.size = 1
         self.target: Node | None = None
+        self.stop_line = line - 1
+        self.stop_column = column - 1
+        self.style: str | None = None
 
     def __repr__(self) -> str:
         kind = ("scalar", "mapping", "sequence", "alias")[self.kind]
@@ -155,6 +171,26 @@ def _allowed_alias_ratio(decodes: int) -> float:
     return 0.99 - 0.89 * ((decodes - low) / (high - low))
 
 
+def read_document(path: str | Path, what: str = "YAML file") -> str:
+    """The UTF-8 text of the YAML file ``path`` names, for :func:`compose`.
+
+    Only a regular file is read, and at most :data:`MAX_DOCUMENT_BYTES` of it:
+    a FIFO, a device (``/dev/zero``), a socket or a directory is refused at
+    once without blocking (:class:`~pytest_selfslo._core.safeio.NotRegularFileError`,
+    :class:`IsADirectoryError`), a bigger file with
+    :class:`~pytest_selfslo._core.safeio.FileTooLargeError` -- all
+    :class:`OSError` s whose ``strerror`` says why -- and bad UTF-8 with
+    :class:`UnicodeDecodeError`.
+    """
+    return read_regular(path, MAX_DOCUMENT_BYTES, what).decode("utf-8")
+
+
+def _check_size(text: str, path: str) -> None:
+    if len(text) > MAX_DOCUMENT_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
+        raise YamlLimitError(path, 1, 1, f"the document is larger than {MAX_DOCUMENT_BYTES} "
+                                         "bytes (MAX_DOCUMENT_BYTES)")
+
+
 def compose_text(text: str, path: str) -> Node | None:
     """The first document of ``text`` as a :class:`Node` tree (None when empty).
 
@@ -162,12 +198,40 @@ def compose_text(text: str, path: str) -> Node | None:
     :class:`YamlLimitError` when a limit is broken; :func:`compose` turns both
     into a :class:`Problem`.
     """
-    if len(text) > MAX_DOCUMENT_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
-        raise YamlLimitError(path, 1, 1, f"the document is larger than {MAX_DOCUMENT_BYTES} "
-                                         "bytes (MAX_DOCUMENT_BYTES)")
+    _check_size(text, path)
     parser = _PARSER(text)
     try:
         return _compose_events(parser.get_event, path)
+    finally:
+        parser.dispose()
+
+
+def compose_all_text(text: str, path: str) -> list[Node | None]:
+    """Every document of the stream ``text`` as :func:`compose_text` reads the first one
+    (an empty document is a null scalar; an empty stream has no documents).
+
+    The size limit applies to the whole stream; depth, node and alias limits
+    to each document (anchors do not cross documents, as in YAML).
+    """
+    _check_size(text, path)
+    parser = _PARSER(text)
+    try:
+        documents: list[Node | None] = []
+        last: list[Any] = [None]
+
+        def get() -> Any:
+            last[0] = parser.get_event()
+            return last[0]
+
+        while get().__class__ is not StreamEndEvent:
+            if last[0].__class__ is DocumentStartEvent:
+                documents.append(_compose_events(get, path))
+                ended: Any = last[0].__class__
+                while ended is not DocumentEndEvent and ended is not StreamEndEvent:
+                    ended = get().__class__  # to the document's end (a syntax error raises here)
+                if ended is StreamEndEvent:
+                    break
+        return documents
     finally:
         parser.dispose()
 
@@ -189,6 +253,7 @@ def _compose_events(get: Callable[[], Any], path: str) -> Node | None:
                         mark.line + 1, mark.column + 1, tag is None and event.implicit[0])
             end = event.end_mark  # a block scalar ends at column 0 of the line after its last
             node.end_line = max(node.line, end.line + (1 if end.column > 0 else 0))
+            node.stop_line, node.stop_column, node.style = end.line, end.column, event.style
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             mark = event.start_mark
             kind = MAPPING if cls is MappingStartEvent else SEQUENCE
@@ -207,7 +272,9 @@ def _compose_events(get: Callable[[], Any], path: str) -> Node | None:
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             node = stack.pop()
             pending_keys.pop()
-            node.end_line = event.end_mark.line + 1
+            end = event.end_mark
+            node.end_line = end.line + 1
+            node.stop_line, node.stop_column = end.line, end.column
             items = node.value if node.kind == SEQUENCE else [n for pair in node.value for n in pair]
             node.size = 1 + sum(item.size for item in items)
             open_nodes.discard(id(node))
@@ -271,15 +338,28 @@ def compose(text: str, path: str) -> tuple[Node | None, Problem | None]:
     """The node tree of ``text``, or the one problem (syntax or limit) that prevents it."""
     try:
         return compose_text(text, path), None
-    except yaml.MarkedYAMLError as exc:
+    except (yaml.YAMLError, YamlLimitError) as exc:
+        return None, _problem(exc, path)
+
+
+def compose_all(text: str, path: str) -> tuple[list[Node | None], Problem | None]:
+    """The node trees of every document of ``text``, or the one problem that prevents it."""
+    try:
+        return compose_all_text(text, path), None
+    except (yaml.YAMLError, YamlLimitError) as exc:
+        return [], _problem(exc, path)
+
+
+def _problem(exc: Exception, path: str) -> Problem:
+    """A syntax error or a broken limit as a :class:`Problem`."""
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         what = exc.problem or str(exc)
-        return None, Problem(path, line, col, "yaml-syntax", f"invalid YAML: {what}")
-    except YamlLimitError as exc:
-        return None, Problem(path, exc.line, exc.column, "yaml-limit", exc.message)
-    except yaml.YAMLError as exc:
-        return None, Problem(path, 1, 1, "yaml-syntax", f"invalid YAML: {exc}")
+        return Problem(path, line, col, "yaml-syntax", f"invalid YAML: {what}")
+    if isinstance(exc, YamlLimitError):
+        return Problem(path, exc.line, exc.column, "yaml-limit", exc.message)
+    return Problem(path, 1, 1, "yaml-syntax", f"invalid YAML: {exc}")
 
 
 # ------------------------------------------------------------------ scalar resolution

@@ -22,6 +22,12 @@ its own is a valid rule file. A ``ConfigMap`` value must be a literal block
 scalar (``key: |``) for its lines to be the rule file's lines; another style
 is reported as a problem rather than read with made-up positions.
 
+The manifest itself is read by the one positioned YAML reader
+(:func:`pytest_selfslo.rulefmt.goyaml.compose_all`, Go's ``yaml.v3`` as
+Prometheus reads rule files), with its limits on size, depth, nodes and
+aliases; the rule files found are then read by the rule-file reader like any
+other.
+
 A text that is not a manifest (no ``---``, ``apiVersion:`` or ``kind:`` at the
 start of a line) is not touched: :func:`is_manifest` is False and callers read
 it as they always did.
@@ -32,11 +38,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import yaml
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose_all
 
 __all__ = ["ManifestProblem", "RuleDocument", "is_manifest", "rule_documents"]
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MANIFEST = re.compile(r"^(?:---|apiVersion:|kind:)", re.M)
 _COMMENT = re.compile(r"^\s*#")
 #: ConfigMap data keys read as rule files when their text has a top-level ``groups:``
@@ -86,14 +91,11 @@ def rule_documents(text: str) -> tuple[list[RuleDocument], list[ManifestProblem]
     A document without ``kind`` is taken as a plain rule file (its own problems
     are then the rule-file reader's to report).
     """
-    try:
-        roots = list(yaml.compose_all(text, Loader=_LOADER))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return [], [ManifestProblem(line, col, "syntax", f"invalid YAML: {exc.problem or exc}")]
-    except yaml.YAMLError as exc:
-        return [], [ManifestProblem(1, 1, "syntax", f"invalid YAML: {exc}")]
+    roots, problem = compose_all(text, "<manifest>")
+    if problem is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
+        message = problem.message if problem.code == "yaml-syntax" else \
+            f"invalid YAML: {problem.message}"
+        return [], [ManifestProblem(problem.line, problem.column, "syntax", message)]
     lines = text.split("\n")
     reader = _Reader(lines)
     for number, root in enumerate(roots, start=1):
@@ -102,15 +104,18 @@ def rule_documents(text: str) -> tuple[list[RuleDocument], list[ManifestProblem]
     return reader.documents, reader.problems
 
 
-def _mapping(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    if not isinstance(node, yaml.MappingNode):
+_Fields = dict[str, tuple[Node, Node]]
+
+
+def _mapping(node: Node | None) -> _Fields:
+    if node is None or node.deref.kind != MAPPING:
         return {}
-    return {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    return {str(k.value): (k, v.deref) for k, v in node.deref.value if k.kind == SCALAR}
 
 
-def _scalar(fields: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> str:
+def _scalar(fields: _Fields, key: str) -> str:
     node = fields.get(key, (None, None))[1]
-    return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
+    return str(node.value) if node is not None and node.kind == SCALAR else ""
 
 
 class _Reader:
@@ -119,23 +124,21 @@ class _Reader:
         self.documents: list[RuleDocument] = []
         self.problems: list[ManifestProblem] = []
 
-    def problem(self, node: yaml.Node, message: str) -> None:
-        mark = node.start_mark
-        self.problems.append(ManifestProblem(mark.line + 1, mark.column + 1, "structure", message))
+    def problem(self, node: Node, message: str) -> None:
+        self.problems.append(ManifestProblem(node.line, node.column, "structure", message))
 
-    def document(self, root: yaml.Node, number: int, count: int) -> None:
+    def document(self, root: Node, number: int, count: int) -> None:
         fields = _mapping(root)
         kind = _scalar(fields, "kind")
         if not kind:
             if "apiVersion" in fields:
                 return  # some other object without a kind: not ours to judge
             origin = f"document {number}" if count > 1 else "rule file"
-            self.region(origin, root.start_mark, root.end_mark)
+            self.region(origin, root, root)
             return
         self.object(root, fields, kind)
 
-    def object(self, node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]],
-               kind: str) -> None:
+    def object(self, node: Node, fields: _Fields, kind: str) -> None:
         meta = _mapping(fields["metadata"][1]) if "metadata" in fields else {}
         name = "/".join(p for p in (_scalar(meta, "namespace"), _scalar(meta, "name")) if p)
         label = f"{kind} {name}" if name else kind
@@ -146,22 +149,22 @@ class _Reader:
                 self.problem(spec or node, f"{label}: expected the rule groups under spec.groups")
                 return
             key, value = groups
-            self.region(label, key.start_mark, value.end_mark)
+            self.region(label, key, value)
         elif kind == "ConfigMap":
             data = fields.get("data", (None, None))[1]
-            for key, value in (data.value if isinstance(data, yaml.MappingNode) else []):
-                self.config_map_entry(label, key, value)
+            for key, value in (data.value if data is not None and data.kind == MAPPING else []):
+                self.config_map_entry(label, key, value.deref)
         elif kind.endswith("List"):
             items = fields.get("items", (None, None))[1]
-            for item in items.value if isinstance(items, yaml.SequenceNode) else []:
+            for item in items.value if items is not None and items.kind == SEQUENCE else []:
                 item_fields = _mapping(item)
                 item_kind = _scalar(item_fields, "kind")
                 if item_kind:
                     self.object(item, item_fields, item_kind)
 
-    def config_map_entry(self, label: str, key: yaml.Node, value: yaml.Node) -> None:
+    def config_map_entry(self, label: str, key: Node, value: Node) -> None:
         entry = str(key.value)
-        if not (isinstance(value, yaml.ScalarNode) and entry.endswith(_RULE_SUFFIXES)
+        if not (value.kind == SCALAR and entry.endswith(_RULE_SUFFIXES)
                 and _GROUPS_LINE.search(str(value.value))):
             return
         origin = f'{label} data "{entry}"'
@@ -172,14 +175,15 @@ class _Reader:
                          f"are not the file's; write it as a literal block (`{entry}: |`) to "
                          "check it with positions")
             return
-        start = value.start_mark.line + 1  # the line after the "|" indicator
-        end = value.end_mark.line + (1 if value.end_mark.column > 0 else 0)
+        start = value.line  # 0-based: the line after the "|" indicator
+        end = value.stop_line + (1 if value.stop_column > 0 else 0)
         self.documents.append(RuleDocument(self.blank(start, 0, end, 0), origin, start + 1))
 
-    def region(self, origin: str, start: yaml.Mark, end: yaml.Mark) -> None:
-        """A rule file from ``start`` (inclusive) to ``end`` (exclusive, libyaml marks)."""
+    def region(self, origin: str, start: Node, end: Node) -> None:
+        """A rule file from ``start``'s first character to the end of ``end`` (exclusive)."""
         self.documents.append(RuleDocument(
-            self.blank(start.line, start.column, end.line, end.column), origin, start.line + 1))
+            self.blank(start.line - 1, start.column - 1, end.stop_line, end.stop_column), origin,
+            start.line))
 
     def blank(self, first: int, first_col: int, last: int, last_col: int) -> str:
         """The text with everything outside [first:first_col, last:last_col) blanked.

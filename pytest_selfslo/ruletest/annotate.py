@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_selfslo._core.errors import RuleFileError
+from pytest_selfslo._core.limits import DEFAULT_LIMITS
 from pytest_selfslo._core.reportformats import Annotation, Tool, ToolRule
+from pytest_selfslo._core.safeio import read_regular_text
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 from pytest_selfslo.ruletest.coverage import RuleKey
 
@@ -36,6 +38,8 @@ CHECKS: dict[str, tuple[str, str, str]] = {
     "RT003": ("untested-rule", "warning",
               "no passing test shows the alert firing or reads the recording rule"),
 }
+#: a source file quoted in annotations is a rule file: the rule-file budget
+_MAX_SOURCE_BYTES = DEFAULT_LIMITS.max_file_bytes
 _POSITION = re.compile(r"^\s*(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$")
 
 
@@ -53,7 +57,7 @@ def _annotation(code: str, path: str, line: int, column: int, message: str) -> A
 @cache
 def _lines(path: str) -> tuple[str, ...]:
     try:
-        return tuple(Path(path).read_text(encoding="utf-8").split("\n"))
+        return tuple(read_regular_text(path, _MAX_SOURCE_BYTES, "the rule file").split("\n"))
     except (OSError, UnicodeDecodeError):
         return ()
 

@@ -37,7 +37,7 @@ import yaml
 
 from pytest_selfslo._core.durations import parse_duration as parse_duration_ms
 from pytest_selfslo._core.errors import SLOSpecError
-from pytest_selfslo.rulefmt.goyaml import compose, to_python
+from pytest_selfslo.rulefmt.goyaml import compose, read_document, to_python
 
 if TYPE_CHECKING:
     from pytest_selfslo.heartbeat import Heartbeat
@@ -312,13 +312,15 @@ def load_slo_spec(path: str | Path) -> SLOSpec:
 
     path_text = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_document(path, "the SLO spec")  # regular files only: never a FIFO
     except FileNotFoundError:
         raise SLOSpecError(f"{path_text}: no such SLO spec file") from None
     except IsADirectoryError:
         raise SLOSpecError(f"{path_text}: is a directory, expected an SLO spec YAML file") from None
     except PermissionError:
         raise SLOSpecError(f"{path_text}: permission denied reading the SLO spec") from None
+    except OSError as exc:  # a FIFO, a device, a file over MAX_DOCUMENT_BYTES
+        raise SLOSpecError(f"{path_text}: cannot read the SLO spec: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SLOSpecError(f"{path_text}: not UTF-8 text ({exc.reason})") from None
     node, problem = compose(text, path_text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -179,19 +180,41 @@ def test_simulate_cli_prints_the_timeline(capsys: pytest.CaptureFixture[str],
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("input_series: 3", "expected a mapping with an 'input_series' list"),
-        ("interval: soon\ninput_series: []", "interval: expected a duration such as 10s, got 'soon'"),
-        ("input_series:\n  - series: up\n", "input_series[0]: expected {series, values}"),
-        ("input_series:\n  - {series: up, values: '1 x'}", "input_series[0]:"),
-        ("input_series: [\n", "invalid YAML"),
+        ("input_series: 3", "1:1: expected a mapping with an 'input_series' list"),
+        ("interval: soon\ninput_series: []",
+         "1:1: interval: expected a duration such as 10s, got 'soon'"),
+        ("start: 1\ninput_series:\n  - series: up\n",
+         "3:5: input_series[0]: expected {series, values}"),
+        ("input_series:\n  - {series: up, values: '1 x'}\n  - {series: up, values: '1 x'}",
+         "2:5: input_series[0]:"),
+        ("input_series: [\n", "2:1: invalid YAML"),
+        ("input_series: []\ninput_series: []\n",
+         "2:1: document: field 'input_series' already set"),
+        ("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+         + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+                   for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "input_series: *i\n",
+         "4:8: invalid YAML: document contains excessive aliasing: *c"),
+        ("input_series: " + "[" * 2000 + "]" * 2000,
+         "1:1014: invalid YAML: nesting deeper than 1000 levels (MAX_DEPTH)"),
     ],
 )
 def test_bad_series_files_are_clear_errors(tmp_path: Path, content: str, message: str) -> None:
+    """``path:line:col: why`` from the one YAML reader (Go's yaml.v2, as promtool test files)."""
     path = tmp_path / "s.yml"
     path.write_text(content)
     with pytest.raises(InputError) as exc:
         simulate_files(DEFAULT_POLICY, series=[path])
-    assert str(exc.value).startswith(str(path)) and message in str(exc.value)
+    assert str(exc.value).startswith(f"{path}:{message}"), str(exc.value)
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "directory"])
+def test_special_series_files_are_refused_unread(tmp_path: Path, special: str) -> None:
+    path = {"fifo": tmp_path / "fifo.yml", "/dev/zero": Path("/dev/zero"),
+            "directory": tmp_path}[special]
+    if special == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(InputError, match="cannot read the series file: is a"):
+        simulate_files(DEFAULT_POLICY, series=[path])
 
 
 def test_simulate_needs_data() -> None:

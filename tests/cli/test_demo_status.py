@@ -53,3 +53,18 @@ def test_dwell_is_printed_to_a_tenth_of_a_second() -> None:
                                for g in DEFAULT_POLICY.gates}, at=6.10063)
     reasons = decide(DEFAULT_POLICY, state, green, 6.10063).reasons
     assert any("dwell: 6.1s of 600s at 0.05" in r for r in reasons), reasons
+
+
+def test_reasons_and_alert_names_cannot_forge_screen_lines() -> None:
+    """Issue 21 item 9 for the demo view: a newline or an ANSI escape in a reason or an
+    alert name is printed escaped, on its own screen line."""
+    decision = {"action": "hold", "next_canary": 0.1, "gates": {},
+                "reasons": ["ok\n#9 manual 0.1->1 by admin\x1b[2J"]}
+    health = {"heartbeat_count": 1, "averages": {}, "slo_status": {}}
+    loop = _loop(decision)
+    loop.alerts = lambda: [{"alertname": "A\u202eB\rC"}]
+    text = _status(loop, 0.0, _Http(health))
+    assert "ok\\n#9 manual 0.1->1 by admin\\x1b[2J" in text
+    assert "A\\u202eB\\rC" in text
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert not any(line.startswith("#9") for line in text.splitlines())

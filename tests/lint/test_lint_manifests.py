@@ -218,6 +218,29 @@ def test_a_prometheus_rule_without_groups_and_a_broken_stream(tmp_path: Path) ->
     assert main(["lint", str(broken)]) == 1
 
 
+@pytest.mark.parametrize(("tail", "expected"), [
+    ("spec:\n  groups: " + "[" * 1001 + "]" * 1001,
+     (11, 1009, "invalid YAML: nesting deeper than 1000 levels (MAX_DEPTH)")),
+    ("".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10) if i else ', '.join(['x'] * 10)}]\n"
+             for i in range(9)) + "spec: {groups: *a8}\n",
+     (13, 10, "invalid YAML: document contains excessive aliasing: *a2")),
+    ("spec: &s {groups: *s}\n", (10, 19, "invalid YAML: anchor 's' value contains itself")),
+])
+def test_a_hostile_manifest_is_one_problem_at_its_position(tmp_path: Path, tail: str,
+                                                            expected: tuple[int, int, str]) -> None:
+    """The stream is read by the one YAML reader: its limits hold in every document, and the
+    problem is at the manifest's own line and column (here in the second document)."""
+    text = DEPLOYMENT + "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n" + tail
+    documents, problems = rule_documents(text)
+    assert documents == [] and len(problems) == 1
+    line, column, message = expected
+    assert (problems[0].line, problems[0].column, problems[0].kind) == (line, column, "syntax")
+    assert problems[0].message.startswith(message)
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    assert [(p.line, p.column) for p in check_rule_file(path)] == [(line, column)]
+
+
 def test_plain_files_are_not_manifests() -> None:
     assert not is_manifest(GROUPS)
     assert not is_manifest("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n"

@@ -9,6 +9,7 @@ consumer (rule files, promtool test files, the SLO spec, canary policies).
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,9 +19,18 @@ from typing import Any
 import pytest
 
 from pytest_selfslo._core.errors import PolicyError, RuleTestFileError, SLOSpecError
+from pytest_selfslo._core.safeio import FileTooLargeError, NotRegularFileError
 from pytest_selfslo.canary.policy import load_policy
 from pytest_selfslo.rulefmt import goyaml
-from pytest_selfslo.rulefmt.goyaml import Reader, YamlLimitError, compose, compose_text, resolve
+from pytest_selfslo.rulefmt.goyaml import (
+    Reader,
+    YamlLimitError,
+    compose,
+    compose_all,
+    compose_text,
+    read_document,
+    resolve,
+)
 from pytest_selfslo.rulefmt.rulefile import check_rule_text
 from pytest_selfslo.rulefmt.testfile import parse_test_text
 from pytest_selfslo.slo.spec import load_slo_spec
@@ -203,6 +213,60 @@ def test_recursive_and_unknown_anchors_are_one_line_errors() -> None:
 def test_only_the_first_document_is_read() -> None:
     root = compose_text("a: 1\n---\nb: [unclosed\n", "two.yml")
     assert root is not None and [k.value for k, _v in root.value] == ["a"]
+
+
+def test_compose_all_reads_every_document_with_its_positions() -> None:
+    text = "a: 1\n---\n# c\nb:\n  - x\n...\n---\n--- |\n  lit\n"
+    docs, problem = compose_all(text, "s.yml")
+    assert problem is None and len(docs) == 4
+    first, second, empty, literal = docs
+    assert first is not None and (first.line, first.stop_line, first.stop_column) == (1, 1, 0)
+    assert second is not None and [(k.value, k.line, k.column) for k, _v in second.value] == \
+        [("b", 4, 1)]
+    items = second.value[0][1]
+    # a block sequence ends where the next token starts: 0-based line 5 (the "..."), column 0
+    assert (items.line, items.column, items.stop_line, items.stop_column) == (5, 3, 5, 0)
+    assert empty is not None and empty.value == ""  # an empty document is a null scalar
+    assert literal is not None and literal.style == "|" and literal.value == "lit\n"
+    assert (literal.line, literal.stop_line, literal.stop_column) == (8, 9, 0)
+    assert compose_all("", "e.yml") == ([], None)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: 1\n---\nb: [unclosed\n", "s.yml:4:1: invalid YAML: did not find expected ',' or ']'"),
+    ("a: &x 1\n---\nb: *x\n", "s.yml:3:4: unknown anchor 'x' referenced"),  # no crossing
+    ("a: 1\n---\n" + "[" * 1001 + "]" * 1001, "s.yml:3:1001: nesting deeper than 1000 levels"),
+    ("a: 1\n---\n" + BOMB, "s.yml:6:10: document contains excessive aliasing: *a2"),
+])
+def test_compose_all_bounds_every_document(text: str, expected: str) -> None:
+    docs, problem = compose_all(text, "s.yml")
+    assert docs == [] and problem is not None and str(problem).startswith(expected), problem
+
+
+def test_compose_all_applies_the_size_limit_to_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(goyaml, "MAX_DOCUMENT_BYTES", 20)
+    _docs, problem = compose_all("a: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4\n", "s.yml")
+    assert str(problem) == "s.yml:1:1: the document is larger than 20 bytes (MAX_DOCUMENT_BYTES)"
+
+
+def test_read_document_reads_regular_files_only(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ok.yml").write_text("a: é\n")
+    assert read_document(tmp_path / "ok.yml") == "a: é\n"
+    fifo = tmp_path / "fifo.yml"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match=r"fifo\.yml: is a FIFO"):
+        read_document(fifo)  # at once: a FIFO nobody writes to is never opened for a read
+    with pytest.raises(NotRegularFileError, match="is a character device"):
+        read_document("/dev/zero")
+    with pytest.raises(IsADirectoryError):
+        read_document(tmp_path)
+    (tmp_path / "bad.yml").write_bytes(b"a: \xe9\n")
+    with pytest.raises(UnicodeDecodeError):
+        read_document(tmp_path / "bad.yml")
+    monkeypatch.setattr(goyaml, "MAX_DOCUMENT_BYTES", 4)
+    with pytest.raises(FileTooLargeError, match=r"ok\.yml: the policy is larger than 4 bytes"):
+        read_document(tmp_path / "ok.yml", "the policy")
 
 
 def _hostile_files(tmp_path: Path) -> dict[str, Path]:

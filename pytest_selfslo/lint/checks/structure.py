@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pytest_selfslo._core.errors import TemplateError
+from pytest_selfslo._core.safeio import read_regular_text
 from pytest_selfslo.lint.checks.promql import (
     dropped_label_findings,
     expr_facts,
@@ -193,13 +194,21 @@ def _slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
+#: largest Markdown runbook whose anchors are read (a runbook is a few KiB)
+_MAX_RUNBOOK_BYTES = 16 << 20
+
+
 @functools.lru_cache(maxsize=64)
 def markdown_anchors(path: Path, mtime: float) -> frozenset[str]:
     """Anchors a Markdown file defines: heading slugs (with -1, -2 for repeats) and explicit ids."""
     anchors: set[str] = set()
     counts: dict[str, int] = {}
     in_code = False
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:  # a regular file of bounded size (a runbook link can name anything in the repo)
+        text = read_regular_text(path, _MAX_RUNBOOK_BYTES, "the runbook", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
         if line.lstrip().startswith("```"):
             in_code = not in_code
             continue
