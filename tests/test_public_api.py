@@ -92,9 +92,11 @@ PUBLIC: dict[str, list[str]] = {
         "render_rules", "render_rules_yaml",
     ],
     "pytest_selfslo.slo": [
-        "DEFAULT_SLO_SPEC", "Objective", "ObjectiveResult", "PERCENTILES", "SCORE_NAMES",
-        "SLOReport", "SLOSpec", "dump_slo_spec", "evaluate", "evaluate_columns", "load_slo_spec",
-        "parse_duration",
+        "AlertSpec", "BurnRateWindow", "DEFAULT_SLO_SPEC", "Objective", "ObjectiveResult",
+        "PERCENTILES", "SCORE_NAMES", "SLOReport", "SLOSpec", "ServiceLevel", "ServiceSLOs", "Sli",
+        "default_burn_rates", "detect_format", "dump_service_slos", "dump_slo_spec", "evaluate",
+        "evaluate_columns", "generate_rules", "generate_tests", "import_spec", "import_text",
+        "load_service_slos", "load_slo_spec", "parse_duration",
     ],
     "pytest_selfslo.strategies": [
         "canary_observations", "canary_states", "comparison_stats", "firing_alerts",

@@ -75,8 +75,11 @@ def _load_spec(value: str | None) -> Any:
         from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
         return DEFAULT_SLO_SPEC
+    from pytest_selfslo.slo.importers import import_spec, is_service_spec
     from pytest_selfslo.slo.spec import load_slo_spec
 
+    if is_service_spec(value):  # Sloth, OpenSLO, Pyrra or selfslo/v1: drift vs generated rules
+        return import_spec(value)
     return load_slo_spec(value)
 
 

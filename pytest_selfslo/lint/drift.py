@@ -44,13 +44,16 @@ from pytest_selfslo.lint.promql_walk import (
 from pytest_selfslo.lint.render import format_number, to_seconds
 from pytest_selfslo.promql.astwalk import selectors
 from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, Node, compose, read_document
+from pytest_selfslo.slo.burnrate import rule_groups
+from pytest_selfslo.slo.service import ServiceSLOs
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 if TYPE_CHECKING:
     from pytest_selfslo.canary.policy import CanaryPolicy, Gate
     from pytest_selfslo.slo.spec import Objective, SLOSpec
 
-__all__ = ["check_drift", "drift_findings"]
+__all__ = ["check_drift", "check_service_drift", "drift_findings", "normal_form",
+           "service_drift_findings"]
 
 _DEFAULT_SPEC_FILE = Path(__file__).resolve().parents[1] / "data" / "default_slo.yml"
 _FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "==", "!=": "!="}
@@ -240,10 +243,16 @@ class _Drift:
                                  f"{what} {format_number(target)} ({loc})", rule)
 
 
-def drift_findings(files: Sequence[RuleFile], spec: SLOSpec | None, policy: CanaryPolicy | None = None, *,
+def drift_findings(files: Sequence[RuleFile], spec: SLOSpec | ServiceSLOs | None,
+                   policy: CanaryPolicy | None = None, *,
                    spec_path: str | Path | None = None,
                    policy_path: str | Path | None = None) -> list[Finding]:
-    """Drift findings for already-loaded rule files (see :func:`check_drift`)."""
+    """Drift findings for already-loaded rule files (see :func:`check_drift`); a service
+    SLO spec (:class:`~pytest_selfslo.slo.service.ServiceSLOs`) is compared by
+    :func:`service_drift_findings`."""
+    if isinstance(spec, ServiceSLOs):
+        return (service_drift_findings(files, spec, spec_path=spec_path)
+                + drift_findings(files, None, policy, policy_path=policy_path))
     drift = _Drift([rf for rf in files if rf.kind == "rules"])
     if (spec_path is None and spec is not None and spec == DEFAULT_SLO_SPEC
             and _DEFAULT_SPEC_FILE.is_file()):
@@ -276,7 +285,8 @@ def _gate_selectors(expr: str) -> list[Any]:
     return [n for n in selectors(parse_promql(expr)) if n.name]
 
 
-def check_drift(rule_paths: Iterable[str | Path], spec: SLOSpec | None, policy: CanaryPolicy | None = None, *,
+def check_drift(rule_paths: Iterable[str | Path], spec: SLOSpec | ServiceSLOs | None,
+                policy: CanaryPolicy | None = None, *,
                 spec_path: str | Path | None = None,
                 policy_path: str | Path | None = None) -> list[Finding]:
     """Compare rule files with the SLO spec (and canary policy); findings SL040/SL041.
@@ -294,3 +304,106 @@ def check_drift(rule_paths: Iterable[str | Path], spec: SLOSpec | None, policy: 
     out = broken + drift_findings(files, spec, policy, spec_path=spec_path,
                                   policy_path=policy_path)
     return sorted(out)
+
+
+# --- service SLOs (Sloth, OpenSLO, Pyrra, selfslo/v1): generated rules vs the repo's ----------
+
+def normal_form(expr: str) -> str:
+    """An expression's AST normal form (promql-parser's prettified AST: whitespace, matcher
+    order, ``max(...) without (l)`` vs ``max without (l) (...)`` do not matter)."""
+    try:
+        text = str(pp.parse(expr).prettify())
+    except (ValueError, RuntimeError):
+        text = expr
+    return " ".join(text.replace("( ", "(").replace(" )", ")").split())
+
+
+def _one_line(expr: str) -> str:
+    try:
+        return str(pp.parse(expr))
+    except (ValueError, RuntimeError):
+        return " ".join(expr.split())
+
+
+def _rule_labels(rule: Rule) -> dict[str, str]:
+    return {k: v.value for k, v in rule.labels.items()}
+
+
+def _labels_diff(got: dict[str, str], want: dict[str, str]) -> str:
+    parts = []
+    for key in sorted(set(got) | set(want)):
+        if key not in got:
+            parts.append(f"missing {key}={want[key]!r}")
+        elif key not in want:
+            parts.append(f"extra {key}={got[key]!r}")
+        elif got[key] != want[key]:
+            parts.append(f"{key}={got[key]!r} (spec: {want[key]!r})")
+    return ", ".join(parts)
+
+
+def service_drift_findings(files: Sequence[RuleFile], spec: ServiceSLOs, *,
+                           spec_path: str | Path | None = None) -> list[Finding]:
+    """Rules that disagree with what ``selfslo slo generate`` makes of ``spec`` (SL040).
+
+    Per generated rule: the repo has a rule of that name (alerts: with the same severity
+    label) whose expression has the same AST normal form, the same labels and no ``for``.
+    A generated rule the repo lacks is a finding at the first rule file's first line.
+    """
+    rule_files = [rf for rf in files if rf.kind == "rules"]
+    if not rule_files:
+        return []
+    drift = _Drift(rule_files)
+    where = str(spec_path) if spec_path is not None else "the SLO spec"
+    sev_key = spec.scheme.severity
+    repo = [(rf, r) for rf in rule_files for g in rf.groups for r in g.rules]
+    for group in rule_groups(spec):
+        for gen in group["rules"]:
+            kind = "alert" if "alert" in gen else "record"
+            name = gen[kind]
+            want = {str(k): str(v) for k, v in gen.get("labels", {}).items()}
+            if kind == "alert":
+                what = f"alert {name} ({sev_key}={want.get(sev_key)})"
+                candidates = [(rf, r) for rf, r in repo if r.kind == "alert"
+                              and r.name.value == name
+                              and _rule_labels(r).get(sev_key) == want.get(sev_key)]
+            else:
+                keys = [k for k in (spec.scheme.service, spec.scheme.slo, spec.scheme.window)
+                        if k in want]
+                what = f"recording rule {name} ({', '.join(f'{k}={want[k]}' for k in keys)})"
+                candidates = [(rf, r) for rf, r in repo if r.kind == "record"
+                              and r.name.value == name
+                              and all(_rule_labels(r).get(k) == want[k] for k in keys)]
+            if not candidates:
+                drift.add(rule_files[0], "SL040", 1, 1,
+                          f"{what} generated from {where} is not defined in any linted rule file")
+                continue
+            for rf, rule in candidates:
+                _compare(drift, rf, rule, gen["expr"], want, what, where)
+    return drift.out
+
+
+def _compare(drift: _Drift, rf: RuleFile, rule: Rule, expr: str, want: dict[str, str],
+             what: str, where: str) -> None:
+    if normal_form(expr) != normal_form(rule.expr.value):
+        ours, theirs = _one_line(expr), _one_line(rule.expr.value)
+        drift.add(rf, "SL040", rule.expr.line, rule.expr.column,
+                  f"{what}: the expression differs from the one generated from {where}: "
+                  f"got {theirs!r}, the spec gives {ours!r}", rule)
+    diff = _labels_diff(_rule_labels(rule), want)
+    if diff:
+        drift.add(rf, "SL040", rule.name.line, rule.name.column,
+                  f"{what}: labels differ from the ones generated from {where}: {diff}", rule)
+    if rule.for_ is not None and to_seconds(rule.for_.value) != 0:
+        drift.add(rf, "SL040", rule.for_.line, rule.for_.column,
+                  f"{what} has for: {rule.for_.value}, the rules generated from {where} have "
+                  "none (the short window confirms the burn)", rule)
+
+
+def check_service_drift(rule_paths: Iterable[str | Path], spec: ServiceSLOs, *,
+                        spec_path: str | Path | None = None) -> list[Finding]:
+    """:func:`service_drift_findings` for rule files on disk (unparsable files: their findings)."""
+    files = [rf for p in expand_paths(rule_paths) for rf in load_files(p)]
+    broken: list[Finding] = []
+    for rf in files:
+        broken += rf.findings
+    return sorted(broken + service_drift_findings(files, spec, spec_path=spec_path))

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pytest_selfslo.prometheus.alertmanager import AlertmanagerServer
     from pytest_selfslo.prometheus.client import PrometheusServer
     from pytest_selfslo.promql.values import Sample
+    from pytest_selfslo.slo.service import ServiceSLOs
     from pytest_selfslo.slo.spec import SLOSpec
 
 __all__ = [
@@ -67,12 +68,35 @@ def load_configured_spec(config: pytest.Config) -> SLOSpec:
     spec = config.hook.pytest_selfslo_slo_spec(config=config)
     if spec is not None:
         return spec  # type: ignore[no-any-return]
+    path = configured_slo_path(config)
+    if path is not None and configured_service_slos(config) is not None:
+        return DEFAULT_SLO_SPEC  # the file is a service SLO spec: SELF checks use the default
+    return load_slo_spec(path) if path is not None else DEFAULT_SLO_SPEC
+
+
+def configured_slo_path(config: pytest.Config) -> Path | None:
+    """The ``--self-slo-slo``/``selfslo_slo`` file, or ``None``."""
     path = _settings(config).slo
     if path is None:
         raw = config.getoption("self_slo_slo", default=None) or config.getini("selfslo_slo")
         if raw:
             path = config.rootpath / str(raw)
-    return load_slo_spec(path) if path is not None else DEFAULT_SLO_SPEC
+    return path
+
+
+def configured_service_slos(config: pytest.Config) -> ServiceSLOs | None:
+    """The service SLOs when ``--self-slo-slo`` names a Sloth, OpenSLO, Pyrra or selfslo/v1
+    spec (auto-detected from ``version``/``apiVersion``/``kind``), else ``None``.
+
+    A spec that cannot be imported raises its located
+    :class:`~pytest_selfslo._core.errors.SLOSpecError` (the ``slo-spec`` item reports it).
+    """
+    from pytest_selfslo.slo.importers import import_spec, is_service_spec
+
+    path = configured_slo_path(config)
+    if path is None or not is_service_spec(path):
+        return None
+    return import_spec(path)
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +109,13 @@ def selfslo_settings(pytestconfig: pytest.Config) -> SelfSloSettings:
 def slo_spec(pytestconfig: pytest.Config) -> SLOSpec:
     """The SLO spec of this run (``--self-slo-slo``/``selfslo_slo`` or the built-in Phase C spec)."""
     return load_configured_spec(pytestconfig)
+
+
+@pytest.fixture
+def service_slos(pytestconfig: pytest.Config) -> ServiceSLOs | None:
+    """The service SLOs of ``--self-slo-slo`` when it names a Sloth, OpenSLO, Pyrra or
+    selfslo/v1 spec, else ``None``."""
+    return configured_service_slos(pytestconfig)
 
 
 @pytest.fixture

@@ -301,6 +301,9 @@ class SloAssets(pytest.Collector):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         settings = settings_of(self)
         collection = collection_of(self)
+        if settings.slo is not None and _is_service_spec(settings.slo):
+            yield from self._service_items(settings.drift)
+            return
         drift = collection.family_on(settings.drift)
         if drift or collection.explicit_opt_in() is not None:
             yield _item(self, "slo-spec", "slo-spec", _check_spec)
@@ -320,6 +323,76 @@ class SloAssets(pytest.Collector):
                              _check_objective)
                 item.selfslo_data["objective"] = objective.name
                 yield item
+
+
+    def _service_items(self, drift_mode: str) -> Iterator[pytest.Item | pytest.Collector]:
+        """A service SLO spec (Sloth, OpenSLO, Pyrra, selfslo/v1): it imports, the rules
+        generated from it pass the tests generated from it, the repo's rules agree with it."""
+        yield _item(self, "slo-spec", "slo-spec", _check_service_spec)
+        yield _item(self, "slo-generated-tests", "slo-generated-tests", _check_service_tests)
+        if drift_mode != "off":
+            yield _item(self, "drift", "drift", _check_service_drift)
+
+
+def _is_service_spec(path: Path) -> bool:
+    from pytest_selfslo.slo.importers import is_service_spec
+
+    return is_service_spec(path)
+
+
+def _service_slos(item: SelfSloItem) -> Any:
+    from pytest_selfslo._core.errors import SLOSpecError
+    from pytest_selfslo.plugin.fixtures import configured_service_slos
+
+    try:
+        return configured_service_slos(item.config)
+    except SLOSpecError as exc:
+        raise SelfSloFailure(str(exc)) from None
+
+
+def _check_service_spec(item: SelfSloItem) -> None:
+    spec = _service_slos(item)
+    item.selfslo_data["slos"] = [f"{slo.service or spec.service}/{slo.name}: {slo.objective:g}% "
+                                 f"over {slo.window} ({slo.sli.kind})" for slo in spec.slos]
+    item.selfslo_data["format"] = spec.source
+
+
+def _check_service_tests(item: SelfSloItem) -> None:
+    import tempfile
+
+    from pytest_selfslo._core.errors import SLOSpecError
+    from pytest_selfslo.ruletest.runner import run_rule_tests
+    from pytest_selfslo.slo.burnrate import generate_rules
+    from pytest_selfslo.slo.testgen import generate_tests
+
+    spec = _service_slos(item)
+    try:
+        tests = generate_tests(spec, "slo.yml")
+    except SLOSpecError as exc:
+        raise SelfSloFailure(f"cannot generate tests for {settings_of(item).slo}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="selfslo-slo-") as tmp:
+        (Path(tmp) / "slo.yml").write_text(generate_rules(spec), encoding="utf-8")
+        (Path(tmp) / "slo_test.yml").write_text(tests, encoding="utf-8")
+        report = run_rule_tests([str(Path(tmp) / "slo_test.yml")],
+                                semantics=settings_of(item).semantics or "3")
+        if not report.passed:
+            raise SelfSloFailure("the burn-rate rules generated from "
+                                 f"{settings_of(item).slo} fail their generated tests:\n"
+                                 + report.format_text())
+
+
+def _check_service_drift(item: SelfSloItem) -> None:
+    from pytest_selfslo.lint.drift import check_service_drift
+
+    settings = settings_of(item)
+    spec = _service_slos(item)
+    collected = collection_of(item).collected["rules"] or settings.resolve_globs(settings.rules)
+    paths = [str(p) for p in sorted(collected)]
+    findings = check_service_drift(paths, spec, spec_path=settings.slo)
+    item.selfslo_data["findings"] = [f.to_dict() for f in findings]
+    if findings:
+        raise SelfSloFailure(f"the rules disagree with the SLO spec ({len(findings)} finding(s)):\n"
+                             + "\n".join(f.format() for f in findings))
 
 
 def _check_spec(item: SelfSloItem) -> None:

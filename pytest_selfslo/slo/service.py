@@ -37,16 +37,20 @@ from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo.slo.nodes import Doc, Node
 
 __all__ = [
+    "LABEL_SCHEMES",
     "WINDOWS",
     "AlertSpec",
     "BurnRateWindow",
+    "LabelScheme",
     "ServiceLevel",
     "ServiceSLOs",
     "Sli",
+    "budget_literal",
     "dump_service_slos",
     "load_service_slos",
     "load_service_slos_text",
     "service_from_doc",
+    "service_of",
 ]
 
 #: compliance windows we accept (the burn-rate defaults are defined for these)
@@ -87,6 +91,30 @@ class Sli:
 
 
 @dataclass(frozen=True)
+class LabelScheme:
+    """Names of the labels generated series and alerts carry.
+
+    ``selfslo`` (default) uses ``slo_*`` labels; ``sloth`` uses Sloth's
+    (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window``,
+    ``sloth_severity``) so Alertmanager routes written for Sloth keep matching
+    (the ``sloth`` dialect of :attr:`ServiceSLOs.dialect`).
+    """
+
+    service: str
+    slo: str
+    window: str
+    severity: str
+    id: str = ""  #: when set, ``<service>-<slo>`` goes into this label
+
+
+LABEL_SCHEMES = {
+    "selfslo": LabelScheme("slo_service", "slo_name", "slo_window", "slo_severity"),
+    "sloth": LabelScheme("sloth_service", "sloth_slo", "sloth_window", "sloth_severity",
+                         "sloth_id"),
+}
+
+
+@dataclass(frozen=True)
 class AlertSpec:
     """One severity (page or ticket): enabled flag, extra labels and annotations."""
 
@@ -122,6 +150,7 @@ class ServiceLevel:
     ticket: AlertSpec = field(default_factory=AlertSpec)
     min_events: float = 0.0  #: no alert when the long window saw fewer events
     burn_rates: tuple[BurnRateWindow, ...] = ()  #: empty: the defaults for ``window``
+    service: str = ""  #: this SLO's service when it differs from the file's (merged documents)
 
     @property
     def error_budget(self) -> float:
@@ -137,6 +166,33 @@ class ServiceSLOs:
     slos: tuple[ServiceLevel, ...]
     labels: dict[str, str] = field(default_factory=dict)
     source: str = "selfslo/v1"  #: the format it was read from
+    #: ``selfslo`` or ``sloth``: a key of :data:`LABEL_SCHEMES`; ``sloth`` also writes
+    #: thresholds with Sloth's arithmetic (see :func:`budget_literal`)
+    dialect: str = "selfslo"
+
+    @property
+    def scheme(self) -> LabelScheme:
+        """The :class:`LabelScheme` of generated series and alerts."""
+        return LABEL_SCHEMES[self.dialect]
+
+
+def budget_literal(spec: ServiceSLOs, slo: ServiceLevel) -> str:
+    """The error budget as written into generated rules.
+
+    Ours is the decimal budget (``0.001`` for 99.9 %). The ``sloth`` dialect
+    writes Sloth's binary floating-point result of ``(100 - objective) / 100``
+    (``0.0009999999999999432``), so that an error ratio of exactly the
+    threshold fires (or not) as it does with Sloth's rules.
+    """
+    if spec.dialect == "sloth":
+        return repr((100 - slo.objective) / 100)
+    value = slo.error_budget
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def service_of(spec: ServiceSLOs, slo: ServiceLevel) -> str:
+    """The service an SLO belongs to (its own ``service`` or the file's)."""
+    return slo.service or spec.service
 
 
 def load_service_slos(path: str | Path) -> ServiceSLOs:
@@ -151,7 +207,7 @@ def load_service_slos_text(text: str, path: str = "<slo>") -> ServiceSLOs:
 
 def service_from_doc(root: Node) -> ServiceSLOs:
     """Validate and build the model from a composed ``selfslo/v1`` document."""
-    root.only({"version", "service", "labels", "slos"}, "spec")
+    root.only({"version", "service", "labels", "slos", "dialect"}, "spec")
     version = root.req("version")
     if version.text("version") != "selfslo/v1":
         raise version.error(f"version: expected 'selfslo/v1', got {version.text('version')!r}")
@@ -161,17 +217,30 @@ def service_from_doc(root: Node) -> ServiceSLOs:
     slos = tuple(_slo(n) for n in slos_node.seq())
     if not slos:
         raise slos_node.error("slos: at least one SLO is required")
-    seen: set[str] = set()
-    for node, slo in zip(slos_node.seq(), slos, strict=True):
-        if slo.name in seen:
-            raise node.error(f"duplicate SLO name {slo.name!r}")
-        seen.add(slo.name)
-    return ServiceSLOs(service=service, slos=slos, labels=labels)
+    check_unique(slos_node.seq(), slos, service)
+    scheme = "selfslo"
+    scheme_node = root.get("dialect")
+    if scheme_node is not None:
+        scheme = scheme_node.text("dialect")
+        if scheme not in LABEL_SCHEMES:
+            raise scheme_node.error(f"dialect: expected one of {', '.join(LABEL_SCHEMES)}, "
+                                    f"got {scheme!r}")
+    return ServiceSLOs(service=service, slos=slos, labels=labels, dialect=scheme)
+
+
+def check_unique(nodes: list[Node], slos: tuple[ServiceLevel, ...], service: str) -> None:
+    """Error at the second SLO with the same (service, name)."""
+    seen: set[tuple[str, str]] = set()
+    for node, slo in zip(nodes, slos, strict=True):
+        key = (slo.service or service, slo.name)
+        if key in seen:
+            raise node.error(f"duplicate SLO name {slo.name!r} (service {key[0]!r})")
+        seen.add(key)
 
 
 def _slo(node: Node) -> ServiceLevel:
     node.only({"name", "objective", "window", "description", "labels", "sli", "alerting",
-               "min_events", "burn_rates"}, "slo")
+               "min_events", "burn_rates", "service"}, "slo")
     name = node.req("name").text("name")
     obj_node = node.req("objective")
     objective = check_objective(obj_node, obj_node.number("objective"))
@@ -196,7 +265,8 @@ def _slo(node: Node) -> ServiceLevel:
                         description=node.opt_text("description"),
                         labels=_labels(node.get("labels"), "labels"), alert_name=alert_name,
                         alert_labels=alert_labels, alert_annotations=alert_ann, page=page,
-                        ticket=ticket, min_events=min_events, burn_rates=burn)
+                        ticket=ticket, min_events=min_events, burn_rates=burn,
+                        service=node.opt_text("service"))
 
 
 def check_objective(node: Node, value: float) -> float:
@@ -219,6 +289,20 @@ def check_window(node: Node | None) -> str:
     if text not in WINDOWS:
         raise node.error(f"window: {text!r} is not supported (expected one of {', '.join(WINDOWS)})")
     return text
+
+
+def window_from(node: Node, text: str, what: str = "window") -> str:
+    """An importer's window (``4w``, ``28d``, ``720h``...) as one of :data:`WINDOWS`."""
+    try:
+        ms = parse_duration(text)
+    except ValueError:
+        raise node.error(f"{what}: {text!r} is not a duration (expected one of "
+                         f"{', '.join(WINDOWS)})") from None
+    for window in WINDOWS:
+        if parse_duration(window) == ms:
+            return window
+    raise node.error(f"{what}: {text!r} is not supported (the burn-rate pairs are defined for "
+                     f"{', '.join(WINDOWS)})")
 
 
 def check_query(node: Node, what: str, *, needs_window: bool = True) -> str:
@@ -333,6 +417,8 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
     for slo in spec.slos:
         item: dict[str, object] = {"name": slo.name, "objective": slo.objective,
                                    "window": slo.window}
+        if slo.service and slo.service != spec.service:
+            item["service"] = slo.service
         if slo.description:
             item["description"] = slo.description
         if slo.labels:
@@ -376,5 +462,7 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
     doc: dict[str, object] = {"version": "selfslo/v1", "service": spec.service}
     if spec.labels:
         doc["labels"] = dict(spec.labels)
+    if spec.dialect != "selfslo":
+        doc["dialect"] = spec.dialect
     doc["slos"] = slos
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)

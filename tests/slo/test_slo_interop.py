@@ -101,11 +101,18 @@ def test_generated_rules_are_valid_and_deterministic() -> None:
     rules = yaml.safe_load(text)["groups"][0]["rules"]
     records = [r["record"] for r in rules if "record" in r]
     assert records == [f"slo:sli_error:ratio_rate{w}"
-                       for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")]
+                       for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")] + [
+        "slo:error_budget_remaining:ratio"]
     alerts = [r for r in rules if "alert" in r]
-    assert [a["labels"]["slo_severity"] for a in alerts] == ["page", "ticket"]
-    assert "(14.4 * 0.001)" in alerts[0]["expr"] and "(6 * 0.001)" in alerts[0]["expr"]
-    assert "(3 * 0.001)" in alerts[1]["expr"] and "(1 * 0.001)" in alerts[1]["expr"]
+    # imported from Sloth: Sloth's label names, so routes written for Sloth's alerts still match
+    assert [a["labels"]["sloth_severity"] for a in alerts] == ["page", "ticket"]
+    assert rules[0]["labels"]["sloth_id"] == "checkout-requests-availability"
+    # Sloth's dialect: Sloth's float arithmetic for the budget, (100 - 99.9) / 100 (the
+    # product Sloth's (14.4 * 0.0009999999999999432) evaluates to, as one literal)
+    b = (100 - 99.9) / 100
+    assert repr(b) == "0.0009999999999999432"
+    assert f"> {14.4 * b!r})" in alerts[0]["expr"] and f"> {6 * b!r})" in alerts[0]["expr"]
+    assert f"> {3 * b!r})" in alerts[1]["expr"] and f"> {1 * b!r})" in alerts[1]["expr"]
 
 
 def test_min_events_adds_the_guard() -> None:

@@ -1,12 +1,17 @@
 """Sloth specs: ``version: prometheus/v1`` files and the ``sloth.slok.dev/v1`` CRD.
 
-Mapping (see ``docs/slo.md``): ``sli.events.error_query/total_query`` → ratio
-SLI; ``sli.raw.error_ratio_query`` and ``sli.plugin`` cannot be mapped to an
-events SLI and are located errors; ``page_alert``/``ticket_alert`` → page/ticket
-(``disable: true`` → disabled). Sloth's SLO period is always 30d.
+Mapping (see ``docs/slo.md``): ``sli.events.error_query/total_query`` (CRD:
+``errorQuery``/``totalQuery``) → ratio SLI; ``sli.raw`` and ``sli.plugin`` and
+SLO plugins (``slo_plugins``, ``plugins``) cannot be mapped and are located
+errors; ``page_alert``/``ticket_alert`` (CRD: ``pageAlert``/``ticketAlert``)
+→ page/ticket (``disable: true`` → disabled). Sloth's SLO period is 30d.
+Imported specs use Sloth's label names (``dialect: sloth``), so the
+generated alerts carry the labels Sloth's alerts carry.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pytest_selfslo.slo.nodes import Node
 from pytest_selfslo.slo.service import (
@@ -21,6 +26,23 @@ from pytest_selfslo.slo.service import (
 )
 
 __all__ = ["from_sloth", "from_sloth_crd", "is_sloth", "is_sloth_crd"]
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Field names of one Sloth dialect (the CRD spells them in camelCase)."""
+
+    error_query: str = "error_query"
+    total_query: str = "total_query"
+    error_ratio_query: str = "error_ratio_query"
+    page: str = "page_alert"
+    ticket: str = "ticket_alert"
+    slo_plugins: str = "slo_plugins"
+
+
+_FILE = _Keys()
+_CRD = _Keys("errorQuery", "totalQuery", "errorRatioQuery", "pageAlert", "ticketAlert",
+             "sloPlugins")
 
 
 def is_sloth(root: Node) -> bool:
@@ -38,28 +60,38 @@ def is_sloth_crd(root: Node) -> bool:
 
 def from_sloth(root: Node) -> ServiceSLOs:
     """A ``prometheus/v1`` document."""
+    _no_plugins(root, _FILE.slo_plugins)
     root.only({"version", "service", "labels", "slos"}, "sloth spec")
-    return _service(root, "sloth prometheus/v1")
+    return _service(root, "sloth prometheus/v1", _FILE)
 
 
 def from_sloth_crd(root: Node) -> ServiceSLOs:
-    """A ``PrometheusServiceLevel`` manifest (its ``spec`` has the same shape)."""
+    """A ``PrometheusServiceLevel`` manifest (its ``spec`` has the same shape, camelCase)."""
     root.only({"apiVersion", "kind", "metadata", "spec"}, "PrometheusServiceLevel")
     spec = root.req("spec")
+    _no_plugins(spec, _CRD.slo_plugins)
     spec.only({"service", "labels", "slos"}, "PrometheusServiceLevel.spec")
-    return _service(spec, "sloth.slok.dev/v1")
+    return _service(spec, "sloth.slok.dev/v1", _CRD)
 
 
-def _service(node: Node, source: str) -> ServiceSLOs:
+def _no_plugins(node: Node, key: str) -> None:
+    if node.get(key) is not None:
+        raise node.key_node(key).error(
+            f"{key}: Sloth SLO plugins cannot be mapped (they are Go code that rewrites the "
+            "generated rules; remove them or generate these rules with Sloth)")
+
+
+def _service(node: Node, source: str, keys: _Keys) -> ServiceSLOs:
     service = node.req("service").text("service")
-    slos = tuple(_slo(n) for n in node.req("slos").seq())
+    slos = tuple(_slo(n, keys) for n in node.req("slos").seq())
     if not slos:
         raise node.req("slos").error("slos: at least one SLO is required")
     return ServiceSLOs(service=service, slos=slos, labels=_labels(node.get("labels"), "labels"),
-                       source=source)
+                       source=source, dialect="sloth")
 
 
-def _slo(node: Node) -> ServiceLevel:
+def _slo(node: Node, keys: _Keys) -> ServiceLevel:
+    _no_plugins(node, "plugins")
     node.only({"name", "objective", "description", "labels", "sli", "alerting"}, "sloth slo")
     obj = node.req("objective")
     sli_node = node.req("sli")
@@ -67,26 +99,27 @@ def _slo(node: Node) -> ServiceLevel:
     if "events" not in kinds:
         what = kinds[0] if kinds else "(none)"
         raise (sli_node.key_node(what) if kinds else sli_node).error(
-            f"sli: Sloth SLI kind {what!r} cannot be mapped (only 'events' with error_query and "
-            "total_query is supported: a raw ratio or a plugin has no event counts for the "
-            "low-traffic guard and generated tests)")
+            f"sli: Sloth SLI kind {what!r} cannot be mapped (only 'events' with "
+            f"{keys.error_query} and {keys.total_query} is supported: a raw ratio has no event "
+            "counts for the low-traffic guard and generated tests, a plugin is Go code)")
     sli_node.only({"events"}, "sli")
     ev = sli_node.req("events")
-    ev.only({"error_query", "total_query"}, "sli.events")
-    sli = Sli("ratio", errors=check_query(ev.req("error_query"), "sli.events.error_query"),
-              total=check_query(ev.req("total_query"), "sli.events.total_query"))
+    ev.only({keys.error_query, keys.total_query}, "sli.events")
+    sli = Sli("ratio", errors=check_query(ev.req(keys.error_query), f"sli.events.{keys.error_query}"),
+              total=check_query(ev.req(keys.total_query), f"sli.events.{keys.total_query}"))
     alerting = node.get("alerting")
     name, labels, ann = "", {}, {}
-    page, ticket = AlertSpec(), AlertSpec()
+    page = ticket = AlertSpec(enabled=False)
     if alerting is not None:
-        alerting.only({"name", "labels", "annotations", "page_alert", "ticket_alert"}, "alerting")
-        name = alerting.req("name").text("alerting.name")
+        alerting.only({"name", "labels", "annotations", keys.page, keys.ticket}, "alerting")
         labels = _labels(alerting.get("labels"), "alerting.labels")
         ann = _map(alerting.get("annotations"), "alerting.annotations")
-        page = _alert(alerting.get("page_alert"), "page_alert")
-        ticket = _alert(alerting.get("ticket_alert"), "ticket_alert")
-    else:
-        page = ticket = AlertSpec(enabled=False)
+        page = _alert(alerting.get(keys.page), keys.page)
+        ticket = _alert(alerting.get(keys.ticket), keys.ticket)
+        if page.enabled or ticket.enabled:
+            name = alerting.req("name").text("alerting.name")
+        else:
+            name = alerting.opt_text("name")
     return ServiceLevel(name=node.req("name").text("name"),
                         objective=check_objective(obj, obj.number("objective")), sli=sli,
                         window="30d",
