@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promtool_runs import Promtool, params, run
+from promtool_runs import Promtool, params, promtool_file, run
 
 from pytest_selfslo.cli import main
 from pytest_selfslo.ruletest.runner import run_rule_tests
@@ -96,8 +96,10 @@ def test_round_trip_under_our_engine(tmp_path: Path, source: Path) -> None:
 @pytest.mark.parametrize("source", EXAMPLES)
 def test_round_trip_under_real_promtool(tmp_path: Path, source: Path, promtool: Promtool) -> None:
     out = _round_trip(tmp_path, source)
-    output = run(promtool, [out.name], out.parent)
-    assert "SUCCESS" in output and "FAILED" not in output, output
+    name, left_out = promtool_file(promtool, out)  # long groups: newest promtool only
+    output = run(promtool, [name], out.parent)
+    assert "SUCCESS" in output and "FAILED" not in output, (
+        f"{output}\n({left_out} long group(s) left to the newest promtool)")
 
 
 _NO_TOTAL_OPENSLO = """\

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promtool_runs import Promtool, params, run
+from promtool_runs import Promtool, params, promtool_file, run
 
 from pytest_selfslo.cli import main
 from pytest_selfslo.ruletest.runner import run_rule_tests
@@ -93,5 +93,7 @@ def test_guard_and_latency_sli_under_our_engine(tmp_path: Path) -> None:
 @pytest.mark.parametrize("promtool", params())
 def test_generated_tests_pass_under_real_promtool(tmp_path: Path, promtool: Promtool) -> None:
     out = _write(tmp_path, SLOTH)
-    output = run(promtool, [out.name], out.parent)
-    assert "SUCCESS" in output and "FAILED" not in output, output
+    name, left_out = promtool_file(promtool, out)  # long groups: newest promtool only
+    output = run(promtool, [name], out.parent)
+    assert "SUCCESS" in output and "FAILED" not in output, (
+        f"{output}\n({left_out} long group(s) left to the newest promtool)")
