@@ -1,5 +1,9 @@
 """Position-keeping YAML access for SLO spec readers: every error is ``path:line:col: why``.
 
+Specs are composed by the one YAML reader (:mod:`pytest_selfslo.rulefmt.goyaml`):
+bounded size, depth, nodes and alias expansion, merge keys (``<<``) expanded
+with yaml.v3's precedence (explicit keys win), aliases followed.
+
     >>> doc = Doc.parse("a:\\n  b: 3\\n", "x.yml")
     >>> doc.root.get("a").req("b").number("b")
     3.0
@@ -14,31 +18,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import yaml
-
 from pytest_selfslo._core.errors import SLOSpecError, located
+from pytest_selfslo.rulefmt import goyaml
+from pytest_selfslo.rulefmt.goyaml import MAPPING, SCALAR, SEQUENCE, compose, compose_all, is_null
 
 __all__ = ["Doc", "Node"]
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
 class Node:
     """One YAML node plus the file it came from."""
 
-    node: yaml.Node
+    node: goyaml.Node
     path: str
 
     def error(self, message: str) -> SLOSpecError:
         """An :class:`SLOSpecError` located at this node."""
-        mark = self.node.start_mark
-        return SLOSpecError(located(message, self.path, mark.line + 1, mark.column + 1))
+        return SLOSpecError(located(message, self.path, self.node.line, self.node.column))
 
-    def _mapping(self, what: str = "a mapping") -> list[tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.error(f"expected {what}, got {_kind(self.node)}")
-        return list(self.node.value)
+    def _mapping(self, what: str = "a mapping") -> list[tuple[goyaml.Node, goyaml.Node]]:
+        node = self.node.deref
+        if node.kind != MAPPING:
+            raise self.error(f"expected {what}, got {_kind(node)}")
+        return _merged(node, self.path)
 
     def keys(self) -> list[str]:
         """The keys of a mapping node, in file order."""
@@ -48,9 +50,9 @@ class Node:
         """The value under ``key`` (``None`` when absent or null)."""
         for k, v in self._mapping():
             if k.value == key:
-                if isinstance(v, yaml.ScalarNode) and v.tag.endswith(":null"):
+                if is_null(v):
                     return None
-                return Node(v, self.path)
+                return Node(v.deref, self.path)
         return None
 
     def req(self, key: str) -> Node:
@@ -77,19 +79,21 @@ class Node:
     def items(self) -> Iterator[tuple[str, Node]]:
         """``(key, value)`` pairs of a mapping."""
         for k, v in self._mapping():
-            yield str(k.value), Node(v, self.path)
+            yield str(k.value), Node(v.deref, self.path)
 
     def seq(self) -> list[Node]:
         """Elements of a sequence node."""
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.error(f"expected a list, got {_kind(self.node)}")
-        return [Node(v, self.path) for v in self.node.value]
+        node = self.node.deref
+        if node.kind != SEQUENCE:
+            raise self.error(f"expected a list, got {_kind(node)}")
+        return [Node(v.deref, self.path) for v in node.value]
 
     def text(self, what: str) -> str:
         """A scalar as text (numbers and booleans keep their source spelling)."""
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.error(f"{what}: expected a string, got {_kind(self.node)}")
-        return str(self.node.value)
+        node = self.node.deref
+        if node.kind != SCALAR:
+            raise self.error(f"{what}: expected a string, got {_kind(node)}")
+        return str(node.value)
 
     def opt_text(self, key: str, default: str = "") -> str:
         """The text under ``key`` of this mapping, or ``default`` when absent."""
@@ -131,36 +135,57 @@ class Doc:
 
     @classmethod
     def parse(cls, text: str, path: str) -> Doc:
-        """Compose ``text``; YAML syntax errors and empty files become located errors."""
-        try:
-            node = yaml.compose(text, Loader=_LOADER)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            raise SLOSpecError(located(f"invalid YAML: {exc.problem or exc}", path, line, col)) from None
-        except yaml.YAMLError as exc:
-            raise SLOSpecError(located(f"invalid YAML: {exc}", path, 1, 1)) from None
-        if node is None:
+        """Compose ``text``; YAML syntax errors, limits and empty files become located errors."""
+        node, problem = compose(text, path)
+        if problem is not None:
+            raise SLOSpecError(located(problem.message, path, problem.line, problem.column))
+        if node is None or is_null(node):
             raise SLOSpecError(located("empty SLO spec", path, 1, 1))
-        return cls(Node(node, path))
+        return cls(Node(node.deref, path))
 
     @classmethod
     def parse_all(cls, text: str, path: str) -> list[Doc]:
         """Every document of a multi-document stream (Kubernetes manifests)."""
-        try:
-            nodes = [n for n in yaml.compose_all(text, Loader=_LOADER) if n is not None]
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-            raise SLOSpecError(located(f"invalid YAML: {exc.problem or exc}", path, line, col)) from None
+        docs, problem = compose_all(text, path)
+        if problem is not None:
+            raise SLOSpecError(located(problem.message, path, problem.line, problem.column))
+        nodes = [n for n in docs if n is not None and not is_null(n)]
         if not nodes:
             raise SLOSpecError(located("empty SLO spec", path, 1, 1))
-        return [cls(Node(n, path)) for n in nodes]
+        return [cls(Node(n.deref, path)) for n in nodes]
 
 
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+def _merged(node: goyaml.Node, path: str) -> list[tuple[goyaml.Node, goyaml.Node]]:
+    """The pairs of a mapping with merge keys expanded (explicit keys win, as in yaml.v3)."""
+    explicit = [(k.deref, v) for k, v in node.value if not _is_merge(k)]
+    if len(explicit) == len(node.value):
+        return explicit
+    seen = {str(k.value) for k, _ in explicit}
+    out = list(explicit)
+    for k, v in node.value:
+        if not _is_merge(k):
+            continue
+        value = v.deref
+        sources = [value] if value.kind == MAPPING else [
+            s.deref for s in value.value] if value.kind == SEQUENCE else []
+        if not sources or any(src.kind != MAPPING for src in sources):
+            raise Node(v, path).error("a merge key (<<) needs a mapping or a list of mappings")
+        for src in sources:
+            for mk, mv in _merged(src, path):
+                if str(mk.value) not in seen:
+                    seen.add(str(mk.value))
+                    out.append((mk, mv))
+    return out
+
+
+def _is_merge(key: goyaml.Node) -> bool:
+    key = key.deref
+    return key.kind == SCALAR and key.plain and key.value == "<<"
+
+
+def _kind(node: goyaml.Node) -> str:
+    if node.kind == MAPPING:
         return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if node.kind == SEQUENCE:
         return "a list"
     return f"{node.value!r}"

@@ -34,6 +34,7 @@ import promql_parser
 import yaml
 
 from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.rulefmt.goyaml import read_document
 from pytest_selfslo.slo.nodes import Doc, Node
 
 __all__ = [
@@ -197,7 +198,7 @@ def service_of(spec: ServiceSLOs, slo: ServiceLevel) -> str:
 
 def load_service_slos(path: str | Path) -> ServiceSLOs:
     """Read a ``selfslo/v1`` spec file (errors are ``path:line:col: why``)."""
-    return load_service_slos_text(Path(path).read_text(encoding="utf-8"), str(path))
+    return load_service_slos_text(read_document(path, "SLO spec"), str(path))
 
 
 def load_service_slos_text(text: str, path: str = "<slo>") -> ServiceSLOs:

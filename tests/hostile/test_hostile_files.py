@@ -223,9 +223,6 @@ def test_lint_reports_a_file_over_the_document_limit_unread(tmp_path: Path, cach
         "(MAX_DOCUMENT_BYTES)"), outcome.describe()
 
 
-@pytest.mark.xfail(strict=True, reason="selfslo slo reads service SLO specs with pytest_selfslo/"
-                   "slo/nodes.py (PyYAML's recursive composer, a segfault at 50,000 levels); "
-                   "it moves to the one YAML reader once the slo2 branch has landed")
 def test_selfslo_slo_refuses_deep_yaml(tmp_path: Path) -> None:
     path = tmp_path / "deep.yml"
     path.write_text(f"slos: {DEEP}\n")

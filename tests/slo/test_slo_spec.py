@@ -201,3 +201,17 @@ def test_evaluate_columns_matches_evaluate_and_checks_lengths() -> None:
     columns["stress"] = columns["stress"][:10]
     with pytest.raises(ValueError, match="score columns differ in length"):
         evaluate_columns(DEFAULT_SLO_SPEC, columns)
+
+
+def test_spec_nodes_follow_merge_keys_and_aliases() -> None:
+    """SLO specs are read by the one YAML reader: merge keys as Go's yaml.v3 reads them."""
+    from pytest_selfslo._core.errors import SLOSpecError
+    from pytest_selfslo.slo.nodes import Doc
+
+    doc = Doc.parse("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nalias: *b\n", "s.yml")
+    m = doc.root.req("m")
+    assert sorted(m.keys()) == ["x", "y"]
+    assert (m.req("x").number("x"), m.req("y").number("y")) == (1.0, 3.0)  # explicit key wins
+    assert doc.root.req("alias").req("y").number("y") == 2.0
+    with pytest.raises(SLOSpecError, match=r"^s\.yml:1:9: a merge key"):
+        Doc.parse("m: {<<: 1}\n", "s.yml").root.req("m").keys()

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pytest_selfslo._core.errors import SLOSpecError
+from pytest_selfslo.rulefmt.goyaml import read_document
 from pytest_selfslo.slo.importers.openslo import from_openslo, is_openslo
 from pytest_selfslo.slo.importers.pyrra import from_pyrra, is_pyrra
 from pytest_selfslo.slo.importers.sloth import from_sloth, from_sloth_crd, is_sloth, is_sloth_crd
@@ -32,7 +33,7 @@ FORMATS = ("selfslo/v1", "sloth prometheus/v1", "sloth.slok.dev/v1", "openslo", 
 
 def import_spec(path: str | Path) -> ServiceSLOs:
     """Read any supported SLO spec file."""
-    return import_text(Path(path).read_text(encoding="utf-8"), str(path))
+    return import_text(read_document(path, "SLO spec"), str(path))
 
 
 def is_service_spec(path: str | Path) -> bool:
@@ -40,7 +41,7 @@ def is_service_spec(path: str | Path) -> bool:
     format is detected); ``False`` for anything else, unreadable files included (the SELF
     spec reader reports those)."""
     try:
-        docs = Doc.parse_all(Path(path).read_text(encoding="utf-8"), str(path))
+        docs = Doc.parse_all(read_document(path, "SLO spec"), str(path))
     except (OSError, UnicodeDecodeError, SLOSpecError):
         return False
     return detect_format(docs[0].root) is not None
