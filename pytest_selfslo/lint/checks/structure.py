@@ -88,8 +88,10 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
         if sev is None or sev.value not in severities:
             out.extend(_severity_findings(rf, rule, sev, allowed))
         link = annotations.get("runbook_url")
-        if any(not annotations.get(name, _NO_FIELD).value.strip() for name in required):
-            out.extend(_annotation_findings(rf, rule, required))
+        for name in required:
+            if not annotations.get(name, _NO_FIELD).value.strip():
+                out.extend(_annotation_findings(rf, rule, required))
+                break
         if link is not None and "{{" not in link.value and link.value.strip() and \
                 not _SCHEME.match(link.value.strip()):
             if not root:
@@ -105,7 +107,12 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
                     if used is None:
                         used = labels_read(value, used_memo)
                     if used:
-                        out.extend(dropped_label_findings(rf, rule, kind, name, fld, used))
+                        lacks = index.labels(rule.ast).lacks
+                        for label in used:
+                            if lacks(label):  # else the expression keeps them all: no SL032
+                                out.extend(dropped_label_findings(rf, rule, kind, name, fld,
+                                                                  used))
+                                break
     return out
 
 
