@@ -66,11 +66,38 @@ _MAX_FLOAT = 1.7976931348623157e308
 _EMPTY: FloatArray = np.zeros(0, dtype=np.float64)
 _EMPTY.setflags(write=False)
 
-#: per schema 0..8, the bucket bounds in [0.5, 1): 2**(j / 2**schema) / 2
-_FRACTIONS: list[FloatArray] = [
-    np.array([2.0 ** (j / (1 << s)) / 2 for j in range(1 << s)], dtype=np.float64)
-    for s in range(MAX_SCHEMA + 1)
-]
+
+
+def _bound_fractions() -> list[FloatArray]:
+    """Per schema 0..8, the bucket bounds in ``[0.5, 1)`` that Prometheus uses, bit for bit.
+
+    Prometheus reads them from a table of float64 literals
+    (``model/histogram/generic.go``) that is *not* the correctly rounded
+    ``2**(j / 2**schema) / 2``: 178 of the 256 schema-8 entries are 1 to 4 ulp
+    below it, so bounds computed that way move ``histogram_quantile``,
+    ``histogram_fraction`` and ``histogram_stddev`` by a few ulp. The table is
+    exactly what this halving recursion gives: schema 1 is ``{0.5, 1/sqrt(2)}``
+    and schema ``s + 1`` keeps the bounds of schema ``s`` and puts
+    ``b * f_(s+1)`` after each bound ``b``, where ``f_s = 2**(2**-s)`` is 2
+    square-rooted ``s`` times (IEEE ``sqrt`` is correctly rounded, so this is
+    the same on every platform). Finer schemas thus repeat the coarser ones'
+    bounds at every ``2**(8-s)``-th position, as the table does.
+    """
+    factor = 2.0
+    level = [0.5]
+    out = [np.array(level, dtype=np.float64)]
+    for s in range(1, MAX_SCHEMA + 1):
+        factor = math.sqrt(factor)
+        if s == 1:
+            level = [0.5, 1 / math.sqrt(2.0)]
+        else:
+            level = [b for bound in level for b in (bound, bound * factor)]
+        out.append(np.array(level, dtype=np.float64))
+    return out
+
+
+#: per schema 0..8, the bucket bounds in [0.5, 1) (``exponentialBounds``)
+_FRACTIONS: list[FloatArray] = _bound_fractions()
 
 
 class IncompatibleSchemaError(PromQLEvalError):
@@ -199,6 +226,12 @@ class FloatHistogram:
         if po == self.pos_offset and p is self.pos and no == self.neg_offset and n is self.neg:
             return self
         return replace(self, pos_offset=po, pos=p, neg_offset=no, neg=n)
+
+    def is_finite(self) -> bool:
+        """No count, sum or bucket is Inf or NaN."""
+        return bool(math.isfinite(self.count) and math.isfinite(self.sum)
+                    and math.isfinite(self.zero_count) and np.all(np.isfinite(self.pos))
+                    and np.all(np.isfinite(self.neg)))
 
     def has_overflow(self) -> bool:
         return bool(math.isinf(self.count) or math.isinf(self.sum) or math.isinf(self.zero_count)
@@ -744,8 +777,9 @@ def _map_custom(offset: int, counts: FloatArray, bounds: FloatArray,
     return out
 
 
-def _kahan_rows(rows: FloatArray) -> FloatArray:
-    """Kahan-Neumaier sum of the rows of a 2-d array (column-wise, rows in order)."""
+def _kahan_rows(rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Kahan-Neumaier sum of the rows of a 2-d array (column-wise, rows in order):
+    (sum, compensation)."""
     total = rows[0].copy()
     comp = np.zeros_like(total)
     with np.errstate(all="ignore"):
@@ -755,15 +789,14 @@ def _kahan_rows(rows: FloatArray) -> FloatArray:
             comp = comp + np.where(big, (total - t) + row, (row - t) + total)
             comp = np.where(np.isinf(t), 0.0, comp)
             total = t
-        out: FloatArray = total + comp
-    return out
+    return total, comp
 
 
-def _kahan_list(values: list[float]) -> float:
+def _kahan_list(values: list[float]) -> tuple[float, float]:
     total, comp = values[0], 0.0
     for v in values[1:]:
         total, comp = _kahan_inc(v, total, comp)
-    return total + comp
+    return total, comp
 
 
 def sum_histograms(hists: list[FloatHistogram], kahan: bool = True,
@@ -776,9 +809,16 @@ def sum_histograms(hists: list[FloatHistogram], kahan: bool = True,
     Returns (sum, counter-reset collision, NHCB bounds reconciled); raises
     :class:`IncompatibleSchemaError` for a mix of exponential and custom buckets.
     """
+    total, comp, collision, reconciled = _sum_parts(hists, kahan, reconcile)
+    return (total if comp is None else _add_parts(total, comp)), collision, reconciled
+
+
+def _sum_parts(hists: list[FloatHistogram], kahan: bool,
+               reconcile: bool) -> tuple[FloatHistogram, FloatHistogram | None, bool, bool]:
+    """:func:`sum_histograms` as (sum, Kahan compensation or None, collision, reconciled)."""
     first = hists[0]
     if len(hists) == 1:
-        return first, False, False
+        return first, None, False, False
     custom = first.uses_custom_buckets
     if any(h.uses_custom_buckets != custom for h in hists):
         raise IncompatibleSchemaError(
@@ -790,7 +830,7 @@ def sum_histograms(hists: list[FloatHistogram], kahan: bool = True,
             acc, hit, rec = acc.add(h, reconcile)
             collision |= hit
             reconciled |= rec
-        return acc, collision, reconciled
+        return acc, None, collision, reconciled
     hint = first.hint
     resets = {h.hint for h in hists}
     collision = COUNTER_RESET in resets and NOT_COUNTER_RESET in resets
@@ -804,29 +844,46 @@ def sum_histograms(hists: list[FloatHistogram], kahan: bool = True,
         for h in hists[1:]:
             acc, _, rec = acc.add(h)
             reconciled |= rec
-        return acc.with_hint(hint), collision, reconciled
-    if not custom:
+        return acc.with_hint(hint), None, collision, reconciled
+    total, comp = _kahan_parts(hists, hint)
+    return total, comp, collision, False
+
+
+def _kahan_parts(hists: list[FloatHistogram],
+                 hint: int) -> tuple[FloatHistogram, FloatHistogram]:
+    """Kahan sum of histograms of one layout (zero threshold, custom bounds) in order:
+    the sum and the compensation histogram (``KahanAdd``), both of the sum's buckets."""
+    if not hists[0].uses_custom_buckets:
         schema = min(h.schema for h in hists)
         hists = [h.to_schema(schema) for h in hists]
-    count = _kahan_list([h.count for h in hists])
-    total = _kahan_list([h.sum for h in hists])
-    zero = _kahan_list([h.zero_count for h in hists])
-    sides = []
+    count, c_count = _kahan_list([h.count for h in hists])
+    total, c_total = _kahan_list([h.sum for h in hists])
+    zero, c_zero = _kahan_list([h.zero_count for h in hists])
+    sides: list[tuple[int, FloatArray, FloatArray]] = []
     for attr in ("pos", "neg"):
         runs = [(getattr(h, attr + "_offset"), getattr(h, attr)) for h in hists]
         runs = [(o, c) for o, c in runs if len(c)]
         if not runs:
-            sides.append((0, _EMPTY))
+            sides.append((0, _EMPTY, _EMPTY))
             continue
         lo = min(o for o, _ in runs)
         hi = max(o + len(c) for o, c in runs)
         grid = np.zeros((len(runs), hi - lo), dtype=np.float64)
         for k, (o, c) in enumerate(runs):
             grid[k, o - lo:o - lo + len(c)] = c
-        sides.append((lo, _kahan_rows(grid)))
-    return replace(hists[0], count=count, sum=total, zero_count=zero, pos_offset=sides[0][0],
-                   pos=sides[0][1], neg_offset=sides[1][0], neg=sides[1][1],
-                   hint=hint), collision, False
+        sides.append((lo, *_kahan_rows(grid)))
+    (po, pos, c_pos), (no, neg, c_neg) = sides
+    out = replace(hists[0], count=count, sum=total, zero_count=zero, pos_offset=po, pos=pos,
+                  neg_offset=no, neg=neg, hint=hint)
+    return out, replace(out, count=c_count, sum=c_total, zero_count=c_zero, pos=c_pos, neg=c_neg)
+
+
+def _add_parts(h: FloatHistogram, comp: FloatHistogram) -> FloatHistogram:
+    """``h.Add(comp)`` for a compensation histogram of ``h``'s layout (field by field)."""
+    with np.errstate(all="ignore"):
+        return replace(h, count=h.count + comp.count, sum=h.sum + comp.sum,
+                       zero_count=h.zero_count + comp.zero_count, pos=h.pos + comp.pos,
+                       neg=h.neg + comp.neg)
 
 
 #: samples per TSDB chunk (Prometheus cuts head chunks at 120 samples)
@@ -885,10 +942,13 @@ def avg_histograms(hists: list[FloatHistogram], kahan: bool = True,
             collision |= hit
             reconciled |= rec or rec2
         return running, collision, reconciled
-    total, collision, reconciled = sum_histograms(hists, True, reconcile)
+    plain, c, collision, reconciled = _sum_parts(hists, True, reconcile)
     n = float(len(hists))
-    if not total.has_overflow():
-        return total.div(n), collision, reconciled
+    if plain.is_finite():
+        # no running sum overflowed (once Inf, a running sum stays Inf or NaN):
+        # ``sum.Div(n).Add(kahanC.Div(n))``, sum and compensation divided separately
+        return (plain.div(n) if c is None else _add_parts(plain.div(n), c.div(n)),
+                collision, reconciled)
     # Prometheus' path: Kahan sum until it would overflow, then a Kahan-compensated
     # incremental mean (``mean*q + h/count``) carrying the compensation along
     acc, comp = hists[0], _zero_like(hists[0])
@@ -906,8 +966,9 @@ def avg_histograms(hists: list[FloatHistogram], kahan: bool = True,
         q = (count - 1) / count
         comp = comp.mul(q)
         mean, comp = kahan_add(mean.mul(q), h.div(count), comp)
-    assert mean is not None
-    return mean.add(comp)[0].with_hint(total.hint), collision, reconciled
+    if mean is None:  # NaN, but no running sum overflowed
+        return acc.div(count).add(comp.div(count))[0].with_hint(plain.hint), collision, reconciled
+    return mean.add(comp)[0].with_hint(plain.hint), collision, reconciled
 
 
 def _zero_like(h: FloatHistogram) -> FloatHistogram:

@@ -23,6 +23,7 @@ from pytest_selfslo.promql.histogram import (
     FloatHistogram,
     IncompatibleBoundsError,
     IncompatibleSchemaError,
+    avg_histograms,
     bucket_upper_bounds,
     chunk_hints,
     sum_histograms,
@@ -103,7 +104,24 @@ def test_go_string_is_prometheus_string() -> None:
 def test_bounds() -> None:
     assert bucket_upper_bounds(np.array([-1, 0, 1, 2]), 0).tolist() == [0.5, 1, 2, 4]
     assert bucket_upper_bounds(np.array([1, 2]), -1).tolist() == [4, 16]
-    assert bucket_upper_bounds(np.array([1]), 1)[0] == pytest.approx(math.sqrt(2))
+    # Prometheus' table: 2**(1/2) / 2 is 0.7071067811865475, one ulp below sqrt(0.5)
+    assert bucket_upper_bounds(np.array([1]), 1)[0] == 2 * 0.7071067811865475 != math.sqrt(2)
+    # the last finite bucket ends at MaxFloat64, the next one (for +Inf observations) at +Inf
+    assert bucket_upper_bounds(np.array([1024 << 1, (1024 << 1) + 1]), 1).tolist() == [
+        np.finfo(np.float64).max, math.inf]
+
+
+@pytest.mark.parametrize(("schema", "j", "bound"), [
+    # literals of nativeHistogramBounds / exponentialBounds (model/histogram/generic.go), the
+    # bound of bucket j - 2**schema (in [0.5, 1)); several are 1..4 ulp off 2**(j/2**schema)/2
+    (2, 1, 0.5946035575013605), (3, 7, 0.9170040432046711), (4, 5, 0.620928906036742),
+    (6, 1, 0.5054446430258502), (6, 63, 0.9892280131939752), (7, 11, 0.5306886136446309),
+    (8, 1, 0.5013556375251013), (8, 19, 0.526395386502313), (8, 226, 0.9219832844793128),
+    (8, 212, 0.8876882462632604), (8, 255, 0.9972960560854698),
+])
+def test_exponential_bounds_are_prometheus_table(schema: int, j: int, bound: float) -> None:
+    ours = bucket_upper_bounds(np.array([j - (1 << schema), j]), schema)
+    assert ours.tolist() == [bound, 2 * bound]  # bit for bit, not approx
     assert bucket_upper_bounds(np.array([0, 1, 2]), -53, np.array([1.0, 5.0])).tolist() == [
         1, 5, math.inf]
 
@@ -157,6 +175,30 @@ def test_kahan_sum_keeps_small_counts() -> None:
              h("{{count:-1e16 buckets:[-1e16]}}")]
     assert sum_histograms(parts)[0].count == 1
     assert sum_histograms(parts, kahan=False)[0].count == 0
+
+
+def _kahan(values: list[float]) -> tuple[float, float]:
+    """Kahan-Neumaier sum of ``values`` in order (``kahansum.Inc``): (sum, compensation)."""
+    total, comp = values[0], 0.0
+    for v in values[1:]:
+        t = total + v
+        comp += (total - t) + v if abs(total) >= abs(v) else (v - t) + total
+        total = t
+    return total, comp
+
+
+def test_avg_divides_sum_and_compensation_separately() -> None:
+    """``avg`` of histograms (3.10+): ``sum.Div(n).Add(kahanC.Div(n))``, not ``(sum + c) / n``."""
+    values = [3.0, 0.001, 1e16]
+    parts = [h(f"{{{{count:{v} sum:{v} buckets:[{v}]}}}}") for v in values]
+    total, comp = _kahan(values)
+    separately, combined = total / 3 + comp / 3, (total + comp) / 3
+    assert separately != combined  # the case tells the two apart
+    mean = avg_histograms(parts)[0]
+    assert mean.count == mean.sum == mean.pos[0] == separately
+    # a NaN sum (no overflow): still the direct mean for the other fields
+    nan = avg_histograms([*parts[:2], h("{{count:1e16 sum:NaN buckets:[1e16]}}")])[0]
+    assert math.isnan(nan.sum) and nan.count == separately
 
 
 def test_detect_reset() -> None:
