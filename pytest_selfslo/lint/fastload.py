@@ -48,6 +48,8 @@ _NULLS = frozenset(("~", "null", "Null", "NULL"))
 _DOUBLE = re.compile(r'"[^"\\]*"')
 _SINGLE = re.compile(r"'[^']*'")
 _FLOW_ITEM = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):( +)([^-?:,\[\]{}#&*!|>'\"%@` ][^:,\[\]{}#'\"]*?) *")
+#: the ASCII characters ``str.isprintable`` rejects, but the line feed
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 _new_tuple = tuple.__new__
 
 
@@ -118,6 +120,8 @@ def _content_rows(text: str) -> tuple[list[int], list[_Row]]:
     each distinct line is matched once, and its row tuple is shared by every line
     with the same text (two parallel lists, so no per-line tuple is built).
     """
+    if _CONTROL.search(text):  # tab, CR, other controls (the text is ASCII)
+        raise _Unusual
     seen: dict[str, _Row | tuple[()]] = {}
     match = _LINE.match
     nos: list[int] = []
@@ -126,8 +130,6 @@ def _content_rows(text: str) -> tuple[list[int], list[_Row]]:
     for no, line in enumerate(text.split("\n"), 1):
         row = seen.get(line)
         if row is None:
-            if not line.isprintable():  # tab, CR, other controls (the text is ASCII)
-                raise _Unusual
             ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
             if key:
                 if val.endswith(" "):
@@ -294,7 +296,7 @@ def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
     ``per_line`` are the per-rule disable comments (``loader._disables``). On
     False ``rf`` is untouched and the general loader must run.
     """
-    # only printable ASCII and line feeds (each line is checked once, in _content_rows):
+    # only printable ASCII and line feeds (checked in _content_rows, one search of the text):
     # with a tab, CR, BOM or non-ASCII text libyaml's columns and line breaks differ
     if not text.isascii():
         return False

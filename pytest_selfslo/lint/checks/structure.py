@@ -102,7 +102,7 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
                 value = fld.value
                 if not (known.get(value) or ("{{" not in value and "}}" not in value)):
                     out.extend(_template_findings(rf, rule, kind, name, fld, known))
-                if index is not None:
+                if index is not None and "$labels" in value:  # else labels_read is ()
                     used = used_memo.get(value)
                     if used is None:
                         used = labels_read(value, used_memo)
