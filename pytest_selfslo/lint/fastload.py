@@ -21,7 +21,6 @@ paths build the same rules on generated files, inside and outside the subset.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from pytest_selfslo._core.durations import parse_duration
@@ -49,6 +48,8 @@ _NULLS = frozenset(("~", "null", "Null", "NULL"))
 _DOUBLE = re.compile(r'"[^"\\]*"')
 _SINGLE = re.compile(r"'[^']*'")
 _FLOW_ITEM = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):( +)([^-?:,\[\]{}#&*!|>'\"%@` ][^:,\[\]{}#'\"]*?) *")
+#: the ASCII characters ``str.isprintable`` rejects, but the line feed
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 _new_tuple = tuple.__new__
 
 
@@ -107,23 +108,28 @@ def _flow_items(value: str, col: int) -> list[tuple[str, str, int]]:
 
 
 _BLANK: tuple[()] = ()
+#: (indent, key column, "- ", key, value, value column) of a key line
+_Row = tuple[int, int, str, str, str, int]
 
 
-def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int]]:
-    """(line, indent, key column, "- ", key, value, value column) of each key line.
+def _content_rows(text: str) -> tuple[list[int], list[_Row]]:
+    """The 1-based line numbers of the key lines, and their (indent, key column, "- ", key,
+    value, value column) rows.
 
-    A generator, so the rows of a file never all exist at once (they are
-    garbage as soon as the parser has read them): a cold lint pays for every
-    page of memory it touches first. Lines repeat in a rule file (``for: 5m``,
-    ``labels: {severity: warning}``...): each distinct line is matched once.
+    Lines repeat in a rule file (``for: 5m``, ``labels: {severity: warning}``...):
+    each distinct line is matched once, and its row tuple is shared by every line
+    with the same text (two parallel lists, so no per-line tuple is built).
     """
-    seen: dict[str, tuple[int, int, str, str, str, int] | tuple[()]] = {}
+    if _CONTROL.search(text):  # tab, CR, other controls (the text is ASCII)
+        raise _Unusual
+    seen: dict[str, _Row | tuple[()]] = {}
     match = _LINE.match
+    nos: list[int] = []
+    rows: list[_Row] = []
+    add_no, add_row = nos.append, rows.append
     for no, line in enumerate(text.split("\n"), 1):
         row = seen.get(line)
         if row is None:
-            if not line.isprintable():  # tab, CR, other controls (the text is ASCII)
-                raise _Unusual
             ind, dash, key, sp, val = match(line).groups("")  # type: ignore[union-attr]
             if key:
                 if val.endswith(" "):
@@ -136,41 +142,44 @@ def _content_rows(text: str) -> Iterator[tuple[int, int, int, str, str, str, int
                 row = _BLANK
             seen[line] = row
         if row:
-            yield (no, *row)
+            add_no(no)
+            add_row(row)
+    return nos, rows
 
 
 class _Parser:
-    """Block mappings and sequences over the key rows, with one row of lookahead."""
+    """Block mappings and sequences over the key rows; ``self.i`` is the next row to read."""
 
     def __init__(self, text: str) -> None:
-        self.rows = _content_rows(text)
-        self.row = next(self.rows, None)
+        self.nos, self.rows = _content_rows(text)
+        self.n = len(self.rows)
+        self.i = 0
         #: one-line flow mappings already read in this file, by (text, column)
         self.flows: dict[tuple[str, int], list[Any]] = {}
         # libyaml's end of stream: the line after the last one unless the text ends in "\n"
         self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
 
     def root(self) -> _Map:
-        row = self.row
-        if row is None or row[3]:
+        if not self.n or self.rows[0][2]:
             raise _Unusual
-        node = self.mapping(row[2])
-        if self.row is not None:
+        node = self.mapping(self.rows[0][1])
+        if self.i != self.n:
             raise _Unusual
         return node
 
     def mapping(self, col: int) -> _Map:
-        """The block mapping at ``col`` whose first key (possibly after a "- ") is the row."""
-        row = self.row
-        assert row is not None
-        rows = self.rows
+        """The block mapping at ``col`` whose first key (possibly after a "- ") is row ``i``."""
+        nos, rows, n = self.nos, self.rows, self.n
+        i = self.i
         out = _Map()
-        out.start = row[0]
+        out.start = nos[i]
+        row = rows[i]
         while True:
-            no, _ind, _kcol, _dash, key, val, vcol = row
+            _ind, _kcol, _dash, key, val, vcol = row
             if key in out:
                 raise _Unusual
-            nxt = self.row = next(rows, None)
+            no = nos[i]
+            i += 1
             if val:
                 # a plain one-line scalar (most values), inlined from _scalar
                 if val[0] not in _INDICATORS and ": " not in val and " #" not in val and \
@@ -179,39 +188,43 @@ class _Parser:
                 else:
                     out[key] = _scalar(val, no, vcol, self.flows)
             else:
-                if nxt is None:
+                if i == n:
                     raise _Unusual  # a null value
-                nind = nxt[1]
+                nxt = rows[i]
+                nind = nxt[0]
+                self.i = i
                 if nind > col:
-                    out[key] = self.sequence(nind) if nxt[3] else self.mapping(nind)
-                elif nind == col and nxt[3]:
+                    out[key] = self.sequence(nind) if nxt[2] else self.mapping(nind)
+                elif nind == col and nxt[2]:
                     out[key] = self.sequence(col)
                 else:
                     raise _Unusual  # a null value
-                nxt = self.row
-            if nxt is None:
+                i = self.i
+            if i == n:
                 break
-            nind = nxt[1]
+            nxt = rows[i]
+            nind = nxt[0]
             if nind < col:
                 break
-            if nind > col or nxt[3]:
+            if nind > col or nxt[2]:
                 raise _Unusual  # a continuation line, or a sequence entry after a scalar
             row = nxt
-        out.end = nxt[0] if nxt is not None else self.stream_end
+        self.i = i
+        out.end = nos[i] if i < n else self.stream_end
         return out
 
     def sequence(self, col: int) -> list[_Map]:
-        """The block sequence of mappings whose first "- " is the row, at ``col``."""
+        """The block sequence of mappings whose first "- " is row ``i``, at ``col``."""
         items = []
+        rows, n = self.rows, self.n
         while True:
-            row = self.row
-            assert row is not None
-            items.append(self.mapping(row[2]))
-            nxt = self.row
-            if nxt is None:
+            items.append(self.mapping(rows[self.i][1]))
+            i = self.i
+            if i == n:
                 break
-            nind = nxt[1]
-            if nind == col and nxt[3]:
+            nxt = rows[i]
+            nind = nxt[0]
+            if nind == col and nxt[2]:
                 continue
             if nind > col:
                 raise _Unusual
@@ -283,7 +296,7 @@ def build_fast(rf: RuleFile, text: str, per_line: dict[int, set[str]]) -> bool:
     ``per_line`` are the per-rule disable comments (``loader._disables``). On
     False ``rf`` is untouched and the general loader must run.
     """
-    # only printable ASCII and line feeds (each line is checked once, in _content_rows):
+    # only printable ASCII and line feeds (checked in _content_rows, one search of the text):
     # with a tab, CR, BOM or non-ASCII text libyaml's columns and line breaks differ
     if not text.isascii():
         return False

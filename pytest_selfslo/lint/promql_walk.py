@@ -289,8 +289,10 @@ class LabelSet:
         return LabelSet(None, self.dropped - labels)
 
 
+_NO_LABELS: frozenset[str] = frozenset()
 _OPEN = LabelSet()
-_EMPTY = LabelSet(frozenset())
+_EMPTY = LabelSet(_NO_LABELS)
+_BY = pp.AggModifierType.By
 
 
 def _vector_arg(call: Any) -> Any | None:
@@ -328,14 +330,14 @@ def _agg_labels(node: Any) -> LabelSet:
     if name in _LABEL_KEEPING_AGGS:
         return output_labels(node.expr)
     mod = node.modifier
-    extra: frozenset[str] = frozenset()
+    extra = _NO_LABELS
     if name == "count_values" and isinstance(unwrap(node.param), pp.StringLiteral):
         extra = frozenset({unwrap(node.param).val})
     if mod is None:
-        return LabelSet(extra)
+        return LabelSet(extra) if extra else _EMPTY
     labels = frozenset(mod.labels)
-    if mod.type == pp.AggModifierType.By:
-        return LabelSet(labels | extra)
+    if mod.type == _BY:
+        return LabelSet(labels | extra if extra else labels)
     return output_labels(node.expr).without(labels).plus(extra)
 
 

@@ -215,6 +215,23 @@ def test_template_label_kept_by_on_and_label_replace(repo: Path) -> None:
     assert "SL032" in _codes(repo, _file(only_on))
 
 
+def test_every_dropped_label_and_missing_annotation_is_reported(repo: Path) -> None:
+    """SL032 for each label a template reads (``$labels.x`` and ``index $labels "x"``) that the
+    expression drops, in the template's order; SL022 for each missing required annotation."""
+    rule = _alert("sum by (job) (self_stress) > 0.3").replace(
+        'summary: "s {{ $labels.token_id }}"',
+        """summary: '{{ $labels.job }} {{ index $labels "pod" }} {{ $labels.token_id }}'""")
+    path = _write(repo, _file(rule))
+    found = [(f.code, f.message.split("uses ")[-1]) for f in lint_paths([path])
+             if f.code == "SL032"]
+    assert [m.split(",")[0] for _c, m in found] == ["$labels.pod", "$labels.token_id"]
+    bare = _file(_alert("self_stress > 0.3")).replace(
+        '          summary: "s {{ $labels.token_id }}"\n', "").replace(
+        "          runbook_url: docs/rb.md#self-slo-violations", "          other: x")
+    messages = [f.message for f in lint_paths([_write(repo, bare)]) if f.code == "SL022"]
+    assert sorted(m.rsplit(" ", 1)[-1] for m in messages) == ["'runbook_url'", "'summary'"]
+
+
 def _write(repo: Path, text: str) -> Path:
     path = repo / "w.yml"
     path.write_text(text)

@@ -88,8 +88,10 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
         if sev is None or sev.value not in severities:
             out.extend(_severity_findings(rf, rule, sev, allowed))
         link = annotations.get("runbook_url")
-        if any(not annotations.get(name, _NO_FIELD).value.strip() for name in required):
-            out.extend(_annotation_findings(rf, rule, required))
+        for name in required:
+            if not annotations.get(name, _NO_FIELD).value.strip():
+                out.extend(_annotation_findings(rf, rule, required))
+                break
         if link is not None and "{{" not in link.value and link.value.strip() and \
                 not _SCHEME.match(link.value.strip()):
             if not root:
@@ -100,12 +102,17 @@ def check_file(rf: RuleFile, ctx: LintContext) -> list[Finding]:
                 value = fld.value
                 if not (known.get(value) or ("{{" not in value and "}}" not in value)):
                     out.extend(_template_findings(rf, rule, kind, name, fld, known))
-                if index is not None:
+                if index is not None and "$labels" in value:  # else labels_read is ()
                     used = used_memo.get(value)
                     if used is None:
                         used = labels_read(value, used_memo)
                     if used:
-                        out.extend(dropped_label_findings(rf, rule, kind, name, fld, used))
+                        lacks = index.labels(rule.ast).lacks
+                        for label in used:
+                            if lacks(label):  # else the expression keeps them all: no SL032
+                                out.extend(dropped_label_findings(rf, rule, kind, name, fld,
+                                                                  used))
+                                break
     return out
 
 
