@@ -14,7 +14,7 @@ text, duplicate keys...) and
 on anything the general loader would report (unknown fields, bad durations,
 invalid names, missing ``expr``...), it returns False and ``load_file`` runs
 the general loader, so findings, positions and messages never depend on the
-path taken. ``tests/rules_lint/test_rules_lint_fastload.py`` checks that both
+path taken. ``tests/lint/test_lint_fastload.py`` checks that both
 paths build the same rules on generated files, inside and outside the subset.
 """
 
