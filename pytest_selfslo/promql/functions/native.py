@@ -403,8 +403,32 @@ def _hist_rate(ctx: EvalContext, rs: RangeSeries, hs: list[FloatHistogram], is_c
         if cur.uses_custom_buckets != custom:
             annotate(ctx, mixed_custom_warning(name))
             return None
+    diff = _combine(ctx, name, last.to_schema(min_schema), prev, "subtraction")
+    if diff is None:
+        return None
+    h = diff
+    if is_counter:
+        p = hs[0] if prev is hs[0] else prev
+        for cur in hs[1:]:
+            if cur.detect_reset(p):
+                total = _combine(ctx, name, h, p, "addition")
+                if total is None:
+                    return None
+                h = total
+            p = cur
+    elif hs[0].hint != GAUGE_TYPE or hs[-1].hint != GAUGE_TYPE:
+        annotate(ctx, not_gauge_warning(name))
+    return h.with_hint(GAUGE_TYPE).compact()
+
+
+def _combine(ctx: EvalContext, name: str, a: FloatHistogram, b: FloatHistogram,
+             op: str) -> FloatHistogram | None:
+    """``a + b`` (``op="addition"``) or ``a - b`` (``"subtraction"``), annotated as Prometheus
+    does: ``None`` with a warning for incompatible custom buckets or a custom/exponential mix,
+    an info when custom bounds were reconciled."""
+    combine = a.add if op == "addition" else a.sub
     try:
-        h, _, reconciled = last.to_schema(min_schema).sub(prev, ctx.semantics.nhcb_reconcile)
+        result, _, reconciled = combine(b, ctx.semantics.nhcb_reconcile)
     except IncompatibleBoundsError:
         annotate(ctx, incompatible_custom_warning(name))
         return None
@@ -412,25 +436,8 @@ def _hist_rate(ctx: EvalContext, rs: RangeSeries, hs: list[FloatHistogram], is_c
         annotate(ctx, mixed_custom_warning(name))
         return None
     if reconciled:
-        annotate(ctx, mismatched_custom_info("subtraction"))
-    if is_counter:
-        p = hs[0] if prev is hs[0] else prev
-        for cur in hs[1:]:
-            if cur.detect_reset(p):
-                try:
-                    h, _, reconciled = h.add(p, ctx.semantics.nhcb_reconcile)
-                except IncompatibleBoundsError:
-                    annotate(ctx, incompatible_custom_warning(name))
-                    return None
-                except IncompatibleSchemaError:
-                    annotate(ctx, mixed_custom_warning(name))
-                    return None
-                if reconciled:
-                    annotate(ctx, mismatched_custom_info("addition"))
-            p = cur
-    elif hs[0].hint != GAUGE_TYPE or hs[-1].hint != GAUGE_TYPE:
-        annotate(ctx, not_gauge_warning(name))
-    return h.with_hint(GAUGE_TYPE).compact()
+        annotate(ctx, mismatched_custom_info(op))
+    return result
 
 
 def _extrapolated(is_counter: bool, is_rate: bool) -> Callable[..., WindowResult]:
@@ -487,16 +494,10 @@ def _instant_window(is_rate: bool) -> Callable[..., WindowResult]:
             annotate(ctx, not_gauge_warning(name))
         res = h1
         if not is_rate or not h1.detect_reset(h0):
-            try:
-                res, _, reconciled = h1.sub(h0, ctx.semantics.nhcb_reconcile)
-            except IncompatibleBoundsError:
-                annotate(ctx, incompatible_custom_warning(name))
+            diff = _combine(ctx, name, h1, h0, "subtraction")
+            if diff is None:
                 return None
-            except IncompatibleSchemaError:
-                annotate(ctx, mixed_custom_warning(name))
-                return None
-            if reconciled:
-                annotate(ctx, mismatched_custom_info("subtraction"))
+            res = diff
         res = res.with_hint(GAUGE_TYPE).compact()
         if is_rate:
             res = res.div(interval / 1000)
