@@ -239,7 +239,12 @@ def _pyproject_tables(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any]
 
 
 def load_lint_config(path: str | Path) -> LintConfig:
-    """The lint configuration in ``path`` (``pyproject.toml`` or an ini file); defaults if none."""
+    """The lint configuration in ``path`` (``pyproject.toml`` or an ini file).
+
+    The file must exist: a path the user named that is not there is a
+    :class:`ConfigError` (a typo in ``--config`` must not lint with the defaults).
+    A file without a pytest section or ``[tool.selfslo.lint]`` gives the defaults.
+    """
     path = Path(path)
     if path.name == "pyproject.toml" or path.suffix == ".toml":
         table, keys = _pyproject_tables(path)
@@ -255,8 +260,6 @@ def load_lint_config(path: str | Path) -> LintConfig:
     try:  # a regular file only: a FIFO or /dev/zero is refused, never read
         parser.read_string(read_regular_text(path, MAX_CONFIG_BYTES, "the lint configuration"),
                            str(path))
-    except FileNotFoundError:
-        pass  # as configparser.read: no file, no settings
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read the lint configuration: not UTF-8 text "
                           f"({exc.reason})") from None

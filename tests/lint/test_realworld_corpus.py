@@ -393,3 +393,19 @@ def test_cli_json_of_the_corpus_matches_lint_paths(
     assert main(["lint", "--format", "json", "tests/corpus/realworld"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == [f.to_dict() for f in lint_paths(["tests/corpus/realworld"])]
+
+
+@pytest.mark.parametrize("name", ["missing.ini", "missing.toml", "setup.cfg"])
+def test_a_named_lint_config_that_does_not_exist_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        name: str) -> None:
+    # a typo in --config used to lint silently with the defaults
+    _rules(tmp_path, PAGE_ALERT)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_lint_config(tmp_path / name)
+    assert str(tmp_path / name) in str(info.value) and "No such file" in str(info.value)
+    assert main(["lint", "--config", name, "alerts.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert f"selfslo lint: error: {name}: cannot read the lint configuration: No such file" in err
+    assert "Traceback" not in err
