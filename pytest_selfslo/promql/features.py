@@ -69,6 +69,8 @@ _FUNCTIONS: dict[str, tuple[Version, bool]] = {
 }
 #: aggregations that promtool reports with their own message
 _AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
+#: function names that older releases lex as the keywords of ``@ start()`` / ``@ end()``
+_KEYWORDS = frozenset({"start", "end"})
 #: the first promtool whose --enable-feature can turn experimental functions on
 _ENABLE_SINCE: Version = (3, 4)
 
@@ -148,6 +150,9 @@ def unavailable_function(node: Any, query: str, semantics: SemanticsLike,
         since, experimental = known
         where = _position(query, name)
         if not sem.since(*since):
+            if name in _KEYWORDS:  # the ``@ start()`` keywords: the "(" is the surprise
+                line, col = where.split(":")
+                return f'{line}:{int(col) + len(name)}: parse error: unexpected "("'
             return f'{where}: parse error: unknown function with name "{name}"'
         if experimental and not can_enable:
             if name in _AGGREGATIONS:
