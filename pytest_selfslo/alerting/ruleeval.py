@@ -43,8 +43,8 @@ from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
-from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.semantics import SemanticsLike
+from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantSeries, InstantVector, ScalarValue
 from pytest_selfslo.rulefmt.model import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
 from pytest_selfslo.template.parse import expand_template

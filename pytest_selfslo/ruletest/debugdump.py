@@ -69,6 +69,8 @@ def debug_dump(run: GroupRun, group: TestGroup) -> list[str]:
     if not isinstance(value, RangeVector):
         return [f"DEBUG: Got unexpected type {type(value).__name__}"]
     lines = [f"DEBUG: Dump of all data (input_series and rules) at {go_duration(at / 1000)}:"]
+    if not value.series:  # Go prints the empty matrix as an empty line
+        lines.append("")
     for series in sorted(value.series, key=lambda s: s.labels):
         ts, vs = series.window(0)
         lo = int(series.lo[0])

@@ -218,3 +218,36 @@ def test_diff_matches_promtool(promtool_bin: Promtool, tmp_path: Path) -> None:
     failure = report.files[0].groups[0].failures[0]
     assert theirs in failure, f"promtool:\n{theirs}\nours:\n{failure}"
     assert "\033[0;31m" in theirs  # an expected alert is missing: the red part is compared too
+
+
+DELAYED = """evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - series: 'up{job="a"}'
+    values: '1 2 3 4'
+  promql_expr_test:
+  - expr: 'label_replace(rate(up[5m]), "x", "$1", "__name__", "(.*)")'
+    eval_time: 3m
+    exp_samples: [{labels: '{job="a"}', value: 0}]
+  - expr: 'sum by (__name__) (rate(up[5m]))'
+    eval_time: 3m
+    exp_samples: [{labels: '{}', value: 0}]
+"""
+
+
+@pytest.mark.parametrize("flag", [False, True], ids=["default", "delayed-name-removal"])
+def test_delayed_name_removal_matches_promtool(promtool_bin: Promtool, tmp_path: Path,
+                                               flag: bool) -> None:
+    (tmp_path / "t.yml").write_text(DELAYED)
+    option = "--enable-feature=promql-delayed-name-removal"
+    proc = _promtool(promtool_bin, [option, "t.yml"] if flag else ["t.yml"], tmp_path)
+    features = parse_features([option.split("=", 1)[1]] if flag else [], promtool_bin.semantics)
+    report = run_rule_tests([str(tmp_path / "t.yml")], semantics=promtool_bin.semantics,
+                            features=features)
+    theirs = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip().startswith("got:")]
+    ours = [ln.strip() for ln in report.format_text().splitlines()
+            if ln.strip().startswith("got:")]
+    assert len(theirs) == 2
+    assert ours == theirs
+    assert features.delayed_name_removal == (flag and promtool_bin.version >= (3, 4, 0))
