@@ -68,6 +68,15 @@ def settings_of(node: pytest.Item | pytest.Collector) -> SelfSloSettings:
     return get_settings(node.config)
 
 
+def features_of(node: pytest.Item | pytest.Collector, semantics: str | None = None) -> Any:
+    """The run's ``--self-slo-enable-feature`` as the promtool of ``semantics`` (default: the
+    run's) reads them: a :class:`~pytest_selfslo.promql.features.FeatureSet`."""
+    from pytest_selfslo.promql.features import parse_features
+
+    settings = settings_of(node)
+    return parse_features(settings.enable_feature, semantics or settings.effective_semantics)
+
+
 def promtool_path(settings: SelfSloSettings) -> str | None:
     """The real ``promtool`` the cross-checks run, or None when there is none to run.
 
