@@ -43,6 +43,7 @@ from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.promql.arrays import BoolArray, FloatArray, IntArray
 from pytest_selfslo.promql.engine import Engine, parse_expr
 from pytest_selfslo.promql.labels import METRIC_NAME, STALE_NAN, Labels, make_labels
+from pytest_selfslo.promql.semantics import SemanticsLike
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import InstantSeries, InstantVector, ScalarValue
 from pytest_selfslo.rulefmt.model import AlertingRule, AlertState, RecordingRule, Rule, RuleGroup
@@ -243,7 +244,7 @@ class GroupRun:
 
 
 def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArray, *,
-                    semantics: str = "3", subquery_step_ms: int = 60_000,
+                    semantics: SemanticsLike = "3", subquery_step_ms: int = 60_000,
                     external_labels: dict[str, str] | None = None, external_url: str = "",
                     extra_exprs: Sequence[str] = (), mode: str | None = None,
                     limits: Limits = DEFAULT_LIMITS) -> GroupRun:

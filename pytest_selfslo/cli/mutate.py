@@ -1,5 +1,5 @@
 """``selfslo mutate [--rules GLOB] [--tests GLOB] [--only ID,...] [--format text|json|github]
-[--fail-under PCT]``: mutation testing of alert rules.
+[--fail-under PCT] [--enable-feature NAME,...]``: mutation testing of alert rules.
 
 Every rule of the rule files is mutated (``docs/mutation.md`` lists the
 operators) and each mutant runs against the promtool-format unit tests that
@@ -21,6 +21,7 @@ from typing import TextIO
 from pytest_selfslo._core.errors import ConfigError
 from pytest_selfslo.cli.args import semantics_arg
 from pytest_selfslo.mutate import OPERATORS, MutationSuite, resolve_operators
+from pytest_selfslo.promql.features import parse_features
 
 __all__ = ["configure", "percentage", "run"]
 
@@ -54,6 +55,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--semantics", type=semantics_arg, default="3", metavar="VERSION",
                         help="Prometheus version to imitate: 2, 3 (= 2.53, 3.5), 2.42, 3.5... "
                              "(default 3)")
+    parser.add_argument("--enable-feature", action="append", default=[], metavar="FEATURES",
+                        help="promtool's comma-separated feature names, as for test-rules: "
+                             "promql-experimental-functions (lets rules and tests call the "
+                             "experimental functions; promtool 3.4+), "
+                             "promql-delayed-name-removal; other names are warned about")
     parser.add_argument("--list-operators", action="store_true",
                         help="List the mutation operators with their ids and exit")
 
@@ -69,8 +75,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         only = resolve_operators(c for item in args.only for c in item.split(",")) or None
     except ValueError as exc:
         raise ConfigError(f"--only: {exc}") from None
+    features = parse_features(args.enable_feature, args.semantics)
+    for warning in features.warnings:  # as test-rules (and promtool) print them
+        print(f"  WARNING: {warning}", file=sys.stderr)
     suite = MutationSuite.load(args.rules or ["rules/*.yml"], args.tests or ["rules/tests/*.yml"],
-                               semantics=args.semantics, only=only)
+                               semantics=args.semantics, only=only, features=features)
     if not suite.sites:
         raise ConfigError(f"no rule file matches {' '.join(args.rules or ['rules/*.yml'])}")
     report = suite.run()

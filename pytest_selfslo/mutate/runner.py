@@ -72,14 +72,16 @@ from pytest_selfslo.mutate.tree import (
     walk,
 )
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.features import FeatureSet
+from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import FloatArray, InstantVector, Labels, ScalarValue
-from pytest_selfslo.rulefmt.model import Rule
+from pytest_selfslo.rulefmt.model import Rule, RuleGroup
 from pytest_selfslo.rulefmt.rulefile import expand_rule_paths
 from pytest_selfslo.rulefmt.testfile import (
     load_test_file,
 )
-from pytest_selfslo.ruletest.runner import GroupResult, check_test_group
+from pytest_selfslo.ruletest.runner import GroupResult, check_test_group, gated_rules
 
 __all__ = ["MutationSetupError", "MutationSuite"]
 
@@ -157,8 +159,10 @@ class MutationSuite:
 
     sites: list[RuleSite]
     sources: list[TestSource]
-    semantics: str = "3"
+    semantics: SemanticsLike = "3"
     only: tuple[str, ...] | None = None
+    #: promtool's ``--enable-feature`` (experimental functions in rules and expression tests)
+    features: FeatureSet = field(default_factory=FeatureSet)
     #: copy the outputs of the rules upstream of a mutant from the original run (exact; off:
     #: every mutant re-evaluates all the rules its test groups need)
     incremental: bool = True
@@ -174,13 +178,20 @@ class MutationSuite:
 
     # ------------------------------------------------------------ loading
     @classmethod
-    def load(cls, rules: Sequence[str], tests: Sequence[str], *, semantics: str = "3",
-             only: Iterable[str] | None = None, root: str | Path | None = None) -> MutationSuite:
+    def load(cls, rules: Sequence[str], tests: Sequence[str], *, semantics: SemanticsLike = "3",
+             only: Iterable[str] | None = None, root: str | Path | None = None,
+             features: FeatureSet | None = None) -> MutationSuite:
         """Load the rule files (globs) and the test files (globs) that exercise them.
 
         Raises :class:`~pytest_selfslo._core.errors.ConfigError` subclasses with
-        ``file:line:col`` for invalid files or markers.
+        ``file:line:col`` for invalid files or markers, and a
+        :class:`~pytest_selfslo._core.errors.RuleFileError` with promtool's parse error
+        for a rule calling a function the release does not offer without ``features``
+        (``function "sort_by_label" is not enabled``).
         """
+        features = features or FeatureSet()
+        if features.delayed_name_removal:
+            semantics = Semantics.parse(semantics).with_options(delayed_name_removal=True)
         base = Path(root) if root is not None else None
 
         def expand(patterns: Sequence[str]) -> list[str]:
@@ -213,7 +224,16 @@ class MutationSuite:
             needed = [deps.closure(deps.seeds(ruleset.flat, g, expr_reads), ruleset.flat,
                                    ruleset.read_of()) for g in test_file.groups]
             sources.append(TestSource(test_file, ruleset, needed))
-        suite = cls(sites, sources, semantics, tuple(only) if only is not None else None)
+        # promtool fails to load such a rule file, so no test of it can run
+        groups: dict[int, RuleGroup] = {}
+        for file_sites in cache.values():
+            for site in file_sites:
+                groups.setdefault(id(site.group), site.group)
+        gated = gated_rules(list(groups.values()), semantics, features)
+        if gated:
+            raise RuleFileError(gated)
+        suite = cls(sites, sources, semantics, tuple(only) if only is not None else None,
+                    features=features)
         suite._file_sites = cache
         return suite
 
@@ -222,7 +242,7 @@ class MutationSuite:
         """The survivors' difference search (shares this suite's files and cached runs)."""
         if self._suggester is None:
             self._suggester = Suggester(self.sources, self._file_sites, self.semantics,
-                                        self.baseline)
+                                        self.baseline, features=self.features)
         return self._suggester
 
     # ------------------------------------------------------------ structure
@@ -285,7 +305,7 @@ class MutationSuite:
             group = src.test_file.groups[g]
             result, run = check_test_group(src.test_file, group, src.rules.subset(keep),
                                            semantics=self.semantics, storage=src.storage(g),
-                                           coverage=False)
+                                           coverage=False, features=self.features)
             self._baselines[key] = (result.passed, run, "\n".join(result.failures))
         return self._baselines[key]
 
@@ -313,7 +333,7 @@ class MutationSuite:
         if plan is None:
             return check_test_group(src.test_file, group, src.rules.subset(keep, {r: rule}),
                                     semantics=self.semantics, storage=src.storage(g),
-                                    coverage=False, quick=True)
+                                    coverage=False, quick=True, features=self.features)
         changed, snapshot = plan
         store = Storage()
         store.restore(snapshot)
@@ -321,7 +341,7 @@ class MutationSuite:
                   if (rule if i == r else src.rules.flat[i]).kind == "alert"}
         return check_test_group(src.test_file, group, src.rules.subset(changed, {r: rule}),
                                 semantics=self.semantics, storage=store, coverage=False,
-                                quick=True, only_alerts=alerts)
+                                quick=True, only_alerts=alerts, features=self.features)
 
     def _incremental(self, src: TestSource, g: int, r: int, keep: frozenset[int], rule: Rule,
                      reads: _Reads) -> tuple[frozenset[int], Snapshot] | None:

@@ -25,6 +25,8 @@ from pytest_selfslo.mutate.report import Difference, Suggestion
 from pytest_selfslo.mutate.sites import RuleSite
 from pytest_selfslo.mutate.sources import RuleSet, TestSource, real, union
 from pytest_selfslo.mutate.tree import Matcher, Matrix, Selector, to_promql, walk
+from pytest_selfslo.promql.features import FeatureSet
+from pytest_selfslo.promql.semantics import SemanticsLike
 from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.rulefmt.model import RuleGroup
 from pytest_selfslo.rulefmt.testfile import InputSeries, TestGroup, parse_test_text
@@ -45,12 +47,14 @@ class Suggester:
 
     sources: list[TestSource]
     file_sites: dict[str, list[RuleSite]]
-    semantics: str
+    semantics: SemanticsLike
     #: the original rules' cached run of a test group on a rule subset
     baseline: Baseline
     #: the original rules' runs of generated inputs, shared by a rule's mutants
     generated: dict[tuple[int, frozenset[int], boundary.Candidate], GroupRun | None] = field(
         default_factory=dict)
+    #: promtool's ``--enable-feature`` of the run (the suggested tests are checked with it)
+    features: FeatureSet = field(default_factory=FeatureSet)
 
     def own_difference(self, mutant: Mutant, runs: list[Run]) -> Found | None:
         """The first difference on a test group's own input, with its suggested test."""
@@ -106,10 +110,12 @@ class Suggester:
         test_file = dataclasses.replace(src.test_file, groups=parsed.groups)
         every = range(len(src.rules.flat))
         ok, _ = check_test_group(test_file, parsed.groups[0], src.rules.subset(every),
-                                 semantics=self.semantics, coverage=False, quick=True)
+                                 semantics=self.semantics, coverage=False, quick=True,
+                                 features=self.features)
         bad, _ = check_test_group(test_file, parsed.groups[0],
                                   src.rules.subset(every, {r: mutant.rule}),
-                                  semantics=self.semantics, coverage=False, quick=True)
+                                  semantics=self.semantics, coverage=False, quick=True,
+                                  features=self.features)
         if not ok.passed or bad.passed:
             return None
         return Suggestion(src.test_file.path, text)
@@ -223,7 +229,8 @@ def _synthetic_group(cand: boundary.Candidate, eval_ms: int) -> TestGroup:
     return TestGroup(0, None, eval_ms, series, (), (), {}, "", 0, 0)
 
 
-def _evaluate(groups: list[RuleGroup], group: TestGroup, steps: np.ndarray, semantics: str,
+def _evaluate(groups: list[RuleGroup], group: TestGroup, steps: np.ndarray,
+              semantics: SemanticsLike,
               eval_ms: int) -> GroupRun | None:
     store = input_storage(group, eval_ms)
     try:

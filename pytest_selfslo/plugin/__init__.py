@@ -76,6 +76,15 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_selfslo.plugin import fixtures
 
     config.pluginmanager.register(fixtures, "selfslo-fixtures")
+    if settings.enabled and settings.enable_feature:
+        from pytest_selfslo.plugin.config import ENABLE_FEATURE_OPTION, SelfSloConfigWarning
+        from pytest_selfslo.promql.features import parse_features
+
+        # what selfslo test-rules prints as ``WARNING:`` (promtool's words, its release's)
+        for warning in parse_features(settings.enable_feature,
+                                      settings.effective_semantics).warnings:
+            config.issue_config_time_warning(
+                SelfSloConfigWarning(f"{ENABLE_FEATURE_OPTION}: {warning}"), stacklevel=2)
     if settings.enabled:
         from pytest_selfslo.plugin.collect import SelfSloCollection
 

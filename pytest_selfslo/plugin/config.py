@@ -44,6 +44,7 @@ LINT_DOMAIN_OPTION = "--self-slo-lint-domain"
 LINT_PROMETHEUS_OPTION = "--self-slo-lint-prometheus"
 MUTATE_OPTION = "--self-slo-mutate"
 MUTATION_FAIL_UNDER_OPTION = "--self-slo-mutation-fail-under"
+ENABLE_FEATURE_OPTION = "--self-slo-enable-feature"
 
 DEFAULT_RULES_GLOBS = ("rules/*.yml", "rules/*.yaml")
 DEFAULT_RULE_TESTS_GLOBS = ("rules/tests/*.yml", "rules/tests/*.yaml")
@@ -188,6 +189,15 @@ def parse_globs(value: str) -> tuple[str, ...]:
     return patterns
 
 
+def parse_feature_names(value: str) -> tuple[str, ...]:
+    """promtool ``--enable-feature`` names, separated by commas (promtool's) or whitespace.
+
+    Any name is accepted here: as with ``selfslo test-rules --enable-feature``, names the
+    selected release does not know are warned about (:mod:`pytest_selfslo.promql.features`).
+    """
+    return tuple(p for p in re.split(r"[,\s]+", str(value).strip()) if p)
+
+
 def parse_max_examples(value: str) -> int:
     """Hypothesis examples per canary property: a whole number from 1 to 100000."""
     text = str(value).strip()
@@ -279,6 +289,9 @@ class SelfSloSettings:
     promtool: str | None = None
     #: resource budgets of rule tests and the promql_engine fixture (docs/limits.md)
     limits: Limits = DEFAULT_LIMITS
+    #: promtool's ``--enable-feature`` names for the rule tests, the mutants and the
+    #: promtool cross-checks (``promql-experimental-functions``...)
+    enable_feature: tuple[str, ...] = ()
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -389,6 +402,11 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     mut, origin = _raw(config, "self_slo_mutation_fail_under", "selfslo_mutation_fail_under")
     mut = _reparse(parse_mutation_percentage, mut, origin)
     report, origin = _raw(config, "self_slo_report", "selfslo_report")
+    features, origin = _raw(config, "self_slo_enable_feature", "selfslo_enable_feature")
+    if origin == "command line":  # one tuple per repeated option
+        features = tuple(name for names in features for name in names)
+    else:
+        features = parse_feature_names(features or "")
     report_base = Path.cwd() if origin == "command line" else config.rootpath
     budgets = {}
     for name in LIMIT_NAMES:
@@ -423,6 +441,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         mutate=mutate,
         mutation_fail_under=None if mut in (None, "") else float(mut),
         limits=Limits(**budgets),
+        enable_feature=features,
     )
 
 
@@ -486,6 +505,13 @@ def add_options(parser: pytest.Parser) -> None:
                     type=parse_lint_prometheus, metavar="fixture|URL",
                     help="Also lint rule files against a running server (SL050-SL055): "
                          "'fixture' is the real Prometheus this session starts")
+    group.addoption(ENABLE_FEATURE_OPTION, dest="self_slo_enable_feature", action="append",
+                    type=parse_feature_names, metavar="NAME[,NAME]",
+                    help="promtool's --enable-feature for the rule tests, mutants and promtool "
+                         "cross-checks (repeatable): promql-experimental-functions lets rules "
+                         "and tests call the experimental functions (sort_by_label, limitk...; "
+                         "promtool 3.4+), promql-delayed-name-removal; other names are warned "
+                         "about, as the selected release of promtool does")
     for name, what in LIMIT_NAMES.items():
         group.addoption(f"--self-slo-{name.replace('_', '-')}", dest=f"self_slo_{name}",
                         type=parse_limit(name), metavar="N",
@@ -508,6 +534,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_mutate", "Turn on --self-slo-mutate by default (true/false)",
                   default="false")
     parser.addini("selfslo_mutation_fail_under", "Minimum mutation score in percent")
+    parser.addini("selfslo_enable_feature",
+                  "promtool --enable-feature names for rule tests and mutants (comma-separated)")
     parser.addini("selfslo_canary_policies", f"Canary policy globs (default: {DEFAULT_CANARY_GLOB})")
     parser.addini("selfslo_canary_scenarios",
                   f"Canary scenario logs with an expect header (default: {DEFAULT_SCENARIO_GLOB})")

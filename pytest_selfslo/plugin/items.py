@@ -21,6 +21,7 @@ from pytest_selfslo.plugin.nodes import (
     SelfSloItem,
     collection_of,
     configured_spec,
+    features_of,
     item_name,
     promtool_available,
     promtool_path,
@@ -87,7 +88,8 @@ def _run_rule_test(item: SelfSloItem) -> None:
 
     assert isinstance(item, RuleTestItem)
     result = run_test_group(item.test_file, item.group,
-                            semantics=settings_of(item).effective_semantics)
+                            semantics=settings_of(item).effective_semantics,
+                            features=features_of(item))
     item.selfslo_data["coverage"] = coverage_payload(result.coverage, settings_of(item).rootpath)
     if not result.passed:
         raise SelfSloFailure(
@@ -134,11 +136,14 @@ def _promtool_cross_check(item: SelfSloItem) -> None:
     # ours first, with that release's numerics and file formats (fields, defaults): input
     # over a limit (rule_files: [/dev/zero]...) raises LimitError here, before promtool is
     # handed a file it would read forever
-    ours = run_rule_tests([str(item.path)], semantics=f"{numbers[0]}.{numbers[1]}",
-                          limits=settings_of(item).limits)
+    release = f"{numbers[0]}.{numbers[1]}"
+    ours = run_rule_tests([str(item.path)], semantics=release, limits=settings_of(item).limits,
+                          features=features_of(item, release))
     ours_ok = bool(ours.passed)
-    proc = subprocess.run([promtool, "test", "rules", item.path.name], cwd=item.path.parent,
-                          capture_output=True, text=True, timeout=300)
+    names = settings_of(item).enable_feature
+    flags = [f"--enable-feature={','.join(names)}"] if names else []
+    proc = subprocess.run([promtool, "test", "rules", *flags, item.path.name],
+                          cwd=item.path.parent, capture_output=True, text=True, timeout=300)
     theirs_ok = proc.returncode == 0
     item.selfslo_data["promtool"] = {"promtool_passed": theirs_ok, "embedded_passed": ours_ok,
                                      "semantics": semantics, "promtool_version": version,
@@ -199,6 +204,26 @@ def _check_valid(item: SelfSloItem) -> None:
     if problems:
         raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
                              f"({len(problems)} problem(s)):\n{format_problems(problems)}")
+    gated = _gated(item)  # as promtool check rules: experimental functions need the feature
+    if gated:
+        raise SelfSloFailure(f"{item.path.name} is not a valid rule file "
+                             f"({len(gated.splitlines())} problem(s)):\n{gated}")
+
+
+def _gated(item: SelfSloItem) -> str:
+    """promtool's parse errors for the rules calling functions the selected release does not
+    offer with ``--self-slo-enable-feature`` (``function "sort_by_label" is not enabled``)."""
+    from pytest_selfslo._core.errors import SelfSloError
+    from pytest_selfslo.rulefmt.rulefile import load_rule_files
+    from pytest_selfslo.ruletest.runner import gated_rules
+
+    settings = settings_of(item)
+    try:
+        groups = load_rule_files([item.path], semantics=settings.effective_semantics,
+                                 limits=settings.limits)
+    except SelfSloError:  # check_rule_file found nothing: nothing more to say here
+        return ""
+    return gated_rules(groups, settings.effective_semantics, features_of(item))
 
 
 def _check_lint(item: SelfSloItem) -> None:
@@ -283,8 +308,10 @@ def _check_promtool_rules(item: SelfSloItem) -> None:
 def _promtool_check(item: SelfSloItem, paths: list[Path], rename: dict[str, str]) -> None:
     promtool = promtool_path(settings_of(item))
     assert promtool is not None  # the item exists only when there is one
-    proc = subprocess.run([promtool, "check", "rules", *map(str, paths)], capture_output=True,
-                          text=True, timeout=120)
+    names = settings_of(item).enable_feature
+    flags = [f"--enable-feature={','.join(names)}"] if names else []
+    proc = subprocess.run([promtool, "check", "rules", *flags, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         output = (proc.stdout + proc.stderr).strip()
         for temp, original in rename.items():

@@ -73,8 +73,12 @@ def _suite(config: pytest.Config, settings: SelfSloSettings) -> Any:
 
         rules = [str(p) for p in settings.resolve_globs(settings.rules)]
         tests = [str(p) for p in settings.resolve_globs(settings.rule_tests)]
-        config.stash[_SUITE_KEY] = MutationSuite.load(rules, tests,
-                                                      semantics=settings.effective_semantics)
+        from pytest_selfslo.promql.features import parse_features
+
+        semantics = settings.effective_semantics
+        config.stash[_SUITE_KEY] = MutationSuite.load(
+            rules, tests, semantics=semantics,
+            features=parse_features(settings.enable_feature, semantics))
     return config.stash[_SUITE_KEY]
 
 

@@ -10,7 +10,7 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pytest
 
@@ -19,6 +19,9 @@ from pytest_selfslo.lint.findings import Finding
 from pytest_selfslo.plugin.config import SelfSloSettings, get_settings
 from pytest_selfslo.plugin.fixtures import load_configured_spec
 from pytest_selfslo.slo.spec import SLOSpec
+
+if TYPE_CHECKING:
+    from pytest_selfslo.promql.features import FeatureSet
 
 #: attribute of a TestReport carrying an item's SELF data (survives xdist serialisation)
 REPORT_ATTR = "selfslo"
@@ -66,6 +69,16 @@ class SelfSloItem(pytest.Item):
 def settings_of(node: pytest.Item | pytest.Collector) -> SelfSloSettings:
     """The run's resolved settings, from any node."""
     return get_settings(node.config)
+
+
+def features_of(node: pytest.Item | pytest.Collector,
+                semantics: str | None = None) -> FeatureSet:
+    """The run's ``--self-slo-enable-feature`` as the promtool of ``semantics`` (default: the
+    run's) reads them: a :class:`~pytest_selfslo.promql.features.FeatureSet`."""
+    from pytest_selfslo.promql.features import parse_features
+
+    settings = settings_of(node)
+    return parse_features(settings.enable_feature, semantics or settings.effective_semantics)
 
 
 def promtool_path(settings: SelfSloSettings) -> str | None:

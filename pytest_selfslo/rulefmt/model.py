@@ -46,6 +46,8 @@ class RecordingRule:
     #: 1-based position of the rule inside its group (what promtool reports)
     index: int = 0
     kind: str = "record"
+    #: 1-based line and column of the ``expr`` value in its file ((0, 0): unknown)
+    expr_pos: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class AlertingRule:
     line: int = 0
     index: int = 0
     kind: str = "alert"
+    #: 1-based line and column of the ``expr`` value in its file ((0, 0): unknown)
+    expr_pos: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 Rule = RecordingRule | AlertingRule

@@ -258,11 +258,14 @@ def _rule(reader: Reader, node: Node, path: str, where: str, index: int,
                     reader.problem(at, "template", f"{where}: {kind} {key!r}: {exc}")
     merged = {**group_labels, **labels}
     line = (name_node or node).line
+    expr_node = value("expr") or node
+    expr_pos = (expr_node.line, expr_node.column)
     if alert:
         return AlertingRule(name=alert, expr=expr, for_ms=for_ms, keep_firing_for_ms=keep_ms,
                             labels=merged, annotations=annotations, file=path, line=line,
-                            index=index)
-    return RecordingRule(name=record, expr=expr, labels=merged, file=path, line=line, index=index)
+                            index=index, expr_pos=expr_pos)
+    return RecordingRule(name=record, expr=expr, labels=merged, file=path, line=line, index=index,
+                         expr_pos=expr_pos)
 
 
 def _check_expr(reader: Reader, node: Node | None, expr: str, where: str) -> None:

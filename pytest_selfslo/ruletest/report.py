@@ -22,6 +22,7 @@ from pytest_selfslo._core.names import unknown_name
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.values import Labels, format_labels
+from pytest_selfslo.ruletest.jsondiff import Style, json_diff
 
 if TYPE_CHECKING:
     from pytest_selfslo.alerting.ruleeval import GroupRun
@@ -51,6 +52,12 @@ def _alerts_text(items: list[LabelsAndAnnotations]) -> str:
     return "[\n" + ",\n".join(parts) + "\n]"
 
 
+def _alerts_json(items: list[LabelsAndAnnotations]) -> list[Any]:
+    """The alerts as promtool marshals them for ``--diff`` (an empty list: one empty alert)."""
+    return [{"Labels": dict(labels), "Annotations": dict(notes)}
+            for labels, notes in items or [({}, {})]]
+
+
 def _indent_rest(text: str, prefix: str) -> str:
     lines = text.split("\n")
     return "\n".join([lines[0]] + [prefix + line for line in lines[1:]])
@@ -63,18 +70,27 @@ def _diff(exp: str, got: str) -> str:
 
 def alert_failure(run: GroupRun, case: AlertCase, rules: list[AlertingRule],
                   exp: list[LabelsAndAnnotations], got: list[LabelsAndAnnotations],
-                  step: int) -> str:
-    """promtool's alert mismatch message, a diff, and why expected alerts are missing."""
+                  step: int, *, diff: Style | None = None) -> str:
+    """promtool's alert mismatch message, a diff, and why expected alerts are missing.
+
+    With ``diff`` (``--diff``) the expected and received alerts are shown as
+    promtool's ``diff:`` block (:mod:`.jsondiff`) instead of ``exp:``/``got:``.
+    """
     exp_s = sorted(exp, key=sample_key)
     got_s = sorted(got, key=sample_key)
-    exp_text, got_text = _alerts_text(exp_s), _alerts_text(got_s)
-    lines = [
-        f"    alertname: {case.alertname}, time: {format_duration(case.eval_time_ms)}, ",
-        "        exp:" + _indent_rest(exp_text, "            ") + ", ",
-        "        got:" + _indent_rest(got_text, "            "),
-        "        diff (-expected +got):",
-        _diff(exp_text, got_text),
-    ]
+    head = f"    alertname: {case.alertname}, time: {format_duration(case.eval_time_ms)}, "
+    if diff is not None:
+        lines = [head, "        diff: " + _indent_rest(
+            json_diff(_alerts_json(exp_s), _alerts_json(got_s), diff), "            ")]
+    else:
+        exp_text, got_text = _alerts_text(exp_s), _alerts_text(got_s)
+        lines = [
+            head,
+            "        exp:" + _indent_rest(exp_text, "            ") + ", ",
+            "        got:" + _indent_rest(got_text, "            "),
+            "        diff (-expected +got):",
+            _diff(exp_text, got_text),
+        ]
     if not rules:
         loaded = (r.name for g in run.groups for r in g.alerting_rules)
         lines.append(f"        note: {unknown_name('alerting rule', case.alertname, loaded)}")

@@ -26,9 +26,11 @@ API (used by the pytest plugin)::
 
 from __future__ import annotations
 
+import datetime as _dt
 import glob
 import json
 import math
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -49,7 +51,9 @@ from pytest_selfslo._core.goregex import GoRegexError, Regexp, compile_go
 from pytest_selfslo._core.limits import DEFAULT_LIMITS, Limits
 from pytest_selfslo.alerting.ruleeval import GroupRun, _names, evaluate_groups
 from pytest_selfslo.promql.engine import parse_expr
+from pytest_selfslo.promql.features import FeatureSet, unavailable_function
 from pytest_selfslo.promql.histogram import UNKNOWN_COUNTER_RESET, FloatHistogram
+from pytest_selfslo.promql.semantics import Semantics, SemanticsLike
 from pytest_selfslo.promql.series import parse_series_samples, sample_arrays
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.promql.values import (
@@ -69,6 +73,8 @@ from pytest_selfslo.rulefmt.testfile import (
     load_test_file,
 )
 from pytest_selfslo.ruletest.coverage import RuleCoverage, RuleKey
+from pytest_selfslo.ruletest.debugdump import debug_dump, debug_expr, go_duration
+from pytest_selfslo.ruletest.jsondiff import Style
 from pytest_selfslo.ruletest.report import alert_failure, expr_failure, sample_key
 
 __all__ = [
@@ -96,6 +102,8 @@ class GroupResult:
     #: 1-based line of the test group in its file, and of the case behind each failure
     line: int = 0
     failure_lines: list[int] = field(default_factory=list)
+    #: what ``--debug`` prints about the group (promtool's ``DEBUG:`` lines), else empty
+    debug: list[str] = field(default_factory=list)
 
     def fail(self, line: int, text: str) -> None:
         """Record a failure found at ``line`` of the test file."""
@@ -113,6 +121,12 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     #: the rule files the test file loads
     rule_files: tuple[str, ...] = ()
+    #: ``error`` is about a rule file (promtool fails each selected group with it), and the
+    #: names of those groups
+    rule_error: bool = False
+    failed_groups: tuple[str, ...] = ()
+    #: when its groups started (promtool's JUnit ``timestamp``; empty when the file is unreadable)
+    started: str = ""
 
     @property
     def passed(self) -> bool:
@@ -141,12 +155,17 @@ class RuleTestReport:
         """Rule coverage merged over every group run."""
         return RuleCoverage().merge(*(g.coverage for f in self.files for g in f.groups))
 
-    def format_text(self) -> str:
-        """promtool-style text: ``Unit Testing: file``, ``SUCCESS`` or ``FAILED:`` + details."""
+    def format_text(self, *, debug: bool = False) -> str:
+        """promtool-style text: ``Unit Testing: file``, ``SUCCESS`` or ``FAILED:`` + details.
+
+        With ``debug`` each file's groups' ``DEBUG:`` lines come before its status.
+        """
         out: list[str] = []
         for f in self.files:
             out.append(f"Unit Testing:  {f.path}")
             out.extend(f"  WARNING: {w}" for w in f.warnings)
+            if debug:
+                out.extend(line for g in f.groups for line in g.debug)
             if f.passed:
                 out.append("  SUCCESS")
             else:
@@ -243,18 +262,45 @@ def _float_equal(a: float, b: float, fuzzy: bool) -> bool:
     return fuzzy and (math.nextafter(a, -math.inf) == b or math.nextafter(a, math.inf) == b)
 
 
-def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: str = "3") -> GroupResult:
+def run_test_group(test_file: RuleTestFile, group: TestGroup, *, semantics: SemanticsLike = "3",
+                   features: FeatureSet | None = None, debug: bool = False,
+                   diff: Style | None = None) -> GroupResult:
     """Run one test group of ``test_file`` exactly as promtool would.
 
     ``semantics`` may name a release (``"3.5"``); the engine follows its major version.
+    ``features`` are promtool's ``--enable-feature`` ones; ``debug`` records promtool's
+    ``--debug`` lines in :attr:`GroupResult.debug`; ``diff`` (a :mod:`.jsondiff` style)
+    reports alert mismatches as promtool's ``--diff`` does.
     """
     try:
         rule_groups = rule_groups_of(test_file)
+        gated = gated_rules(rule_groups, semantics, features or FeatureSet())
+        if gated:
+            raise RuleFileError(gated)
     except RuleFileError as exc:
         result = GroupResult(group.display_name, False, line=group.line)
         result.fail(group.line, _indent(str(exc), "    "))
         return result
-    return check_test_group(test_file, group, rule_groups, semantics=semantics)[0]
+    return check_test_group(test_file, group, rule_groups, semantics=semantics,
+                            features=features, debug=debug, diff=diff)[0]
+
+
+def gated_rules(rule_groups: list[RuleGroup], semantics: SemanticsLike,
+                features: FeatureSet) -> str:
+    """promtool's load errors for rules calling a function the release does not offer, or ``""``.
+
+    One ``file:line:col: group ..., rule N (...): could not parse expression ...`` line each.
+    """
+    problems = []
+    for g in rule_groups:
+        for rule in g.rules:
+            problem = unavailable_function(parse_expr(rule.expr), rule.expr, semantics, features)
+            if problem is not None:
+                line, col = rule.expr_pos if rule.expr_pos[0] else (rule.line, 1)
+                problems.append(f"{rule.file}:{line}:{col}: group {g.name!r}, rule {rule.index} "
+                                f"({rule.name!r}): could not parse expression {rule.expr!r}: "
+                                f"{problem}")
+    return "\n".join(problems)
 
 
 def input_storage(group: TestGroup, eval_ms: int) -> Storage:
@@ -263,10 +309,11 @@ def input_storage(group: TestGroup, eval_ms: int) -> Storage:
 
 
 def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: list[RuleGroup], *,
-                     semantics: str = "3", storage: Storage | None = None,
+                     semantics: SemanticsLike = "3", storage: Storage | None = None,
                      coverage: bool = True, quick: bool = False,
-                     only_alerts: Collection[str] | None = None
-                     ) -> tuple[GroupResult, GroupRun | None]:
+                     only_alerts: Collection[str] | None = None,
+                     features: FeatureSet | None = None, debug: bool = False,
+                     diff: Style | None = None) -> tuple[GroupResult, GroupRun | None]:
     """Run one test group against already loaded ``rule_groups``; also return the evaluation.
 
     ``storage`` (default: a fresh :func:`input_storage`) receives the rule outputs.
@@ -275,10 +322,31 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
     explanation (the mutation runner checks hundreds of variants of one rule and
     only needs pass or fail); ``only_alerts`` skips the ``alert_rule_test`` items of
     other alerts (their rules are not in ``rule_groups``: their results are known).
-    The run is ``None`` when evaluation failed before any step.
+    The run is ``None`` when evaluation failed before any step. ``features``,
+    ``debug`` and ``diff``: see :func:`run_test_group`.
     """
+    features = features or FeatureSet()
+    if features.delayed_name_removal:
+        semantics = Semantics.parse(semantics).with_options(delayed_name_removal=True)
     header = f"    name: {group.name},\n" if group.name else ""
     result = GroupResult(group.display_name, True, line=group.line)
+    if debug:
+        started = time.perf_counter()
+        result.debug.append(f"DEBUG: Starting test {group.display_name}")
+    run = _check(test_file, group, rule_groups, result, semantics, storage, coverage, quick,
+                 only_alerts, features, diff, header, debug)
+    if debug:
+        if run is not None:
+            result.debug.extend(debug_dump(run, group))
+        result.debug.append(f"DEBUG: Test {group.display_name} finished, took "
+                            f"{go_duration(time.perf_counter() - started)}")
+    return result, run
+
+
+def _check(test_file: RuleTestFile, group: TestGroup, rule_groups: list[RuleGroup],
+           result: GroupResult, semantics: SemanticsLike, storage: Storage | None,
+           coverage: bool, quick: bool, only_alerts: Collection[str] | None,
+           features: FeatureSet, diff: Style | None, header: str, debug: bool) -> GroupRun | None:
     rule_groups = _ordered_groups(rule_groups, test_file.group_eval_order)
     keys = {id(r): RuleKey(g.file, g.name, r.name, r.kind) for g in rule_groups for r in g.rules}
     if coverage:
@@ -292,12 +360,13 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
                               steps, semantics=semantics,
                               subquery_step_ms=eval_ms, external_labels=group.external_labels,
                               external_url=group.external_url,
-                              extra_exprs=[c.expr for c in group.expr_cases],
+                              extra_exprs=[c.expr for c in group.expr_cases]
+                              + ([debug_expr(group)] if debug else []),
                               limits=test_file.limits)
     except PromQLError as exc:
         result.passed = False
         result.fail(group.line, f"    {exc}")
-        return result, None
+        return None
     result.mode = run.mode
     firing_tested: set[int] = set()
     for case in sorted(group.alert_cases, key=lambda c: c.eval_time_ms):
@@ -311,7 +380,7 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
             result.passed = False
             result.fail(case.line, f"    alertname: {case.alertname}, "
                                    f"time: {format_duration(case.eval_time_ms)}: alerts differ")
-            return result, run
+            return run
         for rule in rules:
             got += [(a.labels, a.annotations) for a in run.alerts_at(rule, step, firing_only=True)]
             if case.exp_alerts:
@@ -324,14 +393,15 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
                 result.passed = False
                 result.fail(case.line, f"    alertname: {case.alertname}, time: "
                                        f"{format_duration(case.eval_time_ms)}: annotations differ")
-                return result, run
-            result.fail(case.line, header + alert_failure(run, case, rules, exp, got, step))
+                return run
+            result.fail(case.line, header + alert_failure(run, case, rules, exp, got, step,
+                                                          diff=diff))
     if run.error is not None:
         result.fail(group.line, f"    {run.error}")
         result.passed = False
-        return result, run
+        return run
     for expr_case in group.expr_cases:
-        failure = _check_expr(run, test_file, group, expr_case)
+        failure = _check_expr(run, test_file, group, expr_case, features)
         if failure:
             result.fail(expr_case.line, failure)
             if quick:
@@ -339,7 +409,7 @@ def check_test_group(test_file: RuleTestFile, group: TestGroup, rule_groups: lis
     result.passed = not result.failures
     if result.passed and coverage:
         _mark_coverage(result.coverage, run, keys, firing_tested, group)
-    return result, run
+    return run
 
 
 def _labels_differ(run: GroupRun, rules: list[AlertingRule], case: Any, step: int) -> bool:
@@ -366,9 +436,14 @@ def _query(run: GroupRun, group: TestGroup, expr: str, eval_time_ms: int) -> lis
     raise PromQLEvalError(f"rule result is not a vector or scalar (got a {kind})")
 
 
-def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: Any) -> str | None:
+def _check_expr(run: GroupRun, test_file: RuleTestFile, group: TestGroup, case: Any,
+                features: FeatureSet) -> str | None:
     where = f"    expr: {json.dumps(case.expr)}, time: {format_duration(case.eval_time_ms)}"
     try:
+        gated = unavailable_function(parse_expr(case.expr), case.expr, run.engine.semantics,
+                                     features)
+        if gated is not None:
+            return f"{where}, err: {gated}"
         got = _query(run, group, case.expr, case.eval_time_ms)
     except PromQLError as exc:
         return f"{where}, err: {exc}"
@@ -505,7 +580,8 @@ def _mark_coverage(cov: RuleCoverage, run: GroupRun, keys: dict[int, RuleKey],
 
 def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
                    run: list[str] | None = None, ignore_unknown_fields: bool = False,
-                   limits: Limits = DEFAULT_LIMITS) -> RuleTestReport:
+                   limits: Limits = DEFAULT_LIMITS, features: FeatureSet | None = None,
+                   debug: bool = False, diff: Style | None = None) -> RuleTestReport:
     """Run every test file (globs allowed); ``run`` regexes select groups by name like ``--run``.
 
     ``semantics`` is ``"2"``, ``"3"`` or a release such as ``"2.53"``: the
@@ -513,35 +589,53 @@ def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
     follows its major version (:mod:`~pytest_selfslo.rulefmt.releases`).
     Input over ``limits`` (or the PromQL size limits) raises
     :class:`~pytest_selfslo.errors.LimitError` rather than failing a test.
+    ``features``, ``debug`` and ``diff``: promtool's flags (:func:`run_test_group`).
     """
     try:
         pattern = compile_go("|".join(run)) if run else None
     except GoRegexError as exc:
         raise InputError(f"--run: {exc}") from None
+    options = _Options(semantics, pattern, ignore_unknown_fields, limits,
+                       features or FeatureSet(), debug, diff)
     report = RuleTestReport()
     for raw in paths:
         for path in sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]:
-            report.files.append(_run_file(path, semantics, pattern, ignore_unknown_fields,
-                                          limits))
+            report.files.append(_run_file(path, options))
     return report
 
 
-def _run_file(path: str, semantics: str, pattern: Regexp | None,
-              ignore_unknown_fields: bool, limits: Limits) -> FileResult:
+@dataclass(frozen=True)
+class _Options:
+    semantics: str
+    pattern: Regexp | None
+    ignore_unknown_fields: bool
+    limits: Limits
+    features: FeatureSet
+    debug: bool
+    diff: Style | None
+
+
+def _run_file(path: str, options: _Options) -> FileResult:
     try:
-        test_file = load_test_file(path, ignore_unknown_fields=ignore_unknown_fields,
-                                   semantics=semantics, limits=limits)
-        if test_file.groups:
-            rule_groups_of(test_file)
-    except (RuleTestFileError, RuleFileError) as exc:  # each problem once, not once per group
+        test_file = load_test_file(path, ignore_unknown_fields=options.ignore_unknown_fields,
+                                   semantics=options.semantics, limits=options.limits)
+    except RuleTestFileError as exc:
         return FileResult(path, error=str(exc))
+    selected = [g for g in test_file.groups
+                if options.pattern is None or options.pattern.search(g.name or "")]
+    started = _dt.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        if test_file.groups:
+            gated = gated_rules(rule_groups_of(test_file), options.semantics, options.features)
+            if gated:
+                raise RuleFileError(gated)
+    except RuleFileError as exc:  # each problem once, not once per group
+        return FileResult(path, error=str(exc), rule_error=True, started=started,
+                          failed_groups=tuple(g.display_name for g in selected))
     result = FileResult(path, warnings=list(test_file.warnings),
-                        rule_files=tuple(test_file.rule_files))
-    for group in test_file.groups:
-        if pattern is not None and not pattern.search(group.name or ""):
-            continue
-        result.groups.append(run_test_group(test_file, group, semantics=semantics))
+                        rule_files=tuple(test_file.rule_files), started=started)
+    for group in selected:
+        result.groups.append(run_test_group(test_file, group, semantics=options.semantics,
+                                            features=options.features, debug=options.debug,
+                                            diff=options.diff))
     return result
-
-
-

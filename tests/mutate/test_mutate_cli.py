@@ -122,3 +122,75 @@ def test_marker_applies_to_the_rule_below_or_around_it(tmp_path: Path) -> None:
                                                             (("MU03#2",), "inline", 6)]
     assert a.marker_for("MU02#2") is not None and a.marker_for("MU03#1") is None
     assert b.markers == ()
+
+
+SORTED_RULES = """\
+groups:
+  - name: g
+    rules:
+      - record: job:up:sorted
+        expr: sort_by_label(up > 0, "instance")
+"""
+
+SORTED_TEST = """\
+rule_files:
+  - ../sorted.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{job="a", instance="x"}'
+        values: '1 1 1'
+      - series: 'up{job="a", instance="y"}'
+        values: '0 0 0'
+    promql_expr_test:
+      - expr: job:up:sorted
+        eval_time: 1m
+        exp_samples:
+          - labels: 'job:up:sorted{job="a", instance="x"}'
+            value: 1
+"""
+
+
+@pytest.fixture
+def experimental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "rules" / "tests").mkdir(parents=True)
+    (tmp_path / "rules" / "sorted.yml").write_text(SORTED_RULES, encoding="utf-8")
+    (tmp_path / "rules" / "tests" / "sorted_test.yml").write_text(SORTED_TEST, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_experimental_functions_need_enable_feature(experimental: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("selfslo mutate: error: rules/sorted.yml:5:15: group 'g', rule 1 "
+                   "('job:up:sorted'): could not parse expression "
+                   "'sort_by_label(up > 0, \"instance\")': 1:1: parse error: "
+                   "function \"sort_by_label\" is not enabled")
+    assert main(["mutate", "--enable-feature", "promql-experimental-functions"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1].startswith("mutation score: 100.0% (killed 4, survived 0")
+
+
+def test_enable_feature_is_repeatable_with_comma_lists_and_warns_as_test_rules(
+        experimental: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutate", "--enable-feature=bogus,promql-experimental-functions",
+                 "--enable-feature", "other"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["  WARNING: Unknown feature passed to --enable-feature: bogus",
+                                "  WARNING: Unknown feature passed to --enable-feature: other"]
+    assert main(["test-rules", "--enable-feature=bogus,promql-experimental-functions",
+                 "--enable-feature", "other", "rules/tests/sorted_test.yml"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line] == \
+        err.splitlines()
+
+
+def test_promtool_2_releases_cannot_enable_them(experimental: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutate", "--semantics", "2.53", "--enable-feature",
+                 "promql-experimental-functions"]) == 2
+    err = capsys.readouterr().err
+    assert 'WARNING: Unknown option for --enable-feature: "promql-experimental-functions"' in err
+    assert 'function "sort_by_label" is not enabled' in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_selfslo.plugin.config import (
+    parse_feature_names,
     parse_globs,
     parse_percentage,
     parse_prometheus,
@@ -66,6 +67,31 @@ def test_globs_split_on_commas_and_spaces() -> None:
     assert parse_globs("a/*.yml, b/*.yaml  c.yml") == ("a/*.yml", "b/*.yaml", "c.yml")
     with pytest.raises(pytest.UsageError, match="expected a glob pattern"):
         parse_globs(" , ")
+
+
+def test_feature_names_split_on_commas_and_spaces() -> None:
+    assert parse_feature_names("a,b  c, ") == ("a", "b", "c")
+    assert parse_feature_names(" ") == ()
+
+
+def test_enable_feature_option_is_repeatable_and_wins_over_the_ini(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        def test_show(selfslo_settings):
+            print("FEATURES", selfslo_settings.enable_feature)
+    """)
+    assert "FEATURES ()" in pytester.runpytest("-s").stdout.str()
+    pytester.makeini("""
+        [pytest]
+        selfslo_enable_feature = promql-experimental-functions,
+            promql-delayed-name-removal
+    """)
+    result = pytester.runpytest("-s")
+    result.stdout.fnmatch_lines(["*FEATURES ('promql-experimental-functions', "
+                                 "'promql-delayed-name-removal')"])
+    result = pytester.runpytest("-s", "--self-slo-enable-feature=a,b",
+                                "--self-slo-enable-feature", "c")
+    result.stdout.fnmatch_lines(["*FEATURES ('a', 'b', 'c')"])
 
 
 def test_defaults_without_any_configuration(pytester: pytest.Pytester) -> None:
