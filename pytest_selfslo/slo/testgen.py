@@ -1,14 +1,28 @@
 """promtool-format unit tests for the rules :mod:`~pytest_selfslo.slo.burnrate` generates.
 
 For every alert (page, ticket) and each of its window pairs ``(long, short,
-factor)`` one test group feeds counters whose error ratio is ``factor ×
-budget`` one step (1 %) above, then one step below the boundary, for the
-last ``long`` of the history (good traffic before), and expects the alert to
-fire, respectively not to fire. What the other pairs of the same alert do in
-that history is computed (error ratio over a window ``W`` is
-``ratio × min(long, W) / W``) and expected too. With ``min_events`` set, a
-guard group shows that a burn far above every threshold does not page when
-the long window saw fewer events than ``min_events``.
+factor)`` one test group feeds counters whose error ratio is the rules'
+threshold literal ``t`` (``factor × budget``, Sloth's float or our decimal) a
+hair (:data:`HAIR`, 1e-6 relative) above, then a hair below, for the last
+``long`` of the history (good traffic before), and expects the alert to fire,
+respectively not to fire. Two one-sided groups put one window a hair below
+``t``, the other clearly above (the pair must not fire). So a threshold moved
+either way in either comparison, by however little the test data allows, fails
+a check: mutation testing's ``threshold-step`` moves it just past the nearest
+value the rule's inputs take where the alert then behaves differently, and
+those values are the checked ones, because (1) the boundary traffic is whole
+numbers of events (:data:`VOLUME` per step), so every window over a stretch of
+constant traffic is bit for bit the checked value, and (2) a history that would
+pass within ``2·HAIR`` of a threshold before the checked evaluation, while the
+pair's other window is up, is rebuilt with another volume before the errors
+(:func:`_clean`). The long window's first step carries the window's own ratio:
+Prometheus 3's left-open range drops it and 2.x counts it, and neither moves the
+ratio. What the other pairs of the same alert do in that history is computed
+(error ratio over a window ``W`` is ``ratio × min(long, W) / W``, diluted by the
+volume before) and expected too; they must be clearly (:data:`STEP`) on one side.
+With ``min_events`` set, a guard group shows that a burn far above every
+threshold does not page when the long window saw fewer events than
+``min_events``.
 
 Budget exhaustion: after a whole compliance window ``P`` of good traffic
 (``v1`` events per step), errors at a constant ratio ``r`` (``v2 = 2·v1``
