@@ -1,14 +1,28 @@
 """promtool-format unit tests for the rules :mod:`~pytest_selfslo.slo.burnrate` generates.
 
 For every alert (page, ticket) and each of its window pairs ``(long, short,
-factor)`` one test group feeds counters whose error ratio is ``factor ×
-budget`` one step (1 %) above, then one step below the boundary, for the
-last ``long`` of the history (good traffic before), and expects the alert to
-fire, respectively not to fire. What the other pairs of the same alert do in
-that history is computed (error ratio over a window ``W`` is
-``ratio × min(long, W) / W``) and expected too. With ``min_events`` set, a
-guard group shows that a burn far above every threshold does not page when
-the long window saw fewer events than ``min_events``.
+factor)`` one test group feeds counters whose error ratio is the rules'
+threshold literal ``t`` (``factor × budget``, Sloth's float or our decimal) a
+hair (:data:`HAIR`, 1e-6 relative) above, then a hair below, for the last
+``long`` of the history (good traffic before), and expects the alert to fire,
+respectively not to fire. Two one-sided groups put one window a hair below
+``t``, the other clearly above (the pair must not fire). So a threshold moved
+either way in either comparison, by however little the test data allows, fails
+a check: mutation testing's ``threshold-step`` moves it just past the nearest
+value the rule's inputs take where the alert then behaves differently, and
+those values are the checked ones, because (1) the boundary traffic is whole
+numbers of events (:data:`VOLUME` per step), so every window over a stretch of
+constant traffic is bit for bit the checked value, and (2) a history that would
+pass within ``2·HAIR`` of a threshold before the checked evaluation, while the
+pair's other window is up, is rebuilt with another volume before the errors
+(:func:`_clean`). The long window's first step carries the window's own ratio:
+Prometheus 3's left-open range drops it and 2.x counts it, and neither moves the
+ratio. What the other pairs of the same alert do in that history is computed
+(error ratio over a window ``W`` is ``ratio × min(long, W) / W``, diluted by the
+volume before) and expected too; they must be clearly (:data:`STEP`) on one side.
+With ``min_events`` set, a guard group shows that a burn far above every
+threshold does not page when the long window saw fewer events than
+``min_events``.
 
 Budget exhaustion: after a whole compliance window ``P`` of good traffic
 (``v1`` events per step), errors at a constant ratio ``r`` (``v2 = 2·v1``
@@ -30,10 +44,12 @@ says why (no test is silently left out).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import promql_parser
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
@@ -46,19 +62,35 @@ from pytest_selfslo.slo.burnrate import (
     burn_rates,
     error_ratio_record,
     series_labels,
+    threshold_expr,
 )
 from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
 
 __all__ = ["generate_tests", "test_groups"]
 
-#: one step either side of a boundary, relative to the threshold
+#: how far the boundary groups put the pair under test from its threshold, relative:
+#: far below the step of mutation testing's ``threshold-step`` (one unit of the
+#: threshold's third significant digit, 0.1 % to 1 %), far above float64 rounding in the
+#: counters and rates (1e-12 at worst, for a latency SLI's ``count - bucket``)
+HAIR = 1e-6
+#: how clearly every other window must be on its side of its threshold, relative
+#: (the engines' extrapolation at window edges differs by less)
 STEP = 0.01
 #: events per scrape interval in the generated traffic
 TRAFFIC = 1000.0
+#: events per scrape interval in the boundary groups, with whole numbers of errors: the
+#: counters are exact integers, so a window over a stretch of constant traffic gives
+#: the same float wherever it lies (the copies of the checked value that a boundary
+#: group's history holds before the checked evaluation are bit for bit that value), and
+#: the error ratio is within ``1/VOLUME`` (far below ``HAIR × threshold``) of the intended
+VOLUME = 1e10
 #: volume before a test's errors start, relative to the volume after: it dilutes the
 #: windows longer than the pair under test, so a weaker pair (the ticket 3d/6h one under
 #: the 1d/2h one) does not fire in its place and the pair's own thresholds are decisive
 HEAVY = 10.0
+#: volumes tried (in this order) when a history passes too close to a threshold on the way
+#: (:func:`_clean`)
+HEAVIES = (HEAVY, 11.0, 9.0, 12.0, 13.0)
 #: rule evaluation interval of the generated file (a 1m interval over 3d is slow in promtool)
 EVALUATION_MS = 300_000
 _CANDIDATES = ("200", "500", "503", "429", "error", "true", "fail", "201", "ok", "success",
@@ -197,46 +229,45 @@ def _history_steps(pairs: list[BurnRateWindow], step: int) -> int:
     return n
 
 
-def _ratio_over(window_ms: int, errors_ms: int, ratio: float, history_ms: int) -> float:
+def _ratio_over(window_ms: int, errors_ms: int, ratio: float, history_ms: int,
+                heavy: float) -> float:
     """Error ratio over a window: errors during the last ``errors_ms`` at ``ratio``, and
-    :data:`HEAVY` times the volume (all good) before them."""
+    ``heavy`` times the volume (all good) before them."""
     seen = min(window_ms, history_ms)
     e = min(errors_ms, seen)
-    return ratio * e / (e + HEAVY * (seen - e))
+    return ratio * e / (e + heavy * (seen - e))
 
 
-def _fires(pairs: list[BurnRateWindow], slo: ServiceLevel, errors_ms: int, ratio: float,
-           history_ms: int) -> bool | None:
-    """Whether the alert fires; ``None`` when a window ratio is within a step of a threshold."""
+def _threshold(spec: ServiceSLOs, slo: ServiceLevel, b: BurnRateWindow) -> float:
+    """The threshold of ``b`` exactly as the generated rules write it."""
+    return float(threshold_expr(b, slo, spec))
+
+
+def _fires(spec: ServiceSLOs, pairs: list[BurnRateWindow], slo: ServiceLevel, errors_ms: int,
+           ratio: float, history_ms: int, exact: BurnRateWindow, heavy: float) -> bool | None:
+    """Whether the alert fires; ``None`` when a window ratio is within half a
+    :data:`STEP` of a threshold (except the pair ``exact`` under test, whose windows
+    the traffic makes exact)."""
     fires = False
     for b in pairs:
-        t = b.factor * slo.error_budget
+        t = _threshold(spec, slo, b)
         states = []
         for w in (b.long, b.short):
-            r = _ratio_over(parse_duration(w), errors_ms, ratio, history_ms)
-            if abs(r - t) < t * STEP / 2:
+            r = _ratio_over(parse_duration(w), errors_ms, ratio, history_ms, heavy)
+            if b != exact and abs(r - t) < t * STEP / 2:
                 return None
             states.append(r > t)
         fires = fires or all(states)
     return fires
 
 
-def _series(inputs: _Inputs, n: int, k: int, ratio: float, per_step: float) -> list[dict[str, str]]:
-    bad = per_step * ratio
-    good_after = per_step - bad
-
-    def counter(before: float, after: float) -> str:
-        if k >= n:
-            return f"0+{_num(after)}x{n}"
-        head = f"0+{_num(before)}x{n - k - 1}"
-        return head + f" {_num(before * (n - k))}+{_num(after)}x{k}"
-
-    heavy = HEAVY * per_step
-    if inputs.total_series:  # latency: count and the good bucket
-        return [{"series": inputs.total_series, "values": counter(heavy, per_step)},
-                {"series": inputs.good_series, "values": counter(heavy, good_after)}]
-    return [{"series": inputs.error_series, "values": counter(0, bad)},
-            {"series": inputs.good_series, "values": counter(heavy, good_after)}]
+def _regions(n: int, k: int, ratio: float, per_step: float, heavy: float
+             ) -> list[tuple[int, float, float]]:
+    """``n`` steps: ``heavy`` times the volume of good traffic, then ``k`` steps of
+    ``per_step`` events at ``ratio``."""
+    if k >= n:
+        return [(n, per_step, ratio)]
+    return [(n - k, heavy * per_step, 0.0), (k, per_step, ratio)]
 
 
 def _num(value: float) -> str:
@@ -264,10 +295,21 @@ def _counter(increments: list[tuple[int, float]]) -> str:
     return " ".join(parts)
 
 
-def _profile(inputs: _Inputs, regions: list[tuple[int, float, float]]) -> list[dict[str, str]]:
-    """Input series for regions of ``(steps, events per step, error ratio)``."""
-    errors = [(n, v * r) for n, v, r in regions]
-    good = [(n, v * (1 - r)) for n, v, r in regions]
+def _whole(regions: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+    """Regions ``(steps, events, errors)`` per step with whole numbers of errors."""
+    return [(n, v, float(round(v * r))) for n, v, r in regions]
+
+
+def _profile(inputs: _Inputs, regions: list[tuple[int, float, float]], whole: bool = False
+             ) -> list[dict[str, str]]:
+    """Input series for regions of ``(steps, events per step, error ratio)``; with
+    ``whole``, whole numbers of errors per step (see :data:`VOLUME`)."""
+    if whole:
+        errors = [(n, e) for n, _v, e in _whole(regions)]
+        good = [(n, v - e) for n, v, e in _whole(regions)]
+    else:
+        errors = [(n, v * r) for n, v, r in regions]
+        good = [(n, v * (1 - r)) for n, v, r in regions]
     if inputs.total_series:  # a histogram: the _count and the good bucket
         return [{"series": inputs.total_series, "values": _counter([(n, v) for n, v, _ in regions])},
                 {"series": inputs.good_series, "values": _counter(good)}]
@@ -317,12 +359,58 @@ def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs,
 _Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any]]]
 
 
-def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
-              history_ms: int, what: str) -> list[dict[str, Any]]:
+def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
+           regions: list[tuple[int, float, float]], step: int) -> bool:
+    """Whether no window passes within ``2·HAIR`` of its threshold on the way to the
+    checked (last) evaluation while its pair's other window is near or above its own.
+
+    Mutation testing moves a threshold to the nearest value the rule's inputs take where
+    the alert then behaves differently: only the checked evaluation may hold that value,
+    or the mutant survives. Every evaluation before the last is computed for both range
+    semantics (Prometheus 2's closed range, 3's left-open one, with or without the
+    errors counter extrapolated to the window start).
+    """
+    volume = np.concatenate([np.full(c, v) for c, v, _ in regions])
+    errors = np.concatenate([np.full(c, e) for c, _v, e in _whole(regions)])
+    total_at = np.concatenate([[0.0], np.cumsum(volume)])
+    errors_at = np.concatenate([[0.0], np.cumsum(errors)])
+    last = len(volume)
+    uniform_from = last - regions[-1][0]  # windows inside the last region: the checked value
+    ends = np.arange(EVALUATION_MS // step, last, EVALUATION_MS // step)
+    if len(ends) == 0:
+        return True
+
+    def ratios(window: str) -> list[np.ndarray[Any, np.dtype[np.float64]]]:
+        k = parse_duration(window) // step
+        out = []
+        for first in (np.maximum(ends - k, 0), np.maximum(ends - k + 1, 0)):
+            spans = ends - first
+            dt = total_at[ends] - total_at[first]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = (errors_at[ends] - errors_at[first]) / dt
+            r[first >= uniform_from] = np.nan  # bit for bit the checked window's value
+            out += [r, r * spans / (spans + 1)]
+        return out
+
+    for _sev, pairs, _exp in alerts:
+        for b in pairs:
+            t = _threshold(spec, slo, b)
+            long_r, short_r = ratios(b.long), ratios(b.short)
+            for mine, other in ((long_r, short_r), (short_r, long_r)):
+                other_up = np.any([o > t * (1 - STEP) for o in other], axis=0)
+                near = np.any([np.abs(r - t) <= 2 * HAIR * t for r in mine], axis=0)
+                if np.any(near & other_up):
+                    return False
+    return True
+
+
+def _expected(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, errors_ms: int,
+              ratio: float, history_ms: int, what: str, exact: BurnRateWindow, heavy: float
+              ) -> list[dict[str, Any]]:
     """The alerts (of every severity sharing the name) that fire in this history."""
     out = []
     for _sev, pairs, exp in alerts:
-        fires = _fires(pairs, slo, errors_ms, ratio, history_ms)
+        fires = _fires(spec, pairs, slo, errors_ms, ratio, history_ms, exact, heavy)
         if fires is None:
             raise SLOSpecError(f"slo {slo.name!r}: cannot generate the {what} test: "
                                "another window pair is at its boundary")
@@ -331,17 +419,19 @@ def _expected(slo: ServiceLevel, alerts: _Alerts, errors_ms: int, ratio: float,
     return out
 
 
-def _profile_alerts(slo: ServiceLevel, alerts: _Alerts,
+def _profile_alerts(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
                     regions_ms: list[tuple[int, int, float, float]], history_ms: int,
-                    margin: float = STEP / 2) -> list[dict[str, Any]] | None:
+                    margin: float = STEP / 2, exact: BurnRateWindow | None = None
+                    ) -> list[dict[str, Any]] | None:
     """Expected alerts for regions ``(from, to, error ratio, volume)`` in ms before the
     evaluation; ``None`` when a window is within ``margin`` of its threshold (the
-    engines' extrapolation could decide either way)."""
+    engines' extrapolation could decide either way), except the windows of the pair
+    ``exact``, which the traffic makes exact."""
     out = []
     for _sev, pairs, exp in alerts:
         fires = False
         for p in pairs:
-            t = p.factor * slo.error_budget
+            t = _threshold(spec, slo, p)
             states = []
             for w in (parse_duration(p.long), parse_duration(p.short)):
                 seen = min(w, history_ms)
@@ -349,7 +439,7 @@ def _profile_alerts(slo: ServiceLevel, alerts: _Alerts,
                              for start, end, q, v in regions_ms)
                 total = sum(v * max(0, min(start, seen) - end) for start, end, _q, v in regions_ms)
                 r = errors / total
-                if abs(r - t) < t * margin:
+                if p != exact and abs(r - t) < t * margin:
                     return None
                 states.append(r > t)
             fires = fires or all(states)
@@ -358,45 +448,55 @@ def _profile_alerts(slo: ServiceLevel, alerts: _Alerts,
     return out
 
 
-def _one_sided_groups(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, severity: str,
-                      step: int, n: int, per_step: float, inputs: _Inputs
+def _one_sided_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow,
+                      severity: str, step: int, n: int, per_step: float, inputs: _Inputs
                       ) -> list[dict[str, Any]]:
-    """One window a step below its threshold, the other clearly above: the pair does not
-    fire, so a threshold lowered in only one of the two comparisons is caught.
+    """One window just (:data:`HAIR`) below its threshold, the other clearly above: the
+    pair does not fire, so a threshold lowered in only one of the two comparisons, by
+    however little, is caught.
 
-    Errors start ``long`` before the evaluation (as in the boundary groups); the last
-    ``short`` has its own ratio. Left out when another pair's window would sit on its
-    threshold, or a ratio would exceed 0.9.
+    Errors start ``long`` before the evaluation (as in the boundary groups): the first
+    step at the long window's ratio, the last ``short`` at the short window's, the steps
+    between at the ratio that makes the long window's exact. The long window's first step
+    is the one Prometheus 3's left-open range leaves out (and extrapolates over) and 2.x
+    counts: having the window's own ratio, it cannot move the ratio either way. Left out
+    when another pair's window would sit on its threshold, or a ratio would exceed 0.9.
     """
     long_ms, short_ms = parse_duration(b.long), parse_duration(b.short)
-    t = b.factor * slo.error_budget
+    t = _threshold(spec, slo, b)
     out = []
-    for below, long_r, short_r in (("short", 1.2 * t, (1 - STEP) * t),
-                                   ("long", (1 - STEP) * t, 1.2 * t)):
-        early = (long_r * long_ms - short_r * short_ms) / (long_ms - short_ms)
-        if not 0 <= early <= 0.9 or short_r > 0.9 or long_ms % step or short_ms % step:
+    for below, long_r, short_r in (("short", 1.2 * t, (1 - HAIR) * t),
+                                   ("long", (1 - HAIR) * t, 1.2 * t)):
+        middle_ms = long_ms - step - short_ms
+        if middle_ms <= 0 or long_ms % step or short_ms % step:
             continue
-        regions_ms = [(n * step, long_ms, 0.0, HEAVY), (long_ms, short_ms, early, 1.0),
-                      (short_ms, 0, short_r, 1.0)]
-        expected = _profile_alerts(slo, alerts, regions_ms, n * step)
-        if expected is None:
+        early = (long_r * (long_ms - step) - short_r * short_ms) / middle_ms
+        if not 0 <= early <= 0.9 or short_r > 0.9 or long_r > 0.9:
             continue
-        regions = [(n - long_ms // step, HEAVY * per_step, 0.0),
-                   ((long_ms - short_ms) // step, per_step, early),
-                   (short_ms // step, per_step, short_r)]
+        for heavy in HEAVIES:
+            regions_ms = [(n * step, long_ms, 0.0, heavy),
+                          (long_ms, long_ms - step, long_r, 1.0),
+                          (long_ms - step, short_ms, early, 1.0), (short_ms, 0, short_r, 1.0)]
+            expected = _profile_alerts(spec, slo, alerts, regions_ms, n * step, exact=b)
+            regions = [(n - long_ms // step, heavy * per_step, 0.0), (1, per_step, long_r),
+                       (middle_ms // step, per_step, early), (short_ms // step, per_step, short_r)]
+            if expected is not None and _clean(spec, slo, alerts, regions, step):
+                break
+        else:
+            continue
         out.append({
-            "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: the {below} window one "
-                    f"step below the boundary, the other above: this pair does not fire",
+            "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: the {below} window just "
+                    f"below the boundary, the other above: this pair does not fire",
             "interval": format_duration(step),
-            "input_series": _profile(inputs, regions),
+            "input_series": _profile(inputs, regions, whole=True),
             "alert_rule_test": [{"eval_time": format_duration(n * step), "alertname": "",
                                  "exp_alerts": expected}],
         })
     return out
 
 
-def _recovered_group(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, severity: str,
-                     step: int, n: int, per_step: float, inputs: _Inputs
+def _recovered_group(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow,
+                     severity: str, step: int, n: int, per_step: float, inputs: _Inputs
                      ) -> dict[str, Any] | None:
     """A burn that stopped ``2·short`` ago: the long window is still above the threshold,
     the short one is 0, so this pair must not fire (the short window confirms the burn).
@@ -408,23 +508,23 @@ def _recovered_group(slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow, seve
     quiet = 2 * short_ms
     if quiet >= long_ms or quiet % step or long_ms % step:
         return None
-    threshold = b.factor * slo.error_budget
+    threshold = _threshold(spec, slo, b)
     for excess in (1.5, 1.3, 1.7, 2.0, 1.2):
         q = excess * threshold * long_ms / (long_ms - quiet)
         if q > 0.9:
             continue
         regions_ms = [(n * step, long_ms, 0.0, HEAVY), (long_ms, quiet, q, 1.0),
                       (quiet, 0, 0.0, 1.0)]
-        expected = _profile_alerts(slo, alerts, regions_ms, n * step, margin=0.1)
-        if expected is None:
-            continue
+        expected = _profile_alerts(spec, slo, alerts, regions_ms, n * step, margin=0.1)
         regions = [(n - long_ms // step, HEAVY * per_step, 0.0),
                    ((long_ms - quiet) // step, per_step, q), (quiet // step, per_step, 0.0)]
+        if expected is None or not _clean(spec, slo, alerts, regions, step):
+            continue
         return {
             "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: a burn that stopped "
                     f"{format_duration(quiet)} ago does not fire this pair",
             "interval": format_duration(step),
-            "input_series": _profile(inputs, regions),
+            "input_series": _profile(inputs, regions, whole=True),
             "alert_rule_test": [{"eval_time": format_duration(n * step), "alertname": "",
                                  "exp_alerts": expected}],
         }
@@ -490,28 +590,32 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         for severity, pairs, _exp in alerts:
             step = _interval(pairs)
             n = _history_steps(pairs, step)
-            per_step = TRAFFIC if not slo.min_events else max(
-                TRAFFIC, 2 * slo.min_events * step / shortest_long)
+            per_step = max(VOLUME, float(math.ceil(2 * slo.min_events * step / shortest_long)))
             for b in pairs:
                 k = parse_duration(b.long) // step
-                for side, factor in (("above", 1 + STEP), ("below", 1 - STEP)):
-                    ratio = b.factor * slo.error_budget * factor
-                    what = f"{severity} {b.long}/{b.short} ×{_num(b.factor)} one step {side} the boundary"
+                for side, factor in (("above", 1 + HAIR), ("below", 1 - HAIR)):
+                    ratio = _threshold(spec, slo, b) * factor
+                    what = f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the boundary"
+                    heavy = next((h for h in HEAVIES if _clean(
+                        spec, slo, alerts, _regions(n, k, ratio, per_step, h), step)), HEAVY)
                     groups.append({
                         "name": f"{prefix}: {what}",
                         "interval": format_duration(step),
-                        "input_series": _series(inputs, n, k, ratio, per_step),
+                        "input_series": _profile(inputs, _regions(n, k, ratio, per_step, heavy),
+                                               whole=True),
                         "alert_rule_test": [{"eval_time": format_duration(n * step),
                                              "alertname": name,
-                                             "exp_alerts": _expected(slo, alerts, k * step, ratio,
-                                                                     n * step, what)}],
+                                             "exp_alerts": _expected(spec, slo, alerts, k * step,
+                                                                     ratio, n * step, what, b,
+                                                                     heavy)}],
                     })
-                for one_sided in _one_sided_groups(slo, alerts, b, severity, step, n, per_step,
-                                                   inputs):
+                for one_sided in _one_sided_groups(spec, slo, alerts, b, severity, step, n,
+                                                   per_step, inputs):
                     one_sided["name"] = f"{prefix}: {one_sided['name']}"
                     one_sided["alert_rule_test"][0]["alertname"] = name
                     groups.append(one_sided)
-                recovered = _recovered_group(slo, alerts, b, severity, step, n, per_step, inputs)
+                recovered = _recovered_group(spec, slo, alerts, b, severity, step, n, per_step,
+                                             inputs)
                 if recovered is not None:
                     recovered["name"] = f"{prefix}: {recovered['name']}"
                     recovered["alert_rule_test"][0]["alertname"] = name
@@ -527,7 +631,7 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                 "name": f"{prefix}: low-traffic guard (fewer than "
                         f"{_num(slo.min_events)} events in every long window)",
                 "interval": format_duration(step),
-                "input_series": _series(inputs, n, n, ratio, low),
+                "input_series": _profile(inputs, _regions(n, n, ratio, low, HEAVY)),
                 "alert_rule_test": alert_rule_tests,
             })
     return groups

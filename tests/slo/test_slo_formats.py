@@ -80,7 +80,7 @@ def test_round_trip_under_our_engine(tmp_path: Path, source: Path) -> None:
     doc = yaml.safe_load(out.read_text())
     names = [g["name"] for g in doc["tests"]]
     assert any("budget exhaustion" in n for n in names)
-    assert any("one step above" in n for n in names)
+    assert any("just above" in n for n in names)
     report = run_rule_tests([str(out)])
     assert report.passed, report.format_text()
     # the tests are not vacuous: a wrong threshold in the rules fails them

@@ -1,13 +1,12 @@
 """Acceptance 3: the generated tests kill the threshold and window mutants of the generated rules.
 
 ``selfslo mutate``'s API over ``selfslo slo generate`` + ``selfslo slo tests``
-output: every ``threshold-10pct`` (MU02) and ``range-changed`` (MU07) mutant is
-killed (none survives, none is an equivalent-suspect). ``threshold-step`` (MU01) moves a threshold by the smallest step that
-flips a comparison anywhere in the test data; the few that survive differ only
-at instants the tests do not check (a window ratio passing within 1 % of its
-threshold during the ramp of a boundary test), which the generated tests do not
-pin by design (one step = 1 %); their number is bounded here so it cannot grow
-unnoticed.
+output, for the Sloth dialect (float thresholds such as
+``0.0029999999999998296``) and ours (decimal ones), a ratio and a latency SLI:
+every ``threshold-step`` (MU01: the threshold moved just past the nearest value
+the tests' inputs take where the alert then behaves differently),
+``threshold-10pct`` (MU02) and ``range-changed`` (MU07) mutant is killed; none
+survives, none is an equivalent-suspect.
 """
 
 from __future__ import annotations
@@ -30,21 +29,16 @@ def _generate(tmp_path: Path, spec: Path) -> tuple[str, str]:
     return str(rules), str(tests)
 
 
-@pytest.mark.parametrize("spec", ["sloth_getting_started.yml", "openslo_checkout.yml"])
+@pytest.mark.parametrize("spec", ["sloth_getting_started.yml", "openslo_checkout.yml",
+                                  "pyrra_api_latency.yml"])
 def test_generated_tests_kill_every_threshold_and_window_mutant(tmp_path: Path, spec: str) -> None:
     rules, tests = _generate(tmp_path, DATA / spec)
-    report = MutationSuite.load([rules], [tests], only=["MU02", "MU07"]).run()
+    report = MutationSuite.load([rules], [tests], only=["MU01", "MU02", "MU07"]).run()
     counts = report.counts
-    assert counts["killed"] > 0
     operators = {m.mutant.operator.code for r in report.rules for m in r.mutants}
-    assert operators == {"MU02", "MU07"}  # both kinds exist in the generated rules
+    assert operators == {"MU01", "MU02", "MU07"}  # all three kinds exist in the generated rules
+    # two threshold-step mutants (up and down) per comparison of every window pair
+    step = [m for r in report.rules for m in r.mutants if m.mutant.operator.code == "MU01"]
+    assert len(step) >= 8
+    assert counts["killed"] > 0
     assert counts["survived"] == 0 and counts["equivalent-suspect"] == 0, report.format_text()
-
-
-def test_threshold_step_survivors_stay_few(tmp_path: Path) -> None:
-    rules, tests = _generate(tmp_path, DATA / "sloth_getting_started.yml")
-    report = MutationSuite.load([rules], [tests], only=["MU01"]).run()
-    counts = report.counts
-    # measured: 16 MU01 mutants, 8 killed, 8 survive (steps of 0.02-0.7 %, two of them
-    # Sloth's float budget rounded to the decimal one: 0.005999999999999659 -> 0.006)
-    assert counts["killed"] >= 8 and counts["survived"] <= 8, report.format_text()

@@ -45,14 +45,14 @@ def test_generated_tests_cover_every_pair_both_sides() -> None:
     assert len(names) == 28  # 8 boundary, 8 one-sided, 4 stopped-burn, budget, 7 window shapes
     assert sum("budget exhaustion" in n for n in names) == 1
     for pair in ("page 1h/5m", "page 6h/30m", "ticket 1d/2h", "ticket 3d/6h"):
-        assert sum(pair in n and "one step above" in n for n in names) == 1
-        assert sum(pair in n and "one step below" in n for n in names) == 3  # 2 one-sided
+        assert sum(pair in n and "just above" in n for n in names) == 1
+        assert sum(pair in n and "just below" in n for n in names) == 3  # 2 one-sided
         assert sum(pair in n and "burn that stopped" in n for n in names) == 1
     assert sum("error ratio over" in n for n in names) == 7  # one per window
-    above = [g for g in doc["tests"] if "one step above the boundary" in g["name"]]
-    below = [g for g in doc["tests"] if "one step below the boundary" in g["name"]]
+    above = [g for g in doc["tests"] if "just above the boundary" in g["name"]]
+    below = [g for g in doc["tests"] if "just below the boundary" in g["name"]]
     assert all(g["alert_rule_test"][0]["exp_alerts"] for g in above)
-    # one step below the 1h/5m page boundary nothing pages
+    # just below the 1h/5m page boundary nothing pages
     page_below = next(g for g in below if "page 1h/5m" in g["name"])
     severities = [a["exp_labels"]["sloth_severity"] for a in page_below["alert_rule_test"][0]["exp_alerts"]]
     assert "page" not in severities
@@ -72,7 +72,7 @@ def test_generated_tests_fail_against_wrong_thresholds(tmp_path: Path) -> None:
     rules.write_text(rules.read_text().replace(f"> {threshold})", "> 0.014)"))
     report = run_rule_tests([str(out)])
     assert not report.passed
-    assert "page 1h/5m ×14.4 one step below" in report.format_text()
+    assert "page 1h/5m ×14.4 just below" in report.format_text()
 
 
 def test_guard_and_latency_sli_under_our_engine(tmp_path: Path) -> None:
