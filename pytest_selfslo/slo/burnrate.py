@@ -36,11 +36,24 @@ from pytest_selfslo.slo.service import (
     service_of,
 )
 
-__all__ = ["ALERT_LABEL_KEYS", "BUDGET_REMAINING_RECORD", "absent_selectors", "alert_name",
-           "budget_remaining_expr", "pair_alert_labels",
-           "burn_rates", "default_burn_rates", "error_ratio_record", "events_record",
-           "generate_rules", "rule_groups", "selector", "series_labels", "threshold_expr",
-           "window_seconds"]
+__all__ = [
+    "ALERT_LABEL_KEYS",
+    "BUDGET_REMAINING_RECORD",
+    "absent_selectors",
+    "alert_name",
+    "budget_remaining_expr",
+    "burn_rates",
+    "default_burn_rates",
+    "error_ratio_record",
+    "events_record",
+    "generate_rules",
+    "pair_alert_labels",
+    "rule_groups",
+    "selector",
+    "series_labels",
+    "threshold_expr",
+    "window_seconds",
+]
 
 #: labels every generated series and alert carries (default label scheme)
 ALERT_LABEL_KEYS = ("slo_service", "slo_name")
