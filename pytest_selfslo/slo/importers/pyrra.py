@@ -224,8 +224,8 @@ def _indicator(node: Node) -> tuple[Sli, dict[str, str], bool]:
             raise lat.error("latencyNative.latency: must be > 0")
         hist = _sum_rate(total, by)
         count = f"histogram_count({hist})"
-        errors = f"(1 - histogram_fraction(0, {_num(seconds)}, {hist})) * {count}"
-        return Sli("ratio", errors=errors, total=count), _equal_labels(total, grouped), True
+        bad = f"(1 - histogram_fraction(0, {_num(seconds)}, {hist})) * {count}"
+        return Sli("ratio", errors=bad, total=count), _equal_labels(total, grouped), True
     if kind == "ratio":
         body.only({"errors", "total", "grouping"}, "indicator.ratio")
         by, grouped = _grouping(body)
