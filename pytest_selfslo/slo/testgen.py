@@ -125,6 +125,9 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if sli.kind == "threshold":
         raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
                            "supported yet")
+    if "histogram_fraction(" in sli.errors:
+        raise SLOSpecError(f"slo {slo.name!r}: test generation for native-histogram SLIs "
+                           "(Pyrra latencyNative) is not supported yet")
     if sli.kind == "latency":
         name, matchers = _matchers(sli.error_query()[1], "total", slo)
         labels = _all_match(matchers, slo)

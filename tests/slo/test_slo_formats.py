@@ -148,6 +148,12 @@ BAD = [
     ("pyrra_api_latency.yml", _NO_TOTAL_PYRRA, "", ":39:7:", "missing required key 'total'"),
     ("pyrra_api_latency.yml", "window: 4w", "window: 30x", ":13:11:", "'30x' is not a duration"),
     ("pyrra_api_latency.yml", "window: 4w", "window: 2w", ":13:11:", "'2w' is not supported"),
+    ("pyrra_api_latency.yml", "  window: 4w\n", "  window: 4w\n  performanceOverAccuracy: true\n",
+     ":14:28:", "performanceOverAccuracy: cannot be mapped"),
+    ("pyrra_api_latency.yml", "    latency:\n      success:\n", "    latencyNative:\n      latency: "
+     "fast\n      success:\n", ":17:7:", "indicator.latencyNative: unsupported field 'success'"),
+    ("pyrra_api_latency.yml", "      fastBurn: page", "      fastestBurn: page", ":24:7:",
+     "alerting.severities: unsupported field 'fastestBurn'"),
     ("sloth_getting_started.yml", "objective: 99.9", "objective: 101", ":8:16:",
      "strictly between 0 and 100, got 101"),
     ("sloth_getting_started.yml", "events:", "eventz:", ":11:7:",

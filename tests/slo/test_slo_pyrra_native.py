@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from promtool_runs import Promtool, params, run
 
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
+from pytest_selfslo.cli import main
 from pytest_selfslo.promql.series import parse_series_samples
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.rulefmt.model import AlertingRule, RuleGroup
@@ -181,3 +182,13 @@ def test_promtool_agrees_on_native_histograms(promtool: Promtool, tmp_path: Path
         output = run(promtool, [test.name], tmp_path)
         assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
     assert fired > 0
+
+
+def test_generated_tests_for_native_say_they_are_not_supported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "slo_test.yml"
+    assert main(["slo", "generate", str(SLO), "-o", str(tmp_path / "rules.yml")]) == 0
+    assert main(["slo", "tests", str(SLO), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "native-histogram SLIs (Pyrra latencyNative) is not supported yet" in err
+    assert "Traceback" not in err and not out.exists()
