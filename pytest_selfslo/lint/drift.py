@@ -346,7 +346,9 @@ def service_drift_findings(files: Sequence[RuleFile], spec: ServiceSLOs, *,
     """Rules that disagree with what ``selfslo slo generate`` makes of ``spec`` (SL040).
 
     Per generated rule: the repo has a rule of that name (alerts: with the same severity
-    label) whose expression has the same AST normal form, the same labels and no ``for``.
+    label) whose expression has the same AST normal form, the same labels and the same
+    ``for`` (none, except for Pyrra's pairs and absent alerts); with several such rules of
+    one name and severity, one that agrees in everything is enough.
     A generated rule the repo lacks is a finding at the first rule file's first line.
     """
     rule_files = [rf for rf in files if rf.kind == "rules"]
@@ -377,13 +379,23 @@ def service_drift_findings(files: Sequence[RuleFile], spec: ServiceSLOs, *,
                 drift.add(rule_files[0], "SL040", 1, 1,
                           f"{what} generated from {where} is not defined in any linted rule file")
                 continue
-            for rf, rule in candidates:
-                _compare(drift, rf, rule, gen["expr"], want, what, where)
+            want_for = to_seconds(gen["for"]) if gen.get("for") else 0
+            # several generated alerts of one name and severity (Pyrra's pairs, absent
+            # alerts): one of the candidates agreeing in everything is enough
+            if len(candidates) > 1 and any(
+                    normal_form(gen["expr"]) == normal_form(r.expr.value)
+                    and _rule_labels(r) == want
+                    and (to_seconds(r.for_.value) if r.for_ is not None else 0) == want_for
+                    for _, r in candidates):
+                continue
+            same_labels = [(rf, r) for rf, r in candidates if _rule_labels(r) == want]
+            for rf, rule in same_labels if len(candidates) > 1 and same_labels else candidates:
+                _compare(drift, rf, rule, gen["expr"], want, what, where, want_for)
     return drift.out
 
 
 def _compare(drift: _Drift, rf: RuleFile, rule: Rule, expr: str, want: dict[str, str],
-             what: str, where: str) -> None:
+             what: str, where: str, want_for: float = 0) -> None:
     if normal_form(expr) != normal_form(rule.expr.value):
         ours, theirs = _one_line(expr), _one_line(rule.expr.value)
         drift.add(rf, "SL040", rule.expr.line, rule.expr.column,
@@ -393,10 +405,18 @@ def _compare(drift: _Drift, rf: RuleFile, rule: Rule, expr: str, want: dict[str,
     if diff:
         drift.add(rf, "SL040", rule.name.line, rule.name.column,
                   f"{what}: labels differ from the ones generated from {where}: {diff}", rule)
-    if rule.for_ is not None and to_seconds(rule.for_.value) != 0:
+    got_for = to_seconds(rule.for_.value) if rule.for_ is not None else 0
+    if got_for != want_for and not want_for:
+        assert rule.for_ is not None
         drift.add(rf, "SL040", rule.for_.line, rule.for_.column,
                   f"{what} has for: {rule.for_.value}, the rules generated from {where} have "
                   "none (the short window confirms the burn)", rule)
+    elif got_for != want_for:
+        line, col = (rule.for_.line, rule.for_.column) if rule.for_ is not None else (
+            rule.name.line, rule.name.column)
+        drift.add(rf, "SL040", line, col,
+                  f"{what} has for: {rule.for_.value if rule.for_ else 'none'}, the rules "
+                  f"generated from {where} have for: {want_for:g}s", rule)
 
 
 def check_service_drift(rule_paths: Iterable[str | Path], spec: ServiceSLOs, *,

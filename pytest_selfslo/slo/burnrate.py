@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 
 from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.slo.service import (
     BurnRateWindow,
     ServiceLevel,
@@ -34,10 +36,24 @@ from pytest_selfslo.slo.service import (
     service_of,
 )
 
-__all__ = ["ALERT_LABEL_KEYS", "BUDGET_REMAINING_RECORD", "alert_name", "budget_remaining_expr",
-           "burn_rates", "default_burn_rates", "error_ratio_record", "events_record",
-           "generate_rules", "rule_groups", "selector", "series_labels", "threshold_expr",
-           "window_seconds"]
+__all__ = [
+    "ALERT_LABEL_KEYS",
+    "BUDGET_REMAINING_RECORD",
+    "absent_selectors",
+    "alert_name",
+    "budget_remaining_expr",
+    "burn_rates",
+    "default_burn_rates",
+    "error_ratio_record",
+    "events_record",
+    "generate_rules",
+    "pair_alert_labels",
+    "rule_groups",
+    "selector",
+    "series_labels",
+    "threshold_expr",
+    "window_seconds",
+]
 
 #: labels every generated series and alert carries (default label scheme)
 ALERT_LABEL_KEYS = ("slo_service", "slo_name")
@@ -100,7 +116,7 @@ def threshold_expr(w: BurnRateWindow, slo: ServiceLevel, spec: ServiceSLOs | Non
     :func:`~pytest_selfslo.slo.service.budget_literal`); ours rounds to 12 significant
     digits (``0.0144``).
     """
-    if spec is not None and spec.dialect == "sloth":
+    if spec is not None and spec.dialect in ("sloth", "pyrra"):
         return repr(w.factor * float(budget_literal(spec, slo)))
     return _num(float(f"{w.factor * slo.error_budget:.12g}"))
 
@@ -146,23 +162,65 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
             pairs = [b for b in burn_rates(slo) if b.severity == severity]
             if not alert.enabled or not pairs:
                 continue
-            parts = []
-            for b in pairs:
-                conds = [f"max without ({sc.window}) ({error_ratio_record(w)}{sel} > "
-                         f"{threshold_expr(b, slo, spec)})" for w in (b.long, b.short)]
-                if slo.min_events:
-                    conds.append(f"max without ({sc.window}) ({events_record(b.long)}{sel} >= "
-                                 f"{_num(slo.min_events)})")
-                parts.append("(\n  " + "\nand\n  ".join(conds) + "\n)")
-            labels = {**slo.alert_labels, **alert.labels, sc.severity: severity}
-            annotations = {**slo.alert_annotations, **alert.annotations}
-            rule: dict[str, Any] = {"alert": alert_name(spec, slo),
-                                    "expr": "\nor\n".join(parts) + "\n", "labels": labels}
-            if annotations:
-                rule["annotations"] = annotations
-            rules.append(rule)
+            shared = [b for b in pairs if not b.own_rule]
+            # the pairs without labels or for: one rule; each other pair: a rule of its own
+            for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
+                parts = []
+                for b in chunk:
+                    conds = [f"max without ({sc.window}) ({error_ratio_record(w)}{sel} > "
+                             f"{threshold_expr(b, slo, spec)})" for w in (b.long, b.short)]
+                    if slo.min_events:
+                        conds.append(f"max without ({sc.window}) ({events_record(b.long)}{sel} "
+                                     f">= {_num(slo.min_events)})")
+                    parts.append("(\n  " + "\nand\n  ".join(conds) + "\n)")
+                rule: dict[str, Any] = {"alert": alert_name(spec, slo),
+                                        "expr": "\nor\n".join(parts) + "\n"}
+                if chunk[0].for_:
+                    rule["for"] = chunk[0].for_
+                rule["labels"] = pair_alert_labels(spec, slo, chunk[0], alert.labels)
+                annotations = {**slo.alert_annotations, **alert.annotations}
+                if annotations:
+                    rule["annotations"] = annotations
+                rules.append(rule)
+        if slo.absent is not None:
+            for query in absent_selectors(slo):
+                rule = {"alert": slo.absent.name, "expr": f"absent({query}) == 1\n"}
+                if slo.absent.for_:
+                    rule["for"] = slo.absent.for_
+                rule["labels"] = {**base, **slo.absent.labels}
+                rules.append(rule)
         groups.append({"name": f"selfslo-slo-{service_of(spec, slo)}-{slo.name}", "rules": rules})
     return groups
+
+
+def pair_alert_labels(spec: ServiceSLOs, slo: ServiceLevel, pair: BurnRateWindow,
+                      severity_labels: dict[str, str]) -> dict[str, str]:
+    """Labels of the alert rule of ``pair``: the SLO's alert labels, the severity's, the
+    pair's own (when it is a rule of its own) and the scheme's severity label."""
+    own = pair.labels if pair.own_rule else {}
+    return {**slo.alert_labels, **severity_labels, **own, spec.scheme.severity: pair.severity}
+
+
+def absent_selectors(slo: ServiceLevel) -> list[str]:
+    """The selectors the absent alert watches: the first one of every metric the SLI's
+    queries read (total query first), as written there (without the range)."""
+    errors, total = slo.sli.error_query()
+    seen: dict[str, str] = {}
+    for query in (total, errors):
+        for sel in selectors(parse_expr(query.replace("{{.window}}", "5m"))):
+            name = str(sel.name or "")
+            if name and name not in seen:
+                matchers = ",".join(f"{m.name}{_OPS[str(m.op)]}{_quote(m.value)}"
+                                    for m in sel.matchers.matchers if m.name != "__name__")
+                seen[name] = f"{name}{{{matchers}}}" if matchers else name
+    return list(seen.values())
+
+
+_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def generate_rules(spec: ServiceSLOs) -> str:

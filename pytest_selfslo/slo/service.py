@@ -40,6 +40,7 @@ from pytest_selfslo.slo.nodes import Doc, Node
 __all__ = [
     "LABEL_SCHEMES",
     "WINDOWS",
+    "AbsentSpec",
     "AlertSpec",
     "BurnRateWindow",
     "LabelScheme",
@@ -112,6 +113,7 @@ LABEL_SCHEMES = {
     "selfslo": LabelScheme("slo_service", "slo_name", "slo_window", "slo_severity"),
     "sloth": LabelScheme("sloth_service", "sloth_slo", "sloth_window", "sloth_severity",
                          "sloth_id"),
+    "pyrra": LabelScheme("slo_service", "slo_name", "slo_window", "slo_severity"),
 }
 
 
@@ -125,13 +127,33 @@ class AlertSpec:
 
 
 @dataclass(frozen=True)
+class AbsentSpec:
+    """The absent-metric alert: ``absent(selector) == 1`` for every metric the SLI reads."""
+
+    name: str = "SLOMetricAbsent"
+    for_: str = ""  #: ``for:`` of the alert ("" = none)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BurnRateWindow:
-    """One window pair: fire when both error ratios exceed ``factor`` × budget."""
+    """One window pair: fire when both error ratios exceed ``factor`` × budget.
+
+    A pair with ``labels`` or ``for_`` is an alert rule of its own (its labels on top of
+    the severity's, its ``for:``); the other pairs of a severity are one rule (``or``).
+    """
 
     severity: Literal["page", "ticket"]
     long: str
     short: str
     factor: float
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    for_: str = ""
+
+    @property
+    def own_rule(self) -> bool:
+        """True when this pair is an alert rule of its own."""
+        return bool(self.labels or self.for_)
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,7 @@ class ServiceLevel:
     min_events: float = 0.0  #: no alert when the long window saw fewer events
     burn_rates: tuple[BurnRateWindow, ...] = ()  #: empty: the defaults for ``window``
     service: str = ""  #: this SLO's service when it differs from the file's (merged documents)
+    absent: AbsentSpec | None = None  #: the absent-metric alert (none by default)
 
     @property
     def error_budget(self) -> float:
@@ -167,8 +190,9 @@ class ServiceSLOs:
     slos: tuple[ServiceLevel, ...]
     labels: dict[str, str] = field(default_factory=dict)
     source: str = "selfslo/v1"  #: the format it was read from
-    #: ``selfslo`` or ``sloth``: a key of :data:`LABEL_SCHEMES`; ``sloth`` also writes
-    #: thresholds with Sloth's arithmetic (see :func:`budget_literal`)
+    #: ``selfslo``, ``sloth`` or ``pyrra``: a key of :data:`LABEL_SCHEMES`; ``sloth`` and
+    #: ``pyrra`` also write thresholds with their generator's arithmetic (see
+    #: :func:`budget_literal`)
     dialect: str = "selfslo"
 
     @property
@@ -183,10 +207,13 @@ def budget_literal(spec: ServiceSLOs, slo: ServiceLevel) -> str:
     Ours is the decimal budget (``0.001`` for 99.9 %). The ``sloth`` dialect
     writes Sloth's binary floating-point result of ``(100 - objective) / 100``
     (``0.0009999999999999432``), so that an error ratio of exactly the
-    threshold fires (or not) as it does with Sloth's rules.
+    threshold fires (or not) as it does with Sloth's rules; ``pyrra`` writes
+    Pyrra's ``1 - objective / 100`` (``0.010000000000000009`` for 99).
     """
     if spec.dialect == "sloth":
         return repr((100 - slo.objective) / 100)
+    if spec.dialect == "pyrra":  # Pyrra's (1-0.99): the target as a fraction, then 1 - it
+        return repr(1 - slo.objective / 100)
     value = slo.error_budget
     return str(int(value)) if value == int(value) else repr(value)
 
@@ -250,9 +277,12 @@ def _slo(node: Node) -> ServiceLevel:
     alerting = node.get("alerting")
     page, ticket = AlertSpec(), AlertSpec()
     alert_name, alert_labels, alert_ann = "", {}, {}
+    absent: AbsentSpec | None = None
     if alerting is not None:
-        alerting.only({"name", "labels", "annotations", "page", "ticket"}, "alerting")
+        alerting.only({"name", "labels", "annotations", "page", "ticket", "absent"},
+                      "alerting")
         alert_name = alerting.opt_text("name")
+        absent = _absent(alerting.get("absent"))
         alert_labels = _labels(alerting.get("labels"), "alerting.labels")
         alert_ann = _map(alerting.get("annotations"), "alerting.annotations")
         page = _alert(alerting.get("page"), "page")
@@ -267,7 +297,7 @@ def _slo(node: Node) -> ServiceLevel:
                         labels=_labels(node.get("labels"), "labels"), alert_name=alert_name,
                         alert_labels=alert_labels, alert_annotations=alert_ann, page=page,
                         ticket=ticket, min_events=min_events, burn_rates=burn,
-                        service=node.opt_text("service"))
+                        service=node.opt_text("service"), absent=absent)
 
 
 def check_objective(node: Node, value: float) -> float:
@@ -373,8 +403,28 @@ def _alert(node: Node | None, what: str) -> AlertSpec:
                      annotations=_map(node.get("annotations"), f"alerting.{what}.annotations"))
 
 
+def _for(node: Node | None, what: str) -> str:
+    if node is None:
+        return ""
+    text = node.text(what)
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise node.error(f"{what}: {text!r} is not a duration") from None
+    return text
+
+
+def _absent(node: Node | None) -> AbsentSpec | None:
+    if node is None:
+        return None
+    node.only({"name", "for", "labels"}, "alerting.absent")
+    return AbsentSpec(name=node.opt_text("name", "SLOMetricAbsent"),
+                      for_=_for(node.get("for"), "alerting.absent.for"),
+                      labels=_labels(node.get("labels"), "alerting.absent.labels"))
+
+
 def _burn(node: Node) -> BurnRateWindow:
-    node.only({"severity", "long", "short", "factor"}, "burn_rates")
+    node.only({"severity", "long", "short", "factor", "labels", "for"}, "burn_rates")
     sev = node.req("severity")
     if sev.text("severity") not in ("page", "ticket"):
         raise sev.error(f"burn_rates.severity: expected page or ticket, got {sev.text('severity')!r}")
@@ -392,7 +442,8 @@ def _burn(node: Node) -> BurnRateWindow:
     if factor <= 0:
         raise fac.error(f"burn_rates.factor: must be > 0, got {factor:g}")
     return BurnRateWindow(sev.text("severity"), durations[0][1], durations[1][1],  # type: ignore[arg-type]
-                          factor)
+                          factor, labels=_labels(node.get("labels"), "burn_rates.labels"),
+                          for_=_for(node.get("for"), "burn_rates.for"))
 
 
 def _labels(node: Node | None, what: str) -> dict[str, str]:
@@ -410,6 +461,16 @@ def _map(node: Node | None, what: str) -> dict[str, str]:
 
 def _go_float(value: float) -> str:
     return repr(value) if value != int(value) else str(int(value))
+
+
+def _dump_pair(b: BurnRateWindow) -> dict[str, object]:
+    out: dict[str, object] = {"severity": b.severity, "long": b.long, "short": b.short,
+                              "factor": b.factor}
+    if b.for_:
+        out["for"] = b.for_
+    if b.labels:
+        out["labels"] = dict(b.labels)
+    return out
 
 
 def dump_service_slos(spec: ServiceSLOs) -> str:
@@ -452,13 +513,19 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
                 body["annotations"] = dict(a.annotations)
             if body:
                 alerting[sev] = body
+        if slo.absent is not None:
+            absent: dict[str, object] = {"name": slo.absent.name}
+            if slo.absent.for_:
+                absent["for"] = slo.absent.for_
+            if slo.absent.labels:
+                absent["labels"] = dict(slo.absent.labels)
+            alerting["absent"] = absent
         if alerting:
             item["alerting"] = alerting
         if slo.min_events:
             item["min_events"] = slo.min_events
         if slo.burn_rates:
-            item["burn_rates"] = [{"severity": b.severity, "long": b.long, "short": b.short,
-                                   "factor": b.factor} for b in slo.burn_rates]
+            item["burn_rates"] = [_dump_pair(b) for b in slo.burn_rates]
         slos.append(item)
     doc: dict[str, object] = {"version": "selfslo/v1", "service": spec.service}
     if spec.labels:

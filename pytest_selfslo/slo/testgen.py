@@ -58,9 +58,11 @@ from pytest_selfslo.promql.astwalk import selectors
 from pytest_selfslo.slo.burnrate import (
     BUDGET_REMAINING_RECORD,
     _dump,
+    absent_selectors,
     alert_name,
     burn_rates,
     error_ratio_record,
+    pair_alert_labels,
     series_labels,
     threshold_expr,
 )
@@ -155,6 +157,9 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if sli.kind == "threshold":
         raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
                            "supported yet")
+    if "histogram_fraction(" in sli.errors:
+        raise SLOSpecError(f"slo {slo.name!r}: test generation for native-histogram SLIs "
+                           "(Pyrra latencyNative) is not supported yet")
     if sli.kind == "latency":
         name, matchers = _matchers(sli.error_query()[1], "total", slo)
         labels = _all_match(matchers, slo)
@@ -218,7 +223,10 @@ def _le(value: float) -> str:
 
 def _interval(pairs: list[BurnRateWindow]) -> int:
     shortest = min(parse_duration(b.short) for b in pairs)
-    return 60_000 if shortest < 3_600_000 else 300_000
+    # windows that are not whole 5m (Pyrra's 1h4m for 30d): 1m steps, so a window is a
+    # whole number of samples
+    odd = any(parse_duration(w) % 300_000 for b in pairs for w in (b.long, b.short))
+    return 60_000 if shortest < 3_600_000 or odd else 300_000
 
 
 def _history_steps(pairs: list[BurnRateWindow], step: int) -> int:
@@ -356,7 +364,17 @@ def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs,
     }
 
 
-_Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any]]]
+#: (severity, the pairs of one alert rule, its expected alert, its ``for`` rounded up to
+#: the evaluation interval, in ms)
+_Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any], int]]
+
+
+def _for_ms(pair: BurnRateWindow) -> int:
+    """A pair's ``for`` rounded up to :data:`EVALUATION_MS`: an alert whose condition holds
+    at every evaluation from that long ago until now fires; one that did not hold then
+    has been pending for less than ``for`` (the condition is checked there)."""
+    f = parse_duration(pair.for_) if pair.for_ else 0
+    return -(-f // EVALUATION_MS) * EVALUATION_MS
 
 
 def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
@@ -392,7 +410,7 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
             out += [r, r * spans / (spans + 1)]
         return out
 
-    for _sev, pairs, _exp in alerts:
+    for _sev, pairs, _exp, _for in alerts:
         for b in pairs:
             t = _threshold(spec, slo, b)
             long_r, short_r = ratios(b.long), ratios(b.short)
@@ -407,10 +425,13 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
 def _expected(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, errors_ms: int,
               ratio: float, history_ms: int, what: str, exact: BurnRateWindow, heavy: float
               ) -> list[dict[str, Any]]:
-    """The alerts (of every severity sharing the name) that fire in this history."""
+    """The alerts (of every severity sharing the name) that fire in this history: the error
+    ratio only rises in it, so an alert with ``for`` fires when its condition held ``for``
+    (rounded up to an evaluation) ago."""
     out = []
-    for _sev, pairs, exp in alerts:
-        fires = _fires(spec, pairs, slo, errors_ms, ratio, history_ms, exact, heavy)
+    for _sev, pairs, exp, for_ms in alerts:
+        fires = _fires(spec, pairs, slo, max(0, errors_ms - for_ms), ratio, history_ms - for_ms,
+                       exact, heavy)
         if fires is None:
             raise SLOSpecError(f"slo {slo.name!r}: cannot generate the {what} test: "
                                "another window pair is at its boundary")
@@ -426,26 +447,43 @@ def _profile_alerts(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
     """Expected alerts for regions ``(from, to, error ratio, volume)`` in ms before the
     evaluation; ``None`` when a window is within ``margin`` of its threshold (the
     engines' extrapolation could decide either way), except the windows of the pair
-    ``exact``, which the traffic makes exact."""
+    ``exact``, which the traffic makes exact. An alert with ``for`` fires when its
+    condition holds at every evaluation of the last ``for`` (rounded up)."""
     out = []
-    for _sev, pairs, exp in alerts:
-        fires = False
-        for p in pairs:
-            t = _threshold(spec, slo, p)
-            states = []
-            for w in (parse_duration(p.long), parse_duration(p.short)):
-                seen = min(w, history_ms)
-                errors = sum(q * v * max(0, min(start, seen) - end)
-                             for start, end, q, v in regions_ms)
-                total = sum(v * max(0, min(start, seen) - end) for start, end, _q, v in regions_ms)
-                r = errors / total
-                if p != exact and abs(r - t) < t * margin:
-                    return None
-                states.append(r > t)
-            fires = fires or all(states)
-        if fires:
+    for _sev, pairs, exp, for_ms in alerts:
+        states = []
+        for ago in range(0, for_ms + 1, EVALUATION_MS):
+            shifted = [(start - ago, max(0, end - ago), q, v)
+                       for start, end, q, v in regions_ms if start - ago > 0]
+            fires = _condition(spec, slo, pairs, shifted, history_ms - ago, margin, exact)
+            if fires is None:
+                return None
+            states.append(fires)
+        if all(states):
             out.append(exp)
     return out
+
+
+def _condition(spec: ServiceSLOs, slo: ServiceLevel, pairs: list[BurnRateWindow],
+               regions_ms: list[tuple[int, int, float, float]], history_ms: int,
+               margin: float, exact: BurnRateWindow | None) -> bool | None:
+    """Whether one alert rule's condition holds (``None``: a window other than those of
+    ``exact`` is within ``margin`` of its threshold)."""
+    fires = False
+    for p in pairs:
+        t = _threshold(spec, slo, p)
+        states = []
+        for w in (parse_duration(p.long), parse_duration(p.short)):
+            seen = min(w, history_ms)
+            errors = sum(q * v * max(0, min(start, seen) - end)
+                         for start, end, q, v in regions_ms)
+            total = sum(v * max(0, min(start, seen) - end) for start, end, _q, v in regions_ms)
+            r = errors / total if total else 0.0
+            if p != exact and abs(r - t) < t * margin:
+                return None
+            states.append(r > t)
+        fires = fires or all(states)
+    return fires
 
 
 def _one_sided_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow,
@@ -560,6 +598,52 @@ def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict
     }
 
 
+def _absent_labels(query: str) -> dict[str, str]:
+    """The labels ``absent(query)`` returns: its ``=`` matchers (not ``__name__``; a label
+    matched twice with ``=`` is left out, as Prometheus does)."""
+    (sel,) = selectors(promql_parser.parse(query))
+    out: dict[str, str] = {}
+    twice: set[str] = set()
+    for m in sel.matchers.matchers:
+        if m.name != "__name__" and str(m.op) == "MatchOp.Equal":
+            if m.name in out:
+                twice.add(m.name)
+            out[m.name] = m.value
+    return {k: v for k, v in out.items() if k not in twice}
+
+
+def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> list[dict[str, Any]]:
+    """The absent alert: with no samples of a metric the SLI reads, its alert is pending
+    before ``for`` and fires after it; with samples of every metric, none fires."""
+    assert slo.absent is not None
+    queries = absent_selectors(slo)
+    series = [s for s in (inputs.error_series, inputs.good_series, inputs.total_series) if s]
+    for_ms = parse_duration(slo.absent.for_) if slo.absent.for_ else 0
+    fired = -(-for_ms // EVALUATION_MS) * EVALUATION_MS + EVALUATION_MS
+    pending = fired - 2 * EVALUATION_MS
+    n = fired // 60_000 + 1
+    unrelated = {"series": 'selfslo_unrelated{job="absent-test"}', "values": f"0+1x{n}"}
+    base = series_labels(spec, slo)
+    prefix = f"{service_of(spec, slo)}/{slo.name}"
+    groups = []
+    for missing in [queries, *([[q] for q in queries] if len(queries) > 1 else []), []]:
+        names = {q.partition("{")[0] for q in missing}
+        present = [{"series": s, "values": f"0+1x{n}"} for s in series
+                   if s.partition("{")[0] not in names]
+        expected = [{"exp_labels": {**_absent_labels(q), **base, **slo.absent.labels}}
+                    for q in missing]
+        checks = [{"eval_time": format_duration(fired), "alertname": slo.absent.name,
+                   "exp_alerts": expected}]
+        if for_ms and pending >= 0:
+            checks.insert(0, {"eval_time": format_duration(pending),
+                              "alertname": slo.absent.name, "exp_alerts": []})
+        what = ("no samples of " + ", ".join(sorted(names))) if missing else \
+            "samples of every metric: no absent alert"
+        groups.append({"name": f"{prefix}: absent alert: {what}", "interval": "1m",
+                       "input_series": [unrelated, *present], "alert_rule_test": checks})
+    return groups
+
+
 def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
     """Test groups (plain data, promtool test-file shape) for every alert of ``spec``."""
     groups: list[dict[str, Any]] = []
@@ -571,31 +655,40 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         alerts: _Alerts = []
         for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
             pairs = [b for b in burn_rates(slo) if b.severity == severity]
-            if alert.enabled and pairs:
-                exp: dict[str, Any] = {"exp_labels": {**base, **slo.alert_labels, **alert.labels,
-                                                      spec.scheme.severity: severity}}
+            if not alert.enabled or not pairs:
+                continue
+            shared = [b for b in pairs if not b.own_rule]
+            # one entry per generated alert rule (as burnrate.rule_groups splits them)
+            for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
+                exp: dict[str, Any] = {"exp_labels": {
+                    **base, **pair_alert_labels(spec, slo, chunk[0], alert.labels)}}
                 annotations = {**slo.alert_annotations, **alert.annotations}
                 if annotations:
                     exp["exp_annotations"] = annotations
-                alerts.append((severity, pairs, exp))
+                alerts.append((severity, chunk, exp, _for_ms(chunk[0])))
         groups.append(_budget_group(spec, slo, inputs))
+        if slo.absent is not None:
+            groups.extend(_absent_groups(spec, slo, inputs))
         for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
                              key=parse_duration):
             groups.append(_shape_group(spec, slo, inputs, window))
         if not alerts:
             continue
-        every = [b for _, pairs, _ in alerts for b in pairs]
+        every = [b for _, pairs, _, _ in alerts for b in pairs]
         shortest_long = min(parse_duration(b.long) for b in every)
+        longest_for = max(f for _, _, _, f in alerts)
 
-        for severity, pairs, _exp in alerts:
+        for severity, pairs, _exp, for_ms in alerts:
             step = _interval(pairs)
-            n = _history_steps(pairs, step)
+            n = _history_steps(pairs, step) + longest_for // step
             per_step = max(VOLUME, float(math.ceil(2 * slo.min_events * step / shortest_long)))
             for b in pairs:
-                k = parse_duration(b.long) // step
+                # errors for `long` when the condition is checked (`for` before the end)
+                k = (parse_duration(b.long) + for_ms) // step
                 for side, factor in (("above", 1 + HAIR), ("below", 1 - HAIR)):
                     ratio = _threshold(spec, slo, b) * factor
-                    what = f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the boundary"
+                    what = (f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the "
+                            "boundary" + (f" (for {b.for_})" if b.for_ else ""))
                     heavy = next((h for h in HEAVIES if _clean(
                         spec, slo, alerts, _regions(n, k, ratio, per_step, h), step)), HEAVY)
                     groups.append({

@@ -39,11 +39,12 @@ def test_service_spec_items_pass(pytester: pytest.Pytester, fmt: str) -> None:
 def test_rules_that_disagree_with_the_spec_are_drift(pytester: pytest.Pytester) -> None:
     rules = _project(pytester, "pyrra")
     text = rules.read_text()
-    assert "> 0.0144)" in text
-    rules.write_text(text.replace("> 0.0144)", "> 0.014)", 1))
+    page = repr(14 * (1 - 99 / 100))  # Pyrra's 14 * (1-0.99)
+    assert f"> {page})" in text
+    rules.write_text(text.replace(f"> {page})", "> 0.14)", 1))
     result = pytester.runpytest("--self-slo", "rules", "--self-slo-slo=spec.yml")
     result.stdout.fnmatch_lines(["*the rules disagree with the SLO spec (1 finding(s))*",
-                                 "*rules/slo.yml:*SL040 alert ErrorBudgetBurn (slo_severity=page): "
+                                 "*rules/slo.yml:*SL040 alert ApiLatencyBudgetBurn (slo_severity=page): "
                                  "the expression differs*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 

@@ -54,16 +54,25 @@ def test_openslo_mapping() -> None:
 def test_pyrra_mapping() -> None:
     spec = import_spec(PYRRA)
     latency, errors = spec.slos
-    assert (spec.service, spec.source) == ("shop", "pyrra.dev/v1alpha1")
-    assert (latency.objective, latency.window, latency.labels) == (99.0, "28d",
-                                                                    {"team": "payments"})
+    assert (spec.service, spec.source, spec.dialect) == ("shop", "pyrra.dev/v1alpha1", "pyrra")
+    # Pyrra's rule labels: slo=<name>, the total selector's = matchers, pyrra.dev/ labels
+    assert (latency.objective, latency.window, latency.labels) == (
+        99.0, "28d", {"slo": "api-latency", "job": "api", "team": "payments"})
     assert latency.alert_name == "ApiLatencyBudgetBurn"
-    assert latency.page.labels == {"severity": "page"} and latency.ticket.labels == {
-        "severity": "ticket"}
+    # Pyrra's four pairs for 28d, each its own rule with Pyrra's for: and labels
+    assert [(b.severity, b.long, b.short, b.factor, b.for_, b.labels["severity"],
+             b.labels["exhaustion"]) for b in latency.burn_rates] == [
+        ("page", "1h", "5m", 14.0, "2m", "page", "2d"),
+        ("page", "6h", "30m", 7.0, "15m", "page", "4d"),
+        ("ticket", "1d", "2h", 2.0, "1h", "ticket", "2w"),
+        ("ticket", "4d", "6h", 1.0, "3h", "ticket", "4w")]
+    assert latency.absent is None  # absent: false
     assert 'le="0.3"' in latency.sli.errors and latency.sli.total.startswith(
         "sum(rate(http_request_duration_seconds_count")
     assert (errors.objective, errors.window, errors.alert_name) == (99.9, "30d", "ErrorBudgetBurn")
-    assert errors.page.labels == {"severity": "critical"}
+    assert [(b.long, b.short, b.for_, b.labels["severity"]) for b in errors.burn_rates] == [
+        ("1h4m", "5m", "2m", "critical"), ("6h26m", "32m", "16m", "critical"),
+        ("1d1h43m", "2h9m", "1h4m", "warning"), ("4d6h51m", "6h26m", "3h13m", "warning")]
     assert errors.sli.errors == 'sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))'
 
 
@@ -86,7 +95,8 @@ def test_round_trip_under_our_engine(tmp_path: Path, source: Path) -> None:
     # the tests are not vacuous: a wrong threshold in the rules fails them
     rules = out.parent.parent / "slo.yml"
     text = rules.read_text()
-    page = "0.0672" if source == OPENSLO else "0.1344"  # 13.44 × the budget (28d window)
+    # OpenSLO: 13.44 × the budget (28d window); Pyrra: its 14 × (1-0.99), Pyrra's arithmetic
+    page = "0.0672" if source == OPENSLO else repr(14 * (1 - 99 / 100))
     assert f"> {page})" in text
     rules.write_text(text.replace(f"> {page})", f"> {float(page) * 1.05!r})", 1))
     assert not run_rule_tests([str(out)]).passed
@@ -138,6 +148,12 @@ BAD = [
     ("pyrra_api_latency.yml", _NO_TOTAL_PYRRA, "", ":39:7:", "missing required key 'total'"),
     ("pyrra_api_latency.yml", "window: 4w", "window: 30x", ":13:11:", "'30x' is not a duration"),
     ("pyrra_api_latency.yml", "window: 4w", "window: 2w", ":13:11:", "'2w' is not supported"),
+    ("pyrra_api_latency.yml", "  window: 4w\n", "  window: 4w\n  performanceOverAccuracy: true\n",
+     ":14:28:", "performanceOverAccuracy: cannot be mapped"),
+    ("pyrra_api_latency.yml", "    latency:\n      success:\n", "    latencyNative:\n      latency: "
+     "fast\n      success:\n", ":17:7:", "indicator.latencyNative: unsupported field 'success'"),
+    ("pyrra_api_latency.yml", "      fastBurn: page", "      fastestBurn: page", ":24:7:",
+     "alerting.severities: unsupported field 'fastestBurn'"),
     ("sloth_getting_started.yml", "objective: 99.9", "objective: 101", ":8:16:",
      "strictly between 0 and 100, got 101"),
     ("sloth_getting_started.yml", "events:", "eventz:", ":11:7:",
