@@ -440,6 +440,32 @@ def _expected(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, errors_ms: 
     return out
 
 
+def _boundary_history(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
+                      b: BurnRateWindow, n: int, k: int, ratio: float, per_step: float,
+                      step: int, what: str) -> tuple[float, list[dict[str, Any]]]:
+    """The pre-error volume of a boundary group and its expected alerts.
+
+    The first volume of :data:`HEAVIES` whose history is :func:`_clean` and leaves every
+    other pair clearly on one side of its threshold; failing a clean one, the first that
+    only does the latter (a mutant may then survive, and mutation testing shows it).
+    """
+    found: tuple[float, list[dict[str, Any]]] | None = None
+    error: SLOSpecError | None = None
+    for heavy in HEAVIES:
+        try:
+            expected = _expected(spec, slo, alerts, k * step, ratio, n * step, what, b, heavy)
+        except SLOSpecError as exc:
+            error = error or exc
+            continue
+        if _clean(spec, slo, alerts, _regions(n, k, ratio, per_step, heavy), step):
+            return heavy, expected
+        found = found or (heavy, expected)
+    if found is None:
+        assert error is not None
+        raise error
+    return found
+
+
 def _profile_alerts(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
                     regions_ms: list[tuple[int, int, float, float]], history_ms: int,
                     margin: float = STEP / 2, exact: BurnRateWindow | None = None
@@ -689,18 +715,15 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                     ratio = _threshold(spec, slo, b) * factor
                     what = (f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the "
                             "boundary" + (f" (for {b.for_})" if b.for_ else ""))
-                    heavy = next((h for h in HEAVIES if _clean(
-                        spec, slo, alerts, _regions(n, k, ratio, per_step, h), step)), HEAVY)
+                    heavy, expected = _boundary_history(spec, slo, alerts, b, n, k, ratio,
+                                                        per_step, step, what)
                     groups.append({
                         "name": f"{prefix}: {what}",
                         "interval": format_duration(step),
                         "input_series": _profile(inputs, _regions(n, k, ratio, per_step, heavy),
                                                whole=True),
                         "alert_rule_test": [{"eval_time": format_duration(n * step),
-                                             "alertname": name,
-                                             "exp_alerts": _expected(spec, slo, alerts, k * step,
-                                                                     ratio, n * step, what, b,
-                                                                     heavy)}],
+                                             "alertname": name, "exp_alerts": expected}],
                     })
                 for one_sided in _one_sided_groups(spec, slo, alerts, b, severity, step, n,
                                                    per_step, inputs):
