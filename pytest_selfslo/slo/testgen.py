@@ -48,6 +48,13 @@ from pytest_selfslo.slo.burnrate import (
     series_labels,
 )
 from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
+from pytest_selfslo.slo.slothplugins import (
+    ALERT_RULES,
+    DEFAULT_CHAIN,
+    DENOMINATOR_CORRECTED,
+    REMOVE_LABELS,
+    SLI_RULES,
+)
 
 __all__ = ["generate_tests", "test_groups"]
 
@@ -460,10 +467,27 @@ def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict
     }
 
 
+def _chain_ids(spec: ServiceSLOs, slo: ServiceLevel) -> set[str]:
+    """The Sloth plugins of ``slo``'s chain; an error for those the tests cannot model."""
+    ids = {p.id for p in slo.plugins or DEFAULT_CHAIN}
+    for pid in (DENOMINATOR_CORRECTED, REMOVE_LABELS):
+        if pid in ids:
+            raise SLOSpecError(
+                f"SLO {service_of(spec, slo)}/{slo.name}: generated tests do not model the "
+                f"Sloth plugin {pid} (it changes the error ratios or the labels of the "
+                "generated series); test these rules with hand-written tests")
+    return ids
+
+
 def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
-    """Test groups (plain data, promtool test-file shape) for every alert of ``spec``."""
+    """Test groups (plain data, promtool test-file shape) for every alert of ``spec``.
+
+    In the ``sloth`` dialect the budget group is left out (the period's ratio is Sloth's
+    average of 5m ratios), and the SLI and alert groups follow the SLO's plugin chain.
+    """
     groups: list[dict[str, Any]] = []
     for slo in spec.slos:
+        ids = _chain_ids(spec, slo) if spec.dialect == "sloth" else {SLI_RULES, ALERT_RULES}
         inputs = _inputs(slo)
         name = alert_name(spec, slo)
         base = series_labels(spec, slo)
@@ -471,17 +495,19 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         alerts: _Alerts = []
         for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
             pairs = [b for b in burn_rates(slo) if b.severity == severity]
-            if alert.enabled and pairs:
+            if alert.enabled and pairs and ALERT_RULES in ids and SLI_RULES in ids:
                 exp: dict[str, Any] = {"exp_labels": {**base, **slo.alert_labels, **alert.labels,
                                                       spec.scheme.severity: severity}}
                 annotations = {**slo.alert_annotations, **alert.annotations}
                 if annotations:
                     exp["exp_annotations"] = annotations
                 alerts.append((severity, pairs, exp))
-        groups.append(_budget_group(spec, slo, inputs))
+        if spec.dialect != "sloth":
+            groups.append(_budget_group(spec, slo, inputs))
         for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
                              key=parse_duration):
-            groups.append(_shape_group(spec, slo, inputs, window))
+            if SLI_RULES in ids:
+                groups.append(_shape_group(spec, slo, inputs, window))
         if not alerts:
             continue
         every = [b for _, pairs, _ in alerts for b in pairs]
