@@ -33,6 +33,9 @@ SAMPLE_HISTOGRAM: Release = (2, 47)
 #: rule groups: ``query_offset`` came in 2.53 (#14061), ``labels`` in 3.0
 QUERY_OFFSET: Release = (2, 53)
 GROUP_LABELS: Release = (3, 0)
+#: rule and group labels: any non-empty UTF-8 name from 3.0 (``model.NameValidationScheme``
+#: is ``UTF8Validation``); before, ``[a-zA-Z_][a-zA-Z0-9_]*``
+UTF8_LABEL_NAMES: Release = (3, 0)
 #: rules: ``keep_firing_for`` came in 2.42
 KEEP_FIRING_FOR: Release = (2, 42)
 #: rules: aliases in ``record``/``alert``/``expr`` resolve from 3.3 (#14957); before, the

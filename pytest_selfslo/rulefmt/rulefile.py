@@ -172,7 +172,7 @@ def _group(reader: Reader, node: Node, path: str, release: releases.Release) -> 
     where = f"group {name!r}"
     group_labels = reader.string_map(fields.get("labels", (None, None))[1], f"{where} labels")
     label_node = fields.get("labels", (None, None))[1]
-    _check_labels(reader, label_node, group_labels, where)
+    _check_labels(reader, label_node, group_labels, where, release)
     rules: list[Rule] = []
     for index, rule_node in enumerate(reader.sequence(fields.get("rules", (None, None))[1],
                                                       f"{where} rules"), start=1):
@@ -243,7 +243,7 @@ def _rule(reader: Reader, node: Node, path: str, where: str, index: int,
             reader.problem(name_node, "record-braces",
                            f"{where}: braces present in the recording rule name; "
                            f"should it be in expr?: {record}")
-    _check_labels(reader, value("labels"), labels, where)
+    _check_labels(reader, value("labels"), labels, where, release)
     ann_node = value("annotations")
     for key in annotations:
         if not _LABEL_NAME.match(key):
@@ -294,9 +294,10 @@ def _check_expr(reader: Reader, node: Node | None, expr: str, where: str) -> Non
 
 
 def _check_labels(reader: Reader, node: Node | None, labels: dict[str, str],
-                  where: str) -> None:
+                  where: str, release: releases.Release) -> None:
+    utf8 = release >= releases.UTF8_LABEL_NAMES
     for key in labels:
-        if not _LABEL_NAME.match(key) or key == "__name__":
+        if not (key if utf8 else _LABEL_NAME.match(key)) or key == "__name__":
             reader.problem(node, "label-name", f"{where}: invalid label name: {key!r}")
 
 

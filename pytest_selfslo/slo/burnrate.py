@@ -21,6 +21,8 @@ Output is deterministic: same spec, same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -35,10 +37,23 @@ from pytest_selfslo.slo.service import (
     budget_literal,
     service_of,
 )
+from pytest_selfslo.slo.slothplugins import (
+    ALERT_RULES,
+    DEFAULT_CHAIN,
+    DENOMINATOR_CORRECTED,
+    ERROR_BUDGET_EXHAUSTED,
+    INFO_LABELS,
+    METADATA_RULES,
+    REMOVE_LABELS,
+    RULE_INTERVALS,
+    SLI_RULES,
+)
 
 __all__ = [
     "ALERT_LABEL_KEYS",
     "BUDGET_REMAINING_RECORD",
+    "SLOTH_INFO_GENERATOR",
+    "SLOTH_META_RECORDS",
     "absent_selectors",
     "alert_name",
     "budget_remaining_expr",
@@ -51,6 +66,7 @@ __all__ = [
     "rule_groups",
     "selector",
     "series_labels",
+    "sloth_rule_groups",
     "threshold_expr",
     "window_seconds",
 ]
@@ -137,51 +153,22 @@ def series_labels(spec: ServiceSLOs, slo: ServiceLevel) -> dict[str, str]:
 
 
 def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
-    """The rule groups (plain data, Prometheus rule-file shape) for every SLO."""
+    """The rule groups (plain data, Prometheus rule-file shape) for every SLO.
+
+    The ``sloth`` dialect writes Sloth's three groups per SLO (SLI error ratios,
+    metadata, alerts; see :func:`sloth_rule_groups`); ours one group per SLO.
+    """
+    if spec.dialect == "sloth":
+        return [g for slo in spec.slos for g in sloth_rule_groups(spec, slo)]
     groups = []
-    sc = spec.scheme
     for slo in spec.slos:
-        rules: list[dict[str, Any]] = []
-        errors, total = slo.sli.error_query()
+        _errors, _total = slo.sli.error_query()
         base = series_labels(spec, slo)
-        for w in sorted({*_windows(slo), slo.window}, key=parse_duration):
-            e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
-            rules.append({"record": error_ratio_record(w), "expr": f"({e})\n/\n({t})\n",
-                          "labels": {**base, sc.window: w}})
+        rules = _sli_rules(spec, slo, optimized=False)
         rules.append({"record": BUDGET_REMAINING_RECORD,
                       "expr": budget_remaining_expr(spec, slo), "labels": dict(base)})
-        longs = sorted({b.long for b in burn_rates(slo)}, key=parse_duration)
-        if slo.min_events:
-            for w in longs:
-                secs = parse_duration(w) // 1000
-                rules.append({"record": events_record(w),
-                              "expr": f"({total.replace('{{.window}}', w)}) * {secs}\n",
-                              "labels": {**base, sc.window: w}})
-        sel = selector(spec, slo)
-        for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
-            pairs = [b for b in burn_rates(slo) if b.severity == severity]
-            if not alert.enabled or not pairs:
-                continue
-            shared = [b for b in pairs if not b.own_rule]
-            # the pairs without labels or for: one rule; each other pair: a rule of its own
-            for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
-                parts = []
-                for b in chunk:
-                    conds = [f"max without ({sc.window}) ({error_ratio_record(w)}{sel} > "
-                             f"{threshold_expr(b, slo, spec)})" for w in (b.long, b.short)]
-                    if slo.min_events:
-                        conds.append(f"max without ({sc.window}) ({events_record(b.long)}{sel} "
-                                     f">= {_num(slo.min_events)})")
-                    parts.append("(\n  " + "\nand\n  ".join(conds) + "\n)")
-                rule: dict[str, Any] = {"alert": alert_name(spec, slo),
-                                        "expr": "\nor\n".join(parts) + "\n"}
-                if chunk[0].for_:
-                    rule["for"] = chunk[0].for_
-                rule["labels"] = pair_alert_labels(spec, slo, chunk[0], alert.labels)
-                annotations = {**slo.alert_annotations, **alert.annotations}
-                if annotations:
-                    rule["annotations"] = annotations
-                rules.append(rule)
+        rules += _events_rules(spec, slo)
+        rules += _alert_rules(spec, slo)
         if slo.absent is not None:
             for query in absent_selectors(slo):
                 rule = {"alert": slo.absent.name, "expr": f"absent({query}) == 1\n"}
@@ -210,7 +197,7 @@ def absent_selectors(slo: ServiceLevel) -> list[str]:
         for sel in selectors(parse_expr(query.replace("{{.window}}", "5m"))):
             name = str(sel.name or "")
             if name and name not in seen:
-                matchers = ",".join(f"{m.name}{_OPS[str(m.op)]}{_quote(m.value)}"
+                matchers = ",".join(f"{m.name}{_OPS[str(m.op)]}{_go_quote(m.value)}"
                                     for m in sel.matchers.matchers if m.name != "__name__")
                 seen[name] = f"{name}{{{matchers}}}" if matchers else name
     return list(seen.values())
@@ -219,7 +206,289 @@ def absent_selectors(slo: ServiceLevel) -> list[str]:
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 
 
-def _quote(value: str) -> str:
+def _sli_rules(spec: ServiceSLOs, slo: ServiceLevel, *, optimized: bool) -> list[dict[str, Any]]:
+    """An error-ratio record per window; ``optimized``: Sloth's average for the period."""
+    sc = spec.scheme
+    errors, total = slo.sli.error_query()
+    base = series_labels(spec, slo)
+    rules: list[dict[str, Any]] = []
+    for w in sorted({*_windows(slo), slo.window}, key=parse_duration):
+        if optimized and w == slo.window and _quick_window(slo) != w:
+            expr = _optimized_expr(spec, slo, _quick_window(slo))
+        else:
+            e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
+            expr = f"({e})\n/\n({t})\n"
+        rules.append({"record": error_ratio_record(w), "expr": expr,
+                      "labels": {**base, sc.window: w}})
+    return rules
+
+
+def _events_rules(spec: ServiceSLOs, slo: ServiceLevel) -> list[dict[str, Any]]:
+    """Event counts per long window (the low-traffic guard), when ``min_events`` is set."""
+    if not slo.min_events:
+        return []
+    _errors, total = slo.sli.error_query()
+    base = series_labels(spec, slo)
+    rules = []
+    for w in sorted({b.long for b in burn_rates(slo)}, key=parse_duration):
+        secs = parse_duration(w) // 1000
+        rules.append({"record": events_record(w),
+                      "expr": f"({total.replace('{{.window}}', w)}) * {secs}\n",
+                      "labels": {**base, spec.scheme.window: w}})
+    return rules
+
+
+def _alert_rules(spec: ServiceSLOs, slo: ServiceLevel) -> list[dict[str, Any]]:
+    """The page and ticket multiwindow multi-burn-rate alerts."""
+    sc = spec.scheme
+    rules: list[dict[str, Any]] = []
+    sel = selector(spec, slo)
+    for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
+        pairs = [b for b in burn_rates(slo) if b.severity == severity]
+        if not alert.enabled or not pairs:
+            continue
+        shared = [b for b in pairs if not b.own_rule]
+        # the pairs without labels or for: one rule; each other pair: a rule of its own
+        for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
+            parts = []
+            for b in chunk:
+                conds = [f"max without ({sc.window}) ({error_ratio_record(w)}{sel} > "
+                         f"{threshold_expr(b, slo, spec)})" for w in (b.long, b.short)]
+                if slo.min_events:
+                    conds.append(f"max without ({sc.window}) ({events_record(b.long)}{sel} "
+                                 f">= {_num(slo.min_events)})")
+                parts.append("(\n  " + "\nand\n  ".join(conds) + "\n)")
+            rule: dict[str, Any] = {"alert": alert_name(spec, slo),
+                                    "expr": "\nor\n".join(parts) + "\n"}
+            if chunk[0].for_:
+                rule["for"] = chunk[0].for_
+            rule["labels"] = pair_alert_labels(spec, slo, chunk[0], alert.labels)
+            annotations = {**slo.alert_annotations, **alert.annotations}
+            if annotations:
+                rule["annotations"] = annotations
+            rules.append(rule)
+    return rules
+
+
+# ------------------------------------------------------------------ the sloth dialect
+#: Sloth's metadata recording rules (its Grafana dashboards read them)
+SLOTH_META_RECORDS = ("slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days",
+                      "slo:current_burn_rate:ratio", "slo:period_burn_rate:ratio",
+                      "slo:period_error_budget_remaining:ratio", "sloth_slo_info")
+#: ``sloth_slo_info``'s generator labels: ours say selfslo wrote the rules from a selfslo/v1 spec
+SLOTH_INFO_GENERATOR = {"sloth_mode": "selfslo", "sloth_spec": "selfslo/v1",
+                        "sloth_version": "selfslo"}
+_NUMERATOR_CORRECTION = "slo:numerator_correction:ratio"
+
+
+@dataclass
+class _SlothResult:
+    """Sloth's ``PromSLORules``: the rules (and interval) of its three groups."""
+
+    sli: list[dict[str, Any]] = field(default_factory=list)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    intervals: dict[str, str] = field(default_factory=dict)
+
+
+def sloth_rule_groups(spec: ServiceSLOs, slo: ServiceLevel) -> list[dict[str, Any]]:
+    """Sloth's groups for one SLO: its plugin chain run over SLI, metadata and alert rules.
+
+    Each plugin does what its Go code in slok/sloth ``internal/plugin/slo`` does (see
+    ``docs/slo.md``); empty groups are left out, as Sloth does.
+    """
+    result = _SlothResult()
+    for plugin in slo.plugins or DEFAULT_CHAIN:
+        _SLOTH_PLUGINS[plugin.id](spec, slo, plugin.config, result)
+    ident = f"{service_of(spec, slo)}-{slo.name}"
+    groups = []
+    for kind, prefix, rules in (("sli", "sloth-slo-sli-recordings-", result.sli),
+                                ("meta", "sloth-slo-meta-recordings-", result.meta),
+                                ("alert", "sloth-slo-alerts-", result.alerts)):
+        if not rules:
+            continue
+        group: dict[str, Any] = {"name": prefix + ident}
+        if kind in result.intervals:
+            group["interval"] = result.intervals[kind]
+        group["rules"] = rules
+        groups.append(group)
+    return groups
+
+
+def _quick_window(slo: ServiceLevel) -> str:
+    """Sloth's ``PageQuick.ShortWindow``: the short window of the fastest page pair."""
+    pairs = sorted(burn_rates(slo), key=lambda b: (b.severity != "page", parse_duration(b.long)))
+    return pairs[0].short
+
+
+def _sloth_filter(spec: ServiceSLOs, slo: ServiceLevel) -> str:
+    """Sloth's ``LabelsToPromFilter`` of the SLO id labels."""
+    sc = spec.scheme
+    ids = {sc.id or "sloth_id": f"{service_of(spec, slo)}-{slo.name}",
+           sc.service: service_of(spec, slo), sc.slo: slo.name}
+    return "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(ids.items())) + "}"
+
+
+def _optimized_expr(spec: ServiceSLOs, slo: ServiceLevel, short: str) -> str:
+    metric = error_ratio_record(short) + _sloth_filter(spec, slo)
+    return (f"sum_over_time({metric}[{slo.window}])\n/ ignoring ({spec.scheme.window})\n"
+            f"count_over_time({metric}[{slo.window}])\n")
+
+
+def _meta_labels(spec: ServiceSLOs, slo: ServiceLevel) -> dict[str, str]:
+    labels = series_labels(spec, slo)
+    return labels
+
+
+def _sloth_sli_rules(spec: ServiceSLOs, slo: ServiceLevel, cfg: dict[str, Any],
+                     out: _SlothResult) -> None:
+    out.sli = _sli_rules(spec, slo, optimized=not cfg.get("disableOptimized")) + \
+        _events_rules(spec, slo)
+
+
+def _sloth_metadata_rules(spec: ServiceSLOs, slo: ServiceLevel, _cfg: dict[str, Any],
+                          out: _SlothResult) -> None:
+    labels = _meta_labels(spec, slo)
+    filt = _sloth_filter(spec, slo)
+    sc = spec.scheme
+    objective = slo.objective / 100
+    days = parse_duration(slo.window) / 86_400_000
+
+    def burn(window: str) -> str:
+        return (f"{error_ratio_record(window)}{filt}\n/ on({sc.id}, {sc.slo}, {sc.service}) "
+                f"group_left\nslo:error_budget:ratio{filt}\n")
+
+    exprs = (f"vector({_go_g(objective)})", f"vector(1-{_go_g(objective)})",
+             f"vector({_go_g(days)})", burn(_quick_window(slo)), burn(slo.window),
+             f"1 - slo:period_burn_rate:ratio{filt}", "vector(1)")
+    out.meta = [{"record": name, "expr": expr, "labels": dict(labels)}
+                for name, expr in zip(SLOTH_META_RECORDS, exprs, strict=True)]
+    out.meta[-1]["labels"].update({**SLOTH_INFO_GENERATOR,
+                                   "sloth_objective": _go_f(slo.objective)})
+
+
+def _sloth_alert_rules(spec: ServiceSLOs, slo: ServiceLevel, _cfg: dict[str, Any],
+                       out: _SlothResult) -> None:
+    out.alerts = _alert_rules(spec, slo)
+
+
+def _sloth_denominator_corrected(spec: ServiceSLOs, slo: ServiceLevel, cfg: dict[str, Any],
+                                 out: _SlothResult) -> None:
+    """Error ratios corrected by the window's share of the period's events.
+
+    The SLI record for window ``w`` is ``correction(w) * errors(w) / total(w)`` with
+    ``correction(w) = total(w) / total(period)`` recorded in the *metadata* group, which
+    Prometheus evaluates after the SLI group: the SLI at ``t`` reads the correction of
+    the previous evaluation, as with Sloth's rules.
+    """
+    errors, total = slo.sli.error_query()
+    filt = _sloth_filter(spec, slo)
+    base = series_labels(spec, slo)
+    sc = spec.scheme
+    rules = []
+    for w in sorted({*_windows(slo), slo.window}, key=parse_duration):
+        e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
+        if w != slo.window:
+            expr = f"(\n{_NUMERATOR_CORRECTION}{w}{filt}\n* on()\n{e}\n)\n/\n({t})\n"
+        elif cfg.get("disableOptimized"):
+            expr = f"({e})\n/\n({t})\n"
+        else:
+            expr = _optimized_expr(spec, slo, _quick_window(slo))
+        rules.append({"record": error_ratio_record(w), "expr": expr,
+                      "labels": {**base, sc.window: w}})
+    out.sli = rules
+    period = total.replace("{{.window}}", slo.window)
+    out.meta = out.meta + [
+        {"record": f"{_NUMERATOR_CORRECTION}{w}",
+         "expr": f"({total.replace('{{.window}}', w)})/({period})",
+         "labels": _meta_labels(spec, slo)}
+        for w in _windows(slo)]
+
+
+def _sloth_rule_intervals(_spec: ServiceSLOs, _slo: ServiceLevel, cfg: dict[str, Any],
+                          out: _SlothResult) -> None:
+    intervals = cfg["interval"]
+    for kind, key in (("sli", "sliError"), ("meta", "metadata"), ("alert", "alert")):
+        out.intervals[kind] = intervals.get(key) or intervals["default"]
+
+
+def _sloth_info_labels(_spec: ServiceSLOs, _slo: ServiceLevel, cfg: dict[str, Any],
+                       out: _SlothResult) -> None:
+    name = cfg.get("metricName") or "sloth_slo_info"
+    for rule in out.meta:
+        if rule["record"] == name:
+            rule["labels"] = {**rule["labels"], **cfg["labels"]}
+            break
+
+
+def _sloth_remove_labels(spec: ServiceSLOs, _slo: ServiceLevel, cfg: dict[str, Any],
+                         out: _SlothResult) -> None:
+    sc = spec.scheme
+    keep = {sc.id or "sloth_id", sc.service, sc.slo, *cfg.get("preserveLabels", ())}
+    skip = {"sloth_slo_info", *cfg.get("skipMetrics", ())}
+    for rules, kept in ((out.sli, keep | {sc.window}), (out.meta, keep)):
+        for rule in rules:
+            if rule["record"] not in skip:
+                rule["labels"] = {k: v for k, v in rule["labels"].items() if k in kept}
+
+
+def _sloth_budget_exhausted(spec: ServiceSLOs, slo: ServiceLevel, cfg: dict[str, Any],
+                            out: _SlothResult) -> None:
+    sc = spec.scheme
+    labels = {sc.slo: slo.name, sc.service: service_of(spec, slo),
+              sc.id or "sloth_id": f"{service_of(spec, slo)}-{slo.name}",
+              **{**spec.labels, **slo.labels}, **cfg.get("selector_labels", {})}
+    matcher = "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(labels.items())) + "}"
+    rule: dict[str, Any] = {
+        "alert": cfg.get("alert_name") or "ErrorBudgetExhausted",
+        "expr": f"slo:period_error_budget_remaining:ratio{matcher} <= "
+                f"{_go_g(float(cfg.get('threshold', 0)))}",
+        "for": cfg.get("for") or "5m"}
+    if cfg.get("alert_labels"):
+        rule["labels"] = dict(cfg["alert_labels"])
+    if cfg.get("annotations"):
+        rule["annotations"] = dict(cfg["annotations"])
+    out.alerts = [*out.alerts, rule]
+
+
+_SLOTH_PLUGINS = {
+    SLI_RULES: _sloth_sli_rules, METADATA_RULES: _sloth_metadata_rules,
+    ALERT_RULES: _sloth_alert_rules, DENOMINATOR_CORRECTED: _sloth_denominator_corrected,
+    RULE_INTERVALS: _sloth_rule_intervals, INFO_LABELS: _sloth_info_labels,
+    REMOVE_LABELS: _sloth_remove_labels, ERROR_BUDGET_EXHAUSTED: _sloth_budget_exhausted,
+}
+
+
+def _go_g(value: float) -> str:
+    """Go's ``%g`` (shortest round-trip digits; exponent below 1e-4 or from 1e21).
+
+    >>> _go_g(0.9990000000000001), _go_g(30.0), _go_g(1e-05), _go_g(0.0)
+    ('0.9990000000000001', '30', '1e-05', '0')
+    """
+    if value == 0:
+        return "0"
+    sign, digits, exp = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    point = len(text) + int(exp)  # decimal point position (digits.dp)
+    if point - 1 < -4 or point - 1 >= 21:
+        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        e = point - 1
+        return f"{'-' if sign else ''}{mant}e{'-' if e < 0 else '+'}{abs(e):02d}"
+    return ("-" if sign else "") + _go_f(abs(value))
+
+
+def _go_f(value: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``.
+
+    >>> _go_f(99.9), _go_f(90.0), _go_f(0.00001)
+    ('99.9', '90', '0.00001')
+    """
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _go_quote(value: str) -> str:
+    """Go's ``strconv.Quote`` for printable text (what Sloth's filters contain)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

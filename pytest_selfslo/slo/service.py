@@ -36,6 +36,7 @@ import yaml
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo.rulefmt.goyaml import read_document
 from pytest_selfslo.slo.nodes import Doc, Node
+from pytest_selfslo.slo.slothplugins import SlothPlugin, parse_plugin
 
 __all__ = [
     "LABEL_SCHEMES",
@@ -175,6 +176,9 @@ class ServiceLevel:
     burn_rates: tuple[BurnRateWindow, ...] = ()  #: empty: the defaults for ``window``
     service: str = ""  #: this SLO's service when it differs from the file's (merged documents)
     absent: AbsentSpec | None = None  #: the absent-metric alert (none by default)
+    #: the ``sloth`` dialect's Sloth SLO plugin chain, in run order; empty: Sloth's default
+    #: chain (SLI, metadata and alert rules), see :mod:`pytest_selfslo.slo.slothplugins`
+    plugins: tuple[SlothPlugin, ...] = ()
 
     @property
     def error_budget(self) -> float:
@@ -253,6 +257,12 @@ def service_from_doc(root: Node) -> ServiceSLOs:
         if scheme not in LABEL_SCHEMES:
             raise scheme_node.error(f"dialect: expected one of {', '.join(LABEL_SCHEMES)}, "
                                     f"got {scheme!r}")
+    if scheme != "sloth":
+        for node, slo in zip(slos_node.seq(), slos, strict=True):
+            if slo.plugins:
+                raise node.key_node("plugins").error(
+                    "plugins: Sloth SLO plugins apply to the sloth dialect only "
+                    "(add 'dialect: sloth')")
     return ServiceSLOs(service=service, slos=slos, labels=labels, dialect=scheme)
 
 
@@ -268,7 +278,7 @@ def check_unique(nodes: list[Node], slos: tuple[ServiceLevel, ...], service: str
 
 def _slo(node: Node) -> ServiceLevel:
     node.only({"name", "objective", "window", "description", "labels", "sli", "alerting",
-               "min_events", "burn_rates", "service"}, "slo")
+               "min_events", "burn_rates", "service", "plugins"}, "slo")
     name = node.req("name").text("name")
     obj_node = node.req("objective")
     objective = check_objective(obj_node, obj_node.number("objective"))
@@ -297,7 +307,19 @@ def _slo(node: Node) -> ServiceLevel:
                         labels=_labels(node.get("labels"), "labels"), alert_name=alert_name,
                         alert_labels=alert_labels, alert_annotations=alert_ann, page=page,
                         ticket=ticket, min_events=min_events, burn_rates=burn,
-                        service=node.opt_text("service"), absent=absent)
+                        service=node.opt_text("service"), absent=absent,
+                        plugins=_plugins(node))
+
+
+def _plugins(node: Node) -> tuple[SlothPlugin, ...]:
+    """``plugins:``: the Sloth plugin chain, in run order (each ``{id, config}``)."""
+    out = []
+    for i, item in enumerate(node.opt_seq("plugins")):
+        item.only({"id", "config"}, f"plugins[{i}]")
+        plugin = parse_plugin(item, f"plugins[{i}]", allow_no_effect=False)
+        assert plugin is not None
+        out.append(plugin)
+    return tuple(out)
 
 
 def check_objective(node: Node, value: float) -> float:
@@ -526,6 +548,9 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
             item["min_events"] = slo.min_events
         if slo.burn_rates:
             item["burn_rates"] = [_dump_pair(b) for b in slo.burn_rates]
+        if slo.plugins:
+            item["plugins"] = [{"id": p.id, **({"config": p.config} if p.config else {})}
+                               for p in slo.plugins]
         slos.append(item)
     doc: dict[str, object] = {"version": "selfslo/v1", "service": spec.service}
     if spec.labels:

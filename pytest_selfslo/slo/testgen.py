@@ -67,6 +67,13 @@ from pytest_selfslo.slo.burnrate import (
     threshold_expr,
 )
 from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
+from pytest_selfslo.slo.slothplugins import (
+    ALERT_RULES,
+    DEFAULT_CHAIN,
+    DENOMINATOR_CORRECTED,
+    REMOVE_LABELS,
+    SLI_RULES,
+)
 
 __all__ = ["generate_tests", "test_groups"]
 
@@ -670,10 +677,61 @@ def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> lis
     return groups
 
 
+def _period_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict[str, Any]:
+    """The period's error ratio (sloth dialect: Sloth's average of the 5m ratios, or with
+    ``disableOptimized`` the ratio of the queries) sees exactly the period.
+
+    Two bursts of errors at ratio ``q``, each ``P/30`` long, at the start and at ``0.9·P``;
+    constant volume. At ``2P/3`` the ratio is ``q/20`` (the first burst over all the
+    history), at ``4P/3`` ``q/30`` (the second burst over ``P``); either way the average of
+    the 5m ratios is the same up to the rate windows' edges, far inside the ±10 % checked.
+    A period halved or doubled in the errors or the total moves it by at least 25 %.
+    """
+    period = parse_duration(slo.window)
+    step = 120_000
+    q = 0.1
+    burst, second, end = period // 30, period * 9 // 10, period * 4 // 3
+    regions = [(burst // step + 1, TRAFFIC, q), ((second - burst) // step, TRAFFIC, 0.0),
+               (burst // step, TRAFFIC, q), ((end - second - burst) // step + 1, TRAFFIC, 0.0)]
+    labels = _label_text({**series_labels(spec, slo), spec.scheme.window: slo.window})
+    record = f"{error_ratio_record(slo.window)}{labels}"
+    checks = []
+    for at, value in ((period * 2 // 3, q / 20), (end, q / 30)):
+        for op, bound in ((">", 0.9 * value), ("<", 1.1 * value)):
+            checks.append({"expr": f"{record} {op} bool {_num(bound)}",
+                           "eval_time": format_duration(at),
+                           "exp_samples": [{"labels": labels, "value": 1}]})
+    return {
+        "name": f"{service_of(spec, slo)}/{slo.name}: the period's error ratio covers "
+                f"{slo.window}: bursts at ratio {_num(q)} give {_num(q / 20)} at "
+                f"{format_duration(period * 2 // 3)} and {_num(q / 30)} at {format_duration(end)}",
+        "interval": format_duration(step),
+        "input_series": _profile(inputs, regions),
+        "promql_expr_test": checks,
+    }
+
+
+def _chain_ids(spec: ServiceSLOs, slo: ServiceLevel) -> set[str]:
+    """The Sloth plugins of ``slo``'s chain; an error for those the tests cannot model."""
+    ids = {p.id for p in slo.plugins or DEFAULT_CHAIN}
+    for pid in (DENOMINATOR_CORRECTED, REMOVE_LABELS):
+        if pid in ids:
+            raise SLOSpecError(
+                f"SLO {service_of(spec, slo)}/{slo.name}: generated tests do not model the "
+                f"Sloth plugin {pid} (it changes the error ratios or the labels of the "
+                "generated series); test these rules with hand-written tests")
+    return ids
+
+
 def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
-    """Test groups (plain data, promtool test-file shape) for every alert of ``spec``."""
+    """Test groups (plain data, promtool test-file shape) for every alert of ``spec``.
+
+    In the ``sloth`` dialect a period group replaces the budget group (the period's ratio
+    is Sloth's average of 5m ratios), and the SLI and alert groups follow the SLO's chain.
+    """
     groups: list[dict[str, Any]] = []
     for slo in spec.slos:
+        ids = _chain_ids(spec, slo) if spec.dialect == "sloth" else {SLI_RULES, ALERT_RULES}
         inputs = _inputs(slo)
         name = alert_name(spec, slo)
         base = series_labels(spec, slo)
@@ -681,7 +739,7 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         alerts: _Alerts = []
         for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
             pairs = [b for b in burn_rates(slo) if b.severity == severity]
-            if not alert.enabled or not pairs:
+            if not (alert.enabled and pairs and ALERT_RULES in ids and SLI_RULES in ids):
                 continue
             shared = [b for b in pairs if not b.own_rule]
             # one entry per generated alert rule (as burnrate.rule_groups splits them)
@@ -692,12 +750,16 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                 if annotations:
                     exp["exp_annotations"] = annotations
                 alerts.append((severity, chunk, exp, _for_ms(chunk[0])))
-        groups.append(_budget_group(spec, slo, inputs))
+        if spec.dialect != "sloth":
+            groups.append(_budget_group(spec, slo, inputs))
+        elif SLI_RULES in ids:
+            groups.append(_period_group(spec, slo, inputs))
         if slo.absent is not None:
             groups.extend(_absent_groups(spec, slo, inputs))
         for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
                              key=parse_duration):
-            groups.append(_shape_group(spec, slo, inputs, window))
+            if SLI_RULES in ids:
+                groups.append(_shape_group(spec, slo, inputs, window))
         if not alerts:
             continue
         every = [b for _, pairs, _, _ in alerts for b in pairs]

@@ -98,11 +98,19 @@ def test_generated_rules_are_valid_and_deterministic() -> None:
     text = generate_rules(spec)
     assert text == generate_rules(import_spec(SLOTH))
     assert check_rule_text(text, "slo_rules.yml") == []
-    rules = yaml.safe_load(text)["groups"][0]["rules"]
+    # the sloth dialect: Sloth's three groups, its metadata records instead of our
+    # slo:error_budget_remaining:ratio (slo:period_error_budget_remaining:ratio is Sloth's)
+    groups = yaml.safe_load(text)["groups"]
+    assert [g["name"] for g in groups] == [
+        f"sloth-slo-{kind}-checkout-requests-availability"
+        for kind in ("sli-recordings", "meta-recordings", "alerts")]
+    rules = [r for g in groups for r in g["rules"]]
     records = [r["record"] for r in rules if "record" in r]
     assert records == [f"slo:sli_error:ratio_rate{w}"
                        for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")] + [
-        "slo:error_budget_remaining:ratio"]
+        "slo:objective:ratio", "slo:error_budget:ratio", "slo:time_period:days",
+        "slo:current_burn_rate:ratio", "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio", "sloth_slo_info"]
     alerts = [r for r in rules if "alert" in r]
     # imported from Sloth: Sloth's label names, so routes written for Sloth's alerts still match
     assert [a["labels"]["sloth_severity"] for a in alerts] == ["page", "ticket"]

@@ -1,9 +1,11 @@
 """Sloth specs: ``version: prometheus/v1`` files and the ``sloth.slok.dev/v1`` CRD.
 
 Mapping (see ``docs/slo.md``): ``sli.events.error_query/total_query`` (CRD:
-``errorQuery``/``totalQuery``) → ratio SLI; ``sli.raw`` and ``sli.plugin`` and
-SLO plugins (``slo_plugins``, ``plugins``) cannot be mapped and are located
-errors; ``page_alert``/``ticket_alert`` (CRD: ``pageAlert``/``ticketAlert``)
+``errorQuery``/``totalQuery``) → ratio SLI; ``sli.raw`` and ``sli.plugin``
+cannot be mapped and are located errors; SLO plugins (``slo_plugins``/CRD
+``sloPlugins`` and per-SLO ``plugins``, with ``priority`` and
+``overridePrevious``) → the SLO's resolved plugin chain (see
+:mod:`pytest_selfslo.slo.slothplugins`); ``page_alert``/``ticket_alert`` (CRD: ``pageAlert``/``ticketAlert``)
 → page/ticket (``disable: true`` → disabled). Sloth's SLO period is 30d.
 Imported specs use Sloth's label names (``dialect: sloth``), so the
 generated alerts carry the labels Sloth's alerts carry.
@@ -24,6 +26,7 @@ from pytest_selfslo.slo.service import (
     check_objective,
     check_query,
 )
+from pytest_selfslo.slo.slothplugins import ChainEntry, parse_chain_entries, resolve_chain
 
 __all__ = ["from_sloth", "from_sloth_crd", "is_sloth", "is_sloth_crd"]
 
@@ -60,8 +63,7 @@ def is_sloth_crd(root: Node) -> bool:
 
 def from_sloth(root: Node) -> ServiceSLOs:
     """A ``prometheus/v1`` document."""
-    _no_plugins(root, _FILE.slo_plugins)
-    root.only({"version", "service", "labels", "slos"}, "sloth spec")
+    root.only({"version", "service", "labels", "slos", _FILE.slo_plugins}, "sloth spec")
     return _service(root, "sloth prometheus/v1", _FILE)
 
 
@@ -69,30 +71,36 @@ def from_sloth_crd(root: Node) -> ServiceSLOs:
     """A ``PrometheusServiceLevel`` manifest (its ``spec`` has the same shape, camelCase)."""
     root.only({"apiVersion", "kind", "metadata", "spec"}, "PrometheusServiceLevel")
     spec = root.req("spec")
-    _no_plugins(spec, _CRD.slo_plugins)
-    spec.only({"service", "labels", "slos"}, "PrometheusServiceLevel.spec")
+    spec.only({"service", "labels", "slos", _CRD.slo_plugins}, "PrometheusServiceLevel.spec")
     return _service(spec, "sloth.slok.dev/v1", _CRD)
 
 
-def _no_plugins(node: Node, key: str) -> None:
-    if node.get(key) is not None:
-        raise node.key_node(key).error(
-            f"{key}: Sloth SLO plugins cannot be mapped (they are Go code that rewrites the "
-            "generated rules; remove them or generate these rules with Sloth)")
+def _chain(node: Node, key: str) -> tuple[list[ChainEntry], bool]:
+    """A ``{overridePrevious, chain}`` plugins block: its entries and override flag."""
+    body = node.get(key)
+    if body is None:
+        return [], False
+    body.only({"overridePrevious", "chain"}, key)
+    override = body.get("overridePrevious")
+    chain = body.get("chain")
+    return (parse_chain_entries(chain, f"{key}.chain") if chain is not None else [],
+            override.boolean(f"{key}.overridePrevious") if override is not None else False)
 
 
 def _service(node: Node, source: str, keys: _Keys) -> ServiceSLOs:
     service = node.req("service").text("service")
-    slos = tuple(_slo(n, keys) for n in node.req("slos").seq())
+    group = _chain(node, keys.slo_plugins)
+    slos = tuple(_slo(n, keys, group) for n in node.req("slos").seq())
     if not slos:
         raise node.req("slos").error("slos: at least one SLO is required")
     return ServiceSLOs(service=service, slos=slos, labels=_labels(node.get("labels"), "labels"),
                        source=source, dialect="sloth")
 
 
-def _slo(node: Node, keys: _Keys) -> ServiceLevel:
-    _no_plugins(node, "plugins")
-    node.only({"name", "objective", "description", "labels", "sli", "alerting"}, "sloth slo")
+def _slo(node: Node, keys: _Keys, group: tuple[list[ChainEntry], bool]) -> ServiceLevel:
+    node.only({"name", "objective", "description", "labels", "sli", "alerting", "plugins"},
+              "sloth slo")
+    own, own_override = _chain(node, "plugins")
     obj = node.req("objective")
     sli_node = node.req("sli")
     kinds = sli_node.keys()
@@ -125,7 +133,8 @@ def _slo(node: Node, keys: _Keys) -> ServiceLevel:
                         window="30d",
                         description=node.opt_text("description"),
                         labels=_labels(node.get("labels"), "labels"), alert_name=name,
-                        alert_labels=labels, alert_annotations=ann, page=page, ticket=ticket)
+                        alert_labels=labels, alert_annotations=ann, page=page, ticket=ticket,
+                        plugins=resolve_chain(group[0], group[1], own, own_override))
 
 
 def _alert(node: Node | None, what: str) -> AlertSpec:
