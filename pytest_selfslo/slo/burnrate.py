@@ -171,7 +171,7 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         rules += _alert_rules(spec, slo)
         if slo.absent is not None:
             for query in absent_selectors(slo):
-                rule = {"alert": slo.absent.name, "expr": f"absent({query}) == 1\n"}
+                rule: dict[str, Any] = {"alert": slo.absent.name, "expr": f"absent({query}) == 1\n"}
                 if slo.absent.for_:
                     rule["for"] = slo.absent.for_
                 rule["labels"] = {**base, **slo.absent.labels}
