@@ -42,8 +42,11 @@ def _write(tmp_path: Path, spec_path: Path) -> Path:
 def test_generated_tests_cover_every_pair_both_sides() -> None:
     doc = yaml.safe_load(generate_tests(import_spec(SLOTH), "../slo.yml"))
     names = [g["name"] for g in doc["tests"]]
-    assert len(names) == 28  # 8 boundary, 8 one-sided, 4 stopped-burn, budget, 7 window shapes
-    assert sum("budget exhaustion" in n for n in names) == 1
+    # 8 boundary, 8 one-sided, 4 stopped-burn, the period's ratio, 7 window shapes
+    assert len(names) == 28
+    # the sloth dialect records Sloth's period ratio, not our budget-remaining series
+    assert sum("the period's error ratio covers 30d" in n for n in names) == 1
+    assert sum("budget exhaustion" in n for n in names) == 0
     for pair in ("page 1h/5m", "page 6h/30m", "ticket 1d/2h", "ticket 3d/6h"):
         assert sum(pair in n and "just above" in n for n in names) == 1
         assert sum(pair in n and "just below" in n for n in names) == 3  # 2 one-sided
