@@ -126,16 +126,17 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
     sc = spec.scheme
     for slo in spec.slos:
         rules: list[dict[str, Any]] = []
-        errors, total = slo.sli.error_query()
+        ratio = slo.sli.ratio_query()
         base = series_labels(spec, slo)
         for w in sorted({*_windows(slo), slo.window}, key=parse_duration):
-            e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
-            rules.append({"record": error_ratio_record(w), "expr": f"({e})\n/\n({t})\n",
+            rules.append({"record": error_ratio_record(w),
+                          "expr": ratio.replace("{{.window}}", w).rstrip("\n") + "\n",
                           "labels": {**base, sc.window: w}})
         rules.append({"record": BUDGET_REMAINING_RECORD,
                       "expr": budget_remaining_expr(spec, slo), "labels": dict(base)})
         longs = sorted({b.long for b in burn_rates(slo)}, key=parse_duration)
         if slo.min_events:
+            total = slo.sli.error_query()[1]
             for w in longs:
                 secs = parse_duration(w) // 1000
                 rules.append({"record": events_record(w),

@@ -22,7 +22,8 @@ time; the ``W`` error-ratio record must be within 5 % of the exact ratio. A
 range halved or doubled in the errors or the total query moves it by 27 % or
 more, so these groups kill every window mutant of the recording rules.
 
-Input series come from the SLI queries: each ratio query must select one
+Input series come from the SLI queries (a ``raw`` SLI, an arbitrary error-ratio
+query, has none we could derive: an error): each ratio query must select one
 metric (the errors selector narrower than the total one) and aggregate to a
 single series; otherwise a :class:`~pytest_selfslo._core.errors.SLOSpecError`
 says why (no test is silently left out).
@@ -123,6 +124,11 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if sli.kind == "threshold":
         raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
                            "supported yet")
+    if sli.kind == "raw":
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests for a raw SLI: its "
+                           "error-ratio query is arbitrary PromQL, so there is no input series "
+                           "known to give it a chosen error ratio (use a ratio or latency SLI, "
+                           "or write the tests by hand)")
     if sli.kind == "latency":
         name, matchers = _matchers(sli.error_query()[1], "total", slo)
         labels = _all_match(matchers, slo)
