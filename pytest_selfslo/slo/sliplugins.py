@@ -144,7 +144,7 @@ def _execute(path: Path, line: int) -> ModuleType:
     sys.modules[name] = module  # dataclasses and typing look the module up by name
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - user code: any failure is the plugin's error
+    except Exception as exc:  # user code: any failure is the plugin's error
         sys.modules.pop(name, None)
         raise SLOSpecError(f"{path}:{line}:1: importing the SLI plugin failed: "
                            f"{type(exc).__name__}: {exc}") from None

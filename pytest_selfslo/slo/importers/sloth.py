@@ -145,7 +145,7 @@ def _plugin_sli(node: Node, slo_name: str, objective: float, ctx: _Context) -> S
     meta = {"service": ctx.service, "slo": slo_name, "objective": f"{objective:f}"}
     try:
         query = plugin.func(dict(meta), dict(ctx.labels), dict(options))
-    except Exception as exc:  # noqa: BLE001 - user code: its failure is this spec's error
+    except Exception as exc:  # user code: its failure is this spec's error
         raise node.error(f"sli.plugin: SLI plugin {plugin_id!r} ({plugin.path}) failed: "
                          f"{exc}") from None
     if not isinstance(query, str):
