@@ -5,14 +5,20 @@ and ``examples/_gen/*.yml`` of slok/sloth), we import the spec, generate our
 rules and evaluate both rule files on the embedded engine over hypothesis-
 generated traffic (random good/total counter series per SLO: segments of
 random volume and error ratio near every burn-rate threshold, counter resets,
-histories from 2h10m to 3d2h10m; gauge-based SLIs get random gauge values); at
+histories from 2h10m to 3d2h10m; a raw SLI of the shape ``errors / total``,
+e.g. what Sloth's getting-started SLI plugin returns, gets the same counters;
+other SLIs, gauge-based ones such as Sloth's home-wifi, get random values for
+every selector: label values satisfying its matchers, regex ones included,
+counters under ``rate``/``increase``, gauges elsewhere); at
 every evaluation step the active alerts —
 name, labels, state — must be the same. Recording-rule names may differ
 (only rules that some alert depends on are evaluated). A promtool spot check
 runs a few cases per example through every real promtool: each rule file
 against the alerts our engine computed for it.
 
-Sloth's checkout is not part of this repository: set ``SELFSLO_SLOTH_EXAMPLES``
+Sloth's SLI plugins are Go code: ``sli_plugins/`` beside this module holds the
+Python port of the getting-started one (``examples/plugins/getting-started``),
+passed as Sloth's ``-p`` is. Sloth's checkout is not part of this repository: set ``SELFSLO_SLOTH_EXAMPLES``
 to its ``examples`` directory (``git -C <sloth.git> archive HEAD examples | tar
 -x -C /tmp/sloth`` then ``SELFSLO_SLOTH_EXAMPLES=/tmp/sloth/examples``). Sloth
 generated its examples with ``--extra-labels cmd=examplesgen.sh``
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import promql_parser
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -34,7 +41,7 @@ from promtool_runs import Promtool, params, run
 
 from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
-from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.promql.astwalk import selectors, walk
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
@@ -42,18 +49,21 @@ from pytest_selfslo.rulefmt.rulefile import groups_from_text, load_rule_files
 from pytest_selfslo.slo.burnrate import burn_rates, generate_rules
 from pytest_selfslo.slo.importers import import_spec
 from pytest_selfslo.slo.service import ServiceSLOs
-from pytest_selfslo.slo.testgen import _Inputs, _inputs
+from pytest_selfslo.slo.testgen import _Inputs, _inputs, _pick
 
 ENV = "SELFSLO_SLOTH_EXAMPLES"
 ROOT = Path(os.environ[ENV]) if os.environ.get(ENV) else None
 STEP_MS = 60_000
 CASES = 200
 EXTRA_LABELS = {"cmd": "examplesgen.sh"}
-#: examples whose specs use Sloth plugins (Go code): their import is a located error
+#: Python ports of the SLI plugins Sloth's examples use (Sloth: ``-p examples/plugins``)
+SLI_PLUGINS = Path(__file__).parent / "sli_plugins"
+#: examples whose specs use Sloth SLO plugins (Go code): their import is a located error
 NOT_MAPPABLE = {"contrib-denominator-corrected.yaml", "contrib-slo-plugins.yml",
-                "plugin-getting-started.yml", "plugin-k8s-getting-started.yml",
-                "raw-home-wifi.yml", "slo-plugin-getting-started.yml",
-                "slo-plugin-k8s-getting-started.yml", "victoria-metrics.yml"}
+                "slo-plugin-getting-started.yml", "slo-plugin-k8s-getting-started.yml",
+                "victoria-metrics.yml"}
+#: functions whose range-vector argument is a counter
+COUNTER_FUNCTIONS = {"rate", "irate", "increase", "resets"}
 
 
 def _examples() -> list[Any]:
@@ -78,7 +88,7 @@ class Example:
 def _load(name: str) -> Example:
     assert ROOT is not None
     try:
-        spec = import_spec(ROOT / name)
+        spec = import_spec(ROOT / name, [SLI_PLUGINS])
     except SLOSpecError as exc:
         if name in NOT_MAPPABLE:
             assert f"{ROOT / name}:" in str(exc) and "cannot be mapped" in str(exc), str(exc)
@@ -138,7 +148,7 @@ def _cases(example: Example) -> st.SearchStrategy[Case]:
     lists = st.tuples(*[_segments(thresholds) for _ in example.spec.slos])
     # histories of 2h10m to 3d2h10m (1m steps); SLIs built on subqueries (Sloth's home-wifi:
     # sum_over_time((count(...))[3d:])) cost O(steps x window) per step: at most 1d1h there
-    subqueries = any(":]" in q for s in example.spec.slos for q in s.sli.error_query())
+    subqueries = any(":]" in q for s in example.spec.slos for q in s.sli.templates())
     lengths = [130, 490, 1500] if subqueries else [130, 490, 1500, 4450]
     return st.builds(lambda n, t, g: Case(n, tuple(tuple(x) for x in t), tuple(g)),
                      st.sampled_from(lengths), lists,
@@ -188,6 +198,30 @@ def _inputs_or_none(example: Example, i: int) -> _Inputs | None:
         return None  # e.g. a gauge-based SLI (Sloth's home-wifi): random gauge values instead
 
 
+def _counter_selectors(query: str) -> set[str]:
+    """The selectors (as text) a counter function (``rate``...) reads in ``query``."""
+    out = set()
+    for node in walk(parse_expr(query.replace("{{.window}}", "5m"))):
+        if isinstance(node, promql_parser.Call) and node.func.name in COUNTER_FUNCTIONS:
+            out |= {str(s) for s in selectors(node)}
+    return out
+
+
+def _selector_labels(sel: Any, j: int) -> dict[str, str]:
+    """Labels of a series ``sel`` selects: a value satisfying each label's matchers."""
+    ops = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~",
+           "MatchOp.NotRe": "!~"}
+    labels = {"__name__": str(sel.name), "instance": f"i{j}"}
+    names = sorted({m.name for m in sel.matchers.matchers if m.name != "__name__"})
+    for n in names:
+        value = _pick(n, [(ops[str(m.op)], m.value) for m in sel.matchers.matchers
+                          if m.name == n], [])
+        assert value is not None, f"no value of {n} satisfies {sel}"
+        if value:  # an empty value is the label's absence
+            labels[n] = value
+    return labels
+
+
 def _storage(example: Example, case: Case) -> tuple[Storage, list[tuple[dict[str, str], np.ndarray]]]:
     n = case.steps
     series: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
@@ -195,15 +229,15 @@ def _storage(example: Example, case: Case) -> tuple[Storage, list[tuple[dict[str
         inputs = _inputs_or_none(example, i)
         err, good = _counters(case.traffic[i], n)
         if inputs is None:
-            errors, total = slo.sli.error_query()
-            for j, sel in enumerate(s for q in (errors, total)
+            queries = slo.sli.templates()
+            counters = {c for q in queries for c in _counter_selectors(q)}
+            for j, sel in enumerate(s for q in queries
                                     for s in selectors(parse_expr(q.replace("{{.window}}", "5m")))):
-                labels = {"__name__": str(sel.name), "instance": f"i{j}"}
-                for m in sel.matchers.matchers:
-                    if m.name != "__name__" and str(m.op) == "MatchOp.Equal":
-                        labels[m.name] = m.value
+                labels = _selector_labels(sel, j)
                 values = np.array([case.gauges[(j + k // 60) % len(case.gauges)]
                                    for k in range(n + 1)])
+                if str(sel) in counters:  # a counter: increments of the gauge values
+                    values = np.cumsum(values * 100)
                 series.setdefault(tuple(sorted(labels.items())), values)
             continue
         if inputs.total_series:
