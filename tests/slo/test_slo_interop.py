@@ -79,7 +79,7 @@ def test_unknown_sli_kind_and_missing_total() -> None:
 def test_sloth_unmappable_fields_are_errors_not_dropped() -> None:
     text = SLOTH.read_text()
     unknown = text.replace("events:", "metrics:")
-    with pytest.raises(SLOSpecError, match=r"^s.yml:13:7: sli: Sloth SLI kind 'metrics' cannot "
+    with pytest.raises(SLOSpecError, match=r"^s.yml:11:7: sli: Sloth SLI kind 'metrics' cannot "
                                            r"be mapped \(expected exactly one of events, raw, "
                                            r"plugin\)"):
         import_text(unknown, "s.yml")
