@@ -59,6 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE",
                         help="Read the lint configuration from FILE (pyproject.toml or an "
                              "ini file) instead of the project's")
+    parser.add_argument("--sli-plugins", metavar="DIR", action="append", default=[],
+                        help="With --slo naming a Sloth spec: directory of its SLI plugins "
+                             "ported to Python (repeatable; docs/slo.md)")
     parser.add_argument("--root", metavar="DIR",
                         help="Repository root for runbook links (default: nearest .git/pyproject)")
     parser.add_argument("--cache-dir", metavar="DIR",
@@ -68,7 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     lint_online.add_arguments(parser)
 
 
-def _load_spec(value: str | None) -> Any:
+def _load_spec(value: str | None, sli_plugins: Sequence[str] = ()) -> Any:
     if value is None:
         return None
     if value == "default":
@@ -79,7 +82,7 @@ def _load_spec(value: str | None) -> Any:
     from pytest_selfslo.slo.spec import load_slo_spec
 
     if is_service_spec(value):  # Sloth, OpenSLO, Pyrra or selfslo/v1: drift vs generated rules
-        return import_spec(value)
+        return import_spec(value, sli_plugins)
     return load_slo_spec(value)
 
 
@@ -134,7 +137,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.domain is not None:
         config = config.replace(domain=args.domain)
     findings = lint_paths(
-        args.paths, slo=_load_spec(args.slo), policy=_load_policy(args.policy),
+        args.paths, slo=_load_spec(args.slo, args.sli_plugins), policy=_load_policy(args.policy),
         disabled=disabled, root=args.root,
         scrape_interval=(to_seconds(args.scrape_interval) if args.scrape_interval is not None
                          else None),

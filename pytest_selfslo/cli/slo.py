@@ -4,6 +4,9 @@
 * ``selfslo slo generate slo.yml -o rules/slo.yml`` — multiwindow burn-rate rules
 * ``selfslo slo tests slo.yml -o rules/tests/slo_test.yml [--rules rules/slo.yml]``
 
+``--sli-plugins DIR`` (repeatable) names directories of Sloth SLI plugins ported
+to Python (a Sloth spec's ``sli.plugin``).
+
 Bad specs exit 2 with ``path:line:col: why`` and write nothing.
 """
 
@@ -34,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.add_argument("spec", help="SLO spec file")
         sp.add_argument("-o", "--output", default="-", help="Output file ('-' = stdout)")
+        sp.add_argument("--sli-plugins", metavar="DIR", action="append", default=[],
+                        help="Directory of Sloth SLI plugins ported to Python, for a Sloth "
+                             "spec's sli.plugin (repeatable; Sloth's -p DIR; docs/slo.md)")
         if name == "tests":
             sp.add_argument("--rules", default=None,
                             help="Rule file path written into rule_files (default: "
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise SLOSpecError(f"{args.spec}: cannot read the SLO spec: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SLOSpecError(f"{args.spec}: not UTF-8 text ({exc.reason})") from None
-    spec = import_text(text, str(args.spec))
+    spec = import_text(text, str(args.spec), args.sli_plugins)
     if args.slo_command == "import":
         text = dump_service_slos(spec)
     elif args.slo_command == "generate":

@@ -30,6 +30,7 @@ SELF_SLO_OPTION = "--self-slo"
 RULES_OPTION = "--self-slo-rules"
 RULE_TESTS_OPTION = "--self-slo-rule-tests"
 SLO_OPTION = "--self-slo-slo"
+SLI_PLUGINS_OPTION = "--self-slo-sli-plugins"
 HEARTBEATS_OPTION = "--self-slo-heartbeats"
 PROMETHEUS_OPTION = "--self-slo-prometheus"
 ALERTMANAGER_OPTION = "--self-slo-alertmanager"
@@ -292,6 +293,8 @@ class SelfSloSettings:
     #: promtool's ``--enable-feature`` names for the rule tests, the mutants and the
     #: promtool cross-checks (``promql-experimental-functions``...)
     enable_feature: tuple[str, ...] = ()
+    #: directories of Sloth SLI plugins ported to Python (``sli.plugin`` of a Sloth spec)
+    sli_plugins: tuple[Path, ...] = ()
 
     def resolve_globs(self, patterns: tuple[str, ...]) -> list[Path]:
         """Files matched by ``patterns`` (relative to the rootdir), sorted, deduplicated."""
@@ -333,6 +336,23 @@ def _path(config: pytest.Config, value: Any, what: str, origin: str) -> Path | N
         why = "not a regular file" if path.exists() else "no such file"
         raise pytest.UsageError(f"{what} ({origin}): {why}: {text} (looked at {path})")
     return path
+
+
+def _dirs(config: pytest.Config, value: Any, what: str, origin: str) -> tuple[Path, ...]:
+    """Existing directories named by a repeatable option (a list) or an ini value (one per
+    line or whitespace-separated, relative to the rootdir)."""
+    if not value:
+        return ()
+    texts = [str(v) for v in value] if isinstance(value, list) else str(value).split()
+    base = Path.cwd() if origin == "command line" else config.rootpath
+    out = []
+    for text in texts:
+        path = (base / text).resolve()
+        if not path.is_dir():
+            raise pytest.UsageError(f"{what} ({origin}): no such directory: {text} "
+                                    f"(looked at {path})")
+        out.append(path)
+    return tuple(out)
 
 
 def _reparse(parse: Any, value: Any, origin: str) -> Any:
@@ -383,6 +403,8 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
     cov = _reparse(parse_percentage, cov, origin)
     slo, origin = _raw(config, "self_slo_slo", "selfslo_slo")
     slo_path = _path(config, slo, SLO_OPTION, origin) if enabled else None
+    plugin_dirs, origin = _raw(config, "self_slo_sli_plugins", "selfslo_sli_plugins")
+    sli_plugins = _dirs(config, plugin_dirs, SLI_PLUGINS_OPTION, origin) if enabled else ()
     beats, origin = _raw(config, "self_slo_heartbeats", "selfslo_heartbeats")
     beats_path = _path(config, beats, HEARTBEATS_OPTION, origin) if enabled else None
     canary, origin = _raw(config, "self_slo_canary_policies", "selfslo_canary_policies")
@@ -442,6 +464,7 @@ def resolve_settings(config: pytest.Config) -> SelfSloSettings:
         mutation_fail_under=None if mut in (None, "") else float(mut),
         limits=Limits(**budgets),
         enable_feature=features,
+        sli_plugins=sli_plugins,
     )
 
 
@@ -457,6 +480,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help=f"promtool-format rule unit tests (default: {DEFAULT_RULE_TESTS_GLOB})")
     group.addoption(SLO_OPTION, dest="self_slo_slo", metavar="FILE",
                     help="SLO spec YAML (default: the built-in Phase C spec)")
+    group.addoption(SLI_PLUGINS_OPTION, dest="self_slo_sli_plugins", metavar="DIR",
+                    action="append",
+                    help="Directory of Sloth SLI plugins ported to Python, for a Sloth spec's "
+                         "sli.plugin (repeatable; Sloth's -p DIR; docs/slo.md)")
     group.addoption(HEARTBEATS_OPTION, dest="self_slo_heartbeats", metavar="FILE",
                     help="Heartbeat log (JSON Lines) to check against every SLO objective")
     group.addoption(PROMETHEUS_OPTION, dest="self_slo_prometheus", type=parse_prometheus,
@@ -522,6 +549,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("selfslo_rules", f"Rule file globs (default: {DEFAULT_RULES_GLOB})")
     parser.addini("selfslo_rule_tests", f"Rule test globs (default: {DEFAULT_RULE_TESTS_GLOB})")
     parser.addini("selfslo_slo", "SLO spec YAML, relative to the rootdir")
+    parser.addini("selfslo_sli_plugins", "Directories of Sloth SLI plugins ported to Python, "
+                  "relative to the rootdir (whitespace-separated)")
     parser.addini("selfslo_heartbeats", "Heartbeat log to check, relative to the rootdir")
     parser.addini("selfslo_prometheus",
                   "auto|embedded|local|local:PATH|docker|URL (default: auto)")

@@ -96,7 +96,7 @@ def configured_service_slos(config: pytest.Config) -> ServiceSLOs | None:
     path = configured_slo_path(config)
     if path is None or not is_service_spec(path):
         return None
-    return import_spec(path)
+    return import_spec(path, _settings(config).sli_plugins)
 
 
 @pytest.fixture(scope="session")

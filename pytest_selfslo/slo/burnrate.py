@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from pytest_selfslo._core.durations import parse_duration
+from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.promql.astwalk import selectors
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.slo.service import (
@@ -162,7 +163,6 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
         return [g for slo in spec.slos for g in sloth_rule_groups(spec, slo)]
     groups = []
     for slo in spec.slos:
-        _errors, _total = slo.sli.error_query()
         base = series_labels(spec, slo)
         rules = _sli_rules(spec, slo, optimized=False)
         rules.append({"record": BUDGET_REMAINING_RECORD,
@@ -191,9 +191,8 @@ def pair_alert_labels(spec: ServiceSLOs, slo: ServiceLevel, pair: BurnRateWindow
 def absent_selectors(slo: ServiceLevel) -> list[str]:
     """The selectors the absent alert watches: the first one of every metric the SLI's
     queries read (total query first), as written there (without the range)."""
-    errors, total = slo.sli.error_query()
     seen: dict[str, str] = {}
-    for query in (total, errors):
+    for query in reversed(slo.sli.templates()):
         for sel in selectors(parse_expr(query.replace("{{.window}}", "5m"))):
             name = str(sel.name or "")
             if name and name not in seen:
@@ -209,15 +208,14 @@ _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "Mat
 def _sli_rules(spec: ServiceSLOs, slo: ServiceLevel, *, optimized: bool) -> list[dict[str, Any]]:
     """An error-ratio record per window; ``optimized``: Sloth's average for the period."""
     sc = spec.scheme
-    errors, total = slo.sli.error_query()
+    ratio = slo.sli.ratio_query()
     base = series_labels(spec, slo)
     rules: list[dict[str, Any]] = []
     for w in sorted({*_windows(slo), slo.window}, key=parse_duration):
         if optimized and w == slo.window and _quick_window(slo) != w:
             expr = _optimized_expr(spec, slo, _quick_window(slo))
         else:
-            e, t = errors.replace("{{.window}}", w), total.replace("{{.window}}", w)
-            expr = f"({e})\n/\n({t})\n"
+            expr = ratio.replace("{{.window}}", w).rstrip("\n") + "\n"
         rules.append({"record": error_ratio_record(w), "expr": expr,
                       "labels": {**base, sc.window: w}})
     return rules
@@ -381,6 +379,10 @@ def _sloth_denominator_corrected(spec: ServiceSLOs, slo: ServiceLevel, cfg: dict
     Prometheus evaluates after the SLI group: the SLI at ``t`` reads the correction of
     the previous evaluation, as with Sloth's rules.
     """
+    if slo.sli.kind == "raw":
+        raise SLOSpecError(f"SLO {service_of(spec, slo)}/{slo.name}: the Sloth plugin "
+                           f"{DENOMINATOR_CORRECTED} needs the errors and total queries of an "
+                           "events SLI (a raw or plugin SLI has only an error ratio)")
     errors, total = slo.sli.error_query()
     filt = _sloth_filter(spec, slo)
     base = series_labels(spec, slo)

@@ -2,7 +2,8 @@
 
 A :class:`ServiceSLOs` holds one service's SLOs; each :class:`ServiceLevel` has
 an SLI of one kind (``ratio``: errors/total queries; ``latency``: a histogram
-and a threshold; ``threshold``: a gauge compared with a bound), an objective
+and a threshold; ``threshold``: a gauge compared with a bound; ``raw``: an
+error-ratio query, e.g. what a Sloth SLI plugin returns), an objective
 in percent, a compliance window (30d default, 7d or 28d), labels, page/ticket
 alerting and ``min_events`` (the low-traffic guard). The YAML format
 (``version: selfslo/v1``) is documented in ``docs/slo.md``::
@@ -58,7 +59,8 @@ __all__ = [
 
 #: compliance windows we accept (the burn-rate defaults are defined for these)
 WINDOWS = ("7d", "28d", "30d")
-SliKind = Literal["ratio", "latency", "threshold"]
+SliKind = Literal["ratio", "latency", "threshold", "raw"]
+_KINDS = ("ratio", "latency", "threshold", "raw")
 _WINDOW_PLACEHOLDER = "{{.window}}"
 _COMPARISONS = ("<", "<=", ">", ">=")
 
@@ -74,9 +76,24 @@ class Sli:
     selector: str = ""  #: latency: label matchers, e.g. ``job="api"``
     threshold: float = 0.0  #: latency: le bound in seconds; threshold: the bound
     comparison: str = "<="  #: threshold: good when ``metric <comparison> threshold``
+    error_ratio: str = ""  #: raw: the error ratio (0..1) over ``{{.window}}``
+
+    def ratio_query(self) -> str:
+        """The error-ratio query template (what each window's recording rule evaluates)."""
+        if self.kind == "raw":
+            return self.error_ratio
+        errors, total = self.error_query()
+        return f"({errors})\n/\n({total})"
+
+    def templates(self) -> tuple[str, ...]:
+        """Every query template of this SLI (``errors, total``; ``raw``: the ratio)."""
+        return (self.error_ratio,) if self.kind == "raw" else self.error_query()
 
     def error_query(self) -> tuple[str, str]:
-        """``(errors, total)`` query templates for every kind."""
+        """``(errors, total)`` query templates (every kind but ``raw``, which has no event
+        counts: :class:`ValueError`)."""
+        if self.kind == "raw":
+            raise ValueError("a raw SLI has an error-ratio query, no errors/total queries")
         sel = f"{{{self.selector}}}" if self.selector else ""
         if self.kind == "ratio":
             return self.errors, self.total
@@ -301,6 +318,9 @@ def _slo(node: Node) -> ServiceLevel:
     min_events = min_node.number("min_events") if min_node else 0.0
     if min_node is not None and min_events < 0:
         raise min_node.error(f"min_events: must be >= 0, got {min_events:g}")
+    if min_node is not None and min_events and sli.kind == "raw":
+        raise min_node.error("min_events: a raw SLI has no event counts for the low-traffic "
+                             "guard (use a ratio SLI: errors and total queries)")
     burn = tuple(_burn(n) for n in node.opt_seq("burn_rates"))
     return ServiceLevel(name=name, objective=objective, sli=sli, window=window,
                         description=node.opt_text("description"),
@@ -358,9 +378,13 @@ def window_from(node: Node, text: str, what: str = "window") -> str:
                      f"{', '.join(WINDOWS)})")
 
 
-def check_query(node: Node, what: str, *, needs_window: bool = True) -> str:
-    """A PromQL template: parses (with the window filled in) and uses ``{{.window}}``."""
-    text = node.text(what).strip()
+def check_query(node: Node, what: str, *, needs_window: bool = True,
+                text: str | None = None) -> str:
+    """A PromQL template: parses (with the window filled in) and uses ``{{.window}}``.
+
+    ``text``: a query that did not come from the file (an SLI plugin's), errors at ``node``.
+    """
+    text = (node.text(what) if text is None else text).strip()
     if needs_window and _WINDOW_PLACEHOLDER not in text:
         raise node.error(f"{what}: the query must use {_WINDOW_PLACEHOLDER} as its range")
     try:
@@ -372,12 +396,15 @@ def check_query(node: Node, what: str, *, needs_window: bool = True) -> str:
 
 def _sli(node: Node) -> Sli:
     kinds = node.keys()
-    if len(kinds) != 1 or kinds[0] not in ("ratio", "latency", "threshold"):
+    if len(kinds) != 1 or kinds[0] not in _KINDS:
         raise (node.key_node(kinds[0]) if kinds else node).error(
             f"sli: unknown SLI kind {', '.join(kinds) or '(none)'!r} "
-            "(expected exactly one of ratio, latency, threshold)")
+            f"(expected exactly one of {', '.join(_KINDS)})")
     kind = kinds[0]
     body = node.req(kind)
+    if kind == "raw":
+        body.only({"error_ratio"}, "sli.raw")
+        return Sli("raw", error_ratio=check_query(body.req("error_ratio"), "sli.raw.error_ratio"))
     if kind == "ratio":
         body.only({"errors", "total"}, "sli.ratio")
         return Sli("ratio", errors=check_query(body.req("errors"), "sli.ratio.errors"),
@@ -510,6 +537,8 @@ def dump_service_slos(spec: ServiceSLOs) -> str:
         s = slo.sli
         if s.kind == "ratio":
             item["sli"] = {"ratio": {"errors": s.errors, "total": s.total}}
+        elif s.kind == "raw":
+            item["sli"] = {"raw": {"error_ratio": s.error_ratio}}
         elif s.kind == "latency":
             lat: dict[str, object] = {"metric": s.metric, "threshold": s.threshold}
             if s.selector:

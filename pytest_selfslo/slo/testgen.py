@@ -36,7 +36,9 @@ time; the ``W`` error-ratio record must be within 5 % of the exact ratio. A
 range halved or doubled in the errors or the total query moves it by 27 % or
 more, so these groups kill every window mutant of the recording rules.
 
-Input series come from the SLI queries: each ratio query must select one
+Input series come from the SLI queries (a ``raw`` SLI when its query is ``E / T``
+of two aggregations, :func:`raw_as_ratio`; any other raw query is arbitrary
+PromQL: an error): each ratio query must select one
 metric (the errors selector narrower than the total one) and aggregate to a
 single series; otherwise a :class:`~pytest_selfslo._core.errors.SLOSpecError`
 says why (no test is silently left out).
@@ -66,7 +68,7 @@ from pytest_selfslo.slo.burnrate import (
     series_labels,
     threshold_expr,
 )
-from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, service_of
+from pytest_selfslo.slo.service import BurnRateWindow, ServiceLevel, ServiceSLOs, Sli, service_of
 from pytest_selfslo.slo.slothplugins import (
     ALERT_RULES,
     DEFAULT_CHAIN,
@@ -75,7 +77,7 @@ from pytest_selfslo.slo.slothplugins import (
     SLI_RULES,
 )
 
-__all__ = ["generate_tests", "test_groups"]
+__all__ = ["generate_tests", "raw_as_ratio", "test_groups"]
 
 #: how far the boundary groups put the pair under test from its threshold, relative:
 #: far below the step of mutation testing's ``threshold-step`` (one unit of the
@@ -164,6 +166,15 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if sli.kind == "threshold":
         raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
                            "supported yet")
+    if sli.kind == "raw":
+        ratio = raw_as_ratio(sli.error_ratio)
+        if ratio is None:
+            raise SLOSpecError(f"slo {slo.name!r}: cannot generate tests for a raw SLI that is "
+                               "not a division of two aggregations (errors / total): its "
+                               "error-ratio query is arbitrary PromQL, so there is no input "
+                               "series known to give it a chosen error ratio (use a ratio or "
+                               "latency SLI, or write the tests by hand)")
+        sli = Sli("ratio", errors=ratio[0], total=ratio[1])
     if "histogram_fraction(" in sli.errors:
         raise SLOSpecError(f"slo {slo.name!r}: test generation for native-histogram SLIs "
                            "(Pyrra latencyNative) is not supported yet")
@@ -203,6 +214,43 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if good_query:
         return _Inputs(s_name + _label_text(outside), s_name + _label_text(inside))
     return _Inputs(s_name + _label_text(inside), s_name + _label_text(outside))
+
+
+#: a range no SLI writes, standing for ``{{.window}}`` while the query is parsed
+_SENTINEL = "3h17m13s"
+
+
+def raw_as_ratio(query: str) -> tuple[str, str] | None:
+    """``(errors, total)`` templates when a raw error-ratio query is ``E / T`` with ``E`` and
+    ``T`` aggregations (what Sloth's event SLIs and most SLI plugins write), else ``None``.
+
+    The recording rule of such a raw SLI evaluates exactly what the ratio SLI's would, so the
+    tests derived for that ratio test it.
+
+        >>> raw_as_ratio("sum(rate(x{c=~'5..'}[{{.window}}])) / sum(rate(x[{{.window}}]))")
+        ('sum(rate(x{c=~"5.."}[{{.window}}]))', 'sum(rate(x{}[{{.window}}]))')
+        >>> raw_as_ratio("1 - avg_over_time(up[{{.window}}])") is None
+        True
+    """
+    if _SENTINEL in query:
+        return None
+    ast = promql_parser.parse(query.replace("{{.window}}", _SENTINEL))
+    while isinstance(ast, promql_parser.ParenExpr):
+        ast = ast.expr
+    if not isinstance(ast, promql_parser.BinaryExpr) or str(ast.op) != "/" \
+            or ast.modifier is not None:
+        return None
+    sides = []
+    for side in (ast.lhs, ast.rhs):
+        while isinstance(side, promql_parser.ParenExpr):
+            side = side.expr
+        if not isinstance(side, promql_parser.AggregateExpr):
+            return None
+        text = str(side)
+        if _SENTINEL not in text:
+            return None
+        sides.append(text.replace(_SENTINEL, "{{.window}}"))
+    return sides[0], sides[1]
 
 
 def _good_part(errors: str, total: str) -> str:

@@ -56,3 +56,43 @@ def test_unmappable_spec_fails_the_spec_item_with_its_location(pytester: pytest.
     result = pytester.runpytest("--self-slo", "rules", "--self-slo-slo=spec.yml")
     result.stdout.fnmatch_lines(["*spec.yml:13:11: window: '2w' is not supported*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+SLI_PLUGINS = Path(__file__).parents[1] / "slo" / "sli_plugins"
+PLUGIN_SPEC = DATA / "sloth_plugin.yml"
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_sloth_spec_with_an_sli_plugin(pytester: pytest.Pytester, how: str) -> None:
+    (pytester.path / "rules").mkdir()
+    shutil.copy(PLUGIN_SPEC, pytester.path / "spec.yml")
+    shutil.copytree(SLI_PLUGINS, pytester.path / "sli_plugins")
+    (pytester.path / "rules" / "slo.yml").write_text(
+        generate_rules(import_spec(PLUGIN_SPEC, [SLI_PLUGINS])))
+    pytester.makeini(INI + ("selfslo_sli_plugins = sli_plugins\n" if how == "ini" else ""))
+    args = ["--self-slo-sli-plugins=sli_plugins"] if how == "option" else []
+    result = pytester.runpytest("--self-slo", "rules", "--self-slo-slo=spec.yml", *args, "-v")
+    result.stdout.fnmatch_lines_random(["*selfslo::slo-spec PASSED*",
+                                        "*selfslo::slo-generated-tests PASSED*",
+                                        "*selfslo::drift PASSED*"])
+    assert result.ret == 0
+
+
+def test_sloth_plugin_spec_without_plugin_dirs_fails_located(pytester: pytest.Pytester) -> None:
+    (pytester.path / "rules").mkdir()
+    shutil.copy(PLUGIN_SPEC, pytester.path / "spec.yml")
+    (pytester.path / "rules" / "slo.yml").write_text(
+        generate_rules(import_spec(PLUGIN_SPEC, [SLI_PLUGINS])))
+    pytester.makeini(INI)
+    result = pytester.runpytest("--self-slo", "rules", "--self-slo-slo=spec.yml")
+    result.stdout.fnmatch_lines(["*spec.yml:11:13: sli.plugin.id: unknown SLI plugin "
+                                 "'getting_started_availability'*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_missing_sli_plugin_dir_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    result = pytester.runpytest("--self-slo", "--self-slo-sli-plugins=nope")
+    result.stderr.fnmatch_lines(["*--self-slo-sli-plugins (command line): no such directory: "
+                                 "nope*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -78,9 +78,14 @@ def test_unknown_sli_kind_and_missing_total() -> None:
 
 def test_sloth_unmappable_fields_are_errors_not_dropped() -> None:
     text = SLOTH.read_text()
-    raw = text.replace("events:", "raw:\n        error_ratio_query: x\n      eventz:")
-    with pytest.raises(SLOSpecError, match=r"sli: Sloth SLI kind 'raw' cannot be mapped"):
-        import_text(raw, "s.yml")
+    unknown = text.replace("events:", "metrics:")
+    with pytest.raises(SLOSpecError, match=r"^s.yml:11:7: sli: Sloth SLI kind 'metrics' cannot "
+                                           r"be mapped \(expected exactly one of events, raw, "
+                                           r"plugin\)"):
+        import_text(unknown, "s.yml")
+    two = text.replace("events:", "raw:\n        error_ratio_query: x\n      events:")
+    with pytest.raises(SLOSpecError, match=r"sli: Sloth SLI kind 'raw, events' cannot be mapped"):
+        import_text(two, "s.yml")
     extra = text.replace('    objective: 99.9', '    objective: 99.9\n    flavour: x')
     with pytest.raises(SLOSpecError, match=r"^s.yml:9:5: sloth slo: unsupported field 'flavour'"):
         import_text(extra, "s.yml")

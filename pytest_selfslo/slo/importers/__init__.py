@@ -8,12 +8,16 @@
 documents (several Sloth services, Pyrra objects or CRDs) becomes one spec
 whose SLOs keep their own service and labels. Anything that cannot be mapped
 is an :class:`~pytest_selfslo._core.errors.SLOSpecError` with
-``path:line:col`` and the reason — never dropped silently.
+``path:line:col`` and the reason — never dropped silently. ``sli_plugins``
+names the directories of Sloth SLI plugins ported to Python (Sloth's ``-p
+DIR``, see :mod:`~pytest_selfslo.slo.sliplugins`); they are loaded only when a
+spec uses ``sli.plugin``.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,16 +28,20 @@ from pytest_selfslo.slo.importers.pyrra import from_pyrra, is_pyrra
 from pytest_selfslo.slo.importers.sloth import from_sloth, from_sloth_crd, is_sloth, is_sloth_crd
 from pytest_selfslo.slo.nodes import Doc, Node
 from pytest_selfslo.slo.service import ServiceSLOs, service_from_doc, service_of
+from pytest_selfslo.slo.sliplugins import SliPlugins
 
-__all__ = ["FORMATS", "detect_format", "import_spec", "import_text", "is_service_spec"]
+#: what ``sli_plugins`` arguments accept: directories or a loaded registry
+PluginDirs = SliPlugins | Sequence[str | Path]
+
+__all__ = ["FORMATS", "PluginDirs", "detect_format", "import_spec", "import_text", "is_service_spec"]
 
 #: the formats :func:`detect_format` names
 FORMATS = ("selfslo/v1", "sloth prometheus/v1", "sloth.slok.dev/v1", "openslo", "pyrra.dev/v1alpha1")
 
 
-def import_spec(path: str | Path) -> ServiceSLOs:
+def import_spec(path: str | Path, sli_plugins: PluginDirs = ()) -> ServiceSLOs:
     """Read any supported SLO spec file."""
-    return import_text(read_document(path, "SLO spec"), str(path))
+    return import_text(read_document(path, "SLO spec"), str(path), sli_plugins)
 
 
 def is_service_spec(path: str | Path) -> bool:
@@ -67,8 +75,9 @@ def detect_format(root: Node) -> str | None:
     return None
 
 
-def import_text(text: str, path: str = "<slo>") -> ServiceSLOs:
+def import_text(text: str, path: str = "<slo>", sli_plugins: PluginDirs = ()) -> ServiceSLOs:
     """Parse any supported SLO spec format from text."""
+    plugins = SliPlugins.of(sli_plugins)
     docs = Doc.parse_all(text, path)
     formats = [detect_format(d.root) for d in docs]
     for doc, fmt in zip(docs, formats, strict=True):
@@ -85,15 +94,15 @@ def import_text(text: str, path: str = "<slo>") -> ServiceSLOs:
             other = next(d for d, f in zip(docs, formats, strict=True) if f != "openslo")
             raise other.root.error("an OpenSLO file cannot also hold other SLO formats")
         return from_openslo(docs)
-    specs = [_one(doc.root, fmt) for doc, fmt in zip(docs, formats, strict=True) if fmt]
+    specs = [_one(doc.root, fmt, plugins) for doc, fmt in zip(docs, formats, strict=True) if fmt]
     return specs[0] if len(specs) == 1 else _merge(specs, docs)
 
 
-def _one(root: Node, fmt: str) -> ServiceSLOs:
+def _one(root: Node, fmt: str, plugins: SliPlugins) -> ServiceSLOs:
     if fmt == "sloth prometheus/v1":
-        return from_sloth(root)
+        return from_sloth(root, plugins)
     if fmt == "sloth.slok.dev/v1":
-        return from_sloth_crd(root)
+        return from_sloth_crd(root, plugins)
     if fmt == "pyrra.dev/v1alpha1":
         return from_pyrra(root)
     return service_from_doc(root)

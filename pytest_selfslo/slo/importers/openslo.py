@@ -6,7 +6,9 @@ and ``openslo/v1alpha`` (the SLO shape Sloth reads).
 name objects of the same file. Mapping (see ``docs/slo.md``):
 
 * ``ratioMetric`` ``good`` or ``bad`` with ``total`` → ratio SLI (errors =
-  ``bad``, or ``total - good``); ``thresholdMetric`` with an objective's ``op``
+  ``bad``, or ``total - good``); ``ratioMetric.raw`` (a query of the ratio over
+  ``{{.window}}``) → raw SLI, ``rawType: failure`` as is, ``success`` as
+  ``1 - (query)``; ``thresholdMetric`` with an objective's ``op``
   and ``value`` → threshold SLI; ``metricSource`` must be Prometheus (``type``,
   or the referenced ``DataSource``'s); a query either uses ``{{.window}}`` or
   is a counter selector (optionally ``sum``/``sum by``), wrapped in
@@ -21,7 +23,7 @@ name objects of the same file. Mapping (see ``docs/slo.md``):
   annotation.
 
 Everything else — ``Timeslices``/``RatioTimeslices``, calendar windows,
-non-Prometheus sources, raw ratios, ``alertAfter``, alerting on no data or
+non-Prometheus sources, ``alertAfter``, alerting on no data or
 resolution, composite SLOs — is a located error that says why.
 """
 
@@ -306,13 +308,35 @@ def _sli(spec: Node, objective: Node, registry: dict[tuple[str, str], Node]) -> 
                    threshold=value.number("value"), comparison=_OPS[op.text("op")])
     assert ratio is not None
     ratio.only({"counter", "good", "bad", "total", "rawType", "raw"}, "ratioMetric")
-    if ratio.get("raw") is not None:
-        raise ratio.key_node("raw").error(
-            "ratioMetric.raw: a raw ratio cannot be mapped (it has no event counts for the "
-            "low-traffic guard and generated tests); give good or bad and total")
+    raw = ratio.get("raw")
+    if raw is not None:
+        return _raw_ratio(ratio, raw, registry)
+    if ratio.get("rawType") is not None:
+        raise ratio.key_node("rawType").error("ratioMetric.rawType: only valid with raw")
     counter_node = ratio.get("counter")
     counter = counter_node.boolean("counter") if counter_node is not None else True
     return _ratio(ratio, lambda n: _metric_source(n, registry, counter=counter))
+
+
+_RAW_TYPES = ("success", "failure")
+
+
+def _raw_ratio(ratio: Node, raw: Node, registry: dict[tuple[str, str], Node]) -> Sli:
+    """``ratioMetric.raw`` (a precomputed ratio) → raw SLI; ``rawType: success`` → ``1 - (q)``."""
+    for key in ("good", "bad", "total"):
+        if ratio.get(key) is not None:
+            raise ratio.key_node(key).error(f"ratioMetric.{key}: give either raw or "
+                                            "good/bad and total, not both")
+    raw_type = ratio.get("rawType")
+    if raw_type is None:
+        raise ratio.error("ratioMetric: raw needs rawType (success or failure)")
+    kind = raw_type.text("rawType")
+    if kind not in _RAW_TYPES:
+        raise raw_type.error(f"ratioMetric.rawType: expected one of {', '.join(_RAW_TYPES)}, "
+                             f"got {kind!r}")
+    _, qnode = _metric_source(raw, registry, counter=False)
+    query = check_query(qnode, "ratioMetric.raw query")  # a ratio over {{.window}}
+    return Sli("raw", error_ratio=query if kind == "failure" else f"1 - (\n{query}\n)")
 
 
 def _ratio(node: Node, read: Callable[[Node], tuple[str, Node]]) -> Sli:

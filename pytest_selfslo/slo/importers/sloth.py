@@ -1,11 +1,14 @@
 """Sloth specs: ``version: prometheus/v1`` files and the ``sloth.slok.dev/v1`` CRD.
 
 Mapping (see ``docs/slo.md``): ``sli.events.error_query/total_query`` (CRD:
-``errorQuery``/``totalQuery``) → ratio SLI; ``sli.raw`` and ``sli.plugin``
-cannot be mapped and are located errors; SLO plugins (``slo_plugins``/CRD
-``sloPlugins`` and per-SLO ``plugins``, with ``priority`` and
+``errorQuery``/``totalQuery``) → ratio SLI; ``sli.raw.error_ratio_query`` (CRD:
+``errorRatioQuery``) → raw SLI; ``sli.plugin: {id, options}`` → the raw SLI the
+Python port of the SLI plugin returns (:mod:`~pytest_selfslo.slo.sliplugins`,
+directories named by the caller as Sloth's ``-p DIR``); SLO plugins
+(``slo_plugins``/CRD ``sloPlugins`` and per-SLO ``plugins``, with ``priority`` and
 ``overridePrevious``) → the SLO's resolved plugin chain (see
-:mod:`pytest_selfslo.slo.slothplugins`); ``page_alert``/``ticket_alert`` (CRD: ``pageAlert``/``ticketAlert``)
+:mod:`pytest_selfslo.slo.slothplugins`); ``page_alert``/``ticket_alert`` (CRD:
+``pageAlert``/``ticketAlert``)
 → page/ticket (``disable: true`` → disabled). Sloth's SLO period is 30d.
 Imported specs use Sloth's label names (``dialect: sloth``), so the
 generated alerts carry the labels Sloth's alerts carry.
@@ -13,7 +16,9 @@ generated alerts carry the labels Sloth's alerts carry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pytest_selfslo.slo.nodes import Node
 from pytest_selfslo.slo.service import (
@@ -26,6 +31,7 @@ from pytest_selfslo.slo.service import (
     check_objective,
     check_query,
 )
+from pytest_selfslo.slo.sliplugins import SliPlugins
 from pytest_selfslo.slo.slothplugins import ChainEntry, parse_chain_entries, resolve_chain
 
 __all__ = ["from_sloth", "from_sloth_crd", "is_sloth", "is_sloth_crd"]
@@ -61,18 +67,19 @@ def is_sloth_crd(root: Node) -> bool:
             and kind.text("kind") == "PrometheusServiceLevel")
 
 
-def from_sloth(root: Node) -> ServiceSLOs:
-    """A ``prometheus/v1`` document."""
+def from_sloth(root: Node, sli_plugins: SliPlugins | Sequence[str | Path] = ()) -> ServiceSLOs:
+    """A ``prometheus/v1`` document; ``sli_plugins``: where ``sli.plugin`` ids are found."""
     root.only({"version", "service", "labels", "slos", _FILE.slo_plugins}, "sloth spec")
-    return _service(root, "sloth prometheus/v1", _FILE)
+    return _service(root, "sloth prometheus/v1", _FILE, SliPlugins.of(sli_plugins))
 
 
-def from_sloth_crd(root: Node) -> ServiceSLOs:
+def from_sloth_crd(root: Node, sli_plugins: SliPlugins | Sequence[str | Path] = ()
+                   ) -> ServiceSLOs:
     """A ``PrometheusServiceLevel`` manifest (its ``spec`` has the same shape, camelCase)."""
     root.only({"apiVersion", "kind", "metadata", "spec"}, "PrometheusServiceLevel")
     spec = root.req("spec")
     spec.only({"service", "labels", "slos", _CRD.slo_plugins}, "PrometheusServiceLevel.spec")
-    return _service(spec, "sloth.slok.dev/v1", _CRD)
+    return _service(spec, "sloth.slok.dev/v1", _CRD, SliPlugins.of(sli_plugins))
 
 
 def _chain(node: Node, key: str) -> tuple[list[ChainEntry], bool]:
@@ -87,34 +94,85 @@ def _chain(node: Node, key: str) -> tuple[list[ChainEntry], bool]:
             override.boolean(f"{key}.overridePrevious") if override is not None else False)
 
 
-def _service(node: Node, source: str, keys: _Keys) -> ServiceSLOs:
+def _service(node: Node, source: str, keys: _Keys, plugins: SliPlugins) -> ServiceSLOs:
     service = node.req("service").text("service")
+    labels = _labels(node.get("labels"), "labels")
     group = _chain(node, keys.slo_plugins)
-    slos = tuple(_slo(n, keys, group) for n in node.req("slos").seq())
+    slos = tuple(_slo(n, keys, _Context(service, labels, plugins), group)
+                 for n in node.req("slos").seq())
     if not slos:
         raise node.req("slos").error("slos: at least one SLO is required")
-    return ServiceSLOs(service=service, slos=slos, labels=_labels(node.get("labels"), "labels"),
-                       source=source, dialect="sloth")
+    return ServiceSLOs(service=service, slos=slos, labels=labels, source=source, dialect="sloth")
 
 
-def _slo(node: Node, keys: _Keys, group: tuple[list[ChainEntry], bool]) -> ServiceLevel:
+@dataclass(frozen=True)
+class _Context:
+    """What an SLI plugin is called with besides its options."""
+
+    service: str
+    labels: dict[str, str]
+    plugins: SliPlugins
+
+
+_SLI_KINDS = ("events", "raw", "plugin")
+
+
+def _sli(node: Node, keys: _Keys, slo_name: str, objective: float, ctx: _Context) -> Sli:
+    kinds = node.keys()
+    if len(kinds) != 1 or kinds[0] not in _SLI_KINDS:
+        what = next((k for k in kinds if k not in _SLI_KINDS), kinds[-1] if kinds else "")
+        raise (node.key_node(what) if kinds else node).error(
+            f"sli: Sloth SLI kind {', '.join(kinds) or '(none)'!r} cannot be mapped "
+            f"(expected exactly one of {', '.join(_SLI_KINDS)})")
+    if kinds[0] == "events":
+        ev = node.req("events")
+        ev.only({keys.error_query, keys.total_query}, "sli.events")
+        return Sli("ratio",
+                   errors=check_query(ev.req(keys.error_query), f"sli.events.{keys.error_query}"),
+                   total=check_query(ev.req(keys.total_query), f"sli.events.{keys.total_query}"))
+    if kinds[0] == "raw":
+        raw = node.req("raw")
+        raw.only({keys.error_ratio_query}, "sli.raw")
+        return Sli("raw", error_ratio=check_query(raw.req(keys.error_ratio_query),
+                                                  f"sli.raw.{keys.error_ratio_query}"))
+    return _plugin_sli(node.req("plugin"), slo_name, objective, ctx)
+
+
+def _plugin_sli(node: Node, slo_name: str, objective: float, ctx: _Context) -> Sli:
+    """Sloth's ``sli.plugin``: call the plugin, its query becomes a raw SLI."""
+    node.only({"id", "options"}, "sli.plugin")
+    id_node = node.req("id")
+    plugin_id = id_node.text("sli.plugin.id")
+    plugin = ctx.plugins.get(plugin_id)
+    if plugin is None:
+        where = ", ".join(str(d) for d in ctx.plugins.dirs) or "none given"
+        raise id_node.error(
+            f"sli.plugin.id: unknown SLI plugin {plugin_id!r} (directories searched: {where}; "
+            "port the Go plugin to Python and name its directory with --sli-plugins, see "
+            "docs/slo.md 'Sloth SLI plugins')")
+    options = _map(node.get("options"), "sli.plugin.options")
+    meta = {"service": ctx.service, "slo": slo_name, "objective": f"{objective:f}"}
+    try:
+        query = plugin.func(dict(meta), dict(ctx.labels), dict(options))
+    except Exception as exc:  # user code: its failure is this spec's error
+        raise node.error(f"sli.plugin: SLI plugin {plugin_id!r} ({plugin.path}) failed: "
+                         f"{exc}") from None
+    if not isinstance(query, str):
+        raise node.error(f"sli.plugin: SLI plugin {plugin_id!r} ({plugin.path}) returned "
+                         f"{type(query).__name__}, expected the error-ratio query (str)")
+    return Sli("raw", error_ratio=check_query(node, f"sli.plugin: the query of {plugin_id!r}",
+                                              text=query))
+
+
+def _slo(node: Node, keys: _Keys, ctx: _Context, group: tuple[list[ChainEntry], bool]
+         ) -> ServiceLevel:
     node.only({"name", "objective", "description", "labels", "sli", "alerting", "plugins"},
               "sloth slo")
     own, own_override = _chain(node, "plugins")
     obj = node.req("objective")
-    sli_node = node.req("sli")
-    kinds = sli_node.keys()
-    if "events" not in kinds:
-        what = kinds[0] if kinds else "(none)"
-        raise (sli_node.key_node(what) if kinds else sli_node).error(
-            f"sli: Sloth SLI kind {what!r} cannot be mapped (only 'events' with "
-            f"{keys.error_query} and {keys.total_query} is supported: a raw ratio has no event "
-            "counts for the low-traffic guard and generated tests, a plugin is Go code)")
-    sli_node.only({"events"}, "sli")
-    ev = sli_node.req("events")
-    ev.only({keys.error_query, keys.total_query}, "sli.events")
-    sli = Sli("ratio", errors=check_query(ev.req(keys.error_query), f"sli.events.{keys.error_query}"),
-              total=check_query(ev.req(keys.total_query), f"sli.events.{keys.total_query}"))
+    objective = check_objective(obj, obj.number("objective"))
+    slo_name = node.req("name").text("name")
+    sli = _sli(node.req("sli"), keys, slo_name, objective, ctx)
     alerting = node.get("alerting")
     name, labels, ann = "", {}, {}
     page = ticket = AlertSpec(enabled=False)
@@ -128,8 +186,7 @@ def _slo(node: Node, keys: _Keys, group: tuple[list[ChainEntry], bool]) -> Servi
             name = alerting.req("name").text("alerting.name")
         else:
             name = alerting.opt_text("name")
-    return ServiceLevel(name=node.req("name").text("name"),
-                        objective=check_objective(obj, obj.number("objective")), sli=sli,
+    return ServiceLevel(name=slo_name, objective=objective, sli=sli,
                         window="30d",
                         description=node.opt_text("description"),
                         labels=_labels(node.get("labels"), "labels"), alert_name=name,
