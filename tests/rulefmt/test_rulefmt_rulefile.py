@@ -55,8 +55,9 @@ def test_good_file_loads(tmp_path: Path) -> None:
      "invalid recording rule name"),
     ("groups:\n  - name: g\n    rules:\n      - record: a\n        expr: up\n        for: 1m\n",
      "recording-field", 4, "'for'"),
+    # an empty label name (Prometheus 3 takes any other UTF-8 name, such as 0bad)
     ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels:\n"
-     "          0bad: x\n", "label-name", 7, "invalid label name"),
+     "          '': x\n", "label-name", 7, "invalid label name"),
     ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n"
      "          s: '{{ $label.x }}'\n", "template", 7, 'undefined variable "$label"'),
     ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5 minutes\n",
