@@ -6,8 +6,12 @@ threshold literal ``t`` (``factor × budget``, Sloth's float or our decimal) a
 hair (:data:`HAIR`, 1e-6 relative) above, then a hair below, for the last
 ``long`` of the history (good traffic before), and expects the alert to fire,
 respectively not to fire. Two one-sided groups put one window a hair below
-``t``, the other clearly above (the pair must not fire). So a threshold moved
-either way in either comparison, by however little the test data allows, fails
+``t``, the other clearly above (the pair must not fire); for an alert with
+``for`` both windows hold those values, bit for bit, over the ``for`` before
+the checked evaluation (traffic repeating with the long window as period), so a
+mutant whose condition holds at the checked evaluation also fires there. So a
+threshold moved either way in either comparison, by however little the test
+data allows, fails
 a check: mutation testing's ``threshold-step`` moves it just past the nearest
 value the rule's inputs take where the alert then behaves differently, and
 those values are the checked ones, because (1) the boundary traffic is whole
