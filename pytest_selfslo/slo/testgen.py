@@ -6,8 +6,12 @@ threshold literal ``t`` (``factor × budget``, Sloth's float or our decimal) a
 hair (:data:`HAIR`, 1e-6 relative) above, then a hair below, for the last
 ``long`` of the history (good traffic before), and expects the alert to fire,
 respectively not to fire. Two one-sided groups put one window a hair below
-``t``, the other clearly above (the pair must not fire). So a threshold moved
-either way in either comparison, by however little the test data allows, fails
+``t``, the other clearly above (the pair must not fire); for an alert with
+``for`` both windows hold those values, bit for bit, over the ``for`` before
+the checked evaluation (traffic repeating with the long window as period), so a
+mutant whose condition holds at the checked evaluation also fires there. So a
+threshold moved either way in either comparison, by however little the test
+data allows, fails
 a check: mutation testing's ``threshold-step`` moves it just past the nearest
 value the rule's inputs take where the alert then behaves differently, and
 those values are the checked ones, because (1) the boundary traffic is whole
@@ -101,9 +105,10 @@ VOLUME = 1e10
 HEAVY = 10.0
 #: volumes tried (in this order) when a history passes too close to a threshold on the way
 #: (:func:`_clean`)
-HEAVIES = (HEAVY, 11.0, 9.0, 12.0, 13.0)
+HEAVIES = (HEAVY, 11.0, 9.0, 12.0, 13.0, 7.0, 15.0, 20.0, 30.0)
 #: rule evaluation interval of the generated file (a 1m interval over 3d is slow in promtool)
 EVALUATION_MS = 300_000
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 _CANDIDATES = ("200", "500", "503", "429", "error", "true", "fail", "201", "ok", "success",
                "false", "0", "1", "x")
 
@@ -439,7 +444,8 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
 
     Mutation testing moves a threshold to the nearest value the rule's inputs take where
     the alert then behaves differently: only the checked evaluation may hold that value,
-    or the mutant survives. Every evaluation before the last is computed for both range
+    or the mutant survives, except as a copy of the checked value (bit for bit, as over an
+    alert's ``for`` before it). Every evaluation before the last is computed for both range
     semantics (Prometheus 2's closed range, 3's left-open one, with or without the
     errors counter extrapolated to the window start).
     """
@@ -452,8 +458,11 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
     ends = np.arange(EVALUATION_MS // step, last, EVALUATION_MS // step)
     if len(ends) == 0:
         return True
+    ends = np.append(ends, last)  # the checked evaluation, last
 
-    def ratios(window: str) -> list[np.ndarray[Any, np.dtype[np.float64]]]:
+    def ratios(window: str) -> list[tuple[FloatArray, FloatArray]]:
+        """Per range semantics: the window's values before the checked evaluation, and the
+        same with the checked window's copies left out (``nan``)."""
         k = parse_duration(window) // step
         out = []
         for first in (np.maximum(ends - k, 0), np.maximum(ends - k + 1, 0)):
@@ -462,7 +471,11 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
             with np.errstate(invalid="ignore", divide="ignore"):
                 r = (errors_at[ends] - errors_at[first]) / dt
             r[first >= uniform_from] = np.nan  # bit for bit the checked window's value
-            out += [r, r * spans / (spans + 1)]
+            for variant in (r, r * spans / (spans + 1)):
+                # a copy of the checked value (a window held over an alert's ``for``): a
+                # threshold moved past it moves it at the checked evaluation too
+                copies = np.where(variant == variant[-1], np.nan, variant)
+                out.append((variant[:-1], copies[:-1]))
         return out
 
     for _sev, pairs, _exp, _for in alerts:
@@ -470,8 +483,8 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
             t = _threshold(spec, slo, b)
             long_r, short_r = ratios(b.long), ratios(b.short)
             for mine, other in ((long_r, short_r), (short_r, long_r)):
-                other_up = np.any([o > t * (1 - STEP) for o in other], axis=0)
-                near = np.any([np.abs(r - t) <= 2 * HAIR * t for r in mine], axis=0)
+                other_up = np.any([o > t * (1 - STEP) for o, _ in other], axis=0)
+                near = np.any([np.abs(r - t) <= 2 * HAIR * t for _, r in mine], axis=0)
                 if np.any(near & other_up):
                     return False
     return True
@@ -568,8 +581,8 @@ def _condition(spec: ServiceSLOs, slo: ServiceLevel, pairs: list[BurnRateWindow]
 
 
 def _one_sided_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: BurnRateWindow,
-                      severity: str, step: int, n: int, per_step: float, inputs: _Inputs
-                      ) -> list[dict[str, Any]]:
+                      severity: str, step: int, n: int, per_step: float, inputs: _Inputs,
+                      for_ms: int = 0) -> list[dict[str, Any]]:
     """One window just (:data:`HAIR`) below its threshold, the other clearly above: the
     pair does not fire, so a threshold lowered in only one of the two comparisons, by
     however little, is caught.
@@ -578,34 +591,54 @@ def _one_sided_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: 
     step at the long window's ratio, the last ``short`` at the short window's, the steps
     between at the ratio that makes the long window's exact. The long window's first step
     is the one Prometheus 3's left-open range leaves out (and extrapolates over) and 2.x
-    counts: having the window's own ratio, it cannot move the ratio either way. Left out
-    when another pair's window would sit on its threshold, or a ratio would exceed 0.9.
+    counts: having the window's own ratio, it cannot move the ratio either way.
+
+    With ``for_ms`` (the alert's ``for``, rounded up to an evaluation) the condition of a
+    mutant must hold over the whole ``for`` before the checked evaluation, so both windows
+    hold their values over it, bit for bit: the errors start ``long + for`` before the
+    evaluation and repeat with period ``long`` (the steps entering the long window are
+    those leaving it), the short window's ratio over the last ``for + short`` and over
+    the ``for`` one period earlier, and the step after that too (the one Prometheus 3
+    leaves out at the checked evaluation, as it leaves out the same ratio before).
+
+    Left out when another pair's window would sit on its threshold, or a ratio would
+    exceed 0.9.
     """
     long_ms, short_ms = parse_duration(b.long), parse_duration(b.short)
     t = _threshold(spec, slo, b)
     out = []
     for below, long_r, short_r in (("short", 1.2 * t, (1 - HAIR) * t),
                                    ("long", (1 - HAIR) * t, 1.2 * t)):
-        middle_ms = long_ms - step - short_ms
-        if middle_ms <= 0 or long_ms % step or short_ms % step:
+        # steps at the short window's ratio inside the long window at the checked evaluation
+        held_ms = for_ms + short_ms + step if for_ms else short_ms
+        first_r = short_r if for_ms else long_r
+        middle_ms = long_ms - step - (held_ms - step if for_ms else short_ms)
+        if middle_ms <= 0 or long_ms % step or short_ms % step or for_ms % step:
             continue
-        early = (long_r * (long_ms - step) - short_r * short_ms) / middle_ms
+        early = (long_r * long_ms - first_r * step - short_r * (long_ms - step - middle_ms)
+                 ) / middle_ms
         if not 0 <= early <= 0.9 or short_r > 0.9 or long_r > 0.9:
             continue
+        tail_ms = long_ms - step - middle_ms  # the last steps, at the short window's ratio
         for heavy in HEAVIES:
-            regions_ms = [(n * step, long_ms, 0.0, heavy),
-                          (long_ms, long_ms - step, long_r, 1.0),
-                          (long_ms - step, short_ms, early, 1.0), (short_ms, 0, short_r, 1.0)]
+            regions_ms = [(n * step, long_ms + for_ms, 0.0, heavy),
+                          *([(long_ms + for_ms, long_ms, short_r, 1.0)] if for_ms else []),
+                          (long_ms, long_ms - step, first_r, 1.0),
+                          (long_ms - step, tail_ms, early, 1.0), (tail_ms, 0, short_r, 1.0)]
             expected = _profile_alerts(spec, slo, alerts, regions_ms, n * step, exact=b)
-            regions = [(n - long_ms // step, heavy * per_step, 0.0), (1, per_step, long_r),
-                       (middle_ms // step, per_step, early), (short_ms // step, per_step, short_r)]
+            regions = [(n - (long_ms + for_ms) // step, heavy * per_step, 0.0),
+                       *([(for_ms // step, per_step, short_r)] if for_ms else []),
+                       (1, per_step, first_r), (middle_ms // step, per_step, early),
+                       (tail_ms // step, per_step, short_r)]
             if expected is not None and _clean(spec, slo, alerts, regions, step):
                 break
         else:
             continue
         out.append({
             "name": f"{severity} {b.long}/{b.short} ×{_num(b.factor)}: the {below} window just "
-                    f"below the boundary, the other above: this pair does not fire",
+                    f"below the boundary, the other above"
+                    + (f" for {format_duration(for_ms)}" if for_ms else "")
+                    + ": this pair does not fire",
             "interval": format_duration(step),
             "input_series": _profile(inputs, regions, whole=True),
             "alert_rule_test": [{"eval_time": format_duration(n * step), "alertname": "",
@@ -836,7 +869,7 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                                              "alertname": name, "exp_alerts": expected}],
                     })
                 for one_sided in _one_sided_groups(spec, slo, alerts, b, severity, step, n,
-                                                   per_step, inputs):
+                                                   per_step, inputs, for_ms):
                     one_sided["name"] = f"{prefix}: {one_sided['name']}"
                     one_sided["alert_rule_test"][0]["alertname"] = name
                     groups.append(one_sided)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from promtool_runs import Promtool, params, promtool_file, run
 
+from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo.cli import main
+from pytest_selfslo.promql.series import parse_series_values
 from pytest_selfslo.ruletest.runner import run_rule_tests
 from pytest_selfslo.slo.burnrate import generate_rules
 from pytest_selfslo.slo.importers import import_spec, import_text
@@ -100,3 +104,42 @@ def test_generated_tests_pass_under_real_promtool(tmp_path: Path, promtool: Prom
     output = run(promtool, [name], out.parent)
     assert "SUCCESS" in output and "FAILED" not in output, (
         f"{output}\n({left_out} long group(s) left to the newest promtool)")
+
+
+PYRRA = Path(__file__).parent / "data" / "pyrra_api_latency.yml"
+
+
+def _window_ratios(group: dict[str, Any], window_ms: int, ends: list[int]) -> list[list[float]]:
+    """Error ratio over ``window_ms`` at each evaluation step in ``ends``, per range semantics
+    (Prometheus 2's closed range, 3's left-open one), from the group's counters."""
+    step = parse_duration(group["interval"])
+    first, second = ([v for v in parse_series_values(s["values"]) if v is not None]
+                     for s in group["input_series"])
+    if group["input_series"][0]["series"].split("{")[0].endswith("_count"):
+        total, errors = first, [t - g for t, g in zip(first, second, strict=True)]  # _count, good bucket
+    else:
+        errors, total = first, [e + g for e, g in zip(first, second, strict=True)]
+    k = window_ms // step
+    return [[(errors[s] - errors[s - k + drop]) / (total[s] - total[s - k + drop]) for s in ends]
+            for drop in (0, 1)]
+
+
+def test_one_sided_groups_hold_both_windows_over_the_alerts_for() -> None:
+    """A mutant threshold just past the near window's value only fires (and fails the test)
+    when the condition held over the alert's ``for``: both windows keep the checked values,
+    bit for bit, at every evaluation of the ``for`` before the checked one."""
+    doc = yaml.safe_load(generate_tests(import_spec(PYRRA), "../slo.yml"))
+    held = [g for g in doc["tests"] if "window just below the boundary" in g["name"]]
+    assert len(held) == 16  # both sides of the 8 pairs, each an alert with its own for
+    for g in held:
+        match = re.search(r" (\w+)/(\w+) ×.*the (long|short) window .* for (\w+): ", g["name"])
+        assert match, g["name"]
+        long_ms, short_ms, for_ms = (parse_duration(match[i]) for i in (1, 2, 4))
+        step = parse_duration(g["interval"])
+        last = parse_duration(g["alert_rule_test"][0]["eval_time"]) // step
+        ends = list(range(last - for_ms // step, last + 1, 300_000 // step))
+        long_r, short_r = (_window_ratios(g, w, ends) for w in (long_ms, short_ms))
+        for values in [*long_r, *short_r]:
+            assert len(set(values)) == 1, (g["name"], values)
+        near, far = (long_r, short_r) if match[3] == "long" else (short_r, long_r)
+        assert near[0][0] < far[0][0], g["name"]
