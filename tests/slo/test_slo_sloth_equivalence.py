@@ -427,7 +427,7 @@ def _legacy_names(path: Path) -> bool:
 
 
 def _promtool_file(example: Example, groups: list[RuleGroup], cases: list[Case],
-                   rule_file: str) -> str:
+                   rule_file: str, group_names: list[str]) -> str:
     tests = []
     for case in cases:
         _, series = _storage(example, case)
@@ -451,7 +451,11 @@ def _promtool_file(example: Example, groups: list[RuleGroup], cases: list[Case],
                              + "}", "values": " ".join(repr(float(v)) for v in values)}
                   for labels, values in series]
         tests.append({"interval": "1m", "input_series": inputs, "alert_rule_test": checks})
-    return yaml.safe_dump({"rule_files": [rule_file], "evaluation_interval": "1m",
+    # every group of the file in file order, as our engine evaluates them: without
+    # group_eval_order promtool runs a step's groups in random (Go map) order, and an alert
+    # group run before its SLI group sees the ratios of the step before
+    order = {"group_eval_order": group_names} if len(group_names) > 1 else {}
+    return yaml.safe_dump({"rule_files": [rule_file], "evaluation_interval": "1m", **order,
                            "tests": tests}, sort_keys=False, width=10_000)
 
 
@@ -494,6 +498,7 @@ def test_promtool_agrees_on_a_sample_of_cases(name: str, promtool: Promtool,
         return
     for rule_file, groups in (("ours.yml", example.ours), ("sloth.yml", example.theirs)):
         test = tmp_path / f"test_{rule_file}"
-        test.write_text(_promtool_file(example, groups, cases, rule_file))
+        names = [str(g["name"]) for g in yaml.safe_load((tmp_path / rule_file).read_text())["groups"]]
+        test.write_text(_promtool_file(example, groups, cases, rule_file, names))
         output = run(promtool, [test.name], tmp_path)
         assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
