@@ -53,22 +53,24 @@ def cases(draw: st.DrawFn) -> Case:
     names = [f"A{k}" if alert[k] else f"r{k}" for k in range(total)]
     offsets = [draw(st.sampled_from([0, 0, 0, 30, 60, 120])) for _ in range(n_groups)]
     group_of = [g for g, size in enumerate(sizes) for _ in range(size)]
-    rules, forward_sub, forward = [], False, False
+    rules: list[dict[str, str]] = []
+    forward_sub = forward = False
     for k in range(total):
         sources = [j for j in range(total) if rank[j] > rank[k]]
-        picks = draw(st.lists(st.sampled_from(["m", *sources]), min_size=1, max_size=2))
+        # -1: the input series m
+        picks = draw(st.lists(st.sampled_from([-1, *sources]), min_size=1, max_size=2))
         terms = []
         for src in picks:
             template = draw(st.sampled_from(READS))
-            if src == "m":
+            if src < 0:
                 name = "m"
             elif alert[src]:
                 name = f'ALERTS{{alertname="{names[src]}"}}'
             else:
                 name = names[src]
-            if src != "m" and src > k:
+            if src > k:
                 forward = True
-            if src != "m" and ":" in template and (
+            if src >= 0 and ":" in template and (
                     src > k or offsets[group_of[src]] > offsets[group_of[k]]):
                 forward_sub = True
             terms.append(f"sum({template.format(x=name)})")
