@@ -6,14 +6,22 @@ to storage as it goes, and only loads input samples up to the step being
 evaluated. We get the same results much faster:
 
 * **vectorised mode** (the normal case): each rule is evaluated once over the
-  whole grid with :meth:`Engine.evaluate`, in global rule order, and its output
-  written back before the next rule runs. This equals step-by-step evaluation
-  when no rule reads the output of itself or of a later rule (checked on the
-  selectors' metric names) and no expression uses ``@`` or a negative offset
-  (which could see samples promtool has not loaded yet);
-* **step mode** otherwise, or when a vectorised run hits an evaluation error
-  (so the error is reported at the first failing step, as promtool does): one
-  step at a time against storage capped at that step.
+  whole grid with :meth:`Engine.evaluate` and its output written back before
+  the rules that read it run. Rules run in file order except that a rule reading
+  a *later* rule runs after it (dependency order): promtool's step ``t`` has not
+  evaluated that rule yet, so the reader sees its series only up to the
+  previous step, which ``Engine.evaluate(visible_until=...)`` reproduces per
+  series (instant selectors, range windows, ``offset`` and ``timestamp()``
+  alike; the same covers a rule read from a group with a larger
+  ``query_offset``). Series keep promtool's creation order (keyed on the rule's
+  file position). No ``@`` or negative offset may appear (they could see
+  samples promtool has not loaded yet);
+* **step mode** when rules read each other in a cycle (a rule reading itself
+  included), when a subquery reads a series the reader sees only up to an
+  earlier step, or when a vectorised run hits an evaluation error (so the error
+  is reported at the first failing step, as promtool does): one step at a time
+  against storage capped at that step. ``evaluate_groups(mode="step")`` forces
+  it (the reference the vectorised mode is tested against).
 
 The alert state machine (inactive -> pending -> firing, ``for``,
 ``keep_firing_for``) runs over whole presence arrays per alert instance, one
@@ -22,7 +30,7 @@ Python iteration per *run* of consecutive steps rather than per step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -632,7 +640,7 @@ def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
 
 
 def _visibility(placed: list[tuple[RuleGroup, Rule]], writers: dict[Labels, list[int]],
-                reader: int) -> Any:
+                reader: int) -> Callable[[Labels], int | None]:
     """``visible_until`` for rule ``reader``: how far past its evaluation time it sees a series.
 
     promtool's step ``k`` evaluates the rules in file order, so ``reader`` sees a rule
