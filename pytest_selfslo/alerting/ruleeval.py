@@ -6,14 +6,22 @@ to storage as it goes, and only loads input samples up to the step being
 evaluated. We get the same results much faster:
 
 * **vectorised mode** (the normal case): each rule is evaluated once over the
-  whole grid with :meth:`Engine.evaluate`, in global rule order, and its output
-  written back before the next rule runs. This equals step-by-step evaluation
-  when no rule reads the output of itself or of a later rule (checked on the
-  selectors' metric names) and no expression uses ``@`` or a negative offset
-  (which could see samples promtool has not loaded yet);
-* **step mode** otherwise, or when a vectorised run hits an evaluation error
-  (so the error is reported at the first failing step, as promtool does): one
-  step at a time against storage capped at that step.
+  whole grid with :meth:`Engine.evaluate` and its output written back before
+  the rules that read it run. Rules run in file order except that a rule reading
+  a *later* rule runs after it (dependency order): promtool's step ``t`` has not
+  evaluated that rule yet, so the reader sees its series only up to the
+  previous step, which ``Engine.evaluate(visible_until=...)`` reproduces per
+  series (instant selectors, range windows, ``offset`` and ``timestamp()``
+  alike; the same covers a rule read from a group with a larger
+  ``query_offset``). Series keep promtool's creation order (keyed on the rule's
+  file position). No ``@`` or negative offset may appear (they could see
+  samples promtool has not loaded yet);
+* **step mode** when rules read each other in a cycle (a rule reading itself
+  included), when a subquery reads a series the reader sees only up to an
+  earlier step, or when a vectorised run hits an evaluation error (so the error
+  is reported at the first failing step, as promtool does): one step at a time
+  against storage capped at that step. ``evaluate_groups(mode="step")`` forces
+  it (the reference the vectorised mode is tested against).
 
 The alert state machine (inactive -> pending -> firing, ``for``,
 ``keep_firing_for``) runs over whole presence arrays per alert instance, one
@@ -22,7 +30,7 @@ Python iteration per *run* of consecutive steps rather than per step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -267,10 +275,13 @@ def evaluate_groups(groups: Sequence[RuleGroup], storage: Storage, steps: IntArr
     exprs = {id(rule): parse_expr(rule.expr) for rule in rules}
     needs_alerts = any(_reads_alerts(parse_expr(e)) for e in extra_exprs) or any(
         _reads_alerts(node) for node in exprs.values())
-    if mode != "step" and (mode == "vectorised" or _vectorisable(rules, exprs)):
+    order = _schedule(rules, exprs)
+    if mode == "vectorised" and order is None:
+        order = list(range(len(rules)))
+    if mode != "step" and order is not None:
         snapshot = storage.snapshot()  # to undo a vectorised attempt that hits an error
         try:
-            _run_vectorised(run, exprs, needs_alerts)
+            _run_vectorised(run, exprs, needs_alerts, order)
             return run
         except (PromQLError, _NeedsStepMode):
             storage.restore(snapshot)
@@ -377,18 +388,64 @@ def _reads_alerts(node: Any) -> bool:
     return names is None or bool(names & {"ALERTS", "ALERTS_FOR_STATE"})
 
 
-def _vectorisable(rules: list[Rule], exprs: dict[int, Any]) -> bool:
-    """No rule may read series written by itself or a later rule, nor look ahead in time."""
-    later: list[dict[str, str]] = []
-    for rule in reversed(rules):
-        later += _produced(rule)
+def _schedule(rules: list[Rule], exprs: dict[int, Any]) -> list[int] | None:
+    """The order vectorised mode evaluates the rules in (indices into ``rules``); None: step mode.
+
+    Every rule runs after the rules whose output it may read. A rule reading an
+    earlier rule sees it as promtool does; one reading a *later* rule (promtool
+    has not evaluated it yet at that step) sees that rule's series only up to the
+    previous step (``visible_until`` of :meth:`Engine.evaluate`). Step mode when
+    the reads form a cycle (a rule reading itself included), when a later rule's
+    output is read inside a subquery (its visible part would depend on the outer
+    step) and when an ``@`` or a negative offset could look ahead in time.
+    Ready rules run in file order, so without forward reads this is the file order.
+    """
+    produced = [_produced(rule) for rule in rules]
+    needs: list[set[int]] = []
+    for i, rule in enumerate(rules):
         node = exprs[id(rule)]
         if _time_shifted(node):
-            return False
-        for sel in _selectors(node):
-            if any(_may_read(sel, produced) for produced in later):
-                return False
-    return True
+            return None
+        deps: set[int] = set()
+        for sel, in_subquery in _selectors_in(node, False):
+            for j, outputs in enumerate(produced):
+                if any(_may_read(sel, out) for out in outputs):
+                    if j == i or (j > i and in_subquery):
+                        return None
+                    deps.add(j)
+        needs.append(deps)
+    order: list[int] = []
+    done: set[int] = set()
+    ready = [i for i, deps in enumerate(needs) if not deps]
+    waiting = {i for i, deps in enumerate(needs) if deps}
+    while ready:
+        ready.sort(reverse=True)
+        i = ready.pop()
+        order.append(i)
+        done.add(i)
+        for j in sorted(waiting):
+            if needs[j] <= done:
+                waiting.discard(j)
+                ready.append(j)
+    return order if not waiting else None
+
+
+def _selectors_in(node: Any, in_subquery: bool) -> Iterator[tuple[Any, bool]]:
+    """Every selector of ``node``, with whether it sits inside a subquery."""
+    if isinstance(node, promql_parser.SubqueryExpr):
+        in_subquery = True
+    if isinstance(node, promql_parser.VectorSelector):
+        yield node, in_subquery
+        return
+    if isinstance(node, promql_parser.MatrixSelector):
+        yield node.vector_selector, in_subquery
+        return
+    for attr in ("lhs", "rhs", "expr", "param"):
+        child = getattr(node, attr, None)
+        if child is not None and not isinstance(child, (str, int, float)):
+            yield from _selectors_in(child, in_subquery)
+    for arg in getattr(node, "args", None) or ():
+        yield from _selectors_in(arg, in_subquery)
 
 
 # ---- evaluation -------------------------------------------------------------------
@@ -401,12 +458,14 @@ def _result_series(value: Any, n: int) -> list[InstantSeries]:
 
 
 def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
-           values: FloatArray, offset_ms: int, hist: Any = None) -> None:
+           values: FloatArray, offset_ms: int, hist: Any = None, *, phase: int = 1) -> None:
     """Append samples where present plus a stale marker where the series disappears.
 
     ``ts`` are sample times (evaluation times minus the group's ``query_offset``):
     a new series counts as created at the evaluation that first produced it,
-    after the input series loaded for that evaluation (storage creation order).
+    after the input series loaded for that evaluation (storage creation order),
+    and ``phase`` (1 + the rule's index in evaluation order) after the series that
+    rules before it created at that evaluation.
     """
     stale = np.zeros(len(present), dtype=bool)
     stale[1:] = present[:-1] & ~present[1:]
@@ -420,8 +479,8 @@ def _write(storage: Storage, labels: Labels, ts: IntArray, present: BoolArray,
         if is_h.any():
             mask = mask & ~is_h
             storage.add_histograms(labels, ts[is_h], list(hist[is_h]), created_ms=created,
-                                   phase=1)
-    storage.add_samples(labels, ts[mask], vals[mask], created_ms=created, phase=1)
+                                   phase=phase)
+    storage.add_samples(labels, ts[mask], vals[mask], created_ms=created, phase=phase)
 
 
 def _recording_output(rule: RecordingRule, series: list[InstantSeries],
@@ -528,7 +587,9 @@ def _alert_result(run: GroupRun, group: RuleGroup, rule: AlertingRule, series: l
 
 
 def _write_alert_series(run: GroupRun, group: RuleGroup, result: _AlertResult, n: int,
-                        lo: int = 0) -> None:
+                        lo: int = 0, *, phase: int = 1) -> list[Labels]:
+    """Write ``ALERTS``/``ALERTS_FOR_STATE`` of ``result``; returns the labels of the series."""
+    written: list[Labels] = []
     ts = run.steps[:n] - group.query_offset_ms
     for inst, (state, active_at, _) in zip(result.instances, result.timelines, strict=True):
         for code, name in ((_PENDING, "pending"), (_FIRING, "firing")):
@@ -536,31 +597,71 @@ def _write_alert_series(run: GroupRun, group: RuleGroup, result: _AlertResult, n
             if mask.any():
                 lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS", "alertstate": name})
                 _write(run.storage, lab, ts[lo:], mask[lo:], np.ones(n, dtype=np.float64)[lo:],
-                       group.query_offset_ms)
+                       group.query_offset_ms, phase=phase)
+                written.append(lab)
         alive = state != _INACTIVE
         if alive.any():
             lab = make_labels({**inst.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
             _write(run.storage, lab, ts[lo:], alive[lo:], (active_at // 1000).astype(np.float64)[lo:],
-                   group.query_offset_ms)
+                   group.query_offset_ms, phase=phase)
+            written.append(lab)
+    return written
 
 
-def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool) -> None:
+def _run_vectorised(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
+                    order: list[int]) -> None:
     n = len(run.steps)
-    for group, rule in run.rules():
+    placed = list(run.rules())
+    #: series labels -> indices of the rules that wrote them
+    writers: dict[Labels, list[int]] = {}
+    for index in order:
+        group, rule = placed[index]
         grid = run.steps - group.query_offset_ms
+        written: list[Labels] = []
         try:
-            series = _result_series(run.engine.evaluate(exprs[id(rule)], grid), n)
+            value = run.engine.evaluate(exprs[id(rule)], grid,
+                                        visible_until=_visibility(placed, writers, index))
+            series = _result_series(value, n)
             if isinstance(rule, RecordingRule):
                 for lab, present, values, hist in _recording_output(rule, series, group.limit):
-                    _write(run.storage, lab, grid, present, values, group.query_offset_ms, hist)
+                    _write(run.storage, lab, grid, present, values, group.query_offset_ms, hist,
+                           phase=1 + index)
+                    written.append(lab)
             else:
                 result = _alert_result(run, group, rule, _alert_values(series), n)
                 run.alerts[id(rule)] = result
                 if needs_alerts:
-                    _write_alert_series(run, group, result, n)
+                    written += _write_alert_series(run, group, result, n, phase=1 + index)
         except (_DuplicateSeries, TemplateError) as exc:
             raise _NeedsStepMode(str(exc)) from None
+        for lab in written:
+            writers.setdefault(lab, []).append(index)
     run.steps_done = n
+
+
+def _visibility(placed: list[tuple[RuleGroup, Rule]], writers: dict[Labels, list[int]],
+                reader: int) -> Callable[[Labels], int | None]:
+    """``visible_until`` for rule ``reader``: how far past its evaluation time it sees a series.
+
+    promtool's step ``k`` evaluates the rules in file order, so ``reader`` sees a rule
+    before it up to step ``k`` and a rule after it up to step ``k - 1``: samples written
+    at ``steps[j] - offset_writer`` for ``j <= k`` (resp. ``< k``), i.e. up to the
+    reader's evaluation time ``steps[k] - offset_reader`` plus the returned shift.
+    """
+    offset = placed[reader][0].query_offset_ms
+
+    def shift(labels: Labels) -> int | None:
+        written_by = writers.get(labels)
+        if written_by is None:
+            return None  # input series: loaded up to the step, never past the evaluation time
+        deltas = {offset - placed[w][0].query_offset_ms - (1 if w > reader else 0)
+                  for w in written_by}
+        if len(deltas) > 1:  # several rules write it, seen up to different steps
+            raise _NeedsStepMode(f"rules seen up to different steps write {dict(labels)}")
+        delta = deltas.pop()
+        return delta if delta < 0 else None
+
+    return shift
 
 
 def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
@@ -572,14 +673,15 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
         ts = int(run.steps[i])
         capped.cap_ms = ts
         errors: list[RuleEvalError] = []
-        for group, rule in run.rules():
+        for index, (group, rule) in enumerate(run.rules()):
             at = ts - group.query_offset_ms
             try:
                 value = run.engine.evaluate(exprs[id(rule)], np.array([at], dtype=np.int64))
                 series = _result_series(value, 1)
                 if isinstance(rule, RecordingRule):
                     out = _recording_output(rule, series, group.limit)
-                    _write_step(run.storage, previous.setdefault(id(rule), {}), out, at, ts)
+                    _write_step(run.storage, previous.setdefault(id(rule), {}), out, at, ts,
+                                1 + index)
                 else:
                     series = _alert_values(series)
                     past = history.setdefault(id(rule), [])
@@ -591,7 +693,8 @@ def _run_steps(run: GroupRun, exprs: dict[int, Any], needs_alerts: bool,
                         result = _alert_result(run, group, rule, past, i + 1)
                         run.alerts[id(rule)] = result
                         if needs_alerts:
-                            _write_alert_series(run, group, result, i + 1, lo=max(i - 1, 0))
+                            _write_alert_series(run, group, result, i + 1, lo=max(i - 1, 0),
+                                                phase=1 + index)
             except _DuplicateSeries as exc:
                 errors.append(RuleEvalError(rule, ts, exc.message))
             except PromQLError as exc:
@@ -637,15 +740,15 @@ def _extend_history(past: list[InstantSeries], series: list[InstantSeries], i: i
 
 def _write_step(storage: Storage, previous: dict[Labels, float],
                 out: list[tuple[Labels, BoolArray, FloatArray, Any]], at: int,
-                eval_ms: int) -> None:
+                eval_ms: int, phase: int) -> None:
     now: dict[Labels, float] = {}
     for lab, present, values, hist in out:
         if present[0]:
             now[lab] = float(values[0])
             if hist is not None and hist[0] is not None:
-                storage.add_histograms(lab, [at], [hist[0]], created_ms=eval_ms, phase=1)
+                storage.add_histograms(lab, [at], [hist[0]], created_ms=eval_ms, phase=phase)
             else:
-                storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=1)
+                storage.add_samples(lab, [at], [float(values[0])], created_ms=eval_ms, phase=phase)
     for lab in previous:
         if lab not in now:
             storage.add_samples(lab, [at], [STALE_NAN])

@@ -254,7 +254,8 @@ class Engine:
 
     def evaluate(self, expr: Any, steps: IntArray | Sequence[int], start_ms: int | None = None,
                  end_ms: int | None = None, *, pin_at_ms: int | None = None,
-                 steps_are_instants: bool = False) -> Value:
+                 steps_are_instants: bool = False,
+                 visible_until: Callable[[Labels], int | None] | None = None) -> Value:
         """Evaluate ``expr`` (string or parsed node) on the step grid ``steps`` (ms).
 
         ``start_ms``/``end_ms`` are what ``start()``/``end()`` and ``@ start()``
@@ -265,6 +266,14 @@ class Engine:
         ``steps_are_instants=True`` treats every step as its own instant query,
         as rule evaluation does: ``@ start()``/``@ end()`` then mean the step's
         own time (inside a subquery that is refused with a clear error).
+        ``visible_until(labels)`` may hide the newest samples of a series: with
+        a shift ``d`` (ms), the series' samples newer than ``step + d`` do not
+        exist at ``step`` (rule evaluation: a rule reading the output of a rule
+        promtool evaluates after it sees that output only up to the previous
+        evaluation). Selector windows keep their bounds (lookback, ranges and
+        ``rate`` extrapolation are unchanged); a shift that would hide samples
+        inside a subquery raises :class:`PromQLEvalError` (the hidden part
+        depends on the outer step, not the inner one). ``None``: all visible.
         Annotations end up in :attr:`annotations`.
         """
         node = parse_expr(expr) if isinstance(expr, str) else expr
@@ -282,6 +291,7 @@ class Engine:
         evaluator = _Evaluator(self, ctx)
         evaluator.pin_at = pin_at_ms
         evaluator.steps_are_instants = steps_are_instants
+        evaluator.visible_until = visible_until
         result = evaluator.eval(node, grid)
         if isinstance(result, InstantVector):
             result = settle_names(result)
@@ -366,6 +376,8 @@ class _Evaluator:
         #: selectors feed only histogram_count/sum/avg: Prometheus reads them with its
         #: HistogramStatsIterator, which detects counter resets on the fly
         self.stats_mode = False
+        #: per series, how far past the (outer) step its samples are visible (None: all)
+        self.visible_until: Callable[[Labels], int | None] | None = None
 
     def context(self, steps: IntArray) -> EvalContext:
         if steps is self.ctx.steps:
@@ -445,6 +457,30 @@ class _Evaluator:
         offset = _ms(node.offset)
         return ref - offset if offset else ref
 
+    def visible_ref(self, labels: Labels, t: IntArray, ref: IntArray,
+                    steps: IntArray) -> IntArray | None:
+        """``ref`` capped where ``visible_until`` hides samples ``t`` of ``labels``; None: no cap."""
+        if self.visible_until is None:
+            return None
+        shift = self.visible_until(labels)
+        if shift is None or shift >= 0:
+            return None
+        if self.subquery_depth:
+            # inner steps never pass the outer step T, so only samples in (T + shift, T]
+            # could be hidden; which of them are depends on the outer step
+            outer = self.ctx.steps
+            hidden = (np.searchsorted(t, outer, side="right")
+                      > np.searchsorted(t, outer + shift, side="right"))
+            if bool(np.any(hidden)):
+                raise PromQLEvalError(
+                    f"series {format_labels(labels)} is only partly visible at each step and "
+                    f"read inside a subquery; evaluate such rules one step at a time")
+            return None
+        cut = steps + shift
+        if bool(np.all(cut >= ref)):
+            return None
+        return np.minimum(ref, cut)
+
     def vector_selector(self, node: Any, steps: IntArray) -> InstantVector:
         ref = self.reference_times(node, steps)
         lookback = self.ctx.lookback_ms
@@ -453,13 +489,16 @@ class _Evaluator:
         cache = _SameTimestamps()
         storage = self.engine.storage
         for labels, t, v in storage.select(_matchers(node, self.dotall), mint, int(ref.max())):
-            hit = cache.get(t)
+            upto = self.visible_ref(labels, t, ref, steps)
+            hit = cache.get(t) if upto is None else None
             if hit is None:
-                idx = np.searchsorted(t, ref, side="right") - 1
+                idx = np.searchsorted(t, ref if upto is None else upto, side="right") - 1
                 safe = np.maximum(idx, 0)
                 ts = t[safe]
                 fresh = ts > ref - lookback if self.left_open else ts >= ref - lookback
-                hit = cache.put(t, (safe, ts, (idx >= 0) & fresh))
+                hit = (safe, ts, (idx >= 0) & fresh)
+                if upto is None:
+                    cache.put(t, hit)
             safe, ts, found = hit
             vals = v[safe]
             present: BoolArray = found & ~stale_mask(vals)
@@ -498,10 +537,15 @@ class _Evaluator:
             if hists is not None and self.stats_mode:
                 hists = _stats_hints(hists, hists, t, np.arange(len(t)),
                                      np.full(len(t), -(2**62), dtype=np.int64))
-            hit = cache.get(t)
+            upto = self.visible_ref(labels, t, ref, steps)
+            hit = cache.get(t) if upto is None else None
             if hit is None:
                 lo, hi = self.windows(t, ref, range_ms)
-                hit = cache.put(t, (lo, hi, bool(np.any(hi > lo))))
+                if upto is not None:
+                    hi = np.maximum(np.searchsorted(t, upto, side="right").astype(np.int64), lo)
+                hit = (lo, hi, bool(np.any(hi > lo)))
+                if upto is None:
+                    cache.put(t, hit)
             lo, hi, nonempty = hit
             if nonempty:
                 out.append(RangeSeries(labels, t, v, lo, hi, h=hists))
