@@ -15,6 +15,7 @@ it is skipped with that reason.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ DATA = Path(__file__).parent / "data"
 SLO = DATA / "pyrra_http_native_slo.yml"
 EXPECTED = DATA / "pyrra_http_native_expected_rules.yml"
 STEP_MS = 60_000
-CASES = 60
+#: traffic cases; CI runs 20 (the run behind the reported numbers set
+#: SELFSLO_SLO_EQUIVALENCE_CASES=60: minutes of CPU on a 2-core machine)
+CASES = int(os.environ.get("SELFSLO_SLO_EQUIVALENCE_CASES", "20"))
 OURS_ONLY = {"slo_service", "slo_name", "slo_severity"}
 LABELS = {"__name__": "http_request_duration_seconds", "code": "200",
           "job": "metrics-service-thanos-receive-default"}
