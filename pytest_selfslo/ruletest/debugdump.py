@@ -12,13 +12,13 @@ under 3.x the sample at exactly ``now - T`` is left out (left-open windows).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pytest_selfslo._core.errors import PromQLError
 from pytest_selfslo._core.gofmt import go_quote
+from pytest_selfslo.promql.aggregations import format_go_float
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.values import Labels, RangeVector
@@ -41,15 +41,6 @@ def dump_range_ms(group: TestGroup) -> int:
 def debug_expr(group: TestGroup) -> str:
     """``{__name__=~".+"}[2m1s]``: the query of the dump."""
     return f"{DEBUG_SELECTOR}[{go_duration(dump_range_ms(group) / 1000)}]"
-
-
-def _go_float(v: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return np.format_float_positional(v, unique=True, trim="-")
 
 
 def _go_labels(labels: Labels) -> str:
@@ -81,7 +72,7 @@ def debug_dump(run: GroupRun, group: TestGroup) -> list[str]:
             if isinstance(h, FloatHistogram):
                 hists.append(f"{h.go_string()} @[{t}]")
             else:
-                floats.append(f"{_go_float(v)} @[{t}]")
+                floats.append(f"{format_go_float(v)} @[{t}]")
         lines.extend(floats + hists)  # Go prints the floats first, then the histograms
     return lines
 

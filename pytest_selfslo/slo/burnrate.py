@@ -29,6 +29,8 @@ import yaml
 
 from pytest_selfslo._core.durations import parse_duration
 from pytest_selfslo._core.errors import SLOSpecError
+from pytest_selfslo._core.gofmt import go_quote
+from pytest_selfslo.promql.aggregations import format_go_float
 from pytest_selfslo.promql.astwalk import selectors
 from pytest_selfslo.promql.engine import parse_expr
 from pytest_selfslo.slo.service import (
@@ -196,7 +198,7 @@ def absent_selectors(slo: ServiceLevel) -> list[str]:
         for sel in selectors(parse_expr(query.replace("{{.window}}", "5m"))):
             name = str(sel.name or "")
             if name and name not in seen:
-                matchers = ",".join(f"{m.name}{_OPS[str(m.op)]}{_go_quote(m.value)}"
+                matchers = ",".join(f"{m.name}{_OPS[str(m.op)]}{go_quote(m.value)}"
                                     for m in sel.matchers.matchers if m.name != "__name__")
                 seen[name] = f"{name}{{{matchers}}}" if matchers else name
     return list(seen.values())
@@ -324,7 +326,7 @@ def _sloth_filter(spec: ServiceSLOs, slo: ServiceLevel) -> str:
     sc = spec.scheme
     ids = {sc.id or "sloth_id": f"{service_of(spec, slo)}-{slo.name}",
            sc.service: service_of(spec, slo), sc.slo: slo.name}
-    return "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(ids.items())) + "}"
+    return "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(ids.items())) + "}"
 
 
 def _optimized_expr(spec: ServiceSLOs, slo: ServiceLevel, short: str) -> str:
@@ -362,7 +364,7 @@ def _sloth_metadata_rules(spec: ServiceSLOs, slo: ServiceLevel, _cfg: dict[str, 
     out.meta = [{"record": name, "expr": expr, "labels": dict(labels)}
                 for name, expr in zip(SLOTH_META_RECORDS, exprs, strict=True)]
     out.meta[-1]["labels"].update({**SLOTH_INFO_GENERATOR,
-                                   "sloth_objective": _go_f(slo.objective)})
+                                   "sloth_objective": format_go_float(slo.objective)})
 
 
 def _sloth_alert_rules(spec: ServiceSLOs, slo: ServiceLevel, _cfg: dict[str, Any],
@@ -440,7 +442,7 @@ def _sloth_budget_exhausted(spec: ServiceSLOs, slo: ServiceLevel, cfg: dict[str,
     labels = {sc.slo: slo.name, sc.service: service_of(spec, slo),
               sc.id or "sloth_id": f"{service_of(spec, slo)}-{slo.name}",
               **{**spec.labels, **slo.labels}, **cfg.get("selector_labels", {})}
-    matcher = "{" + ", ".join(f"{k}={_go_quote(v)}" for k, v in sorted(labels.items())) + "}"
+    matcher = "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(labels.items())) + "}"
     rule: dict[str, Any] = {
         "alert": cfg.get("alert_name") or "ErrorBudgetExhausted",
         "expr": f"slo:period_error_budget_remaining:ratio{matcher} <= "
@@ -476,22 +478,7 @@ def _go_g(value: float) -> str:
         mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
         e = point - 1
         return f"{'-' if sign else ''}{mant}e{'-' if e < 0 else '+'}{abs(e):02d}"
-    return ("-" if sign else "") + _go_f(abs(value))
-
-
-def _go_f(value: float) -> str:
-    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``.
-
-    >>> _go_f(99.9), _go_f(90.0), _go_f(0.00001)
-    ('99.9', '90', '0.00001')
-    """
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _go_quote(value: str) -> str:
-    """Go's ``strconv.Quote`` for printable text (what Sloth's filters contain)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return ("-" if sign else "") + format_go_float(abs(value))
 
 
 def generate_rules(spec: ServiceSLOs) -> str:
