@@ -41,6 +41,9 @@ KEEP_FIRING_FOR: Release = (2, 42)
 #: rules: aliases in ``record``/``alert``/``expr`` resolve from 3.3 (#14957); before, the
 #: field is the raw YAML node: an alias gives the anchor name, ``~``/``null`` their text
 RULE_NAME_ALIASES: Release = (3, 3)
+#: ``promtool test rules`` output: each file's ``Unit Testing:  FILE`` heading went in 2.55
+#: (#14506, with ``--junit``); before, it opens every file's block
+NO_UNIT_TESTING_HEADING: Release = (2, 55)
 
 
 def release_of(semantics: str) -> Release:

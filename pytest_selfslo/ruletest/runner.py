@@ -65,6 +65,7 @@ from pytest_selfslo.promql.values import (
     StringValue,
 )
 from pytest_selfslo.rulefmt.model import AlertingRule, RecordingRule, RuleGroup
+from pytest_selfslo.rulefmt.releases import NO_UNIT_TESTING_HEADING, release_of
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 from pytest_selfslo.rulefmt.testfile import (
     RuleTestFile,
@@ -139,6 +140,8 @@ class RuleTestReport:
     """Outcome of a whole run: ``passed``, ``exit_code``, ``format_text()``, ``coverage``."""
 
     files: list[FileResult] = field(default_factory=list)
+    #: the Prometheus release whose promtool output :meth:`format_text` imitates
+    semantics: str = "3"
 
     @property
     def passed(self) -> bool:
@@ -156,13 +159,17 @@ class RuleTestReport:
         return RuleCoverage().merge(*(g.coverage for f in self.files for g in f.groups))
 
     def format_text(self, *, debug: bool = False) -> str:
-        """promtool-style text: ``Unit Testing: file``, ``SUCCESS`` or ``FAILED:`` + details.
+        """promtool-style text: ``SUCCESS`` or ``FAILED:`` + details per file.
 
-        With ``debug`` each file's groups' ``DEBUG:`` lines come before its status.
+        As the promtool of :attr:`semantics` prints it: before 2.55 each file's
+        block opens with ``Unit Testing:  FILE``. With ``debug`` each file's
+        groups' ``DEBUG:`` lines come before its status.
         """
+        heading = release_of(self.semantics) < NO_UNIT_TESTING_HEADING
         out: list[str] = []
         for f in self.files:
-            out.append(f"Unit Testing:  {f.path}")
+            if heading:
+                out.append(f"Unit Testing:  {f.path}")
             out.extend(f"  WARNING: {w}" for w in f.warnings)
             if debug:
                 out.extend(line for g in f.groups for line in g.debug)
@@ -597,7 +604,7 @@ def run_rule_tests(paths: list[str] | tuple[str, ...], *, semantics: str = "3",
         raise InputError(f"--run: {exc}") from None
     options = _Options(semantics, pattern, ignore_unknown_fields, limits,
                        features or FeatureSet(), debug, diff)
-    report = RuleTestReport()
+    report = RuleTestReport(semantics=semantics)
     for raw in paths:
         for path in sorted(glob.glob(raw)) if glob.has_magic(raw) else [raw]:
             report.files.append(_run_file(path, options))

@@ -251,3 +251,16 @@ def test_delayed_name_removal_matches_promtool(promtool_bin: Promtool, tmp_path:
     assert len(theirs) == 2
     assert ours == theirs
     assert features.delayed_name_removal == (flag and promtool_bin.version >= (3, 4, 0))
+
+
+def test_success_output_matches_promtool_byte_for_byte(promtool_bin: Promtool, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """stdout of a passing run: ``Unit Testing:  FILE`` opens each file's block only before 2.55."""
+    _files(tmp_path)
+    (tmp_path / "pass2.yml").write_text((tmp_path / "pass.yml").read_text())
+    proc = _promtool(promtool_bin, ["pass.yml", "pass2.yml"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    monkeypatch.chdir(tmp_path)
+    report = run_rule_tests(["pass.yml", "pass2.yml"], semantics=promtool_bin.semantics)
+    assert report.format_text() + "\n" == proc.stdout
+    assert ("Unit Testing:  pass.yml" in proc.stdout) == (promtool_bin.version < (2, 55, 0))
