@@ -69,6 +69,17 @@ class SelfSloConfigWarning(pytest.PytestWarning):
     """A --self-slo setting is suspicious but not fatal (e.g. a glob that matches no file)."""
 
 
+def _mode_or_url(text: str, modes: tuple[str, ...]) -> str | None:
+    """``text`` as one of ``modes`` (any case) or an ``http(s)://`` URL without a trailing
+    ``/``; None when it is neither."""
+    if text.lower() in modes:
+        return text.lower()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text.rstrip("/")
+    return None
+
+
 def parse_prometheus(value: str) -> str:
     """``auto``/``embedded``/``local``/``docker``, ``local:PATH`` or an ``http(s)://`` URL.
 
@@ -76,13 +87,11 @@ def parse_prometheus(value: str) -> str:
     (command line: the current directory, ini: the rootdir) and checks it exists.
     """
     text = value.strip()
-    if text.lower() in PROMETHEUS_MODES:
-        return text.lower()
     if text.startswith(LOCAL_PREFIX) and text[len(LOCAL_PREFIX):].strip():
         return LOCAL_PREFIX + text[len(LOCAL_PREFIX):].strip()
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
+    found = _mode_or_url(text, PROMETHEUS_MODES)
+    if found is not None:
+        return found
     raise pytest.UsageError(
         f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
         f"local:PATH or an http(s):// URL, got {value!r}"
@@ -91,12 +100,9 @@ def parse_prometheus(value: str) -> str:
 
 def parse_lint_prometheus(value: str) -> str:
     """Where the rule lint's online checks go: ``fixture`` (the session's real server) or a URL."""
-    text = value.strip()
-    if text.lower() == "fixture":
-        return "fixture"
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
+    found = _mode_or_url(value.strip(), ("fixture",))
+    if found is not None:
+        return found
     raise pytest.UsageError(
         f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus this session "
         f"starts) or an http(s):// URL, got {value!r}")
@@ -138,12 +144,9 @@ def _executable(text: str, base: Path, what: str, origin: str) -> str:
 
 def parse_alertmanager(value: str) -> str:
     """``auto``/``local``/``docker`` or an ``http(s)://host:port`` URL of an Alertmanager."""
-    text = value.strip()
-    if text.lower() in ALERTMANAGER_MODES:
-        return text.lower()
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
+    found = _mode_or_url(value.strip(), ALERTMANAGER_MODES)
+    if found is not None:
+        return found
     raise pytest.UsageError(
         f"{ALERTMANAGER_OPTION}: expected one of {', '.join(ALERTMANAGER_MODES)} "
         f"or an http(s):// URL, got {value!r}")
