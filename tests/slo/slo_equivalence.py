@@ -12,6 +12,7 @@ run. Imported as ``from slo_equivalence import ...`` (``tests/slo`` is on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from pytest_selfslo.rulefmt.model import AlertingRule
 
 #: one evaluation step, 1m, in milliseconds
 STEP_MS = 60_000
+#: labels only our rules carry (our label scheme); every other label must match Pyrra's
+PYRRA_OURS_ONLY = frozenset({"slo_service", "slo_name", "slo_severity"})
 
 #: (alert name, labels) -> the state at every step (0 inactive, 1 pending, 2 firing)
 Timeline = dict[tuple[str, frozenset[tuple[str, str]]], bytes]
@@ -110,6 +113,11 @@ def counters(segments: Sequence[Segment], n: int) -> tuple[np.ndarray, np.ndarra
 def labels_of(series: str) -> dict[str, str]:
     """The labels of a series descriptor such as ``metric{a="b"}``."""
     return dict(parse_series_labels(series))
+
+
+def equivalence_cases(default: int) -> int:
+    """How many traffic cases: ``$SELFSLO_SLO_EQUIVALENCE_CASES``, else ``default``."""
+    return int(os.environ.get("SELFSLO_SLO_EQUIVALENCE_CASES", str(default)))
 
 
 def derandomized(max_examples: int) -> Callable[[T], T]:

@@ -16,7 +16,6 @@ real promtool: each rule file against the alerts our engine computed for it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import yaml
 from hypothesis import given, strategies as st
 from promtool_runs import Promtool, params
 from slo_equivalence import (
+    PYRRA_OURS_ONLY,
     STEP_MS,
     GappedSegment,
     alert_checks,
@@ -35,6 +35,7 @@ from slo_equivalence import (
     counters,
     derandomized,
     describe,
+    equivalence_cases,
     gapped_segment_lists,
     labels_of,
     promtool_test_file,
@@ -58,9 +59,7 @@ SLOS = DATA / "pyrra_http_slos.yml"
 EXPECTED = DATA / "pyrra_http_expected_rules.yml"
 #: traffic cases; CI runs 25 (the run behind the reported numbers set
 #: SELFSLO_SLO_EQUIVALENCE_CASES=200: minutes of CPU on a 2-core machine)
-CASES = int(os.environ.get("SELFSLO_SLO_EQUIVALENCE_CASES", "25"))
-#: labels only our rules carry (our label scheme); every other label must match Pyrra's
-OURS_ONLY = {"slo_service", "slo_name", "slo_severity"}
+CASES = equivalence_cases(25)
 SPEC = import_spec(SLOS)
 OURS_TEXT = generate_rules(SPEC)
 OURS = groups_from_text(OURS_TEXT, "ours.yml")
@@ -134,7 +133,7 @@ def test_our_rules_carry_pyrras_alerts() -> None:
         return sorted((r.name, str(r.for_ms), tuple(sorted((k, v) for k, v in r.labels.items()
                                                            if k not in drop)))
                       for g in groups for r in g.rules if isinstance(r, AlertingRule))
-    assert shape(OURS, OURS_ONLY | series) == shape(THEIRS, series)
+    assert shape(OURS, {*PYRRA_OURS_ONLY, *series}) == shape(THEIRS, series)
     assert len(shape(OURS, set())) == 11
     records = [r for g in OURS for r in g.rules if isinstance(r, RecordingRule)]
     assert all({"slo", "job"} <= set(r.labels) for r in records)
@@ -147,8 +146,8 @@ def test_behaviour_equivalent_to_pyrra(record_property: Any) -> None:
     @derandomized(CASES)
     @given(_cases())
     def check(case: Case) -> None:
-        ours = timeline(_evaluate(OURS, case), OURS_ONLY)
-        theirs = timeline(_evaluate(THEIRS, case), OURS_ONLY)
+        ours = timeline(_evaluate(OURS, case), PYRRA_OURS_ONLY)
+        theirs = timeline(_evaluate(THEIRS, case), PYRRA_OURS_ONLY)
         assert ours == theirs, describe(ours, theirs, "Pyrra's")
         stats["cases"] += 1
         stats["alert_instances"] += len(ours)

@@ -15,7 +15,6 @@ it is skipped with that reason.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from hypothesis import given, strategies as st
 from promtool_runs import Promtool, params
 from slo_equivalence import (
+    PYRRA_OURS_ONLY,
     STEP_MS,
     Segment,
     alert_checks,
@@ -31,6 +31,7 @@ from slo_equivalence import (
     bounds,
     derandomized,
     describe,
+    equivalence_cases,
     firing_steps,
     promtool_test_file,
     sample,
@@ -53,8 +54,7 @@ SLO = DATA / "pyrra_http_native_slo.yml"
 EXPECTED = DATA / "pyrra_http_native_expected_rules.yml"
 #: traffic cases; CI runs 20 (the run behind the reported numbers set
 #: SELFSLO_SLO_EQUIVALENCE_CASES=60: minutes of CPU on a 2-core machine)
-CASES = int(os.environ.get("SELFSLO_SLO_EQUIVALENCE_CASES", "20"))
-OURS_ONLY = {"slo_service", "slo_name", "slo_severity"}
+CASES = equivalence_cases(20)
 LABELS = {"__name__": "http_request_duration_seconds", "code": "200",
           "job": "metrics-service-thanos-receive-default"}
 SPEC = import_spec(SLO)
@@ -111,8 +111,8 @@ def test_behaviour_equivalent_to_pyrra_on_native_histograms(record_property: Any
     def check(case: tuple[int, list[Segment]]) -> None:
         n, segments = case
         text = _notation(n, segments)
-        ours = timeline(_evaluate(OURS, n, text), OURS_ONLY)
-        theirs = timeline(_evaluate(THEIRS, n, text), OURS_ONLY)
+        ours = timeline(_evaluate(OURS, n, text), PYRRA_OURS_ONLY)
+        theirs = timeline(_evaluate(THEIRS, n, text), PYRRA_OURS_ONLY)
         assert ours == theirs, describe(ours, theirs, "Pyrra's")
         stats["cases"] += 1
         stats["firing_steps"] += firing_steps(ours)
