@@ -69,15 +69,16 @@ class SelfSloConfigWarning(pytest.PytestWarning):
     """A --self-slo setting is suspicious but not fatal (e.g. a glob that matches no file)."""
 
 
-def _mode_or_url(text: str, modes: tuple[str, ...]) -> str | None:
-    """``text`` as one of ``modes`` (any case) or an ``http(s)://`` URL without a trailing
-    ``/``; None when it is neither."""
+def _mode_or_url(value: str, modes: tuple[str, ...], expected: str) -> str:
+    """``value`` as one of ``modes`` (any case) or an ``http(s)://`` URL without a trailing
+    ``/``; else a usage error ``{expected}, got {value!r}``."""
+    text = value.strip()
     if text.lower() in modes:
         return text.lower()
     parts = urlsplit(text)
     if parts.scheme in ("http", "https") and parts.netloc:
         return text.rstrip("/")
-    return None
+    raise pytest.UsageError(f"{expected}, got {value!r}")
 
 
 def parse_prometheus(value: str) -> str:
@@ -89,23 +90,16 @@ def parse_prometheus(value: str) -> str:
     text = value.strip()
     if text.startswith(LOCAL_PREFIX) and text[len(LOCAL_PREFIX):].strip():
         return LOCAL_PREFIX + text[len(LOCAL_PREFIX):].strip()
-    found = _mode_or_url(text, PROMETHEUS_MODES)
-    if found is not None:
-        return found
-    raise pytest.UsageError(
-        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
-        f"local:PATH or an http(s):// URL, got {value!r}"
-    )
+    return _mode_or_url(value, PROMETHEUS_MODES,
+                        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
+                        "local:PATH or an http(s):// URL")
 
 
 def parse_lint_prometheus(value: str) -> str:
     """Where the rule lint's online checks go: ``fixture`` (the session's real server) or a URL."""
-    found = _mode_or_url(value.strip(), ("fixture",))
-    if found is not None:
-        return found
-    raise pytest.UsageError(
-        f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus this session "
-        f"starts) or an http(s):// URL, got {value!r}")
+    return _mode_or_url(value, ("fixture",),
+                        f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus "
+                        "this session starts) or an http(s):// URL")
 
 
 def parse_lint_number(value: str) -> int:
@@ -144,12 +138,9 @@ def _executable(text: str, base: Path, what: str, origin: str) -> str:
 
 def parse_alertmanager(value: str) -> str:
     """``auto``/``local``/``docker`` or an ``http(s)://host:port`` URL of an Alertmanager."""
-    found = _mode_or_url(value.strip(), ALERTMANAGER_MODES)
-    if found is not None:
-        return found
-    raise pytest.UsageError(
-        f"{ALERTMANAGER_OPTION}: expected one of {', '.join(ALERTMANAGER_MODES)} "
-        f"or an http(s):// URL, got {value!r}")
+    return _mode_or_url(value, ALERTMANAGER_MODES,
+                        f"{ALERTMANAGER_OPTION}: expected one of "
+                        f"{', '.join(ALERTMANAGER_MODES)} or an http(s):// URL")
 
 
 def parse_semantics(value: str) -> str:
