@@ -349,8 +349,7 @@ def test_metadata_series_equal_to_sloths(name: str, record_property: Any) -> Non
 # ------------------------------------------------------------------------ promtool spot check
 def _legacy_names(path: Path) -> bool:
     """Every rule label name is a Prometheus 2.x name (``[a-zA-Z_][a-zA-Z0-9_]*``)."""
-    doc = yaml.safe_load(path.read_text())
-    groups = doc["spec"]["groups"] if "spec" in doc else doc["groups"]
+    groups = yaml.safe_load(_rule_file_text(path))["groups"]
     return all(re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k) for g in groups for r in g["rules"]
                for k in r.get("labels", {}))
 
@@ -369,12 +368,17 @@ def _promtool_file(example: Example, groups: list[RuleGroup], cases: list[Case],
 
 
 def _rule_file_text(path: Path) -> str:
-    """A rule file promtool reads: Sloth's ``-k`` output is a PrometheusRule manifest, whose
-    ``spec`` holds the groups."""
+    """One rule file promtool reads with every group of Sloth's output.
+
+    Sloth's ``-k`` output is a PrometheusRule manifest, whose ``spec`` holds
+    the groups, and a multi-file input (``multifile``, ``k8s-multifile``,
+    ``openslo-kubernetes-apiserver``) gives one YAML document per spec:
+    promtool reads only a file's first document, so the groups are gathered.
+    """
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    if len(docs) == 1 and docs[0].get("kind") == "PrometheusRule":
-        return yaml.safe_dump({"groups": docs[0]["spec"]["groups"]}, sort_keys=False, width=10_000)
-    return path.read_text()
+    groups = [g for d in docs
+              for g in (d["spec"]["groups"] if d.get("kind") == "PrometheusRule" else d["groups"])]
+    return yaml.safe_dump({"groups": groups}, sort_keys=False, width=10_000)
 
 
 @pytest.mark.parametrize("promtool", params())
