@@ -350,6 +350,41 @@ def test_behaviour_equivalent_to_sloth(name: str, record_property: Any) -> None:
         assert stats["firing_steps"] > 0
 
 
+# ------------------------------------------------------------------------ alert annotations
+def alert_annotations(groups: list[RuleGroup]) -> dict[tuple[str, str, frozenset[tuple[str, str]]],
+                                                        dict[str, str]]:
+    """(group name, alert name, rule labels) -> the rule's annotations (templates, as written).
+
+    The group name is part of the key: two SLOs' ``ErrorBudgetExhausted`` rules may carry
+    the same labels (none); our ``sloth`` dialect names its groups as Sloth does.
+    """
+    out: dict[tuple[str, str, frozenset[tuple[str, str]]], dict[str, str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            if isinstance(rule, AlertingRule):
+                key = (group.name, rule.name, frozenset(rule.labels.items()))
+                assert key not in out, f"two alert rules {key}"
+                out[key] = dict(rule.annotations)
+    return out
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_alert_annotations_equal_to_sloths(name: str) -> None:
+    """Every alert rule's annotations equal those of Sloth's rule with the same name and
+    labels (Sloth's default ``title``/``summary``, the spec's on top): a static check of the
+    rule files, no traffic; Alertmanager templates written for Sloth's alerts keep working."""
+    example = _load(name)
+    assert ROOT is not None
+    ours = alert_annotations(groups_from_text(example.ours_text, "ours.yml"))
+    theirs = alert_annotations(load_rule_files([ROOT / "_gen" / name]))
+    assert ours.keys() == theirs.keys(), (sorted(map(str, ours.keys() - theirs.keys())),
+                                          sorted(map(str, theirs.keys() - ours.keys())))
+    for key, expected in theirs.items():
+        assert ours[key] == expected, f"{key[1]} {dict(key[2])}: ours {ours[key]}, Sloth's {expected}"
+    if theirs:
+        assert any(theirs.values()), "Sloth's alerts carry annotations: the check is not vacuous"
+
+
 # ------------------------------------------------------------------------ metadata series
 META_CASES = 12
 
