@@ -139,7 +139,7 @@ def _alert_closure(groups: list[RuleGroup]) -> list[RuleGroup]:
     """Only the alerts and the recording rules they depend on (transitively)."""
     rules = [r for g in groups for r in g.rules]
     needed: set[str] = set()
-    frontier = [r for r in rules if isinstance(r, AlertingRule)]
+    frontier: list[AlertingRule | RecordingRule] = [r for r in rules if isinstance(r, AlertingRule)]
     keep: set[int] = {id(r) for r in frontier}
     while frontier:
         names = {s.name for r in frontier for s in selectors(parse_expr(r.expr)) if s.name}
@@ -351,7 +351,7 @@ def test_behaviour_equivalent_to_sloth(name: str, record_property: Any) -> None:
 
 
 # ------------------------------------------------------------------------ alert annotations
-def alert_annotations(groups: list[RuleGroup]) -> dict[tuple[str, str, frozenset[tuple[str, str]]],
+def _rule_annotations(groups: list[RuleGroup]) -> dict[tuple[str, str, frozenset[tuple[str, str]]],
                                                         dict[str, str]]:
     """(group name, alert name, rule labels) -> the rule's annotations (templates, as written).
 
@@ -375,8 +375,8 @@ def test_alert_annotations_equal_to_sloths(name: str) -> None:
     rule files, no traffic; Alertmanager templates written for Sloth's alerts keep working."""
     example = _load(name)
     assert ROOT is not None
-    ours = alert_annotations(groups_from_text(example.ours_text, "ours.yml"))
-    theirs = alert_annotations(load_rule_files([ROOT / "_gen" / name]))
+    ours = _rule_annotations(groups_from_text(example.ours_text, "ours.yml"))
+    theirs = _rule_annotations(load_rule_files([ROOT / "_gen" / name]))
     assert ours.keys() == theirs.keys(), (sorted(map(str, ours.keys() - theirs.keys())),
                                           sorted(map(str, theirs.keys() - ours.keys())))
     for key, expected in theirs.items():
