@@ -123,15 +123,19 @@ def test_the_transcribed_rules_are_pyrras() -> None:
 
 
 def test_our_rules_carry_pyrras_alerts() -> None:
-    """Same alert rules as Pyrra's: name, for:, labels. ``slo`` and ``job`` come from the
+    """Same alert rules as Pyrra's: name, for:, labels, annotations (none: these objectives
+    propagate no ``pyrra.dev/`` annotation; see ``test_slo_alert_annotations.py`` for one
+    that does; ``pyrra_url`` is left out). ``slo`` and ``job`` come from the
     recorded series on our burn-rate alerts (from the rule on Pyrra's), ``le`` from
     ``absent()`` on our absent alert, so they are compared on the series here and on the
     alerts by the behaviour test."""
     series = {"slo", "job", "le"}
 
-    def shape(groups: list[RuleGroup], drop: set[str]) -> list[tuple[str, str, tuple[Any, ...]]]:
+    def shape(groups: list[RuleGroup], drop: set[str]
+              ) -> list[tuple[str, str, tuple[Any, ...], tuple[Any, ...]]]:
         return sorted((r.name, str(r.for_ms), tuple(sorted((k, v) for k, v in r.labels.items()
-                                                           if k not in drop)))
+                                                           if k not in drop)),
+                       tuple(sorted(r.annotations.items())))
                       for g in groups for r in g.rules if isinstance(r, AlertingRule))
     assert shape(OURS, {*PYRRA_OURS_ONLY, *series}) == shape(THEIRS, series)
     assert len(shape(OURS, set())) == 11

@@ -155,7 +155,7 @@ def _alert_closure(groups: list[RuleGroup]) -> list[RuleGroup]:
     """Only the alerts and the recording rules they depend on (transitively)."""
     rules = [r for g in groups for r in g.rules]
     needed: set[str] = set()
-    frontier = [r for r in rules if isinstance(r, AlertingRule)]
+    frontier: list[AlertingRule | RecordingRule] = [r for r in rules if isinstance(r, AlertingRule)]
     keep: set[int] = {id(r) for r in frontier}
     while frontier:
         names = {s.name for r in frontier for s in selectors(parse_expr(r.expr)) if s.name}
@@ -278,6 +278,41 @@ def test_behaviour_equivalent_to_sloth(name: str, record_property: Any) -> None:
     if any(s.page.enabled or s.ticket.enabled for s in example.spec.slos):
         # the traffic does make alerts fire, so the comparison is not vacuous
         assert stats["firing_steps"] > 0
+
+
+# ------------------------------------------------------------------------ alert annotations
+def _rule_annotations(groups: list[RuleGroup]) -> dict[tuple[str, str, frozenset[tuple[str, str]]],
+                                                        dict[str, str]]:
+    """(group name, alert name, rule labels) -> the rule's annotations (templates, as written).
+
+    The group name is part of the key: two SLOs' ``ErrorBudgetExhausted`` rules may carry
+    the same labels (none); our ``sloth`` dialect names its groups as Sloth does.
+    """
+    out: dict[tuple[str, str, frozenset[tuple[str, str]]], dict[str, str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            if isinstance(rule, AlertingRule):
+                key = (group.name, rule.name, frozenset(rule.labels.items()))
+                assert key not in out, f"two alert rules {key}"
+                out[key] = dict(rule.annotations)
+    return out
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_alert_annotations_equal_to_sloths(name: str) -> None:
+    """Every alert rule's annotations equal those of Sloth's rule with the same name and
+    labels (Sloth's default ``title``/``summary``, the spec's on top): a static check of the
+    rule files, no traffic; Alertmanager templates written for Sloth's alerts keep working."""
+    example = _load(name)
+    assert ROOT is not None
+    ours = _rule_annotations(groups_from_text(example.ours_text, "ours.yml"))
+    theirs = _rule_annotations(load_rule_files([ROOT / "_gen" / name]))
+    assert ours.keys() == theirs.keys(), (sorted(map(str, ours.keys() - theirs.keys())),
+                                          sorted(map(str, theirs.keys() - ours.keys())))
+    for key, expected in theirs.items():
+        assert ours[key] == expected, f"{key[1]} {dict(key[2])}: ours {ours[key]}, Sloth's {expected}"
+    if theirs:
+        assert any(theirs.values()), "Sloth's alerts carry annotations: the check is not vacuous"
 
 
 # ------------------------------------------------------------------------ metadata series
