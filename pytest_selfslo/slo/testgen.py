@@ -739,35 +739,62 @@ def _rendered(annotations: dict[str, str], alert: str, labels: dict[str, str]) -
             for k, v in annotations.items()}
 
 
+def _absent_fired_ms(slo: ServiceLevel) -> int:
+    """The first evaluation at which ``slo``'s absent alert fires once its metric is gone."""
+    assert slo.absent is not None
+    for_ms = parse_duration(slo.absent.for_) if slo.absent.for_ else 0
+    return -(-for_ms // EVALUATION_MS) * EVALUATION_MS + EVALUATION_MS
+
+
+def _absent_alerts(spec: ServiceSLOs, name: str, gone: set[str], at: int) -> list[dict[str, Any]]:
+    """The expected alerts named ``name`` at ``at`` ms when the metrics ``gone`` have no
+    samples: every SLO of the spec whose absent alert has that name (Pyrra names them all
+    ``SLOMetricAbsent``) and watches one of them fires by then."""
+    expected = []
+    for slo in spec.slos:
+        if slo.absent is None or slo.absent.name != name or _absent_fired_ms(slo) > at:
+            continue
+        base, annotations = series_labels(spec, slo), absent_annotations(spec, slo)
+        for q in absent_selectors(slo):
+            if q.partition("{")[0] in gone:
+                expected.append({"exp_labels": {**_absent_labels(q), **base, **slo.absent.labels},
+                                 **({"exp_annotations": _rendered(annotations, name,
+                                                                  _absent_labels(q))}
+                                    if annotations else {})})
+    return expected
+
+
 def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> list[dict[str, Any]]:
     """The absent alert: with no samples of a metric the SLI reads, its alert is pending
-    before ``for`` and fires after it; with samples of every metric, none fires."""
+    before ``for`` and fires after it; with samples of every metric, none fires.
+
+    The traffic of the spec's other SLOs is there too, so their absent alerts stay quiet
+    unless they watch a metric the group removes: then they are expected as well (an
+    ``alert_rule_test`` compares every alert of the name)."""
     assert slo.absent is not None
     queries = absent_selectors(slo)
     series = [s for s in (inputs.error_series, inputs.good_series, inputs.total_series) if s]
+    for other in spec.slos:
+        if other is not slo and other.absent is not None:
+            theirs = _inputs(other)
+            series += [s for s in (theirs.error_series, theirs.good_series,
+                                   theirs.total_series) if s and s not in series]
     for_ms = parse_duration(slo.absent.for_) if slo.absent.for_ else 0
-    fired = -(-for_ms // EVALUATION_MS) * EVALUATION_MS + EVALUATION_MS
+    fired = _absent_fired_ms(slo)
     pending = fired - 2 * EVALUATION_MS
     n = fired // 60_000 + 1
     unrelated = {"series": 'selfslo_unrelated{job="absent-test"}', "values": f"0+1x{n}"}
-    base = series_labels(spec, slo)
     prefix = f"{service_of(spec, slo)}/{slo.name}"
     groups = []
     for missing in [queries, *([[q] for q in queries] if len(queries) > 1 else []), []]:
         names = {q.partition("{")[0] for q in missing}
         present = [{"series": s, "values": f"0+1x{n}"} for s in series
                    if s.partition("{")[0] not in names]
-        annotations = absent_annotations(spec, slo)
-        expected = [{"exp_labels": {**_absent_labels(q), **base, **slo.absent.labels},
-                     **({"exp_annotations": _rendered(annotations, slo.absent.name,
-                                                      _absent_labels(q))}
-                        if annotations else {})}
-                    for q in missing]
         checks = [{"eval_time": format_duration(fired), "alertname": slo.absent.name,
-                   "exp_alerts": expected}]
+                   "exp_alerts": _absent_alerts(spec, slo.absent.name, names, fired)}]
         if for_ms and pending >= 0:
-            checks.insert(0, {"eval_time": format_duration(pending),
-                              "alertname": slo.absent.name, "exp_alerts": []})
+            checks.insert(0, {"eval_time": format_duration(pending), "alertname": slo.absent.name,
+                              "exp_alerts": _absent_alerts(spec, slo.absent.name, names, pending)})
         what = ("no samples of " + ", ".join(sorted(names))) if missing else \
             "samples of every metric: no absent alert"
         groups.append({"name": f"{prefix}: absent alert: {what}", "interval": "1m",

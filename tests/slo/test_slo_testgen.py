@@ -106,6 +106,46 @@ def test_generated_tests_pass_under_real_promtool(tmp_path: Path, promtool: Prom
         f"{output}\n({left_out} long group(s) left to the newest promtool)")
 
 
+#: two Pyrra objectives in one file, on different metrics; both absent alerts are named
+#: SLOMetricAbsent, so each absent group must feed the other's traffic (or expect it)
+PYRRA_TWO = Path(__file__).parent / "data" / "pyrra_http_slos.yml"
+
+
+def _absent_only(out: Path) -> Path:
+    doc = yaml.safe_load(out.read_text())
+    doc["tests"] = [g for g in doc["tests"] if ": absent alert: " in g["name"]]
+    short = out.with_name("absent_test.yml")
+    short.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return short
+
+
+def test_absent_groups_of_a_several_slo_file_expect_only_what_they_remove(tmp_path: Path) -> None:
+    """Found running benchmarks/slo_rule_tests.py: an absent group of one objective left
+    the other objective's metrics out, so its absent alert fired too and the generated
+    tests failed under our engine and promtool alike."""
+    out = _write(tmp_path, PYRRA_TWO)
+    groups = yaml.safe_load(_absent_only(out).read_text())["tests"]
+    assert len(groups) >= 4
+    for group in groups:
+        fed = {s["series"].partition("{")[0] for s in group["input_series"]}
+        firing = [a for c in group["alert_rule_test"] for a in c["exp_alerts"]]
+        # every objective's metrics but the removed ones are fed
+        assert {"http_requests_total", "http_request_duration_seconds_bucket",
+                "http_request_duration_seconds_count"} - fed == (
+            set(group["name"].partition("no samples of ")[2].split(", ")) - {""})
+        assert ("no absent alert" in group["name"]) == (firing == [])
+    report = run_rule_tests([str(out)])
+    assert report.passed, report.format_text()
+
+
+@pytest.mark.parametrize("promtool", params())
+def test_absent_groups_of_a_several_slo_file_pass_under_promtool(tmp_path: Path,
+                                                                 promtool: Promtool) -> None:
+    out = _absent_only(_write(tmp_path, PYRRA_TWO))
+    output = run(promtool, [out.name], out.parent)
+    assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
+
+
 PYRRA = Path(__file__).parent / "data" / "pyrra_api_latency.yml"
 
 
