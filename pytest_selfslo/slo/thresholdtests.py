@@ -402,22 +402,39 @@ def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, gauge: Gauge, window: str
 
 def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, gauge: Gauge, eval_ms: int,
                   prefix: str) -> dict[str, Any]:
+    """Bad points that spend the budget at the last evaluation, not at the one before.
+
+    Half of them (rounded down) sit at the oldest end of the compliance window, the others
+    at the newest, and two more just before the window: a range of either query halved sees
+    too few of them or too few points, doubled too many of them or too many good points
+    (the window is preceded by good points that dilute a doubled total).
+    """
     n_p = parse_duration(slo.window) // eval_ms
     b = float(slo.error_budget)
     for c in range(max(1, math.floor(b * n_p)), n_p):
-        # good points before the window, so that a doubled range sees a ratio <= b
-        before = min(n_p, max(10, math.ceil(c / b) - n_p + 2))
+        old = c // 2
+        before = min(n_p, max(10, math.ceil(c / b) - n_p + 4))
         n = before + n_p
-        ages = {age: BAD for age in range(c)}
+        ages = {age: BAD for age in range(c - old)}
+        ages.update({n_p - 2 - k: BAD for k in range(old)})
+        ages.update({n_p + 2: BAD, n_p + 3: BAD})  # outside the window at both checks
         points = _points(ages, n)
         rem = [1 - window_ratio(points, n_p, closed) / b for closed in (False, True)]
         after_ok = all(r[-1] < 0 for r in rem)
         before_ok = all(np.isnan(r[-2]) or r[-2] > 0 for r in rem)
-        doubled = 1 - window_ratio(points, 2 * n_p, False)[-1] / b
-        if after_ok and before_ok and doubled >= 0:
+        if not (after_ok and before_ok):
+            continue
+        bad, present = _counts(points, n_p, False)
+        bad2, present2 = _counts(points, 2 * n_p, False)
+        half_bad, half_present = _counts(points, n_p // 2, False)
+        # each mutant range (of the errors or the total query) changes a check
+        mutants = ((half_bad / present)[-1] <= b, (bad / half_present)[-2] > b,
+                   (bad2 / present)[-2] > b, (bad / present2)[-1] <= b)
+        if all(mutants):
             break
     else:
-        raise SLOSpecError(f"slo {slo.name!r}: cannot generate the budget test")
+        raise SLOSpecError(f"slo {slo.name!r}: cannot generate the budget test of this "
+                           "threshold SLI")
     sel = _label_text(series_labels(spec, slo))
     expr = f"{BUDGET_REMAINING_RECORD}{sel} > bool 0"
     first = [] if np.isnan(rem[0][-2]) else [{"labels": sel, "value": 1}]
