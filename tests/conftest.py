@@ -10,17 +10,28 @@ parametrised over every binary ``promtool_runs.available()`` finds
 (``$SELFSLO_PROMTOOLS``, set by ``.ci/run`` to Debian's 2.42, 2.53 and 3.5;
 else ``promtool`` on PATH), with ids such as ``promtool-3.5.3``, and skipped
 with the reason when there is none.
+
+Hypothesis runs derandomised, without an example database, unless
+``HYPOTHESIS_PROFILE=explore`` asks for random exploration: a failure in CI must
+reproduce on every machine from the same commit, and a falsifying example found
+while exploring becomes an ``@example`` or a test of its own.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from promtool_runs import params as promtool_params
 
 pytest_plugins = ["pytester"]
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: the ``user_properties`` name of a differential test's summary line
 DIFFERENTIAL_SUMMARY = "promtool_differential"

@@ -56,7 +56,7 @@ from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import PolicyError, located
 from pytest_selfslo._core.goregex import GoRegexError, Regexp, matcher_regex
 from pytest_selfslo.promql.exprguard import check_expr, ensure_recursion
-from pytest_selfslo.rulefmt.goyaml import compose, read_document, to_python
+from pytest_selfslo.rulefmt.goyaml import compose, read_document_or_raise, to_python
 from pytest_selfslo.slo.spec import DEFAULT_SLO_SPEC
 
 __all__ = [
@@ -656,13 +656,8 @@ def policy_from_mapping(data: Any, path: str | None = None,
 def load_policy(path: str | Path) -> CanaryPolicy:
     """Read a canary policy YAML file; any problem is a :class:`PolicyError` naming file, line and key."""
     text_path = str(path)
-    try:
-        text = read_document(path, "the policy file")  # regular files only: never a FIFO
-    except OSError as exc:
-        raise PolicyError(located(f"cannot read the policy file: {exc.strerror or exc}", text_path)) from None
-    except UnicodeDecodeError as exc:
-        raise PolicyError(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
-                                  text_path)) from None
+    # regular files only: never a FIFO
+    text = read_document_or_raise(path, "the policy file", PolicyError)
     node, problem = compose(text, text_path)
     if problem is not None:  # invalid YAML, or a limit of the reader (size, depth, aliases)
         message = problem.message if problem.code == "yaml-syntax" else \

@@ -44,7 +44,7 @@ from pytest_selfslo.heartbeat import read_heartbeats
 from pytest_selfslo.promql.engine import Engine
 from pytest_selfslo.promql.series import parse_series_line
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.rulefmt.goyaml import compose, read_document, to_python
+from pytest_selfslo.rulefmt.goyaml import compose, read_document_or_raise, to_python
 from pytest_selfslo.rulefmt.model import AlertState
 from pytest_selfslo.rulefmt.rulefile import load_rule_files
 
@@ -89,13 +89,7 @@ def load_series_file(storage: Storage, path: str | Path) -> tuple[float, float]:
     every problem is an :class:`InputError` ``path:line:col: why``.
     """
     spath = str(path)
-    try:
-        text = read_document(path, "the series file")
-    except OSError as exc:
-        raise InputError(located(f"cannot read the series file: {exc.strerror or exc}", spath)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
-                                 spath)) from None
+    text = read_document_or_raise(path, "the series file", InputError)
     root, problem = compose(text, spath)
     if problem is not None:
         raise InputError(str(problem) if problem.code == "yaml-syntax" else

@@ -9,26 +9,25 @@ from pytest_selfslo.promql.semantics import Semantics
 __all__ = ["count_arg", "positive_arg", "semantics_arg"]
 
 
-def count_arg(text: str) -> int:
-    """argparse ``type=`` for a whole number >= 0 (``generate -n``, ``replay --count``)."""
+def _whole_number(text: str, least: int, what: str, below: str) -> int:
+    """``text`` as an int >= ``least``; argparse's error says ``expected what``/``below``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected {below}, got {value}")
     return value
+
+
+def count_arg(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 0 (``generate -n``, ``replay --count``)."""
+    return _whole_number(text, 0, "a whole number", "a count >= 0")
 
 
 def positive_arg(text: str) -> int:
     """argparse ``type=`` for a whole number >= 1 (the ``--max-*`` limits of ``test-rules``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-    return value
+    return _whole_number(text, 1, "a positive whole number", "a positive whole number")
 
 
 def semantics_arg(value: str) -> str:

@@ -156,8 +156,19 @@ class _Parser:
         self.i = 0
         #: one-line flow mappings already read in this file, by (text, column)
         self.flows: dict[tuple[str, int], list[Any]] = {}
-        # libyaml's end of stream: the line after the last one unless the text ends in "\n"
-        self.stream_end = text.count("\n") + (0 if not text or text[-1] == "\n" else 1) + 1
+        # libyaml's end of a mapping that runs to the end of the stream: the line after
+        # the last one, or the last line itself when the text does not end in "\n", that
+        # line holds only blanks or a comment and is shorter than the mapping's indent
+        # (libyaml unrolls that indent at the end of the line; otherwise the stream end
+        # moves its mark to the start of a line after the last)
+        lines = text.count("\n")
+        last = text.rpartition("\n")[2]
+        self.tail = len(last) if last and last.lstrip(" \t")[:1] in ("", "#") else -1
+        self.stream_end = lines + (1 if last else 0) + 1
+
+    def end_of_stream(self, col: int) -> int:
+        """The 1-based line where libyaml ends a mapping at ``col`` that runs to the end."""
+        return self.stream_end - 1 if 0 <= self.tail < col else self.stream_end
 
     def root(self) -> _Map:
         if not self.n or self.rows[0][2]:
@@ -210,7 +221,7 @@ class _Parser:
                 raise _Unusual  # a continuation line, or a sequence entry after a scalar
             row = nxt
         self.i = i
-        out.end = nos[i] if i < n else self.stream_end
+        out.end = nos[i] if i < n else self.end_of_stream(col)
         return out
 
     def sequence(self, col: int) -> list[_Map]:

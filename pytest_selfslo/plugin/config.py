@@ -69,6 +69,18 @@ class SelfSloConfigWarning(pytest.PytestWarning):
     """A --self-slo setting is suspicious but not fatal (e.g. a glob that matches no file)."""
 
 
+def _mode_or_url(value: str, modes: tuple[str, ...], expected: str) -> str:
+    """``value`` as one of ``modes`` (any case) or an ``http(s)://`` URL without a trailing
+    ``/``; else a usage error ``{expected}, got {value!r}``."""
+    text = value.strip()
+    if text.lower() in modes:
+        return text.lower()
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return text.rstrip("/")
+    raise pytest.UsageError(f"{expected}, got {value!r}")
+
+
 def parse_prometheus(value: str) -> str:
     """``auto``/``embedded``/``local``/``docker``, ``local:PATH`` or an ``http(s)://`` URL.
 
@@ -76,30 +88,18 @@ def parse_prometheus(value: str) -> str:
     (command line: the current directory, ini: the rootdir) and checks it exists.
     """
     text = value.strip()
-    if text.lower() in PROMETHEUS_MODES:
-        return text.lower()
     if text.startswith(LOCAL_PREFIX) and text[len(LOCAL_PREFIX):].strip():
         return LOCAL_PREFIX + text[len(LOCAL_PREFIX):].strip()
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
-    raise pytest.UsageError(
-        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
-        f"local:PATH or an http(s):// URL, got {value!r}"
-    )
+    return _mode_or_url(value, PROMETHEUS_MODES,
+                        f"{PROMETHEUS_OPTION}: expected one of {', '.join(PROMETHEUS_MODES)}, "
+                        "local:PATH or an http(s):// URL")
 
 
 def parse_lint_prometheus(value: str) -> str:
     """Where the rule lint's online checks go: ``fixture`` (the session's real server) or a URL."""
-    text = value.strip()
-    if text.lower() == "fixture":
-        return "fixture"
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
-    raise pytest.UsageError(
-        f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus this session "
-        f"starts) or an http(s):// URL, got {value!r}")
+    return _mode_or_url(value, ("fixture",),
+                        f"{LINT_PROMETHEUS_OPTION}: expected 'fixture' (the real Prometheus "
+                        "this session starts) or an http(s):// URL")
 
 
 def parse_lint_number(value: str) -> int:
@@ -138,15 +138,9 @@ def _executable(text: str, base: Path, what: str, origin: str) -> str:
 
 def parse_alertmanager(value: str) -> str:
     """``auto``/``local``/``docker`` or an ``http(s)://host:port`` URL of an Alertmanager."""
-    text = value.strip()
-    if text.lower() in ALERTMANAGER_MODES:
-        return text.lower()
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return text.rstrip("/")
-    raise pytest.UsageError(
-        f"{ALERTMANAGER_OPTION}: expected one of {', '.join(ALERTMANAGER_MODES)} "
-        f"or an http(s):// URL, got {value!r}")
+    return _mode_or_url(value, ALERTMANAGER_MODES,
+                        f"{ALERTMANAGER_OPTION}: expected one of "
+                        f"{', '.join(ALERTMANAGER_MODES)} or an http(s):// URL")
 
 
 def parse_semantics(value: str) -> str:

@@ -47,6 +47,7 @@ from pytest_selfslo.promql.histops import (
     mixed_floats_histograms_agg_warning,
     reset_collision_warning,
 )
+from pytest_selfslo.promql.kahansum import kahan_inc
 from pytest_selfslo.promql.labels import METRIC_NAME, Labels
 from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
@@ -58,7 +59,7 @@ from pytest_selfslo.promql.values import (
     Value,
 )
 
-__all__ = ["eval_aggregation", "format_go_float", "format_go_g", "kahan_inc", "labels_hash"]
+__all__ = ["eval_aggregation", "format_go_float", "format_go_g", "labels_hash"]
 
 _SIMPLE = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
                      "quantile"})
@@ -66,16 +67,6 @@ _K_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 _LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: aggregations whose result over one series is that series' value (or 1 for count/group)
 _SINGLE_IDENTITY = frozenset({"sum", "avg", "min", "max", "count", "group"})
-
-
-def kahan_inc(inc: FloatArray, total: FloatArray, comp: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """One vectorised Kahan-Neumaier step: ``total + inc`` with compensation ``comp``."""
-    with np.errstate(all="ignore"):
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
-        comp = np.where(np.isinf(t), 0.0, comp)
-    return t, comp
 
 
 def format_go_float(value: float) -> str:

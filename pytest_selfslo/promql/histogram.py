@@ -38,6 +38,7 @@ from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.gofmt import format_float_g
 from pytest_selfslo.promql import gomath
 from pytest_selfslo.promql.arrays import FloatArray, IntArray
+from pytest_selfslo.promql.kahansum import kahan_inc
 
 __all__ = [
     "COUNTER_RESET",
@@ -977,16 +978,6 @@ def _zero_like(h: FloatHistogram) -> FloatHistogram:
                    neg=np.zeros_like(h.neg))
 
 
-def _kahan_arrays(total: FloatArray, inc: FloatArray,
-                  comp: FloatArray) -> tuple[FloatArray, FloatArray]:
-    with np.errstate(all="ignore"):
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
-        comp = np.where(np.isinf(t), 0.0, comp)
-    return t, comp
-
-
 def _align(runs: list[tuple[int, FloatArray]]) -> tuple[int, list[FloatArray]]:
     live = [(o, c) for o, c in runs if len(c)]
     if not live:
@@ -1017,17 +1008,17 @@ def kahan_add(h: FloatHistogram, other: FloatHistogram,
         h, comp = h.to_schema(other.schema), comp.to_schema(other.schema)
     elif other.schema > h.schema and not h.uses_custom_buckets:
         other = other.to_schema(h.schema)
-    count, c_count = _kahan_arrays(np.array([h.count]), np.array([other.count]),
-                                   np.array([comp.count]))
-    total, c_sum = _kahan_arrays(np.array([h.sum]), np.array([other.sum]), np.array([comp.sum]))
-    zero, c_zero = _kahan_arrays(np.array([h.zero_count]), np.array([other.zero_count]),
-                                 np.array([comp.zero_count]))
+    count, c_count = kahan_inc(np.array([other.count]), np.array([h.count]),
+                               np.array([comp.count]))
+    total, c_sum = kahan_inc(np.array([other.sum]), np.array([h.sum]), np.array([comp.sum]))
+    zero, c_zero = kahan_inc(np.array([other.zero_count]), np.array([h.zero_count]),
+                             np.array([comp.zero_count]))
     po, (hp, op_, cp) = _align([(h.pos_offset, h.pos), (other.pos_offset, other.pos),
                                 (comp.pos_offset, comp.pos)])
     no, (hn, on, cn) = _align([(h.neg_offset, h.neg), (other.neg_offset, other.neg),
                                (comp.neg_offset, comp.neg)])
-    pos, c_pos = _kahan_arrays(hp, op_, cp)
-    neg, c_neg = _kahan_arrays(hn, on, cn)
+    pos, c_pos = kahan_inc(op_, hp, cp)
+    neg, c_neg = kahan_inc(on, hn, cn)
     hint = _adjust_hint(h.hint, other.hint)[0]
     new_h = replace(h, count=float(count[0]), sum=float(total[0]), zero_count=float(zero[0]),
                     pos_offset=po, pos=pos, neg_offset=no, neg=neg, hint=hint)

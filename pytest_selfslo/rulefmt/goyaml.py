@@ -57,12 +57,12 @@ from yaml.events import (
 )
 
 from pytest_selfslo._core.durations import parse_duration
-from pytest_selfslo._core.errors import SelfSloError
+from pytest_selfslo._core.errors import SelfSloError, located
 from pytest_selfslo._core.safeio import read_regular
 
 __all__ = ["MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_DOCUMENT_BYTES", "MAX_NODES", "Dialect",
            "Node", "Problem", "Reader", "YamlLimitError", "compose", "compose_all", "compose_text",
-           "read_document", "resolve", "to_python"]
+           "read_document", "read_document_or_raise", "resolve", "to_python"]
 
 #: largest document read, in bytes of UTF-8 (a rule file of 100,000 rules is about 30 MB)
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -183,6 +183,19 @@ def read_document(path: str | Path, what: str = "YAML file") -> str:
     :class:`UnicodeDecodeError`.
     """
     return read_regular(path, MAX_DOCUMENT_BYTES, what).decode("utf-8")
+
+
+def read_document_or_raise(path: str | Path, what: str,
+                           error: Callable[[str], SelfSloError]) -> str:
+    """:func:`read_document`, its failures raised as ``error("path: cannot read WHAT: why")``
+    (``path: expected UTF-8 text, got undecodable bytes (why)`` for bad UTF-8)."""
+    try:
+        return read_document(path, what)
+    except OSError as exc:
+        raise error(located(f"cannot read {what}: {exc.strerror or exc}", str(path))) from None
+    except UnicodeDecodeError as exc:
+        raise error(located(f"expected UTF-8 text, got undecodable bytes ({exc.reason})",
+                            str(path))) from None
 
 
 def _check_size(text: str, path: str) -> None:

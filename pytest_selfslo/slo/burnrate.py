@@ -57,7 +57,9 @@ __all__ = [
     "BUDGET_REMAINING_RECORD",
     "SLOTH_INFO_GENERATOR",
     "SLOTH_META_RECORDS",
+    "absent_annotations",
     "absent_selectors",
+    "alert_annotations",
     "alert_name",
     "budget_remaining_expr",
     "burn_rates",
@@ -177,6 +179,8 @@ def rule_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
                 if slo.absent.for_:
                     rule["for"] = slo.absent.for_
                 rule["labels"] = {**base, **slo.absent.labels}
+                if absent_annotations(spec, slo):
+                    rule["annotations"] = absent_annotations(spec, slo)
                 rules.append(rule)
         groups.append({"name": f"selfslo-slo-{service_of(spec, slo)}-{slo.name}", "rules": rules})
     return groups
@@ -188,6 +192,40 @@ def pair_alert_labels(spec: ServiceSLOs, slo: ServiceLevel, pair: BurnRateWindow
     pair's own (when it is a rule of its own) and the scheme's severity label."""
     own = pair.labels if pair.own_rule else {}
     return {**slo.alert_labels, **severity_labels, **own, spec.scheme.severity: pair.severity}
+
+
+def alert_annotations(spec: ServiceSLOs, slo: ServiceLevel, severity: str) -> dict[str, str]:
+    """Annotations of the ``severity`` (``page``/``ticket``) burn-rate alert rule.
+
+    The SLO's ``alerting.annotations`` with the severity's own on top. The ``sloth``
+    dialect starts from Sloth's defaults (slok/sloth, ``alert_rules`` plugin): a ``title``
+    naming the severity and a ``summary``, both templating the service and SLO labels,
+    which the spec's annotations override key by key; keys sorted, as Sloth writes them.
+
+    >>> from pytest_selfslo.slo.service import AlertSpec, Sli
+    >>> slo = ServiceLevel("api", 99.9, Sli("raw", error_ratio="x"), page=AlertSpec(
+    ...     annotations={"summary": "High error rate"}))
+    >>> alert_annotations(ServiceSLOs("svc", (slo,), dialect="sloth"), slo, "page")["title"]
+    '(page) {{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is too fast.'
+    >>> alert_annotations(ServiceSLOs("svc", (slo,)), slo, "page")
+    {'summary': 'High error rate'}
+    """
+    alert = slo.page if severity == "page" else slo.ticket
+    own = {**slo.alert_annotations, **alert.annotations}
+    if spec.dialect != "sloth":
+        return own
+    sc = spec.scheme
+    who = f"{{{{$labels.{sc.service}}}}} {{{{$labels.{sc.slo}}}}} SLO error budget burn rate"
+    defaults = {"summary": f"{who} is over expected.",
+                "title": f"({severity}) {who} is too fast."}
+    return dict(sorted({**defaults, **own}.items()))
+
+
+def absent_annotations(spec: ServiceSLOs, slo: ServiceLevel) -> dict[str, str]:
+    """Annotations of the absent alerts: the ``pyrra`` dialect puts the SLO's
+    ``alerting.annotations`` (Pyrra's propagated ``pyrra.dev/`` object annotations) on
+    them, as Pyrra puts them on every alert it generates; the other dialects none."""
+    return dict(slo.alert_annotations) if spec.dialect == "pyrra" else {}
 
 
 def absent_selectors(slo: ServiceLevel) -> list[str]:
@@ -263,7 +301,7 @@ def _alert_rules(spec: ServiceSLOs, slo: ServiceLevel) -> list[dict[str, Any]]:
             if chunk[0].for_:
                 rule["for"] = chunk[0].for_
             rule["labels"] = pair_alert_labels(spec, slo, chunk[0], alert.labels)
-            annotations = {**slo.alert_annotations, **alert.annotations}
+            annotations = alert_annotations(spec, slo, severity)
             if annotations:
                 rule["annotations"] = annotations
             rules.append(rule)

@@ -65,7 +65,9 @@ from pytest_selfslo.promql.astwalk import calls, selectors
 from pytest_selfslo.slo.burnrate import (
     BUDGET_REMAINING_RECORD,
     _dump,
+    absent_annotations,
     absent_selectors,
+    alert_annotations,
     alert_name,
     burn_rates,
     error_ratio_record,
@@ -83,6 +85,7 @@ from pytest_selfslo.slo.slothplugins import (
     SLI_RULES,
 )
 from pytest_selfslo.slo.thresholdtests import gauge_of, threshold_groups
+from pytest_selfslo.template.parse import expand_template
 
 __all__ = ["generate_tests", "native_layout", "raw_as_ratio", "test_groups"]
 
@@ -875,6 +878,15 @@ def _absent_labels(query: str) -> dict[str, str]:
     return {k: v for k, v in out.items() if k not in twice}
 
 
+def _rendered(annotations: dict[str, str], alert: str, labels: dict[str, str]) -> dict[str, str]:
+    """The annotations as promtool compares them: templates rendered with the labels of
+    the series the alert's expression returns (``$labels``; Sloth's default ``title`` and
+    ``summary`` name the service and SLO labels). ``$value`` is not predicted: it renders
+    as the value 0."""
+    return {k: expand_template(v, f"__alert_{alert}", labels, 0.0)
+            for k, v in annotations.items()}
+
+
 def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> list[dict[str, Any]]:
     """The absent alert: with no samples of a metric the SLI reads, its alert is pending
     before ``for`` and fires after it; with samples of every metric, none fires."""
@@ -893,7 +905,11 @@ def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> lis
         names = {q.partition("{")[0] for q in missing}
         present = [{"series": s, "values": f"0+1x{n}"} for s in series
                    if s.partition("{")[0] not in names]
-        expected = [{"exp_labels": {**_absent_labels(q), **base, **slo.absent.labels}}
+        annotations = absent_annotations(spec, slo)
+        expected = [{"exp_labels": {**_absent_labels(q), **base, **slo.absent.labels},
+                     **({"exp_annotations": _rendered(annotations, slo.absent.name,
+                                                      _absent_labels(q))}
+                        if annotations else {})}
                     for q in missing]
         checks = [{"eval_time": format_duration(fired), "alertname": slo.absent.name,
                    "exp_alerts": expected}]
@@ -1003,9 +1019,9 @@ def _slo_groups(spec: ServiceSLOs, slo: ServiceLevel, ids: set[str], inputs: _In
         for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
             exp: dict[str, Any] = {"exp_labels": {
                 **base, **pair_alert_labels(spec, slo, chunk[0], alert.labels)}}
-            annotations = {**slo.alert_annotations, **alert.annotations}
+            annotations = alert_annotations(spec, slo, severity)
             if annotations:
-                exp["exp_annotations"] = annotations
+                exp["exp_annotations"] = _rendered(annotations, name, base)
             alerts.append((severity, chunk, exp, _for_ms(chunk[0])))
     if slo.sli.kind == "threshold":
         gauge = gauge_of(slo, _label_text, lambda m: _all_match(m, slo))

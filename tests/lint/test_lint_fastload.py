@@ -223,3 +223,19 @@ def test_lines_with_unusual_characters_use_the_general_loader(char: str) -> None
     probe = RuleFile("rules.yml", "rules", text=text)
     assert not build_fast(probe, text, {})
     assert load_file("rules.yml", text) == load_file("rules.yml", text, fast=False)
+
+
+_LAST_RULE = "groups:\n  - name: g0\n    rules:\n      - record: a:b\n        expr: up"
+
+
+@pytest.mark.parametrize("tail", [
+    "", "\n", "\n\n", "\n# end", "\n# end\n", "\n#      ", "\n#xxxxxxx", "  # c", "\n  ",
+    "\n" + " " * 8, "\n\n# x", "\n# a\n# b", "\n       #", "\n        #",
+])
+def test_the_last_rule_ends_where_libyaml_ends_it(tail: str) -> None:
+    """A file without a final newline whose last line is blank or a comment: libyaml ends
+    the last rule's mapping on that line when the line is shorter than the mapping's
+    indent (8 here), else on the line after; the fast path must agree (found by
+    hypothesis: a trailing '# end' made the fast path's end line one too far)."""
+    fast, general = _both(_LAST_RULE + tail)
+    assert general.findings == [] and fast == general

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sorted_project import NOT_ENABLED, write_sorted_project
 from test_mutate_acceptance import RULES, WEAK_TEST
 
 from pytest_selfslo.cli import main
@@ -124,39 +125,9 @@ def test_marker_applies_to_the_rule_below_or_around_it(tmp_path: Path) -> None:
     assert b.markers == ()
 
 
-SORTED_RULES = """\
-groups:
-  - name: g
-    rules:
-      - record: job:up:sorted
-        expr: sort_by_label(up > 0, "instance")
-"""
-
-SORTED_TEST = """\
-rule_files:
-  - ../sorted.yml
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'up{job="a", instance="x"}'
-        values: '1 1 1'
-      - series: 'up{job="a", instance="y"}'
-        values: '0 0 0'
-    promql_expr_test:
-      - expr: job:up:sorted
-        eval_time: 1m
-        exp_samples:
-          - labels: 'job:up:sorted{job="a", instance="x"}'
-            value: 1
-"""
-
-
 @pytest.fixture
 def experimental(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "rules" / "tests").mkdir(parents=True)
-    (tmp_path / "rules" / "sorted.yml").write_text(SORTED_RULES, encoding="utf-8")
-    (tmp_path / "rules" / "tests" / "sorted_test.yml").write_text(SORTED_TEST, encoding="utf-8")
+    write_sorted_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -165,10 +136,7 @@ def test_experimental_functions_need_enable_feature(experimental: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutate"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("selfslo mutate: error: rules/sorted.yml:5:15: group 'g', rule 1 "
-                   "('job:up:sorted'): could not parse expression "
-                   "'sort_by_label(up > 0, \"instance\")': 1:1: parse error: "
-                   "function \"sort_by_label\" is not enabled")
+    assert err == f"selfslo mutate: error: rules/{NOT_ENABLED}"
     assert main(["mutate", "--enable-feature", "promql-experimental-functions"]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().splitlines()[-1].startswith("mutation score: 100.0% (killed 4, survived 0")

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from stand_in_promtool import fake_bin, promtool_script, python_only_path
 
 from pytest_selfslo.cli import main
 
@@ -284,21 +285,11 @@ def test_promtool_item_passes_when_promtool_passes(team_repo: pytest.Pytester) -
     assert result.ret == pytest.ExitCode.OK
 
 
-PASSING_PROMTOOL = """#!/bin/sh
-if [ "$1" = "--version" ]; then echo "promtool, version 3.5.0 (stand-in)"; exit 0; fi
-echo "Unit Testing:  $3"
-echo "  SUCCESS"
-exit 0
-"""
-
-
 def test_semantics_mismatch_is_a_warning_naming_both(team_repo: pytest.Pytester,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = team_repo.path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "promtool").write_text(PASSING_PROMTOOL)
-    (bin_dir / "promtool").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(shutil.which('python') or '/usr/bin').parent}")
+    fake_bin(bin_dir, "promtool", promtool_script("3.5.0", passes=True))
+    monkeypatch.setenv("PATH", python_only_path(bin_dir))
     result = team_repo.runpytest("--self-slo", "rules/tests", "--self-slo-semantics=2", "-v")
     result.stdout.fnmatch_lines(["rules/tests/alerts_test.yaml::promtool PASSED*"])
     result.stdout.fnmatch_lines([

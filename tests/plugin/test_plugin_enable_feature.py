@@ -5,49 +5,17 @@ from __future__ import annotations
 
 import pytest
 from promtool_runs import available
+from sorted_project import NOT_ENABLED as SORTED_NOT_ENABLED, write_sorted_project
 
-RULES = """\
-groups:
-  - name: g
-    rules:
-      - record: job:up:sorted
-        expr: sort_by_label(up > 0, "instance")
-"""
-
-TESTS = """\
-rule_files:
-  - ../sorted.yml
-evaluation_interval: 1m
-tests:
-  - name: sorted
-    interval: 1m
-    input_series:
-      - series: 'up{job="a", instance="x"}'
-        values: '1 1 1'
-      - series: 'up{job="a", instance="y"}'
-        values: '0 0 0'
-    promql_expr_test:
-      - expr: job:up:sorted
-        eval_time: 1m
-        exp_samples:
-          - labels: 'job:up:sorted{job="a", instance="x"}'
-            value: 1
-"""
-
-#: what promtool 3.4+ reports for the rule without the feature (rules/sorted.yml:5:15 is `expr`)
-NOT_ENABLED = ("*sorted.yml:5:15: group 'g', rule 1 ('job:up:sorted'): could not parse expression "
-               "'sort_by_label(up > 0, \"instance\")': 1:1: parse error: "
-               "function \"sort_by_label\" is not enabled*")
+#: promtool 3.4+'s message for the rule without the feature
+NOT_ENABLED = f"*{SORTED_NOT_ENABLED}*"
 ENABLE = "--self-slo-enable-feature=promql-experimental-functions"
 EMBEDDED = "--self-slo-prometheus=embedded"  # no real promtool: only the embedded engine's items
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.mkdir("rules")
-    pytester.mkdir("rules/tests")
-    (pytester.path / "rules" / "sorted.yml").write_text(RULES, encoding="utf-8")
-    (pytester.path / "rules" / "tests" / "sorted_test.yml").write_text(TESTS, encoding="utf-8")
+    write_sorted_project(pytester.path)
     return pytester
 
 

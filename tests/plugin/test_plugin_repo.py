@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from promtool_runs import Promtool
+from stand_in_promtool import FAILED_LINE, fake_bin, promtool_script, python_only_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,22 +57,14 @@ def test_breaking_a_bundled_rule_test_fails_readably(repo_copy: pytest.Pytester)
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
-FAKE_PROMTOOL = """#!/bin/sh
-if [ "$1" = "--version" ]; then echo "promtool, version 2.42.0 (fake)"; exit 0; fi
-echo "Unit Testing:  $3"
-echo "  FAILED: stand-in promtool always fails"
-exit 1
-"""
+FAILING_PROMTOOL = promtool_script("2.42.0", passes=False)
 
 
 def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = repo_copy.path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "promtool"
-    fake.write_text(FAKE_PROMTOOL)
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(shutil.which('python') or '/usr/bin').parent}")
+    fake_bin(bin_dir, "promtool", FAILING_PROMTOOL)
+    monkeypatch.setenv("PATH", python_only_path(bin_dir))
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
                                  "rules/phase_c_rules.yml")
     result.stdout.fnmatch_lines([
@@ -79,7 +72,7 @@ def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
         "disagree; Prometheus 2.x semantics)",
         "--- promtool test rules self_slo_test.yml (promtool 2.42.0, exit 1) ---",
         "Unit Testing:  self_slo_test.yml",
-        "  FAILED: stand-in promtool always fails",
+        FAILED_LINE,
         "--- embedded engine ---",
         "Unit Testing:  *self_slo_test.yml",
         "  SUCCESS",
@@ -90,9 +83,7 @@ def test_promtool_disagreement_shows_both_outputs(repo_copy: pytest.Pytester,
 def test_promtool_items_are_slow_and_deselectable(repo_copy: pytest.Pytester,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = repo_copy.path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "promtool").write_text(FAKE_PROMTOOL)
-    (bin_dir / "promtool").chmod(0o755)
+    fake_bin(bin_dir, "promtool", FAILING_PROMTOOL)
     monkeypatch.setenv("PATH", str(bin_dir))
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml", "-m",
                                  "not selfslo_slow", "--self-slo-rules=rules/phase_c_rules.yml")
@@ -102,25 +93,17 @@ def test_promtool_items_are_slow_and_deselectable(repo_copy: pytest.Pytester,
     result.assert_outcomes(passed=4 + 1 + 5 + 8, deselected=1)
 
 
-def _fake_bin(directory: Path, name: str, script: str) -> Path:
-    directory.mkdir(exist_ok=True)
-    path = directory / name
-    path.write_text(script)
-    path.chmod(0o755)
-    return path
-
-
 def test_promtool_option_picks_the_binary(repo_copy: pytest.Pytester,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """``--self-slo-promtool`` runs that binary even when none is on PATH."""
-    fake = _fake_bin(repo_copy.path / "pinned", "promtool-2.42", FAKE_PROMTOOL)
-    monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
+    fake = fake_bin(repo_copy.path / "pinned", "promtool-2.42", FAILING_PROMTOOL)
+    monkeypatch.setenv("PATH", python_only_path())
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
                                  "--self-slo-rules=rules/phase_c_rules.yml",
                                  "--self-slo-promtool=pinned/promtool-2.42")
     result.stdout.fnmatch_lines(["*promtool 2.42.0 FAILED self_slo_test.yml (the embedded "
                                  "engine passes it: they disagree*",
-                                 "  FAILED: stand-in promtool always fails"])
+                                 FAILED_LINE])
     assert fake.is_file()
 
 
@@ -128,10 +111,9 @@ def test_local_prometheus_path_brings_its_promtool(repo_copy: pytest.Pytester,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """``local:DIR/prometheus`` also selects ``DIR/promtool`` for the cross-checks."""
     bin_dir = repo_copy.path / "prom-3" / "usr" / "bin"
-    bin_dir.mkdir(parents=True)
-    _fake_bin(bin_dir, "prometheus", "#!/bin/sh\nexit 1\n")
-    _fake_bin(bin_dir, "promtool", FAKE_PROMTOOL.replace("2.42.0", "3.5.0"))
-    monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
+    fake_bin(bin_dir, "prometheus", "#!/bin/sh\nexit 1\n")
+    fake_bin(bin_dir, "promtool", promtool_script("3.5.0", passes=False))
+    monkeypatch.setenv("PATH", python_only_path())
     result = repo_copy.runpytest("--self-slo", "rules/tests/self_slo_test.yml",
                                  "--self-slo-rules=rules/phase_c_rules.yml",
                                  "--self-slo-prometheus=local:prom-3/usr/bin/prometheus")

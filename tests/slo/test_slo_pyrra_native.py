@@ -15,22 +15,36 @@ it is skipped with that reason.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
-from promtool_runs import Promtool, params, run
+from hypothesis import given, strategies as st
+from promtool_runs import Promtool, params
+from slo_equivalence import (
+    PYRRA_OURS_ONLY,
+    STEP_MS,
+    Segment,
+    alert_checks,
+    assert_promtool_passes,
+    bounds,
+    derandomized,
+    describe,
+    equivalence_cases,
+    firing_steps,
+    promtool_test_file,
+    sample,
+    segment_lists,
+    series_text,
+    timeline,
+)
 
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
 from pytest_selfslo.cli import main
 from pytest_selfslo.promql.series import parse_series_samples
 from pytest_selfslo.promql.storage import Storage
-from pytest_selfslo.rulefmt.model import AlertingRule, RuleGroup
+from pytest_selfslo.rulefmt.model import RuleGroup
 from pytest_selfslo.rulefmt.rulefile import groups_from_text, load_rule_files
 from pytest_selfslo.slo.burnrate import burn_rates, generate_rules
 from pytest_selfslo.slo.importers import import_spec
@@ -38,11 +52,9 @@ from pytest_selfslo.slo.importers import import_spec
 DATA = Path(__file__).parent / "data"
 SLO = DATA / "pyrra_http_native_slo.yml"
 EXPECTED = DATA / "pyrra_http_native_expected_rules.yml"
-STEP_MS = 60_000
 #: traffic cases; CI runs 20 (the run behind the reported numbers set
 #: SELFSLO_SLO_EQUIVALENCE_CASES=60: minutes of CPU on a 2-core machine)
-CASES = int(os.environ.get("SELFSLO_SLO_EQUIVALENCE_CASES", "20"))
-OURS_ONLY = {"slo_service", "slo_name", "slo_severity"}
+CASES = equivalence_cases(20)
 LABELS = {"__name__": "http_request_duration_seconds", "code": "200",
           "job": "metrics-service-thanos-receive-default"}
 SPEC = import_spec(SLO)
@@ -51,41 +63,26 @@ OURS = groups_from_text(OURS_TEXT, "ours.yml")
 THEIRS = load_rule_files([EXPECTED])
 
 
-@dataclass(frozen=True)
-class Segment:
-    fraction: float
-    volume: int  #: requests per step
-    slow: float  #: share slower than the 1s objective
-    reset: bool
-
-
 def _cases() -> st.SearchStrategy[tuple[int, list[Segment]]]:
+    """(steps, segments): a segment's ``ratio`` is the share of requests slower than 1s."""
     s = SPEC.slos[0]
     thresholds = sorted({b.factor * s.error_budget for b in burn_rates(s)})
-    slow = st.one_of(st.just(0.0), st.floats(0, 1),
-                     st.builds(lambda t, k: min(1.0, t * k), st.sampled_from(thresholds),
-                               st.floats(0.8, 1.25)))
-    seg = st.builds(Segment, st.floats(0.05, 1), st.sampled_from([0, 1, 10, 100, 997]), slow,
-                    st.booleans())
-    return st.tuples(st.sampled_from([130, 490]), st.lists(seg, min_size=1, max_size=4))
+    return st.tuples(st.sampled_from([130, 490]),
+                     segment_lists(thresholds, volumes=(0, 1, 10, 100, 997), max_size=4))
 
 
 def _notation(n: int, segments: list[Segment]) -> str:
     """The histogram counter in promtool series notation, one sample per step."""
-    total = sum(s.fraction for s in segments)
-    tokens, start, fast, slow = [], 0, 0, 0
-    for i, s in enumerate(segments):
-        end = n + 1 if i == len(segments) - 1 else min(n + 1, start + round(
-            s.fraction / total * (n + 1)))
+    tokens, fast, slow = [], 0, 0
+    for start, end, s in bounds(segments, n):
         if s.reset:
             fast = slow = 0
-        bad = round(s.volume * s.slow)
+        bad = round(s.volume * s.ratio)
         for _ in range(start, end):
             fast += s.volume - bad
             slow += bad
             tokens.append(f"{{{{schema:0 count:{fast + slow} sum:{0.75 * fast + 1.5 * slow!r} "
                           f"buckets:[{fast} {slow}]}}}}")
-        start = end
     return " ".join(tokens)
 
 
@@ -94,20 +91,6 @@ def _evaluate(groups: list[RuleGroup], n: int, text: str) -> GroupRun:
     steps = np.arange(n + 1, dtype=np.int64) * STEP_MS
     storage.add_mixed(LABELS, steps, parse_series_samples(text), created_ms=0)
     return evaluate_groups(groups, storage, steps)
-
-
-def _timeline(result: GroupRun) -> dict[tuple[str, frozenset[tuple[str, str]]], bytes]:
-    out: dict[tuple[str, frozenset[tuple[str, str]]], bytes] = {}
-    for group in result.groups:
-        for rule in group.rules:
-            alerts = result.alerts.get(id(rule))
-            if not isinstance(rule, AlertingRule) or alerts is None:
-                continue
-            for inst, (state, _a, _l) in zip(alerts.instances, alerts.timelines, strict=True):
-                if state.any():
-                    labels = frozenset((k, v) for k, v in inst.labels.items() if k not in OURS_ONLY)
-                    out[(rule.name, labels)] = state.astype(np.int8).tobytes()
-    return out
 
 
 def test_import_maps_latency_native() -> None:
@@ -123,17 +106,16 @@ def test_import_maps_latency_native() -> None:
 def test_behaviour_equivalent_to_pyrra_on_native_histograms(record_property: Any) -> None:
     stats = {"cases": 0, "firing_steps": 0}
 
-    @settings(max_examples=CASES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @derandomized(CASES)
     @given(_cases())
     def check(case: tuple[int, list[Segment]]) -> None:
         n, segments = case
         text = _notation(n, segments)
-        ours, theirs = _timeline(_evaluate(OURS, n, text)), _timeline(_evaluate(THEIRS, n, text))
-        assert ours == theirs, (sorted(ours), sorted(theirs))
+        ours = timeline(_evaluate(OURS, n, text), PYRRA_OURS_ONLY)
+        theirs = timeline(_evaluate(THEIRS, n, text), PYRRA_OURS_ONLY)
+        assert ours == theirs, describe(ours, theirs, "Pyrra's")
         stats["cases"] += 1
-        stats["firing_steps"] += sum(int(np.count_nonzero(np.frombuffer(v, dtype=np.int8) == 2))
-                                     for v in ours.values())
+        stats["firing_steps"] += firing_steps(ours)
 
     check()
     record_property("pyrra_native_equivalence", str(stats))
@@ -145,16 +127,7 @@ def test_promtool_agrees_on_native_histograms(promtool: Promtool, tmp_path: Path
     if promtool.version < (3, 5, 0):
         pytest.skip(f"promtool {'.'.join(map(str, promtool.version))}: native histograms "
                     "need --enable-feature=native-histograms and follow 2.x semantics there")
-    cases: list[tuple[int, list[Segment]]] = []
-
-    @settings(max_examples=20, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(_cases())
-    def collect(case: tuple[int, list[Segment]]) -> None:
-        if case[0] <= 130 and len(cases) < 4:
-            cases.append(case)
-
-    collect()
+    cases = sample(_cases(), 20, lambda case: case[0] <= 130, 4)
     assert cases
     (tmp_path / "ours.yml").write_text(OURS_TEXT)
     (tmp_path / "pyrra.yml").write_text(EXPECTED.read_text())
@@ -163,25 +136,14 @@ def test_promtool_agrees_on_native_histograms(promtool: Promtool, tmp_path: Path
         tests = []
         for n, segments in cases:
             text = _notation(n, segments)
-            result = _evaluate(groups, n, text)
-            checks = []
-            for at in range(10, n + 1, 10):
-                # promtool checks every rule of an alert name at once (the four pairs share one)
-                exp = [{"exp_labels": {k: v for k, v in a.labels.items() if k != "alertname"}}
-                       for group in result.groups for rule in group.rules
-                       if isinstance(rule, AlertingRule)
-                       for a in result.alerts_at(rule, at) if a.state.value == "firing"]
-                fired += len(exp)
-                checks.append({"eval_time": f"{at}m", "alertname": "ErrorBudgetBurn",
-                               "exp_alerts": exp})
-            series = "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(LABELS.items())) + "}"
-            tests.append({"interval": "1m", "input_series": [{"series": series, "values": text}],
+            # promtool checks every rule of an alert name at once (the four pairs share one)
+            checks = alert_checks(_evaluate(groups, n, text), range(10, n + 1, 10))
+            fired += sum(len(check["exp_alerts"]) for check in checks)
+            tests.append({"interval": "1m",
+                          "input_series": [{"series": series_text(LABELS), "values": text}],
                           "alert_rule_test": checks})
-        test = tmp_path / f"test_{rule_file}"
-        test.write_text(yaml.safe_dump({"rule_files": [rule_file], "evaluation_interval": "1m",
-                                        "tests": tests}, sort_keys=False, width=100_000))
-        output = run(promtool, [test.name], tmp_path)
-        assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
+        assert_promtool_passes(promtool, tmp_path, rule_file,
+                               promtool_test_file(rule_file, [g.name for g in groups], tests))
     assert fired > 0
 
 

@@ -38,8 +38,25 @@ import numpy as np
 import promql_parser
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
-from promtool_runs import Promtool, params, run
+from hypothesis import given, strategies as st
+from promtool_runs import Promtool, params
+from slo_equivalence import (
+    STEP_MS,
+    Segment,
+    alert_checks,
+    assert_promtool_passes,
+    counters,
+    derandomized,
+    describe,
+    firing_steps,
+    labels_of,
+    promtool_test_file,
+    sample,
+    segment_lists,
+    series_text,
+    timeline,
+    values_text,
+)
 
 from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
@@ -60,7 +77,6 @@ from pytest_selfslo.slo.testgen import _Inputs, _inputs, _pick
 
 ENV = "SELFSLO_SLOTH_EXAMPLES"
 ROOT = Path(os.environ[ENV]) if os.environ.get(ENV) else None
-STEP_MS = 60_000
 CASES = 200
 EXTRA_LABELS = {"cmd": "examplesgen.sh"}
 #: Python ports of the SLI plugins Sloth's examples use (Sloth: ``-p examples/plugins``)
@@ -139,7 +155,7 @@ def _alert_closure(groups: list[RuleGroup]) -> list[RuleGroup]:
     """Only the alerts and the recording rules they depend on (transitively)."""
     rules = [r for g in groups for r in g.rules]
     needed: set[str] = set()
-    frontier = [r for r in rules if isinstance(r, AlertingRule)]
+    frontier: list[AlertingRule | RecordingRule] = [r for r in rules if isinstance(r, AlertingRule)]
     keep: set[int] = {id(r) for r in frontier}
     while frontier:
         names = {s.name for r in frontier for s in selectors(parse_expr(r.expr)) if s.name}
@@ -153,23 +169,6 @@ def _alert_closure(groups: list[RuleGroup]) -> list[RuleGroup]:
 
 # ------------------------------------------------------------------------------ traffic
 @dataclass(frozen=True)
-class Segment:
-    fraction: float  #: share of the history
-    volume: int  #: events per step
-    ratio: float  #: error ratio
-    reset: bool  #: the counters restart from 0 at the segment's start
-
-
-def _segments(thresholds: list[float]) -> st.SearchStrategy[list[Segment]]:
-    ratio = st.one_of(st.just(0.0), st.floats(0, 1),
-                      st.builds(lambda t, k: min(1.0, t * k), st.sampled_from(thresholds),
-                                st.floats(0.8, 1.25)))
-    seg = st.builds(Segment, st.floats(0.05, 1), st.sampled_from([0, 1, 3, 10, 100, 997, 5000]),
-                    ratio, st.booleans())
-    return st.lists(seg, min_size=1, max_size=5)
-
-
-@dataclass(frozen=True)
 class Case:
     steps: int
     traffic: tuple[tuple[Segment, ...], ...]  #: one segment list per SLO
@@ -178,7 +177,7 @@ class Case:
 
 def _cases(example: Example) -> st.SearchStrategy[Case]:
     thresholds = sorted({b.factor * s.error_budget for s in example.spec.slos for b in burn_rates(s)})
-    lists = st.tuples(*[_segments(thresholds) for _ in example.spec.slos])
+    lists = st.tuples(*[segment_lists(thresholds) for _ in example.spec.slos])
     # histories of 2h10m to 3d2h10m (1m steps); SLIs built on subqueries (Sloth's home-wifi:
     # sum_over_time((count(...))[3d:])) cost O(steps x window) per step: at most 1d1h there
     subqueries = any(":]" in q for s in example.spec.slos for q in s.sli.templates())
@@ -186,42 +185,6 @@ def _cases(example: Example) -> st.SearchStrategy[Case]:
     return st.builds(lambda n, t, g: Case(n, tuple(tuple(x) for x in t), tuple(g)),
                      st.sampled_from(lengths), lists,
                      st.lists(st.floats(0, 1), min_size=8, max_size=8))
-
-
-def _bounds(segments: tuple[Segment, ...], n: int) -> list[tuple[int, int, Segment]]:
-    total = sum(s.fraction for s in segments)
-    out, start = [], 0
-    for i, s in enumerate(segments):
-        end = n + 1 if i == len(segments) - 1 else min(n + 1, start + round(s.fraction / total * (n + 1)))
-        out.append((start, end, s))
-        start = end
-    return out
-
-
-def _counters(segments: tuple[Segment, ...], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(errors, good) counters with ``n + 1`` samples."""
-    err = np.zeros(n + 1)
-    good = np.zeros(n + 1)
-    e_acc = g_acc = 0.0
-    for start, end, s in _bounds(segments, n):
-        if s.reset:
-            e_acc = g_acc = 0.0
-        bad = float(round(s.volume * s.ratio))
-        for i in range(start, end):
-            e_acc += bad
-            g_acc += s.volume - bad
-            err[i], good[i] = e_acc, g_acc
-    return err, good
-
-
-def _labels(series: str) -> dict[str, str]:
-    name, _, rest = series.partition("{")
-    out = {"__name__": name}
-    for part in rest.rstrip("}").split(", "):
-        if part:
-            k, _, v = part.partition("=")
-            out[k] = v.strip('"')
-    return out
 
 
 def _inputs_or_none(example: Example, i: int) -> _Inputs | None:
@@ -260,16 +223,16 @@ def _storage(example: Example, case: Case) -> tuple[Storage, list[tuple[dict[str
     series: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
     for i, slo in enumerate(example.spec.slos):
         inputs = _inputs_or_none(example, i)
-        err, good = _counters(case.traffic[i], n)
+        err, good = counters(case.traffic[i], n)
         if inputs is None:
             queries = slo.sli.templates()
-            counters = {c for q in queries for c in _counter_selectors(q)}
+            counted = {c for q in queries for c in _counter_selectors(q)}
             for j, sel in enumerate(s for q in queries
                                     for s in selectors(parse_expr(q.replace("{{.window}}", "5m")))):
                 labels = _selector_labels(sel, j)
                 values = np.array([case.gauges[(j + k // 60) % len(case.gauges)]
                                    for k in range(n + 1)])
-                if str(sel) in counters:  # a counter: increments of the gauge values
+                if str(sel) in counted:  # a counter: increments of the gauge values
                     values = np.cumsum(values * 100)
                 series.setdefault(tuple(sorted(labels.items())), values)
             continue
@@ -278,7 +241,7 @@ def _storage(example: Example, case: Case) -> tuple[Storage, list[tuple[dict[str
         else:
             pairs = [(inputs.error_series, err), (inputs.good_series, good)]
         for text, values in pairs:
-            series.setdefault(tuple(sorted(_labels(text).items())), values)
+            series.setdefault(tuple(sorted(labels_of(text).items())), values)
     storage = Storage()
     steps = np.arange(n + 1, dtype=np.int64) * STEP_MS
     out = []
@@ -288,41 +251,10 @@ def _storage(example: Example, case: Case) -> tuple[Storage, list[tuple[dict[str
     return storage, out
 
 
-def _timeline(run: GroupRun) -> dict[tuple[str, frozenset[tuple[str, str]]], bytes]:
-    """(alert name, labels) -> the state at every step (0 inactive, 1 pending, 2 firing)."""
-    out: dict[tuple[str, frozenset[tuple[str, str]]], bytes] = {}
-    for group in run.groups:
-        for rule in group.rules:
-            result = run.alerts.get(id(rule))
-            if not isinstance(rule, AlertingRule) or result is None:
-                continue
-            for inst, (state, _active, _last) in zip(result.instances, result.timelines, strict=True):
-                if state.any():
-                    key = (rule.name, frozenset(inst.labels.items()))
-                    assert key not in out, f"two alerts with the same labels: {key}"
-                    out[key] = state.astype(np.int8).tobytes()
-    return out
-
-
 def _evaluate(groups: list[RuleGroup], example: Example, case: Case) -> GroupRun:
     storage, _ = _storage(example, case)
     steps = np.arange(case.steps + 1, dtype=np.int64) * STEP_MS
     return evaluate_groups(groups, storage, steps)
-
-
-def _describe(a: dict[Any, bytes], b: dict[Any, bytes]) -> str:
-    for key in sorted(set(a) | set(b), key=str):
-        sa, sb = a.get(key), b.get(key)
-        if sa != sb:
-            xa = np.frombuffer(sa or b"", dtype=np.int8)
-            xb = np.frombuffer(sb or b"", dtype=np.int8)
-            n = max(len(xa), len(xb))
-            xa = np.pad(xa, (0, n - len(xa)))
-            xb = np.pad(xb, (0, n - len(xb)))
-            first = int(np.flatnonzero(xa != xb)[0])
-            return (f"alert {key[0]} {dict(key[1])}: ours {int(xa[first])}, Sloth's "
-                    f"{int(xb[first])} at {first}m")
-    return ""
 
 
 @pytest.mark.parametrize("name", _examples())
@@ -330,17 +262,15 @@ def test_behaviour_equivalent_to_sloth(name: str, record_property: Any) -> None:
     example = _load(name)
     stats = {"cases": 0, "firing_steps": 0, "alert_instances": 0}
 
-    @settings(max_examples=CASES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @derandomized(CASES)
     @given(_cases(example))
     def check(case: Case) -> None:
-        ours = _timeline(_evaluate(example.ours, example, case))
-        theirs = _timeline(_evaluate(example.theirs, example, case))
-        assert ours == theirs, _describe(ours, theirs)
+        ours = timeline(_evaluate(example.ours, example, case))
+        theirs = timeline(_evaluate(example.theirs, example, case))
+        assert ours == theirs, describe(ours, theirs, "Sloth's")
         stats["cases"] += 1
         stats["alert_instances"] += len(ours)
-        stats["firing_steps"] += sum(np.count_nonzero(np.frombuffer(v, dtype=np.int8) == 2)
-                                     for v in ours.values())
+        stats["firing_steps"] += firing_steps(ours)
 
     check()
     record_property("sloth_equivalence", f"{name}: {stats}")
@@ -348,6 +278,41 @@ def test_behaviour_equivalent_to_sloth(name: str, record_property: Any) -> None:
     if any(s.page.enabled or s.ticket.enabled for s in example.spec.slos):
         # the traffic does make alerts fire, so the comparison is not vacuous
         assert stats["firing_steps"] > 0
+
+
+# ------------------------------------------------------------------------ alert annotations
+def _rule_annotations(groups: list[RuleGroup]) -> dict[tuple[str, str, frozenset[tuple[str, str]]],
+                                                        dict[str, str]]:
+    """(group name, alert name, rule labels) -> the rule's annotations (templates, as written).
+
+    The group name is part of the key: two SLOs' ``ErrorBudgetExhausted`` rules may carry
+    the same labels (none); our ``sloth`` dialect names its groups as Sloth does.
+    """
+    out: dict[tuple[str, str, frozenset[tuple[str, str]]], dict[str, str]] = {}
+    for group in groups:
+        for rule in group.rules:
+            if isinstance(rule, AlertingRule):
+                key = (group.name, rule.name, frozenset(rule.labels.items()))
+                assert key not in out, f"two alert rules {key}"
+                out[key] = dict(rule.annotations)
+    return out
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_alert_annotations_equal_to_sloths(name: str) -> None:
+    """Every alert rule's annotations equal those of Sloth's rule with the same name and
+    labels (Sloth's default ``title``/``summary``, the spec's on top): a static check of the
+    rule files, no traffic; Alertmanager templates written for Sloth's alerts keep working."""
+    example = _load(name)
+    assert ROOT is not None
+    ours = _rule_annotations(groups_from_text(example.ours_text, "ours.yml"))
+    theirs = _rule_annotations(load_rule_files([ROOT / "_gen" / name]))
+    assert ours.keys() == theirs.keys(), (sorted(map(str, ours.keys() - theirs.keys())),
+                                          sorted(map(str, theirs.keys() - ours.keys())))
+    for key, expected in theirs.items():
+        assert ours[key] == expected, f"{key[1]} {dict(key[2])}: ours {ours[key]}, Sloth's {expected}"
+    if theirs:
+        assert any(theirs.values()), "Sloth's alerts carry annotations: the check is not vacuous"
 
 
 # ------------------------------------------------------------------------ metadata series
@@ -396,8 +361,7 @@ def test_metadata_series_equal_to_sloths(name: str, record_property: Any) -> Non
         assert set(SLOTH_META_RECORDS) <= names, sorted(records(theirs) - names)
     stats = {"cases": 0, "series": 0}
 
-    @settings(max_examples=META_CASES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @derandomized(META_CASES)
     @given(_cases(example))
     def check(case: Case) -> None:
         a = _recorded(_evaluate(ours, example, case), names)
@@ -420,8 +384,7 @@ def test_metadata_series_equal_to_sloths(name: str, record_property: Any) -> Non
 # ------------------------------------------------------------------------ promtool spot check
 def _legacy_names(path: Path) -> bool:
     """Every rule label name is a Prometheus 2.x name (``[a-zA-Z_][a-zA-Z0-9_]*``)."""
-    doc = yaml.safe_load(path.read_text())
-    groups = doc["spec"]["groups"] if "spec" in doc else doc["groups"]
+    groups = yaml.safe_load(_rule_file_text(path))["groups"]
     return all(re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", k) for g in groups for r in g["rules"]
                for k in r.get("labels", {}))
 
@@ -431,41 +394,26 @@ def _promtool_file(example: Example, groups: list[RuleGroup], cases: list[Case],
     tests = []
     for case in cases:
         _, series = _storage(example, case)
-        run = _evaluate(groups, example, case)
-        checks = []
-        for at in range(30, case.steps + 1, 30):
-            # promtool checks an alert name: the page and ticket rules of a Sloth SLO share
-            # theirs, so one check holds the firing alerts of every rule of that name
-            by_name: dict[str, list[dict[str, Any]]] = {}
-            for group in run.groups:
-                for rule in group.rules:
-                    if not isinstance(rule, AlertingRule):
-                        continue
-                    exp = [{"exp_labels": {k: v for k, v in a.labels.items() if k != "alertname"},
-                            **({"exp_annotations": a.annotations} if a.annotations else {})}
-                           for a in run.alerts_at(rule, at) if a.state.value == "firing"]
-                    by_name.setdefault(rule.name, []).extend(exp)
-            checks += [{"eval_time": f"{at}m", "alertname": name, "exp_alerts": exp}
-                       for name, exp in by_name.items()]
-        inputs = [{"series": "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-                             + "}", "values": " ".join(repr(float(v)) for v in values)}
+        checks = alert_checks(_evaluate(groups, example, case), range(30, case.steps + 1, 30))
+        inputs = [{"series": series_text(labels), "values": values_text(values)}
                   for labels, values in series]
         tests.append({"interval": "1m", "input_series": inputs, "alert_rule_test": checks})
-    # every group of the file in file order, as our engine evaluates them: without
-    # group_eval_order promtool runs a step's groups in random (Go map) order, and an alert
-    # group run before its SLI group sees the ratios of the step before
-    order = {"group_eval_order": group_names} if len(group_names) > 1 else {}
-    return yaml.safe_dump({"rule_files": [rule_file], "evaluation_interval": "1m", **order,
-                           "tests": tests}, sort_keys=False, width=10_000)
+    # every group of the file in file order, as our engine evaluates them
+    return promtool_test_file(rule_file, group_names, tests)
 
 
 def _rule_file_text(path: Path) -> str:
-    """A rule file promtool reads: Sloth's ``-k`` output is a PrometheusRule manifest, whose
-    ``spec`` holds the groups."""
+    """One rule file promtool reads with every group of Sloth's output.
+
+    Sloth's ``-k`` output is a PrometheusRule manifest, whose ``spec`` holds
+    the groups, and a multi-file input (``multifile``, ``k8s-multifile``,
+    ``openslo-kubernetes-apiserver``) gives one YAML document per spec:
+    promtool reads only a file's first document, so the groups are gathered.
+    """
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    if len(docs) == 1 and docs[0].get("kind") == "PrometheusRule":
-        return yaml.safe_dump({"groups": docs[0]["spec"]["groups"]}, sort_keys=False, width=10_000)
-    return path.read_text()
+    groups = [g for d in docs
+              for g in (d["spec"]["groups"] if d.get("kind") == "PrometheusRule" else d["groups"])]
+    return yaml.safe_dump({"groups": groups}, sort_keys=False, width=10_000)
 
 
 @pytest.mark.parametrize("promtool", params())
@@ -473,16 +421,7 @@ def _rule_file_text(path: Path) -> str:
 def test_promtool_agrees_on_a_sample_of_cases(name: str, promtool: Promtool,
                                               tmp_path: Path) -> None:
     example = _load(name)
-    cases: list[Case] = []
-
-    @settings(max_examples=3, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(_cases(example))
-    def collect(case: Case) -> None:
-        if case.steps <= 490:
-            cases.append(case)
-
-    collect()
+    cases = sample(_cases(example), 3, lambda case: case.steps <= 490, 3)
     assert cases
     assert ROOT is not None
     (tmp_path / "ours.yml").write_text(example.ours_text)
@@ -497,8 +436,6 @@ def test_promtool_agrees_on_a_sample_of_cases(name: str, promtool: Promtool,
                 proc.stdout + proc.stderr
         return
     for rule_file, groups in (("ours.yml", example.ours), ("sloth.yml", example.theirs)):
-        test = tmp_path / f"test_{rule_file}"
         names = [str(g["name"]) for g in yaml.safe_load((tmp_path / rule_file).read_text())["groups"]]
-        test.write_text(_promtool_file(example, groups, cases, rule_file, names))
-        output = run(promtool, [test.name], tmp_path)
-        assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
+        assert_promtool_passes(promtool, tmp_path, rule_file,
+                               _promtool_file(example, groups, cases, rule_file, names))

@@ -30,7 +30,8 @@ from pytest_selfslo.promql.functions.util import (
     range_arg,
     scalar_arg,
 )
-from pytest_selfslo.promql.functions.windows import Windows, kahan_inc, kahan_sums
+from pytest_selfslo.promql.functions.windows import Windows, kahan_sums
+from pytest_selfslo.promql.kahansum import kahan_inc
 from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import BoolArray, EvalContext, FloatArray, InstantVector, Value
 

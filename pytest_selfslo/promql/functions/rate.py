@@ -26,7 +26,8 @@ import numpy as np
 from pytest_selfslo._core.errors import PromQLEvalError
 from pytest_selfslo._core.gofmt import go_quote
 from pytest_selfslo.promql.functions.util import Args, Exprs, annotate, range_arg, scalar_arg
-from pytest_selfslo.promql.functions.windows import Windows, kahan_inc, pair_prefix, pairs_in_window
+from pytest_selfslo.promql.functions.windows import Windows, pair_prefix, pairs_in_window
+from pytest_selfslo.promql.kahansum import kahan_inc
 from pytest_selfslo.promql.semantics import Semantics
 from pytest_selfslo.promql.values import (
     METRIC_NAME,

@@ -157,21 +157,10 @@ class Windows:
         return out
 
 
-def kahan_inc(inc: FloatArray, total: FloatArray,
-              comp: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Prometheus' ``kahansum.Inc`` (Neumaier variant), element-wise."""
-    with np.errstate(all="ignore"):
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        comp = np.where(np.isinf(t), 0.0,
-                        np.where(big, comp + ((total - t) + inc), comp + ((inc - t) + total)))
-    return t, comp
-
-
 def kahan_sums(w: Windows, rows: IntArray | None = None) -> tuple[FloatArray, FloatArray]:
     """Kahan (Neumaier) sum and compensation of every row's window, in sample order.
 
-    Zero padding beyond a window is an exact no-op of :func:`kahan_inc`, so
+    Zero padding beyond a window is an exact no-op of :func:`~pytest_selfslo.promql.kahansum.kahan_inc`, so
     the result equals Prometheus' sequential loop bit for bit.
     """
     size = len(w.lo) if rows is None else len(rows)

@@ -29,7 +29,10 @@ warning); ``alerting.name`` → alert name (default ``ErrorBudgetBurn``);
 critical), ``for`` Pyrra's :func:`absent_for`; Pyrra generates none for
 ``latencyNative``. Series labels: ``slo: <name>``, the ``=`` matchers of the
 total selector (not grouped ones), ``metadata.labels`` ``pyrra.dev/<name>`` →
-``<name>``; ``metadata.namespace`` → service (``default`` when absent).
+``<name>``; ``metadata.annotations`` ``pyrra.dev/<name>`` → annotation ``<name>`` of
+every alert, burn-rate and absent (Pyrra's propagated annotations; the others are
+Kubernetes object metadata, which Pyrra does not propagate either);
+``metadata.namespace`` → service (``default`` when absent).
 
 Not mapped (located errors): ``performanceOverAccuracy``. Pyrra's
 ``pyrra_url`` annotation (it needs the external URL Pyrra runs with) is not
@@ -131,6 +134,13 @@ def from_pyrra(root: Node) -> ServiceSLOs:
             if key.startswith("pyrra.dev/"):
                 labels[key.removeprefix("pyrra.dev/")] = value.text(f"metadata.labels.{key}")
     labels = _labels_checked(meta_labels, labels)
+    annotations: dict[str, str] = {}
+    meta_annotations = meta.get("annotations")
+    if meta_annotations is not None:
+        for key, value in meta_annotations.items():
+            if key.startswith("pyrra.dev/"):
+                annotations[key.removeprefix("pyrra.dev/")] = value.text(
+                    f"metadata.annotations.{key}")
     spec = root.req("spec")
     spec.only({"description", "target", "window", "indicator", "alerting",
                "partial_response_strategy", "performanceOverAccuracy", "ruleOutput"},
@@ -160,7 +170,8 @@ def from_pyrra(root: Node) -> ServiceSLOs:
                                  labels={"severity": absent[1]})
     slo = ServiceLevel(name=name, objective=objective, sli=sli, window=window,
                        description=spec.opt_text("description"), labels=labels,
-                       alert_name=alert_name, page=AlertSpec(enabled=enabled),
+                       alert_name=alert_name, alert_annotations=annotations,
+                       page=AlertSpec(enabled=enabled),
                        ticket=AlertSpec(enabled=enabled), burn_rates=burn, absent=absent_spec)
     return ServiceSLOs(service=namespace, slos=(slo,), source="pyrra.dev/v1alpha1",
                        dialect="pyrra")
