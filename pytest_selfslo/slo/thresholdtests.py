@@ -102,6 +102,14 @@ class Gauge:
             i = j + 1
         return " ".join(tokens)
 
+    def group(self, name: str, eval_ms: int, points: np.ndarray[Any, np.dtype[np.int8]],
+              **checks: list[dict[str, Any]]) -> dict[str, Any]:
+        """A test group with this gauge at ``points``, one per evaluation, and ``checks``
+        (``alert_rule_test``, ``promql_expr_test``)."""
+        return {"name": name, "interval": format_duration(eval_ms),
+                "input_series": [{"series": self.series, "values": self.values(points.tolist())}],
+                **checks}
+
 
 def gauge_of(slo: ServiceLevel, label_text: Callable[[dict[str, str]], str],
              pick: Callable[[list[tuple[str, str, str]]], dict[str, str]]) -> Gauge:
@@ -354,15 +362,11 @@ def _boundary_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: Alerts, gauge
                 done.add(what)
                 points, expected = found
                 (jl, ml), (js, ms) = target.long, target.short
-                groups.append({
-                    "name": f"{prefix}: {severity} {b.long}/{b.short} ×{_num(b.factor)}: "
-                            f"{what} ({jl}/{ml} and {js}/{ms} evaluations bad)",
-                    "interval": format_duration(eval_ms),
-                    "input_series": [{"series": gauge.series,
-                                      "values": gauge.values(points.tolist())}],
-                    "alert_rule_test": [{"eval_time": format_duration(history * eval_ms),
-                                         "alertname": name, "exp_alerts": expected}],
-                })
+                groups.append(gauge.group(
+                    f"{prefix}: {severity} {b.long}/{b.short} ×{_num(b.factor)}: {what} "
+                    f"({jl}/{ml} and {js}/{ms} evaluations bad)", eval_ms, points,
+                    alert_rule_test=[{"eval_time": format_duration(history * eval_ms),
+                                      "alertname": name, "exp_alerts": expected}]))
             if not any("this pair fires" in w for w in done):
                 raise SLOSpecError(f"slo {slo.name!r}: cannot generate the boundary test of "
                                    f"the {severity} pair {b.long}/{b.short}: no gauge history "
@@ -387,17 +391,13 @@ def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, gauge: Gauge, window: str
     labels = {**series_labels(spec, slo), spec.scheme.window: window}
     sel = _label_text(labels)
     record = f"{error_ratio_record(window)}{sel}"
-    return {
-        "name": f"{prefix}: error ratio over {window} of points whose state changes inside "
-                f"the window is {_num(round(value, 6))} (threshold SLI, ±5 %)",
-        "interval": format_duration(eval_ms),
-        "input_series": [{"series": gauge.series, "values": gauge.values(points.tolist())}],
-        "promql_expr_test": [
-            {"expr": f"{record} {op} bool {_num(round(bound, 9))}",
-             "eval_time": format_duration(n * eval_ms),
-             "exp_samples": [{"labels": sel, "value": 1}]}
-            for op, bound in ((">", value * 0.95), ("<", value * 1.05))],
-    }
+    return gauge.group(
+        f"{prefix}: error ratio over {window} of points whose state changes inside the window "
+        f"is {_num(round(value, 6))} (threshold SLI, ±5 %)", eval_ms, points,
+        promql_expr_test=[{"expr": f"{record} {op} bool {_num(round(bound, 9))}",
+                           "eval_time": format_duration(n * eval_ms),
+                           "exp_samples": [{"labels": sel, "value": 1}]}
+                          for op, bound in ((">", value * 0.95), ("<", value * 1.05))])
 
 
 def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, gauge: Gauge, eval_ms: int,
@@ -438,16 +438,13 @@ def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, gauge: Gauge, eval_ms: i
     sel = _label_text(series_labels(spec, slo))
     expr = f"{BUDGET_REMAINING_RECORD}{sel} > bool 0"
     first = [] if np.isnan(rem[0][-2]) else [{"labels": sel, "value": 1}]
-    return {
-        "name": f"{prefix}: budget exhaustion: {c} of {n_p} evaluations bad over "
-                f"{slo.window} spend the budget {_num(b)} (threshold SLI)",
-        "interval": format_duration(eval_ms),
-        "input_series": [{"series": gauge.series, "values": gauge.values(points.tolist())}],
-        "promql_expr_test": [
+    return gauge.group(
+        f"{prefix}: budget exhaustion: {c} of {n_p} evaluations bad over {slo.window} spend "
+        f"the budget {_num(b)} (threshold SLI)", eval_ms, points,
+        promql_expr_test=[
             {"expr": expr, "eval_time": format_duration((n - 1) * eval_ms), "exp_samples": first},
             {"expr": expr, "eval_time": format_duration(n * eval_ms),
-             "exp_samples": [{"labels": sel, "value": 0}]}],
-    }
+             "exp_samples": [{"labels": sel, "value": 0}]}])
 
 
 def threshold_groups(spec: ServiceSLOs, slo: ServiceLevel, alerts: Alerts, gauge: Gauge,
