@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
+
+import yaml
 
 from pytest_selfslo._core.atomicio import atomic_write_bytes
 from pytest_selfslo._core.errors import SLOSpecError
@@ -66,10 +69,42 @@ def run(args: argparse.Namespace) -> int:
         if rules is None:
             out_dir = Path(args.output).parent if args.output != "-" else Path(".")
             rules = os.path.relpath(Path(out_dir).parent / "slo.yml", out_dir)
-        text = generate_tests(spec, rules)
+        try:
+            text = generate_tests(spec, rules)
+        except SLOSpecError as exc:  # about one SLO of a valid spec: point at its name
+            raise SLOSpecError(f"{_slo_location(text, str(args.spec), str(exc))}: {exc}") from None
     if args.output == "-":
         sys.stdout.write(text)
     else:
         atomic_write_bytes(Path(args.output), text.encode())
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+_SLO_NAMED = re.compile(r"""^slo (?:'([^']*)'|"([^"]*)")""")
+
+
+def _slo_location(text: str, path: str, message: str) -> str:
+    """``path:line:col`` of the ``name`` of the SLO a message starts with (``slo 'x': ...``),
+    in any spec format (ours, Sloth, OpenSLO and Pyrra all have a ``name`` key); ``path``
+    alone when it names none that the file spells out."""
+    match = _SLO_NAMED.match(message)
+    if match is None:
+        return path
+    name = match.group(1) if match.group(1) is not None else match.group(2)
+    try:
+        docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return path
+    todo: list[yaml.Node] = [d for d in docs if d is not None]
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == "name" and isinstance(value, yaml.ScalarNode) \
+                        and value.value == name:
+                    return f"{path}:{value.start_mark.line + 1}:{value.start_mark.column + 1}"
+                todo.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+    return path

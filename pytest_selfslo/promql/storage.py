@@ -110,6 +110,14 @@ class LabelMatcher:
         return self.matches("")
 
 
+class _Snapshot(list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]):
+    """What :meth:`Storage.snapshot` returns: the series, and their histogram samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hists: dict[Labels, dict[int, FloatHistogram]] = {}
+
+
 @dataclass
 class _Series:
     """Samples of one series; ``_pending`` collects unsorted writes until the next read."""
@@ -171,23 +179,26 @@ class Storage:
     def snapshot(self) -> list[tuple[Labels, IntArray, FloatArray, tuple[int, int, int]]]:
         """Copies of every series with its creation key, for :meth:`restore`.
 
-        Native-histogram samples are kept by :meth:`restore` from the live
-        series (they are looked up by timestamp wherever the restored float
-        array holds the histogram placeholder).
+        The list also carries each series' native-histogram samples (``hists``), so that
+        :meth:`restore` brings them back into any storage, a fresh one included (it used to
+        look them up in the live series only, and a fresh storage has none).
         """
-        out = []
+        out = _Snapshot()
         for key, series in self._series.items():
             t, v = series.arrays()
             out.append((key, t.copy(), v.copy(), self._order[key]))
+            if series.hist:
+                out.hists[key] = dict(series.hist)
         return out
 
     def restore(self, snapshot: list[tuple[Labels, IntArray, FloatArray,
                                            tuple[int, int, int]]]) -> None:
         """Put the storage back exactly as :meth:`snapshot` saw it (creation order included)."""
         hists = {key: series.hist for key, series in self._series.items()}
+        hists.update(getattr(snapshot, "hists", {}))
         self.clear()
         for key, t, v, order in snapshot:
-            self._series[key] = _Series(t, v, hist=hists.get(key, {}))
+            self._series[key] = _Series(t, v, hist=dict(hists.get(key, {})))
             self._by_name.setdefault(labels_get(key, METRIC_NAME), set()).add(key)
             self._order[key] = order
             self._created = max(self._created, order[2] + 1)

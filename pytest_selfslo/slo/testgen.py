@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,7 @@ import promql_parser
 
 from pytest_selfslo._core.durations import format_duration, parse_duration
 from pytest_selfslo._core.errors import SLOSpecError
-from pytest_selfslo.promql.astwalk import selectors
+from pytest_selfslo.promql.astwalk import calls, selectors
 from pytest_selfslo.slo.burnrate import (
     BUDGET_REMAINING_RECORD,
     _dump,
@@ -83,9 +84,10 @@ from pytest_selfslo.slo.slothplugins import (
     REMOVE_LABELS,
     SLI_RULES,
 )
+from pytest_selfslo.slo.thresholdtests import gauge_of, threshold_groups
 from pytest_selfslo.template.parse import expand_template
 
-__all__ = ["generate_tests", "raw_as_ratio", "test_groups"]
+__all__ = ["generate_tests", "native_layout", "raw_as_ratio", "test_groups"]
 
 #: how far the boundary groups put the pair under test from its threshold, relative:
 #: far below the step of mutation testing's ``threshold-step`` (one unit of the
@@ -112,9 +114,65 @@ HEAVY = 10.0
 HEAVIES = (HEAVY, 11.0, 9.0, 12.0, 13.0, 7.0, 15.0, 20.0, 30.0)
 #: rule evaluation interval of the generated file (a 1m interval over 3d is slow in promtool)
 EVALUATION_MS = 300_000
+#: the evaluation interval of a file with a native-histogram SLI whose long windows need
+#: samples 10m apart (promtool's 10,000-sample query limit, see :data:`NATIVE_MAX_SAMPLES`)
+NATIVE_EVALUATION_MS = 600_000
+#: most native-histogram samples one range selector of a generated test may load: promtool
+#: runs tests with a 10,000-sample query limit and counts a histogram sample as its size in
+#: 16-byte units (11 to 14 for these 2- and 3-bucket histograms)
+NATIVE_MAX_SAMPLES = 700
+_EVAL_MS: ContextVar[int] = ContextVar("selfslo_testgen_eval_ms", default=EVALUATION_MS)
+_NATIVE: ContextVar[bool] = ContextVar("selfslo_testgen_native", default=False)
+
+
+def _eval_ms() -> int:
+    """The evaluation interval of the test file being generated."""
+    return _EVAL_MS.get()
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 _CANDIDATES = ("200", "500", "503", "429", "error", "true", "fail", "201", "ok", "success",
                "false", "0", "1", "x")
+
+
+@dataclass(frozen=True)
+class _NativeLayout:
+    """Buckets of the generated native histogram: the good (fast) requests in the bucket whose
+    upper bound is the latency target, the errors (slow) in the next one, so that
+    ``histogram_fraction(0, target, H)`` is ``fast / count`` exactly (no interpolation).
+
+    A target that is a power of two is a bucket boundary of schema 0 (bucket ``i`` is
+    ``(2^(i-1), 2^i]``); any other target is made a boundary with custom buckets (schema
+    -53, ``custom_values: [0, target]``). promtool reads the series these tests need from
+    3.0 on: 2.42 has no histogram notation, 2.53 none after a ``{{a}}+{{b}}xN`` expansion
+    (a generated series is several of them), and custom buckets are new in 3.0.
+    """
+
+    target: float
+    offset: int | None  #: schema 0: index of the fast bucket; None: custom buckets
+
+    def token(self, count: float, fast: float, slow: float) -> str:
+        """One histogram in promtool notation (``sum`` is the count: every rule here
+        reads the count and the buckets, never the sum)."""
+        if self.offset is not None:
+            return (f"{{{{schema:0 sum:{count!r} count:{count!r} buckets:[{fast!r} {slow!r}] "
+                    f"offset:{self.offset}}}}}")
+        return (f"{{{{schema:-53 sum:{count!r} count:{count!r} custom_values:[0 "
+                f"{_go_number(self.target)}] buckets:[0 {fast!r} {slow!r}]}}}}")
+
+
+def native_layout(target: float) -> _NativeLayout:
+    """The bucket layout that puts ``target`` (seconds, > 0) on a bucket boundary.
+
+        >>> native_layout(1.0).offset, native_layout(0.25).offset, native_layout(0.3).offset
+        (0, -2, None)
+    """
+    if not (math.isfinite(target) and target > 0):
+        raise ValueError(f"latency target must be a positive number of seconds, got {target!r}")
+    mantissa, exp = math.frexp(target)
+    return _NativeLayout(target, exp - 1 if mantissa == 0.5 else None)
+
+
+def _go_number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -124,6 +182,8 @@ class _Inputs:
     error_series: str
     good_series: str
     total_series: str = ""  #: latency: the _count series (errors = count - good bucket)
+    #: a native histogram (Pyrra ``latencyNative``): its layout, good events in ``fast``
+    native: _NativeLayout | None = None
 
 
 def _matches(op: str, value: str, candidate: str) -> bool:
@@ -172,9 +232,6 @@ def _label_text(labels: dict[str, str]) -> str:
 
 def _inputs(slo: ServiceLevel) -> _Inputs:
     sli = slo.sli
-    if sli.kind == "threshold":
-        raise SLOSpecError(f"slo {slo.name!r}: test generation for threshold SLIs is not "
-                           "supported yet")
     if sli.kind == "raw":
         ratio = raw_as_ratio(sli.error_ratio)
         if ratio is None:
@@ -185,8 +242,7 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
                                "latency SLI, or write the tests by hand)")
         sli = Sli("ratio", errors=ratio[0], total=ratio[1])
     if "histogram_fraction(" in sli.errors:
-        raise SLOSpecError(f"slo {slo.name!r}: test generation for native-histogram SLIs "
-                           "(Pyrra latencyNative) is not supported yet")
+        return _native_inputs(slo, sli)
     if sli.kind == "latency":
         name, matchers = _matchers(sli.error_query()[1], "total", slo)
         labels = _all_match(matchers, slo)
@@ -223,6 +279,29 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
     if good_query:
         return _Inputs(s_name + _label_text(outside), s_name + _label_text(inside))
     return _Inputs(s_name + _label_text(inside), s_name + _label_text(outside))
+
+
+def _native_inputs(slo: ServiceLevel, sli: Sli) -> _Inputs:
+    """A native-histogram SLI (what Pyrra's ``latencyNative`` imports to): errors
+    ``(1 - histogram_fraction(0, L, H)) * histogram_count(H)``, total ``histogram_count(H)``,
+    ``H`` one aggregation of one native histogram."""
+    where = f"slo {slo.name!r}: cannot generate tests for this native-histogram SLI"
+    errors = promql_parser.parse(sli.errors.replace("{{.window}}", "5m"))
+    fractions = [c for c in calls(errors) if c.func.name == "histogram_fraction"]
+    if len(fractions) != 1 or not all(isinstance(a, promql_parser.NumberLiteral)
+                                      for a in fractions[0].args[:2]):
+        raise SLOSpecError(f"{where}: the errors query must call histogram_fraction once, with "
+                           f"number bounds: {sli.errors}")
+    lower, target = (float(a.val) for a in fractions[0].args[:2])
+    if lower != 0 or not (math.isfinite(target) and target > 0):
+        raise SLOSpecError(f"{where}: histogram_fraction must run from 0 to a positive latency "
+                           f"target, got ({_go_number(lower)}, {_go_number(target)})")
+    total = promql_parser.parse(sli.total.replace("{{.window}}", "5m"))
+    if not (isinstance(total, promql_parser.Call) and total.func.name == "histogram_count"):
+        raise SLOSpecError(f"{where}: the total query must be histogram_count(...): {sli.total}")
+    name, matchers = _matchers(str(total.args[0]), "total", slo)
+    series = name + _label_text(_all_match(matchers, slo))
+    return _Inputs("", "", series, native=native_layout(target))
 
 
 #: a range no SLI writes, standing for ``{{.window}}`` while the query is parsed
@@ -285,18 +364,47 @@ def _le(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _interval(pairs: list[BurnRateWindow]) -> int:
+def _interval(pairs: list[BurnRateWindow], for_ms: int = 0) -> int:
     shortest = min(parse_duration(b.short) for b in pairs)
     # windows that are not whole 5m (Pyrra's 1h4m for 30d): 1m steps, so a window is a
     # whole number of samples
     odd = any(parse_duration(w) % 300_000 for b in pairs for w in (b.long, b.short))
-    return 60_000 if shortest < 3_600_000 or odd else 300_000
+    step = 60_000 if shortest < 3_600_000 or odd else 300_000
+    if not _NATIVE.get():
+        return step
+    # native histograms: few enough samples in the history for promtool's query limit
+    for candidate in (step, 300_000, 600_000):
+        if candidate < step or _eval_ms() % candidate or for_ms % candidate or any(
+                parse_duration(w) % candidate for b in pairs for w in (b.long, b.short)):
+            continue
+        if _history_steps(pairs, candidate) + for_ms // candidate <= NATIVE_MAX_SAMPLES:
+            return candidate
+    longest = max(pairs, key=lambda b: parse_duration(b.long))
+    raise SLOSpecError(
+        f"cannot generate tests for the native-histogram window pair {longest.long}/"
+        f"{longest.short}: promtool loads at most 10,000 samples per query (a native-histogram "
+        f"sample counts 11-14), so a window can hold {NATIVE_MAX_SAMPLES} samples, and no "
+        f"sample interval up to {format_duration(_eval_ms())} that divides its windows and "
+        f"`for` fits {longest.long}")
+
+
+def _native_eval_ms(spec: ServiceSLOs) -> int:
+    """The test file's evaluation interval: 10m when a native-histogram SLO has a window
+    pair that 5m samples cannot fit into promtool's query limit, else 5m."""
+    for slo in spec.slos:
+        if slo.sli.kind == "raw" or "histogram_fraction(" not in slo.sli.errors:
+            continue
+        for b in burn_rates(slo):
+            history = (parse_duration(b.long) + _for_ms(b)) // EVALUATION_MS + 10
+            if history > NATIVE_MAX_SAMPLES:
+                return NATIVE_EVALUATION_MS
+    return EVALUATION_MS
 
 
 def _history_steps(pairs: list[BurnRateWindow], step: int) -> int:
     """Samples of history: the longest window plus ten, ending on a 5m evaluation."""
     n = max(parse_duration(b.long) for b in pairs) // step + 10
-    while (n * step) % EVALUATION_MS:
+    while (n * step) % _eval_ms():
         n += 1
     return n
 
@@ -367,6 +475,28 @@ def _counter(increments: list[tuple[int, float]]) -> str:
     return " ".join(parts)
 
 
+def _histogram_counter(layout: _NativeLayout, regions: list[tuple[int, float, float]],
+                       whole: bool) -> str:
+    """A native-histogram counter from 0 in promtool notation: per region ``{{start}}+{{inc}}xN``
+    (as :func:`_counter`: each start is what promtool's expansion reached plus one increment,
+    added component by component the way Prometheus adds histograms)."""
+    incs = [(n, v, e) for n, v, e in _whole(regions)] if whole else \
+        [(n, v, v * r) for n, v, r in regions]
+    parts: list[str] = []
+    count = fast = slow = 0.0
+    for steps, v, e in incs:
+        inc = (float(v), float(v - e), float(e))
+        if not parts:
+            parts.append(f"{layout.token(0.0, 0.0, 0.0)}+{layout.token(*inc)}x{steps}")
+        else:
+            count, fast, slow = count + inc[0], fast + inc[1], slow + inc[2]
+            parts.append(f"{layout.token(count, fast, slow)}+{layout.token(*inc)}x{steps - 1}")
+            steps -= 1
+        for _ in range(steps):
+            count, fast, slow = count + inc[0], fast + inc[1], slow + inc[2]
+    return " ".join(parts)
+
+
 def _whole(regions: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
     """Regions ``(steps, events, errors)`` per step with whole numbers of errors."""
     return [(n, v, float(round(v * r))) for n, v, r in regions]
@@ -382,6 +512,9 @@ def _profile(inputs: _Inputs, regions: list[tuple[int, float, float]], whole: bo
     else:
         errors = [(n, v * r) for n, v, r in regions]
         good = [(n, v * (1 - r)) for n, v, r in regions]
+    if inputs.native is not None:  # one native histogram: count, fast and slow buckets
+        return [{"series": inputs.total_series,
+                 "values": _histogram_counter(inputs.native, regions, whole)}]
     if inputs.total_series:  # a histogram: the _count and the good bucket
         return [{"series": inputs.total_series, "values": _counter([(n, v) for n, v, _ in regions])},
                 {"series": inputs.good_series, "values": _counter(good)}]
@@ -402,7 +535,7 @@ def _shape_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs,
     w = parse_duration(window)
     step = w // 60
     n = 120
-    while (n * step) % EVALUATION_MS or n < 122:
+    while (n * step) % _eval_ms() or n < 122:
         n += 1
     regions = [(n - 60, *_SHAPE[0][1:]), (30, *_SHAPE[1][1:]), (30, *_SHAPE[2][1:])]
     errors = sum(v * r for _, v, r in _SHAPE[1:])
@@ -434,11 +567,11 @@ _Alerts = list[tuple[str, list[BurnRateWindow], dict[str, Any], int]]
 
 
 def _for_ms(pair: BurnRateWindow) -> int:
-    """A pair's ``for`` rounded up to :data:`EVALUATION_MS`: an alert whose condition holds
+    """A pair's ``for`` rounded up to the evaluation interval: an alert whose condition holds
     at every evaluation from that long ago until now fires; one that did not hold then
     has been pending for less than ``for`` (the condition is checked there)."""
     f = parse_duration(pair.for_) if pair.for_ else 0
-    return -(-f // EVALUATION_MS) * EVALUATION_MS
+    return -(-f // _eval_ms()) * _eval_ms()
 
 
 def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
@@ -459,7 +592,7 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
     errors_at = np.concatenate([[0.0], np.cumsum(errors)])
     last = len(volume)
     uniform_from = last - regions[-1][0]  # windows inside the last region: the checked value
-    ends = np.arange(EVALUATION_MS // step, last, EVALUATION_MS // step)
+    ends = np.arange(_eval_ms() // step, last, _eval_ms() // step)
     if len(ends) == 0:
         return True
     ends = np.append(ends, last)  # the checked evaluation, last
@@ -469,6 +602,9 @@ def _clean(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
         same with the checked window's copies left out (``nan``)."""
         k = parse_duration(window) // step
         out = []
+        if k == 0:  # under one sample apart (a native histogram's 10m samples): no rate at all
+            nothing = np.full(len(ends) - 1, np.nan)
+            return [(nothing, nothing)] * 4
         for first in (np.maximum(ends - k, 0), np.maximum(ends - k + 1, 0)):
             spans = ends - first
             dt = total_at[ends] - total_at[first]
@@ -550,7 +686,7 @@ def _profile_alerts(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts,
     out = []
     for _sev, pairs, exp, for_ms in alerts:
         states = []
-        for ago in range(0, for_ms + 1, EVALUATION_MS):
+        for ago in range(0, for_ms + 1, _eval_ms()):
             shifted = [(start - ago, max(0, end - ago), q, v)
                        for start, end, q, v in regions_ms if start - ago > 0]
             fires = _condition(spec, slo, pairs, shifted, history_ms - ago, margin, exact)
@@ -687,19 +823,31 @@ def _recovered_group(spec: ServiceSLOs, slo: ServiceLevel, alerts: _Alerts, b: B
     return None
 
 
+def _native_slots(period: int) -> int:
+    """Steps per compliance window for a native histogram: at most 600 (promtool's query
+    limit), each a whole number of evaluation intervals (a recorded sample is then never
+    older than the lookback when the checks read it)."""
+    m = -(-period // (_eval_ms() * 600))
+    while period % (_eval_ms() * m):
+        m += 1
+    return period // (_eval_ms() * m)
+
+
 def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict[str, Any]:
     """Constant error ratio after a window of good traffic: the budget is spent on time."""
     period = parse_duration(slo.window)
-    step = period // 720
+    # P in `slots` steps; a native histogram's window of P samples under promtool's limit
+    slots = 720 if inputs.native is None else _native_slots(period)
+    step = period // slots
     b = slo.error_budget
     # v1 events per step for a window, then v2 with errors at `ratio`: the window's error
-    # ratio reaches b after k steps when ratio·v2·k = b·(v1·(720 - k) + v2·k)
+    # ratio reaches b after k steps when ratio·v2·k = b·(v1·(slots - k) + v2·k)
     v1, v2 = TRAFFIC, 2 * TRAFFIC
-    k = 72
-    while b + b * v1 * (720 / k - 1) / v2 > 0.5:
-        k += 72
-    ratio = b + b * v1 * (720 / k - 1) / v2
-    n = 720 + k + 2
+    k = slots // 10
+    while b + b * v1 * (slots / k - 1) / v2 > 0.5:
+        k += slots // 10
+    ratio = b + b * v1 * (slots / k - 1) / v2
+    n = slots + k + 2
     sel = _label_text(series_labels(spec, slo))
     expr = f"{BUDGET_REMAINING_RECORD}{sel} > bool 0"
     exp = _label_text(series_labels(spec, slo))
@@ -710,7 +858,7 @@ def _budget_group(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> dict
         "interval": format_duration(step),
         "input_series": _profile(inputs, [(n - k - 2, v1, 0.0), (k + 2, v2, ratio)]),
         "promql_expr_test": [
-            {"expr": expr, "eval_time": format_duration((720 + k + side) * step),
+            {"expr": expr, "eval_time": format_duration((slots + k + side) * step),
              "exp_samples": [{"labels": exp, "value": value}]}
             for side, value in ((-1, 1), (1, 0))],
     }
@@ -743,7 +891,7 @@ def _absent_fired_ms(slo: ServiceLevel) -> int:
     """The first evaluation at which ``slo``'s absent alert fires once its metric is gone."""
     assert slo.absent is not None
     for_ms = parse_duration(slo.absent.for_) if slo.absent.for_ else 0
-    return -(-for_ms // EVALUATION_MS) * EVALUATION_MS + EVALUATION_MS
+    return -(-for_ms // _eval_ms()) * _eval_ms() + _eval_ms()
 
 
 def _absent_alerts(spec: ServiceSLOs, name: str, gone: set[str], at: int) -> list[dict[str, Any]]:
@@ -764,6 +912,13 @@ def _absent_alerts(spec: ServiceSLOs, name: str, gone: set[str], at: int) -> lis
     return expected
 
 
+def _absent_inputs(slo: ServiceLevel) -> _Inputs:
+    """The series an SLO's absent alert watches: a threshold SLI's gauge, else its inputs."""
+    if slo.sli.kind == "threshold":
+        return _Inputs("", "", gauge_of(slo, _label_text, lambda m: _all_match(m, slo)).series)
+    return _inputs(slo)
+
+
 def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> list[dict[str, Any]]:
     """The absent alert: with no samples of a metric the SLI reads, its alert is pending
     before ``for`` and fires after it; with samples of every metric, none fires.
@@ -776,12 +931,12 @@ def _absent_groups(spec: ServiceSLOs, slo: ServiceLevel, inputs: _Inputs) -> lis
     series = [s for s in (inputs.error_series, inputs.good_series, inputs.total_series) if s]
     for other in spec.slos:
         if other is not slo and other.absent is not None:
-            theirs = _inputs(other)
+            theirs = _absent_inputs(other)
             series += [s for s in (theirs.error_series, theirs.good_series,
                                    theirs.total_series) if s and s not in series]
     for_ms = parse_duration(slo.absent.for_) if slo.absent.for_ else 0
     fired = _absent_fired_ms(slo)
-    pending = fired - 2 * EVALUATION_MS
+    pending = fired - 2 * _eval_ms()
     n = fired // 60_000 + 1
     unrelated = {"series": 'selfslo_unrelated{job="absent-test"}', "values": f"0+1x{n}"}
     prefix = f"{service_of(spec, slo)}/{slo.name}"
@@ -853,90 +1008,124 @@ def test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
 
     In the ``sloth`` dialect a period group replaces the budget group (the period's ratio
     is Sloth's average of 5m ratios), and the SLI and alert groups follow the SLO's chain.
+    The file's evaluation interval is :func:`evaluation_ms`.
     """
+    token = _EVAL_MS.set(evaluation_ms(spec))
+    try:
+        return _test_groups(spec)
+    finally:
+        _EVAL_MS.reset(token)
+
+
+def evaluation_ms(spec: ServiceSLOs) -> int:
+    """The evaluation interval of the generated test file: 5m, or 10m for a native-histogram
+    SLO whose long windows need samples 10m apart (promtool's query limit)."""
+    return _native_eval_ms(spec)
+
+
+def _test_groups(spec: ServiceSLOs) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = []
     for slo in spec.slos:
         ids = _chain_ids(spec, slo) if spec.dialect == "sloth" else {SLI_RULES, ALERT_RULES}
-        inputs = _inputs(slo)
-        name = alert_name(spec, slo)
-        base = series_labels(spec, slo)
-        prefix = f"{service_of(spec, slo)}/{slo.name}"
-        alerts: _Alerts = []
-        for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
-            pairs = [b for b in burn_rates(slo) if b.severity == severity]
-            if not (alert.enabled and pairs and ALERT_RULES in ids and SLI_RULES in ids):
-                continue
-            shared = [b for b in pairs if not b.own_rule]
-            # one entry per generated alert rule (as burnrate.rule_groups splits them)
-            for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
-                exp: dict[str, Any] = {"exp_labels": {
-                    **base, **pair_alert_labels(spec, slo, chunk[0], alert.labels)}}
-                annotations = alert_annotations(spec, slo, severity)
-                if annotations:
-                    exp["exp_annotations"] = _rendered(annotations, name, base)
-                alerts.append((severity, chunk, exp, _for_ms(chunk[0])))
-        if spec.dialect != "sloth":
-            groups.append(_budget_group(spec, slo, inputs))
-        elif SLI_RULES in ids:
-            groups.append(_period_group(spec, slo, inputs))
-        if slo.absent is not None:
-            groups.extend(_absent_groups(spec, slo, inputs))
-        for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
-                             key=parse_duration):
-            if SLI_RULES in ids:
-                groups.append(_shape_group(spec, slo, inputs, window))
-        if not alerts:
-            continue
-        every = [b for _, pairs, _, _ in alerts for b in pairs]
-        shortest_long = min(parse_duration(b.long) for b in every)
-        longest_for = max(f for _, _, _, f in alerts)
+        inputs = _Inputs("", "") if slo.sli.kind == "threshold" else _inputs(slo)
+        native = _NATIVE.set(inputs.native is not None)
+        try:
+            groups.extend(_slo_groups(spec, slo, ids, inputs))
+        finally:
+            _NATIVE.reset(native)
+    return groups
 
-        for severity, pairs, _exp, for_ms in alerts:
-            step = _interval(pairs)
-            n = _history_steps(pairs, step) + longest_for // step
-            per_step = max(VOLUME, float(math.ceil(2 * slo.min_events * step / shortest_long)))
-            for b in pairs:
-                # errors for `long` when the condition is checked (`for` before the end)
-                k = (parse_duration(b.long) + for_ms) // step
-                for side, factor in (("above", 1 + HAIR), ("below", 1 - HAIR)):
-                    ratio = _threshold(spec, slo, b) * factor
-                    what = (f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the "
-                            "boundary" + (f" (for {b.for_})" if b.for_ else ""))
-                    heavy, expected = _boundary_history(spec, slo, alerts, b, n, k, ratio,
-                                                        per_step, step, what)
-                    groups.append({
-                        "name": f"{prefix}: {what}",
-                        "interval": format_duration(step),
-                        "input_series": _profile(inputs, _regions(n, k, ratio, per_step, heavy),
-                                               whole=True),
-                        "alert_rule_test": [{"eval_time": format_duration(n * step),
-                                             "alertname": name, "exp_alerts": expected}],
-                    })
-                for one_sided in _one_sided_groups(spec, slo, alerts, b, severity, step, n,
-                                                   per_step, inputs, for_ms):
-                    one_sided["name"] = f"{prefix}: {one_sided['name']}"
-                    one_sided["alert_rule_test"][0]["alertname"] = name
-                    groups.append(one_sided)
-                recovered = _recovered_group(spec, slo, alerts, b, severity, step, n, per_step,
-                                             inputs)
-                if recovered is not None:
-                    recovered["name"] = f"{prefix}: {recovered['name']}"
-                    recovered["alert_rule_test"][0]["alertname"] = name
-                    groups.append(recovered)
-        if slo.min_events:
-            step = _interval(every)
-            n = _history_steps(every, step)
-            low = slo.min_events * step / (2 * max(parse_duration(b.long) for b in every))
-            ratio = min(0.5, 10 * max(b.factor for b in every) * slo.error_budget)
-            alert_rule_tests = [{"eval_time": format_duration(n * step), "alertname": name,
-                                 "exp_alerts": []}]
-            groups.append({
-                "name": f"{prefix}: low-traffic guard (fewer than "
-                        f"{_num(slo.min_events)} events in every long window)",
-                "interval": format_duration(step),
-                "input_series": _profile(inputs, _regions(n, n, ratio, low, HEAVY)),
-                "alert_rule_test": alert_rule_tests,
-            })
+
+def _slo_groups(spec: ServiceSLOs, slo: ServiceLevel, ids: set[str], inputs: _Inputs
+                ) -> list[dict[str, Any]]:
+    """The groups of one SLO."""
+    groups: list[dict[str, Any]] = []
+    name = alert_name(spec, slo)
+    base = series_labels(spec, slo)
+    prefix = f"{service_of(spec, slo)}/{slo.name}"
+    alerts: _Alerts = []
+    for severity, alert in (("page", slo.page), ("ticket", slo.ticket)):
+        pairs = [b for b in burn_rates(slo) if b.severity == severity]
+        if not (alert.enabled and pairs and ALERT_RULES in ids and SLI_RULES in ids):
+            continue
+        shared = [b for b in pairs if not b.own_rule]
+        # one entry per generated alert rule (as burnrate.rule_groups splits them)
+        for chunk in ([shared] if shared else []) + [[b] for b in pairs if b.own_rule]:
+            exp: dict[str, Any] = {"exp_labels": {
+                **base, **pair_alert_labels(spec, slo, chunk[0], alert.labels)}}
+            annotations = alert_annotations(spec, slo, severity)
+            if annotations:
+                exp["exp_annotations"] = _rendered(annotations, name, base)
+            alerts.append((severity, chunk, exp, _for_ms(chunk[0])))
+    if slo.sli.kind == "threshold":
+        gauge = gauge_of(slo, _label_text, lambda m: _all_match(m, slo))
+        if slo.absent is not None:
+            groups.extend(_absent_groups(spec, slo, _absent_inputs(slo)))
+        windows = sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
+                         key=parse_duration)
+        return groups + threshold_groups(spec, slo, alerts, gauge, _eval_ms(), name, windows)
+    if spec.dialect != "sloth":
+        groups.append(_budget_group(spec, slo, inputs))
+    elif SLI_RULES in ids:
+        groups.append(_period_group(spec, slo, inputs))
+    if slo.absent is not None:
+        groups.extend(_absent_groups(spec, slo, inputs))
+    for window in sorted({w for b in burn_rates(slo) for w in (b.long, b.short)},
+                         key=parse_duration):
+        if SLI_RULES in ids:
+            groups.append(_shape_group(spec, slo, inputs, window))
+    if not alerts:
+        return groups
+    every = [b for _, pairs, _, _ in alerts for b in pairs]
+    shortest_long = min(parse_duration(b.long) for b in every)
+    longest_for = max(f for _, _, _, f in alerts)
+
+    for severity, pairs, _exp, for_ms in alerts:
+        step = _interval(pairs, longest_for)
+        n = _history_steps(pairs, step) + longest_for // step
+        per_step = max(VOLUME, float(math.ceil(2 * slo.min_events * step / shortest_long)))
+        for b in pairs:
+            # errors for `long` when the condition is checked (`for` before the end)
+            k = (parse_duration(b.long) + for_ms) // step
+            for side, factor in (("above", 1 + HAIR), ("below", 1 - HAIR)):
+                ratio = _threshold(spec, slo, b) * factor
+                what = (f"{severity} {b.long}/{b.short} ×{_num(b.factor)} just {side} the "
+                        "boundary" + (f" (for {b.for_})" if b.for_ else ""))
+                heavy, expected = _boundary_history(spec, slo, alerts, b, n, k, ratio,
+                                                    per_step, step, what)
+                groups.append({
+                    "name": f"{prefix}: {what}",
+                    "interval": format_duration(step),
+                    "input_series": _profile(inputs, _regions(n, k, ratio, per_step, heavy),
+                                           whole=True),
+                    "alert_rule_test": [{"eval_time": format_duration(n * step),
+                                         "alertname": name, "exp_alerts": expected}],
+                })
+            for one_sided in _one_sided_groups(spec, slo, alerts, b, severity, step, n,
+                                               per_step, inputs, for_ms):
+                one_sided["name"] = f"{prefix}: {one_sided['name']}"
+                one_sided["alert_rule_test"][0]["alertname"] = name
+                groups.append(one_sided)
+            recovered = _recovered_group(spec, slo, alerts, b, severity, step, n, per_step,
+                                         inputs)
+            if recovered is not None:
+                recovered["name"] = f"{prefix}: {recovered['name']}"
+                recovered["alert_rule_test"][0]["alertname"] = name
+                groups.append(recovered)
+    if slo.min_events:
+        step = _interval(every)
+        n = _history_steps(every, step)
+        low = slo.min_events * step / (2 * max(parse_duration(b.long) for b in every))
+        ratio = min(0.5, 10 * max(b.factor for b in every) * slo.error_budget)
+        alert_rule_tests = [{"eval_time": format_duration(n * step), "alertname": name,
+                             "exp_alerts": []}]
+        groups.append({
+            "name": f"{prefix}: low-traffic guard (fewer than "
+                    f"{_num(slo.min_events)} events in every long window)",
+            "interval": format_duration(step),
+            "input_series": _profile(inputs, _regions(n, n, ratio, low, HEAVY)),
+            "alert_rule_test": alert_rule_tests,
+        })
     return groups
 
 
@@ -951,7 +1140,7 @@ def generate_tests(spec: ServiceSLOs, rule_file: str) -> str:
     header = (f"# Generated by selfslo slo tests from the SLOs of {spec.service!r}.\n"
               "# Do not edit: change the SLO spec and regenerate.\n")
     doc: dict[str, Any] = {"rule_files": [rule_file],
-                           "evaluation_interval": format_duration(EVALUATION_MS)}
+                           "evaluation_interval": format_duration(evaluation_ms(spec))}
     names = [g["name"] for g in rule_groups(spec)]
     if len(names) > 1:
         doc["group_eval_order"] = names

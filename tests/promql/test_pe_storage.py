@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from pytest_selfslo._core.errors import PromQLEvalError
+from pytest_selfslo.promql.histogram import FloatHistogram
 from pytest_selfslo.promql.storage import LabelMatcher, Storage
 from pytest_selfslo.promql.values import is_stale_marker
 
@@ -173,3 +175,21 @@ def test_snapshot_restore_keeps_creation_order_and_samples() -> None:
         [1.0, 2.0], [3.0]]
     s.add_samples({"__name__": "m", "i": "d"}, [0], [6.0], created_ms=0)  # after b and a
     assert _order(s) == ["b", "a", "d"]
+
+
+def test_snapshot_carries_native_histograms_into_a_fresh_storage() -> None:
+    """What mutation testing does: one snapshot of a group's input, restored into a new
+    storage per mutant; the histogram samples come with it (and are copies: a write to one
+    restored storage does not reach the snapshot)."""
+    s = Storage()
+    h = FloatHistogram(count=3.0, sum=3.0, pos=np.array([2.0, 1.0]))
+    s.add_histograms({"__name__": "h"}, [0, 60_000], [h, h])
+    snap = s.snapshot()
+    for _ in range(2):
+        fresh = Storage()
+        fresh.restore(snap)
+        ((labels, t, v),) = fresh.select([LabelMatcher("__name__", "=", "h")])
+        got = fresh.histograms(labels, t, v)
+        assert got is not None and [x.count for x in got] == [3.0, 3.0]
+        fresh.add_histograms({"__name__": "h"}, [120_000], [h])
+    assert [len(h) for h in getattr(snap, "hists").values()] == [2]  # noqa: B009

@@ -10,7 +10,8 @@ embedded engine and the alert timelines must be the same (except our bookkeeping
 labels). A few cases go through real promtool >= 3.5 in promtool's histogram
 notation (``{{schema:0 count:.. sum:.. buckets:[..]}}``); promtool 2.x needs native
 histograms enabled by a feature flag and has other histogram semantics there, so
-it is skipped with that reason.
+it is skipped with that reason. The tests ``selfslo slo tests`` generates for this
+objective: ``test_slo_testgen_kinds.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from slo_equivalence import (
 )
 
 from pytest_selfslo.alerting.ruleeval import GroupRun, evaluate_groups
-from pytest_selfslo.cli import main
 from pytest_selfslo.promql.series import parse_series_samples
 from pytest_selfslo.promql.storage import Storage
 from pytest_selfslo.rulefmt.model import RuleGroup
@@ -145,13 +145,3 @@ def test_promtool_agrees_on_native_histograms(promtool: Promtool, tmp_path: Path
         assert_promtool_passes(promtool, tmp_path, rule_file,
                                promtool_test_file(rule_file, [g.name for g in groups], tests))
     assert fired > 0
-
-
-def test_generated_tests_for_native_say_they_are_not_supported(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "slo_test.yml"
-    assert main(["slo", "generate", str(SLO), "-o", str(tmp_path / "rules.yml")]) == 0
-    assert main(["slo", "tests", str(SLO), "-o", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "native-histogram SLIs (Pyrra latencyNative) is not supported yet" in err
-    assert "Traceback" not in err and not out.exists()
