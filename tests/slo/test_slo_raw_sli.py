@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promtool_runs import Promtool, params, run
+from promtool_runs import Promtool, params, promtool_file, run
 
 from pytest_selfslo._core.errors import SLOSpecError
 from pytest_selfslo.cli import main
@@ -279,8 +279,10 @@ def test_generated_plugin_tests_pass_under_promtool(promtool: Promtool, tmp_path
     spec = import_spec(PLUGIN_SPEC, [PLUGINS])
     (tmp_path / "slo.yml").write_text(generate_rules(spec))
     (tmp_path / "slo_test.yml").write_text(generate_tests(spec, "slo.yml"))
-    output = run(promtool, ["slo_test.yml"], tmp_path)
-    assert "SUCCESS" in output and "FAILED" not in output, output[:4000]
+    name, left_out = promtool_file(promtool, tmp_path / "slo_test.yml")  # long: newest only
+    output = run(promtool, [name], tmp_path)
+    assert "SUCCESS" in output and "FAILED" not in output, (
+        f"{output[:4000]}\n({left_out} long group(s) left to the newest promtool)")
 
 
 @pytest.mark.parametrize(("args", "why"), [
