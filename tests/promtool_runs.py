@@ -206,7 +206,8 @@ FULL_ENV = "SELFSLO_PROMTOOL_FULL"
 #: generated SLO test groups that replay days of traffic: promtool needs seconds to a minute
 #: for each (it evaluates every rule of the file at every step), so they run in full under
 #: the newest promtool only, unless $SELFSLO_PROMTOOL_FULL=1
-LONG_GROUPS = ("budget exhaustion", "ticket ", "over 1d ", "over 3d ")
+LONG_GROUPS = ("budget exhaustion", "ticket ", "over 1d ", "over 3d ", "over 4d ",
+               "the period's error ratio covers ")
 
 
 def promtool_file(binary: Promtool, test_file: Path) -> tuple[str, int]:
