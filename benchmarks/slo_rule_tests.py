@@ -13,18 +13,18 @@ ratio ours/promtool (< 1.0: we are faster).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from rule_tests import _time_ours, _time_promtool  # noqa: E402
 
 from pytest_selfslo.cli import main as selfslo  # noqa: E402
 from pytest_selfslo.prometheus.client import binary_semantics  # noqa: E402
-from pytest_selfslo.ruletest.runner import run_rule_tests  # noqa: E402
 
 SPECS = ("sloth_getting_started.yml", "openslo_checkout.yml", "pyrra_http_slos.yml")
 
@@ -36,19 +36,6 @@ def _generate(spec: Path, where: Path) -> Path:
         if selfslo(["slo", command, str(spec), "-o", str(out)]) != 0:
             raise SystemExit(f"selfslo slo {command} {spec} failed")
     return tests
-
-
-def _time_promtool(path: Path) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.run(["promtool", "test", "rules", path.name], cwd=path.parent,
-                          capture_output=True, check=False)
-    return time.perf_counter() - start, proc.returncode
-
-
-def _time_ours(path: Path, semantics: str) -> tuple[float, int]:
-    start = time.perf_counter()
-    report = run_rule_tests([str(path)], semantics=semantics)
-    return time.perf_counter() - start, 0 if report.passed else 1
 
 
 def main() -> None:
