@@ -249,6 +249,12 @@ def _sli_rules(spec: ServiceSLOs, slo: ServiceLevel, *, optimized: bool) -> list
     """An error-ratio record per window; ``optimized``: Sloth's average for the period."""
     sc = spec.scheme
     ratio = slo.sli.ratio_query()
+    good = slo.sli.good_query()
+    if spec.dialect == "sloth" and good:
+        # Sloth reads OpenSLO's good/total as the raw ratio 1 - good/total (its
+        # openSLOErrorRatioRawQueryTpl), which rounds unlike (total - good) / total:
+        # the same expression records the same series, bit for bit
+        ratio = f"1 - (\n  ({good})\n  /\n  ({slo.sli.total})\n)"
     base = series_labels(spec, slo)
     rules: list[dict[str, Any]] = []
     for w in sorted({*_windows(slo), slo.window}, key=parse_duration):

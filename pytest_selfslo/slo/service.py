@@ -89,6 +89,18 @@ class Sli:
         """Every query template of this SLI (``errors, total``; ``raw``: the ratio)."""
         return (self.error_ratio,) if self.kind == "raw" else self.error_query()
 
+    def good_query(self) -> str:
+        """``G`` when a ratio SLI is given by its good events (errors ``(total) - (G)``, as
+        ``good`` reads in our spec and OpenSLO's), else ``""``.
+
+            >>> Sli("ratio", errors="(sum(all)) - (sum(ok))", total="sum(all)").good_query()
+            'sum(ok)'
+        """
+        head = f"({self.total}) - ("
+        if self.kind == "ratio" and self.errors.startswith(head) and self.errors.endswith(")"):
+            return self.errors[len(head):-1]
+        return ""
+
     def error_query(self) -> tuple[str, str]:
         """``(errors, total)`` query templates (every kind but ``raw``, which has no event
         counts: :class:`ValueError`)."""

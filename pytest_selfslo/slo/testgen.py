@@ -249,7 +249,7 @@ def _inputs(slo: ServiceLevel) -> _Inputs:
         bucket = f"{sli.metric}_bucket" + _label_text({**labels, "le": _le(sli.threshold)})
         return _Inputs("", bucket, name + _label_text(labels))
     total = sli.total
-    good_query = _good_part(sli.errors, total)
+    good_query = sli.good_query()
     sub_query, sub_what = (good_query, "good") if good_query else (sli.errors, "errors")
     s_name, s_match = _matchers(sub_query, sub_what, slo)
     t_name, t_match = _matchers(total, "total", slo)
@@ -339,14 +339,6 @@ def raw_as_ratio(query: str) -> tuple[str, str] | None:
             return None
         sides.append(text.replace(_SENTINEL, "{{.window}}"))
     return sides[0], sides[1]
-
-
-def _good_part(errors: str, total: str) -> str:
-    """``G`` when the errors query is ``(total) - (G)`` (an SLI given by its good events)."""
-    head = f"({total}) - ("
-    if errors.startswith(head) and errors.endswith(")"):
-        return errors[len(head):-1]
-    return ""
 
 
 def _all_match(matchers: list[tuple[str, str, str]], slo: ServiceLevel) -> dict[str, str]:
